@@ -1,0 +1,72 @@
+package io.pmig.platform.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.CommonClientConfigs;
+import picocli.CommandLine.Option;
+
+/**
+ * The Kafka connection options every role shares (a picocli mixin): bootstrap servers plus arbitrary client
+ * properties from a file and from {@code --property k=v}, so SASL/SSL and external clusters need no code.
+ * Later sources win: file, then --property, then --bootstrap-server.
+ */
+public final class KafkaClientOptions {
+
+    @Option(names = "--bootstrap-server", paramLabel = "HOST:PORT",
+            description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE}).", defaultValue = "127.0.0.1:9092")
+    String bootstrapServers;
+
+    @Option(names = "--client-config", paramLabel = "FILE",
+            description = "Kafka client properties file (security.protocol, sasl.*, ssl.*, ...).")
+    Path clientConfigFile;
+
+    @Option(names = "--property", paramLabel = "KEY=VALUE",
+            description = "A Kafka client property; repeatable.")
+    Map<String, String> properties = new LinkedHashMap<>();
+
+    public KafkaClientOptions() {
+    }
+
+    public static KafkaClientOptions of(String bootstrapServers) {
+        KafkaClientOptions options = new KafkaClientOptions();
+        options.bootstrapServers = bootstrapServers;
+        return options;
+    }
+
+    public KafkaClientOptions with(String key, String value) {
+        properties.put(key, value);
+        return this;
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    /** A fresh copy of the client properties; callers add their role's own settings. */
+    public Properties clientProperties() {
+        Properties props = new Properties();
+        if (clientConfigFile != null) {
+            try (Reader reader = Files.newBufferedReader(clientConfigFile)) {
+                props.load(reader);
+            } catch (IOException e) {
+                throw new ConfigException("--client-config", "cannot read " + clientConfigFile + ": " + e.getMessage());
+            }
+        }
+        props.putAll(properties);
+        if (bootstrapServers == null || bootstrapServers.isBlank()) {
+            throw new ConfigException("--bootstrap-server", "must name at least one HOST:PORT");
+        }
+        for (String server : bootstrapServers.split(",")) {
+            if (!server.strip().matches("^[^:\\s]+:\\d{1,5}$")) {
+                throw new ConfigException("--bootstrap-server", "'" + server + "' is not HOST:PORT");
+            }
+        }
+        props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return props;
+    }
+}

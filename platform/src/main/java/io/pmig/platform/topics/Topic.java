@@ -1,0 +1,86 @@
+package io.pmig.platform.topics;
+
+import io.pmig.schemas.DeadLetter;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.ModelUpdate;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.serde.AvroSerde;
+import java.util.Map;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+
+/**
+ * Every topic pmig uses, in pipeline order, with its record type, key, partitions and configs. Partitions
+ * of pmig.metrics bound how many analytics instances can share the work (one partition is processed by
+ * one instance at a time).
+ */
+public enum Topic {
+    METRICS("pmig.metrics", NodeMetrics.class, "node id", 6,
+            Map.of(TopicConfig.RETENTION_MS_CONFIG, String.valueOf(7L * 24 * 3600 * 1000))),
+    SCORES("pmig.scores", NodeScore.class, "node id", 6,
+            Map.of(TopicConfig.RETENTION_MS_CONFIG, String.valueOf(24L * 3600 * 1000))),
+    COMMANDS("pmig.commands", MigrationCommand.class, "workload id", 3, Map.of()),
+    EVENTS("pmig.events", MigrationEvent.class, "workload id", 3, Map.of()),
+    MODELS("pmig.models", ModelUpdate.class, "model name", 1,
+            Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                    TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(64 * 1024 * 1024))),
+    DLQ("pmig.dlq", DeadLetter.class, "source topic", 1, Map.of());
+
+    private final String topicName;
+    private final Class<? extends SpecificRecordBase> recordType;
+    private final String key;
+    private final int partitions;
+    private final Map<String, String> configs;
+
+    Topic(String topicName, Class<? extends SpecificRecordBase> recordType, String key, int partitions,
+          Map<String, String> configs) {
+        this.topicName = topicName;
+        this.recordType = recordType;
+        this.key = key;
+        this.partitions = partitions;
+        this.configs = configs;
+    }
+
+    public String topicName() {
+        return topicName;
+    }
+
+    public Class<? extends SpecificRecordBase> recordType() {
+        return recordType;
+    }
+
+    /** What the record key holds, for documentation and the CLI. */
+    public String key() {
+        return key;
+    }
+
+    public int partitions() {
+        return partitions;
+    }
+
+    public Map<String, String> configs() {
+        return configs;
+    }
+
+    /** Replication factor left to the cluster's default, so one definition fits the embedded broker and real clusters. */
+    public NewTopic newTopic() {
+        return new NewTopic(topicName, java.util.Optional.of(partitions), java.util.Optional.empty()).configs(configs);
+    }
+
+    @SuppressWarnings("unchecked")
+    public <T extends SpecificRecordBase> AvroSerde<T> serde() {
+        return AvroSerde.of((Class<T>) recordType);
+    }
+
+    public static Topic byName(String name) {
+        for (Topic topic : values()) {
+            if (topic.topicName.equals(name)) {
+                return topic;
+            }
+        }
+        throw new IllegalArgumentException("not a pmig topic: " + name);
+    }
+}

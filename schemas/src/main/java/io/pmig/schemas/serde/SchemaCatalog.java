@@ -1,0 +1,107 @@
+package io.pmig.schemas.serde;
+
+import io.pmig.schemas.DeadLetter;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.ModelUpdate;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.NodeScore;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+import org.apache.avro.message.SchemaStore;
+import org.apache.avro.specific.SpecificData;
+import org.apache.avro.util.ClassSecurityValidator;
+
+/**
+ * Every record type pmig puts on Kafka, and every schema a reader may meet: the current ones plus the
+ * older versions listed in {@code META-INF/pmig/schema-history.list} resources (one .avsc resource path
+ * per line). Single-object encoding names the writer schema by fingerprint, so a reader that knows the
+ * old schema can resolve bytes written before a field was added.
+ */
+public final class SchemaCatalog {
+
+    public static final List<Class<? extends org.apache.avro.specific.SpecificRecordBase>> RECORD_TYPES = List.of(
+            NodeMetrics.class, NodeScore.class, MigrationCommand.class, MigrationEvent.class,
+            ModelUpdate.class, DeadLetter.class);
+
+    private static final String HISTORY_INDEX = "META-INF/pmig/schema-history.list";
+
+    private static final SchemaStore.Cache STORE = new SchemaStore.Cache();
+    private static final Map<Long, Schema> BY_FINGERPRINT = new HashMap<>();
+
+    static {
+        trustPmigClasses();
+        for (Class<?> type : RECORD_TYPES) {
+            register(SpecificData.get().getSchema(type));
+        }
+        loadHistory();
+    }
+
+    private SchemaCatalog() {
+    }
+
+    /** The schema store the Serdes decode with. */
+    public static SchemaStore store() {
+        return STORE;
+    }
+
+    /** The writer schema with this 64-bit Rabin fingerprint, or null if pmig has never used it. */
+    public static synchronized Schema byFingerprint(long fingerprint) {
+        return BY_FINGERPRINT.get(fingerprint);
+    }
+
+    /** Make an older or foreign writer schema known to every decoder in this JVM. */
+    public static synchronized void register(Schema schema) {
+        STORE.addSchema(schema);
+        BY_FINGERPRINT.put(SchemaNormalization.parsingFingerprint64(schema), schema);
+    }
+
+    /**
+     * Avro 1.12.2 refuses to instantiate classes outside its trusted packages; pmig's generated classes
+     * must be allowed without requiring every user to pass -Dorg.apache.avro.SERIALIZABLE_PACKAGES.
+     */
+    public static void trustPmigClasses() {
+        ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
+        ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(current,
+                type -> type.getName().startsWith("io.pmig.schemas.")));
+    }
+
+    private static void loadHistory() {
+        ClassLoader loader = SchemaCatalog.class.getClassLoader();
+        try {
+            Enumeration<URL> indexes = loader.getResources(HISTORY_INDEX);
+            for (URL index : Collections.list(indexes)) {
+                try (BufferedReader lines = new BufferedReader(
+                        new InputStreamReader(index.openStream(), StandardCharsets.UTF_8))) {
+                    String path;
+                    while ((path = lines.readLine()) != null) {
+                        path = path.strip();
+                        if (path.isEmpty() || path.startsWith("#")) {
+                            continue;
+                        }
+                        try (InputStream in = loader.getResourceAsStream(path)) {
+                            if (in == null) {
+                                throw new IllegalStateException(index + " lists " + path + ", which is not on the classpath");
+                            }
+                            register(new Schema.Parser().parse(in));
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + HISTORY_INDEX, e);
+        }
+    }
+}
