@@ -10,6 +10,11 @@
  *   --stdin FILE     stdin, opened O_RDONLY                                     (default /dev/null)
  *   --cwd DIR        working directory of the workload                         (default: inherited)
  *   --pidfile FILE   write the HOST pid of the init (the pid to `criu dump -t`) to FILE
+ *   --status-file F  when the workload is finished the init writes "<code>\n" to F (tmp + rename)
+ *                    just before exiting. Needed because `criu restore` (with or without -d) never
+ *                    reports the restored task's exit status (measured: restore without -d waits
+ *                    and returns 0 although the workload exited 7). F is resolved inside the
+ *                    namespace (after --bind), so put it in the workload directory.
  *   --detach         the launcher exits as soon as the init runs (prints the host pid on stdout)
  *   --bind SRC:DST   (repeatable) bind-mount host path SRC onto DST inside the new mount
  *                    namespace before anything else; DST is created if missing. Lets each node keep
@@ -41,6 +46,16 @@
  *    supervising JVM, a terminal, ...) point into the host mount namespace / other processes and
  *    cannot be dumped ("Can't lookup mount=N for fd=...").
  *  - cwd "/" for the init itself: the init's cwd is dumped too and must exist on the target.
+ *  - re-exec of this binary (by path name) inside the new namespaces: mappings inherited through
+ *    clone() reference the host mount namespace ("Can't lookup mount=27 for fd=-3 path=...").
+ *
+ * CRIU checks the size of every mapped file on restore ("File opt/pmig/bin/pmig-init has bad size
+ * 699144 (expect 782256)"), so this binary - like the workload's own executables and libraries -
+ * must be byte-identical at the same path on every node.
+ *
+ * Inside the namespace the init is PID 1 and the workload's main process is always PID 2. Its host
+ * pid: the first entry of /proc/<init host pid>/task/<init host pid>/children (or the process whose
+ * /proc/<pid>/status has "NSpid: <host> 2" and PPid = init). Both stay valid after a restore.
  *
  * The init exits only when the workload's main process has exited AND no other process remains
  * in the namespace (all children and adopted orphans reaped). Exit status: the main process's exit
@@ -75,6 +90,7 @@ static const char *opt_stderr = "/dev/null";
 static const char *opt_stdin = "/dev/null";
 static const char *opt_cwd = NULL;
 static const char *opt_pidfile = NULL;
+static const char *opt_status_file = NULL;
 static int opt_detach = 0;
 static int opt_no_ns = 0;
 static char **workload_argv = NULL;
@@ -105,7 +121,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: pmig-init [--stdout FILE] [--stderr FILE] [--stdin FILE] [--cwd DIR]\n"
-            "                 [--pidfile FILE] [--bind SRC:DST]... [--detach] [--no-ns] -- command [args...]\n");
+            "                 [--pidfile FILE] [--status-file FILE] [--bind SRC:DST]... [--detach] [--no-ns] -- command [args...]\n");
     exit(2);
 }
 
@@ -123,6 +139,7 @@ static void parse_args(int argc, char **argv)
         else if (strcmp(a, "--stdin") == 0) opt_stdin = argv[++i];
         else if (strcmp(a, "--cwd") == 0) opt_cwd = argv[++i];
         else if (strcmp(a, "--pidfile") == 0) opt_pidfile = argv[++i];
+        else if (strcmp(a, "--status-file") == 0) opt_status_file = argv[++i];
         else if (strcmp(a, "--bind") == 0) {
             if (n_binds >= MAX_BINDS || !strchr(argv[i + 1], ':')) usage();
             opt_bind[n_binds++] = argv[++i];
@@ -133,7 +150,7 @@ static void parse_args(int argc, char **argv)
     workload_argv = &argv[i];
 }
 
-/* Write "pid\n" to path atomically (tmp + rename) so a reader never sees a partial pid. */
+/* Write "<n>\n" to path atomically (tmp + rename) so a reader never sees a partial number. */
 static int write_pidfile(const char *path, pid_t pid)
 {
     char tmp[4096];
@@ -271,6 +288,8 @@ static void run_init(void)
             if (p < 0 && errno == EINTR) continue;
             if (p < 0 && errno == ECHILD && !main_alive) {
                 /* Main process gone and nothing left to reap: the workload is finished. */
+                if (opt_status_file && write_pidfile(opt_status_file, (pid_t)main_code) < 0)
+                    msg("write status file %s: %s", opt_status_file, strerror(errno));
                 _exit(main_code);
             }
             break; /* p == 0: children alive, none exited; or ECHILD while main still alive (impossible) */

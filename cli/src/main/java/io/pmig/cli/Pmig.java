@@ -20,7 +20,13 @@ public final class Pmig {
     }
 
     public static int run(String... args) {
-        CommandLine commandLine = new CommandLine(new Pmig());
+        return run(new CommandLine(new Pmig()), null, args);
+    }
+
+    static int run(CommandLine commandLine, java.io.PrintWriter err, String... args) {
+        if (err != null) {
+            commandLine.setErr(err);
+        }
         ConsoleConsumerCommand.register(commandLine);
         commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // Bad configuration is the operator's to fix: name the key, skip the stack trace.

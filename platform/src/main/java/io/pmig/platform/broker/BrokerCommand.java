@@ -26,6 +26,9 @@ public final class BrokerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (port < 0 || port > 65535) {
+            throw new io.pmig.platform.config.ConfigException("--port", port + " is not a TCP port (0-65535; 0 picks a free one)");
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         try (EmbeddedBroker broker = EmbeddedBroker.start(port, dataDir, overrides)) {
             TopicCreator.ensureTopics(io.pmig.platform.config.KafkaClientOptions.of(broker.bootstrapServers()).clientProperties());

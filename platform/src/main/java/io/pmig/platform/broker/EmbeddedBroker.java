@@ -124,12 +124,14 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     private void format(KafkaConfig config) {
+        if (Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
+            return; // a reused data dir keeps its cluster id, topics and records
+        }
         try {
             new Formatter()
                     .setPrintStream(new PrintStream(PrintStream.nullOutputStream()))
                     .setNodeId(1)
                     .setClusterId(Uuid.randomUuid().toString())
-                    .setIgnoreFormatted(true) // a reused data dir keeps its cluster id, topics and records
                     .setControllerListenerName("CONTROLLER")
                     .setMetadataLogDirectory(config.metadataLogDir())
                     .setDirectories(List.of(dataDir.resolve("logs").toString()))

@@ -1,0 +1,64 @@
+package io.pmig.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class PmigCommandLineTest {
+
+    @Test
+    void everyCommandAnswersHelp() {
+        CommandLine root = new CommandLine(new Pmig());
+        List<String> names = new ArrayList<>(root.getSubcommands().keySet());
+        assertFalse(names.isEmpty());
+        assertEquals(0, Pmig.run("--help"));
+        for (String name : names) {
+            StringWriter out = new StringWriter();
+            CommandLine cmd = new CommandLine(new Pmig());
+            cmd.setOut(new PrintWriter(out));
+            int status = cmd.execute(name, "--help");
+            assertEquals(0, status, name + " --help");
+            assertTrue(out.toString().contains("Usage: pmig " + name), name + " prints its usage:\n" + out);
+        }
+    }
+
+    @Test
+    void badConfigurationNamesTheKey() {
+        StringWriter err = new StringWriter();
+        CommandLine cmd = new CommandLine(new Pmig());
+        var status = Pmig.run(cmd, new PrintWriter(err), "broker", "--port", "70000");
+        assertEquals(2, status);
+        assertTrue(err.toString().contains("--port"), err.toString());
+    }
+
+    /** The broker as an operator runs it: its own process, a ready line, and a clean stop on SIGTERM. */
+    @Test
+    void brokerPrintsBootstrapServersAndStopsOnSigterm(@TempDir Path dataDir) throws Exception {
+        Process broker = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Pmig.class.getName(),
+                "broker", "--port", "0", "--data-dir", dataDir.toString())
+                .redirectError(dataDir.resolve("broker.err").toFile())
+                .start();
+        try (var lines = new BufferedReader(new InputStreamReader(broker.getInputStream()))) {
+            String ready = lines.readLine();
+            assertTrue(ready != null && ready.matches(".*bootstrap\\.servers=127\\.0\\.0\\.1:\\d+"), "ready line: " + ready + "\n" + Files.readString(dataDir.resolve("broker.err")));
+        } finally {
+            broker.destroy(); // SIGTERM
+        }
+        assertTrue(broker.waitFor(60, TimeUnit.SECONDS), "broker stops on SIGTERM");
+        assertTrue(Files.exists(dataDir.resolve("logs/meta.properties")), "data dir kept");
+    }
+}

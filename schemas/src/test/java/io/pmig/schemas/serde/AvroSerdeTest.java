@@ -1,0 +1,90 @@
+package io.pmig.schemas.serde;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.Phase;
+import java.io.InputStream;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.common.errors.SerializationException;
+import org.junit.jupiter.api.Test;
+
+class AvroSerdeTest {
+
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void everyRecordTypeSurvivesARoundTrip() {
+        for (SpecificRecordBase record : SampleRecords.everyType()) {
+            AvroSerde serde = AvroSerde.of(record.getClass());
+            byte[] bytes = serde.serialize("pmig.test", record);
+            assertEquals((byte) 0xC3, bytes[0], "single-object marker");
+            assertEquals((byte) 0x01, bytes[1], "single-object marker");
+            assertEquals(record, serde.deserialize("pmig.test", bytes), record.getClass().getSimpleName());
+        }
+    }
+
+    @Test
+    void bytesWrittenWithAnOlderSchemaAreReadByTheNewerClass() throws Exception {
+        Schema old;
+        try (InputStream in = getClass().getResourceAsStream("/io/pmig/schemas/testhistory/MigrationEvent-v0.avsc")) {
+            old = new Schema.Parser().parse(in);
+        }
+        GenericRecord written = new GenericData.Record(old);
+        written.put("commandId", "cmd-old");
+        written.put("migrationId", "mig-old");
+        written.put("node", "node-1");
+        written.put("phase", new GenericData.EnumSymbol(old.getField("phase").schema(), "COMPLETED"));
+        written.put("timestampMs", 123L);
+        byte[] bytes = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), old).encode(written).array();
+
+        // The old schema reaches the decoder through the schema-history list on the classpath.
+        MigrationEvent read = AvroSerde.of(MigrationEvent.class).deserialize("pmig.events", bytes);
+
+        assertEquals("cmd-old", read.getCommandId());
+        assertEquals(Phase.COMPLETED, read.getPhase());
+        assertEquals(123L, read.getTimestampMs());
+        assertEquals("", read.getWorkloadId(), "new field takes its default");
+        assertEquals(0L, read.getBytesMoved(), "new field takes its default");
+        assertNull(read.getError());
+        assertEquals(0L, read.getTimings().getDowntimeMs());
+    }
+
+    @Test
+    void malformedBytesGiveAClearErrorNamingTopicAndType() {
+        AvroSerde<NodeMetrics> serde = AvroSerde.of(NodeMetrics.class);
+        byte[] valid = serde.serialize("pmig.metrics", SampleRecords.nodeMetrics());
+
+        SerializationException garbage = assertThrows(SerializationException.class,
+                () -> serde.deserialize("pmig.metrics", "hello".getBytes()));
+        assertTrue(garbage.getMessage().startsWith("pmig.metrics: not a valid NodeMetrics record (5 bytes)"), garbage.getMessage());
+
+        byte[] truncated = java.util.Arrays.copyOf(valid, valid.length / 2);
+        SerializationException cut = assertThrows(SerializationException.class,
+                () -> serde.deserialize("pmig.metrics", truncated));
+        assertTrue(cut.getMessage().contains("NodeMetrics"), cut.getMessage());
+
+        byte[] otherType = AvroSerde.of(MigrationEvent.class).serialize("x", SampleRecords.migrationEvent());
+        assertThrows(SerializationException.class, () -> serde.deserialize("pmig.metrics", otherType),
+                "a record of another type is not silently misread");
+        assertNull(serde.deserialize("pmig.metrics", null), "tombstones stay null");
+    }
+
+    @Test
+    void genericDecodingReadsAnyTypeByFingerprint() throws Exception {
+        byte[] bytes = AvroSerde.of(NodeMetrics.class).encode(SampleRecords.nodeMetrics());
+        GenericRecord record = GenericDecoding.decode(bytes);
+        assertEquals("NodeMetrics", record.getSchema().getName());
+        assertEquals("node-2", record.get("nodeId").toString());
+        assertThrows(Exception.class, () -> GenericDecoding.decode(new byte[] {(byte) 0xC3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+        assertArrayEquals(bytes, AvroSerde.of(NodeMetrics.class).encode(SampleRecords.nodeMetrics()), "encoding is deterministic");
+    }
+}
