@@ -26,3 +26,8 @@ ensure_criu() {
   export PMIG_CRIU
   echo "pmig: using criu at $PMIG_CRIU" >&2
 }
+
+# Debian's chromium, for the dashboard's browser test (a test tool's own browser download cannot work here).
+ensure_chromium() {
+  command -v chromium >/dev/null || apt_install chromium
+}

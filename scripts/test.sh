@@ -10,5 +10,6 @@ cd "$root"
 source "$root/scripts/prerequisites.sh"
 ensure_build_tools
 ensure_criu
+ensure_chromium
 
 mvn -B -ntp verify "$@"

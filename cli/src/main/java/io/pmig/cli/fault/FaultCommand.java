@@ -1,0 +1,154 @@
+package io.pmig.cli.fault;
+
+import io.pmig.cli.operator.ClusterSnapshot;
+import io.pmig.cli.operator.CommandPublisher;
+import io.pmig.cli.operator.OperatorCommands;
+import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.ProcessSample;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code pmig fault}: bounded, self-cleaning faults for demos and tests. Load faults run as pinned workloads
+ * on the node (so a simulated node's agent counts them and analytics never moves them) and stop by themselves.
+ */
+@Command(name = "fault", mixinStandardHelpOptions = true,
+        description = {"Inject a bounded fault on a node: cpu, memory, disk, kill, migrate.",
+                "Each stops by itself after --duration-s and removes what it wrote."})
+public final class FaultCommand implements Callable<Integer> {
+
+    enum Kind { cpu, memory, disk, kill, migrate }
+
+    @Mixin KafkaClientOptions kafka;
+
+    @Parameters(index = "0", paramLabel = "KIND", description = "cpu | memory | disk | kill | migrate")
+    Kind kind;
+
+    @Option(names = "--node", required = true, description = "Node to hit.")
+    String node;
+
+    @Option(names = "--duration-s", defaultValue = "30", description = "How long the fault lasts (default: ${DEFAULT-VALUE}).")
+    int durationS;
+
+    @Option(names = "--intensity", description = {"cpu: busy cores (default 1); memory: MiB leaked per second (default 16);",
+            "disk: MiB written (default 256)."})
+    Integer intensity;
+
+    @Option(names = "--workload", description = "kill / migrate: the workload (default: the node's busiest migratable one).")
+    String workloadId;
+
+    @Option(names = "--to", description = "migrate: destination (default: the least-loaded other node).")
+    String destination;
+
+    @Option(names = "--mode", defaultValue = "PAGE_SERVER", description = "migrate: PAGE_SERVER, PLAIN or LAZY.")
+    MigrationMode mode;
+
+    @Override
+    public Integer call() throws Exception {
+        if (durationS <= 0) {
+            throw new ConfigException("--duration-s", "must be positive");
+        }
+        if (intensity != null && intensity <= 0) {
+            throw new ConfigException("--intensity", "must be positive");
+        }
+        return switch (kind) {
+            case cpu -> launchPinned("fault-cpu", cpuBurner(intensity == null ? 1 : intensity, durationS));
+            case memory -> launchPinned("fault-memory", memoryLeak(intensity == null ? 16 : intensity, durationS));
+            case disk -> launchPinned("fault-disk", diskFill(intensity == null ? 256 : intensity, durationS));
+            case kill -> killProcess();
+            case migrate -> forceMigration();
+        };
+    }
+
+    static List<String> cpuBurner(int cores, int durationS) {
+        // Each busy loop is bounded by its own timeout, so no loop outlives the fault.
+        return List.of("sh", "-c", "for i in $(seq " + cores + "); do timeout " + durationS
+                + " sh -c 'while :; do :; done' & done; wait");
+    }
+
+    static List<String> memoryLeak(int mibPerSecond, int durationS) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String classpath = System.getProperty("java.class.path");
+        long maxMib = (long) mibPerSecond * durationS;
+        return List.of(java, "-Xmx" + (maxMib + 64) + "m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-cp", classpath,
+                MemoryLeak.class.getName(), String.valueOf(mibPerSecond), String.valueOf(durationS));
+    }
+
+    static List<String> diskFill(int mib, int durationS) {
+        return List.of("sh", "-c", "trap 'rm -f pmig-fault-fill' EXIT; dd if=/dev/zero of=pmig-fault-fill bs=1M count=" + mib
+                + " status=none; sleep " + durationS);
+    }
+
+    private int launchPinned(String prefix, List<String> argv) {
+        String id = prefix + "-" + UUID.randomUUID().toString().substring(0, 6);
+        MigrationCommand command = MigrationCommand.newBuilder()
+                .setCommandId("launch-" + id).setKind(CommandKind.LAUNCH).setWorkloadId(id).setDestinationNode(node)
+                .setArgv(argv).setMigratable(false)
+                .setReason(OperatorCommands.operatorReason("fault " + kind + " for " + durationS + " s"))
+                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig fault").build();
+        CommandPublisher.send(kafka.clientProperties(), command);
+        System.out.println("fault " + kind + " on " + node + " as pinned workload " + id + " for " + durationS + " s");
+        return 0;
+    }
+
+    /** Kills the workload's process behind the executor's back, as a crash would (this host only). */
+    private int killProcess() throws IOException, InterruptedException {
+        ProcessSample target = pickWorkload(ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(15)));
+        // The sampled pid is the workload's namespace init; the workload itself is its child.
+        Path children = Path.of("/proc", String.valueOf(target.getPid()), "task", String.valueOf(target.getPid()), "children");
+        if (!Files.exists(children)) {
+            throw new ConfigException("--node", "workload " + target.getWorkloadId() + " (pid " + target.getPid()
+                    + ") is not a process on this host; fault kill works only where the node runs");
+        }
+        String[] pids = Files.readString(children).trim().split("\\s+");
+        String victim = pids[0].isEmpty() ? String.valueOf(target.getPid()) : pids[0];
+        Process kill = new ProcessBuilder("kill", "-9", victim).inheritIO().start();
+        System.out.println("killed pid " + victim + " of workload " + target.getWorkloadId() + " on " + node);
+        return kill.waitFor();
+    }
+
+    private int forceMigration() {
+        ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(15));
+        ProcessSample target = pickWorkload(snapshot);
+        String to = destination != null ? destination : snapshot.nodes().values().stream()
+                .filter(m -> !m.getNodeId().equals(node))
+                .filter(m -> snapshot.takenAtMs() - m.getTimestampMs() < 5_000)
+                .min(Comparator.comparingDouble(NodeMetrics::getCpuPercent))
+                .map(NodeMetrics::getNodeId)
+                .orElseThrow(() -> new ConfigException("--to", "no other live node to migrate to"));
+        MigrationCommand command = OperatorCommands.migrateCommand(target.getWorkloadId(), node, to, mode,
+                OperatorCommands.operatorReason("fault: forced migration"), "pmig fault");
+        CommandPublisher.send(kafka.clientProperties(), command);
+        System.out.println("forced migration of " + target.getWorkloadId() + " from " + node + " to " + to
+                + " (command " + command.getCommandId() + ")");
+        return 0;
+    }
+
+    private ProcessSample pickWorkload(ClusterSnapshot snapshot) {
+        NodeMetrics metrics = snapshot.nodes().get(node);
+        if (metrics == null) {
+            throw new ConfigException("--node", "no recent metrics from node " + node);
+        }
+        return metrics.getProcesses().stream()
+                .filter(p -> p.getWorkloadId() != null)
+                .filter(p -> workloadId == null ? p.getMigratable() : workloadId.equals(p.getWorkloadId()))
+                .max(Comparator.comparingDouble(ProcessSample::getCpuPercent))
+                .orElseThrow(() -> new ConfigException(workloadId == null ? "--node" : "--workload",
+                        "no matching managed workload on " + node));
+    }
+}

@@ -1,0 +1,145 @@
+package io.pmig.cli.operator;
+
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.ProcessSample;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+/**
+ * What the cluster looks like from its topics: each node's latest metrics (recent pmig.metrics records) and
+ * where each workload lives (folded from pmig.events). Read without a consumer group.
+ */
+public final class ClusterSnapshot {
+
+    /** Where a workload is, according to the last event that moved it. */
+    public record Location(String workloadId, String node, int pid, String lastPhase, long sinceMs) {
+    }
+
+    private final Map<String, NodeMetrics> latestByNode;
+    private final Map<String, Location> workloads;
+    private final long takenAtMs;
+
+    private ClusterSnapshot(Map<String, NodeMetrics> latestByNode, Map<String, Location> workloads, long takenAtMs) {
+        this.latestByNode = latestByNode;
+        this.workloads = workloads;
+        this.takenAtMs = takenAtMs;
+    }
+
+    public static ClusterSnapshot read(Properties clientProperties, Duration metricsLookback) {
+        long now = System.currentTimeMillis();
+        return new ClusterSnapshot(latestMetrics(clientProperties, now - metricsLookback.toMillis()),
+                workloadLocations(clientProperties), now);
+    }
+
+    public Map<String, NodeMetrics> nodes() {
+        return latestByNode;
+    }
+
+    public Map<String, Location> workloads() {
+        return workloads;
+    }
+
+    public long takenAtMs() {
+        return takenAtMs;
+    }
+
+    public Optional<String> nodeOf(String workloadId) {
+        for (NodeMetrics metrics : latestByNode.values()) {
+            for (ProcessSample process : metrics.getProcesses()) {
+                if (workloadId.equals(process.getWorkloadId())) {
+                    return Optional.of(metrics.getNodeId());
+                }
+            }
+        }
+        return Optional.ofNullable(workloads.get(workloadId)).map(Location::node);
+    }
+
+    private static Map<String, NodeMetrics> latestMetrics(Properties clientProperties, long sinceMs) {
+        Map<String, NodeMetrics> latest = new TreeMap<>();
+        try (var consumer = consumer(clientProperties, Topic.METRICS.<NodeMetrics>serde().deserializer())) {
+            List<TopicPartition> partitions = assignAll(consumer, Topic.METRICS.topicName());
+            Map<TopicPartition, Long> times = new HashMap<>();
+            partitions.forEach(p -> times.put(p, sinceMs));
+            Map<TopicPartition, OffsetAndTimestamp> starts = consumer.offsetsForTimes(times);
+            Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+            for (TopicPartition p : partitions) {
+                OffsetAndTimestamp start = starts.get(p);
+                consumer.seek(p, start == null ? ends.get(p) : start.offset());
+            }
+            drain(consumer, ends, record -> {
+                NodeMetrics value = record.value();
+                if (value != null) {
+                    latest.merge(value.getNodeId(), value, (a, b) -> b.getTimestampMs() >= a.getTimestampMs() ? b : a);
+                }
+            });
+        }
+        return latest;
+    }
+
+    private static Map<String, Location> workloadLocations(Properties clientProperties) {
+        Map<String, Location> locations = new TreeMap<>();
+        try (var consumer = consumer(clientProperties, Topic.EVENTS.<MigrationEvent>serde().deserializer())) {
+            List<TopicPartition> partitions = assignAll(consumer, Topic.EVENTS.topicName());
+            consumer.seekToBeginning(partitions);
+            drain(consumer, consumer.endOffsets(partitions), record -> {
+                MigrationEvent event = record.value();
+                if (event != null && !event.getWorkloadId().isEmpty()) {
+                    fold(locations, event);
+                }
+            });
+        }
+        return locations;
+    }
+
+    /** The phases that say where a workload runs now; others (intermediate phases) change nothing. */
+    static void fold(Map<String, Location> locations, MigrationEvent event) {
+        String id = event.getWorkloadId();
+        switch (event.getPhase()) {
+            case LAUNCHED, RECOVERED -> locations.put(id, new Location(id, event.getNode(), event.getPid(),
+                    event.getPhase().toString(), event.getTimestampMs()));
+            case COMPLETED -> locations.put(id, new Location(id, event.getDestinationNode() != null
+                    ? event.getDestinationNode() : event.getNode(), event.getPid(), "COMPLETED", event.getTimestampMs()));
+            case ROLLED_BACK -> locations.put(id, new Location(id, event.getSourceNode() != null
+                    ? event.getSourceNode() : event.getNode(), event.getPid(), "ROLLED_BACK", event.getTimestampMs()));
+            case KILLED, EXITED -> locations.remove(id);
+            default -> {
+            }
+        }
+    }
+
+    private static <V> KafkaConsumer<String, V> consumer(Properties clientProperties,
+                                                         org.apache.kafka.common.serialization.Deserializer<V> values) {
+        Properties props = (Properties) clientProperties.clone();
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        return new KafkaConsumer<>(props, new StringDeserializer(), values);
+    }
+
+    private static List<TopicPartition> assignAll(KafkaConsumer<?, ?> consumer, String topic) {
+        List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+                .map(p -> new TopicPartition(topic, p.partition())).toList();
+        consumer.assign(partitions);
+        return partitions;
+    }
+
+    private static <V> void drain(KafkaConsumer<String, V> consumer, Map<TopicPartition, Long> ends,
+                                  java.util.function.Consumer<org.apache.kafka.clients.consumer.ConsumerRecord<String, V>> each) {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (ends.entrySet().stream().anyMatch(e -> consumer.position(e.getKey()) < e.getValue())
+                && System.currentTimeMillis() < deadline) {
+            consumer.poll(Duration.ofMillis(200)).forEach(each);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package io.pmig.cli.operator;
+
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.MigrationCommand;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** Sends operator commands to pmig.commands, keyed by workload id so each workload's commands stay ordered. */
+public final class CommandPublisher {
+
+    private CommandPublisher() {
+    }
+
+    public static void send(Properties clientProperties, MigrationCommand command) {
+        Properties props = (Properties) clientProperties.clone();
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        try (var producer = new KafkaProducer<>(props, new StringSerializer(),
+                Topic.COMMANDS.<MigrationCommand>serde().serializer())) {
+            producer.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), command.getWorkloadId(), command))
+                    .get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("could not publish " + command.getKind() + " for " + command.getWorkloadId()
+                    + ": " + (e.getCause() == null ? e : e.getCause()).getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while publishing a command", e);
+        }
+    }
+}

@@ -1,0 +1,252 @@
+package io.pmig.cli.operator;
+
+import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.DecisionReason;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.Phase;
+import io.pmig.schemas.ProcessSample;
+import io.pmig.schemas.Trigger;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The operator's commands: launch, list, migrate and kill workloads, and watch events - all over Kafka. */
+public final class OperatorCommands {
+
+    private static final Set<Phase> MIGRATION_ENDS = EnumSet.of(Phase.COMPLETED, Phase.ROLLED_BACK, Phase.FAILED);
+
+    private OperatorCommands() {
+    }
+
+    static String newCommandId(String kind) {
+        return kind.toLowerCase() + "-" + UUID.randomUUID();
+    }
+
+    /** Publishes the command, prints its events as they come, and returns the last one (null on timeout). */
+    static MigrationEvent sendAndFollow(KafkaClientOptions kafka, MigrationCommand command, Set<Phase> ends,
+                                        Duration timeout, boolean quiet) {
+        var props = kafka.clientProperties();
+        try (EventFeed feed = EventFeed.fromNow(props)) {
+            CommandPublisher.send(props, command);
+            return feed.follow(e -> e.getCommandId().equals(command.getCommandId()),
+                    e -> {
+                        if (!quiet) {
+                            System.out.println(EventLines.format(e));
+                        }
+                    },
+                    e -> ends.contains(e.getPhase()), timeout);
+        }
+    }
+
+    @Command(name = "nodes", mixinStandardHelpOptions = true, description = "List nodes with their latest metrics.")
+    public static final class Nodes implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Option(names = "--down-after-s", defaultValue = "5", description = "A node silent this long is shown DOWN (default: ${DEFAULT-VALUE}).")
+        int downAfterS;
+
+        @Override
+        public Integer call() {
+            ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofMinutes(5));
+            System.out.printf("%-12s %-5s %-9s %7s %13s %9s %5s  %s%n", "NODE", "STATE", "MODE", "CPU%", "MEM", "CAPACITY", "WLS", "LAST SEEN");
+            for (NodeMetrics m : snapshot.nodes().values()) {
+                long age = snapshot.takenAtMs() - m.getTimestampMs();
+                long managed = m.getProcesses().stream().filter(p -> p.getWorkloadId() != null).count();
+                System.out.printf("%-12s %-5s %-9s %7.1f %6s/%-6s %4.1fcpu %5d  %.1fs ago%n", m.getNodeId(),
+                        age > downAfterS * 1000L ? "DOWN" : "UP", m.getMode(), m.getCpuPercent(),
+                        mib(m.getMemUsedBytes()), mib(m.getMemTotalBytes()), m.getCapacity().getCpus(), managed, age / 1000.0);
+            }
+            if (snapshot.nodes().isEmpty()) {
+                System.out.println("(no node has published metrics in the last 5 minutes)");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "ps", mixinStandardHelpOptions = true, description = "List managed workloads and where they run.")
+    public static final class Ps implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Override
+        public Integer call() {
+            ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30));
+            System.out.printf("%-24s %-12s %8s %7s %9s  %s%n", "WORKLOAD", "NODE", "PID", "CPU%", "RSS", "NAME / LAST EVENT");
+            Set<String> shown = new java.util.HashSet<>();
+            for (NodeMetrics m : snapshot.nodes().values()) {
+                for (ProcessSample p : m.getProcesses()) {
+                    if (p.getWorkloadId() != null && shown.add(p.getWorkloadId())) {
+                        System.out.printf("%-24s %-12s %8d %7.1f %9s  %s%s%n", p.getWorkloadId(), m.getNodeId(), p.getPid(),
+                                p.getCpuPercent(), mib(p.getRssBytes()), p.getName(), p.getMigratable() ? "" : " (pinned)");
+                    }
+                }
+            }
+            for (ClusterSnapshot.Location l : snapshot.workloads().values()) {
+                if (shown.add(l.workloadId())) {
+                    System.out.printf("%-24s %-12s %8d %7s %9s  %s (not in recent metrics)%n",
+                            l.workloadId(), l.node(), l.pid(), "-", "-", l.lastPhase());
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "launch", mixinStandardHelpOptions = true,
+            description = {"Start a command as a managed, migratable workload on a node.", "Example: pmig launch --node node-1 -- sh -c 'while :; do date; sleep 1; done'"})
+    public static final class Launch implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Option(names = "--node", required = true, description = "Node to start it on.")
+        String node;
+
+        @Option(names = "--id", description = "Workload id (default: generated).")
+        String workloadId;
+
+        @Option(names = "--pinned", description = "Never migrate it (load generators, node-local daemons).")
+        boolean pinned;
+
+        @Option(names = "--timeout-s", defaultValue = "30", description = "How long to wait for LAUNCHED (default: ${DEFAULT-VALUE}).")
+        int timeoutS;
+
+        @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command line, after --.")
+        List<String> argv = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            String id = workloadId != null ? workloadId : "w-" + UUID.randomUUID().toString().substring(0, 8);
+            MigrationCommand command = MigrationCommand.newBuilder()
+                    .setCommandId(newCommandId("launch")).setKind(CommandKind.LAUNCH).setWorkloadId(id)
+                    .setDestinationNode(node).setArgv(argv).setMigratable(!pinned)
+                    .setReason(operatorReason("launched by operator")).setIssuedAtMs(System.currentTimeMillis())
+                    .setIssuedBy("pmig launch").build();
+            MigrationEvent last = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.FAILED),
+                    Duration.ofSeconds(timeoutS), false);
+            return exitStatus(last, Phase.LAUNCHED, "LAUNCHED", timeoutS);
+        }
+    }
+
+    @Command(name = "migrate", mixinStandardHelpOptions = true,
+            description = "Move a workload to another node now; shows each phase until COMPLETED or ROLLED_BACK.")
+    public static final class Migrate implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Parameters(index = "0", paramLabel = "WORKLOAD", description = "Workload id.")
+        String workloadId;
+
+        @Option(names = "--to", required = true, description = "Destination node.")
+        String destination;
+
+        @Option(names = "--from", description = "Source node (default: where metrics and events say it runs).")
+        String source;
+
+        @Option(names = "--mode", defaultValue = "PAGE_SERVER", description = "PAGE_SERVER, PLAIN or LAZY (default: ${DEFAULT-VALUE}).")
+        MigrationMode mode;
+
+        @Option(names = "--timeout-s", defaultValue = "120", description = "Give up waiting after this long (default: ${DEFAULT-VALUE}).")
+        int timeoutS;
+
+        @Override
+        public Integer call() {
+            String from = source != null ? source
+                    : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
+                    .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
+            MigrationCommand command = migrateCommand(workloadId, from, destination, mode,
+                    operatorReason("requested by operator"), "pmig migrate");
+            System.out.println("migrating " + workloadId + " from " + from + " to " + destination + " (" + mode + ")");
+            MigrationEvent last = sendAndFollow(kafka, command, MIGRATION_ENDS, Duration.ofSeconds(timeoutS), false);
+            return exitStatus(last, Phase.COMPLETED, "COMPLETED", timeoutS);
+        }
+    }
+
+    @Command(name = "kill", mixinStandardHelpOptions = true, description = "Stop a managed workload.")
+    public static final class Kill implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Parameters(index = "0", paramLabel = "WORKLOAD", description = "Workload id.")
+        String workloadId;
+
+        @Option(names = "--node", description = "Node it runs on (default: where metrics and events say it runs).")
+        String node;
+
+        @Option(names = "--timeout-s", defaultValue = "30", description = "How long to wait for KILLED (default: ${DEFAULT-VALUE}).")
+        int timeoutS;
+
+        @Override
+        public Integer call() {
+            String where = node != null ? node
+                    : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
+                    .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
+            MigrationCommand command = MigrationCommand.newBuilder()
+                    .setCommandId(newCommandId("kill")).setKind(CommandKind.KILL).setWorkloadId(workloadId)
+                    .setSourceNode(where).setReason(operatorReason("killed by operator"))
+                    .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig kill").build();
+            MigrationEvent last = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), Duration.ofSeconds(timeoutS), false);
+            return exitStatus(last, Phase.KILLED, "KILLED", timeoutS);
+        }
+    }
+
+    @Command(name = "events", mixinStandardHelpOptions = true, description = "Print migration and workload events.")
+    public static final class Events implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Option(names = {"-f", "--follow"}, description = "Keep printing new events until interrupted.")
+        boolean follow;
+
+        @Option(names = "--workload", description = "Only this workload's events.")
+        String workloadId;
+
+        @Override
+        public Integer call() {
+            try (EventFeed feed = EventFeed.fromBeginning(kafka.clientProperties())) {
+                while (true) {
+                    for (MigrationEvent event : feed.poll(Duration.ofMillis(500))) {
+                        if (workloadId == null || workloadId.equals(event.getWorkloadId())) {
+                            System.out.println(EventLines.format(event));
+                        }
+                    }
+                    if (!follow && feed.caughtUp()) {
+                        return 0;
+                    }
+                }
+            }
+        }
+    }
+
+    public static MigrationCommand migrateCommand(String workloadId, String from, String to, MigrationMode mode,
+                                                  DecisionReason reason, String issuedBy) {
+        return MigrationCommand.newBuilder()
+                .setCommandId(newCommandId("migrate")).setKind(CommandKind.MIGRATE).setWorkloadId(workloadId)
+                .setSourceNode(from).setDestinationNode(to).setMode(mode).setReason(reason)
+                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy(issuedBy).build();
+    }
+
+    public static DecisionReason operatorReason(String text) {
+        return DecisionReason.newBuilder().setTrigger(Trigger.OPERATOR).setScore(0).setFeatures(Map.of())
+                .setModelVersion(null).setText(text).build();
+    }
+
+    private static int exitStatus(MigrationEvent last, Phase success, String expected, int timeoutS) {
+        if (last == null) {
+            System.err.println("no " + expected + " event within " + timeoutS + " s: is an executor running for that node?");
+            return 3;
+        }
+        return last.getPhase() == success ? 0 : 1;
+    }
+
+    static String mib(long bytes) {
+        return bytes >= (1L << 30) ? String.format("%.1fG", bytes / (double) (1L << 30)) : String.format("%dM", bytes >> 20);
+    }
+}
