@@ -1,0 +1,141 @@
+package io.pmig.analytics;
+
+import io.pmig.platform.config.KafkaClientOptions;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.streams.KafkaStreams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code pmig analytics}: runs one analytics instance. Start several with the same application id (and
+ * different --instance-id, --http-port, --state-dir) to share the work.
+ */
+@Command(name = "analytics", mixinStandardHelpOptions = true,
+        description = {"Window node metrics, score overload and issue migration commands (Kafka Streams, exactly-once).",
+                "Every setting is also available as --config KEY=VALUE; see --list-config.",
+                "Example: pmig analytics --bootstrap-server 127.0.0.1:9092 --http-port 7070 --dry-run"})
+public final class AnalyticsCommand implements Callable<Integer> {
+
+    @Mixin
+    KafkaClientOptions kafka;
+
+    @Option(names = "--instance-id", paramLabel = "ID", description = "Name of this instance in logs and client ids (default: host name).")
+    String instanceId;
+
+    @Option(names = "--http-host", paramLabel = "HOST", defaultValue = "127.0.0.1",
+            description = "Address the query endpoint listens on and advertises to other instances (default: ${DEFAULT-VALUE}).")
+    String httpHost;
+
+    @Option(names = "--http-port", paramLabel = "PORT", defaultValue = "7070",
+            description = "Port of the query endpoint; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    int httpPort;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "Kafka Streams state directory (default: <tmp>/pmig-analytics-<instance id>).")
+    Path stateDir;
+
+    @Option(names = "--application-id", paramLabel = "ID", description = "Overrides " + AnalyticsConfig.APPLICATION_ID + ".")
+    String applicationId;
+
+    @Option(names = "--dry-run", description = "Log decisions instead of issuing MIGRATE commands.")
+    boolean dryRun;
+
+    @Option(names = "--window-size-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WINDOW_SIZE_MS + ".")
+    Long windowSizeMs;
+
+    @Option(names = "--window-advance-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WINDOW_ADVANCE_MS + ".")
+    Long windowAdvanceMs;
+
+    @Option(names = "--window-grace-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WINDOW_GRACE_MS + ".")
+    Long windowGraceMs;
+
+    @Option(names = "--node-down-after-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.NODE_DOWN_AFTER_MS + ".")
+    Long nodeDownAfterMs;
+
+    @Option(names = "--cpu-threshold", paramLabel = "PERCENT", description = "Overrides " + AnalyticsConfig.THRESHOLD_CPU_PERCENT + ".")
+    Double cpuThreshold;
+
+    @Option(names = "--mem-threshold", paramLabel = "FRACTION", description = "Overrides " + AnalyticsConfig.THRESHOLD_MEM_FRACTION + ".")
+    Double memThreshold;
+
+    @Option(names = "--hysteresis-windows", paramLabel = "K", description = "Overrides " + AnalyticsConfig.HYSTERESIS_WINDOWS + ".")
+    Integer hysteresisWindows;
+
+    @Option(names = "--node-cooldown-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.NODE_COOLDOWN_MS + ".")
+    Long nodeCooldownMs;
+
+    @Option(names = "--workload-cooldown-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WORKLOAD_COOLDOWN_MS + ".")
+    Long workloadCooldownMs;
+
+    @Option(names = "--max-concurrent-migrations", paramLabel = "N", description = "Overrides " + AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS + ".")
+    Integer maxConcurrentMigrations;
+
+    @Option(names = "--migration-mode", paramLabel = "MODE", description = "Overrides " + AnalyticsConfig.MIGRATION_MODE + " (PAGE_SERVER, PLAIN, LAZY).")
+    String migrationMode;
+
+    @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any analytics setting; repeatable.")
+    Map<String, String> settings = new LinkedHashMap<>();
+
+    @Option(names = "--list-config", description = "Print every analytics setting with its default and exit.")
+    boolean listConfig;
+
+    @Override
+    public Integer call() throws Exception {
+        if (listConfig) {
+            System.out.print(AnalyticsConfig.describe());
+            return 0;
+        }
+        AnalyticsConfig config = AnalyticsConfig.of(overrides());
+        String instance = instanceId != null ? instanceId : InetAddress.getLocalHost().getHostName();
+        Path state = stateDir != null ? stateDir : Path.of(System.getProperty("java.io.tmpdir"), "pmig-analytics-" + instance);
+        AnalyticsApp app = AnalyticsApp.start(config, kafka.clientProperties(), instance, httpHost, httpPort, state);
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        app.streams().setStateListener((next, previous) -> {
+            if (next == KafkaStreams.State.ERROR || next == KafkaStreams.State.NOT_RUNNING) {
+                stopped.countDown();
+            }
+        });
+        Thread hook = new Thread(() -> {
+            app.close();
+            stopped.countDown();
+        }, "analytics-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        System.out.println("analytics " + instance + " serving " + app.httpAddress() + "/nodes");
+        System.out.flush();
+        stopped.await();
+        return app.streams().state() == KafkaStreams.State.ERROR ? 1 : 0;
+    }
+
+    private Map<String, Object> overrides() {
+        Map<String, Object> overrides = new LinkedHashMap<>(settings);
+        putIfSet(overrides, AnalyticsConfig.APPLICATION_ID, applicationId);
+        putIfSet(overrides, AnalyticsConfig.WINDOW_SIZE_MS, windowSizeMs);
+        putIfSet(overrides, AnalyticsConfig.WINDOW_ADVANCE_MS, windowAdvanceMs);
+        putIfSet(overrides, AnalyticsConfig.WINDOW_GRACE_MS, windowGraceMs);
+        putIfSet(overrides, AnalyticsConfig.NODE_DOWN_AFTER_MS, nodeDownAfterMs);
+        putIfSet(overrides, AnalyticsConfig.THRESHOLD_CPU_PERCENT, cpuThreshold);
+        putIfSet(overrides, AnalyticsConfig.THRESHOLD_MEM_FRACTION, memThreshold);
+        putIfSet(overrides, AnalyticsConfig.HYSTERESIS_WINDOWS, hysteresisWindows);
+        putIfSet(overrides, AnalyticsConfig.NODE_COOLDOWN_MS, nodeCooldownMs);
+        putIfSet(overrides, AnalyticsConfig.WORKLOAD_COOLDOWN_MS, workloadCooldownMs);
+        putIfSet(overrides, AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, maxConcurrentMigrations);
+        putIfSet(overrides, AnalyticsConfig.MIGRATION_MODE, migrationMode);
+        if (dryRun) {
+            overrides.put(AnalyticsConfig.DRY_RUN, true);
+        }
+        return overrides;
+    }
+
+    private static void putIfSet(Map<String, Object> overrides, String key, Object value) {
+        if (value != null) {
+            overrides.put(key, value);
+        }
+    }
+}

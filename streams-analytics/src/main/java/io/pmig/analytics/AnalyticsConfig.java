@@ -1,0 +1,294 @@
+package io.pmig.analytics;
+
+import io.pmig.platform.config.ConfigException;
+import io.pmig.schemas.MigrationMode;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Every setting of the analytics stage, each declared once below with its default and documentation
+ * (Cruise Control style). Values come from a map of overrides (the CLI builds it from its flags); unknown
+ * keys and bad values are rejected with a {@link ConfigException} naming the key.
+ */
+public final class AnalyticsConfig {
+
+    public static final String APPLICATION_ID = "analytics.application.id";
+    public static final String WINDOW_SIZE_MS = "analytics.window.size.ms";
+    public static final String WINDOW_ADVANCE_MS = "analytics.window.advance.ms";
+    public static final String WINDOW_GRACE_MS = "analytics.window.grace.ms";
+    public static final String PUNCTUATE_INTERVAL_MS = "analytics.punctuate.interval.ms";
+    public static final String NODE_DOWN_AFTER_MS = "analytics.node.down.after.ms";
+    public static final String THRESHOLD_CPU_PERCENT = "analytics.threshold.cpu.percent";
+    public static final String THRESHOLD_MEM_FRACTION = "analytics.threshold.mem.fraction";
+    public static final String THRESHOLD_LOAD_PER_CPU = "analytics.threshold.load.per.cpu";
+    public static final String MODEL_KEY = "analytics.model.key";
+    public static final String MODEL_SCORE_THRESHOLD = "analytics.model.score.threshold";
+    public static final String HYSTERESIS_WINDOWS = "analytics.decision.hysteresis.windows";
+    public static final String NODE_COOLDOWN_MS = "analytics.decision.node.cooldown.ms";
+    public static final String WORKLOAD_COOLDOWN_MS = "analytics.decision.workload.cooldown.ms";
+    public static final String RETURN_COOLDOWN_MS = "analytics.decision.return.cooldown.ms";
+    public static final String MAX_CONCURRENT_MIGRATIONS = "analytics.decision.max.concurrent.migrations";
+    public static final String IN_FLIGHT_TIMEOUT_MS = "analytics.decision.in.flight.timeout.ms";
+    public static final String DESTINATION_CPU_LIMIT = "analytics.decision.destination.cpu.limit";
+    public static final String DESTINATION_MEM_LIMIT = "analytics.decision.destination.mem.limit";
+    public static final String MIGRATION_MODE = "analytics.decision.migration.mode";
+    public static final String DRY_RUN = "analytics.decision.dry.run";
+
+    /** One declared key: its default (already typed), a parser that rejects bad text, and its documentation. */
+    public record Key(String name, Object defaultValue, Function<String, Object> parser, String doc) {
+    }
+
+    private static final Map<String, Key> KEYS = new LinkedHashMap<>();
+
+    static {
+        define(APPLICATION_ID, "pmig-analytics", text -> nonBlank(APPLICATION_ID, text),
+                "Kafka Streams application.id: instances with the same id share the work; internal topics and the consumer group are named after it.");
+        define(WINDOW_SIZE_MS, 10_000L, text -> longAtLeast(WINDOW_SIZE_MS, text, 100),
+                "Length of each per-node hopping window, in ms of sample time.");
+        define(WINDOW_ADVANCE_MS, 1_000L, text -> longAtLeast(WINDOW_ADVANCE_MS, text, 10),
+                "How far consecutive windows hop, in ms; one window closes (and one score is published) per advance per node.");
+        define(WINDOW_GRACE_MS, 500L, text -> longAtLeast(WINDOW_GRACE_MS, text, 0),
+                "How long after its end a window still accepts late samples before it is scored.");
+        define(PUNCTUATE_INTERVAL_MS, 1_000L, text -> longAtLeast(PUNCTUATE_INTERVAL_MS, text, 10),
+                "Wall-clock period at which windows of silent nodes are closed and silence is detected.");
+        define(NODE_DOWN_AFTER_MS, 5_000L, text -> longAtLeast(NODE_DOWN_AFTER_MS, text, 100),
+                "A node that sends no sample for this long (wall clock) is marked DOWN and never chosen as a destination.");
+        define(THRESHOLD_CPU_PERCENT, 85.0, text -> doubleBetween(THRESHOLD_CPU_PERCENT, text, 1, 100),
+                "Threshold rule: a window whose p95 node CPU (percent of capacity) reaches this is overloaded.");
+        define(THRESHOLD_MEM_FRACTION, 0.90, text -> doubleBetween(THRESHOLD_MEM_FRACTION, text, 0.01, 1),
+                "Threshold rule: a window whose latest memory use (fraction of capacity) reaches this is overloaded.");
+        define(THRESHOLD_LOAD_PER_CPU, 2.0, text -> doubleBetween(THRESHOLD_LOAD_PER_CPU, text, 0.1, 1000),
+                "Threshold rule: a window whose latest 1-minute load average per CPU reaches this is overloaded.");
+        define(MODEL_KEY, "overload", text -> nonBlank(MODEL_KEY, text),
+                "Key on pmig.models whose latest ModelUpdate is the model in use; a tombstone reverts to the threshold rule.");
+        define(MODEL_SCORE_THRESHOLD, 0.5, text -> doubleBetween(MODEL_SCORE_THRESHOLD, text, 0.01, 1),
+                "Model rule: a window whose predicted overload probability reaches this is overloaded.");
+        define(HYSTERESIS_WINDOWS, 3, text -> intAtLeast(HYSTERESIS_WINDOWS, text, 1),
+                "A node must be overloaded in this many consecutive windows before a workload is moved off it.");
+        define(NODE_COOLDOWN_MS, 30_000L, text -> longAtLeast(NODE_COOLDOWN_MS, text, 0),
+                "After a migration from or to a node, that node is not a source again for this long (its metrics lag the move).");
+        define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> longAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
+                "A workload is not moved again for this long after a move was issued for it.");
+        define(RETURN_COOLDOWN_MS, 300_000L, text -> longAtLeast(RETURN_COOLDOWN_MS, text, 0),
+                "A workload is not moved back to the node it left for this long (ping-pong prevention).");
+        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
+                "Cluster-wide cap on migrations issued and not yet COMPLETED, ROLLED_BACK or FAILED on pmig.events.");
+        define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> longAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
+                "A migration with no final event after this long no longer counts against the cap (its executor is presumed gone).");
+        define(DESTINATION_CPU_LIMIT, 0.75, text -> doubleBetween(DESTINATION_CPU_LIMIT, text, 0.05, 1),
+                "A destination has room only if its CPU use, plus in-flight moves to it, plus the workload stays within this fraction of capacity.");
+        define(DESTINATION_MEM_LIMIT, 0.85, text -> doubleBetween(DESTINATION_MEM_LIMIT, text, 0.05, 1),
+                "A destination has room only if its memory use, plus in-flight moves to it, plus the workload's RSS stays within this fraction of capacity.");
+        define(MIGRATION_MODE, MigrationMode.PAGE_SERVER, text -> migrationMode(MIGRATION_MODE, text),
+                "Mode put on MIGRATE commands: PAGE_SERVER, PLAIN or LAZY.");
+        define(DRY_RUN, false, text -> bool(DRY_RUN, text),
+                "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
+    }
+
+    private final Map<String, Object> values;
+
+    private AnalyticsConfig(Map<String, Object> values) {
+        this.values = values;
+    }
+
+    public static AnalyticsConfig defaults() {
+        return of(Map.of());
+    }
+
+    /** Defaults overridden by the given values, given as text (from flags or a properties file) or typed. */
+    public static AnalyticsConfig of(Map<String, ?> overrides) {
+        Map<String, Object> values = new LinkedHashMap<>();
+        KEYS.forEach((name, key) -> values.put(name, key.defaultValue()));
+        overrides.forEach((name, value) -> {
+            Key key = KEYS.get(name);
+            if (key == null) {
+                throw new ConfigException(name, "unknown analytics setting (known: " + String.join(", ", KEYS.keySet()) + ")");
+            }
+            if (value == null) {
+                throw new ConfigException(name, "must have a value");
+            }
+            values.put(name, key.parser().apply(value.toString().strip()));
+        });
+        AnalyticsConfig config = new AnalyticsConfig(values);
+        config.checkConsistency();
+        return config;
+    }
+
+    /** This config with some keys overridden. */
+    public AnalyticsConfig with(Map<String, ?> overrides) {
+        Map<String, Object> merged = new LinkedHashMap<>(values);
+        merged.putAll(overrides);
+        return of(merged);
+    }
+
+    public static Map<String, Key> keys() {
+        return Collections.unmodifiableMap(KEYS);
+    }
+
+    public Map<String, Object> values() {
+        return Collections.unmodifiableMap(values);
+    }
+
+    public String applicationId() {
+        return (String) values.get(APPLICATION_ID);
+    }
+
+    public long windowSizeMs() {
+        return (Long) values.get(WINDOW_SIZE_MS);
+    }
+
+    public long windowAdvanceMs() {
+        return (Long) values.get(WINDOW_ADVANCE_MS);
+    }
+
+    public long windowGraceMs() {
+        return (Long) values.get(WINDOW_GRACE_MS);
+    }
+
+    public long punctuateIntervalMs() {
+        return (Long) values.get(PUNCTUATE_INTERVAL_MS);
+    }
+
+    public long nodeDownAfterMs() {
+        return (Long) values.get(NODE_DOWN_AFTER_MS);
+    }
+
+    public double thresholdCpuPercent() {
+        return (Double) values.get(THRESHOLD_CPU_PERCENT);
+    }
+
+    public double thresholdMemFraction() {
+        return (Double) values.get(THRESHOLD_MEM_FRACTION);
+    }
+
+    public double thresholdLoadPerCpu() {
+        return (Double) values.get(THRESHOLD_LOAD_PER_CPU);
+    }
+
+    public String modelKey() {
+        return (String) values.get(MODEL_KEY);
+    }
+
+    public double modelScoreThreshold() {
+        return (Double) values.get(MODEL_SCORE_THRESHOLD);
+    }
+
+    public int hysteresisWindows() {
+        return (Integer) values.get(HYSTERESIS_WINDOWS);
+    }
+
+    public long nodeCooldownMs() {
+        return (Long) values.get(NODE_COOLDOWN_MS);
+    }
+
+    public long workloadCooldownMs() {
+        return (Long) values.get(WORKLOAD_COOLDOWN_MS);
+    }
+
+    public long returnCooldownMs() {
+        return (Long) values.get(RETURN_COOLDOWN_MS);
+    }
+
+    public int maxConcurrentMigrations() {
+        return (Integer) values.get(MAX_CONCURRENT_MIGRATIONS);
+    }
+
+    public long inFlightTimeoutMs() {
+        return (Long) values.get(IN_FLIGHT_TIMEOUT_MS);
+    }
+
+    public double destinationCpuLimit() {
+        return (Double) values.get(DESTINATION_CPU_LIMIT);
+    }
+
+    public double destinationMemLimit() {
+        return (Double) values.get(DESTINATION_MEM_LIMIT);
+    }
+
+    public MigrationMode migrationMode() {
+        return (MigrationMode) values.get(MIGRATION_MODE);
+    }
+
+    public boolean dryRun() {
+        return (Boolean) values.get(DRY_RUN);
+    }
+
+    /** One line per key, for --help style listings. */
+    public static String describe() {
+        StringBuilder text = new StringBuilder();
+        KEYS.values().forEach(key -> text.append(key.name()).append(" (default ").append(key.defaultValue())
+                .append("): ").append(key.doc()).append('\n'));
+        return text.toString();
+    }
+
+    private void checkConsistency() {
+        if (windowAdvanceMs() > windowSizeMs()) {
+            throw new ConfigException(WINDOW_ADVANCE_MS, "must not exceed " + WINDOW_SIZE_MS + " (" + windowSizeMs()
+                    + " ms), or samples would fall between windows");
+        }
+    }
+
+    private static void define(String name, Object defaultValue, Function<String, Object> parser, String doc) {
+        KEYS.put(name, new Key(name, defaultValue, parser, doc));
+    }
+
+    private static Object nonBlank(String key, String text) {
+        if (text.isEmpty()) {
+            throw new ConfigException(key, "must not be empty");
+        }
+        return text;
+    }
+
+    private static Object longAtLeast(String key, String text, long min) {
+        long value;
+        try {
+            value = Long.parseLong(text.replace("_", ""));
+        } catch (NumberFormatException e) {
+            throw new ConfigException(key, "'" + text + "' is not a whole number");
+        }
+        if (value < min) {
+            throw new ConfigException(key, value + " is below the minimum " + min);
+        }
+        return value;
+    }
+
+    private static Object intAtLeast(String key, String text, int min) {
+        long value = (Long) longAtLeast(key, text, min);
+        if (value > Integer.MAX_VALUE) {
+            throw new ConfigException(key, value + " is too large");
+        }
+        return (int) value;
+    }
+
+    private static Object doubleBetween(String key, String text, double min, double max) {
+        double value;
+        try {
+            value = Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw new ConfigException(key, "'" + text + "' is not a number");
+        }
+        if (!(value >= min && value <= max)) {
+            throw new ConfigException(key, text + " is outside [" + min + ", " + max + "]");
+        }
+        return value;
+    }
+
+    private static Object bool(String key, String text) {
+        return switch (text.toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new ConfigException(key, "'" + text + "' is not true or false");
+        };
+    }
+
+    private static Object migrationMode(String key, String text) {
+        try {
+            return MigrationMode.valueOf(text.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(key, "'" + text + "' is not one of PAGE_SERVER, PLAIN, LAZY");
+        }
+    }
+}

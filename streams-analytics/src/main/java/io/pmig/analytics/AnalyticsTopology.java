@@ -1,0 +1,170 @@
+package io.pmig.analytics;
+
+import io.pmig.analytics.decisions.DecisionInput;
+import io.pmig.analytics.decisions.DecisionProcessor;
+import io.pmig.analytics.decisions.ExecutorOutcome;
+import io.pmig.analytics.decisions.InFlightMove;
+import io.pmig.analytics.decisions.NodeView;
+import io.pmig.analytics.decisions.WorkloadHistory;
+import io.pmig.analytics.ingest.Decoded;
+import io.pmig.analytics.ingest.DecodingProcessor;
+import io.pmig.analytics.ingest.SampleTimestampExtractor;
+import io.pmig.analytics.scoring.CurrentScorer;
+import io.pmig.analytics.scoring.ModelUpdateProcessor;
+import io.pmig.analytics.scoring.ThresholdScorer;
+import io.pmig.analytics.windows.NodeClock;
+import io.pmig.analytics.windows.NodeVerdict;
+import io.pmig.analytics.windows.NodeWindowProcessor;
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.DeadLetter;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.serde.AvroSerde;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.processor.TimestampExtractor;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The analytics topology, shared by {@link AnalyticsApp} and the tests. Data path, in order:
+ * <ol>
+ *   <li><b>ingest</b>: pmig.metrics as bytes, decoded here; undecodable records become DeadLetters on
+ *       pmig.dlq and processing continues. Stream time is each sample's own timestampMs.</li>
+ *   <li><b>windows + scoring</b>: per-node hopping windows ({@link NodeWindowProcessor}), closed by sample
+ *       time and, for silent nodes, by the wall clock; each closed window's features
+ *       ({@link io.pmig.analytics.features.WindowFeatures}) are scored by the current model from the
+ *       pmig.models global store or the threshold rule. Scores go to pmig.scores; NODE_DOWN / NODE_UP
+ *       to pmig.events (keyed by node id).</li>
+ *   <li><b>decisions</b>: every node report, plus the final phases of migrations from pmig.events, is
+ *       re-keyed to one constant key on a one-partition internal topic
+ *       ({@code <application.id>-decision-input-repartition}); the {@link DecisionProcessor} on its
+ *       single task holds the cluster view and issues MIGRATE commands to pmig.commands.</li>
+ * </ol>
+ *
+ * <p><b>Why one decision partition.</b> pmig.metrics is partitioned by node, so no window task sees the
+ * whole cluster, yet choosing a destination and honouring a cluster-wide cap need all of it. Reports are
+ * small (one per node per window advance), so a single partition carries thousands of nodes. Consuming
+ * pmig.scores instead would lose the capacity and workload details decisions need, and would read
+ * scores outside the window task's transaction.
+ *
+ * <p><b>Exactly-once.</b> With {@code processing.guarantee=exactly_once_v2} each task's outputs
+ * (scores, events, dead letters, the repartition topic, commands), its changelogs and its input offsets
+ * commit in one transaction. A killed instance's uncommitted work is aborted and redone by the instance
+ * that takes over its tasks from the restored state, so no decision is lost and none is published twice;
+ * readers use {@code isolation.level=read_committed}. Commands also carry deterministic ids
+ * ({@link DecisionProcessor#commandId}) for executors that read uncommitted data or see a window
+ * re-decided after a wall-clock-dependent edge (a late sample that made it into a window on one run only).
+ *
+ * <p><b>Scaling.</b> Instances with the same {@value AnalyticsConfig#APPLICATION_ID} split the tasks: one
+ * window task per pmig.metrics partition (6 by default), one decision task, and the global model store on
+ * every instance. So at most as many instances as pmig.metrics has partitions do window work; more only
+ * wait as standbys. Raise the partition count to scale further (which re-homes nodes to other partitions,
+ * so do it while analytics is stopped). The decision task is one instance's job at a time by design.
+ *
+ * <p>Watch it: {@code pmig console-consumer --topic pmig.scores} and {@code pmig console-consumer --topic pmig.commands}.
+ */
+public final class AnalyticsTopology {
+
+    public static final String MODELS_STORE = "analytics-models";
+    public static final String SAMPLES_STORE = "analytics-window-samples";
+    public static final String CLOCKS_STORE = "analytics-node-clocks";
+    /** Every node's latest NodeScore (features, score, state); served by the query endpoint. */
+    public static final String STATUS_STORE = "analytics-node-status";
+    public static final String DECISION_NODES_STORE = "analytics-decision-nodes";
+    public static final String DECISION_IN_FLIGHT_STORE = "analytics-decision-in-flight";
+    public static final String DECISION_WORKLOADS_STORE = "analytics-decision-workloads";
+    /** The one key of the decision input topic: every record lands on its single partition. */
+    public static final String CLUSTER_KEY = "cluster";
+
+    private AnalyticsTopology() {
+    }
+
+    public static Topology buildTopology(AnalyticsConfig config) {
+        return buildTopology(config, new CurrentScorer(ThresholdScorer.from(config)));
+    }
+
+    /** As {@link #buildTopology(AnalyticsConfig)}, scoring with the given holder so its owner can see the model in use. */
+    public static Topology buildTopology(AnalyticsConfig config, CurrentScorer scorer) {
+        StreamsBuilder builder = new StreamsBuilder();
+
+        builder.addGlobalStore(
+                Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(MODELS_STORE), Serdes.String(), Serdes.ByteArray())
+                        .withLoggingDisabled(),
+                Topic.MODELS.topicName(),
+                Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("models-source"),
+                () -> new ModelUpdateProcessor(MODELS_STORE, config.modelKey(), config.modelScoreThreshold(), scorer));
+
+        // Ingest.
+        KStream<byte[], NodeMetrics> samples = decodeOrDeadLetter(builder, Topic.METRICS, NodeMetrics.class,
+                new SampleTimestampExtractor(), "metrics");
+
+        // Windows and scoring.
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SAMPLES_STORE),
+                Serdes.Bytes(), AvroSerde.of(NodeMetrics.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(CLOCKS_STORE),
+                Serdes.String(), JsonSerde.of(NodeClock.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATUS_STORE),
+                Serdes.String(), AvroSerde.of(NodeScore.class)));
+        KStream<String, NodeVerdict> verdicts = samples.process(
+                () -> new NodeWindowProcessor(config, scorer, SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE),
+                Named.as("node-windows"), SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE);
+        verdicts.filter((node, verdict) -> verdict.score() != null, Named.as("has-score"))
+                .mapValues(NodeVerdict::score, Named.as("score"))
+                .to(Topic.SCORES.topicName(), Produced.with(Serdes.String(), AvroSerde.of(NodeScore.class)).withName("scores-sink"));
+        verdicts.filter((node, verdict) -> verdict.transition() != null, Named.as("has-transition"))
+                .mapValues(NodeVerdict::transition, Named.as("transition"))
+                .to(Topic.EVENTS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(MigrationEvent.class)).withName("node-events-sink"));
+
+        // Decisions.
+        KStream<String, DecisionInput> reports = verdicts
+                .filter((node, verdict) -> verdict.report() != null, Named.as("has-report"))
+                .mapValues(verdict -> DecisionInput.of(verdict.report()), Named.as("report"));
+        KStream<String, DecisionInput> outcomes = decodeOrDeadLetter(builder, Topic.EVENTS, MigrationEvent.class, null, "events")
+                .filter((key, event) -> ExecutorOutcome.isFinal(event), Named.as("final-phases"))
+                .map((key, event) -> KeyValue.pair(event.getWorkloadId().toString(), DecisionInput.of(ExecutorOutcome.of(event))),
+                        Named.as("outcome"));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_NODES_STORE),
+                Serdes.String(), JsonSerde.of(NodeView.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_IN_FLIGHT_STORE),
+                Serdes.String(), JsonSerde.of(InFlightMove.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_WORKLOADS_STORE),
+                Serdes.String(), JsonSerde.of(WorkloadHistory.class)));
+        reports.merge(outcomes, Named.as("decision-inputs"))
+                .selectKey((key, input) -> CLUSTER_KEY, Named.as("to-cluster-key"))
+                .repartition(Repartitioned.with(Serdes.String(), JsonSerde.of(DecisionInput.class))
+                        .withName("decision-input").withNumberOfPartitions(1))
+                .process(() -> new DecisionProcessor(config, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE),
+                        Named.as("decisions"), DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE)
+                .to(Topic.COMMANDS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(MigrationCommand.class)).withName("commands-sink"));
+
+        return builder.build();
+    }
+
+    /** Reads a topic as bytes and decodes it; what cannot be decoded goes to pmig.dlq. */
+    private static <T extends SpecificRecordBase> KStream<byte[], T> decodeOrDeadLetter(
+            StreamsBuilder builder, Topic topic, Class<T> type, TimestampExtractor timestamps, String name) {
+        Consumed<byte[], byte[]> consumed = Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(name + "-source");
+        if (timestamps != null) {
+            consumed = consumed.withTimestampExtractor(timestamps);
+        }
+        KStream<byte[], Decoded<T>> decoded = builder.stream(topic.topicName(), consumed)
+                .processValues(() -> new DecodingProcessor<>(type), Named.as("decode-" + name));
+        decoded.filter((key, result) -> result.isDead(), Named.as(name + "-undecodable"))
+                .map((key, result) -> KeyValue.pair(result.deadLetter().getSourceTopic().toString(), result.deadLetter()),
+                        Named.as(name + "-dead-letter"))
+                .to(Topic.DLQ.topicName(), Produced.with(Serdes.String(), AvroSerde.<DeadLetter>of(DeadLetter.class))
+                        .withName(name + "-dlq-sink"));
+        return decoded.filter((key, result) -> !result.isDead(), Named.as(name + "-decoded"))
+                .mapValues(Decoded::value, Named.as(name + "-value"));
+    }
+}

@@ -1,0 +1,36 @@
+package io.pmig.analytics.scoring;
+
+import io.pmig.analytics.features.FeatureVector;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The scorer in use by one application instance: the latest model from pmig.models if there is one, else
+ * the threshold rule. The global-store processor swaps models in while stream threads keep scoring, so
+ * the model is held in an atomic reference and each window sees either the old or the new one, whole.
+ */
+public final class CurrentScorer implements OverloadScorer {
+
+    private final ThresholdScorer fallback;
+    private final AtomicReference<ModelScorer> model = new AtomicReference<>();
+
+    public CurrentScorer(ThresholdScorer fallback) {
+        this.fallback = fallback;
+    }
+
+    /** Install a model, or revert to the threshold rule with null. */
+    public void use(ModelScorer next) {
+        model.set(next);
+    }
+
+    /** Version of the model in use, or null while the threshold rule is. */
+    public String modelVersion() {
+        ModelScorer current = model.get();
+        return current == null ? null : current.version();
+    }
+
+    @Override
+    public OverloadScore score(FeatureVector features) {
+        ModelScorer current = model.get();
+        return current == null ? fallback.score(features) : current.score(features);
+    }
+}

@@ -1,0 +1,105 @@
+package io.pmig.analytics.scoring;
+
+import io.pmig.analytics.features.FeatureVector;
+import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.schemas.ModelUpdate;
+import io.pmig.schemas.Trigger;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.ObjectInputFilter;
+import java.io.ObjectInputStream;
+import java.nio.ByteBuffer;
+import java.util.List;
+import smile.classification.DataFrameClassifier;
+import smile.data.Tuple;
+import smile.data.type.StructType;
+
+/**
+ * Scores windows with a Smile classifier (a RandomForest in practice) Java-serialized in
+ * {@link ModelUpdate#getModelBytes()}. The score is the predicted probability of class 1 ("overloaded
+ * within the horizon"). Columns are matched by name, so the model's column order need not follow
+ * {@link WindowFeatures#NAMES}; a model asking for a feature pmig does not compute is rejected at load time.
+ */
+public final class ModelScorer implements OverloadScorer {
+
+    public static final String NAME = "model";
+
+    /** Only Smile's and the JDK's classes may be instantiated from model bytes. */
+    private static final ObjectInputFilter ONLY_SMILE = ObjectInputFilter.Config.createFilter(
+            "maxdepth=200;smile.**;java.**;!*");
+
+    private final DataFrameClassifier model;
+    private final String version;
+    private final double threshold;
+    private final StructType schema;
+    private final int[] featureIndexByColumn;
+    /** Posterior index of label 1; -1 if the model never saw an overloaded window. */
+    private final int overloadedIndex;
+
+    private ModelScorer(DataFrameClassifier model, String version, double threshold) {
+        this.model = model;
+        this.version = version;
+        this.threshold = threshold;
+        this.schema = model.schema();
+        String response = model.formula().response() == null ? null : model.formula().response().toString();
+        String[] columns = schema.names();
+        this.featureIndexByColumn = new int[columns.length];
+        for (int i = 0; i < columns.length; i++) {
+            int index = WindowFeatures.NAMES.indexOf(columns[i]);
+            if (index < 0 && !columns[i].equals(response)) {
+                throw new IllegalArgumentException("model " + version + " needs feature '" + columns[i]
+                        + "', which pmig does not compute (known: " + WindowFeatures.NAMES + ")");
+            }
+            featureIndexByColumn[i] = index; // -1: the response column, unused when predicting
+        }
+        this.overloadedIndex = java.util.stream.IntStream.range(0, model.classes().length)
+                .filter(i -> model.classes()[i] == 1).findFirst().orElse(-1);
+    }
+
+    /** Loads the model in an update; throws IllegalArgumentException saying why the update is unusable. */
+    public static ModelScorer load(ModelUpdate update, double threshold) {
+        List<String> unknown = update.getFeatures().stream().map(Object::toString)
+                .filter(name -> !WindowFeatures.NAMES.contains(name)).toList();
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("model " + update.getVersion() + " lists features pmig does not compute: " + unknown);
+        }
+        Object model = deserialize(update.getModelBytes(), update.getVersion().toString());
+        if (!(model instanceof DataFrameClassifier classifier)) {
+            throw new IllegalArgumentException("model " + update.getVersion() + " is a " + model.getClass().getName()
+                    + ", not a Smile DataFrameClassifier such as RandomForest");
+        }
+        if (!classifier.soft()) {
+            throw new IllegalArgumentException("model " + update.getVersion() + " cannot give probabilities");
+        }
+        return new ModelScorer(classifier, update.getVersion().toString(), threshold);
+    }
+
+    public String version() {
+        return version;
+    }
+
+    @Override
+    public OverloadScore score(FeatureVector features) {
+        double[] all = features.toArray();
+        double[] row = new double[featureIndexByColumn.length];
+        for (int i = 0; i < row.length; i++) {
+            row[i] = featureIndexByColumn[i] < 0 ? 0 : all[featureIndexByColumn[i]];
+        }
+        double[] posteriori = new double[Math.max(2, model.numClasses())];
+        model.predict(Tuple.of(row, schema), posteriori);
+        double score = overloadedIndex < 0 ? 0.0 : posteriori[overloadedIndex];
+        return new OverloadScore(score, score >= threshold, NAME, version, Trigger.MODEL);
+    }
+
+    private static Object deserialize(ByteBuffer bytes, String version) {
+        ByteBuffer buffer = bytes.duplicate();
+        byte[] data = new byte[buffer.remaining()];
+        buffer.get(data);
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(data))) {
+            in.setObjectInputFilter(ONLY_SMILE);
+            return in.readObject();
+        } catch (IOException | ClassNotFoundException | RuntimeException e) {
+            throw new IllegalArgumentException("model " + version + " cannot be deserialized: " + e, e);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package io.pmig.analytics.scoring;
+
+import io.pmig.schemas.ModelUpdate;
+import io.pmig.schemas.serde.AvroSerde;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Maintains the global store of pmig.models (every instance reads the whole, single-partition topic) and
+ * hot-swaps the model of this instance when the configured key gets a new version. The store is what
+ * survives restarts: Kafka restores it before {@link #init} runs, which reloads the model from it. An
+ * unusable update is logged and the previous model stays in use.
+ */
+public final class ModelUpdateProcessor implements Processor<String, byte[], Void, Void> {
+
+    private static final Logger log = LoggerFactory.getLogger(ModelUpdateProcessor.class);
+
+    private final String storeName;
+    private final String modelKey;
+    private final double threshold;
+    private final CurrentScorer scorer;
+    private final AvroSerde<ModelUpdate> serde = AvroSerde.of(ModelUpdate.class);
+    private KeyValueStore<String, byte[]> store;
+
+    public ModelUpdateProcessor(String storeName, String modelKey, double threshold, CurrentScorer scorer) {
+        this.storeName = storeName;
+        this.modelKey = modelKey;
+        this.threshold = threshold;
+        this.scorer = scorer;
+    }
+
+    @Override
+    public void init(ProcessorContext<Void, Void> context) {
+        store = context.getStateStore(storeName);
+        byte[] restored = store.get(modelKey);
+        if (restored != null) {
+            install(restored);
+        }
+    }
+
+    @Override
+    public void process(Record<String, byte[]> record) {
+        if (record.key() == null) {
+            log.warn("ignoring a pmig.models record without a key");
+            return;
+        }
+        if (record.value() == null) {
+            store.delete(record.key());
+        } else {
+            store.put(record.key(), record.value());
+        }
+        if (!modelKey.equals(record.key())) {
+            return;
+        }
+        if (record.value() == null) {
+            scorer.use(null);
+            log.info("model '{}' withdrawn; scoring with the threshold rule", modelKey);
+        } else {
+            install(record.value());
+        }
+    }
+
+    private void install(byte[] bytes) {
+        try {
+            ModelUpdate update = serde.decode(bytes);
+            ModelScorer model = ModelScorer.load(update, threshold);
+            String previous = scorer.modelVersion();
+            scorer.use(model);
+            log.info("now scoring with model '{}' version {} (was {}), trained on {} features, metrics {}",
+                    modelKey, model.version(), previous == null ? "the threshold rule" : previous,
+                    update.getFeatures().size(), update.getMetrics());
+        } catch (RuntimeException e) {
+            log.error("ignoring unusable model update on '{}', keeping {}: {}", modelKey,
+                    scorer.modelVersion() == null ? "the threshold rule" : "version " + scorer.modelVersion(), e.getMessage());
+        }
+    }
+}

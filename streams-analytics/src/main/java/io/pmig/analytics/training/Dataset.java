@@ -1,0 +1,97 @@
+package io.pmig.analytics.training;
+
+import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.analytics.training.OverloadDefinition.Episode;
+import io.pmig.analytics.windows.HoppingWindows;
+import io.pmig.schemas.NodeMetrics;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Labelled node windows built from raw pmig.metrics samples with the topology's own windowing
+ * ({@link HoppingWindows}, same {@link AnalyticsConfig}) and its one feature implementation
+ * ({@link WindowFeatures#compute}), plus every node's overload episodes for lead-time evaluation.
+ *
+ * @param windows  every labellable window of every node, ordered by end time, then node
+ * @param episodes each node's overload episodes in time order
+ */
+public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
+                      AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples) {
+
+    public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload) {
+        Map<String, List<NodeMetrics>> byNode = new TreeMap<>();
+        for (NodeMetrics sample : samples) {
+            byNode.computeIfAbsent(sample.getNodeId().toString(), node -> new ArrayList<>()).add(sample);
+        }
+        List<LabelledWindow> windows = new ArrayList<>();
+        Map<String, List<Episode>> episodes = new TreeMap<>();
+        long first = Long.MAX_VALUE;
+        long last = Long.MIN_VALUE;
+        for (Map.Entry<String, List<NodeMetrics>> entry : byNode.entrySet()) {
+            List<NodeMetrics> nodeSamples = entry.getValue();
+            // Stable sort: a replay reads each node's samples in publish order already; this only guards merges.
+            nodeSamples.sort(Comparator.comparingLong(NodeMetrics::getTimestampMs));
+            long nodeLast = nodeSamples.get(nodeSamples.size() - 1).getTimestampMs();
+            first = Math.min(first, nodeSamples.get(0).getTimestampMs());
+            last = Math.max(last, nodeLast);
+            List<Episode> nodeEpisodes = overload.episodes(nodeSamples);
+            episodes.put(entry.getKey(), Collections.unmodifiableList(nodeEpisodes));
+            for (HoppingWindows.Window window : HoppingWindows.of(nodeSamples, config)) {
+                if (window.endMs() + overload.horizonMs() > nodeLast) {
+                    break; // the horizon runs past what we know of this node: no label
+                }
+                windows.add(new LabelledWindow(entry.getKey(), window.startMs(), window.endMs(),
+                        WindowFeatures.compute(window.samples()), overload.label(window.endMs(), nodeEpisodes),
+                        OverloadDefinition.overloadedAt(window.endMs(), nodeEpisodes)));
+            }
+        }
+        windows.sort(Comparator.comparingLong(LabelledWindow::endMs).thenComparing(LabelledWindow::nodeId));
+        return new Dataset(List.copyOf(windows), Collections.unmodifiableMap(episodes), overload, config,
+                samples.isEmpty() ? 0 : first, samples.isEmpty() ? 0 : last, samples.size());
+    }
+
+    public long positives() {
+        return windows.stream().filter(LabelledWindow::positive).count();
+    }
+
+    public int onsets() {
+        return episodes.values().stream().mapToInt(List::size).sum();
+    }
+
+    /**
+     * A time-ordered split at {@code cutMs}, the point {@code 1 - heldOutFraction} of the way through the
+     * windows' end times. Training windows' labels look at most up to the cut (end + horizon &lt;= cut);
+     * held-out windows' samples all come after it (start &gt;= cut). Windows straddling the cut are in neither,
+     * so no sample or label is shared between the two parts.
+     */
+    public Split split(double heldOutFraction) {
+        if (!(heldOutFraction > 0 && heldOutFraction < 1)) {
+            throw new IllegalArgumentException("held-out fraction must be in (0, 1), got " + heldOutFraction);
+        }
+        if (windows.isEmpty()) {
+            throw new IllegalStateException("no labelled windows: the data holds less than one window plus the horizon per node");
+        }
+        long from = windows.get(0).endMs();
+        long to = windows.get(windows.size() - 1).endMs();
+        long cut = from + (long) ((to - from) * (1 - heldOutFraction));
+        List<LabelledWindow> train = new ArrayList<>();
+        List<LabelledWindow> heldOut = new ArrayList<>();
+        for (LabelledWindow window : windows) {
+            if (window.endMs() + overload.horizonMs() <= cut) {
+                train.add(window);
+            } else if (window.startMs() >= cut) {
+                heldOut.add(window);
+            }
+        }
+        return new Split(List.copyOf(train), List.copyOf(heldOut), cut);
+    }
+
+    /** The two parts of a time-ordered split; {@code cutMs} separates them. */
+    public record Split(List<LabelledWindow> train, List<LabelledWindow> heldOut, long cutMs) {
+    }
+}

@@ -1,0 +1,105 @@
+package io.pmig.analytics.training;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pmig.analytics.training.Evaluation.Counts;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/** The human-readable report of a training run and its one-line JSON summary. */
+public final class TrainingReport {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private TrainingReport() {
+    }
+
+    public static String text(OverloadModelTrainer.Result result, String source) {
+        Dataset data = result.dataset();
+        Dataset.Split split = result.split();
+        StringBuilder out = new StringBuilder();
+        line(out, "model %s (random forest, %d features, %,d bytes, trained in %.1f s)", result.update().getVersion(),
+                result.update().getFeatures().size(), result.update().getModelBytes().remaining(), result.trainMillis() / 1000.0);
+        line(out, "data: %s, %,d samples of %d nodes, %s .. %s (%.1f min)", source, data.samples(), data.episodes().size(),
+                Instant.ofEpochMilli(data.firstSampleMs()), Instant.ofEpochMilli(data.lastSampleMs()),
+                (data.lastSampleMs() - data.firstSampleMs()) / 60_000.0);
+        line(out, "windows: %,d labelled (%d s hopping by %d ms), %,d positive; %d overload onsets",
+                data.windows().size(), data.windowConfig().windowSizeMs() / 1000, data.windowConfig().windowAdvanceMs(),
+                data.positives(), data.onsets());
+        line(out, "label: %s", data.overload());
+        line(out, "split at %s: train %,d windows (%,d positive), held out %,d windows (%,d positive)",
+                Instant.ofEpochMilli(split.cutMs()), split.train().size(),
+                split.train().stream().filter(LabelledWindow::positive).count(), split.heldOut().size(),
+                split.heldOut().stream().filter(LabelledWindow::positive).count());
+        line(out, "");
+        line(out, "held-out                     %-12s %-12s", "model", "threshold rule");
+        row(out, "precision", result.model().all().precision(), result.baseline().all().precision());
+        row(out, "recall", result.model().all().recall(), result.baseline().all().recall());
+        row(out, "F1", result.model().all().f1(), result.baseline().all().f1());
+        row(out, "F1 before onset only", result.model().preOnset().f1(), result.baseline().preOnset().f1());
+        line(out, "%-28s %-12s %-12s", "onsets warned before onset",
+                result.model().onsetsWarned() + " of " + result.model().onsets(),
+                result.baseline().onsetsWarned() + " of " + result.baseline().onsets());
+        line(out, "%-28s %-12s %-12s", "mean lead time (missed = 0)",
+                String.format(Locale.ROOT, "%.1f s", result.model().meanLeadS()),
+                String.format(Locale.ROOT, "%.1f s", result.baseline().meanLeadS()));
+        line(out, "%-28s %-12s %-12s", "confusion (tp/fp/fn/tn)", confusion(result.model().all()), confusion(result.baseline().all()));
+        return out.toString();
+    }
+
+    /** The summary: at least f1, baseline_f1, precision, recall, lead_time_s, model_version. */
+    public static Map<String, Object> summary(OverloadModelTrainer.Result result, boolean published, String modelFile) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("model_version", result.update().getVersion().toString());
+        json.put("f1", round(result.model().all().f1()));
+        json.put("precision", round(result.model().all().precision()));
+        json.put("recall", round(result.model().all().recall()));
+        json.put("lead_time_s", round(result.model().meanLeadS()));
+        json.put("baseline_f1", round(result.baseline().all().f1()));
+        json.put("baseline_precision", round(result.baseline().all().precision()));
+        json.put("baseline_recall", round(result.baseline().all().recall()));
+        json.put("baseline_lead_time_s", round(result.baseline().meanLeadS()));
+        json.put("pre_onset_f1", round(result.model().preOnset().f1()));
+        json.put("baseline_pre_onset_f1", round(result.baseline().preOnset().f1()));
+        json.put("heldout_onsets", result.model().onsets());
+        json.put("onsets_warned", result.model().onsetsWarned());
+        json.put("baseline_onsets_warned", result.baseline().onsetsWarned());
+        json.put("heldout_windows", result.split().heldOut().size());
+        json.put("train_windows", result.split().train().size());
+        json.put("samples", result.dataset().samples());
+        json.put("horizon_s", result.dataset().overload().horizonS());
+        json.put("trained_from_ms", result.update().getTrainedFromMs());
+        json.put("trained_to_ms", result.update().getTrainedToMs());
+        json.put("published", published);
+        if (modelFile != null) {
+            json.put("model_file", modelFile);
+        }
+        return json;
+    }
+
+    public static String jsonLine(Map<String, Object> summary) {
+        try {
+            return JSON.writeValueAsString(summary);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static double round(double value) {
+        return Math.round(value * 10_000) / 10_000.0;
+    }
+
+    private static String confusion(Counts c) {
+        return c.truePositives() + "/" + c.falsePositives() + "/" + c.falseNegatives() + "/" + c.trueNegatives();
+    }
+
+    private static void row(StringBuilder out, String name, double model, double baseline) {
+        line(out, "%-28s %-12s %-12s", name, String.format(Locale.ROOT, "%.3f", model), String.format(Locale.ROOT, "%.3f", baseline));
+    }
+
+    private static void line(StringBuilder out, String format, Object... args) {
+        out.append(String.format(Locale.ROOT, format, args)).append('\n');
+    }
+}

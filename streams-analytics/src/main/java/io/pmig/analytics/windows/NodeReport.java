@@ -1,0 +1,80 @@
+package io.pmig.analytics.windows;
+
+import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.NodeState;
+import io.pmig.schemas.ProcessSample;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * One node window as the decision stage sees it: the verdict plus the capacity, usage and workloads it
+ * needs to choose what to move where. Travels on the internal decision topic as JSON.
+ *
+ * @param cpuUsedCores mean node CPU over the window, in cores
+ * @param memUsedBytes node memory in use in the window's latest sample
+ */
+public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, NodeState state, double score,
+                         boolean overloaded, String scorer, String modelVersion, Map<String, Double> features,
+                         double cpuCapacity, long memCapacityBytes, double cpuUsedCores, long memUsedBytes,
+                         List<WorkloadLoad> workloads) {
+
+    public static NodeReport of(NodeScore score, List<NodeMetrics> window) {
+        List<NodeMetrics> samples = new ArrayList<>(window);
+        samples.sort(Comparator.comparingLong(NodeMetrics::getTimestampMs));
+        NodeMetrics latest = samples.get(samples.size() - 1);
+        double cpus = WindowFeatures.cpus(latest);
+        double meanCpuPercent = samples.stream().mapToDouble(NodeMetrics::getCpuPercent).average().orElse(0);
+
+        // Mean CPU over the samples the workload appears in: one busy second should not decide a move.
+        Map<String, double[]> cpuSums = new TreeMap<>();
+        for (NodeMetrics sample : samples) {
+            for (ProcessSample process : sample.getProcesses()) {
+                if (process.getWorkloadId() != null) {
+                    double[] sum = cpuSums.computeIfAbsent(process.getWorkloadId().toString(), id -> new double[2]);
+                    sum[0] += process.getCpuPercent();
+                    sum[1]++;
+                }
+            }
+        }
+        List<WorkloadLoad> workloads = new ArrayList<>();
+        for (ProcessSample process : latest.getProcesses()) {
+            if (process.getWorkloadId() != null) {
+                double[] sum = cpuSums.get(process.getWorkloadId().toString());
+                workloads.add(new WorkloadLoad(process.getWorkloadId().toString(), sum[0] / sum[1] / 100.0,
+                        process.getRssBytes(), process.getMigratable()));
+            }
+        }
+        return new NodeReport(score.getNodeId().toString(), score.getWindowStartMs(), score.getWindowEndMs(),
+                score.getState(), score.getScore(), score.getOverloaded(), score.getScorer().toString(),
+                score.getModelVersion() == null ? null : score.getModelVersion().toString(), features(score),
+                cpus, WindowFeatures.memCapacityBytes(latest), meanCpuPercent / 100.0 * cpus,
+                latest.getMemUsedBytes(), workloads);
+    }
+
+    /** A node that stopped reporting: nothing may be moved to or from it. */
+    public static NodeReport down(NodeScore score) {
+        return new NodeReport(score.getNodeId().toString(), score.getWindowStartMs(), score.getWindowEndMs(),
+                NodeState.DOWN, score.getScore(), false, score.getScorer().toString(), null, features(score),
+                0, 0, 0, 0, List.of());
+    }
+
+    private static Map<String, Double> features(NodeScore score) {
+        Map<String, Double> features = new LinkedHashMap<>();
+        score.getFeatures().forEach((name, value) -> features.put(name.toString(), value));
+        return features;
+    }
+
+    public double cpuFraction() {
+        return cpuCapacity > 0 ? cpuUsedCores / cpuCapacity : 1.0;
+    }
+
+    public double memFraction() {
+        return memCapacityBytes > 0 ? (double) memUsedBytes / memCapacityBytes : 1.0;
+    }
+}

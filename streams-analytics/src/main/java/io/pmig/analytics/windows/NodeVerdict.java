@@ -1,0 +1,11 @@
+package io.pmig.analytics.windows;
+
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.NodeScore;
+
+/**
+ * What the window stage says about a node at one moment, split downstream into pmig.scores, pmig.events
+ * and the decision stage's input. Any part may be null: a returning node yields only its NODE_UP event.
+ */
+public record NodeVerdict(NodeScore score, NodeReport report, MigrationEvent transition) {
+}

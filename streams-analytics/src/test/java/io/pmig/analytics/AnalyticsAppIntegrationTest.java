@@ -1,0 +1,206 @@
+package io.pmig.analytics;
+
+import static io.pmig.analytics.Samples.MIB;
+import static io.pmig.analytics.Samples.sample;
+import static io.pmig.analytics.Samples.workload;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pmig.platform.testing.SharedBroker;
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.serde.AvroSerde;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.ThreadMetadata;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two instances of the real app on the real embedded broker: they share the window tasks, each answers
+ * queries for every node, and when one stops mid-stream the other takes over without losing or
+ * doubling a command. Three hot nodes become overloaded one after another (the second around the time
+ * instance B stops); exactly one MIGRATE per hot node must appear on pmig.commands.
+ */
+class AnalyticsAppIntegrationTest {
+
+    private static final Duration DEADLINE = Duration.ofSeconds(90);
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @Test
+    void twoInstancesShareTheWorkAnswerQueriesForEveryNodeAndSurviveOneStoppingWithoutLosingOrDoublingCommands()
+            throws Exception {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        List<String> hot = List.of("hot-1-" + run, "hot-2-" + run, "hot-3-" + run);
+        List<String> cool = List.of("cool-1-" + run, "cool-2-" + run, "cool-3-" + run);
+        AnalyticsConfig config = AnalyticsConfig.of(Map.of(
+                AnalyticsConfig.APPLICATION_ID, "analytics-it-" + run,
+                AnalyticsConfig.WINDOW_SIZE_MS, "2000",
+                AnalyticsConfig.WINDOW_ADVANCE_MS, "500",
+                AnalyticsConfig.WINDOW_GRACE_MS, "200",
+                AnalyticsConfig.PUNCTUATE_INTERVAL_MS, "200",
+                AnalyticsConfig.HYSTERESIS_WINDOWS, "2",
+                // Rebalances pause processing for seconds; nodes must not be declared DOWN meanwhile.
+                AnalyticsConfig.NODE_DOWN_AFTER_MS, "30000",
+                AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "10"));
+        Properties client = SharedBroker.clientProperties();
+        client.put("commit.interval.ms", "100");
+
+        AnalyticsApp a = AnalyticsApp.start(config, client, "a", "127.0.0.1", 0, Files.createTempDirectory("analytics-a-"));
+        AnalyticsApp b = AnalyticsApp.start(config, client, "b", "127.0.0.1", 0, Files.createTempDirectory("analytics-b-"));
+        AtomicBoolean producing = new AtomicBoolean(true);
+        AtomicLong elapsedMs = new AtomicLong();
+        Thread producer = new Thread(() -> produce(hot, cool, producing, elapsedMs), "metrics-producer");
+        try {
+            awaitCondition("both instances run active tasks", () -> hasActiveTasks(a) && hasActiveTasks(b));
+            producer.start();
+
+            Set<String> allNodes = new HashSet<>(hot);
+            allNodes.addAll(cool);
+            for (AnalyticsApp instance : List.of(a, b)) {
+                awaitCondition(instance.httpAddress() + " lists every node", () -> nodesListed(instance).containsAll(allNodes));
+                JsonNode one = get(instance.httpAddress() + "/nodes/" + cool.get(0));
+                assertEquals(cool.get(0), one.path("nodeId").asText());
+                assertTrue(one.path("features").has("cpu_p95"));
+                assertTrue(Set.of("UP", "OVERLOADED").contains(one.path("state").asText()));
+            }
+            assertNotEquals(get(a.httpAddress() + "/nodes").path("answeredBy").asText(),
+                    get(b.httpAddress() + "/nodes").path("answeredBy").asText());
+
+            awaitCondition("the first hot node's command", () -> commands(run).size() >= 1);
+            awaitCondition("the second hot node is about to tip over", () -> elapsedMs.get() >= 5_500);
+            b.close();
+
+            awaitCondition("a command per hot node", () -> commands(run).size() >= hot.size());
+            producing.set(false);
+            producer.join();
+
+            List<MigrationCommand> commands = commands(run);
+            assertEquals(hot.size(), commands.size(), "none lost, none doubled: " + commands);
+            assertEquals(Set.copyOf(hot), commands.stream().map(c -> c.getSourceNode().toString()).collect(Collectors.toSet()));
+            assertEquals(hot.size(), commands.stream().map(c -> c.getCommandId().toString()).distinct().count());
+            assertTrue(commands.stream().allMatch(c -> cool.contains(c.getDestinationNode().toString())));
+            awaitCondition("the survivor answers for every node", () -> nodesListed(a).containsAll(allNodes));
+        } finally {
+            producing.set(false);
+            a.close();
+            b.close();
+        }
+    }
+
+    /** One sample per node every 250 ms of real time; hot node k runs at 95% CPU from (k-1) x 6 s on. */
+    private static void produce(List<String> hot, List<String> cool, AtomicBoolean producing, AtomicLong elapsedMs) {
+        Properties props = SharedBroker.clientProperties();
+        props.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        AvroSerde<NodeMetrics> serde = AvroSerde.of(NodeMetrics.class);
+        long start = System.currentTimeMillis();
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+            while (producing.get()) {
+                long now = System.currentTimeMillis();
+                elapsedMs.set(now - start);
+                List<NodeMetrics> samples = new ArrayList<>();
+                for (int k = 0; k < hot.size(); k++) {
+                    double cpu = now - start >= k * 6_000L ? 95 : 30;
+                    samples.add(sample(hot.get(k), now, cpu, 0.3, workload("wl-" + hot.get(k), 150, 512 * MIB, true)));
+                }
+                cool.forEach(node -> samples.add(sample(node, now, 10, 0.2)));
+                samples.forEach(sample -> producer.send(new ProducerRecord<>(Topic.METRICS.topicName(),
+                        sample.getNodeId().toString(), serde.encode(sample))));
+                producer.flush();
+                Thread.sleep(250);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Every committed MIGRATE of this run on pmig.commands, read to the end. */
+    private static List<MigrationCommand> commands(String run) {
+        Properties props = SharedBroker.clientProperties();
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        AvroSerde<MigrationCommand> serde = AvroSerde.of(MigrationCommand.class);
+        List<MigrationCommand> commands = new ArrayList<>();
+        try (KafkaConsumer<String, MigrationCommand> consumer = new KafkaConsumer<>(props, new StringDeserializer(), serde)) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topic.COMMANDS.topicName()).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+                for (ConsumerRecord<String, MigrationCommand> record : consumer.poll(Duration.ofMillis(200))) {
+                    if (record.value().getSourceNode().toString().endsWith(run)) {
+                        commands.add(record.value());
+                    }
+                }
+            }
+        }
+        return commands;
+    }
+
+    private static boolean hasActiveTasks(AnalyticsApp app) {
+        return app.streams().state() == KafkaStreams.State.RUNNING
+                && app.streams().metadataForLocalThreads().stream().mapToInt(thread -> thread.activeTasks().size()).sum() > 0;
+    }
+
+    private Set<String> nodesListed(AnalyticsApp app) {
+        try {
+            JsonNode body = get(app.httpAddress() + "/nodes");
+            Set<String> nodes = new HashSet<>();
+            body.path("nodes").forEach(node -> nodes.add(node.path("nodeId").asText()));
+            return nodes;
+        } catch (Exception e) {
+            return Set.of();
+        }
+    }
+
+    private JsonNode get(String url) throws Exception {
+        HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        JsonNode body = json.readTree(response.body());
+        if (response.statusCode() != 200) {
+            throw new IllegalStateException(url + " answered " + response.statusCode() + ": " + body);
+        }
+        return body;
+    }
+
+    /** Polls until the condition holds; the deadline only bounds a hung test, it is not what is tested. */
+    private static void awaitCondition(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + DEADLINE.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("gave up waiting for: " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
+}

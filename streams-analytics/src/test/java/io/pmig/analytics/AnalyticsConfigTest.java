@@ -1,0 +1,51 @@
+package io.pmig.analytics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.platform.config.ConfigException;
+import io.pmig.schemas.MigrationMode;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class AnalyticsConfigTest {
+
+    @Test
+    void defaultsAreTheDocumentedOnes() {
+        AnalyticsConfig config = AnalyticsConfig.defaults();
+        assertEquals(10_000, config.windowSizeMs());
+        assertEquals(1_000, config.windowAdvanceMs());
+        assertEquals(5_000, config.nodeDownAfterMs());
+        assertEquals(MigrationMode.PAGE_SERVER, config.migrationMode());
+        assertEquals(false, config.dryRun());
+        assertTrue(AnalyticsConfig.describe().contains(AnalyticsConfig.HYSTERESIS_WINDOWS + " (default 3)"));
+    }
+
+    @Test
+    void textValuesAreParsed() {
+        AnalyticsConfig config = AnalyticsConfig.of(Map.of(AnalyticsConfig.WINDOW_SIZE_MS, "20_000",
+                AnalyticsConfig.MIGRATION_MODE, "lazy", AnalyticsConfig.DRY_RUN, "TRUE"));
+        assertEquals(20_000, config.windowSizeMs());
+        assertEquals(MigrationMode.LAZY, config.migrationMode());
+        assertTrue(config.dryRun());
+    }
+
+    @Test
+    void badValuesAreRejectedNamingTheKey() {
+        assertKeyRejected(AnalyticsConfig.HYSTERESIS_WINDOWS, Map.of(AnalyticsConfig.HYSTERESIS_WINDOWS, "0"));
+        assertKeyRejected(AnalyticsConfig.THRESHOLD_CPU_PERCENT, Map.of(AnalyticsConfig.THRESHOLD_CPU_PERCENT, "120"));
+        assertKeyRejected(AnalyticsConfig.WINDOW_SIZE_MS, Map.of(AnalyticsConfig.WINDOW_SIZE_MS, "ten seconds"));
+        assertKeyRejected(AnalyticsConfig.MIGRATION_MODE, Map.of(AnalyticsConfig.MIGRATION_MODE, "TELEPORT"));
+        assertKeyRejected(AnalyticsConfig.DRY_RUN, Map.of(AnalyticsConfig.DRY_RUN, "maybe"));
+        assertKeyRejected("analytics.windw.size.ms", Map.of("analytics.windw.size.ms", "1"));
+        assertKeyRejected(AnalyticsConfig.WINDOW_ADVANCE_MS, Map.of(AnalyticsConfig.WINDOW_SIZE_MS, "1000",
+                AnalyticsConfig.WINDOW_ADVANCE_MS, "2000"));
+    }
+
+    private static void assertKeyRejected(String key, Map<String, ?> overrides) {
+        ConfigException error = assertThrows(ConfigException.class, () -> AnalyticsConfig.of(overrides));
+        assertEquals(key, error.key());
+        assertTrue(error.getMessage().startsWith(key + ":"), error.getMessage());
+    }
+}

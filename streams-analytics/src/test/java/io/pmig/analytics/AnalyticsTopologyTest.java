@@ -1,0 +1,298 @@
+package io.pmig.analytics;
+
+import static io.pmig.analytics.Samples.MIB;
+import static io.pmig.analytics.Samples.sample;
+import static io.pmig.analytics.Samples.workload;
+import static io.pmig.analytics.TopologyHarness.T0;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.analytics.decisions.DecisionProcessor;
+import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.DeadLetter;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.NodeState;
+import io.pmig.schemas.Phase;
+import io.pmig.schemas.PhaseTimings;
+import io.pmig.schemas.Trigger;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.test.TestRecord;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The app's own topology ({@link AnalyticsTopology#buildTopology}) under TopologyTestDriver. With the
+ * default 10 s windows hopping by 1 s and 0.5 s grace, the first window [T0, T0+10 s) closes at step 11 and
+ * one more closes per step, so a node overloaded from the start completes K=3 windows at step 13.
+ */
+class AnalyticsTopologyTest {
+
+    /** Steps after which a node overloaded from T0 has completed exactly k windows. */
+    private static int stepsForWindows(int k) {
+        return 11 + k;
+    }
+
+    /** n1 is overloaded; n2 is busy (no room for the big workload); n3 is nearly idle. */
+    private static NodeMetrics[] cluster(long t) {
+        return new NodeMetrics[] {
+                sample("n1", t, 95, 0.30,
+                        workload("w-big", 150, 512 * MIB, true),
+                        workload("w-small", 20, 64 * MIB, true),
+                        workload("w-pinned", 100, 256 * MIB, false)),
+                sample("n2", t, 60, 0.30),
+                sample("n3", t, 20, 0.30),
+        };
+    }
+
+    @Test
+    void overloadedNodeForKWindowsGetsExactlyOneMigrateOfTheBestWorkloadToTheLeastLoadedNodeWithRoom() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(3), AnalyticsTopologyTest::clusterAt);
+            List<MigrationCommand> commands = harness.commands();
+            assertEquals(1, commands.size(), "one command once K windows are overloaded");
+            MigrationCommand command = commands.get(0);
+            long decidingWindowEnd = T0 + 12_000;
+            assertEquals(DecisionProcessor.commandId("w-big", "n1", decidingWindowEnd), command.getCommandId().toString());
+            assertEquals(CommandKind.MIGRATE, command.getKind());
+            assertEquals("w-big", command.getWorkloadId().toString(), "the move that relieves n1 most");
+            assertEquals("n1", command.getSourceNode().toString());
+            assertEquals("n3", command.getDestinationNode().toString(), "n2 has no room for 1.5 cores");
+            assertEquals(MigrationMode.PAGE_SERVER, command.getMode());
+            assertEquals("analytics", command.getIssuedBy().toString());
+            assertEquals(decidingWindowEnd, command.getIssuedAtMs());
+            assertEquals(1.5, command.getCpuRequest(), 1e-9);
+            assertEquals(512 * MIB, command.getMemRequestBytes());
+            assertEquals(Trigger.THRESHOLD, command.getReason().getTrigger());
+            assertNull(command.getReason().getModelVersion());
+            assertTrue(command.getReason().getScore() >= 0.5);
+            assertEquals(WindowFeatures.NAMES.size(), command.getReason().getFeatures().size());
+            assertEquals(95.0, command.getReason().getFeatures().get("cpu_p95"), 1e-9);
+
+            harness.run(20, AnalyticsTopologyTest::clusterAt);
+            assertEquals(1, harness.commands().size(), "still overloaded, but the move is in flight and n1 cools down");
+        }
+    }
+
+    @Test
+    void kMinusOneOverloadedWindowsIssueNothing() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(2), AnalyticsTopologyTest::clusterAt);
+            List<NodeScore> n1Scores = harness.scores.readValuesToList().stream()
+                    .filter(score -> score.getNodeId().toString().equals("n1")).toList();
+            assertEquals(2, n1Scores.size());
+            assertTrue(n1Scores.stream().allMatch(score -> score.getState() == NodeState.OVERLOADED));
+            assertTrue(harness.commands().isEmpty());
+        }
+    }
+
+    @Test
+    void nodeCooldownDelaysTheNextMoveOffTheSameNodeAndAMovedWorkloadIsNotMovedAgain() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(3), AnalyticsTopologyTest::clusterAt);
+            MigrationCommand first = harness.commands().get(0);
+            harness.publishEvent(event(first, Phase.COMPLETED));
+            // w-big now runs on n3; n1 stays overloaded with what is left.
+            harness.run(40, t -> new NodeMetrics[] {
+                    sample("n1", t, 95, 0.30, workload("w-small", 20, 64 * MIB, true), workload("w-pinned", 100, 256 * MIB, false)),
+                    sample("n2", t, 60, 0.30),
+                    sample("n3", t, 58, 0.35, workload("w-big", 150, 512 * MIB, true)),
+            });
+            List<MigrationCommand> commands = harness.commands();
+            assertEquals(2, commands.size());
+            MigrationCommand second = commands.get(1);
+            assertEquals("w-small", second.getWorkloadId().toString());
+            assertEquals("n1", second.getSourceNode().toString());
+            assertEquals(first.getIssuedAtMs() + AnalyticsConfig.defaults().nodeCooldownMs(), second.getIssuedAtMs(),
+                    "n1 is a source again exactly when its node cooldown ends");
+        }
+    }
+
+    @Test
+    void theClusterCapHoldsBackASecondMoveUntilTheFirstEndsOnPmigEvents() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "1"))) {
+            harness.run(stepsForWindows(3) + 10, t -> new NodeMetrics[] {
+                    sample("n1", t, 95, 0.30, workload("w1", 150, 512 * MIB, true)),
+                    sample("n4", t, 95, 0.30, workload("w4", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.20),
+                    sample("n3", t, 10, 0.20),
+            });
+            assertEquals(1, harness.commands().size(), "cap of one in-flight migration");
+            MigrationCommand first = harness.commands().get(0);
+            harness.publishEvent(event(first, Phase.FAILED));
+            harness.run(2, t -> new NodeMetrics[] {
+                    sample("n1", t, 95, 0.30, workload("w1", 150, 512 * MIB, true)),
+                    sample("n4", t, 95, 0.30, workload("w4", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.20),
+                    sample("n3", t, 10, 0.20),
+            });
+            List<MigrationCommand> commands = harness.commands();
+            assertEquals(2, commands.size(), "the FAILED outcome frees the slot");
+            assertNotEquals(first.getSourceNode().toString(), commands.get(1).getSourceNode().toString());
+        }
+    }
+
+    @Test
+    void dryRunDecidesButPublishesNoCommand() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of(AnalyticsConfig.DRY_RUN, "true"))) {
+            harness.run(stepsForWindows(3) + 20, AnalyticsTopologyTest::clusterAt);
+            assertTrue(harness.commands().isEmpty());
+            assertTrue(harness.scores.readValuesToList().stream().anyMatch(NodeScore::getOverloaded));
+        }
+    }
+
+    @Test
+    void noCommandWhenNoDestinationHasRoomAfterTheMove() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(3) + 10, t -> new NodeMetrics[] {
+                    sample("n1", t, 95, 0.30, workload("w-big", 150, 512 * MIB, true), workload("w-small", 20, 64 * MIB, true)),
+                    sample("n2", t, 72, 0.30),
+                    // CPU room but not memory room for even the small workload.
+                    sample("n3", t, 10, 0.849),
+            });
+            assertTrue(harness.commands().isEmpty());
+        }
+    }
+
+    @Test
+    void aSilentNodeIsMarkedDownByTheWallClockItsWindowsStillCloseAndItIsNeverADestination() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            // n3, the only node with room, falls silent after 3 s; n2 is too busy for any of n1's workloads.
+            java.util.function.LongFunction<NodeMetrics[]> withN3 = t -> new NodeMetrics[] {
+                    cluster(t)[0], sample("n2", t, 72, 0.30), sample("n3", t, 20, 0.30)};
+            harness.run(3, withN3);
+            harness.run(stepsForWindows(3) + 5, t -> java.util.Arrays.copyOf(withN3.apply(t), 2));
+            List<KeyValue<String, MigrationEvent>> events = harness.eventsOut.readKeyValuesToList();
+            List<MigrationEvent> downs = events.stream().map(kv -> kv.value)
+                    .filter(event -> event.getPhase() == Phase.NODE_DOWN).toList();
+            assertEquals(1, downs.size());
+            assertEquals("n3", downs.get(0).getNode().toString());
+            List<NodeScore> n3 = harness.scores.readValuesToList().stream()
+                    .filter(score -> score.getNodeId().toString().equals("n3")).toList();
+            assertTrue(n3.stream().anyMatch(score -> score.getState() == NodeState.DOWN));
+            assertTrue(n3.stream().anyMatch(score -> score.getWindowEndMs() == T0 + 10_000 && score.getFeatures().get("sample_count") == 3.0),
+                    "the window holding n3's last samples closed without any new n3 record");
+            assertTrue(harness.commands().isEmpty(), "n3 is DOWN and n2 has no room");
+
+            // n3 comes back: NODE_UP, and after a full window of samples it is a destination again.
+            harness.run(14, withN3);
+            assertTrue(harness.eventsOut.readValuesToList().stream().anyMatch(event ->
+                    event.getPhase() == Phase.NODE_UP && event.getNode().toString().equals("n3")));
+            assertEquals(1, harness.commands().size());
+            assertEquals("n3", harness.commands().get(0).getDestinationNode().toString());
+        }
+    }
+
+    @Test
+    void silenceIsDetectedWithNoRecordsArrivingAtAll() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(12, t -> new NodeMetrics[] {sample("solo", t, 30, 0.3)});
+            harness.scores.readValuesToList();
+            for (int i = 0; i < 8; i++) {
+                harness.step();
+            }
+            List<TestRecord<String, MigrationEvent>> events = harness.eventsOut.readRecordsToList();
+            assertEquals(1, events.size());
+            assertEquals("solo", events.get(0).key());
+            assertEquals(Phase.NODE_DOWN, events.get(0).value().getPhase());
+            List<NodeScore> scores = harness.scores.readValuesToList();
+            assertTrue(scores.stream().anyMatch(score -> score.getState() == NodeState.DOWN));
+            assertTrue(scores.stream().anyMatch(score -> score.getWindowEndMs() > T0 + 12_000),
+                    "windows closed after the last sample, driven by the wall clock alone");
+        }
+    }
+
+    @Test
+    void undecodableBytesGoToTheDeadLetterTopicAndProcessingContinues() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            byte[] garbage = "definitely not avro".getBytes(StandardCharsets.UTF_8);
+            harness.metrics.pipeInput("n1", garbage, T0);
+            harness.events.pipeInput("w-x", new byte[] {(byte) 0xC3, 0x01, 1, 2}, T0);
+            harness.run(12, t -> new NodeMetrics[] {sample("n1", t, 30, 0.3)});
+
+            List<KeyValue<String, DeadLetter>> dead = harness.deadLetters.readKeyValuesToList();
+            assertEquals(2, dead.size());
+            DeadLetter metricsLetter = dead.stream().filter(kv -> kv.key.equals("pmig.metrics")).findFirst().orElseThrow().value;
+            assertEquals("pmig.metrics", metricsLetter.getSourceTopic().toString());
+            assertEquals(0, metricsLetter.getPartition());
+            assertEquals(0L, metricsLetter.getOffset());
+            assertEquals("analytics", metricsLetter.getStage().toString());
+            assertTrue(metricsLetter.getReason().toString().contains("NodeMetrics"), metricsLetter.getReason().toString());
+            assertArrayEquals(garbage, bytes(metricsLetter.getValue()));
+            assertArrayEquals("n1".getBytes(StandardCharsets.UTF_8), bytes(metricsLetter.getKey()));
+            DeadLetter eventsLetter = dead.stream().filter(kv -> kv.key.equals("pmig.events")).findFirst().orElseThrow().value;
+            assertEquals(0L, eventsLetter.getOffset());
+
+            assertFalse(harness.scores.readValuesToList().isEmpty(), "valid samples after the bad one are still scored");
+        }
+    }
+
+    @Test
+    void aModelPublishedOnPmigModelsIsUsedWithoutRestartAndNamedInScoresAndCommands() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            // 70% CPU: below the threshold rule's 85%, above the test model's 50%.
+            java.util.function.LongFunction<NodeMetrics[]> moderate = t -> new NodeMetrics[] {
+                    sample("n1", t, 70, 0.30, workload("w-big", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.30),
+            };
+            harness.run(stepsForWindows(3), moderate);
+            List<NodeScore> before = harness.scores.readValuesToList();
+            assertTrue(before.stream().allMatch(score -> score.getScorer().toString().equals("threshold") && !score.getOverloaded()));
+            assertTrue(harness.commands().isEmpty());
+
+            harness.publishModel("overload", TestModels.trainedModel("rf-test-1"));
+            harness.run(3, moderate);
+            List<NodeScore> after = harness.scores.readValuesToList().stream()
+                    .filter(score -> score.getNodeId().toString().equals("n1")).toList();
+            assertEquals(3, after.size());
+            assertTrue(after.stream().allMatch(score -> score.getScorer().toString().equals("model")
+                    && "rf-test-1".equals(String.valueOf(score.getModelVersion())) && score.getOverloaded()), after.toString());
+            MigrationCommand command = harness.commands().get(0);
+            assertEquals(Trigger.MODEL, command.getReason().getTrigger());
+            assertEquals("rf-test-1", command.getReason().getModelVersion().toString());
+
+            harness.publishModel("overload", TestModels.trainedModel("rf-test-2"));
+            harness.run(1, moderate);
+            assertTrue(harness.scores.readValuesToList().stream().allMatch(score -> "rf-test-2".equals(String.valueOf(score.getModelVersion()))));
+
+            harness.models.pipeInput("overload", (byte[]) null);
+            harness.run(1, moderate);
+            assertTrue(harness.scores.readValuesToList().stream().allMatch(score -> score.getScorer().toString().equals("threshold")),
+                    "a tombstone reverts to the threshold rule");
+        }
+    }
+
+    static NodeMetrics[] clusterAt(long t) {
+        return cluster(t);
+    }
+
+    private static MigrationEvent event(MigrationCommand command, Phase phase) {
+        return MigrationEvent.newBuilder()
+                .setCommandId(command.getCommandId())
+                .setMigrationId(command.getCommandId())
+                .setWorkloadId(command.getWorkloadId())
+                .setNode(command.getDestinationNode())
+                .setPhase(phase)
+                .setSourceNode(command.getSourceNode())
+                .setDestinationNode(command.getDestinationNode())
+                .setTimings(PhaseTimings.newBuilder().build())
+                .setTimestampMs(command.getIssuedAtMs() + 2_000)
+                .build();
+    }
+
+    private static byte[] bytes(java.nio.ByteBuffer buffer) {
+        byte[] bytes = new byte[buffer.remaining()];
+        buffer.duplicate().get(bytes);
+        return bytes;
+    }
+}
