@@ -1,0 +1,280 @@
+package io.pmig.executor.criu;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The criu binary and the exact command lines pmig runs (measured in CRIU-NOTES.md). Workloads live in their
+ * own PID + mount namespace under pmig-init, with the node's workload directory bind-mounted at
+ * {@link #WORKLOAD_MOUNT}; dumps mark that mount external so a restore can bind the destination's directory.
+ */
+public final class Criu {
+
+    /** Where every workload sees its directory inside its mount namespace, on every node. */
+    public static final String WORKLOAD_MOUNT = "/var/lib/pmig/ns/workload";
+    private static final String EXTERNAL_KEY = "wl";
+    private static final Duration TIMEOUT = Duration.ofMinutes(10);
+    private static final Pattern VERSION = Pattern.compile("Version:\\s*(\\d+)\\.(\\d+)");
+    private static final Pattern UUID = Pattern.compile(
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    private static final Logger log = LoggerFactory.getLogger(Criu.class);
+
+    private final Path binary;
+    private final Path nft;
+
+    private Criu(Path binary, Path nft) {
+        this.binary = binary;
+        this.nft = nft;
+    }
+
+    /**
+     * The criu to use and a proof that it works here: version >= 4.2 (older ones fail on this kernel or cannot
+     * dump sockets, see FACTS.md) and a passing {@code criu check}. {@code nft} is looked up beside it (the
+     * private install puts it there) or on PATH; it is needed only to remove leftover lock tables.
+     */
+    public static Criu verified(Path binary) throws CriuException {
+        Path resolved = resolveExecutable(binary)
+                .orElseThrow(() -> new CriuException(binary + " is not an executable file or a command on PATH"));
+        String versionOut = run(List.of(resolved.toString(), "--version"), Duration.ofSeconds(30)).output();
+        Matcher m = VERSION.matcher(versionOut);
+        if (!m.find()) {
+            throw new CriuException(resolved + " --version printed no version: " + versionOut.strip());
+        }
+        int major = Integer.parseInt(m.group(1));
+        int minor = Integer.parseInt(m.group(2));
+        if (major < 4 || (major == 4 && minor < 2)) {
+            throw new CriuException(resolved + " is criu " + major + "." + minor
+                    + "; pmig needs >= 4.2 (older versions fail on this kernel or cannot dump sockets; run scripts/install-criu.sh)");
+        }
+        Result check = run(List.of(resolved.toString(), "check"), Duration.ofSeconds(60));
+        if (check.exitCode() != 0) {
+            throw new CriuException("'" + resolved + " check' failed: " + lastLines(check.output(), 5));
+        }
+        Path nft = resolved.resolveSibling("nft");
+        if (!Files.isExecutable(nft)) {
+            nft = resolveExecutable(Path.of("nft")).orElse(null);
+        }
+        return new Criu(resolved, nft);
+    }
+
+    public Path binary() {
+        return binary;
+    }
+
+    /**
+     * Checkpoints the tree under {@code initPid} into {@code imagesDir}; the tree is killed when it succeeds. With
+     * a page server, memory pages go straight to it and only the small non-page images stay in imagesDir.
+     */
+    public void dump(int initPid, Path imagesDir, PageServerAddress pageServer) throws CriuException {
+        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
+                "-D", imagesDir.toString(), "-o", "dump.log",
+                "--tcp-established", "--file-locks", "--network-lock", "nftables",
+                "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
+        if (pageServer != null) {
+            cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
+        }
+        runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
+    }
+
+    /**
+     * Restores the images into a fresh PID namespace with {@code workloadDir} bound at the workload mount, and
+     * returns the restored init's host pid. {@code leaveStopped} keeps every task stopped (SIGCONT resumes them)
+     * so a destination can hold the copy until the source commits.
+     */
+    public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, String logName) throws CriuException {
+        Path pidFile = imagesDir.resolve("restored.pid");
+        try {
+            Files.deleteIfExists(pidFile);
+        } catch (IOException e) {
+            throw new CriuException("cannot clear " + pidFile + ": " + e.getMessage(), e);
+        }
+        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "restore", "-D", imagesDir.toString(),
+                "-o", logName, "--tcp-established", "--file-locks", "--root", "/", "-d",
+                "--pidfile", pidFile.toString(),
+                "--external", "mnt[" + EXTERNAL_KEY + "]:" + workloadDir));
+        if (leaveStopped) {
+            cmd.add("--leave-stopped");
+        }
+        runLogged(cmd, imagesDir.resolve(logName), "restore");
+        try {
+            return Integer.parseInt(Files.readString(pidFile).strip());
+        } catch (IOException | NumberFormatException e) {
+            throw new CriuException("criu restore succeeded but wrote no readable pid to " + pidFile, e);
+        }
+    }
+
+    /**
+     * Starts {@code criu page-server} receiving into imagesDir and waits until it listens (criu writes one byte to
+     * its status fd). It accepts one dump and exits by itself. The page-server protocol is not authenticated:
+     * callers bind it to the node's own transfer host only and open it only for a prepared migration.
+     */
+    public PageServer startPageServer(Path imagesDir, PageServerAddress address, Duration readyTimeout)
+            throws CriuException {
+        Path status = imagesDir.resolve("page-server.status");
+        try {
+            Files.createDirectories(imagesDir);
+            Files.deleteIfExists(status);
+            Files.createFile(status);
+        } catch (IOException e) {
+            throw new CriuException("cannot prepare " + imagesDir + ": " + e.getMessage(), e);
+        }
+        List<String> cmd = List.of("sh", "-c", "exec \"$0\" \"$@\" 3>>\"$PMIG_STATUS\"", binary.toString(),
+                "page-server", "-D", imagesDir.toString(), "--address", address.host(),
+                "--port", String.valueOf(address.port()), "-o", "page-server.log", "--status-fd", "3");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(imagesDir.resolve("page-server.out").toFile());
+        pb.environment().put("PMIG_STATUS", status.toString());
+        Process process;
+        try {
+            process = pb.start();
+        } catch (IOException e) {
+            throw new CriuException("cannot start criu page-server: " + e.getMessage(), e);
+        }
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
+        try {
+            while (Files.size(status) == 0) {
+                if (!process.isAlive()) {
+                    throw new CriuException("criu page-server exited with " + process.exitValue() + ": "
+                            + errorLines(imagesDir.resolve("page-server.log")));
+                }
+                if (System.nanoTime() > deadline) {
+                    process.destroyForcibly();
+                    throw new CriuException("criu page-server not ready within " + readyTimeout);
+                }
+                Thread.sleep(10);
+            }
+        } catch (IOException e) {
+            process.destroyForcibly();
+            throw new CriuException("cannot read page-server status: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new CriuException("interrupted while starting the page server", e);
+        }
+        return new PageServer(process, imagesDir.resolve("page-server.log"));
+    }
+
+    /** The name of the nftables table a dump's network lock lives in: {@code CRIU-<first 21 chars of the dump uuid>}. */
+    public static Optional<String> lockTable(Path imagesDir) {
+        try {
+            String inventory = new String(Files.readAllBytes(imagesDir.resolve("inventory.img")), StandardCharsets.ISO_8859_1);
+            Matcher m = UUID.matcher(inventory);
+            return m.find() ? Optional.of("CRIU-" + m.group().substring(0, 21)) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Deletes a network-lock table a failed restore or an abandoned dump left behind. Never call this before a
+     * pending rollback on a node that shares the network namespace: an unlocked dead 4-tuple makes the kernel
+     * reset the peer (CRIU-NOTES).
+     */
+    public void deleteLockTable(String table) {
+        if (nft == null) {
+            log.warn("cannot delete nft table inet {}: no nft binary beside {} or on PATH", table, binary);
+            return;
+        }
+        try {
+            Result list = run(List.of(nft.toString(), "list", "tables"), Duration.ofSeconds(30));
+            if (!list.output().contains("inet " + table)) {
+                return;
+            }
+            Result del = run(List.of(nft.toString(), "delete", "table", "inet", table), Duration.ofSeconds(30));
+            if (del.exitCode() == 0) {
+                log.info("deleted leftover criu network-lock table inet {}", table);
+            } else {
+                log.warn("cannot delete nft table inet {}: {}", table, del.output().strip());
+            }
+        } catch (CriuException e) {
+            log.warn("cannot delete nft table inet {}: {}", table, e.getMessage());
+        }
+    }
+
+    /** The criu error lines of a log file (criu writes "Error (...)" lines), for messages and events. */
+    public static String errorLines(Path logFile) {
+        try {
+            List<String> errors = Files.readAllLines(logFile, StandardCharsets.ISO_8859_1).stream()
+                    .filter(l -> l.contains("Error") && !l.contains("RLIMIT_NOFILE"))
+                    .toList();
+            List<String> tail = errors.subList(Math.max(0, errors.size() - 4), errors.size());
+            return tail.isEmpty() ? "(no error lines in " + logFile + ")" : String.join(" | ", tail).strip();
+        } catch (IOException e) {
+            return "(no log " + logFile + ")";
+        }
+    }
+
+    private void runLogged(List<String> cmd, Path logFile, String what) throws CriuException {
+        Path out = logFile.resolveSibling(logFile.getFileName() + ".out");
+        Result r = run(cmd, TIMEOUT, out);
+        if (r.exitCode() != 0) {
+            throw new CriuException("criu " + what + " failed (exit " + r.exitCode() + "): " + errorLines(logFile));
+        }
+    }
+
+    private static Optional<Path> resolveExecutable(Path candidate) {
+        if (candidate.getNameCount() > 1 || candidate.isAbsolute()) {
+            return Files.isExecutable(candidate) && Files.isRegularFile(candidate)
+                    ? Optional.of(candidate.toAbsolutePath()) : Optional.empty();
+        }
+        String path = System.getenv().getOrDefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        for (String dir : path.split(":")) {
+            Path p = Path.of(dir, candidate.toString());
+            if (Files.isExecutable(p) && Files.isRegularFile(p)) {
+                return Optional.of(p);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static String lastLines(String text, int n) {
+        List<String> lines = text.strip().lines().toList();
+        return String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+    }
+
+    record Result(int exitCode, String output) {
+    }
+
+    private static Result run(List<String> cmd, Duration timeout) throws CriuException {
+        try {
+            Path out = Files.createTempFile("pmig-criu", ".out");
+            try {
+                return run(cmd, timeout, out);
+            } finally {
+                Files.deleteIfExists(out);
+            }
+        } catch (IOException e) {
+            throw new CriuException("cannot run " + cmd.get(0) + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Result run(List<String> cmd, Duration timeout, Path outFile) throws CriuException {
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectOutput(outFile.toFile()).start();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                throw new CriuException(String.join(" ", cmd.subList(0, Math.min(2, cmd.size())))
+                        + " did not finish within " + timeout);
+            }
+            return new Result(p.exitValue(), Files.readString(outFile, StandardCharsets.ISO_8859_1));
+        } catch (IOException e) {
+            throw new CriuException("cannot run " + cmd.get(0) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CriuException("interrupted while running " + cmd.get(0), e);
+        }
+    }
+}

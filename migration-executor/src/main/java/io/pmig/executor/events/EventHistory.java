@@ -1,0 +1,54 @@
+package io.pmig.executor.events;
+
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.Phase;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * The durable answer to "did this migration complete?": the destination publishes COMPLETED before the restored
+ * workload resumes, and every event of a workload is in the partition its key hashes to, so reading that one
+ * partition to its end decides whether the source may still roll back (a workload never runs twice).
+ */
+public final class EventHistory {
+
+    private final Properties kafka;
+
+    public EventHistory(Properties kafka) {
+        this.kafka = kafka;
+    }
+
+    public boolean completed(String workloadId, String migrationId) {
+        Properties props = new Properties();
+        props.putAll(kafka);
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        try (KafkaConsumer<String, MigrationEvent> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
+                Topic.EVENTS.<MigrationEvent>serde().deserializer())) {
+            int partitions = consumer.partitionsFor(Topic.EVENTS.topicName()).size();
+            // the producer's default partitioner for keyed records
+            int partition = Utils.toPositive(Utils.murmur2(workloadId.getBytes(StandardCharsets.UTF_8))) % partitions;
+            TopicPartition tp = new TopicPartition(Topic.EVENTS.topicName(), partition);
+            consumer.assign(List.of(tp));
+            consumer.seekToBeginning(List.of(tp));
+            long end = consumer.endOffsets(List.of(tp)).get(tp);
+            while (consumer.position(tp) < end) {
+                for (ConsumerRecord<String, MigrationEvent> r : consumer.poll(Duration.ofMillis(500))) {
+                    MigrationEvent e = r.value();
+                    if (e != null && e.getPhase() == Phase.COMPLETED && migrationId.equals(e.getMigrationId())) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+    }
+}

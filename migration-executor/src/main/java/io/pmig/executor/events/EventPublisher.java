@@ -1,0 +1,77 @@
+package io.pmig.executor.events;
+
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.Phase;
+import io.pmig.schemas.PhaseTimings;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes this node's events to pmig.events, keyed by workload id so every event of a workload is in one
+ * partition, in order. Sends are synchronous: an event is the record other nodes (and a restarted executor)
+ * decide on - a COMPLETED must be durable before the workload resumes.
+ */
+public final class EventPublisher implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
+
+    private final KafkaProducer<String, MigrationEvent> producer;
+    private final String node;
+
+    public EventPublisher(Properties kafka, String node) {
+        Properties props = new Properties();
+        props.putAll(kafka);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        props.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        props.put(ProducerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node);
+        this.producer = new KafkaProducer<>(props, new StringSerializer(), Topic.EVENTS.<MigrationEvent>serde().serializer());
+        this.node = node;
+    }
+
+    /** A new event from this node with zero timings; the caller fills what it knows. */
+    public MigrationEvent.Builder event(String commandId, String migrationId, String workloadId, Phase phase) {
+        return MigrationEvent.newBuilder()
+                .setCommandId(commandId)
+                .setMigrationId(migrationId)
+                .setWorkloadId(workloadId)
+                .setNode(node)
+                .setPhase(phase)
+                .setTimings(PhaseTimings.newBuilder().build())
+                .setTimestampMs(System.currentTimeMillis());
+    }
+
+    /** Publishes and waits for the broker's acknowledgement; returns the record's offset. */
+    public long publish(MigrationEvent.Builder builder) {
+        MigrationEvent event = builder.setTimestampMs(System.currentTimeMillis()).build();
+        try {
+            RecordMetadata meta = producer.send(new ProducerRecord<>(Topic.EVENTS.topicName(), event.getWorkloadId(), event))
+                    .get(60, TimeUnit.SECONDS);
+            log.info("event {} workload={} pid={}{}{}", event.getPhase(), event.getWorkloadId(), event.getPid(),
+                    event.getError() == null ? "" : " error=" + event.getError(),
+                    event.getTimings().getTotalMs() == 0 ? "" : " timings=" + event.getTimings());
+            return meta.offset();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot publish " + event.getPhase() + " to " + Topic.EVENTS.topicName()
+                    + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while publishing " + event.getPhase(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        producer.close();
+    }
+}

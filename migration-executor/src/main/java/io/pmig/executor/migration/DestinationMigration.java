@@ -1,0 +1,392 @@
+package io.pmig.executor.migration;
+
+import io.pmig.executor.ExecutorConfig.RestoreFault;
+import io.pmig.executor.criu.Criu;
+import io.pmig.executor.criu.CriuException;
+import io.pmig.executor.criu.PageServer;
+import io.pmig.executor.criu.PageServerAddress;
+import io.pmig.executor.migration.MigrationJournal.Role;
+import io.pmig.executor.migration.MigrationJournal.Step;
+import io.pmig.executor.transfer.SessionHandler;
+import io.pmig.executor.transfer.TransferConnection;
+import io.pmig.executor.transfer.TransferSession;
+import io.pmig.executor.workload.NodeWorkloads;
+import io.pmig.executor.workload.ProcessTable;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.Phase;
+import io.pmig.schemas.PhaseTimings;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The destination's half of one migration. It prepares (checks, a one-time transfer session, in page-server
+ * mode a criu page server), announces PREPARED, and then answers the source's control requests over the
+ * authenticated connection: RESTORE restores the received images with every task left stopped, COMMIT publishes
+ * COMPLETED and only then resumes the tasks, ABORT kills the stopped copy. A restored copy that was never
+ * committed is killed when the session ends, so the workload never runs on both nodes.
+ *
+ * <p>The criu page server speaks criu's own unauthenticated TCP protocol: it is bound to this node's transfer
+ * host only, opened only for a migration this node prepared, and serves exactly one dump. Anyone who can reach
+ * that port during that window could feed it pages; the images are only restored after the authenticated
+ * transfer, but a network where untrusted hosts reach the transfer host should use PLAIN mode.
+ */
+public final class DestinationMigration implements SessionHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(DestinationMigration.class);
+
+    private final NodeServices node;
+    private final MigrationCommand command;
+    private final String migrationId;
+    private final String workloadId;
+    private final MigrationJournal journal;
+    private final Path sessionDir;
+    private final Path images;
+    private PageServer pageServer;
+    private volatile int restoredPid;
+    private volatile boolean committed;
+    private volatile long restoreMs;
+    private volatile Optional<String> leftoverLockTable = Optional.empty();
+
+    private DestinationMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
+        this.node = node;
+        this.command = command;
+        this.migrationId = command.getCommandId();
+        this.workloadId = command.getWorkloadId();
+        this.journal = journal;
+        this.sessionDir = journal.dir().resolve("incoming");
+        this.images = sessionDir.resolve("images");
+    }
+
+    public static DestinationMigration create(NodeServices node, MigrationCommand command) throws IOException {
+        MigrationJournal journal = MigrationJournal.create(node.config().workdir(), command.getCommandId(), Role.DESTINATION);
+        journal.put("workloadId", command.getWorkloadId()).put("commandId", command.getCommandId())
+                .put("source", command.getSourceNode()).put("mode", command.getMode().name());
+        return new DestinationMigration(node, command, journal);
+    }
+
+    public void run() throws IOException, InterruptedException {
+        String refusal = refusal();
+        if (refusal != null) {
+            log.warn("refusing to receive {}: {}", workloadId, refusal);
+            node.events().publish(event(Phase.FAILED).setError("destination refused: " + refusal));
+            journal.delete();
+            return;
+        }
+        journal.step(Step.PREPARED);
+        TransferSession session;
+        PreparedEndpoint endpoint;
+        try {
+            Files.createDirectories(images);
+            PageServerAddress pages = null;
+            if (command.getMode() == MigrationMode.PAGE_SERVER) {
+                // criu wants an IP literal; a wildcard listen address binds the page server to the advertised host
+                InetAddress host = node.config().listen().getAddress().isAnyLocalAddress()
+                        ? InetAddress.getByName(node.advertised().getHostString()) : node.config().listen().getAddress();
+                pages = new PageServerAddress(host.getHostAddress(), freePort(host));
+                pageServer = node.config().criu().startPageServer(images, pages, Duration.ofSeconds(10));
+            }
+            session = node.transfer().openSession(migrationId, sessionDir, this);
+            endpoint = new PreparedEndpoint(node.advertised(), pages);
+        } catch (CriuException | IOException | RuntimeException e) {
+            node.events().publish(event(Phase.FAILED).setError("destination refused: cannot prepare: " + e.getMessage()));
+            cleanUp();
+            return;
+        }
+        node.events().publish(event(Phase.PREPARED).setEndpoint(endpoint.format()));
+        log.info("prepared to receive {} at {}", workloadId, endpoint.format());
+
+        long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
+        try (session) {
+            while (!session.awaitClosed(Duration.ofMillis(500))) {
+                Optional<MigrationEvent> sourceGaveUp = node.peers().find(migrationId,
+                        e -> command.getSourceNode().equals(e.getNode())
+                                && (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED));
+                if (sourceGaveUp.isPresent() && restoredPid == 0) {
+                    log.info("source ended the migration ({}): {}", sourceGaveUp.get().getPhase(), sourceGaveUp.get().getError());
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    log.warn("source did not finish within {} s; giving the migration up here",
+                            node.config().sessionTimeout().toSeconds());
+                    break;
+                }
+            }
+            if (session.failure() != null && !committed) {
+                log.warn("transfer session ended without COMMIT: {}", session.failure());
+            }
+        }
+        synchronized (this) {
+            if (committed) {
+                journal.delete();
+                node.peers().forget(migrationId);
+                return;
+            }
+            abort();
+        }
+        cleanUp();
+        clearLockTableAfterSourceEnds();
+    }
+
+    /** Why this node cannot take the workload, or null. */
+    private String refusal() {
+        var config = node.config();
+        if (node.workloads().isRunning(workloadId)) {
+            return "workload " + workloadId + " already runs on " + config.node();
+        }
+        if (command.getMode() == MigrationMode.LAZY) {
+            return "LAZY mode is not implemented by this executor (use PAGE_SERVER or PLAIN)";
+        }
+        if (config.capacityCpus() > 0 && command.getCpuRequest() > config.capacityCpus()) {
+            return "needs " + command.getCpuRequest() + " cpus, node capacity is " + config.capacityCpus() + " (--capacity cpus)";
+        }
+        if (config.capacityMemBytes() > 0 && command.getMemRequestBytes() > config.capacityMemBytes()) {
+            return "needs " + command.getMemRequestBytes() + " bytes of memory, node capacity is "
+                    + config.capacityMemBytes() + " (--capacity mem)";
+        }
+        long available = memAvailable();
+        if (available > 0 && command.getMemRequestBytes() > available) {
+            return "needs " + command.getMemRequestBytes() + " bytes of memory, " + available + " available";
+        }
+        try {
+            Files.createDirectories(config.workdir());
+            long free = Files.getFileStore(config.workdir()).getUsableSpace();
+            long needed = command.getMemRequestBytes() + (256L << 20);
+            if (free < needed) {
+                return "only " + free + " bytes free in " + config.workdir() + ", images need about " + needed;
+            }
+        } catch (IOException e) {
+            return "cannot check free space in " + config.workdir() + ": " + e.getMessage();
+        }
+        return null;
+    }
+
+    @Override
+    public String onControl(String verb, Map<String, String> args) throws Exception {
+        MDC.put("node", node.config().node());
+        MDC.put("migration", migrationId);
+        return switch (verb) {
+            case "RESTORE" -> restore();
+            case "COMMIT" -> commit(args);
+            case "ABORT" -> {
+                abort();
+                yield "aborted";
+            }
+            case "RETURN_PAGES" -> returnPages(args);
+            default -> throw new IllegalArgumentException("unknown control request " + verb);
+        };
+    }
+
+    private synchronized String restore() throws Exception {
+        if (restoredPid != 0 || committed) {
+            throw new IllegalStateException("already restored");
+        }
+        if (pageServer != null) {
+            pageServer.awaitFinished(Duration.ofSeconds(60));
+        }
+        Path dir = node.workloads().dir(workloadId);
+        if (node.workloads().isRunning(workloadId)) {
+            throw new IllegalStateException("workload " + workloadId + " already runs here");
+        }
+        NodeWorkloads.deleteTree(dir); // leftovers of an earlier failed attempt
+        Files.createDirectories(dir.getParent());
+        Path received = sessionDir.resolve("workload");
+        if (Files.isDirectory(received)) {
+            Files.move(received, dir);
+        } else {
+            Files.createDirectories(dir);
+        }
+        if (node.config().restoreFault() == RestoreFault.CORRUPT_IMAGES) {
+            corruptImages();
+        }
+        journal.step(Step.RESTORING);
+        long t = System.nanoTime();
+        int pid;
+        try {
+            pid = node.config().criu().restore(images, dir, true, "restore.log");
+        } catch (CriuException e) {
+            // the source restores its own checkpoint next and that removes the lock when both share a network
+            leftoverLockTable = Criu.lockTable(images);
+            NodeWorkloads.deleteTree(dir);
+            log.warn("restore of {} failed: {}", workloadId, e.getMessage());
+            throw e;
+        }
+        restoreMs = SourceMigration.millisSince(t);
+        if (!ProcessTable.isAlive(pid)) {
+            NodeWorkloads.deleteTree(dir);
+            throw new IllegalStateException("restored init " + pid + " is not alive (state " + ProcessTable.state(pid) + ")");
+        }
+        restoredPid = pid;
+        journal.put("restoredPid", pid).step(Step.RESTORED);
+        node.events().publish(event(Phase.RESTORED).setPid(pid)
+                .setTimings(PhaseTimings.newBuilder().setRestoreMs(restoreMs).build()));
+        log.info("restored {} as pid {} in {} ms, stopped until the source commits", workloadId, pid, restoreMs);
+        return "pid=" + pid + ";restoreMs=" + restoreMs;
+    }
+
+    /** Publishes COMPLETED (durably) and only then lets the restored tasks run. */
+    private synchronized String commit(Map<String, String> args) throws Exception {
+        if (restoredPid == 0 || !ProcessTable.isAlive(restoredPid)) {
+            throw new IllegalStateException("nothing restored to commit");
+        }
+        long commitStart = System.nanoTime();
+        // COMMITTED is journaled first; recovery resumes such a copy only if COMPLETED really was published
+        journal.step(Step.COMMITTED);
+        long downtime = number(args, "downtimeMs");
+        PhaseTimings timings = PhaseTimings.newBuilder()
+                .setFreezeMs(number(args, "freezeMs")).setDumpMs(number(args, "dumpMs"))
+                .setTransferMs(number(args, "transferMs")).setRestoreMs(restoreMs)
+                .setDowntimeMs(downtime + SourceMigration.millisSince(commitStart))
+                .setTotalMs(number(args, "totalMs") + SourceMigration.millisSince(commitStart)).build();
+        node.workloads().writePid(workloadId, restoredPid); // still stopped: not running twice, only reported
+        try {
+            node.events().publish(event(Phase.COMPLETED).setPid(restoredPid).setTimings(timings)
+                    .setBytesMoved(number(args, "bytesMoved")));
+        } catch (RuntimeException e) {
+            node.workloads().removePid(workloadId);
+            journal.step(Step.RESTORED);
+            throw e;
+        }
+        committed = true;
+        resume(restoredPid);
+        node.exits().watch(workloadId, restoredPid);
+        log.info("{} runs here as pid {} (downtime {} ms)", workloadId, restoredPid, timings.getDowntimeMs());
+        return "pid=" + restoredPid;
+    }
+
+    /** Kills a restored copy that was not committed. */
+    private synchronized void abort() throws IOException {
+        if (committed) {
+            return;
+        }
+        if (restoredPid != 0) {
+            log.info("killing the uncommitted copy of {} (pid {})", workloadId, restoredPid);
+            ProcessTable.killNamespace(restoredPid);
+            waitDead(restoredPid);
+            restoredPid = 0;
+            NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
+        }
+    }
+
+    /** Page-server mode rollback: the source's pages are only here, send them back. */
+    private String returnPages(Map<String, String> args) throws Exception {
+        String to = args.get("to");
+        int colon = to.lastIndexOf(':');
+        InetSocketAddress address = new InetSocketAddress(to.substring(0, colon), Integer.parseInt(to.substring(colon + 1)));
+        List<Path> pages;
+        try (Stream<Path> files = Files.list(images)) {
+            pages = files.filter(p -> p.getFileName().toString().startsWith("pages-")
+                            || p.getFileName().toString().startsWith("pagemap-"))
+                    .map(p -> sessionDir.relativize(p)).toList();
+        }
+        try (TransferConnection back = TransferConnection.open(address, node.config().credentials(), args.get("session"),
+                Duration.ofSeconds(30))) {
+            var receipt = back.sendFiles(sessionDir, pages);
+            back.finish();
+            log.info("returned {} page files ({} bytes) to the source", receipt.files(), receipt.bytes());
+            return "files=" + receipt.files();
+        }
+    }
+
+    private void cleanUp() throws IOException {
+        if (pageServer != null) {
+            pageServer.close();
+        }
+        journal.delete();
+    }
+
+    /**
+     * A failed restore leaves criu's network-lock table. When source and destination share a network namespace it
+     * is the source's own lock, and deleting it before the source's rollback would reset the workload's
+     * connections, so it is removed only once the source has ended the migration.
+     */
+    private void clearLockTableAfterSourceEnds() throws InterruptedException {
+        if (leftoverLockTable.isEmpty()) {
+            node.peers().forget(migrationId);
+            return;
+        }
+        node.peers().await(migrationId, e -> command.getSourceNode().equals(e.getNode())
+                && (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED), Duration.ofMinutes(2));
+        node.config().criu().deleteLockTable(leftoverLockTable.get());
+        node.peers().forget(migrationId);
+    }
+
+    /** Test hook: truncates the core image of the init so criu's restore really fails. */
+    private void corruptImages() throws IOException {
+        try (Stream<Path> files = Files.list(images)) {
+            for (Path p : files.filter(f -> f.getFileName().toString().startsWith("core-")).toList()) {
+                try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+                    f.setLength(Math.min(f.length(), 12));
+                }
+            }
+        }
+        log.warn("fault injection: corrupted the received core images of {}", workloadId);
+    }
+
+    static void resume(int initPid) {
+        List<Integer> members = ProcessTable.namespaceMembers(initPid);
+        if (!ProcessTable.signal("CONT", members)) {
+            log.warn("SIGCONT to {} did not reach every process", members);
+        }
+    }
+
+    private static void waitDead(int pid) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (ProcessTable.isAlive(pid) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private MigrationEvent.Builder event(Phase phase) {
+        return node.events().event(command.getCommandId(), migrationId, workloadId, phase)
+                .setMode(command.getMode()).setSourceNode(command.getSourceNode())
+                .setDestinationNode(node.config().node());
+    }
+
+    private static long number(Map<String, String> args, String key) {
+        try {
+            return Long.parseLong(args.getOrDefault(key, "0"));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private static long memAvailable() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemAvailable:")) {
+                    return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    /** A port for the page server on the transfer host; criu binds it right after (a tiny, harmless race). */
+    private static int freePort(InetAddress host) throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, host)) {
+            return s.getLocalPort();
+        }
+    }
+}

@@ -1,0 +1,317 @@
+package io.pmig.executor.node;
+
+import io.pmig.executor.ExecutorConfig;
+import io.pmig.executor.events.EventHistory;
+import io.pmig.executor.events.EventPublisher;
+import io.pmig.executor.events.PeerEvents;
+import io.pmig.executor.migration.DestinationMigration;
+import io.pmig.executor.migration.MigrationRecovery;
+import io.pmig.executor.migration.NodeServices;
+import io.pmig.executor.migration.SourceMigration;
+import io.pmig.executor.transfer.TransferServer;
+import io.pmig.executor.workload.ExitWatcher;
+import io.pmig.executor.workload.NodeWorkloads;
+import io.pmig.platform.topics.Topic;
+import io.pmig.platform.topics.TopicCreator;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.Phase;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * One node's executor: reads pmig.commands (consumer group {@code pmig-executor-<node>}), acts on the commands
+ * that name this node - LAUNCH, KILL, and either side of MIGRATE - and reports on pmig.events. LAUNCH and KILL
+ * run in command order; migrations run in the background, at most {@code maxConcurrentMigrations} at once and
+ * one per workload.
+ */
+public final class NodeExecutor implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(NodeExecutor.class);
+
+    private final ExecutorConfig config;
+    private final String node;
+    private final Set<String> migrating = ConcurrentHashMap.newKeySet();
+    private final Semaphore migrationSlots;
+    private final CountDownLatch assigned = new CountDownLatch(1);
+    private final ExecutorService migrations;
+    private NodeServices services;
+    private CommandLedger ledger;
+    private KafkaConsumer<String, MigrationCommand> consumer;
+    private Thread commandThread;
+    private volatile boolean running;
+
+    public NodeExecutor(ExecutorConfig config) {
+        this.config = config;
+        this.node = config.node();
+        this.migrationSlots = new Semaphore(config.maxConcurrentMigrations());
+        this.migrations = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "pmig-executor-" + node + "-migration");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Recovers unfinished migrations, then starts consuming commands. */
+    public NodeExecutor start() throws IOException, InterruptedException {
+        MDC.put("node", node);
+        TopicCreator.ensureTopics(config.kafka());
+        NodeWorkloads workloads = new NodeWorkloads(config.workdir(), config.initBinary());
+        ledger = new CommandLedger(config.workdir().resolve("state").resolve("commands-seen"));
+        EventPublisher events = new EventPublisher(config.kafka(), node);
+        ExitWatcher exits = new ExitWatcher(node, this::exited);
+        PeerEvents peers = new PeerEvents(config.kafka(), node);
+        TransferServer transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
+        services = new NodeServices(config, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
+
+        MigrationRecovery.recover(services);
+        for (String id : workloads.ids()) {
+            workloads.pid(id).ifPresent(pid -> exits.watch(id, pid)); // a dead one is reported EXITED at once
+        }
+
+        Properties props = new Properties();
+        props.putAll(config.kafka());
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, "pmig-executor-" + node);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-commands");
+        consumer = new KafkaConsumer<>(props, new StringDeserializer(), Topic.COMMANDS.<MigrationCommand>serde().deserializer());
+        running = true;
+        commandThread = new Thread(this::consumeCommands, "pmig-executor-" + node + "-commands");
+        commandThread.start();
+        log.info("executor {} ready: workdir {}, transfer endpoint {}, criu {}, at most {} concurrent migrations",
+                node, config.workdir(), transfer.address(), config.criu().binary(), config.maxConcurrentMigrations());
+        return this;
+    }
+
+    /** The transfer endpoint actually bound (useful with port 0). */
+    public InetSocketAddress transferAddress() {
+        return services.transfer().address();
+    }
+
+    /** Waits until this executor has been assigned its share of pmig.commands. */
+    public boolean awaitReady(Duration timeout) throws InterruptedException {
+        return assigned.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void consumeCommands() {
+        MDC.put("node", node);
+        try {
+            consumer.subscribe(List.of(Topic.COMMANDS.topicName()), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    assigned.countDown();
+                }
+            });
+            while (running) {
+                for (ConsumerRecord<String, MigrationCommand> record : consumer.poll(Duration.ofMillis(200))) {
+                    if (record.value() == null) {
+                        continue;
+                    }
+                    try {
+                        handle(record.value());
+                    } catch (IOException | RuntimeException e) {
+                        log.error("command {} failed: {}", record.value().getCommandId(), e.toString(), e);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        } finally {
+            consumer.close();
+        }
+    }
+
+    void handle(MigrationCommand command) throws IOException, InterruptedException {
+        boolean source = node.equals(Objects.toString(command.getSourceNode(), null));
+        boolean destination = node.equals(Objects.toString(command.getDestinationNode(), null));
+        boolean mine = switch (command.getKind()) {
+            case LAUNCH -> destination;
+            case KILL -> source;
+            case MIGRATE -> source || destination;
+            default -> false;
+        };
+        if (!mine) {
+            return;
+        }
+        if (!ledger.firstTime(command.getCommandId())) {
+            log.info("command {} ({} {}) was already acted on; ignoring the redelivery",
+                    command.getCommandId(), command.getKind(), command.getWorkloadId());
+            return;
+        }
+        try {
+            NodeWorkloads.checkId(command.getWorkloadId());
+        } catch (IllegalArgumentException e) {
+            refuse(command, Phase.FAILED, e.getMessage());
+            return;
+        }
+        switch (command.getKind()) {
+            case LAUNCH -> launch(command);
+            case KILL -> kill(command);
+            case MIGRATE -> migrate(command, source);
+            default -> { }
+        }
+    }
+
+    private void launch(MigrationCommand command) throws IOException {
+        String id = command.getWorkloadId();
+        if (migrating.contains(id) || services.workloads().isRunning(id)) {
+            refuse(command, Phase.FAILED, "workload " + id + " already exists on " + node);
+            return;
+        }
+        try {
+            int pid = services.workloads().launch(id, List.copyOf(command.getArgv()));
+            services.exits().watch(id, pid);
+            services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.LAUNCHED)
+                    .setDestinationNode(node).setPid(pid));
+        } catch (IOException | RuntimeException e) {
+            refuse(command, Phase.FAILED, "launch failed: " + e.getMessage());
+        }
+    }
+
+    private void kill(MigrationCommand command) throws IOException, InterruptedException {
+        String id = command.getWorkloadId();
+        if (migrating.contains(id)) {
+            refuse(command, Phase.FAILED, "workload " + id + " is migrating; KILL refused");
+            return;
+        }
+        int pid = services.workloads().pid(id).orElse(0);
+        if (pid == 0) {
+            refuse(command, Phase.FAILED, "workload " + id + " is not on " + node);
+            return;
+        }
+        services.exits().unwatch(id);
+        services.workloads().stop(id, Duration.ofSeconds(10));
+        services.workloads().remove(id);
+        services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.KILLED)
+                .setSourceNode(node).setPid(pid));
+    }
+
+    private void migrate(MigrationCommand command, boolean source) throws IOException {
+        String id = command.getWorkloadId();
+        MDC.put("migration", command.getCommandId());
+        try {
+            if (Objects.equals(command.getSourceNode(), command.getDestinationNode())) {
+                refuse(command, Phase.FAILED, "source and destination are the same node");
+                return;
+            }
+            if (source && !services.workloads().isRunning(id)) {
+                refuse(command, Phase.FAILED, "workload " + id + " is not running on " + node);
+                return;
+            }
+            if (!migrating.add(id)) {
+                refuse(command, Phase.FAILED, "workload " + id + " is already migrating");
+                return;
+            }
+            if (!migrationSlots.tryAcquire()) {
+                migrating.remove(id);
+                refuse(command, Phase.FAILED, node + " already runs " + config.maxConcurrentMigrations()
+                        + " migrations (--max-concurrent-migrations)");
+                return;
+            }
+        } finally {
+            MDC.remove("migration");
+        }
+        migrations.execute(() -> {
+            MDC.put("node", node);
+            MDC.put("migration", command.getCommandId());
+            try {
+                if (source) {
+                    SourceMigration.create(services, command).run();
+                } else {
+                    DestinationMigration.create(services, command).run();
+                }
+            } catch (Exception e) {
+                log.error("migration of {} failed on {}: {}", id, node, e.toString(), e);
+            } finally {
+                migrating.remove(id);
+                migrationSlots.release();
+                MDC.remove("migration");
+            }
+        });
+    }
+
+    private void refuse(MigrationCommand command, Phase phase, String why) {
+        log.warn("{} {} refused: {}", command.getKind(), command.getWorkloadId(), why);
+        MigrationEvent.Builder event = services.events().event(command.getCommandId(), command.getCommandId(),
+                        command.getWorkloadId(), phase)
+                .setSourceNode(command.getSourceNode()).setDestinationNode(command.getDestinationNode()).setError(why);
+        if (command.getKind() == CommandKind.MIGRATE) {
+            event.setMode(command.getMode());
+        }
+        services.events().publish(event);
+    }
+
+    private void exited(String workloadId, int pid) {
+        if (migrating.contains(workloadId)) {
+            return;
+        }
+        Integer code = services.workloads().exitStatus(workloadId).orElse(null);
+        try {
+            services.workloads().removePid(workloadId);
+        } catch (IOException e) {
+            log.warn("cannot remove the pid file of {}: {}", workloadId, e.getMessage());
+        }
+        String id = "exit-" + workloadId + "-" + pid;
+        services.events().publish(services.events().event(id, id, workloadId, Phase.EXITED).setSourceNode(node).setPid(pid)
+                .setError(code == null ? "killed (no exit status)" : code == 0 ? null : "exit status " + code));
+    }
+
+    /** True if the workload runs on this node now. */
+    public boolean runs(String workloadId) {
+        return services.workloads().isRunning(workloadId);
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        if (consumer != null) {
+            consumer.wakeup();
+        }
+        try {
+            if (commandThread != null) {
+                commandThread.join(10_000);
+            }
+            migrations.shutdown();
+            migrations.awaitTermination(2, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (services != null) {
+            services.exits().close();
+            services.transfer().close();
+            services.peers().close();
+            services.events().close();
+        }
+        log.info("executor {} stopped", node);
+    }
+}

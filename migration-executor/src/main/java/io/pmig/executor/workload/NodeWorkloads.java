@@ -1,0 +1,178 @@
+package io.pmig.executor.workload;
+
+import io.pmig.executor.criu.Criu;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The workloads of this node on disk: {@code <workdir>/workloads/<id>/} holds the workload's files (bind-mounted
+ * at {@link Criu#WORKLOAD_MOUNT} inside its namespace: stdout.log, stderr.log, exit.status, work/ as cwd) and
+ * {@code pid}, the host pid of its init. The node's agent reads {@code pid} to report managed workloads, so it is
+ * always written atomically and exists only while the workload runs here.
+ */
+public final class NodeWorkloads {
+
+    public static final String PID_FILE = "pid";
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+    private final Path root;
+    private final Path initBinary;
+
+    public NodeWorkloads(Path workdir, Path initBinary) {
+        this.root = workdir.resolve("workloads");
+        this.initBinary = initBinary;
+    }
+
+    /** Workload ids become directory names; anything that could escape the workloads dir is refused. */
+    public static String checkId(String workloadId) {
+        if (workloadId == null || !ID.matcher(workloadId).matches()) {
+            throw new IllegalArgumentException("workload id '" + workloadId
+                    + "' must match " + ID.pattern());
+        }
+        return workloadId;
+    }
+
+    public Path dir(String workloadId) {
+        return root.resolve(checkId(workloadId));
+    }
+
+    /**
+     * Starts argv under pmig-init in a new PID + mount namespace (detached: the init is adopted by the host's
+     * init, exactly like a restored one) and returns the init's host pid.
+     */
+    public int launch(String workloadId, List<String> argv) throws IOException {
+        if (argv.isEmpty()) {
+            throw new IllegalArgumentException("LAUNCH needs a command line (argv is empty)");
+        }
+        Path dir = dir(workloadId);
+        if (Files.exists(dir.resolve(PID_FILE))) {
+            throw new IllegalStateException("workload " + workloadId + " already exists on this node");
+        }
+        Files.createDirectories(dir.resolve("work"));
+        Files.deleteIfExists(dir.resolve("exit.status"));
+        String inside = Criu.WORKLOAD_MOUNT;
+        List<String> cmd = new ArrayList<>(List.of(initBinary.toString(), "--detach",
+                "--pidfile", dir.resolve(PID_FILE).toString(),
+                "--bind", dir + ":" + inside,
+                "--stdout", inside + "/stdout.log", "--stderr", inside + "/stderr.log",
+                "--status-file", inside + "/exit.status", "--cwd", inside + "/work", "--"));
+        cmd.addAll(argv);
+        Path launchLog = dir.resolve("launch.log");
+        Process launcher = new ProcessBuilder(cmd)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(launchLog.toFile()).start();
+        try {
+            if (!launcher.waitFor(30, TimeUnit.SECONDS)) {
+                launcher.destroyForcibly();
+                throw new IOException("pmig-init did not detach within 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while launching " + workloadId, e);
+        }
+        if (launcher.exitValue() != 0) {
+            throw new IOException("pmig-init failed (exit " + launcher.exitValue() + "): "
+                    + Files.readString(launchLog, StandardCharsets.UTF_8).strip());
+        }
+        return pid(workloadId).orElseThrow(() -> new IOException("pmig-init wrote no pid file in " + dir));
+    }
+
+    /** The host pid of the workload's init, if the workload is on this node. */
+    public Optional<Integer> pid(String workloadId) {
+        try {
+            return Optional.of(Integer.parseInt(Files.readString(dir(workloadId).resolve(PID_FILE)).strip()));
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    public boolean isRunning(String workloadId) {
+        return pid(workloadId).map(ProcessTable::isAlive).orElse(false);
+    }
+
+    /** Records the workload as running here under {@code pid} (tmp + rename: the agent never reads half a number). */
+    public void writePid(String workloadId, int pid) throws IOException {
+        Path dir = dir(workloadId);
+        Path tmp = dir.resolve(PID_FILE + ".tmp." + ProcessHandle.current().pid());
+        Files.writeString(tmp, pid + "\n");
+        Files.move(tmp, dir.resolve(PID_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    public void removePid(String workloadId) throws IOException {
+        Files.deleteIfExists(dir(workloadId).resolve(PID_FILE));
+    }
+
+    /** The exit code pmig-init recorded when the workload finished by itself, if it did. */
+    public Optional<Integer> exitStatus(String workloadId) {
+        try {
+            return Optional.of(Integer.parseInt(Files.readString(dir(workloadId).resolve("exit.status")).strip()));
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** TERM to the init (it forwards to the workload), then KILL for the whole namespace after the grace period. */
+    public void stop(String workloadId, Duration grace) throws InterruptedException {
+        Optional<Integer> pid = pid(workloadId);
+        if (pid.isEmpty() || !ProcessTable.isAlive(pid.get())) {
+            return;
+        }
+        ProcessTable.signal("TERM", List.of(pid.get()));
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (ProcessTable.isAlive(pid.get()) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        ProcessTable.killNamespace(pid.get());
+        while (ProcessTable.isAlive(pid.get())) {
+            Thread.sleep(20);
+        }
+    }
+
+    /** The workload left this node: its directory goes, so the agent stops reporting it. */
+    public void remove(String workloadId) throws IOException {
+        deleteTree(dir(workloadId));
+    }
+
+    /** Ids of every workload directory on this node. */
+    public List<String> ids() {
+        List<String> ids = new ArrayList<>();
+        if (!Files.isDirectory(root)) {
+            return ids;
+        }
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root, Files::isDirectory)) {
+            dirs.forEach(d -> ids.add(d.getFileName().toString()));
+        } catch (IOException e) {
+            return ids;
+        }
+        return ids;
+    }
+
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                try {
+                    Files.delete(p);
+                } catch (NoSuchFileException ignored) {
+                    // already gone
+                }
+            }
+        }
+    }
+}

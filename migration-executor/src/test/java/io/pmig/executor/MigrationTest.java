@@ -1,0 +1,406 @@
+package io.pmig.executor;
+
+import static io.pmig.executor.TestNodes.ended;
+import static io.pmig.executor.TestNodes.phase;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.executor.ExecutorConfig.RestoreFault;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.Phase;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Real migrations between executors in this JVM: real criu, real processes in their own namespaces, real Kafka.
+ * Node a is the usual source, b a healthy destination, bad a destination whose received images get corrupted,
+ * cut a destination reached through a proxy that cuts the connection mid-stream.
+ */
+class MigrationTest {
+
+    private static final String COUNTER = "i=0; while :; do i=$((i+1)); echo $i >> counter.txt; sleep 0.05; done";
+    private static final Duration WAIT = Duration.ofSeconds(90);
+    private static TestNodes nodes;
+    private static CuttingProxy cutProxy;
+
+    @BeforeAll
+    static void startNodes() throws Exception {
+        nodes = new TestNodes();
+        nodes.start("a");
+        nodes.start("b");
+        nodes.start("bad", RestoreFault.CORRUPT_IMAGES, null, null);
+        InetSocketAddress cutListen = new InetSocketAddress(InetAddress.getLoopbackAddress(), TestNodes.freePort());
+        cutProxy = new CuttingProxy(cutListen, 64 * 1024);
+        nodes.start("cut", RestoreFault.NONE, cutListen, cutProxy.address());
+    }
+
+    @AfterAll
+    static void stopNodes() throws Exception {
+        if (nodes != null) {
+            nodes.close();
+        }
+        if (cutProxy != null) {
+            cutProxy.close();
+        }
+        assertFalse(nftTables().contains("CRIU-"), "criu network-lock tables left behind: " + nftTables());
+    }
+
+    @Test
+    void counterMigratesWithNoMissingOrRepeatedNumberUnderANewPid() throws Exception {
+        String w = nodes.prefix + "counter";
+        int pidBefore = launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PAGE_SERVER, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
+        assertEquals(w, done.getWorkloadId());
+        int pidAfter = nodes.runningPid("b", w).orElseThrow(() -> new AssertionError("not running on b"));
+        assertNotEquals(pidBefore, pidAfter);
+        assertEquals(pidAfter, done.getPid());
+        assertTrue(nodes.runningPid("a", w).isEmpty(), "still running on a");
+        awaitGone(nodes.workloadDir("a", w));
+        assertTrue(done.getTimings().getDumpMs() > 0 && done.getTimings().getDowntimeMs() > 0, done.getTimings().toString());
+        int atCompletion = lines(nodes.workloadDir("b", w)).size();
+        awaitLines(nodes.workloadDir("b", w), atCompletion + 20);
+        assertConsecutive(lines(nodes.workloadDir("b", w)));
+        kill("b", w);
+    }
+
+    @Test
+    void jvmWorkloadMigratesInPlainMode() throws Exception {
+        Path source = nodes.root.resolve("Ticker.java");
+        Files.writeString(source, """
+                import java.nio.file.*;
+                public class Ticker {
+                    public static void main(String[] a) throws Exception {
+                        for (long i = 1; ; i++) {
+                            Files.writeString(Path.of("counter.txt"), i + "\\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                            Thread.sleep(50);
+                        }
+                    }
+                }
+                """);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String w = nodes.prefix + "jvm";
+        launch("a", w, List.of(java, "-XX:-UsePerfData", "-Xmx64m", source.toString()));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PLAIN, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
+        assertTrue(nodes.runningPid("b", w).isPresent());
+        int atCompletion = lines(nodes.workloadDir("b", w)).size();
+        awaitLines(nodes.workloadDir("b", w), atCompletion + 10);
+        assertConsecutive(lines(nodes.workloadDir("b", w)));
+        kill("b", w);
+    }
+
+    @Test
+    void establishedTcpConnectionSurvivesTheMigration() throws Exception {
+        try (EchoServer server = new EchoServer()) {
+            String client = "exec 3<>/dev/tcp/127.0.0.1/" + server.port() + "; i=0; while :; do i=$((i+1)); "
+                    + "echo $i >&3; read -r r <&3; echo $r >> counter.txt; sleep 0.05; done";
+            String w = nodes.prefix + "tcp";
+            launch("a", w, List.of("bash", "-c", client));
+            awaitLines(nodes.workloadDir("a", w), 10);
+
+            String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PAGE_SERVER, List.of());
+            MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+            assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
+            int atCompletion = lines(nodes.workloadDir("b", w)).size();
+            awaitLines(nodes.workloadDir("b", w), atCompletion + 20);
+            assertConsecutive(lines(nodes.workloadDir("b", w)));
+            assertEquals(1, server.accepted(), "the client reconnected instead of keeping its connection");
+            kill("b", w);
+        }
+    }
+
+    @Test
+    void restoreFailureOnTheDestinationRollsBackAndTheWorkloadKeepsRunningOnTheSource() throws Exception {
+        String w = nodes.prefix + "badrestore";
+        launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "bad", MigrationMode.PLAIN, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        assertTrue(done.getError().contains("restore"), done.getError());
+        assertTrue(nodes.runningPid("a", w).isPresent(), "not running on the source after rollback");
+        assertTrue(nodes.runningPid("bad", w).isEmpty(), "running on the failed destination");
+        int atRollback = lines(nodes.workloadDir("a", w)).size();
+        awaitLines(nodes.workloadDir("a", w), atRollback + 20);
+        assertConsecutive(lines(nodes.workloadDir("a", w)));
+        kill("a", w);
+    }
+
+    @Test
+    void restoreFailureInPageServerModeRollsBackWithThePagesSentBack() throws Exception {
+        String w = nodes.prefix + "badrestore-ps";
+        launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "bad", MigrationMode.PAGE_SERVER, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        assertTrue(nodes.runningPid("a", w).isPresent(), "not running on the source after rollback");
+        int atRollback = lines(nodes.workloadDir("a", w)).size();
+        awaitLines(nodes.workloadDir("a", w), atRollback + 20);
+        assertConsecutive(lines(nodes.workloadDir("a", w)));
+        kill("a", w);
+    }
+
+    @Test
+    void transferCutMidStreamRollsBackWithNothingLost() throws Exception {
+        String w = nodes.prefix + "cutstream";
+        launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "cut", MigrationMode.PLAIN, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        assertTrue(cutProxy.cuts() > 0, "the proxy never cut the transfer");
+        assertTrue(nodes.runningPid("a", w).isPresent(), "not running on the source after rollback");
+        assertTrue(nodes.runningPid("cut", w).isEmpty());
+        int atRollback = lines(nodes.workloadDir("a", w)).size();
+        awaitLines(nodes.workloadDir("a", w), atRollback + 20);
+        assertConsecutive(lines(nodes.workloadDir("a", w)));
+        kill("a", w);
+    }
+
+    @Test
+    void aDuplicatedMigrateCommandMigratesOnce() throws Exception {
+        String w = nodes.prefix + "dup";
+        launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 5);
+
+        MigrationCommand migrate = nodes.command(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PLAIN, List.of());
+        nodes.send(migrate);
+        nodes.send(migrate);
+        MigrationEvent done = nodes.await(ended(migrate.getCommandId()), WAIT, "end of the migration");
+        assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
+
+        // Commands of one workload are one partition, read in order: once both nodes answered a later command,
+        // each has already seen (and skipped) the duplicate.
+        String probeA = nodes.send(CommandKind.KILL, w, "a", null, null, List.of());
+        nodes.await(phase(probeA, Phase.FAILED), WAIT, "a's answer to the probe");
+        kill("b", w);
+        assertEquals(1, nodes.all(phase(migrate.getCommandId(), Phase.ACCEPTED)).size(), nodes.eventsSummary());
+        assertEquals(1, nodes.all(phase(migrate.getCommandId(), Phase.PREPARED)).size(), nodes.eventsSummary());
+        assertEquals(1, nodes.all(phase(migrate.getCommandId(), Phase.COMPLETED)).size(), nodes.eventsSummary());
+    }
+
+    // --- helpers -------------------------------------------------------------------------------------------------
+
+    private static int launch(String node, String w, List<String> argv) throws Exception {
+        String id = nodes.send(CommandKind.LAUNCH, w, null, node, null, argv);
+        MigrationEvent launched = nodes.await(e -> e.getCommandId().equals(id)
+                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), WAIT, "LAUNCHED " + w);
+        assertEquals(Phase.LAUNCHED, launched.getPhase(), launched.toString());
+        return launched.getPid();
+    }
+
+    private static void kill(String node, String w) throws Exception {
+        String id = nodes.send(CommandKind.KILL, w, node, null, null, List.of());
+        MigrationEvent killed = nodes.await(e -> e.getCommandId().equals(id), WAIT, "KILLED " + w);
+        assertEquals(Phase.KILLED, killed.getPhase(), killed.toString());
+        assertFalse(Files.exists(nodes.workloadDir(node, w)), "workload dir left after KILL");
+    }
+
+    /** The source deletes its copy right after the destination's COMPLETED. */
+    private static void awaitGone(Path dir) throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (Files.exists(dir)) {
+            assertTrue(System.nanoTime() < deadline, dir + " was never deleted");
+            Thread.sleep(20);
+        }
+    }
+
+    private static List<String> lines(Path workloadDir) throws IOException {
+        Path file = workloadDir.resolve("work").resolve("counter.txt");
+        if (!Files.exists(file)) {
+            return List.of();
+        }
+        List<String> lines = Files.readAllLines(file);
+        // the writer may be mid-line
+        return lines.isEmpty() || Files.readString(file).endsWith("\n") ? lines : lines.subList(0, lines.size() - 1);
+    }
+
+    private static void awaitLines(Path workloadDir, int count) throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (lines(workloadDir).size() < count) {
+            assertTrue(System.nanoTime() < deadline, "workload in " + workloadDir + " did not reach " + count
+                    + " lines, has " + lines(workloadDir).size());
+            Thread.sleep(50);
+        }
+    }
+
+    private static void assertConsecutive(List<String> lines) {
+        for (int i = 0; i < lines.size(); i++) {
+            assertEquals(String.valueOf(i + 1), lines.get(i).strip(), "line " + (i + 1) + " of " + lines.size());
+        }
+    }
+
+    private static String nftTables() throws Exception {
+        Path nft = TestNodes.criu().binary().resolveSibling("nft");
+        if (!Files.isExecutable(nft)) {
+            return "";
+        }
+        Process p = new ProcessBuilder(nft.toString(), "list", "tables").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out;
+    }
+
+    /** A line echo server on loopback that counts the connections it accepted. */
+    static final class EchoServer implements AutoCloseable {
+        private final ServerSocket socket = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());
+        private final AtomicInteger accepted = new AtomicInteger();
+
+        EchoServer() throws IOException {
+            Thread t = new Thread(() -> {
+                while (!socket.isClosed()) {
+                    try {
+                        Socket s = socket.accept();
+                        accepted.incrementAndGet();
+                        Thread c = new Thread(() -> echo(s), "echo");
+                        c.setDaemon(true);
+                        c.start();
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            }, "echo-accept");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        private static void echo(Socket s) {
+            try (s; BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                 PrintWriter out = new PrintWriter(s.getOutputStream(), true, StandardCharsets.UTF_8)) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    out.println(line);
+                }
+            } catch (IOException ignored) {
+                // peer gone
+            }
+        }
+
+        int port() {
+            return socket.getLocalPort();
+        }
+
+        int accepted() {
+            return accepted.get();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+
+    /** Forwards connections to a target and cuts each one after {@code cutAfter} bytes from the client. */
+    static final class CuttingProxy implements AutoCloseable {
+        private final ServerSocket socket = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());
+        private final AtomicInteger cuts = new AtomicInteger();
+
+        CuttingProxy(InetSocketAddress target, long cutAfter) throws IOException {
+            Thread t = new Thread(() -> {
+                while (!socket.isClosed()) {
+                    try {
+                        Socket client = socket.accept();
+                        Socket server = new Socket(target.getAddress(), target.getPort());
+                        Thread back = new Thread(() -> pump(server, client, Long.MAX_VALUE), "proxy-back");
+                        back.setDaemon(true);
+                        back.start();
+                        Thread forth = new Thread(() -> {
+                            if (pump(client, server, cutAfter)) {
+                                cuts.incrementAndGet();
+                            }
+                            closeQuietly(client);
+                            closeQuietly(server);
+                        }, "proxy-forth");
+                        forth.setDaemon(true);
+                        forth.start();
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            }, "proxy-accept");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        /** Copies until EOF or the limit; true if it stopped because of the limit. */
+        private static boolean pump(Socket from, Socket to, long limit) {
+            byte[] buf = new byte[4096];
+            long total = 0;
+            try {
+                InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream();
+                int n;
+                while ((n = in.read(buf, 0, (int) Math.min(buf.length, Math.max(1, limit - total)))) > 0) {
+                    out.write(buf, 0, n);
+                    total += n;
+                    if (total >= limit) {
+                        return true;
+                    }
+                }
+            } catch (IOException ignored) {
+                // either side closed
+            }
+            return false;
+        }
+
+        private static void closeQuietly(Socket s) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
+
+        InetSocketAddress address() {
+            return new InetSocketAddress(InetAddress.getLoopbackAddress(), socket.getLocalPort());
+        }
+
+        int cuts() {
+            return cuts.get();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+}

@@ -1,0 +1,239 @@
+package io.pmig.executor;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.executor.ExecutorConfig.RestoreFault;
+import io.pmig.executor.criu.Criu;
+import io.pmig.executor.node.NodeExecutor;
+import io.pmig.executor.transfer.TransferCredentials;
+import io.pmig.executor.transfer.TransferLimits;
+import io.pmig.executor.workload.InitBinary;
+import io.pmig.executor.workload.NodeWorkloads;
+import io.pmig.executor.workload.ProcessTable;
+import io.pmig.platform.testing.SharedBroker;
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.Phase;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * Several real executors in this JVM, each with its own work dir and transfer port, on the shared embedded
+ * broker, plus a reader of every event and a writer of commands - the fixture of the migration tests.
+ */
+final class TestNodes implements AutoCloseable {
+
+    static final byte[] SECRET = "pmig-test-secret-0123456789abcdef".getBytes(StandardCharsets.UTF_8);
+    private static Criu criu;
+
+    final Path root;
+    final String prefix = "t" + UUID.randomUUID().toString().substring(0, 6) + "-";
+    private final Map<String, NodeExecutor> executors = new ConcurrentHashMap<>();
+    private final Map<String, Path> workdirs = new ConcurrentHashMap<>();
+    private final KafkaProducer<String, MigrationCommand> commands;
+    private final KafkaConsumer<String, MigrationEvent> eventReader;
+    private final List<MigrationEvent> events = new ArrayList<>();
+
+    TestNodes() throws IOException {
+        root = Files.createTempDirectory("pmig-executor-test");
+        commands = new KafkaProducer<>(SharedBroker.clientProperties(), new StringSerializer(),
+                Topic.COMMANDS.<MigrationCommand>serde().serializer());
+        eventReader = new KafkaConsumer<>(SharedBroker.clientProperties(), new StringDeserializer(),
+                Topic.EVENTS.<MigrationEvent>serde().deserializer());
+        List<TopicPartition> parts = eventReader.partitionsFor(Topic.EVENTS.topicName()).stream()
+                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        eventReader.assign(parts);
+        eventReader.seekToEnd(parts);
+        parts.forEach(eventReader::position);
+    }
+
+    /** criu from PMIG_CRIU, the private install, or installed now by the project's script (idempotent). */
+    static synchronized Criu criu() throws Exception {
+        if (criu != null) {
+            return criu;
+        }
+        String env = System.getenv("PMIG_CRIU");
+        Path path = env != null ? Path.of(env) : Path.of("/opt/pmig/criu/bin/criu");
+        if (!Files.isExecutable(path)) {
+            Path script = Path.of("..", "scripts", "install-criu.sh").toAbsolutePath().normalize();
+            Process p = new ProcessBuilder(script.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            assertTrue(p.waitFor(10, TimeUnit.MINUTES) && p.exitValue() == 0, "scripts/install-criu.sh failed");
+            path = Path.of(out.lines().reduce((a, b) -> b).orElseThrow());
+        }
+        criu = Criu.verified(path);
+        return criu;
+    }
+
+    NodeExecutor start(String name) throws Exception {
+        return start(name, RestoreFault.NONE, null, null);
+    }
+
+    /** Starts executor {@code name}; {@code advertise} replaces its announced endpoint (a proxy in front of it). */
+    NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise)
+            throws Exception {
+        String node = prefix + name;
+        Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
+        InetSocketAddress listen = listenAt != null ? listenAt : new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        ExecutorConfig config = new ExecutorConfig(node, SharedBroker.clientProperties(), workdir, listen, advertise,
+                criu(), InitBinary.install(InitBinary.DEFAULT_PATH), new TransferCredentials(SECRET),
+                TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30), Duration.ofMinutes(2), fault);
+        NodeExecutor executor = new NodeExecutor(config).start();
+        assertTrue(executor.awaitReady(Duration.ofSeconds(60)), node + " was never assigned pmig.commands");
+        executors.put(node, executor);
+        return executor;
+    }
+
+    void stop(String name) {
+        NodeExecutor e = executors.remove(prefix + name);
+        if (e != null) {
+            e.close();
+        }
+    }
+
+    String node(String name) {
+        return prefix + name;
+    }
+
+    Path workloadDir(String name, String workloadId) {
+        return workdirs.get(prefix + name).resolve("workloads").resolve(workloadId);
+    }
+
+    Path workdir(String name) {
+        return workdirs.get(prefix + name);
+    }
+
+    /** Host pid of the workload's init on that node, if it runs there. */
+    Optional<Integer> runningPid(String name, String workloadId) {
+        Path pidFile = workloadDir(name, workloadId).resolve(NodeWorkloads.PID_FILE);
+        try {
+            int pid = Integer.parseInt(Files.readString(pidFile).strip());
+            return ProcessTable.isAlive(pid) ? Optional.of(pid) : Optional.empty();
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    String send(CommandKind kind, String workloadId, String sourceName, String destinationName, MigrationMode mode,
+                List<String> argv) throws Exception {
+        MigrationCommand command = command(kind, workloadId, sourceName, destinationName, mode, argv);
+        send(command);
+        return command.getCommandId();
+    }
+
+    MigrationCommand command(CommandKind kind, String workloadId, String sourceName, String destinationName,
+                             MigrationMode mode, List<String> argv) {
+        return MigrationCommand.newBuilder().setCommandId(prefix + kind + "-" + UUID.randomUUID())
+                .setKind(kind).setWorkloadId(workloadId)
+                .setSourceNode(sourceName == null ? null : node(sourceName))
+                .setDestinationNode(destinationName == null ? null : node(destinationName))
+                .setMode(mode == null ? MigrationMode.PAGE_SERVER : mode).setArgv(argv)
+                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("test").build();
+    }
+
+    void send(MigrationCommand command) throws Exception {
+        commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), command.getWorkloadId(), command)).get();
+    }
+
+    /** Waits for an event (from any node) matching; fails the test if none comes within the timeout. */
+    MigrationEvent await(Predicate<MigrationEvent> match, Duration timeout, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<MigrationEvent> found = find(match);
+            if (found.isPresent()) {
+                return found.get();
+            }
+            poll();
+        }
+        throw new AssertionError("no event " + what + " within " + timeout + "; saw " + eventsSummary());
+    }
+
+    synchronized Optional<MigrationEvent> find(Predicate<MigrationEvent> match) {
+        return events.stream().filter(match).findFirst();
+    }
+
+    synchronized List<MigrationEvent> all(Predicate<MigrationEvent> match) {
+        poll();
+        return events.stream().filter(match).toList();
+    }
+
+    private synchronized void poll() {
+        for (ConsumerRecord<String, MigrationEvent> r : eventReader.poll(Duration.ofMillis(100))) {
+            if (r.value() != null && r.value().getNode().startsWith(prefix)) {
+                events.add(r.value());
+            }
+        }
+    }
+
+    synchronized String eventsSummary() {
+        StringBuilder sb = new StringBuilder();
+        events.forEach(e -> sb.append("\n  ").append(e.getNode().substring(prefix.length())).append(' ')
+                .append(e.getPhase()).append(' ').append(e.getWorkloadId())
+                .append(e.getError() == null ? "" : " error=" + e.getError()));
+        return sb.toString();
+    }
+
+    static Predicate<MigrationEvent> phase(String migrationId, Phase phase) {
+        return e -> e.getMigrationId().equals(migrationId) && e.getPhase() == phase;
+    }
+
+    static Predicate<MigrationEvent> ended(String migrationId) {
+        return e -> e.getMigrationId().equals(migrationId)
+                && (e.getPhase() == Phase.COMPLETED || e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED);
+    }
+
+    /** A free loopback port (for a listen address that must be known before the executor starts). */
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Kills every workload the nodes still run, stops the executors and deletes their work dirs. */
+    @Override
+    public void close() throws Exception {
+        executors.keySet().forEach(n -> executors.remove(n).close());
+        for (Path workdir : workdirs.values()) {
+            Path workloads = workdir.resolve("workloads");
+            if (Files.isDirectory(workloads)) {
+                try (var dirs = Files.list(workloads)) {
+                    for (Path d : dirs.toList()) {
+                        try {
+                            int pid = Integer.parseInt(Files.readString(d.resolve("pid")).strip());
+                            ProcessTable.killNamespace(pid);
+                        } catch (IOException | NumberFormatException ignored) {
+                            // not running
+                        }
+                    }
+                }
+            }
+        }
+        commands.close();
+        eventReader.close();
+        NodeWorkloads.deleteTree(root);
+    }
+}
