@@ -75,6 +75,10 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "How long a source waits for its destination to prepare (default: ${DEFAULT-VALUE}).")
     int prepareTimeoutSeconds;
 
+    @Option(names = "--kill-workloads-on-exit",
+            description = "When the executor stops, kill every workload it manages and delete its directory (demos).")
+    boolean killWorkloadsOnExit;
+
     @Override
     public Integer call() throws Exception {
         ExecutorConfig config = config();
@@ -133,7 +137,7 @@ public final class ExecutorCommand implements Callable<Integer> {
         return new ExecutorConfig(node, kafka.clientProperties(), dir.toAbsolutePath(), listenAddress,
                 advertised, verified, init, new TransferCredentials(secret()), TransferLimits.defaults(),
                 maxConcurrentMigrations, cpus, mem, Duration.ofSeconds(prepareTimeoutSeconds), Duration.ofMinutes(10),
-                ExecutorConfig.RestoreFault.NONE);
+                ExecutorConfig.RestoreFault.NONE, killWorkloadsOnExit);
     }
 
     private Criu criu() {

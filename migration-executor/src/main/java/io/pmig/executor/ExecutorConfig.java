@@ -14,8 +14,9 @@ import java.util.Properties;
  * @param advertise        the transfer endpoint peers are told to use (normally the listen address)
  * @param prepareTimeout   how long a source waits for its destination's PREPARED before giving up
  * @param sessionTimeout   how long a prepared destination waits for its source to finish
- * @param restoreFault     test hook: what the destination does to the received images before restoring
- *                         ({@link RestoreFault#NONE} in production) - a real corruption, not a simulated failure
+ * @param restoreFault     test hook: a fault injected around the restore ({@link RestoreFault#NONE} in production)
+ * @param killWorkloadsOnExit on close, stop every workload this node manages and delete its directory (demos: leave
+ *                         nothing running); off in production, where workloads outlive executor restarts
  */
 public record ExecutorConfig(
         String node,
@@ -32,8 +33,54 @@ public record ExecutorConfig(
         long capacityMemBytes,
         Duration prepareTimeout,
         Duration sessionTimeout,
-        RestoreFault restoreFault) {
+        RestoreFault restoreFault,
+        boolean killWorkloadsOnExit) {
 
-    /** A deliberate corruption of received images, so rollback is tested against CRIU's real failure. */
-    public enum RestoreFault { NONE, CORRUPT_IMAGES }
+    /** Without {@code killWorkloadsOnExit} (false): the constructor callers used before it existed. */
+    public ExecutorConfig(String node, Properties kafka, Path workdir, InetSocketAddress listen, InetSocketAddress advertise,
+                          Criu criu, Path initBinary, TransferCredentials credentials, TransferLimits transferLimits,
+                          int maxConcurrentMigrations, double capacityCpus, long capacityMemBytes,
+                          Duration prepareTimeout, Duration sessionTimeout, RestoreFault restoreFault) {
+        this(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits, maxConcurrentMigrations,
+                capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, false);
+    }
+
+    /**
+     * A node on this machine for an in-process cluster (demo, bench): transfer endpoint on loopback, any port, two
+     * concurrent migrations, no capacity limits, 30 s prepare and 10 min session timeouts, no faults, and every
+     * workload stopped when the executor closes. Start it with {@link io.pmig.executor.node.NodeExecutor#start(ExecutorConfig)}.
+     */
+    public static ExecutorConfig local(String node, Properties kafka, Path workdir, Criu criu, Path initBinary,
+                                       byte[] sharedSecret) {
+        return new ExecutorConfig(node, kafka, workdir,
+                new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), null, criu, initBinary,
+                new TransferCredentials(sharedSecret), TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30),
+                Duration.ofMinutes(10), RestoreFault.NONE, true);
+    }
+
+    public ExecutorConfig withKillWorkloadsOnExit(boolean kill) {
+        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
+                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, kill);
+    }
+
+    public ExecutorConfig withRestoreFault(RestoreFault fault) {
+        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
+                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, fault,
+                killWorkloadsOnExit);
+    }
+
+    public ExecutorConfig withPrepareTimeout(Duration timeout) {
+        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
+                maxConcurrentMigrations, capacityCpus, capacityMemBytes, timeout, sessionTimeout, restoreFault,
+                killWorkloadsOnExit);
+    }
+
+    /** Faults injected for tests; each is real (a corrupted image, a migration thread stopping dead), not simulated output. */
+    public enum RestoreFault {
+        NONE,
+        /** the destination truncates the received core images, so criu's restore really fails */
+        CORRUPT_IMAGES,
+        /** the source's migration thread dies right after DUMPED, leaving its journal as a killed executor would */
+        CRASH_SOURCE_AFTER_DUMP
+    }
 }

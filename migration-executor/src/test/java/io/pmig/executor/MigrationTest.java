@@ -218,6 +218,131 @@ class MigrationTest {
         assertEquals(1, nodes.all(phase(migrate.getCommandId(), Phase.COMPLETED)).size(), nodes.eventsSummary());
     }
 
+    @Test
+    void counterMigratesInLazyModeWithNoMissingOrRepeatedNumber() throws Exception {
+        String w = nodes.prefix + "lazy";
+        int pidBefore = launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.LAZY, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
+        assertEquals(MigrationMode.LAZY, done.getMode());
+        int pidAfter = nodes.runningPid("b", w).orElseThrow(() -> new AssertionError("not running on b"));
+        assertNotEquals(pidBefore, pidAfter);
+        assertTrue(done.getTimings().getDowntimeMs() > 0 && done.getTimings().getRestoreMs() > 0, done.getTimings().toString());
+        // the source's copy goes only once its lazy dump has served every page
+        awaitGone(nodes.workloadDir("a", w));
+        int atCompletion = lines(nodes.workloadDir("b", w)).size();
+        awaitLines(nodes.workloadDir("b", w), atCompletion + 20);
+        assertConsecutive(lines(nodes.workloadDir("b", w)));
+        kill("b", w);
+    }
+
+    @Test
+    void lazyRestoreFailureStopsTheLazyDumpAndTheWorkloadResumesOnTheSource() throws Exception {
+        String w = nodes.prefix + "lazy-bad";
+        int pid = launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "bad", MigrationMode.LAZY, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        assertEquals(pid, nodes.runningPid("a", w).orElseThrow(() -> new AssertionError("not running on the source")),
+                "a lazy rollback resumes the very same processes");
+        assertTrue(nodes.runningPid("bad", w).isEmpty(), "running on the failed destination");
+        int atRollback = lines(nodes.workloadDir("a", w)).size();
+        awaitLines(nodes.workloadDir("a", w), atRollback + 20);
+        assertConsecutive(lines(nodes.workloadDir("a", w)));
+        kill("a", w);
+    }
+
+    @Test
+    void sourceExecutorKilledAfterItsDumpRollsBackOnRestartAndTheWorkloadRunsOnce() throws Exception {
+        nodes.start("crash", c -> c.withRestoreFault(RestoreFault.CRASH_SOURCE_AFTER_DUMP));
+        String w = nodes.prefix + "crashed";
+        launch("crash", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("crash", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "crash", "b", MigrationMode.PLAIN, List.of());
+        nodes.await(phase(mid, Phase.DUMPED), WAIT, "DUMPED");
+        nodes.stop("crash"); // its migration thread died after the dump: only the journal and the images are left
+        assertTrue(nodes.runningPid("crash", w).isEmpty(), "the dump should have stopped the workload");
+        int atCrash = lines(nodes.workloadDir("crash", w)).size();
+
+        nodes.start("crash", c -> c);
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        assertEquals(nodes.node("crash"), done.getNode());
+        assertTrue(nodes.runningPid("crash", w).isPresent(), "not running on the restarted source");
+        assertTrue(nodes.runningPid("b", w).isEmpty(), "also running on the destination");
+        awaitLines(nodes.workloadDir("crash", w), atCrash + 20);
+        assertConsecutive(lines(nodes.workloadDir("crash", w)));
+        kill("crash", w);
+        nodes.stop("crash");
+    }
+
+    @Test
+    void aPinnedWorkloadIsMarkedForTheAgentAndItsMigrationIsRefused() throws Exception {
+        String w = nodes.prefix + "pinned";
+        MigrationCommand launch = MigrationCommand.newBuilder(
+                nodes.command(CommandKind.LAUNCH, w, null, "a", null, List.of("sh", "-c", COUNTER))).setMigratable(false).build();
+        nodes.send(launch);
+        assertEquals(Phase.LAUNCHED, nodes.await(e -> e.getCommandId().equals(launch.getCommandId()), WAIT, "LAUNCHED").getPhase());
+        assertTrue(Files.exists(nodes.workloadDir("a", w).resolve("pinned")), "no pinned marker for the agent");
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PLAIN, List.of());
+        MigrationEvent refused = nodes.await(ended(mid), WAIT, "refusal of " + mid);
+
+        assertEquals(Phase.FAILED, refused.getPhase(), nodes.eventsSummary());
+        assertTrue(refused.getError().contains("pinned"), refused.getError());
+        assertTrue(nodes.runningPid("a", w).isPresent(), "a refused migration stopped the workload");
+        kill("a", w);
+    }
+
+    @Test
+    void impossibleMovesFailWithTheReason() throws Exception {
+        nodes.start("quick", c -> c.withPrepareTimeout(Duration.ofSeconds(3)));
+        String w = nodes.prefix + "impossible";
+        launch("quick", w, List.of("sh", "-c", COUNTER));
+
+        String unknownWorkload = nodes.send(CommandKind.MIGRATE, nodes.prefix + "no-such-workload", "quick", "b",
+                MigrationMode.PLAIN, List.of());
+        assertTrue(nodes.await(ended(unknownWorkload), WAIT, "refusal").getError().contains("not running on"));
+
+        String sameNode = nodes.send(CommandKind.MIGRATE, w, "quick", "quick", MigrationMode.PLAIN, List.of());
+        MigrationEvent same = nodes.await(ended(sameNode), WAIT, "refusal");
+        assertEquals(Phase.FAILED, same.getPhase());
+        assertTrue(same.getError().contains("same node"), same.getError());
+
+        String nowhere = nodes.send(CommandKind.MIGRATE, w, "quick", "no-such-node", MigrationMode.PLAIN, List.of());
+        MigrationEvent silent = nodes.await(ended(nowhere), WAIT, "refusal");
+        assertEquals(Phase.FAILED, silent.getPhase());
+        assertTrue(silent.getError().contains("unknown or down"), silent.getError());
+
+        String unknownKill = nodes.send(CommandKind.KILL, nodes.prefix + "no-such-workload", "quick", null, null, List.of());
+        assertEquals(Phase.FAILED, nodes.await(e -> e.getCommandId().equals(unknownKill), WAIT, "refusal").getPhase());
+        assertTrue(nodes.runningPid("quick", w).isPresent(), "the workload stopped");
+        kill("quick", w);
+        nodes.stop("quick");
+    }
+
+    @Test
+    void killWorkloadsOnExitLeavesNothingRunning() throws Exception {
+        nodes.start("demo", c -> c.withKillWorkloadsOnExit(true));
+        String w = nodes.prefix + "demo";
+        int pid = launch("demo", w, List.of("sh", "-c", "sleep 600 & " + COUNTER));
+        awaitLines(nodes.workloadDir("demo", w), 3);
+
+        nodes.stop("demo");
+
+        assertFalse(io.pmig.executor.workload.ProcessTable.isAlive(pid), "the workload survived its executor");
+        assertFalse(Files.exists(nodes.workloadDir("demo", w)), "its directory was left behind");
+    }
+
     // --- helpers -------------------------------------------------------------------------------------------------
 
     private static int launch(String node, String w, List<String> argv) throws Exception {

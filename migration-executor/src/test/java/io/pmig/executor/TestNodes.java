@@ -33,6 +33,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -96,14 +97,23 @@ final class TestNodes implements AutoCloseable {
     /** Starts executor {@code name}; {@code advertise} replaces its announced endpoint (a proxy in front of it). */
     NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise)
             throws Exception {
+        return start(name, fault, listenAt, advertise, UnaryOperator.identity());
+    }
+
+    /** Starts executor {@code name} (again: same work dir) with its config adjusted by {@code tweak}. */
+    NodeExecutor start(String name, UnaryOperator<ExecutorConfig> tweak) throws Exception {
+        return start(name, RestoreFault.NONE, null, null, tweak);
+    }
+
+    private NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise,
+                               UnaryOperator<ExecutorConfig> tweak) throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
         InetSocketAddress listen = listenAt != null ? listenAt : new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         ExecutorConfig config = new ExecutorConfig(node, SharedBroker.clientProperties(), workdir, listen, advertise,
                 criu(), InitBinary.install(InitBinary.DEFAULT_PATH), new TransferCredentials(SECRET),
                 TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30), Duration.ofMinutes(2), fault);
-        NodeExecutor executor = new NodeExecutor(config).start();
-        assertTrue(executor.awaitReady(Duration.ofSeconds(60)), node + " was never assigned pmig.commands");
+        NodeExecutor executor = NodeExecutor.start(tweak.apply(config));
         executors.put(node, executor);
         return executor;
     }

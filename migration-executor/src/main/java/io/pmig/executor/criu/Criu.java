@@ -30,12 +30,18 @@ public final class Criu {
             "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     private static final Logger log = LoggerFactory.getLogger(Criu.class);
 
+    /** lazy-pages grows its pipes with F_SETPIPE_SZ up to this; below it criu fails with EPERM (no CAP_SYS_RESOURCE). */
+    static final long LAZY_PIPE_BYTES = 4L << 20;
+    private static final Path PIPE_MAX = Path.of("/proc/sys/fs/pipe-max-size");
+
     private final Path binary;
     private final Path nft;
+    private final Optional<String> lazyPagesProblem;
 
-    private Criu(Path binary, Path nft) {
+    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem) {
         this.binary = binary;
         this.nft = nft;
+        this.lazyPagesProblem = lazyPagesProblem;
     }
 
     /**
@@ -65,7 +71,37 @@ public final class Criu {
         if (!Files.isExecutable(nft)) {
             nft = resolveExecutable(Path.of("nft")).orElse(null);
         }
-        return new Criu(resolved, nft);
+        return new Criu(resolved, nft, raisePipeMaxSize());
+    }
+
+    /**
+     * LAZY mode needs {@code fs.pipe-max-size} >= 4 MiB (scripts/install-criu.sh sets it). Raised here when it is
+     * lower; the reason LAZY cannot work when that fails, else empty.
+     */
+    static Optional<String> raisePipeMaxSize() {
+        long current;
+        try {
+            current = Long.parseLong(Files.readString(PIPE_MAX).strip());
+        } catch (IOException | NumberFormatException e) {
+            return Optional.of("cannot read " + PIPE_MAX + ": " + e.getMessage());
+        }
+        if (current >= LAZY_PIPE_BYTES) {
+            return Optional.empty();
+        }
+        try {
+            Files.writeString(PIPE_MAX, String.valueOf(LAZY_PIPE_BYTES));
+            log.info("raised fs.pipe-max-size from {} to {} for criu lazy-pages", current, LAZY_PIPE_BYTES);
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.of("fs.pipe-max-size is " + current + " (lazy-pages needs >= " + LAZY_PIPE_BYTES
+                    + ") and cannot be raised: " + e.getMessage() + "; run 'sysctl -w fs.pipe-max-size=" + LAZY_PIPE_BYTES
+                    + "' or scripts/install-criu.sh");
+        }
+    }
+
+    /** Why LAZY migrations cannot run on this node, or empty if they can. */
+    public Optional<String> lazyPagesProblem() {
+        return lazyPagesProblem;
     }
 
     public Path binary() {
@@ -77,14 +113,98 @@ public final class Criu {
      * a page server, memory pages go straight to it and only the small non-page images stay in imagesDir.
      */
     public void dump(int initPid, Path imagesDir, PageServerAddress pageServer) throws CriuException {
-        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
-                "-D", imagesDir.toString(), "-o", "dump.log",
-                "--tcp-established", "--file-locks", "--network-lock", "nftables",
-                "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
+        List<String> cmd = dumpCommand(initPid, imagesDir);
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
         }
         runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
+    }
+
+    private List<String> dumpCommand(int initPid, Path imagesDir) {
+        return new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
+                "-D", imagesDir.toString(), "-o", "dump.log",
+                "--tcp-established", "--file-locks", "--network-lock", "nftables",
+                "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
+    }
+
+    /**
+     * Post-copy dump: writes every image but the lazy memory pages into imagesDir and returns once they are complete
+     * (the tree stays frozen). criu then serves the pages at {@code serveAt} until the destination's lazy-pages
+     * daemon has fetched them all, kills the tree and exits 0 - until then it holds the only copy of the memory.
+     * Terminating it before that resumes the tree (and leaves the network-lock table to delete).
+     */
+    public BackgroundCriu startLazyDump(int initPid, Path imagesDir, PageServerAddress serveAt, Duration readyTimeout)
+            throws CriuException {
+        List<String> cmd = dumpCommand(initPid, imagesDir);
+        cmd.addAll(List.of("--lazy-pages", "--address", serveAt.host(), "--port", String.valueOf(serveAt.port()),
+                "--status-fd", "3"));
+        return startBackground(cmd, imagesDir, "lazy-dump", imagesDir.resolve("dump.log"), readyTimeout);
+    }
+
+    /**
+     * Destination side of post-copy: the lazy-pages daemon that fetches pages from the source's lazy dump at
+     * {@code source} into the restored tasks (on fault, and in the background). It exits 0 once every page is here.
+     */
+    public BackgroundCriu startLazyPages(Path imagesDir, PageServerAddress source, Duration readyTimeout)
+            throws CriuException {
+        List<String> cmd = List.of(binary.toString(), "lazy-pages", "--page-server", "--address", source.host(),
+                "--port", String.valueOf(source.port()), "-D", imagesDir.toString(), "-o", "lazy-pages.log",
+                "--status-fd", "3");
+        return startBackground(cmd, imagesDir, "lazy-pages", imagesDir.resolve("lazy-pages.log"), readyTimeout);
+    }
+
+    /** Runs cmd in the background and waits for its "ready" byte on fd 3; see {@link BackgroundCriu}. */
+    private static BackgroundCriu startBackground(List<String> cmd, Path dir, String name, Path logFile,
+                                                  Duration readyTimeout) throws CriuException {
+        Path status = dir.resolve(name + ".status");
+        try {
+            Files.createDirectories(dir);
+            for (String suffix : List.of(".status", ".pid", ".rc")) {
+                Files.deleteIfExists(dir.resolve(name + suffix));
+            }
+            Files.createFile(status);
+        } catch (IOException e) {
+            throw new CriuException("cannot prepare " + dir + ": " + e.getMessage(), e);
+        }
+        List<String> shell = new ArrayList<>(List.of("sh", "-c",
+                "\"$0\" \"$@\" 3>>\"$PMIG_DIR/$PMIG_NAME.status\" </dev/null & echo $! > \"$PMIG_DIR/$PMIG_NAME.pid\"; "
+                        + "wait $!; rc=$?; echo $rc > \"$PMIG_DIR/$PMIG_NAME.rc.tmp\"; "
+                        + "mv \"$PMIG_DIR/$PMIG_NAME.rc.tmp\" \"$PMIG_DIR/$PMIG_NAME.rc\"; exit $rc"));
+        shell.addAll(cmd);
+        ProcessBuilder pb = new ProcessBuilder(shell).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + ".out").toFile());
+        pb.environment().put("PMIG_DIR", dir.toString());
+        pb.environment().put("PMIG_NAME", name);
+        Process process;
+        try {
+            process = pb.start();
+        } catch (IOException e) {
+            throw new CriuException("cannot start criu " + cmd.get(1) + ": " + e.getMessage(), e);
+        }
+        BackgroundCriu criu = new BackgroundCriu(process, dir, name, logFile);
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
+        try {
+            while (Files.size(status) == 0) {
+                if (!process.isAlive()) {
+                    throw new CriuException("criu " + cmd.get(1) + " exited with " + process.exitValue() + ": "
+                            + errorLines(logFile));
+                }
+                if (System.nanoTime() > deadline) {
+                    criu.kill();
+                    throw new CriuException("criu " + cmd.get(1) + " not ready within " + readyTimeout + ": "
+                            + errorLines(logFile));
+                }
+                Thread.sleep(5);
+            }
+        } catch (IOException e) {
+            criu.kill();
+            throw new CriuException("cannot read the status of criu " + cmd.get(1) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            criu.kill();
+            Thread.currentThread().interrupt();
+            throw new CriuException("interrupted while starting criu " + cmd.get(1), e);
+        }
+        return criu;
     }
 
     /**
@@ -93,6 +213,12 @@ public final class Criu {
      * so a destination can hold the copy until the source commits.
      */
     public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, String logName) throws CriuException {
+        return restore(imagesDir, workloadDir, leaveStopped, false, logName);
+    }
+
+    /** As above; {@code lazyPages} restores without memory, served by a running {@link #startLazyPages} daemon. */
+    public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, boolean lazyPages, String logName)
+            throws CriuException {
         Path pidFile = imagesDir.resolve("restored.pid");
         try {
             Files.deleteIfExists(pidFile);
@@ -105,6 +231,9 @@ public final class Criu {
                 "--external", "mnt[" + EXTERNAL_KEY + "]:" + workloadDir));
         if (leaveStopped) {
             cmd.add("--leave-stopped");
+        }
+        if (lazyPages) {
+            cmd.add("--lazy-pages");
         }
         runLogged(cmd, imagesDir.resolve(logName), "restore");
         try {

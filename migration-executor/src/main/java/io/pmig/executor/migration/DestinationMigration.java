@@ -1,6 +1,7 @@
 package io.pmig.executor.migration;
 
 import io.pmig.executor.ExecutorConfig.RestoreFault;
+import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
@@ -28,6 +29,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +41,10 @@ import org.slf4j.MDC;
  * authenticated connection: RESTORE restores the received images with every task left stopped, COMMIT publishes
  * COMPLETED and only then resumes the tasks, ABORT kills the stopped copy. A restored copy that was never
  * committed is killed when the session ends, so the workload never runs on both nodes.
+ *
+ * <p>LAZY: RESTORE names the source's lazy page address; a {@code criu lazy-pages} daemon fetches the pages into the
+ * stopped copy. Once it has every page the source's dump has killed the source copy, so a copy whose daemon
+ * finished is committed here even if COMMIT never comes, and never aborted.
  *
  * <p>The criu page server speaks criu's own unauthenticated TCP protocol: it is bound to this node's transfer
  * host only, opened only for a migration this node prepared, and serves exactly one dump. Anyone who can reach
@@ -57,6 +63,7 @@ public final class DestinationMigration implements SessionHandler {
     private final Path sessionDir;
     private final Path images;
     private PageServer pageServer;
+    private volatile BackgroundCriu lazyPages;
     private volatile int restoredPid;
     private volatile boolean committed;
     private volatile long restoreMs;
@@ -95,9 +102,8 @@ public final class DestinationMigration implements SessionHandler {
             PageServerAddress pages = null;
             if (command.getMode() == MigrationMode.PAGE_SERVER) {
                 // criu wants an IP literal; a wildcard listen address binds the page server to the advertised host
-                InetAddress host = node.config().listen().getAddress().isAnyLocalAddress()
-                        ? InetAddress.getByName(node.advertised().getHostString()) : node.config().listen().getAddress();
-                pages = new PageServerAddress(host.getHostAddress(), freePort(host));
+                InetAddress host = node.pageServerHost();
+                pages = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
                 pageServer = node.config().criu().startPageServer(images, pages, Duration.ofSeconds(10));
             }
             session = node.transfer().openSession(migrationId, sessionDir, this);
@@ -111,8 +117,16 @@ public final class DestinationMigration implements SessionHandler {
         log.info("prepared to receive {} at {}", workloadId, endpoint.format());
 
         long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
+        long sourceHeardBy = System.nanoTime() + node.config().prepareTimeout().toNanos();
         try (session) {
             while (!session.awaitClosed(Duration.ofMillis(500))) {
+                if (System.nanoTime() > sourceHeardBy && !session.used()
+                        && node.peers().find(migrationId, e -> command.getSourceNode().equals(e.getNode())).isEmpty()) {
+                    node.events().publish(event(Phase.FAILED).setError("source node " + command.getSourceNode()
+                            + " never answered within " + node.config().prepareTimeout().toSeconds()
+                            + " s (unknown or down); nothing was moved"));
+                    break;
+                }
                 Optional<MigrationEvent> sourceGaveUp = node.peers().find(migrationId,
                         e -> command.getSourceNode().equals(e.getNode())
                                 && (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED));
@@ -128,6 +142,18 @@ public final class DestinationMigration implements SessionHandler {
             }
             if (session.failure() != null && !committed) {
                 log.warn("transfer session ended without COMMIT: {}", session.failure());
+            }
+        }
+        if (!committed && restoredPid != 0 && lazyPages != null) {
+            // LAZY: once every page is here the source's criu has killed its copy, so this one must run
+            OptionalInt rc = lazyPages.awaitExit(node.config().sessionTimeout());
+            if (rc.isPresent() && rc.getAsInt() == 0) {
+                log.warn("the source never sent COMMIT, but every page of {} is here: committing on our own", workloadId);
+                try {
+                    commit(Map.of());
+                } catch (Exception e) {
+                    log.error("cannot commit {} on our own: {}", workloadId, e.toString());
+                }
             }
         }
         synchronized (this) {
@@ -148,8 +174,8 @@ public final class DestinationMigration implements SessionHandler {
         if (node.workloads().isRunning(workloadId)) {
             return "workload " + workloadId + " already runs on " + config.node();
         }
-        if (command.getMode() == MigrationMode.LAZY) {
-            return "LAZY mode is not implemented by this executor (use PAGE_SERVER or PLAIN)";
+        if (command.getMode() == MigrationMode.LAZY && config.criu().lazyPagesProblem().isPresent()) {
+            return "LAZY mode is unavailable: " + config.criu().lazyPagesProblem().get();
         }
         if (config.capacityCpus() > 0 && command.getCpuRequest() > config.capacityCpus()) {
             return "needs " + command.getCpuRequest() + " cpus, node capacity is " + config.capacityCpus() + " (--capacity cpus)";
@@ -180,7 +206,7 @@ public final class DestinationMigration implements SessionHandler {
         MDC.put("node", node.config().node());
         MDC.put("migration", migrationId);
         return switch (verb) {
-            case "RESTORE" -> restore();
+            case "RESTORE" -> restore(args);
             case "COMMIT" -> commit(args);
             case "ABORT" -> {
                 abort();
@@ -191,7 +217,7 @@ public final class DestinationMigration implements SessionHandler {
         };
     }
 
-    private synchronized String restore() throws Exception {
+    private synchronized String restore(Map<String, String> args) throws Exception {
         if (restoredPid != 0 || committed) {
             throw new IllegalStateException("already restored");
         }
@@ -217,8 +243,15 @@ public final class DestinationMigration implements SessionHandler {
         long t = System.nanoTime();
         int pid;
         try {
-            pid = node.config().criu().restore(images, dir, true, "restore.log");
-        } catch (CriuException e) {
+            boolean lazy = command.getMode() == MigrationMode.LAZY;
+            if (lazy) {
+                lazyPages = node.config().criu().startLazyPages(images, lazySource(args), Duration.ofSeconds(30));
+            }
+            pid = node.config().criu().restore(images, dir, true, lazy, "restore.log");
+        } catch (CriuException | RuntimeException e) {
+            if (lazyPages != null) {
+                lazyPages.kill(); // the source's lazy dump then resumes its tree
+            }
             // the source restores its own checkpoint next and that removes the lock when both share a network
             leftoverLockTable = Criu.lockTable(images);
             NodeWorkloads.deleteTree(dir);
@@ -232,6 +265,9 @@ public final class DestinationMigration implements SessionHandler {
         }
         restoredPid = pid;
         journal.put("restoredPid", pid).step(Step.RESTORED);
+        if (lazyPages != null) {
+            watchLazyPages(lazyPages);
+        }
         node.events().publish(event(Phase.RESTORED).setPid(pid)
                 .setTimings(PhaseTimings.newBuilder().setRestoreMs(restoreMs).build()));
         log.info("restored {} as pid {} in {} ms, stopped until the source commits", workloadId, pid, restoreMs);
@@ -273,6 +309,14 @@ public final class DestinationMigration implements SessionHandler {
         if (committed) {
             return;
         }
+        if (lazyPages != null && restoredPid != 0
+                && BackgroundCriu.exitCode(images, "lazy-pages").orElse(-1) == 0) {
+            log.warn("not aborting {}: every page is here, so the source no longer has it", workloadId);
+            return;
+        }
+        if (lazyPages != null) {
+            lazyPages.kill(); // pages incomplete: the copy cannot run, and the source's dump must not finish
+        }
         if (restoredPid != 0) {
             log.info("killing the uncommitted copy of {} (pid {})", workloadId, restoredPid);
             ProcessTable.killNamespace(restoredPid);
@@ -300,6 +344,36 @@ public final class DestinationMigration implements SessionHandler {
             log.info("returned {} page files ({} bytes) to the source", receipt.files(), receipt.bytes());
             return "files=" + receipt.files();
         }
+    }
+
+    private static PageServerAddress lazySource(Map<String, String> args) {
+        String at = args.get("lazyPages");
+        int colon = at == null ? -1 : at.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException("LAZY RESTORE without the source's page address (lazyPages=HOST:PORT)");
+        }
+        return new PageServerAddress(at.substring(0, colon), Integer.parseInt(at.substring(colon + 1)));
+    }
+
+    /** Journals when the lazy-pages daemon ends, for a commit decision after a restart (it outlives the JVM). */
+    private void watchLazyPages(BackgroundCriu daemon) {
+        Thread t = new Thread(() -> {
+            MDC.put("node", node.config().node());
+            MDC.put("migration", migrationId);
+            try {
+                long start = System.nanoTime();
+                OptionalInt rc = daemon.awaitExit(Duration.ofDays(1));
+                if (rc.isPresent() && rc.getAsInt() == 0) {
+                    log.info("every page of {} arrived {} ms after the restore", workloadId, SourceMigration.millisSince(start));
+                } else {
+                    log.warn("criu lazy-pages for {} ended with {}: {}", workloadId, rc, daemon.errors());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "pmig-lazy-pages-" + workloadId);
+        t.setDaemon(true);
+        t.start();
     }
 
     private void cleanUp() throws IOException {
@@ -381,12 +455,5 @@ public final class DestinationMigration implements SessionHandler {
             return 0;
         }
         return 0;
-    }
-
-    /** A port for the page server on the transfer host; criu binds it right after (a tiny, harmless race). */
-    private static int freePort(InetAddress host) throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, host)) {
-            return s.getLocalPort();
-        }
     }
 }

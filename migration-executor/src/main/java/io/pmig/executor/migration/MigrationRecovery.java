@@ -8,7 +8,11 @@ import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
+import io.pmig.executor.criu.BackgroundCriu;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.OptionalInt;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -46,6 +50,11 @@ public final class MigrationRecovery {
         String workloadId = journal.get("workloadId");
         String migrationId = journal.get("migrationId");
         log.info("recovering source side of the migration of {} (stopped at {})", workloadId, journal.step());
+        if (MigrationMode.LAZY.name().equals(journal.get("mode")) && journal.step() != Step.ACCEPTED
+                && journal.step() != Step.ROLLING_BACK) {
+            recoverLazySource(node, journal);
+            return;
+        }
         if (journal.step() == Step.ACCEPTED || node.workloads().isRunning(workloadId)) {
             node.events().publish(node.events().event(journal.get("commandId"), migrationId, workloadId, Phase.ROLLED_BACK)
                     .setMode(MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
@@ -71,10 +80,88 @@ public final class MigrationRecovery {
                 .setError("workload lost: executor restarted mid-migration and no checkpoint is left in " + journal.dir()));
     }
 
-    private static void recoverDestination(NodeServices node, MigrationJournal journal) throws IOException {
+    /**
+     * LAZY source: its criu dump outlives the executor. Before the restore was requested, stopping it resumes the
+     * tree here. After, it must run to its end: exit 0 means the destination holds every page (and owns the
+     * workload); anything else resumed the tree here.
+     */
+    private static void recoverLazySource(NodeServices node, MigrationJournal journal)
+            throws IOException, InterruptedException {
+        Path images = journal.dir().resolve("images");
+        int initPid = journal.getInt("initPid");
+        int dumpPid = BackgroundCriu.pid(images, "lazy-dump");
+        boolean restoreRequested = journal.step() == Step.RESTORING || journal.step() == Step.COMMITTING;
+        if (isCriu(dumpPid) && !restoreRequested) {
+            ProcessTable.signal("TERM", List.of(dumpPid));
+        }
+        long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
+        while (isCriu(dumpPid) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        if (isCriu(dumpPid)) {
+            ProcessTable.signal("KILL", List.of(dumpPid));
+        }
+        OptionalInt rc = BackgroundCriu.exitCode(images, "lazy-dump");
+        String workloadId = journal.get("workloadId");
+        if (rc.isPresent() && rc.getAsInt() == 0 && !ProcessTable.isAlive(initPid)) {
+            boolean completed = node.history().completed(workloadId, journal.get("migrationId"));
+            log.info("every page of {} went to {} while this executor was down ({})", workloadId,
+                    journal.get("destination"), completed ? "it reported COMPLETED" : "no COMPLETED seen");
+            if (!completed) {
+                node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"),
+                                workloadId, Phase.FAILED).setMode(MigrationMode.LAZY).setSourceNode(node.config().node())
+                        .setDestinationNode(journal.get("destination"))
+                        .setError("executor restarted mid-migration; every page went to the destination, which has not"
+                                + " reported COMPLETED"));
+            }
+            node.workloads().remove(workloadId);
+            journal.delete();
+            return;
+        }
+        SourceMigration.resumeAfterLazyDump(node, journal, initPid, "executor restarted mid-migration",
+                PhaseTimings.newBuilder());
+    }
+
+    /** The pid still belongs to a criu (not to a process that reused it). */
+    private static boolean isCriu(int pid) {
+        if (!ProcessTable.isAlive(pid)) {
+            return false;
+        }
+        try {
+            return Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline")).contains("criu");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void recoverDestination(NodeServices node, MigrationJournal journal)
+            throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
         int pid = journal.getInt("restoredPid");
         log.info("recovering destination side of the migration of {} (stopped at {})", workloadId, journal.step());
+        if (MigrationMode.LAZY.name().equals(journal.get("mode")) && pid != 0 && ProcessTable.isAlive(pid)) {
+            // every page here means the source's dump has ended and killed its copy: this one must run
+            Path images = journal.dir().resolve("incoming").resolve("images");
+            int daemon = BackgroundCriu.pid(images, "lazy-pages");
+            long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
+            while (isCriu(daemon) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            if (BackgroundCriu.exitCode(images, "lazy-pages").orElse(-1) == 0) {
+                node.workloads().writePid(workloadId, pid);
+                if (!node.history().completed(workloadId, journal.get("migrationId"))) {
+                    node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"),
+                                    workloadId, Phase.COMPLETED).setMode(MigrationMode.LAZY).setPid(pid)
+                            .setSourceNode(journal.get("source")).setDestinationNode(node.config().node()));
+                }
+                DestinationMigration.resume(pid);
+                node.exits().watch(workloadId, pid);
+                log.info("every page of {} had arrived: it runs here as pid {}", workloadId, pid);
+                journal.delete();
+                return;
+            }
+            ProcessTable.signal("KILL", List.of(daemon).stream().filter(MigrationRecovery::isCriu).toList());
+        }
         if (journal.step() == Step.COMMITTED && ProcessTable.isAlive(pid)
                 && node.history().completed(workloadId, journal.get("migrationId"))) {
             DestinationMigration.resume(pid);

@@ -16,4 +16,17 @@ public record NodeServices(ExecutorConfig config, NodeWorkloads workloads, ExitW
     public java.net.InetSocketAddress advertised() {
         return config.advertise() != null ? config.advertise() : transfer.address();
     }
+
+    /** Where this node's criu page servers listen: the listen host, or the advertised one for a wildcard (criu wants an IP). */
+    public java.net.InetAddress pageServerHost() throws java.io.IOException {
+        return config.listen().getAddress().isAnyLocalAddress()
+                ? java.net.InetAddress.getByName(advertised().getHostString()) : config.listen().getAddress();
+    }
+
+    /** A free port on host for criu to bind right after (a tiny, harmless race). */
+    static int freePort(java.net.InetAddress host) throws java.io.IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, host)) {
+            return s.getLocalPort();
+        }
+    }
 }

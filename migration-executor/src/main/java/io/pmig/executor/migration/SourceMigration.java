@@ -1,6 +1,9 @@
 package io.pmig.executor.migration;
 
+import io.pmig.executor.ExecutorConfig.RestoreFault;
+import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.DumpStats;
 import io.pmig.executor.migration.MigrationJournal.Role;
@@ -24,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +42,11 @@ import org.slf4j.LoggerFactory;
  * (RETURN_PAGES). If that connection is gone - destination dead or the network cut - the pages are gone with it and
  * the workload is lost (FAILED). That is the price of moving memory only once; PLAIN keeps a full local checkpoint
  * and can always roll back.
+ *
+ * <p>LAZY mode (post-copy) gives the lowest downtime but the weakest guarantee: once the destination's restore has
+ * started, this node's {@code criu dump --lazy-pages} holds the only copy of the memory until every page has moved,
+ * and a crash of this node in that window loses the workload. Before the restore starts, stopping the dump resumes
+ * the workload here. See {@code runLazy} and CRIU-NOTES.md.
  */
 public final class SourceMigration {
 
@@ -45,6 +54,7 @@ public final class SourceMigration {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration RESTORE_TIMEOUT = Duration.ofMinutes(5);
     private static final Duration COMMIT_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration LAZY_READY_TIMEOUT = Duration.ofMinutes(5);
 
     private final NodeServices node;
     private final MigrationCommand command;
@@ -86,8 +96,9 @@ public final class SourceMigration {
                         && (e.getPhase() == Phase.PREPARED || e.getPhase() == Phase.FAILED),
                 node.config().prepareTimeout());
         if (answer.isEmpty()) {
-            untouched("destination " + command.getDestinationNode() + " did not prepare within "
-                    + node.config().prepareTimeout().toSeconds() + " s");
+            // nothing happened to the workload, but the move itself is impossible: FAILED, not ROLLED_BACK
+            untouched(Phase.FAILED, "destination " + command.getDestinationNode() + " is unknown or down: no PREPARED within "
+                    + node.config().prepareTimeout().toSeconds() + " s; the workload keeps running on " + node.config().node());
             return;
         }
         if (answer.get().getPhase() == Phase.FAILED) {
@@ -105,8 +116,9 @@ public final class SourceMigration {
             untouched("destination prepared no page server for PAGE_SERVER mode");
             return;
         }
-        if (mode == MigrationMode.LAZY) {
-            untouched("LAZY mode is not implemented by this executor (use PAGE_SERVER or PLAIN)");
+        if (mode == MigrationMode.LAZY && node.config().criu().lazyPagesProblem().isPresent()) {
+            untouched("LAZY mode is unavailable on " + node.config().node() + ": "
+                    + node.config().criu().lazyPagesProblem().get());
             return;
         }
 
@@ -114,6 +126,10 @@ public final class SourceMigration {
         Files.createDirectories(images);
         if (!node.exits().unwatch(workloadId) || !ProcessTable.isAlive(initPid)) {
             untouched("workload " + workloadId + " is no longer running here");
+            return;
+        }
+        if (mode == MigrationMode.LAZY) {
+            runLazy(endpoint, initPid, images);
             return;
         }
         journal.step(Step.DUMPING);
@@ -139,6 +155,9 @@ public final class SourceMigration {
         node.events().publish(event(Phase.FROZEN));
         node.events().publish(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
         log.info("checkpointed {} in {} ms (freeze {} ms)", workloadId, dumpMs, freezeMs);
+        if (node.config().restoreFault() == RestoreFault.CRASH_SOURCE_AFTER_DUMP) {
+            throw new SimulatedCrash("source executor 'crashed' after DUMPED (fault injection)");
+        }
 
         TransferConnection connection = null;
         try {
@@ -179,6 +198,179 @@ public final class SourceMigration {
         }
     }
 
+    /**
+     * LAZY (post-copy): criu dumps everything but the memory and keeps the tree frozen while it serves the pages at
+     * this node's transfer host; the destination restores at once (stopped) and its lazy-pages daemon pulls the
+     * pages. Lowest downtime - the freeze lasts only as long as the small images take - but until this node's
+     * {@code criu dump} exits it holds the only copy of the memory: a crash of this node (or of that criu) after
+     * the restore started loses the workload. Before the restore starts, stopping the dump resumes the tree here.
+     */
+    private void runLazy(PreparedEndpoint endpoint, int initPid, Path images) throws IOException, InterruptedException {
+        PageServerAddress serveAt;
+        try {
+            java.net.InetAddress host = node.pageServerHost();
+            serveAt = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
+        } catch (IOException e) {
+            untouched("no address for the lazy page source: " + e.getMessage());
+            return;
+        }
+        journal.put("lazyAddress", serveAt).step(Step.DUMPING);
+        freezeStartNanos = System.nanoTime();
+        BackgroundCriu dump;
+        try {
+            dump = node.config().criu().startLazyDump(initPid, images, serveAt, LAZY_READY_TIMEOUT);
+        } catch (CriuException e) {
+            abandonLazyDump(null, initPid, "checkpoint failed: " + e.getMessage());
+            return;
+        }
+        long dumpMs = millisSince(freezeStartNanos);
+        node.workloads().removePid(workloadId); // frozen here and about to move; the agent stops reporting it
+        journal.put("lazyDumpPid", dump.pid()).step(Step.DUMPED);
+        timings.setFreezeMs(dumpMs).setDumpMs(dumpMs);
+        node.events().publish(event(Phase.FROZEN));
+        node.events().publish(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
+        log.info("lazy dump of {} ready in {} ms; serving its pages at {}", workloadId, dumpMs, serveAt);
+
+        TransferConnection connection = null;
+        try {
+            List<Path> files = stageFiles(images);
+            long transferStart = System.nanoTime();
+            connection = TransferConnection.open(endpoint.transfer(), node.config().credentials(), migrationId, CONNECT_TIMEOUT);
+            TransferReceipt receipt = connection.sendFiles(journal.dir(), files);
+            bytesMoved = receipt.bytes();
+            timings.setTransferMs(millisSince(transferStart));
+            node.events().publish(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
+        } catch (TransferException | IOException | RuntimeException e) {
+            abortQuietly(connection);
+            abandonLazyDump(dump, initPid, e instanceof TransferException ? e.getMessage() : "source error: " + e);
+            return;
+        }
+
+        // point of no return for killing the dump: the destination may fetch pages from here on
+        journal.step(Step.RESTORING);
+        try {
+            Map<String, String> restored = parseReply(connection.control("RESTORE",
+                    Map.of("lazyPages", serveAt.toString()), RESTORE_TIMEOUT));
+            timings.setRestoreMs(Long.parseLong(restored.getOrDefault("restoreMs", "0")));
+        } catch (TransferException e) {
+            closeQuietly(connection);
+            if (!e.retriable()) {
+                // the destination answered: its restore failed and it killed what it had restored
+                abandonLazyDump(dump, initPid, e.getMessage());
+            } else {
+                lazyOutcomeUnknown(dump, initPid, e.getMessage());
+            }
+            return;
+        }
+        journal.step(Step.COMMITTING);
+        try {
+            connection.control("COMMIT", Map.of(
+                    "freezeMs", String.valueOf(timings.getFreezeMs()), "dumpMs", String.valueOf(timings.getDumpMs()),
+                    "transferMs", String.valueOf(timings.getTransferMs()), "bytesMoved", String.valueOf(bytesMoved),
+                    "downtimeMs", String.valueOf(millisSince(freezeStartNanos)),
+                    "totalMs", String.valueOf(millisSince(startNanos))), COMMIT_TIMEOUT);
+            connection.finish();
+        } catch (TransferException e) {
+            closeQuietly(connection);
+            lazyOutcomeUnknown(dump, initPid, e.getMessage());
+            return;
+        }
+        long committedNanos = System.nanoTime();
+        OptionalInt rc = dump.awaitExit(node.config().sessionTimeout());
+        if (rc.isPresent() && rc.getAsInt() == 0) {
+            log.info("every page of {} reached the destination {} ms after the commit", workloadId,
+                    millisSince(committedNanos));
+        } else {
+            // the destination published COMPLETED and owns the workload; never let criu's resumed tree run too
+            dump.kill();
+            ProcessTable.killNamespace(initPid);
+            node.events().publish(event(Phase.FAILED).setError("lazy page transfer failed after COMPLETED (criu dump "
+                    + (rc.isPresent() ? "exit " + rc.getAsInt() : "still running") + ": " + dump.errors()
+                    + "); the copy on " + command.getDestinationNode() + " may fault on a missing page"));
+        }
+        completed();
+    }
+
+    /**
+     * The restore may have started and its outcome is unknown: let the dump run to its end. Exit 0 means every page
+     * reached the destination and criu killed the tree here - the destination owns the workload (it commits on its
+     * own once it holds every page). Otherwise the destination's lazy-pages daemon failed, it kills its copy, and
+     * stopping the dump resumes the tree here.
+     */
+    private void lazyOutcomeUnknown(BackgroundCriu dump, int initPid, String why) throws IOException, InterruptedException {
+        log.warn("LAZY migration of {} interrupted after the restore was requested ({}); waiting for criu dump to end",
+                workloadId, why);
+        OptionalInt rc = dump.awaitExit(node.config().sessionTimeout());
+        if (rc.isPresent() && rc.getAsInt() == 0) {
+            if (awaitDestinationCompleted()) {
+                completed();
+            } else {
+                node.events().publish(event(Phase.FAILED).setError(why + "; every page went to "
+                        + command.getDestinationNode() + " but it reported no COMPLETED"));
+                node.workloads().remove(workloadId);
+                journal.delete();
+            }
+            return;
+        }
+        abandonLazyDump(dump, initPid, why);
+    }
+
+    /** Stops a lazy dump that must not finish: criu resumes the tree here; its network lock is removed by hand. */
+    private void abandonLazyDump(BackgroundCriu dump, int initPid, String why) throws IOException, InterruptedException {
+        if (dump != null && dump.isRunning()) {
+            dump.terminate();
+            if (dump.awaitExit(Duration.ofSeconds(30)).isEmpty()) {
+                dump.kill();
+                dump.awaitExit(Duration.ofSeconds(10));
+            }
+        }
+        resumeAfterLazyDump(node, journal, initPid, why, timings);
+    }
+
+    /** After a lazy dump ended without handing the workload over; shared with recovery. */
+    static void resumeAfterLazyDump(NodeServices node, MigrationJournal journal, int initPid, String why,
+                                    PhaseTimings.Builder timings) throws IOException {
+        String workloadId = journal.get("workloadId");
+        Path images = journal.dir().resolve("images");
+        MigrationEvent.Builder event;
+        if (ProcessTable.isAlive(initPid)) {
+            // a lazy dump stopped early leaves its lock table; the tree runs again, so its connections must flow
+            Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
+            node.workloads().writePid(workloadId, initPid);
+            node.exits().watch(workloadId, initPid);
+            log.info("lazy dump stopped: {} runs here again as pid {}", workloadId, initPid);
+            event = node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
+                    Phase.ROLLED_BACK).setPid(initPid).setError(why);
+        } else {
+            Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
+            log.error("workload {} lost: the lazy dump ended and the tree is gone ({})", workloadId, why);
+            event = node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId, Phase.FAILED)
+                    .setError("workload lost: " + why + "; the lazy dump ended without handing the workload over");
+            node.workloads().remove(workloadId);
+        }
+        node.events().publish(event.setMode(MigrationMode.LAZY).setSourceNode(node.config().node())
+                .setDestinationNode(journal.get("destination")).setTimings(timings.build()));
+        journal.delete();
+    }
+
+    private boolean awaitDestinationCompleted() throws InterruptedException {
+        return node.peers().await(migrationId, e -> e.getPhase() == Phase.COMPLETED, COMMIT_TIMEOUT).isPresent()
+                || node.history().completed(workloadId, migrationId);
+    }
+
+    private static void abortQuietly(TransferConnection connection) {
+        if (connection == null) {
+            return;
+        }
+        try {
+            connection.control("ABORT", Map.of(), Duration.ofSeconds(30));
+            connection.finish();
+        } catch (TransferException e) {
+            log.debug("ABORT not acknowledged: {}", e.getMessage());
+        }
+        connection.close();
+    }
+
     /** The workload directory travels as {@code workload/}, hard-linked (the source is dead, so it is consistent). */
     private List<Path> stageFiles(Path images) throws IOException {
         Path staged = journal.dir().resolve("workload");
@@ -191,6 +383,7 @@ public final class SourceMigration {
                 Path target = staged.resolve(rel.toString());
                 if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                     Files.createDirectories(target);
+                    files.add(journal.dir().relativize(target)); // empty dirs too: the workload's cwd must exist
                 } else if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
                         && !rel.toString().startsWith(NodeWorkloads.PID_FILE)) {
                     try {
@@ -204,7 +397,8 @@ public final class SourceMigration {
         }
         try (Stream<Path> walk = Files.list(images)) {
             walk.filter(Files::isRegularFile)
-                    .filter(p -> !p.getFileName().toString().endsWith(".log") && !p.getFileName().toString().endsWith(".out"))
+                    .filter(p -> !p.getFileName().toString().endsWith(".log") && !p.getFileName().toString().endsWith(".out")
+                            && !p.getFileName().toString().startsWith("lazy-dump."))
                     // page-server mode: the pages are on the destination already
                     .filter(p -> !p.getFileName().toString().startsWith("pages-") && !p.getFileName().toString().startsWith("pagemap-")
                             || mode != MigrationMode.PAGE_SERVER)
@@ -222,9 +416,13 @@ public final class SourceMigration {
 
     /** Nothing was checkpointed: the workload never stopped running here. */
     private void untouched(String why) throws IOException {
+        untouched(Phase.ROLLED_BACK, why);
+    }
+
+    private void untouched(Phase phase, String why) throws IOException {
         log.warn("migration of {} abandoned before the checkpoint: {}", workloadId, why);
         node.workloads().pid(workloadId).ifPresent(pid -> node.exits().watch(workloadId, pid));
-        node.events().publish(event(Phase.ROLLED_BACK).setError(why)
+        node.events().publish(event(phase).setError(why)
                 .setPid(node.workloads().pid(workloadId).orElse(0)));
         journal.delete();
     }
@@ -349,6 +547,13 @@ public final class SourceMigration {
     private static void closeQuietly(TransferConnection connection) {
         if (connection != null) {
             connection.close();
+        }
+    }
+
+    /** Fault injection: the migration thread stops dead, leaving its journal as a killed executor would. */
+    public static final class SimulatedCrash extends RuntimeException {
+        SimulatedCrash(String message) {
+            super(message);
         }
     }
 }

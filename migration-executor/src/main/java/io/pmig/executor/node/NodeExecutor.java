@@ -75,6 +75,19 @@ public final class NodeExecutor implements AutoCloseable {
         });
     }
 
+    /**
+     * Starts an executor in this JVM and waits until it consumes pmig.commands - the API for in-process clusters
+     * (demo, bench): {@code try (NodeExecutor n = NodeExecutor.start(ExecutorConfig.local(...))) { n.endpoint(); }}.
+     */
+    public static NodeExecutor start(ExecutorConfig config) throws IOException, InterruptedException {
+        NodeExecutor executor = new NodeExecutor(config).start();
+        if (!executor.awaitReady(Duration.ofSeconds(60))) {
+            executor.close();
+            throw new IllegalStateException("executor " + config.node() + " was not assigned pmig.commands within 60 s");
+        }
+        return executor;
+    }
+
     /** Recovers unfinished migrations, then starts consuming commands. */
     public NodeExecutor start() throws IOException, InterruptedException {
         MDC.put("node", node);
@@ -103,7 +116,22 @@ public final class NodeExecutor implements AutoCloseable {
         commandThread.start();
         log.info("executor {} ready: workdir {}, transfer endpoint {}, criu {}, at most {} concurrent migrations",
                 node, config.workdir(), transfer.address(), config.criu().binary(), config.maxConcurrentMigrations());
+        config.criu().lazyPagesProblem().ifPresent(problem ->
+                log.warn("LAZY migrations to or from {} will be refused: {}", node, problem));
         return this;
+    }
+
+    public String nodeId() {
+        return node;
+    }
+
+    public java.nio.file.Path workdir() {
+        return config.workdir();
+    }
+
+    /** The transfer endpoint announced to sources (--advertise, else the address bound). */
+    public InetSocketAddress endpoint() {
+        return services.advertised();
     }
 
     /** The transfer endpoint actually bound (useful with port 0). */
@@ -190,6 +218,9 @@ public final class NodeExecutor implements AutoCloseable {
         }
         try {
             int pid = services.workloads().launch(id, List.copyOf(command.getArgv()));
+            if (!command.getMigratable()) {
+                services.workloads().pin(id);
+            }
             services.exits().watch(id, pid);
             services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.LAUNCHED)
                     .setDestinationNode(node).setPid(pid));
@@ -200,6 +231,11 @@ public final class NodeExecutor implements AutoCloseable {
 
     private void kill(MigrationCommand command) throws IOException, InterruptedException {
         String id = command.getWorkloadId();
+        // a migration that just completed may still be cleaning up: wait for it rather than refuse
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (migrating.contains(id) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
         if (migrating.contains(id)) {
             refuse(command, Phase.FAILED, "workload " + id + " is migrating; KILL refused");
             return;
@@ -226,6 +262,11 @@ public final class NodeExecutor implements AutoCloseable {
             }
             if (source && !services.workloads().isRunning(id)) {
                 refuse(command, Phase.FAILED, "workload " + id + " is not running on " + node);
+                return;
+            }
+            if (source && services.workloads().isPinned(id)) {
+                refuse(command, Phase.FAILED, "workload " + id + " is pinned to " + node
+                        + " (launched with migratable=false)");
                 return;
             }
             if (!migrating.add(id)) {
@@ -291,6 +332,23 @@ public final class NodeExecutor implements AutoCloseable {
         return services.workloads().isRunning(workloadId);
     }
 
+    /** --kill-workloads-on-exit: nothing this node manages outlives it. */
+    private void stopAllWorkloads() {
+        for (String id : services.workloads().ids()) {
+            try {
+                services.exits().unwatch(id);
+                services.workloads().stop(id, Duration.ofSeconds(5));
+                services.workloads().remove(id);
+                log.info("stopped workload {} (--kill-workloads-on-exit)", id);
+            } catch (IOException e) {
+                log.warn("cannot remove workload {}: {}", id, e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     @Override
     public void close() {
         running = false;
@@ -305,6 +363,9 @@ public final class NodeExecutor implements AutoCloseable {
             migrations.awaitTermination(2, TimeUnit.MINUTES);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (services != null && config.killWorkloadsOnExit()) {
+            stopAllWorkloads();
         }
         if (services != null) {
             services.exits().close();

@@ -90,7 +90,10 @@ public final class TransferConnection implements AutoCloseable {
         }
     }
 
-    /** Sends regular files given relative to {@code baseDir}; returns what the destination accepted. */
+    /**
+     * Sends regular files and directories given relative to {@code baseDir} (list a directory before what it
+     * holds; an empty one is created as such); returns the files and bytes the destination accepted.
+     */
     public TransferReceipt sendFiles(Path baseDir, List<Path> relativeFiles) throws TransferException {
         long bytes = 0;
         int files = 0;
@@ -99,8 +102,18 @@ public final class TransferConnection implements AutoCloseable {
             Path file = baseDir.resolve(relative);
             String name = relative.toString();
             try {
+                if (Files.isDirectory(file, LinkOption.NOFOLLOW_LINKS)) {
+                    int mode = mode(Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS));
+                    out.writeUTF(TransferProtocol.DIR);
+                    out.writeUTF(name);
+                    out.writeInt(mode);
+                    out.writeUTF(TransferCredentials.hmacHex(key, TransferProtocol.dirMessage(seq++, name, mode)));
+                    out.flush();
+                    expectOk();
+                    continue;
+                }
                 if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new TransferException(file + " is not a regular file", false);
+                    throw new TransferException(file + " is neither a regular file nor a directory (links are not carried)", false);
                 }
                 long size = Files.size(file);
                 int mode = mode(Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS));

@@ -11,7 +11,8 @@ import java.util.TreeMap;
  * <li>source: {@code MAGIC, migrationId, sourceNonce}; destination: {@code CHALLENGE, destNonce} or {@code ERR, why}.</li>
  * <li>source: {@code mac("auth")}; destination: {@code OK, mac("server")} (so the source also knows it talks to a
  *     holder of the secret) or {@code ERR, why}. The session is now spent: no other connection is accepted for it.</li>
- * <li>any number of {@code FILE path size mode <bytes> sha256 mac} (each answered {@code OK} or {@code ERR why})
+ * <li>any number of {@code FILE path size mode <bytes> sha256 mac} and {@code DIR path mode mac} (each answered
+ *     {@code OK} or {@code ERR why}; directories travel too, since a workload's empty cwd must exist to restore)
  *     and {@code CONTROL verb args mac} (answered {@code OK reply} or {@code ERR why}),</li>
  * <li>{@code END}, answered {@code BYE}.</li>
  * </ol>
@@ -24,6 +25,7 @@ final class TransferProtocol {
     static final String OK = "OK";
     static final String ERR = "ERR";
     static final String FILE = "FILE";
+    static final String DIR = "DIR";
     static final String CONTROL = "CONTROL";
     static final String END = "END";
     static final String BYE = "BYE";
@@ -50,6 +52,10 @@ final class TransferProtocol {
 
     static String fileMessage(long seq, String path, long size, int mode, String sha256) {
         return "file|" + seq + "|" + path + "|" + size + "|" + mode + "|" + sha256;
+    }
+
+    static String dirMessage(long seq, String path, int mode) {
+        return "dir|" + seq + "|" + path + "|" + mode;
     }
 
     static String controlMessage(long seq, String verb, Map<String, String> args) {

@@ -195,6 +195,15 @@ public final class TransferServer implements AutoCloseable {
                     out.writeUTF(TransferProtocol.OK);
                     out.flush();
                 }
+                case TransferProtocol.DIR -> {
+                    String problem = receiveDirectory(session, key, seq++, in);
+                    if (problem != null) {
+                        refuse(out, problem);
+                        return problem;
+                    }
+                    out.writeUTF(TransferProtocol.OK);
+                    out.flush();
+                }
                 case TransferProtocol.CONTROL -> {
                     String verb = in.readUTF();
                     int count = in.readInt();
@@ -233,6 +242,26 @@ public final class TransferServer implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** Creates one directory in the session dir; returns null on success or the reason it was refused. */
+    private String receiveDirectory(TransferSession session, byte[] key, long seq, DataInputStream in) throws IOException {
+        String name = in.readUTF();
+        int mode = in.readInt();
+        String mac = in.readUTF();
+        if (!TransferCredentials.matches(TransferCredentials.hmacHex(key, TransferProtocol.dirMessage(seq, name, mode)), mac)) {
+            return "refused directory " + name + ": its MAC does not match (tampered or wrong key)";
+        }
+        Path target = resolveInside(session.directory(), name);
+        if (target == null) {
+            return "refused path '" + name + "': it escapes the session directory";
+        }
+        Files.createDirectories(target);
+        if (!target.toRealPath().startsWith(session.directory())) {
+            return "refused path '" + name + "': a directory on its way is a link out of the session";
+        }
+        Files.setPosixFilePermissions(target, permissions(mode | 0700));
+        return null;
     }
 
     /** Streams one file into the session dir; returns null on success or the reason it was refused. */

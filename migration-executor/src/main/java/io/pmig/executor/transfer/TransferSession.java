@@ -45,6 +45,11 @@ public final class TransferSession implements AutoCloseable {
         return spent.compareAndSet(false, true);
     }
 
+    /** True once a connection has claimed the session (the source got this far). */
+    public boolean used() {
+        return spent.get();
+    }
+
     void received(long fileBytes) {
         files.incrementAndGet();
         bytes.addAndGet(fileBytes);

@@ -26,6 +26,8 @@ import java.util.stream.Stream;
 public final class NodeWorkloads {
 
     public static final String PID_FILE = "pid";
+    /** Marker of a workload launched with migratable=false; the node's agent reports it as not migratable. */
+    public static final String PINNED_FILE = "pinned";
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     private final Path root;
@@ -110,6 +112,15 @@ public final class NodeWorkloads {
         Path tmp = dir.resolve(PID_FILE + ".tmp." + ProcessHandle.current().pid());
         Files.writeString(tmp, pid + "\n");
         Files.move(tmp, dir.resolve(PID_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** Pins the workload to this node: MIGRATE is refused and the agent reports it as not migratable. */
+    public void pin(String workloadId) throws IOException {
+        Files.writeString(dir(workloadId).resolve(PINNED_FILE), "");
+    }
+
+    public boolean isPinned(String workloadId) {
+        return Files.exists(dir(workloadId).resolve(PINNED_FILE));
     }
 
     public void removePid(String workloadId) throws IOException {

@@ -76,9 +76,10 @@ class TransferEndpointTest {
         Path sessionDir = sessions.resolve("m-1");
         TransferSession session = server.openSession("m-1", sessionDir, (verb, args) -> verb + ":" + args.get("pid"));
 
+        Files.createDirectories(source.resolve("work/empty"));
         try (TransferConnection connection = TransferConnection.open(server.address(), CLUSTER, "m-1", TIMEOUT)) {
-            TransferReceipt receipt = connection.sendFiles(source,
-                    List.of(Path.of("images/pages-1.img"), Path.of("images/core-1.img"), Path.of("work/run.sh")));
+            TransferReceipt receipt = connection.sendFiles(source, List.of(Path.of("images"), Path.of("images/pages-1.img"),
+                    Path.of("images/core-1.img"), Path.of("work"), Path.of("work/empty"), Path.of("work/run.sh")));
             assertEquals(new TransferReceipt(3, pages.length + 4 + 10), receipt);
             assertEquals("RESTORE:42", connection.control("RESTORE", Map.of("pid", "42"), TIMEOUT));
             connection.finish();
@@ -89,6 +90,7 @@ class TransferEndpointTest {
         assertEquals(new TransferReceipt(3, pages.length + 14), session.receipt());
         assertArrayEquals(pages, Files.readAllBytes(sessionDir.resolve("images/pages-1.img")));
         assertEquals("rwxr-x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(sessionDir.resolve("work/run.sh"))));
+        assertTrue(Files.isDirectory(sessionDir.resolve("work/empty")), "empty directories cross too");
     }
 
     @Test

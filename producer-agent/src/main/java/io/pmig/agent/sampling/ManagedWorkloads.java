@@ -21,8 +21,14 @@ public final class ManagedWorkloads {
 
     private static final Logger log = LoggerFactory.getLogger(ManagedWorkloads.class);
 
-    /** One managed workload: its id and the host pid of its init process. */
-    public record Workload(String workloadId, int initPid) {
+    /**
+     * One managed workload: its id, the host pid of its init process, and whether it may be migrated (the executor
+     * writes a {@code pinned} marker beside the pid file for a workload launched with migratable=false).
+     */
+    public record Workload(String workloadId, int initPid, boolean migratable) {
+        public Workload(String workloadId, int initPid) {
+            this(workloadId, initPid, true);
+        }
     }
 
     private final Path workloadsDir;
@@ -45,7 +51,7 @@ public final class ManagedWorkloads {
             for (Path dir : dirs) {
                 Integer pid = readPid(dir.resolve("pid"));
                 if (pid != null && Files.isDirectory(Path.of("/proc", pid.toString()))) {
-                    workloads.add(new Workload(dir.getFileName().toString(), pid));
+                    workloads.add(new Workload(dir.getFileName().toString(), pid, !Files.exists(dir.resolve("pinned"))));
                 }
             }
         } catch (IOException e) {

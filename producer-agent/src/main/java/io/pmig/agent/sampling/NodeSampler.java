@@ -117,7 +117,7 @@ public final class NodeSampler {
             managedCpuPercent += cpu;
             managedRssBytes += rss;
             samples.add(new ProcessSample(workload.workloadId(), workload.initPid(), main.name(), cpu, rss, threads,
-                    main.stateName(), true));
+                    main.stateName(), workload.migratable()));
         }
         samples.addAll(busiestOthers(processes, managedPids));
         previousProcesses = processes;
