@@ -325,6 +325,52 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+/* Undoes mountinfo's octal escapes (\040 = space, ...) in place. */
+static void unescape_mountinfo(char *s)
+{
+    char *out = s;
+    for (char *in = s; *in; ) {
+        if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+            *out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+            in += 4;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+}
+
+/*
+ * Detaches every nsfs mount (a bind-mounted namespace file: `ip netns add`, docker, ...) from our copy of the
+ * host's mount table. CRIU cannot dump such a mount when the namespace is not the dumped tree's own
+ * ("mnt: N:./run/netns/x doesn't have a proper root mount", measured), so one foreign netns anywhere on the host
+ * would fail every checkpoint. The workload never needs them; the host keeps its own.
+ */
+static void detach_foreign_ns_mounts(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) return;
+    char *points[256];
+    int n = 0;
+    char line[4096];
+    while (n < 256 && fgets(line, sizeof line, f)) {
+        char *sep = strstr(line, " - ");
+        if (!sep || strncmp(sep + 3, "nsfs ", 5) != 0) continue;
+        /* fields: id parent major:minor root mountpoint ... */
+        char *save = NULL, *field = strtok_r(line, " ", &save);
+        for (int i = 0; field && i < 4; i++) field = strtok_r(NULL, " ", &save);
+        if (!field) continue;
+        unescape_mountinfo(field);
+        points[n] = strdup(field);
+        if (points[n]) n++;
+    }
+    fclose(f);
+    while (n-- > 0) { /* children before parents: the reverse of mount order */
+        if (umount2(points[n], MNT_DETACH) < 0) msg("detach nsfs mount %s: %s", points[n], strerror(errno));
+        free(points[n]);
+    }
+}
+
 /*
  * First code in the cloned child (PID 1 of the new namespaces, still running the launcher's
  * image). Sets up the mount namespace and then re-executes this binary.
@@ -347,6 +393,7 @@ static void ns_child_setup_and_reexec(const char *self_path, char **argv)
         msg("make / private: %s", strerror(errno));
         _exit(125);
     }
+    detach_foreign_ns_mounts();
     /*
      * A /proc of our own PID namespace. Detach the inherited host /proc first rather than stacking
      * on top of it, so the namespace has a single clean proc mount to dump.

@@ -2,6 +2,16 @@ package io.pmig.cli;
 
 import io.pmig.platform.broker.BrokerCommand;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.agent.AgentCommand;
+import io.pmig.analytics.AnalyticsCommand;
+import io.pmig.analytics.training.TrainCommand;
+import io.pmig.cli.bench.BenchCommand;
+import io.pmig.cli.dashboard.DashboardCommand;
+import io.pmig.cli.demo.DemoCommand;
+import io.pmig.cli.fault.FaultCommand;
+import io.pmig.cli.operator.OperatorCommands;
+import io.pmig.cli.trace.RecordTraceCommand;
+import io.pmig.executor.ExecutorCommand;
 import io.pmig.platform.inspect.ConsoleConsumerCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,8 +20,27 @@ import picocli.CommandLine.Command;
 @Command(name = "pmig", mixinStandardHelpOptions = true, version = "pmig 0.1.0",
         description = "Kafka-driven, ML-scored live process migration for Linux.",
         subcommands = {
+                DemoCommand.class,
+                // the pipeline, stage by stage
                 BrokerCommand.class,
+                AgentCommand.class,
+                AnalyticsCommand.class,
+                ExecutorCommand.class,
+                // the model
+                RecordTraceCommand.class,
+                TrainCommand.class,
+                // operating and watching
+                DashboardCommand.class,
+                OperatorCommands.Nodes.class,
+                OperatorCommands.Ps.class,
+                OperatorCommands.Launch.class,
+                OperatorCommands.Migrate.class,
+                OperatorCommands.Kill.class,
+                OperatorCommands.Events.class,
                 ConsoleConsumerCommand.class,
+                FaultCommand.class,
+                io.pmig.cli.chaos.ChaosCommand.class,
+                BenchCommand.class,
         })
 public final class Pmig {
 

@@ -75,6 +75,11 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "How long a source waits for its destination to prepare (default: ${DEFAULT-VALUE}).")
     int prepareTimeoutSeconds;
 
+    // chaos testing only (bin/pmig chaos): hidden, and announced with a warning when the executor starts
+    @Option(names = "--inject-restore-fault", hidden = true, paramLabel = "FAULT",
+            description = "FAULT INJECTION, never in production: corrupt-images | fail-restore | crash-source-after-dump.")
+    String injectRestoreFault;
+
     @Option(names = "--kill-workloads-on-exit",
             description = "When the executor stops, kill every workload it manages and delete its directory (demos).")
     boolean killWorkloadsOnExit;
@@ -95,7 +100,8 @@ public final class ExecutorCommand implements Callable<Integer> {
         return 0;
     }
 
-    ExecutorConfig config() throws IOException {
+    /** The validated configuration these options describe; public so in-process setups can start from a command line. */
+    public ExecutorConfig config() throws IOException {
         if (node == null || !node.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
             throw new ConfigException("--node", "'" + node + "' must be letters, digits, '.', '_' or '-'");
         }
@@ -137,7 +143,19 @@ public final class ExecutorCommand implements Callable<Integer> {
         return new ExecutorConfig(node, kafka.clientProperties(), dir.toAbsolutePath(), listenAddress,
                 advertised, verified, init, new TransferCredentials(secret()), TransferLimits.defaults(),
                 maxConcurrentMigrations, cpus, mem, Duration.ofSeconds(prepareTimeoutSeconds), Duration.ofMinutes(10),
-                ExecutorConfig.RestoreFault.NONE, killWorkloadsOnExit);
+                restoreFault(), killWorkloadsOnExit);
+    }
+
+    private ExecutorConfig.RestoreFault restoreFault() {
+        if (injectRestoreFault == null) {
+            return ExecutorConfig.RestoreFault.NONE;
+        }
+        try {
+            return ExecutorConfig.RestoreFault.valueOf(injectRestoreFault.strip().toUpperCase().replace('-', '_'));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("--inject-restore-fault", "'" + injectRestoreFault
+                    + "' is not corrupt-images, fail-restore or crash-source-after-dump");
+        }
     }
 
     private Criu criu() {

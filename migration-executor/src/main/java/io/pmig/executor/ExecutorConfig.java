@@ -80,6 +80,8 @@ public record ExecutorConfig(
         NONE,
         /** the destination truncates the received core images, so criu's restore really fails */
         CORRUPT_IMAGES,
+        /** the destination deletes the received workload directory before restoring: criu really fails (mount source missing) */
+        FAIL_RESTORE,
         /** the source's migration thread dies right after DUMPED, leaving its journal as a killed executor would */
         CRASH_SOURCE_AFTER_DUMP
     }

@@ -6,8 +6,8 @@ import io.pmig.analytics.decisions.ExecutorOutcome;
 import io.pmig.analytics.decisions.InFlightMove;
 import io.pmig.analytics.decisions.NodeView;
 import io.pmig.analytics.decisions.WorkloadHistory;
-import io.pmig.analytics.ingest.Decoded;
-import io.pmig.analytics.ingest.DecodingProcessor;
+import io.pmig.analytics.ingest.DecodeAttempt;
+import io.pmig.analytics.ingest.DeadLetterProcessor;
 import io.pmig.analytics.ingest.SampleTimestampExtractor;
 import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.analytics.scoring.ModelUpdateProcessor;
@@ -38,7 +38,7 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The analytics topology, shared by {@link AnalyticsApp} and the tests. Data path, in order:
  * <ol>
- *   <li><b>ingest</b>: pmig.metrics as bytes, decoded here; undecodable records become DeadLetters on
+ *   <li><b>ingest</b>: pmig.metrics decoded once at the source; undecodable records become DeadLetters on
  *       pmig.dlq and processing continues. Stream time is each sample's own timestampMs.</li>
  *   <li><b>windows + scoring</b>: per-node hopping windows ({@link NodeWindowProcessor}), closed by sample
  *       time and, for silent nodes, by the wall clock; each closed window's features
@@ -105,12 +105,13 @@ public final class AnalyticsTopology {
                 () -> new ModelUpdateProcessor(MODELS_STORE, config.modelKey(), config.modelScoreThreshold(), scorer));
 
         // Ingest.
-        KStream<byte[], NodeMetrics> samples = decodeOrDeadLetter(builder, Topic.METRICS, NodeMetrics.class,
+        KStream<byte[], DecodeAttempt<NodeMetrics>> samples = decodeOrDeadLetter(builder, Topic.METRICS, NodeMetrics.class,
                 new SampleTimestampExtractor(), "metrics");
 
         // Windows and scoring.
+        // Values are the samples' bytes as they arrived (Avro single-object encoding): stored without re-encoding.
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SAMPLES_STORE),
-                Serdes.Bytes(), AvroSerde.of(NodeMetrics.class)));
+                Serdes.Bytes(), Serdes.ByteArray()));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(CLOCKS_STORE),
                 Serdes.String(), JsonSerde.of(NodeClock.class)));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATUS_STORE),
@@ -130,6 +131,7 @@ public final class AnalyticsTopology {
                 .filter((node, verdict) -> verdict.report() != null, Named.as("has-report"))
                 .mapValues(verdict -> DecisionInput.of(verdict.report()), Named.as("report"));
         KStream<String, DecisionInput> outcomes = decodeOrDeadLetter(builder, Topic.EVENTS, MigrationEvent.class, null, "events")
+                .mapValues(DecodeAttempt::value, Named.as("events-value"))
                 .filter((key, event) -> ExecutorOutcome.isFinal(event), Named.as("final-phases"))
                 .map((key, event) -> KeyValue.pair(event.getWorkloadId().toString(), DecisionInput.of(ExecutorOutcome.of(event))),
                         Named.as("outcome"));
@@ -150,21 +152,21 @@ public final class AnalyticsTopology {
         return builder.build();
     }
 
-    /** Reads a topic as bytes and decodes it; what cannot be decoded goes to pmig.dlq. */
-    private static <T extends SpecificRecordBase> KStream<byte[], T> decodeOrDeadLetter(
+    /** Reads a topic, decoding each value once at the source; what cannot be decoded goes to pmig.dlq. */
+    private static <T extends SpecificRecordBase> KStream<byte[], DecodeAttempt<T>> decodeOrDeadLetter(
             StreamsBuilder builder, Topic topic, Class<T> type, TimestampExtractor timestamps, String name) {
-        Consumed<byte[], byte[]> consumed = Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(name + "-source");
+        Consumed<byte[], DecodeAttempt<T>> consumed = Consumed.with(Serdes.ByteArray(), DecodeAttempt.serde(type))
+                .withName(name + "-source");
         if (timestamps != null) {
             consumed = consumed.withTimestampExtractor(timestamps);
         }
-        KStream<byte[], Decoded<T>> decoded = builder.stream(topic.topicName(), consumed)
-                .processValues(() -> new DecodingProcessor<>(type), Named.as("decode-" + name));
-        decoded.filter((key, result) -> result.isDead(), Named.as(name + "-undecodable"))
-                .map((key, result) -> KeyValue.pair(result.deadLetter().getSourceTopic().toString(), result.deadLetter()),
-                        Named.as(name + "-dead-letter"))
+        KStream<byte[], DecodeAttempt<T>> attempts = builder.stream(topic.topicName(), consumed);
+        attempts.filter((key, attempt) -> attempt == null || !attempt.decoded(), Named.as(name + "-undecodable"))
+                .processValues(() -> new DeadLetterProcessor<>(type), Named.as(name + "-dead-letter"))
+                .map((key, deadLetter) -> KeyValue.pair(deadLetter.getSourceTopic().toString(), deadLetter),
+                        Named.as(name + "-dead-letter-key"))
                 .to(Topic.DLQ.topicName(), Produced.with(Serdes.String(), AvroSerde.<DeadLetter>of(DeadLetter.class))
                         .withName(name + "-dlq-sink"));
-        return decoded.filter((key, result) -> !result.isDead(), Named.as(name + "-decoded"))
-                .mapValues(Decoded::value, Named.as(name + "-value"));
+        return attempts.filter((key, attempt) -> attempt != null && attempt.decoded(), Named.as(name + "-decoded"));
     }
 }

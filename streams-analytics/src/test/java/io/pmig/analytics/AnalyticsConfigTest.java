@@ -19,7 +19,9 @@ class AnalyticsConfigTest {
         assertEquals(5_000, config.nodeDownAfterMs());
         assertEquals(MigrationMode.PAGE_SERVER, config.migrationMode());
         assertEquals(false, config.dryRun());
-        assertTrue(AnalyticsConfig.describe().contains(AnalyticsConfig.HYSTERESIS_WINDOWS + " (default 3)"));
+        assertEquals(100, config.windowGraceMs());
+        assertEquals(100, config.punctuateIntervalMs());
+        assertTrue(AnalyticsConfig.describe().contains(AnalyticsConfig.HYSTERESIS_WINDOWS + " (default 1)"));
     }
 
     @Test

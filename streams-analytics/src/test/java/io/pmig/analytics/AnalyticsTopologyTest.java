@@ -33,10 +33,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The app's own topology ({@link AnalyticsTopology#buildTopology}) under TopologyTestDriver. With the
- * default 10 s windows hopping by 1 s and 0.5 s grace, the first window [T0, T0+10 s) closes at step 11 and
+ * default 10 s windows hopping by 1 s and 0.1 s grace, the first window [T0, T0+10 s) closes at step 11 and
  * one more closes per step, so a node overloaded from the start completes K=3 windows at step 13.
  */
 class AnalyticsTopologyTest {
+
+    /** Hysteresis of three windows (the default is one, see {@link AnalyticsConfig}), to see it hold decisions back. */
+    private static final Map<String, String> K3 = Map.of(AnalyticsConfig.HYSTERESIS_WINDOWS, "3");
 
     /** Steps after which a node overloaded from T0 has completed exactly k windows. */
     private static int stepsForWindows(int k) {
@@ -57,7 +60,7 @@ class AnalyticsTopologyTest {
 
     @Test
     void overloadedNodeForKWindowsGetsExactlyOneMigrateOfTheBestWorkloadToTheLeastLoadedNodeWithRoom() {
-        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+        try (TopologyHarness harness = new TopologyHarness(K3)) {
             harness.run(stepsForWindows(3), AnalyticsTopologyTest::clusterAt);
             List<MigrationCommand> commands = harness.commands();
             assertEquals(1, commands.size(), "one command once K windows are overloaded");
@@ -86,13 +89,25 @@ class AnalyticsTopologyTest {
 
     @Test
     void kMinusOneOverloadedWindowsIssueNothing() {
-        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+        try (TopologyHarness harness = new TopologyHarness(K3)) {
             harness.run(stepsForWindows(2), AnalyticsTopologyTest::clusterAt);
             List<NodeScore> n1Scores = harness.scores.readValuesToList().stream()
                     .filter(score -> score.getNodeId().toString().equals("n1")).toList();
             assertEquals(2, n1Scores.size());
             assertTrue(n1Scores.stream().allMatch(score -> score.getState() == NodeState.OVERLOADED));
             assertTrue(harness.commands().isEmpty());
+        }
+    }
+
+    @Test
+    void byDefaultTheFirstOverloadedWindowDecides() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(1), AnalyticsTopologyTest::clusterAt);
+            List<MigrationCommand> commands = harness.commands();
+            assertEquals(1, commands.size());
+            assertEquals(DecisionProcessor.commandId("w-big", "n1", T0 + 10_000), commands.get(0).getCommandId().toString());
+            harness.run(20, AnalyticsTopologyTest::clusterAt);
+            assertEquals(1, harness.commands().size(), "the cooldowns, not the hysteresis, hold back a second move");
         }
     }
 

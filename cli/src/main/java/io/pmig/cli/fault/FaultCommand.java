@@ -75,13 +75,40 @@ public final class FaultCommand implements Callable<Integer> {
         };
     }
 
-    static List<String> cpuBurner(int cores, int durationS) {
+    public static List<String> cpuBurner(int cores, int durationS) {
         // Each busy loop is bounded by its own timeout, so no loop outlives the fault.
         return List.of("sh", "-c", "for i in $(seq " + cores + "); do timeout " + durationS
                 + " sh -c 'while :; do :; done' & done; wait");
     }
 
-    static List<String> memoryLeak(int mibPerSecond, int durationS) {
+    /**
+     * One long-lived busy loop throttled (SIGSTOP/SIGCONT, like cpulimit) to a duty cycle that moves linearly from
+     * fromPermille to toPermille of one core over riseS seconds, then stays for holdS seconds and exits. Long-lived
+     * because the agent counts the CPU of live processes only; periods of 200 ms, far below the agent's 1 s
+     * sample, so samples see a steady share rather than on/off.
+     */
+    public static List<String> cpuRamp(int fromPermille, int toPermille, int riseS, int holdS) {
+        String script = """
+                from=$1; to=$2; rise=$3; hold=$4
+                sh -c 'while :; do :; done' & burner=$!
+                trap 'kill -CONT $burner; kill $burner' EXIT
+                trap 'exit 0' INT TERM
+                start=$(date +%s); end=$((start + rise + hold))
+                while :; do
+                  now=$(date +%s); [ "$now" -ge "$end" ] && break
+                  el=$((now - start))
+                  if [ "$el" -lt "$rise" ]; then d=$((from + (to - from) * el / rise)); else d=$to; fi
+                  [ "$d" -gt 1000 ] && d=1000
+                  busy=$((d / 5)); idle=$((200 - busy))
+                  if [ "$busy" -gt 0 ]; then kill -CONT $burner; sleep "0.$(printf %03d "$busy")"; fi
+                  if [ "$idle" -gt 0 ]; then kill -STOP $burner; sleep "0.$(printf %03d "$idle")"; fi
+                done
+                """;
+        return List.of("sh", "-c", script, "pmig-ramp", String.valueOf(fromPermille), String.valueOf(toPermille),
+                String.valueOf(Math.max(1, riseS)), String.valueOf(holdS));
+    }
+
+    public static List<String> memoryLeak(int mibPerSecond, int durationS) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String classpath = System.getProperty("java.class.path");
         long maxMib = (long) mibPerSecond * durationS;
@@ -89,7 +116,7 @@ public final class FaultCommand implements Callable<Integer> {
                 MemoryLeak.class.getName(), String.valueOf(mibPerSecond), String.valueOf(durationS));
     }
 
-    static List<String> diskFill(int mib, int durationS) {
+    public static List<String> diskFill(int mib, int durationS) {
         return List.of("sh", "-c", "trap 'rm -f pmig-fault-fill' EXIT; dd if=/dev/zero of=pmig-fault-fill bs=1M count=" + mib
                 + " status=none; sleep " + durationS);
     }

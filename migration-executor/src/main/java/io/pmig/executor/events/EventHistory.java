@@ -9,8 +9,10 @@ import java.util.List;
 import java.util.Properties;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.utils.Utils;
 
@@ -41,7 +43,14 @@ public final class EventHistory {
             consumer.seekToBeginning(List.of(tp));
             long end = consumer.endOffsets(List.of(tp)).get(tp);
             while (consumer.position(tp) < end) {
-                for (ConsumerRecord<String, MigrationEvent> r : consumer.poll(Duration.ofMillis(500))) {
+                ConsumerRecords<String, MigrationEvent> records;
+                try {
+                    records = consumer.poll(Duration.ofMillis(500));
+                } catch (RecordDeserializationException e) {
+                    consumer.seek(e.topicPartition(), e.offset() + 1); // PeerEvents dead-letters it; history skips it
+                    continue;
+                }
+                for (ConsumerRecord<String, MigrationEvent> r : records) {
                     MigrationEvent e = r.value();
                     if (e != null && e.getPhase() == Phase.COMPLETED && migrationId.equals(e.getMigrationId())) {
                         return true;

@@ -1,5 +1,6 @@
 package io.pmig.executor.events;
 
+import io.pmig.platform.topics.DeadLetterPublisher;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationEvent;
 import java.time.Duration;
@@ -12,8 +13,10 @@ import java.util.Properties;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
@@ -35,6 +38,7 @@ public final class PeerEvents implements AutoCloseable {
     private final String node;
     private final Map<String, List<MigrationEvent>> byMigration = new HashMap<>();
     private final Thread thread;
+    private final DeadLetterPublisher deadLetters;
     private volatile boolean running = true;
 
     public PeerEvents(Properties kafka, String node) {
@@ -44,6 +48,7 @@ public final class PeerEvents implements AutoCloseable {
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-events");
         this.consumer = new KafkaConsumer<>(props, new StringDeserializer(), Topic.EVENTS.<MigrationEvent>serde().deserializer());
         this.node = node;
+        this.deadLetters = new DeadLetterPublisher(kafka, "executor " + node + " events");
         List<TopicPartition> partitions = consumer.partitionsFor(Topic.EVENTS.topicName()).stream()
                 .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
         consumer.assign(partitions);
@@ -58,7 +63,13 @@ public final class PeerEvents implements AutoCloseable {
         MDC.put("node", node);
         try {
             while (running) {
-                var records = consumer.poll(Duration.ofMillis(200));
+                ConsumerRecords<String, MigrationEvent> records;
+                try {
+                    records = consumer.poll(Duration.ofMillis(200));
+                } catch (RecordDeserializationException e) {
+                    deadLetters.skip(consumer, e); // else every later poll fails on the same record
+                    continue;
+                }
                 if (records.isEmpty()) {
                     continue;
                 }
@@ -80,6 +91,7 @@ public final class PeerEvents implements AutoCloseable {
             log.error("events reader stopped: {}", e.toString(), e);
         } finally {
             consumer.close();
+            deadLetters.close();
         }
     }
 

@@ -1,6 +1,7 @@
 package io.pmig.executor.migration;
 
 import io.pmig.executor.ExecutorConfig.RestoreFault;
+import io.pmig.executor.container.ContainerReceiver;
 import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
@@ -68,6 +69,7 @@ public final class DestinationMigration implements SessionHandler {
     private volatile boolean committed;
     private volatile long restoreMs;
     private volatile Optional<String> leftoverLockTable = Optional.empty();
+    private ContainerReceiver container; // a Docker container workload uses this session as its transport
 
     private DestinationMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
         this.node = node;
@@ -213,7 +215,12 @@ public final class DestinationMigration implements SessionHandler {
                 yield "aborted";
             }
             case "RETURN_PAGES" -> returnPages(args);
-            default -> throw new IllegalArgumentException("unknown control request " + verb);
+            default -> {
+                if (ContainerReceiver.handles(verb)) {
+                    yield containerControl(verb, args);
+                }
+                throw new IllegalArgumentException("unknown control request " + verb);
+            }
         };
     }
 
@@ -238,6 +245,9 @@ public final class DestinationMigration implements SessionHandler {
         }
         if (node.config().restoreFault() == RestoreFault.CORRUPT_IMAGES) {
             corruptImages();
+        } else if (node.config().restoreFault() == RestoreFault.FAIL_RESTORE) {
+            NodeWorkloads.deleteTree(dir);
+            log.warn("fault injection: deleted the received workload directory of {} before restoring it", workloadId);
         }
         journal.step(Step.RESTORING);
         long t = System.nanoTime();
@@ -304,10 +314,22 @@ public final class DestinationMigration implements SessionHandler {
         return "pid=" + restoredPid;
     }
 
+    private synchronized String containerControl(String verb, Map<String, String> args) throws Exception {
+        if (container == null) {
+            container = new ContainerReceiver(node, command, sessionDir);
+        }
+        String reply = container.onControl(verb, args);
+        committed = container.committed();
+        return reply;
+    }
+
     /** Kills a restored copy that was not committed. */
     private synchronized void abort() throws IOException {
         if (committed) {
             return;
+        }
+        if (container != null) {
+            container.abort();
         }
         if (lazyPages != null && restoredPid != 0
                 && BackgroundCriu.exitCode(images, "lazy-pages").orElse(-1) == 0) {

@@ -25,6 +25,7 @@ import org.slf4j.MDC;
 public final class MigrationRecovery {
 
     private static final Logger log = LoggerFactory.getLogger(MigrationRecovery.class);
+    private static final java.time.Duration RECOVERY_CRIU_WAIT = java.time.Duration.ofMinutes(2);
 
     private MigrationRecovery() {
     }
@@ -55,6 +56,8 @@ public final class MigrationRecovery {
             recoverLazySource(node, journal);
             return;
         }
+        // a dump started by the killed executor runs on without it: the tree is frozen, not running, until it ends
+        awaitCriu(journal.dir().resolve("images"), "dump", RECOVERY_CRIU_WAIT);
         if (journal.step() == Step.ACCEPTED || node.workloads().isRunning(workloadId)) {
             node.events().publish(node.events().event(journal.get("commandId"), migrationId, workloadId, Phase.ROLLED_BACK)
                     .setMode(MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
@@ -122,6 +125,53 @@ public final class MigrationRecovery {
                 PhaseTimings.newBuilder());
     }
 
+    /** Host pids of criu processes running {@code verb} on that images directory. */
+    static List<Integer> criuUsing(Path images, String verb) {
+        String dir = images.toAbsolutePath().toString();
+        try (var procs = Files.list(Path.of("/proc"))) {
+            return procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
+                    .filter(p -> {
+                        try {
+                            List<String> argv = List.of(Files.readString(p.resolve("cmdline")).split("\0"));
+                            // the private install runs criu through its own loader: criu is not always argv[0]
+                            return argv.stream().anyMatch(a -> a.equals("criu") || a.endsWith("/criu"))
+                                    && argv.contains(verb) && argv.contains(dir);
+                        } catch (IOException | RuntimeException e) {
+                            return false;
+                        }
+                    })
+                    .map(p -> Integer.parseInt(p.getFileName().toString()))
+                    .filter(ProcessTable::isAlive)
+                    .toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    private static void awaitCriu(Path images, String verb, java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<Integer> running = criuUsing(images, verb);
+        if (!running.isEmpty()) {
+            log.info("criu {} {} left by the previous run is still working on {}; waiting for it", verb, running, images);
+        }
+        while (!running.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            running = criuUsing(images, verb);
+        }
+        if (!running.isEmpty()) {
+            log.warn("criu {} {} still running after {} s; killing it", verb, running, timeout.toSeconds());
+            ProcessTable.signal("KILL", running);
+        }
+    }
+
+    private static int restoredPidFile(Path images) {
+        try {
+            return Integer.parseInt(Files.readString(images.resolve("restored.pid")).strip());
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** The pid still belongs to a criu (not to a process that reused it). */
     private static boolean isCriu(int pid) {
         if (!ProcessTable.isAlive(pid)) {
@@ -137,7 +187,17 @@ public final class MigrationRecovery {
     private static void recoverDestination(NodeServices node, MigrationJournal journal)
             throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
+        Path incoming = journal.dir().resolve("incoming").resolve("images");
+        // criu outlives a killed executor: a page server waits for a dump that will not come, and a restore in
+        // progress finishes (stopped copy) without the journal ever learning its pid - read it from criu's pidfile
+        if (!MigrationMode.LAZY.name().equals(journal.get("mode"))) {
+            ProcessTable.signal("KILL", criuUsing(incoming, "page-server"));
+        }
+        awaitCriu(incoming, "restore", RECOVERY_CRIU_WAIT);
         int pid = journal.getInt("restoredPid");
+        if (pid == 0 && journal.step() == Step.RESTORING) {
+            pid = restoredPidFile(incoming);
+        }
         log.info("recovering destination side of the migration of {} (stopped at {})", workloadId, journal.step());
         if (MigrationMode.LAZY.name().equals(journal.get("mode")) && pid != 0 && ProcessTable.isAlive(pid)) {
             // every page here means the source's dump has ended and killed its copy: this one must run

@@ -1,6 +1,8 @@
 package io.pmig.executor.node;
 
 import io.pmig.executor.ExecutorConfig;
+import io.pmig.executor.container.ContainerSourceMigration;
+import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.events.PeerEvents;
@@ -11,6 +13,7 @@ import io.pmig.executor.migration.SourceMigration;
 import io.pmig.executor.transfer.TransferServer;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
+import io.pmig.platform.topics.DeadLetterPublisher;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.CommandKind;
@@ -23,6 +26,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -34,8 +38,10 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
@@ -61,6 +67,7 @@ public final class NodeExecutor implements AutoCloseable {
     private NodeServices services;
     private CommandLedger ledger;
     private KafkaConsumer<String, MigrationCommand> consumer;
+    private DeadLetterPublisher deadLetters;
     private Thread commandThread;
     private volatile boolean running;
 
@@ -108,14 +115,22 @@ public final class NodeExecutor implements AutoCloseable {
         Properties props = new Properties();
         props.putAll(config.kafka());
         props.put(ConsumerConfig.GROUP_ID_CONFIG, "pmig-executor-" + node);
+        // static membership: an executor restarted after a crash takes its partitions back at once, instead of
+        // waiting out the dead member's session (45 s without commands); a second executor for the node is fenced
+        props.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "pmig-executor-" + node);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-commands");
         consumer = new KafkaConsumer<>(props, new StringDeserializer(), Topic.COMMANDS.<MigrationCommand>serde().deserializer());
+        deadLetters = new DeadLetterPublisher(config.kafka(), "executor " + node);
         running = true;
         commandThread = new Thread(this::consumeCommands, "pmig-executor-" + node + "-commands");
         commandThread.start();
         log.info("executor {} ready: workdir {}, transfer endpoint {}, criu {}, at most {} concurrent migrations",
                 node, config.workdir(), transfer.address(), config.criu().binary(), config.maxConcurrentMigrations());
+        if (config.restoreFault() != io.pmig.executor.ExecutorConfig.RestoreFault.NONE) {
+            log.warn("FAULT INJECTION ACTIVE on {}: {} (a test hook; never run a production node like this)",
+                    node, config.restoreFault());
+        }
         config.criu().lazyPagesProblem().ifPresent(problem ->
                 log.warn("LAZY migrations to or from {} will be refused: {}", node, problem));
         return this;
@@ -158,7 +173,14 @@ public final class NodeExecutor implements AutoCloseable {
                 }
             });
             while (running) {
-                for (ConsumerRecord<String, MigrationCommand> record : consumer.poll(Duration.ofMillis(200))) {
+                ConsumerRecords<String, MigrationCommand> records;
+                try {
+                    records = consumer.poll(Duration.ofMillis(200));
+                } catch (RecordDeserializationException e) {
+                    deadLetters.skip(consumer, e); // else every later poll fails on the same record
+                    continue;
+                }
+                for (ConsumerRecord<String, MigrationCommand> record : records) {
                     if (record.value() == null) {
                         continue;
                     }
@@ -176,6 +198,7 @@ public final class NodeExecutor implements AutoCloseable {
             // closing
         } finally {
             consumer.close();
+            deadLetters.close();
         }
     }
 
@@ -217,7 +240,10 @@ public final class NodeExecutor implements AutoCloseable {
             return;
         }
         try {
-            int pid = services.workloads().launch(id, List.copyOf(command.getArgv()));
+            List<String> argv = List.copyOf(command.getArgv());
+            Optional<String> container = ContainerWorkloads.launchedContainer(argv);
+            int pid = container.isPresent() ? ContainerWorkloads.adopt(services, id, container.get())
+                    : services.workloads().launch(id, argv);
             if (!command.getMigratable()) {
                 services.workloads().pin(id);
             }
@@ -247,6 +273,7 @@ public final class NodeExecutor implements AutoCloseable {
         }
         services.exits().unwatch(id);
         services.workloads().stop(id, Duration.ofSeconds(10));
+        ContainerWorkloads.removeContainer(services, id);
         services.workloads().remove(id);
         services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.KILLED)
                 .setSourceNode(node).setPid(pid));
@@ -286,7 +313,9 @@ public final class NodeExecutor implements AutoCloseable {
             MDC.put("node", node);
             MDC.put("migration", command.getCommandId());
             try {
-                if (source) {
+                if (source && ContainerWorkloads.isContainer(services, id)) {
+                    ContainerSourceMigration.create(services, command).run();
+                } else if (source) {
                     SourceMigration.create(services, command).run();
                 } else {
                     DestinationMigration.create(services, command).run();

@@ -256,9 +256,9 @@ public final class TransferServer implements AutoCloseable {
         if (target == null) {
             return "refused path '" + name + "': it escapes the session directory";
         }
-        Files.createDirectories(target);
-        if (!target.toRealPath().startsWith(session.directory())) {
-            return "refused path '" + name + "': a directory on its way is a link out of the session";
+        if (!createDirectoriesInside(session.directory(), target)
+                || !target.toRealPath().startsWith(session.directory())) {
+            return "refused path '" + name + "': a directory on its way is a link or not a directory";
         }
         Files.setPosixFilePermissions(target, permissions(mode | 0700));
         return null;
@@ -282,9 +282,9 @@ public final class TransferServer implements AutoCloseable {
         if (session.filesSoFar() + 1 > limits.maxFiles()) {
             return "refused " + name + ": more than " + limits.maxFiles() + " files";
         }
-        Files.createDirectories(target.getParent());
-        if (!target.getParent().toRealPath().startsWith(session.directory())) {
-            return "refused path '" + name + "': a directory on its way is a link out of the session";
+        if (!createDirectoriesInside(session.directory(), target.getParent())
+                || !target.getParent().toRealPath().startsWith(session.directory())) {
+            return "refused path '" + name + "': a directory on its way is a link or not a directory";
         }
         Path partial = target.resolveSibling("." + target.getFileName() + ".partial");
         MessageDigest sha = sha256();
@@ -306,8 +306,15 @@ public final class TransferServer implements AutoCloseable {
             Files.deleteIfExists(partial);
             throw e;
         }
-        String declaredSha = in.readUTF();
-        String mac = in.readUTF();
+        String declaredSha;
+        String mac;
+        try {
+            declaredSha = in.readUTF();
+            mac = in.readUTF();
+        } catch (IOException e) {
+            Files.deleteIfExists(partial); // cut between the bytes and their checksum: keep nothing
+            throw e;
+        }
         String actualSha = HexFormat.of().formatHex(sha.digest());
         if (!TransferCredentials.matches(
                 TransferCredentials.hmacHex(key, TransferProtocol.fileMessage(seq, name, size, mode, declaredSha)), mac)) {
@@ -322,6 +329,29 @@ public final class TransferServer implements AutoCloseable {
         Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         session.received(size);
         return null;
+    }
+
+    /**
+     * Creates {@code dir} and its missing parents below {@code root} one at a time, refusing (false) at the first
+     * that exists as a link or as something other than a directory. {@link Files#createDirectories} would follow
+     * a link planted in the session directory and create the rest of the path outside it.
+     */
+    private static boolean createDirectoriesInside(Path root, Path dir) throws IOException {
+        Path current = root;
+        for (Path part : root.relativize(dir)) {
+            current = current.resolve(part);
+            if (!Files.exists(current, LinkOption.NOFOLLOW_LINKS)) {
+                try {
+                    Files.createDirectory(current);
+                } catch (FileAlreadyExistsException raced) {
+                    // checked below like any existing entry
+                }
+            }
+            if (!Files.isDirectory(current, LinkOption.NOFOLLOW_LINKS)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The path inside {@code root} that {@code name} denotes, or null if it is absolute, empty or climbs out. */

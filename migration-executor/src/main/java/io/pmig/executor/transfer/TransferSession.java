@@ -65,8 +65,8 @@ public final class TransferSession implements AutoCloseable {
 
     void finished(String failureOrNull) {
         failure = failureOrNull;
+        server.forget(this); // before waking waiters: once closed, the migration id may open a new session
         closed.countDown();
-        server.forget(this);
     }
 
     /** Waits for the source's connection to end; true if it ended within the timeout. */

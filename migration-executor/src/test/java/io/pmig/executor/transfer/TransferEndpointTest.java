@@ -208,4 +208,43 @@ class TransferEndpointTest {
         assertNotNull(session.failure());
         assertTrue(filesUnder(sessions).isEmpty(), "no partial file left behind");
     }
+
+    @Test
+    void aLinkPlantedInTheSessionDirectoryLeadsNothingOutOfIt() throws Exception {
+        Path outside = Files.createDirectories(tmp.resolve("outside"));
+        Path victim = Files.writeString(outside.resolve("victim.img"), "original");
+        write("out/pages.img", "payload".getBytes());
+        Files.createDirectories(source.resolve("out/sub"));
+        write("core.img", "core".getBytes());
+
+        Path sessionDir = Files.createDirectories(sessions.resolve("m-link"));
+        Files.createSymbolicLink(sessionDir.resolve("out"), outside);
+        Files.createSymbolicLink(sessionDir.resolve("core.img"), victim);
+        TransferSession session = server.openSession("m-link", sessionDir, (verb, args) -> "");
+        for (String name : List.of("out/pages.img", "out/sub")) {
+            TransferSession attempt = name.equals("out/pages.img") ? session
+                    : server.openSession("m-link-dir", sessionDir, (verb, args) -> "");
+            try (TransferConnection connection = TransferConnection.open(server.address(), CLUSTER,
+                    attempt.migrationId(), TIMEOUT)) {
+                TransferException e = assertThrows(TransferException.class,
+                        () -> connection.sendFiles(source, List.of(Path.of(name))));
+                assertTrue(e.getMessage().contains("is a link or not a directory"), e.getMessage());
+                assertFalse(e.retriable());
+            }
+            assertTrue(attempt.awaitClosed(TIMEOUT));
+        }
+        try (Stream<Path> entries = Files.list(outside)) {
+            assertEquals(List.of(victim), entries.toList(), "no file or directory created through the link");
+        }
+
+        // A link in place of a file name is replaced, never written through.
+        server.openSession("m-link-file", sessionDir, (verb, args) -> "");
+        try (TransferConnection connection = TransferConnection.open(server.address(), CLUSTER, "m-link-file", TIMEOUT)) {
+            connection.sendFiles(source, List.of(Path.of("core.img")));
+            connection.finish();
+        }
+        assertEquals("original", Files.readString(victim));
+        assertFalse(Files.isSymbolicLink(sessionDir.resolve("core.img")));
+        assertEquals("core", Files.readString(sessionDir.resolve("core.img")));
+    }
 }

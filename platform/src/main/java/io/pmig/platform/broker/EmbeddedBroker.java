@@ -57,7 +57,13 @@ public final class EmbeddedBroker implements AutoCloseable {
         return start(port, dataDir, Map.of());
     }
 
-    /** As {@link #start(int, Path)}, with broker properties that override pmig's defaults (listeners for SSL, ...). */
+    /**
+     * As {@link #start(int, Path)}, with broker properties that override pmig's defaults. Secured listeners:
+     * override {@code listeners} (the controller's is added), {@code advertised.listeners},
+     * {@code listener.security.protocol.map} (keep {@code CONTROLLER:PLAINTEXT}) and {@code inter.broker.listener.name};
+     * {@code port} must then be the port clients bootstrap from, and {@code pmig.client.}-prefixed entries are the
+     * client properties (security.protocol, ssl.truststore...) the start-up readiness check connects with.
+     */
     public static EmbeddedBroker start(int port, Path dataDir, Map<String, String> overrides) {
         boolean temporary = dataDir == null;
         try {
@@ -108,6 +114,11 @@ public final class EmbeddedBroker implements AutoCloseable {
         props.put("log.cleaner.dedupe.buffer.size", "4194304");
         props.put("message.max.bytes", String.valueOf(64 * 1024 * 1024));
         props.putAll(overrides);
+        // Overridden listeners (SSL, SASL_SSL) still need the controller's, whose port only this class knows.
+        String listeners = props.getProperty("listeners");
+        if (!listeners.contains("CONTROLLER://")) {
+            props.put("listeners", listeners + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        }
         return props;
     }
 

@@ -20,15 +20,25 @@ import java.util.List;
 import java.util.Map;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
+import org.apache.avro.SystemLimitException;
 import org.apache.avro.message.SchemaStore;
 import org.apache.avro.specific.SpecificData;
 import org.apache.avro.util.ClassSecurityValidator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Every record type pmig puts on Kafka, and every schema a reader may meet: the current ones plus the
  * older versions listed in {@code META-INF/pmig/schema-history.list} resources (one .avsc resource path
  * per line). Single-object encoding names the writer schema by fingerprint, so a reader that knows the
  * old schema can resolve bytes written before a field was added.
+ *
+ * <p><b>Decoding limits.</b> Avro allocates what a length field claims before reading the bytes, so a
+ * 200-byte record claiming a 1 GiB string costs 1 GiB of heap (measured with Avro 1.12.2: OutOfMemoryError
+ * in a 1 GiB JVM). Loading this class therefore sets Avro's limits, unless the user already set them with
+ * -D: {@value #MAX_BYTES} bytes per bytes field (the broker's message.max.bytes: no pmig record can be
+ * larger), {@value #MAX_STRING} bytes per string and {@value #MAX_ITEMS} items per array or map.
+ * Exceeding one is a decoding error like any other corrupt input.
  */
 public final class SchemaCatalog {
 
@@ -38,10 +48,19 @@ public final class SchemaCatalog {
 
     private static final String HISTORY_INDEX = "META-INF/pmig/schema-history.list";
 
+    /** Largest bytes field (a serialised model, a dead letter's value) a decoder accepts. */
+    public static final int MAX_BYTES = 64 << 20;
+    /** Largest string (ids, argv entries, reasons, error texts) a decoder accepts. */
+    public static final int MAX_STRING = 1 << 20;
+    /** Most items in one array or map (processes of a node, features, argv) a decoder accepts. */
+    public static final int MAX_ITEMS = 1_000_000;
+
+    private static final Logger log = LoggerFactory.getLogger(SchemaCatalog.class);
     private static final SchemaStore.Cache STORE = new SchemaStore.Cache();
     private static final Map<Long, Schema> BY_FINGERPRINT = new HashMap<>();
 
     static {
+        limitDecoding();
         trustPmigClasses();
         for (Class<?> type : RECORD_TYPES) {
             register(SpecificData.get().getSchema(type));
@@ -76,6 +95,27 @@ public final class SchemaCatalog {
         ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
         ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(current,
                 type -> type.getName().startsWith("io.pmig.schemas.")));
+    }
+
+    /**
+     * Avro reads its limits once, when {@link SystemLimitException} is first loaded; every pmig decoder loads
+     * this class before decoding, so setting them here takes effect unless something else decoded Avro first.
+     */
+    private static void limitDecoding() {
+        System.getProperties().putIfAbsent(SystemLimitException.MAX_BYTES_LENGTH_PROPERTY, String.valueOf(MAX_BYTES));
+        System.getProperties().putIfAbsent(SystemLimitException.MAX_STRING_LENGTH_PROPERTY, String.valueOf(MAX_STRING));
+        System.getProperties().putIfAbsent(SystemLimitException.MAX_COLLECTION_LENGTH_PROPERTY, String.valueOf(MAX_ITEMS));
+        try {
+            SystemLimitException.checkMaxStringLength(Long.parseLong(
+                    System.getProperty(SystemLimitException.MAX_STRING_LENGTH_PROPERTY).strip()) + 1);
+            log.warn("Avro's decoding limits were fixed before pmig could set them; pass -D{}={} -D{}={} -D{}={} "
+                            + "so a corrupt record cannot claim gigabytes of heap",
+                    SystemLimitException.MAX_BYTES_LENGTH_PROPERTY, MAX_BYTES,
+                    SystemLimitException.MAX_STRING_LENGTH_PROPERTY, MAX_STRING,
+                    SystemLimitException.MAX_COLLECTION_LENGTH_PROPERTY, MAX_ITEMS);
+        } catch (SystemLimitException | UnsupportedOperationException | NumberFormatException expected) {
+            // the limits are in force
+        }
     }
 
     private static void loadHistory() {

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -34,6 +35,11 @@ import org.slf4j.LoggerFactory;
  * node and the deciding window's end: if a fail-over re-runs a decision whose transaction was aborted, the
  * re-issued command carries the same id, and an executor that somehow saw both de-duplicates it.
  *
+ * <p>The node views are also kept decoded in memory, written through to their store: each report reads its
+ * node's view and, once a node is overloaded, the whole cluster's, and decoding them from JSON every time
+ * was most of this stage's cost. The copy is loaded from the (restored) store on first use after
+ * {@link #init}.
+ *
  * <p>In dry-run mode decisions are logged, not published; cooldowns are still recorded so each decision
  * is logged once, but nothing counts as in flight.
  */
@@ -52,6 +58,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private KeyValueStore<String, NodeView> nodes;
     private KeyValueStore<String, InFlightMove> inFlight;
     private KeyValueStore<String, WorkloadHistory> workloads;
+    /** Every node's view, by node id as in the store; null until loaded from the store after init. */
+    private TreeMap<String, NodeView> views;
 
     public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName) {
         this.config = config;
@@ -67,6 +75,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         this.nodes = context.getStateStore(nodesStoreName);
         this.inFlight = context.getStateStore(inFlightStoreName);
         this.workloads = context.getStateStore(workloadsStoreName);
+        this.views = null;
     }
 
     @Override
@@ -91,17 +100,14 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
 
     private void decide(NodeReport report) {
         long now = report.windowEndMs();
-        NodeView previous = nodes.get(report.nodeId());
+        NodeView previous = views().get(report.nodeId());
         NodeView view = previous == null ? new NodeView(report, report.overloaded() ? 1 : 0, -1) : previous.next(report);
-        nodes.put(report.nodeId(), view);
+        putView(view);
         if (view.overloadStreak() < config.hysteresisWindows()) {
             return;
         }
         List<InFlightMove> moves = currentMoves(now);
-        List<NodeView> cluster = new ArrayList<>();
-        try (KeyValueIterator<String, NodeView> all = nodes.all()) {
-            all.forEachRemaining(entry -> cluster.add(entry.value));
-        }
+        List<NodeView> cluster = new ArrayList<>(views().values());
         Map<String, WorkloadHistory> history = new HashMap<>();
         for (WorkloadLoad workload : report.workloads()) {
             WorkloadHistory moved = workloads.get(workload.workloadId());
@@ -116,9 +122,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         }
         MigrationCommand command = command(plan, view, now);
         WorkloadLoad workload = plan.workload();
-        nodes.put(plan.sourceNode(), view.migrated(now));
-        NodeView destination = nodes.get(plan.destinationNode());
-        nodes.put(plan.destinationNode(), destination.involvedIn(now));
+        putView(view.migrated(now));
+        putView(views().get(plan.destinationNode()).involvedIn(now));
         workloads.put(workload.workloadId(), new WorkloadHistory(now, plan.sourceNode()));
         if (config.dryRun()) {
             log.info("dry run, not issued: {} ({})", command.getCommandId(), command.getReason().getText());
@@ -128,6 +133,21 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
                 workload.workloadId(), plan.sourceNode(), plan.destinationNode(), now, workload.cpuCores(), workload.rssBytes()));
         log.info("issuing {}: {}", command.getCommandId(), command.getReason().getText());
         context.forward(new Record<>(workload.workloadId(), command, now));
+    }
+
+    private Map<String, NodeView> views() {
+        if (views == null) {
+            views = new TreeMap<>();
+            try (KeyValueIterator<String, NodeView> all = nodes.all()) {
+                all.forEachRemaining(entry -> views.put(entry.key, entry.value));
+            }
+        }
+        return views;
+    }
+
+    private void putView(NodeView view) {
+        nodes.put(view.nodeId(), view);
+        views().put(view.nodeId(), view);
     }
 
     /** In-flight moves at this time; those without an outcome for too long are given up on. */

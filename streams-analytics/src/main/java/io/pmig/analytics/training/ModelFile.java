@@ -1,6 +1,7 @@
 package io.pmig.analytics.training;
 
 import io.pmig.schemas.ModelUpdate;
+import io.pmig.schemas.serde.SchemaCatalog;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -13,6 +14,10 @@ import org.apache.avro.specific.SpecificDatumWriter;
 
 /** A trained model on disk: one {@link ModelUpdate} in an Avro container file, exactly what goes to pmig.models. */
 public final class ModelFile {
+
+    static {
+        SchemaCatalog.store(); // its initializer makes Avro 1.12 trust pmig's generated classes, which readers instantiate
+    }
 
     private ModelFile() {
     }

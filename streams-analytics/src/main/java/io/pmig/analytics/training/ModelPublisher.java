@@ -29,7 +29,6 @@ public final class ModelPublisher {
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         // Forests are megabytes; the topic allows 64 MiB (Topic.MODELS), the producer must too.
         props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(64 * 1024 * 1024));
-        props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
         try (KafkaProducer<String, ModelUpdate> producer = new KafkaProducer<>(props, new StringSerializer(),
                 Topic.MODELS.<ModelUpdate>serde().serializer())) {
             return producer.send(new ProducerRecord<>(Topic.MODELS.topicName(), key, update)).get(60, TimeUnit.SECONDS);

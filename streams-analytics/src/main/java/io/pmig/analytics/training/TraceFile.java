@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import io.pmig.schemas.serde.SchemaCatalog;
 import org.apache.avro.file.CodecFactory;
 import org.apache.avro.file.DataFileStream;
 import org.apache.avro.file.DataFileWriter;
@@ -22,6 +23,10 @@ public final class TraceFile {
 
     /** The trace recorded by {@code pmig record-trace} that the default model is trained from. */
     public static final String DEFAULT_RESOURCE = "/io/pmig/analytics/training/trace-default.avro";
+
+    static {
+        SchemaCatalog.store(); // its initializer makes Avro 1.12 trust pmig's generated classes, which readers instantiate
+    }
 
     private TraceFile() {
     }
@@ -46,7 +51,8 @@ public final class TraceFile {
 
     public static List<NodeMetrics> read(Path file) {
         if (!Files.isRegularFile(file)) {
-            throw new UncheckedIOException(new IOException("trace " + file + " does not exist or is not a file"));
+            String problem = "trace " + file + " does not exist or is not a file";
+            throw new UncheckedIOException(problem, new IOException(problem));
         }
         try (InputStream in = Files.newInputStream(file)) {
             return read(in, file.toString());

@@ -34,18 +34,19 @@ public final class TrainingReport {
                 split.train().stream().filter(LabelledWindow::positive).count(), split.heldOut().size(),
                 split.heldOut().stream().filter(LabelledWindow::positive).count());
         line(out, "");
-        line(out, "held-out                     %-12s %-12s", "model", "threshold rule");
-        row(out, "precision", result.model().all().precision(), result.baseline().all().precision());
-        row(out, "recall", result.model().all().recall(), result.baseline().all().recall());
-        row(out, "F1", result.model().all().f1(), result.baseline().all().f1());
-        row(out, "F1 before onset only", result.model().preOnset().f1(), result.baseline().preOnset().f1());
-        line(out, "%-28s %-12s %-12s", "onsets warned before onset",
-                result.model().onsetsWarned() + " of " + result.model().onsets(),
-                result.baseline().onsetsWarned() + " of " + result.baseline().onsets());
-        line(out, "%-28s %-12s %-12s", "mean lead time (missed = 0)",
-                String.format(Locale.ROOT, "%.1f s", result.model().meanLeadS()),
-                String.format(Locale.ROOT, "%.1f s", result.baseline().meanLeadS()));
-        line(out, "%-28s %-12s %-12s", "confusion (tp/fp/fn/tn)", confusion(result.model().all()), confusion(result.baseline().all()));
+        line(out, "held-out                     %-12s %-16s %s", "model", "threshold rule", "rule without load avg");
+        Evaluation m = result.model();
+        Evaluation b = result.baseline();
+        Evaluation c = result.cpuMemBaseline();
+        row(out, "precision", m.all().precision(), b.all().precision(), c.all().precision());
+        row(out, "recall", m.all().recall(), b.all().recall(), c.all().recall());
+        row(out, "F1", m.all().f1(), b.all().f1(), c.all().f1());
+        row(out, "F1 before onset only", m.preOnset().f1(), b.preOnset().f1(), c.preOnset().f1());
+        line(out, "%-28s %-12s %-16s %s", "onsets warned before onset", m.onsetsWarned() + " of " + m.onsets(),
+                b.onsetsWarned() + " of " + b.onsets(), c.onsetsWarned() + " of " + c.onsets());
+        line(out, "%-28s %-12s %-16s %s", "mean lead time (missed = 0)", seconds(m.meanLeadS()), seconds(b.meanLeadS()),
+                seconds(c.meanLeadS()));
+        line(out, "%-28s %-12s %-16s %s", "confusion (tp/fp/fn/tn)", confusion(m.all()), confusion(b.all()), confusion(c.all()));
         return out.toString();
     }
 
@@ -61,6 +62,8 @@ public final class TrainingReport {
         json.put("baseline_precision", round(result.baseline().all().precision()));
         json.put("baseline_recall", round(result.baseline().all().recall()));
         json.put("baseline_lead_time_s", round(result.baseline().meanLeadS()));
+        json.put("baseline_cpu_mem_f1", round(result.cpuMemBaseline().all().f1()));
+        json.put("baseline_cpu_mem_lead_time_s", round(result.cpuMemBaseline().meanLeadS()));
         json.put("pre_onset_f1", round(result.model().preOnset().f1()));
         json.put("baseline_pre_onset_f1", round(result.baseline().preOnset().f1()));
         json.put("heldout_onsets", result.model().onsets());
@@ -91,12 +94,20 @@ public final class TrainingReport {
         return Math.round(value * 10_000) / 10_000.0;
     }
 
+    private static String seconds(double value) {
+        return String.format(Locale.ROOT, "%.1f s", value);
+    }
+
     private static String confusion(Counts c) {
         return c.truePositives() + "/" + c.falsePositives() + "/" + c.falseNegatives() + "/" + c.trueNegatives();
     }
 
-    private static void row(StringBuilder out, String name, double model, double baseline) {
-        line(out, "%-28s %-12s %-12s", name, String.format(Locale.ROOT, "%.3f", model), String.format(Locale.ROOT, "%.3f", baseline));
+    private static void row(StringBuilder out, String name, double... figures) {
+        StringBuilder text = new StringBuilder(String.format(Locale.ROOT, "%-28s", name));
+        for (int i = 0; i < figures.length; i++) {
+            text.append(String.format(Locale.ROOT, i == 0 ? " %-12.3f" : " %-16.3f", figures[i]));
+        }
+        line(out, "%s", text.toString().stripTrailing());
     }
 
     private static void line(StringBuilder out, String format, Object... args) {

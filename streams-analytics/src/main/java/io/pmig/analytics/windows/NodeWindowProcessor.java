@@ -3,6 +3,7 @@ package io.pmig.analytics.windows;
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.features.FeatureVector;
 import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.analytics.ingest.DecodeAttempt;
 import io.pmig.analytics.scoring.OverloadScore;
 import io.pmig.analytics.scoring.OverloadScorer;
 import io.pmig.schemas.MigrationEvent;
@@ -14,16 +15,13 @@ import io.pmig.schemas.PhaseTimings;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.utils.Bytes;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,11 +37,14 @@ import org.slf4j.LoggerFactory;
  * advance and only full windows are scored: the first one starts at or after a node's first sample (or its
  * first sample after a gap). Samples older than the oldest open window are late and dropped.
  *
- * <p>State: the samples (one store entry per sample, key node + big-endian time, so a window is a range
- * scan and each new sample writes one changelog record), each node's {@link NodeClock}, and each node's
- * latest {@link NodeScore} for interactive queries.
+ * <p>State: the samples (one store entry per sample, key node + big-endian time, value the sample's bytes as
+ * they arrived, so each new sample writes one changelog record and each expired one a tombstone), each node's {@link NodeClock}, and each node's
+ * latest {@link NodeScore} for interactive queries. The stores are the truth that exactly-once commits and
+ * fail-over restores; {@link OpenWindows} keeps the same samples and clocks decoded in memory, so that closing
+ * a window neither scans nor decodes the store. It is rebuilt from the stores, node by node, on first use
+ * after {@link #init} (a start, a rebalance, or a task revived after an aborted transaction).
  */
-public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics, String, NodeVerdict> {
+public final class NodeWindowProcessor implements Processor<byte[], DecodeAttempt<NodeMetrics>, String, NodeVerdict> {
 
     private static final Logger log = LoggerFactory.getLogger(NodeWindowProcessor.class);
 
@@ -53,9 +54,10 @@ public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics,
     private final String clocksStoreName;
     private final String statusStoreName;
     private ProcessorContext<String, NodeVerdict> context;
-    private KeyValueStore<Bytes, NodeMetrics> samples;
+    private KeyValueStore<Bytes, byte[]> samples;
     private KeyValueStore<String, NodeClock> clocks;
     private KeyValueStore<String, NodeScore> status;
+    private OpenWindows open;
     /** Silence is measured from no earlier than this task's start, so a restart does not mark every node DOWN. */
     private long startedWallMs;
 
@@ -74,13 +76,14 @@ public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics,
         this.samples = context.getStateStore(samplesStoreName);
         this.clocks = context.getStateStore(clocksStoreName);
         this.status = context.getStateStore(statusStoreName);
+        this.open = new OpenWindows(samples, clocks, config.windowSizeMs());
         this.startedWallMs = context.currentSystemTimeMs();
         context.schedule(Duration.ofMillis(config.punctuateIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
     }
 
     @Override
-    public void process(Record<byte[], NodeMetrics> record) {
-        NodeMetrics sample = record.value();
+    public void process(Record<byte[], DecodeAttempt<NodeMetrics>> record) {
+        NodeMetrics sample = record.value().value();
         String node = sample.getNodeId().toString();
         long sampleMs = sample.getTimestampMs();
         long wallNow = context.currentSystemTimeMs();
@@ -88,13 +91,14 @@ public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics,
             log.warn("dropping sample of {} with negative timestamp {}", node, sampleMs);
             return;
         }
-        NodeClock clock = clocks.get(node);
+        OpenWindows.Node state = open.node(node);
+        NodeClock clock = state.clock();
         if (clock == null) {
             clock = new NodeClock(firstFullWindowEnd(sampleMs), sampleMs, wallNow, false);
             log.info("first sample of node {} at {}; first window ends at {}", node, sampleMs, clock.nextWindowEndMs());
         }
         if (sampleMs >= clock.nextWindowEndMs() - config.windowSizeMs()) {
-            samples.put(sampleKey(node, sampleMs), sample);
+            open.add(state, sampleMs, sample, record.value().bytes());
         } else {
             log.debug("late sample of {} at {} (oldest open window starts at {})", node, sampleMs,
                     clock.nextWindowEndMs() - config.windowSizeMs());
@@ -104,24 +108,21 @@ public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics,
             context.forward(new Record<>(node, new NodeVerdict(null, null,
                     nodeEvent(node, Phase.NODE_UP, "node-up-" + node + "-" + sampleMs, sampleMs)), sampleMs));
         }
-        clocks.put(node, closeDueWindows(node, clock.arrived(sampleMs, wallNow), wallNow));
+        open.setClock(state, closeDueWindows(state, clock.arrived(sampleMs, wallNow), wallNow));
     }
 
     private void onWallClock(long wallNow) {
-        List<KeyValue<String, NodeClock>> all = new ArrayList<>();
-        try (KeyValueIterator<String, NodeClock> iterator = clocks.all()) {
-            iterator.forEachRemaining(all::add);
-        }
-        for (KeyValue<String, NodeClock> entry : all) {
-            String node = entry.key;
-            NodeClock clock = entry.value;
+        for (OpenWindows.Node state : open.allNodes()) {
+            String node = state.id();
+            NodeClock before = state.clock();
+            NodeClock clock = before;
             long silentMs = wallNow - Math.max(clock.lastArrivalWallMs(), startedWallMs);
             if (!clock.down() && silentMs >= config.nodeDownAfterMs()) {
                 clock = markDown(node, clock, wallNow, silentMs);
             }
-            NodeClock next = closeDueWindows(node, clock, wallNow);
-            if (!next.equals(entry.value)) {
-                clocks.put(node, next);
+            NodeClock next = closeDueWindows(state, clock, wallNow);
+            if (!next.equals(before)) {
+                open.setClock(state, next);
             }
         }
     }
@@ -149,15 +150,16 @@ public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics,
         return clock.markedDown();
     }
 
-    private NodeClock closeDueWindows(String node, NodeClock clock, long wallNow) {
+    private NodeClock closeDueWindows(OpenWindows.Node state, NodeClock clock, long wallNow) {
+        String node = state.id();
         long nodeTime = clock.eventTimeAt(wallNow, startedWallMs);
         long size = config.windowSizeMs();
         long end = clock.nextWindowEndMs();
         while (end + config.windowGraceMs() <= nodeTime) {
-            List<NodeMetrics> window = samplesBetween(node, end - size, end);
+            List<NodeMetrics> window = state.samplesBetween(end - size, end);
             if (window.isEmpty()) {
                 // A gap: resume with the first full window after it instead of scoring empty windows.
-                Long nextSample = firstSampleAtOrAfter(node, end);
+                Long nextSample = state.firstSampleAtOrAfter(end);
                 end = nextSample == null ? firstEndAfter(nodeTime - config.windowGraceMs())
                         : Math.max(end + config.windowAdvanceMs(), firstFullWindowEnd(nextSample));
                 continue;
@@ -165,7 +167,7 @@ public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics,
             emitWindow(node, end - size, end, window, clock.down());
             end += config.windowAdvanceMs();
         }
-        deleteSamplesBefore(node, end - size);
+        open.deleteSamplesBefore(state, end - size);
         return clock.withNextWindowEnd(end);
     }
 
@@ -216,35 +218,6 @@ public final class NodeWindowProcessor implements Processor<byte[], NodeMetrics,
         long advance = config.windowAdvanceMs();
         long size = config.windowSizeMs();
         return (Math.floorDiv(t - size, advance) + 1) * advance + size;
-    }
-
-    private List<NodeMetrics> samplesBetween(String node, long fromMs, long toMsExclusive) {
-        List<NodeMetrics> window = new ArrayList<>();
-        if (toMsExclusive <= 0) {
-            return window;
-        }
-        try (KeyValueIterator<Bytes, NodeMetrics> range = samples.range(sampleKey(node, Math.max(fromMs, 0)),
-                sampleKey(node, toMsExclusive - 1))) {
-            range.forEachRemaining(entry -> window.add(entry.value));
-        }
-        return window;
-    }
-
-    private Long firstSampleAtOrAfter(String node, long fromMs) {
-        try (KeyValueIterator<Bytes, NodeMetrics> range = samples.range(sampleKey(node, fromMs), sampleKey(node, Long.MAX_VALUE))) {
-            return range.hasNext() ? range.next().value.getTimestampMs() : null;
-        }
-    }
-
-    private void deleteSamplesBefore(String node, long beforeMs) {
-        if (beforeMs <= 0) {
-            return;
-        }
-        List<Bytes> expired = new ArrayList<>();
-        try (KeyValueIterator<Bytes, NodeMetrics> range = samples.range(sampleKey(node, 0), sampleKey(node, beforeMs - 1))) {
-            range.forEachRemaining(entry -> expired.add(entry.key));
-        }
-        expired.forEach(samples::delete);
     }
 
     /** Node id, a zero byte, then the big-endian time: byte order equals time order within one node. */

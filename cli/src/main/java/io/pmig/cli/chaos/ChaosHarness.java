@@ -1,0 +1,406 @@
+package io.pmig.cli.chaos;
+
+import io.pmig.cli.demo.WitnessLog;
+import io.pmig.executor.criu.Criu;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.Phase;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+/**
+ * Runs migrations of the witness workload between real executors, each with one real fault (see {@link FaultKind}),
+ * and checks every trial from the outside: the kernel's process table says how many copies run, the nodes' pid
+ * files say where, the witness's own output says whether its state survived, and pmig.events must agree.
+ *
+ * <p>A fault fires when the migration reaches a phase chosen at random (seeded) from those on its normal path,
+ * plus a random few milliseconds, so over many trials kills and cuts land at different points of the protocol.
+ */
+public final class ChaosHarness {
+
+    /** Options of a run; {@code trialTimeout} bounds each trial from LAUNCH to settled. */
+    public record Options(int trials, long seed, MigrationMode mode, Duration trialTimeout, boolean keepFiles) {
+    }
+
+    private static final Set<Phase> OUTCOMES = Set.of(Phase.COMPLETED, Phase.ROLLED_BACK, Phase.FAILED);
+    /** No new event about the trial's workload for this long (and no journal left) = the trial has settled. */
+    private static final Duration QUIET = Duration.ofMillis(1500);
+    private static final String SENT = "SENT";
+    private static final String END = "END";
+
+    private final ChaosCluster cluster;
+    private final Options options;
+    private final Random random;
+    private final String runId;
+    private final PrintStream progress;
+
+    private ChaosHarness(ChaosCluster cluster, Options options, String runId, PrintStream progress) {
+        this.cluster = cluster;
+        this.options = options;
+        this.random = new Random(options.seed());
+        this.runId = runId;
+        this.progress = progress;
+    }
+
+    /** Starts the cluster, runs the trials, stops and deletes everything it started; progress lines go to progress. */
+    public static ChaosReport run(Options options, Criu criu, PrintStream progress) throws Exception {
+        // the run id marks every witness's command line, so /proc tells this run's copies from anything else
+        String runId = "chaos" + UUID.randomUUID().toString().substring(0, 6);
+        Path root = Files.createTempDirectory("pmig-chaos-");
+        progress.printf("chaos %s: %d trials, seed %d, %s mode, work dir %s%n", runId, options.trials(), options.seed(),
+                options.mode(), root);
+        ChaosCluster cluster = null;
+        try {
+            cluster = ChaosCluster.start(criu, root);
+            progress.println("chaos " + runId + ": broker and 4 executors up (each its own JVM); logs in " + root.resolve("logs"));
+            ChaosHarness harness = new ChaosHarness(cluster, options, runId, progress);
+            List<TrialResult> results = new ArrayList<>();
+            int strays = 0;
+            for (int i = 1; i <= options.trials(); i++) {
+                FaultKind kind = FaultKind.values()[(i - 1) % FaultKind.values().length];
+                TrialResult r = harness.trial(i, kind);
+                results.add(r);
+                progress.println(line(r, options.trials()));
+                strays += harness.killStrays();
+            }
+            return new ChaosReport(options.seed(), results, strays);
+        } finally {
+            if (cluster != null) {
+                cluster.close();
+            }
+            WorkloadProbe.killAll(WorkloadProbe.copies(runId)); // anything the executors did not stop
+            if (cluster != null && !options.keepFiles()) {
+                cluster.deleteFiles();
+            }
+        }
+    }
+
+    /** What a trial does to the system, and when. */
+    private final class Injection {
+        final FaultKind kind;
+        final String trigger;       // a Phase name, SENT (right after MIGRATE) or END (after the outcome)
+        final String triggerNode;   // node whose event triggers it (null: any)
+        final long delayMs;
+        long cutAt = -1;
+        long fireAtNanos = -1;
+        boolean fired;
+        boolean landed;
+        ChildJvm killed;
+        long restartAtNanos;
+
+        Injection(FaultKind kind, String trigger, String triggerNode, long delayMs) {
+            this.kind = kind;
+            this.trigger = trigger;
+            this.triggerNode = triggerNode;
+            this.delayMs = delayMs;
+        }
+
+        String describe() {
+            return switch (kind) {
+                case CUT_TRANSFER -> "cut after " + cutAt + " bytes" + (landed ? "" : " (connection ended first)");
+                case CORRUPT_IMAGE, FAIL_RESTORE -> "at restore";
+                default -> "at " + trigger + (triggerNode == null ? "" : "@" + triggerNode)
+                        + (delayMs > 0 ? "+" + delayMs + "ms" : "") + (fired ? "" : " (never reached)");
+            };
+        }
+    }
+
+    private Injection plan(FaultKind kind, String src, String dst) {
+        return switch (kind) {
+            case KILL_SOURCE -> pick(kind, List.of("ACCEPTED", "FROZEN", "DUMPED", "TRANSFERRED"), src, 150);
+            case KILL_DESTINATION -> random.nextBoolean()
+                    ? pick(kind, List.of("PREPARED", "RESTORED"), dst, 100)
+                    : pick(kind, List.of("DUMPED", "TRANSFERRED"), src, 100);
+            case RESTART_BROKER -> pick(kind, List.of("ACCEPTED", "PREPARED", "DUMPED", "TRANSFERRED"), null, 150);
+            case DUPLICATE_COMMAND, REPLAY_COMMANDS -> pick(kind, List.of(SENT, "ACCEPTED", "DUMPED", END), null, 0);
+            case CUT_TRANSFER, CORRUPT_IMAGE, FAIL_RESTORE -> new Injection(kind, "-", null, 0);
+        };
+    }
+
+    private Injection pick(FaultKind kind, List<String> triggers, String node, int maxDelayMs) {
+        return new Injection(kind, triggers.get(random.nextInt(triggers.size())), node,
+                maxDelayMs == 0 ? 0 : random.nextInt(maxDelayMs));
+    }
+
+    private TrialResult trial(int index, FaultKind kind) throws Exception {
+        long start = System.nanoTime();
+        String src;
+        String dst;
+        switch (kind) {
+            case CORRUPT_IMAGE -> {
+                src = random.nextBoolean() ? ChaosCluster.A : ChaosCluster.B;
+                dst = ChaosCluster.CORRUPT;
+            }
+            case FAIL_RESTORE -> {
+                src = random.nextBoolean() ? ChaosCluster.A : ChaosCluster.B;
+                dst = ChaosCluster.FAILING;
+            }
+            default -> {
+                src = index % 2 == 1 ? ChaosCluster.A : ChaosCluster.B;
+                dst = index % 2 == 1 ? ChaosCluster.B : ChaosCluster.A;
+            }
+        }
+        String workload = runId + "-" + index;
+        MigrationCommand launch = command(CommandKind.LAUNCH, workload, null, src, "launch");
+        cluster.send(launch);
+        MigrationEvent launched = await(e -> e.getCommandId().equals(launch.getCommandId()), Duration.ofSeconds(60));
+        if (launched == null || launched.getPhase() != Phase.LAUNCHED) {
+            throw new IllegalStateException("trial " + index + ": LAUNCH of " + workload + " on " + src + " failed: "
+                    + (launched == null ? "no event" : launched.getError()));
+        }
+        Path srcStdout = WorkloadProbe.stdout(cluster.node(src).workdir(), workload);
+        awaitWitness(srcStdout, 10, Duration.ofSeconds(20));
+
+        MigrationCommand migrate = command(CommandKind.MIGRATE, workload, src, dst, "migrate");
+        String mid = migrate.getCommandId();
+        Injection fault = plan(kind, src, dst);
+        TransferProxy proxy = cluster.node(dst).proxy();
+        int cutsBefore = proxy.cuts();
+        if (kind == FaultKind.CUT_TRANSFER) {
+            long typical = Math.max(64 * 1024, proxy.largestConnectionBytes());
+            fault.cutAt = 1 + (long) (random.nextDouble() * typical);
+            proxy.cutAfter(fault.cutAt);
+            fault.fired = true;
+        } else if (kind == FaultKind.CORRUPT_IMAGE || kind == FaultKind.FAIL_RESTORE) {
+            fault.fired = true;
+            fault.landed = true;
+        }
+        int scanned = cluster.events().size();
+        cluster.send(migrate);
+        if (SENT.equals(fault.trigger)) {
+            fire(fault, migrate, true);
+        }
+
+        long deadline = start + options.trialTimeout().toNanos();
+        long lastEventNanos = System.nanoTime();
+        MigrationEvent outcome = null;
+        while (System.nanoTime() < deadline) {
+            List<MigrationEvent> events = cluster.events();
+            for (MigrationEvent e : events.subList(scanned, events.size())) {
+                if (!workload.equals(e.getWorkloadId())) {
+                    continue;
+                }
+                lastEventNanos = System.nanoTime();
+                if (e.getMigrationId().equals(mid) && OUTCOMES.contains(e.getPhase())) {
+                    outcome = e;
+                }
+                if (!fault.fired && fault.fireAtNanos < 0 && e.getMigrationId().equals(mid)
+                        && e.getPhase().name().equals(fault.trigger)
+                        && (fault.triggerNode == null || fault.triggerNode.equals(e.getNode()))) {
+                    fault.fireAtNanos = System.nanoTime() + fault.delayMs * 1_000_000;
+                }
+            }
+            scanned = events.size();
+            if (!fault.fired && fault.fireAtNanos >= 0 && System.nanoTime() >= fault.fireAtNanos) {
+                fire(fault, migrate, outcome == null);
+            }
+            if (!fault.fired && END.equals(fault.trigger) && outcome != null) {
+                fire(fault, migrate, false);
+                lastEventNanos = System.nanoTime();
+            }
+            if (fault.killed != null && System.nanoTime() >= fault.restartAtNanos) {
+                fault.killed.start(ChaosCluster.startTimeout()); // same work dir and ports: its recovery runs now
+                fault.killed = null;
+                lastEventNanos = System.nanoTime();
+            }
+            boolean quiet = System.nanoTime() - lastEventNanos > QUIET.toNanos();
+            if (outcome != null && fault.killed == null && quiet
+                    && (fault.fired || !END.equals(fault.trigger))
+                    && cluster.nodes().stream().noneMatch(n -> WorkloadProbe.hasJournals(n.workdir()))) {
+                break;
+            }
+            if (outcome != null && fault.killed == null && quiet
+                    && System.nanoTime() - lastEventNanos > Duration.ofSeconds(20).toNanos()) {
+                break; // a journal kept on purpose (images of a lost workload) must not hold the trial forever
+            }
+            cluster.awaitEvents(events.size(), Duration.ofMillis(100));
+        }
+        proxy.disarm();
+        if (fault.killed != null) {
+            fault.killed.start(ChaosCluster.startTimeout());
+        }
+        if (kind == FaultKind.CUT_TRANSFER) {
+            fault.landed = proxy.cuts() > cutsBefore;
+        }
+        return verify(index, kind, fault, mid, workload, src, dst, start);
+    }
+
+    private void fire(Injection fault, MigrationCommand migrate, boolean midMigration) throws Exception {
+        fault.fired = true;
+        fault.landed = midMigration;
+        String mid = migrate.getCommandId();
+        switch (fault.kind) {
+            case KILL_SOURCE, KILL_DESTINATION -> {
+                String node = fault.kind == FaultKind.KILL_SOURCE ? migrate.getSourceNode() : migrate.getDestinationNode();
+                ChildJvm jvm = cluster.node(node).jvm();
+                jvm.kill9();
+                fault.killed = jvm;
+                fault.restartAtNanos = System.nanoTime() + (300 + random.nextInt(1700)) * 1_000_000L;
+                progress.printf("  [%s] kill -9 executor %s%n", mid, node);
+            }
+            case RESTART_BROKER -> {
+                cluster.broker().kill9();
+                fault.killed = cluster.broker();
+                fault.restartAtNanos = System.nanoTime() + (200 + random.nextInt(1300)) * 1_000_000L;
+                progress.printf("  [%s] kill -9 broker%n", mid);
+            }
+            case DUPLICATE_COMMAND -> {
+                cluster.send(migrate);
+                progress.printf("  [%s] MIGRATE delivered again%n", mid);
+            }
+            case REPLAY_COMMANDS -> {
+                int n = cluster.replayCommands();
+                progress.printf("  [%s] replayed %d commands%n", mid, n);
+            }
+            default -> { }
+        }
+    }
+
+    private TrialResult verify(int index, FaultKind kind, Injection fault, String mid, String workload, String src,
+                               String dst, long start) throws Exception {
+        List<MigrationEvent> about = cluster.events().stream().filter(e -> workload.equals(e.getWorkloadId())).toList();
+        MigrationEvent outcome = about.stream().filter(e -> e.getMigrationId().equals(mid) && OUTCOMES.contains(e.getPhase()))
+                .reduce((a, b) -> b).orElse(null);
+        int accepted = (int) about.stream().filter(e -> e.getMigrationId().equals(mid) && e.getPhase() == Phase.ACCEPTED
+                && src.equals(e.getNode())).count();
+        List<String> runningOn = cluster.nodes().stream()
+                .filter(n -> WorkloadProbe.pidFileLive(n.workdir(), workload)).map(ChaosCluster.Node::id).toList();
+        // a copy that runs must keep counting: give it time for a few more lines before judging its output
+        WitnessLog witness = null;
+        String problem = null;
+        if (runningOn.size() == 1) {
+            Path stdout = WorkloadProbe.stdout(cluster.node(runningOn.get(0)).workdir(), workload);
+            long before = lines(stdout);
+            if (!awaitWitness(stdout, before + 5, Duration.ofSeconds(10))) {
+                problem = "the copy on " + runningOn.get(0) + " is not counting";
+            }
+            witness = WitnessLog.read(stdout);
+        }
+        List<WorkloadProbe.Copy> copies = WorkloadProbe.copies(workload);
+        int running = (int) copies.stream().filter(c -> !c.stopped()).count();
+        int stopped = copies.size() - running;
+        if (problem != null) {
+            running = 0; // executors say it runs, but it is frozen: as good as lost
+        }
+        Phase phase = outcome == null ? null : outcome.getPhase();
+        String expected = phase == Phase.COMPLETED ? dst : phase == null ? null : src;
+        boolean truthful = expected != null && running == 1 && runningOn.equals(List.of(expected))
+                || running == 0 && phase == Phase.FAILED && outcome.getError() != null && outcome.getError().contains("lost");
+        if (outcome == null) {
+            problem = "no outcome on pmig.events within " + options.trialTimeout().toSeconds() + " s";
+        }
+        TrialResult result = new TrialResult(index, kind, mid, src, dst, fault.describe(), fault.landed, phase,
+                outcome == null ? null : outcome.getError(), runningOn, running, stopped,
+                witness != null && witness.continuous(), witness == null ? 0 : witness.lines(),
+                witness == null ? 0 : witness.maxGapMs(), truthful, accepted,
+                (System.nanoTime() - start) / 1_000_000, problem);
+        cleanUp(workload, runningOn, copies);
+        return result;
+    }
+
+    /** KILL through the executor that owns it (as an operator would), then whatever is left, by hand. */
+    private void cleanUp(String workload, List<String> runningOn, List<WorkloadProbe.Copy> copies) throws Exception {
+        for (String node : runningOn) {
+            MigrationCommand kill = command(CommandKind.KILL, workload, node, null, "kill-" + node);
+            cluster.send(kill);
+            await(e -> e.getCommandId().equals(kill.getCommandId()), Duration.ofSeconds(30));
+        }
+        List<WorkloadProbe.Copy> left = WorkloadProbe.copies(workload);
+        if (!left.isEmpty()) {
+            WorkloadProbe.killAll(left);
+        }
+        // a killed namespace takes a moment to die; the stray check after the trial must not see it
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!WorkloadProbe.copies(workload).isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+    }
+
+    /** Copies of earlier trials still alive (a replayed LAUNCH run again, a copy nobody stopped); killed. */
+    private int killStrays() {
+        List<WorkloadProbe.Copy> strays = WorkloadProbe.copies(runId);
+        if (!strays.isEmpty()) {
+            progress.println("  STRAY copies of earlier trials found and killed: " + strays);
+            WorkloadProbe.killAll(strays);
+        }
+        return strays.size();
+    }
+
+    private MigrationCommand command(CommandKind kind, String workload, String src, String dst, String what) {
+        MigrationCommand.Builder b = MigrationCommand.newBuilder()
+                .setCommandId(workload + "-" + what).setKind(kind).setWorkloadId(workload)
+                .setSourceNode(src).setDestinationNode(dst).setMode(options.mode())
+                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig chaos");
+        if (kind == CommandKind.LAUNCH) {
+            List<String> argv = new ArrayList<>(WitnessLog.ARGV);
+            argv.add(workload); // the witness's $0: its processes carry the trial's name in /proc
+            b.setArgv(argv);
+        }
+        return b.build();
+    }
+
+    private MigrationEvent await(java.util.function.Predicate<MigrationEvent> match, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            List<MigrationEvent> events = cluster.events();
+            for (MigrationEvent e : events) {
+                if (match.test(e)) {
+                    return e;
+                }
+            }
+            cluster.awaitEvents(events.size(), Duration.ofMillis(200));
+        }
+        return null;
+    }
+
+    private static boolean awaitWitness(Path stdout, long lines, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (lines(stdout) >= lines) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
+    }
+
+    private static long lines(Path stdout) {
+        try {
+            return Files.readString(stdout).lines().count();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    static String line(TrialResult r, int total) {
+        String where = r.lost() ? "LOST" : r.duplicated() ? "DUPLICATED on " + r.runningOn() + " (" + r.copies() + " copies)"
+                : "runs on " + String.join(",", r.runningOn());
+        return String.format("trial %2d/%d %-17s %s->%s %-30s %-11s %s; witness %s (%d lines, max gap %d ms); events %s; %.1f s%s",
+                r.index(), total, r.fault().key(), r.source(), r.destination(), r.injectedAt(),
+                Objects.toString(r.outcome(), "NO-OUTCOME"), where,
+                r.witnessContinuous() ? "continuous" : "BROKEN", r.witnessLines(), r.witnessMaxGapMs(),
+                r.truthful() ? "truthful" : "UNTRUTHFUL", r.durationMs() / 1000.0,
+                (r.stoppedCopies() > 0 ? "; " + r.stoppedCopies() + " STOPPED COPIES LEFT" : "")
+                        + (r.acceptedCount() > 1 ? "; MIGRATE RAN " + r.acceptedCount() + " TIMES" : "")
+                        + (r.problem() == null ? "" : "; PROBLEM: " + r.problem())
+                        + "  [" + r.migrationId() + "]");
+    }
+
+    static String describeKinds() {
+        return java.util.Arrays.stream(FaultKind.values()).map(k -> k.key() + ": " + k.description())
+                .collect(Collectors.joining("\n"));
+    }
+}

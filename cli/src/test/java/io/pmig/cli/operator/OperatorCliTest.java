@@ -1,0 +1,121 @@
+package io.pmig.cli.operator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.cli.Pmig;
+import io.pmig.cli.demo.CriuLocator;
+import io.pmig.cli.demo.LocalCluster;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/** The operator's commands against a running local cluster (real broker, executors, agents; analytics in dry run). */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class OperatorCliTest {
+
+    private static LocalCluster cluster;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        cluster = LocalCluster.start(CriuLocator.locate(), List.of(
+                        new LocalCluster.NodeSpec("op-a", 1, 1L << 30), new LocalCluster.NodeSpec("op-b", 1, 1L << 30)),
+                AnalyticsConfig.of(Map.of(AnalyticsConfig.DRY_RUN, true, AnalyticsConfig.APPLICATION_ID, "pmig-analytics-opcli")), -1);
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private record Run(int status, String out) {
+    }
+
+    private static synchronized Run pmig(String... args) {
+        PrintStream original = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            String[] full = new String[args.length + 1];
+            full[0] = args[0];
+            full[1] = "--bootstrap-server=" + cluster.bootstrapServers();
+            System.arraycopy(args, 1, full, 2, args.length - 1);
+            int status = Pmig.run(full);
+            return new Run(status, captured.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(original);
+        }
+    }
+
+    @Test
+    @Order(1)
+    void launchStartsAWorkloadAndWaitsForLaunched() {
+        Run run = pmig("launch", "--node", "op-a", "--id", "w-cli", "--", "sh", "-c", "while :; do sleep 0.1; done");
+        assertEquals(0, run.status(), run.out());
+        assertTrue(run.out().contains("LAUNCHED") && run.out().contains("w-cli on op-a"), run.out());
+    }
+
+    @Test
+    @Order(2)
+    void nodesAndPsShowTheCluster() throws InterruptedException {
+        Run nodes = pmig("nodes");
+        assertEquals(0, nodes.status());
+        assertTrue(nodes.out().contains("op-a") && nodes.out().contains("op-b") && nodes.out().contains("SIMULATED"), nodes.out());
+        Run ps = null;
+        for (int i = 0; i < 30; i++) { // the agent reports the new workload with its next sample
+            ps = pmig("ps");
+            if (ps.out().lines().anyMatch(l -> l.startsWith("w-cli") && l.contains("op-a") && !l.contains("not in recent"))) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        assertTrue(ps.out().lines().anyMatch(l -> l.startsWith("w-cli") && l.contains("op-a")), ps.out());
+    }
+
+    @Test
+    @Order(3)
+    void migrateShowsPhasesUntilCompleted() {
+        Run run = pmig("migrate", "w-cli", "--to", "op-b", "--mode", "PLAIN");
+        assertEquals(0, run.status(), run.out());
+        for (String phase : List.of("ACCEPTED", "PREPARED", "DUMPED", "TRANSFERRED", "RESTORED", "COMPLETED")) {
+            assertTrue(run.out().contains(phase), phase + " shown:\n" + run.out());
+        }
+        assertEquals(List.of("op-b"), cluster.nodesRunning("w-cli"));
+    }
+
+    @Test
+    @Order(4)
+    void migrateToAnUnknownNodeFailsWithNonZeroStatus() {
+        Run run = pmig("migrate", "w-cli", "--to", "op-nowhere", "--timeout-s", "90");
+        assertTrue(run.status() != 0, run.out());
+        assertEquals(List.of("op-b"), cluster.nodesRunning("w-cli"), "the workload stays where it was");
+    }
+
+    @Test
+    @Order(5)
+    void eventsListTheWorkloadsHistory() {
+        Run run = pmig("events", "--workload", "w-cli");
+        assertEquals(0, run.status());
+        assertTrue(run.out().contains("LAUNCHED") && run.out().contains("COMPLETED"), run.out());
+    }
+
+    @Test
+    @Order(6)
+    void killStopsTheWorkload() {
+        Run run = pmig("kill", "w-cli");
+        assertEquals(0, run.status(), run.out());
+        assertTrue(run.out().contains("KILLED"), run.out());
+        assertTrue(cluster.nodesRunning("w-cli").isEmpty());
+    }
+}

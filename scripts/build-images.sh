@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# build-images.sh - everything `docker compose up` (compose/docker-compose.yml) needs, on a fresh Debian 12 machine:
+# docker.io + a running dockerd (prerequisites.sh), criu >= 4.2, the pmig jar, the transfer secret and the pmig image.
+#
+#   scripts/build-images.sh          PMIG_BASE_IMAGE unset: builds the offline base (build-base-image.sh) and uses it
+#   PMIG_BASE_IMAGE=eclipse-temurin:17-jre scripts/build-images.sh     with a registry: the official JRE image
+#
+# Image: pmig/pmig:latest (PMIG_IMAGE). Also installs docker-compose (v1) when no compose is available.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+image="${PMIG_IMAGE:-pmig/pmig:latest}"
+
+# shellcheck source=scripts/prerequisites.sh
+source "$here/prerequisites.sh"
+ensure_build_tools
+ensure_criu
+ensure_docker
+start_dockerd
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || apt_install docker-compose
+
+if [ -z "${PMIG_BASE_IMAGE:-}" ]; then
+  PMIG_BASE_IMAGE=pmig/base:bookworm-jre17
+  "$here/build-base-image.sh" "$PMIG_BASE_IMAGE"
+fi
+
+"$root/bin/pmig" --version >/dev/null   # builds cli/target/pmig.jar when missing or stale
+ctx="$root/compose/build"
+mkdir -p "$ctx"
+rm -rf "$ctx/criu"
+# the self-contained prefix (bin/criu runs criu through the prefix's own loader), not a system criu
+prefix="${PMIG_CRIU_PREFIX:-/opt/pmig/criu}"
+[ -x "$prefix/bin/criu" ] && [ -x "$prefix/usr/sbin/criu" ] || PMIG_CRIU_FORCE=1 "$here/install-criu.sh" >/dev/null
+cp -a "$prefix" "$ctx/criu"
+cp "$root/cli/target/pmig.jar" "$ctx/pmig.jar"
+cp "$root/compose/node-entrypoint.sh" "$ctx/"
+[ -s "$ctx/transfer.secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$ctx/transfer.secret"
+chmod 600 "$ctx/transfer.secret"
+
+docker build -q -f "$root/compose/Dockerfile" --build-arg "BASE_IMAGE=$PMIG_BASE_IMAGE" -t "$image" "$ctx" >&2
+echo "build-images: $image built on $PMIG_BASE_IMAGE" >&2

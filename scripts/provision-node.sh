@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# provision-node.sh - turn a Debian 12 machine into a pmig node (the Vagrant VMs; any host you own works the same).
+#
+#   scripts/provision-node.sh --node ID --address IP --bootstrap HOST:PORT --secret-file FILE [--controller]
+#
+# Installs Java 17, Maven and gcc (to build pmig), criu >= 4.2 (scripts/install-criu.sh, via prerequisites.sh), builds
+# the pmig jar into /opt/pmig/pmig.jar and installs systemd units: pmig-agent and pmig-executor on every node, and
+# with --controller also pmig-broker (listening on IP:9092), pmig-analytics and pmig-dashboard (IP:8080).
+# Idempotent: re-running rebuilds the jar and restarts the units.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+node="" address="" bootstrap="" secret="" controller=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --node) node="$2"; shift 2 ;;
+    --address) address="$2"; shift 2 ;;
+    --bootstrap) bootstrap="$2"; shift 2 ;;
+    --secret-file) secret="$2"; shift 2 ;;
+    --controller) controller=1; shift ;;
+    *) echo "provision-node: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+for v in node address bootstrap secret; do
+  [ -n "${!v}" ] || { echo "provision-node: --${v/secret/secret-file} is required" >&2; exit 2; }
+done
+[ -r "$secret" ] || { echo "provision-node: cannot read secret file $secret" >&2; exit 2; }
+
+# shellcheck source=scripts/prerequisites.sh
+source "$here/prerequisites.sh"
+ensure_build_tools
+ensure_criu
+
+(cd "$root" && mvn -q -B -DskipTests install)
+install -d -m 755 /opt/pmig /etc/pmig /var/lib/pmig
+install -m 644 "$root/cli/target/pmig.jar" /opt/pmig/pmig.jar
+install -m 600 "$secret" /etc/pmig/transfer.secret
+
+java_opts="-Xss1m -XX:+UseSerialGC -XX:-UsePerfData"
+unit() { # name, description, command line
+  cat > "/etc/systemd/system/$1.service" <<UNIT
+[Unit]
+Description=$2
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Environment=PMIG_CRIU=$PMIG_CRIU
+ExecStart=/usr/bin/java $java_opts -jar /opt/pmig/pmig.jar $3
+Restart=on-failure
+RestartSec=3
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+units=(pmig-agent pmig-executor)
+unit pmig-executor "pmig executor ($node)" "executor --node $node --bootstrap-server $bootstrap --listen $address:7070 --workdir /var/lib/pmig/executor --secret-file /etc/pmig/transfer.secret --criu $PMIG_CRIU"
+unit pmig-agent "pmig agent ($node)" "agent --node $node --bootstrap-server $bootstrap --workdir /var/lib/pmig/executor"
+if [ "$controller" = 1 ]; then
+  unit pmig-broker "pmig Kafka broker" "broker --data-dir /var/lib/pmig/broker --broker-property listeners=PLAINTEXT://$address:9092 --broker-property advertised.listeners=PLAINTEXT://$address:9092"
+  unit pmig-analytics "pmig analytics" "analytics --bootstrap-server $bootstrap --state-dir /var/lib/pmig/analytics --http-host $address --http-port 7071"
+  unit pmig-dashboard "pmig dashboard" "dashboard --bootstrap-server $bootstrap --analytics http://$address:7071 --http-host $address --http-port 8080"
+  units=(pmig-broker pmig-analytics pmig-dashboard "${units[@]}")
+  sed -i 's/^After=network-online.target$/After=network-online.target pmig-broker.service/' \
+    /etc/systemd/system/pmig-{analytics,dashboard,agent,executor}.service
+fi
+systemctl daemon-reload
+mapfile -t services < <(printf '%s.service\n' "${units[@]}")
+systemctl enable "${services[@]}"
+systemctl restart "${services[@]}"
+echo "provision-node: $node ready (${units[*]})" >&2

@@ -1,0 +1,187 @@
+package io.pmig.analytics.training;
+
+import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.NodeMetrics;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code pmig train}: builds the overload dataset from pmig.metrics (replayed for a time range) or from a
+ * recorded trace, trains a random forest, evaluates it on the most recent part against the threshold rule,
+ * prints a report and publishes the model to pmig.models. Progress goes to stderr, the report to stdout,
+ * and with --json stdout ends with one JSON line.
+ * <pre>
+ * pmig train --bootstrap-server 127.0.0.1:9092 --from -2h --json
+ * pmig train --trace trace.avro --out model.avro --json
+ * pmig console-consumer --topic pmig.models     # the published ModelUpdate
+ * </pre>
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Train the overload model from pmig.metrics (or a recorded trace), evaluate it against the "
+                + "threshold rule on a time-ordered held-out split, and publish it to pmig.models.",
+                "Label: the node is overloaded within --horizon-s seconds after the window (see streams-analytics/TRAINING.md)."})
+public final class TrainCommand implements Callable<Integer> {
+
+    @Mixin
+    KafkaClientOptions kafka = new KafkaClientOptions();
+
+    @Option(names = "--trace", paramLabel = "FILE",
+            description = "Train from this recorded trace (Avro container file of NodeMetrics) instead of replaying pmig.metrics.")
+    Path trace;
+
+    @Option(names = "--from", paramLabel = "TIME",
+            description = "First sample time to use: ISO instant (2025-01-31T12:00:00Z), epoch ms, or ago (-30m, -2h). Default: the beginning.")
+    String from;
+
+    @Option(names = "--to", paramLabel = "TIME", description = "Sample time to stop at (exclusive), same forms as --from. Default: now / the end.")
+    String to;
+
+    @Option(names = "--horizon-s", paramLabel = "H", defaultValue = "" + OverloadDefinition.DEFAULT_HORIZON_S,
+            description = "Label windows positive when the node is overloaded within H s after them (default: ${DEFAULT-VALUE}).")
+    int horizonS;
+
+    @Option(names = "--overload-cpu", paramLabel = "PERCENT", defaultValue = "" + OverloadDefinition.DEFAULT_CPU_PERCENT,
+            description = "A sample is hot at this node CPU, percent of capacity (default: ${DEFAULT-VALUE}).")
+    double overloadCpu;
+
+    @Option(names = "--overload-mem", paramLabel = "FRACTION", defaultValue = "" + OverloadDefinition.DEFAULT_MEM_FRACTION,
+            description = "... or at this memory use, fraction of capacity (default: ${DEFAULT-VALUE}).")
+    double overloadMem;
+
+    @Option(names = "--sustain-s", paramLabel = "S", defaultValue = "" + OverloadDefinition.DEFAULT_SUSTAIN_S,
+            description = "Hot samples count as an overload once they last this long (default: ${DEFAULT-VALUE}).")
+    double sustainS;
+
+    @Option(names = "--held-out", paramLabel = "FRACTION", defaultValue = "0.3",
+            description = "Most recent fraction of the time range kept for evaluation only (default: ${DEFAULT-VALUE}).")
+    double heldOut;
+
+    @Option(names = "--trees", paramLabel = "N", defaultValue = "200", description = "Trees in the forest (default: ${DEFAULT-VALUE}).")
+    int trees;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "20240601", description = "Seed of the forest (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--config", paramLabel = "KEY=VALUE",
+            description = "Analytics setting the model will run under (window size/advance, thresholds of the rule it is compared with); repeatable.")
+    Map<String, String> settings = new LinkedHashMap<>();
+
+    @Option(names = "--model-key", paramLabel = "NAME", defaultValue = DefaultModel.KEY,
+            description = "Key on pmig.models to publish under (default: ${DEFAULT-VALUE}).")
+    String modelKey;
+
+    @Option(names = "--publish", negatable = true,
+            description = "Publish the model to pmig.models (default: yes when replaying the topic, no with --trace).")
+    Boolean publish;
+
+    @Option(names = "--out", paramLabel = "MODEL_FILE", description = "Also write the ModelUpdate to this Avro file.")
+    Path out;
+
+    @Option(names = "--json", description = "End stdout with one JSON line of the figures.")
+    boolean json;
+
+    PrintStream stdout = System.out;
+    PrintStream stderr = System.err;
+
+    @Override
+    public Integer call() {
+        AnalyticsConfig analytics = AnalyticsConfig.of(settings);
+        OverloadDefinition overload = new OverloadDefinition(overloadCpu, overloadMem, sustainS, horizonS);
+        if (trees < 1) {
+            throw new ConfigException("--trees", "must be at least 1");
+        }
+        if (!(heldOut > 0 && heldOut < 1)) {
+            throw new ConfigException("--held-out", heldOut + " is outside (0, 1)");
+        }
+        long now = System.currentTimeMillis();
+        Long fromMs = from == null ? null : parseTime("--from", from, now);
+        Long toMs = to == null ? null : parseTime("--to", to, now);
+        if (fromMs != null && toMs != null && fromMs >= toMs) {
+            throw new ConfigException("--to", "must be after --from");
+        }
+        boolean doPublish = publish != null ? publish : trace == null;
+        try {
+            List<NodeMetrics> samples;
+            String source;
+            if (trace != null) {
+                stderr.println("reading trace " + trace + " ...");
+                samples = TraceFile.read(trace).stream()
+                        .filter(s -> (fromMs == null || s.getTimestampMs() >= fromMs) && (toMs == null || s.getTimestampMs() < toMs))
+                        .toList();
+                source = "trace " + trace;
+            } else {
+                stderr.println("replaying " + Topic.METRICS.topicName() + " from " + kafka.bootstrapServers() + " ...");
+                samples = MetricsReplay.read(kafka.clientProperties(), fromMs, toMs, stderr).samples();
+                source = Topic.METRICS.topicName() + " at " + kafka.bootstrapServers();
+            }
+            if (samples.isEmpty()) {
+                stderr.println("pmig train: no samples in " + source + (fromMs != null || toMs != null ? " in the given time range" : ""));
+                return 1;
+            }
+            stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
+            Dataset dataset = Dataset.build(samples, analytics, overload);
+            stderr.printf("training a %d-tree random forest on %,d windows ...%n", trees,
+                    dataset.split(heldOut).train().size());
+            OverloadModelTrainer.Result result = OverloadModelTrainer.train(dataset, analytics,
+                    new OverloadModelTrainer.Options(trees, seed, heldOut));
+            if (out != null) {
+                ModelFile.write(out, result.update());
+                stderr.println("wrote " + out);
+            }
+            if (doPublish) {
+                RecordMetadata at = ModelPublisher.publish(kafka.clientProperties(), modelKey, result.update());
+                stderr.printf("published model %s to %s under key '%s' (offset %d)%n", result.update().getVersion(),
+                        Topic.MODELS.topicName(), modelKey, at.offset());
+            }
+            stdout.print(TrainingReport.text(result, source));
+            if (json) {
+                stdout.println(TrainingReport.jsonLine(TrainingReport.summary(result, doPublish, out == null ? null : out.toString())));
+            }
+            stdout.flush();
+            return 0;
+        } catch (IllegalStateException | UncheckedIOException e) {
+            stderr.println("pmig train: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    /** An ISO-8601 instant, epoch milliseconds, or a time ago such as -90s, -30m, -2h, -1d. */
+    static long parseTime(String option, String text, long nowMs) {
+        String value = text.strip();
+        if (value.matches("\\d+")) {
+            return Long.parseLong(value);
+        }
+        var ago = java.util.regex.Pattern.compile("-(\\d+)([smhd])").matcher(value.toLowerCase(Locale.ROOT));
+        if (ago.matches()) {
+            long amount = Long.parseLong(ago.group(1));
+            Duration duration = switch (ago.group(2)) {
+                case "s" -> Duration.ofSeconds(amount);
+                case "m" -> Duration.ofMinutes(amount);
+                case "h" -> Duration.ofHours(amount);
+                default -> Duration.ofDays(amount);
+            };
+            return nowMs - duration.toMillis();
+        }
+        try {
+            return Instant.parse(value).toEpochMilli();
+        } catch (DateTimeParseException e) {
+            throw new ConfigException(option, "'" + text + "' is not an ISO instant (2025-01-31T12:00:00Z), epoch ms or -30m/-2h");
+        }
+    }
+}
