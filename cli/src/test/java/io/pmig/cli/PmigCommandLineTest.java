@@ -44,6 +44,19 @@ class PmigCommandLineTest {
         assertTrue(err.toString().contains("--port"), err.toString());
     }
 
+    /** A fresh JVM that builds a record before any Serde exists must not trip Avro's trusted-packages check. */
+    @Test
+    void aFreshJvmCanBuildCommandsBeforeDecodingAnything(@TempDir Path tmp) throws Exception {
+        Process launch = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Pmig.class.getName(),
+                "launch", "--bootstrap-server", "127.0.0.1:1", "--property", "default.api.timeout.ms=2000",
+                "--property", "max.block.ms=2000", "--node", "nowhere", "--timeout-s", "1", "--", "true")
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("out").toFile()).start();
+        assertTrue(launch.waitFor(90, TimeUnit.SECONDS));
+        String out = Files.readString(tmp.resolve("out"));
+        assertFalse(out.contains("Forbidden"), out);
+    }
+
     /** The broker as an operator runs it: its own process, a ready line, and a clean stop on SIGTERM. */
     @Test
     void brokerPrintsBootstrapServersAndStopsOnSigterm(@TempDir Path dataDir) throws Exception {

@@ -7,6 +7,7 @@ import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.serde.AvroSerde;
+import io.pmig.schemas.serde.SchemaCatalog;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -28,6 +29,10 @@ public enum Topic {
             Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(64 * 1024 * 1024))),
     DLQ("pmig.dlq", DeadLetter.class, "source topic", 1, Map.of());
+
+    static {
+        SchemaCatalog.trustPmigClasses(); // every role touches the catalogue before building its first record
+    }
 
     private final String topicName;
     private final Class<? extends SpecificRecordBase> recordType;

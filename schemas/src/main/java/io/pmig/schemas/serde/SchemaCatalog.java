@@ -56,6 +56,7 @@ public final class SchemaCatalog {
     public static final int MAX_ITEMS = 1_000_000;
 
     private static final Logger log = LoggerFactory.getLogger(SchemaCatalog.class);
+    private static boolean trusted;
     private static final SchemaStore.Cache STORE = new SchemaStore.Cache();
     private static final Map<Long, Schema> BY_FINGERPRINT = new HashMap<>();
 
@@ -89,9 +90,14 @@ public final class SchemaCatalog {
 
     /**
      * Avro 1.12.2 refuses to instantiate classes outside its trusted packages; pmig's generated classes
-     * must be allowed without requiring every user to pass -Dorg.apache.avro.SERIALIZABLE_PACKAGES.
+     * must be allowed without requiring every user to pass -Dorg.apache.avro.SERIALIZABLE_PACKAGES. Entry
+     * points call this first: even building a record (its enum defaults) goes through the check.
      */
-    public static void trustPmigClasses() {
+    public static synchronized void trustPmigClasses() {
+        if (trusted) {
+            return;
+        }
+        trusted = true;
         ClassSecurityValidator.ClassSecurityPredicate current = ClassSecurityValidator.getGlobal();
         ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(current,
                 type -> type.getName().startsWith("io.pmig.schemas.")));
