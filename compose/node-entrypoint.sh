@@ -4,6 +4,8 @@
 set -eu
 : "${NODE:?set NODE}"
 BOOTSTRAP="${BOOTSTRAP:-kafka:9092}"
+# criu writes /proc/sys/kernel/ns_last_pid; without `privileged` Docker mounts /proc/sys read-only (needs CAP_SYS_ADMIN)
+[ -w /proc/sys/kernel/ns_last_pid ] || mount -o remount,rw /proc/sys 2>/dev/null || true
 pmig agent --node "$NODE" --bootstrap-server "$BOOTSTRAP" --workdir /var/lib/pmig &
 agent=$!
 trap 'kill "$agent" 2>/dev/null' EXIT INT TERM

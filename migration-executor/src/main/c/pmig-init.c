@@ -341,12 +341,15 @@ static void unescape_mountinfo(char *s)
 }
 
 /*
- * Detaches every nsfs mount (a bind-mounted namespace file: `ip netns add`, docker, ...) from our copy of the
- * host's mount table. CRIU cannot dump such a mount when the namespace is not the dumped tree's own
- * ("mnt: N:./run/netns/x doesn't have a proper root mount", measured), so one foreign netns anywhere on the host
- * would fail every checkpoint. The workload never needs them; the host keeps its own.
+ * Detaches, from our private copy of the host's mount table, the mounts a workload never needs and that break
+ * its checkpoints. The whole table is dumped and must exist again at restore (measured on a shared host):
+ *  - nsfs mounts (`ip netns add`, docker): criu cannot dump them ("doesn't have a proper root mount");
+ *  - overlay mounts (other containers' root filesystems) and anything mounted under /tmp or /var/tmp (test
+ *    sandboxes, scratch): they come and go with other programs, and one that went away between dump and restore
+ *    fails the restore - even the source's own rollback ("mnt-v2: Can't stat mountpoint .../tmp/x/proc").
+ * The workload's own files reach it through its --bind, which is mounted after this.
  */
-static void detach_foreign_ns_mounts(void)
+static void detach_foreign_mounts(void)
 {
     FILE *f = fopen("/proc/self/mountinfo", "re");
     if (!f) return;
@@ -355,18 +358,22 @@ static void detach_foreign_ns_mounts(void)
     char line[4096];
     while (n < 256 && fgets(line, sizeof line, f)) {
         char *sep = strstr(line, " - ");
-        if (!sep || strncmp(sep + 3, "nsfs ", 5) != 0) continue;
+        if (!sep) continue;
+        int foreign_type = strncmp(sep + 3, "nsfs ", 5) == 0 || strncmp(sep + 3, "overlay ", 8) == 0;
         /* fields: id parent major:minor root mountpoint ... */
         char *save = NULL, *field = strtok_r(line, " ", &save);
         for (int i = 0; field && i < 4; i++) field = strtok_r(NULL, " ", &save);
         if (!field) continue;
         unescape_mountinfo(field);
+        if (strcmp(field, "/") == 0) continue; /* in a container / itself may be an overlay */
+        if (!foreign_type && strncmp(field, "/tmp/", 5) != 0 && strncmp(field, "/var/tmp/", 9) != 0) continue;
         points[n] = strdup(field);
         if (points[n]) n++;
     }
     fclose(f);
     while (n-- > 0) { /* children before parents: the reverse of mount order */
-        if (umount2(points[n], MNT_DETACH) < 0) msg("detach nsfs mount %s: %s", points[n], strerror(errno));
+        /* EINVAL/ENOENT: already gone with a detached parent */
+        if (umount2(points[n], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) msg("detach foreign mount %s: %s", points[n], strerror(errno));
         free(points[n]);
     }
 }
@@ -393,7 +400,7 @@ static void ns_child_setup_and_reexec(const char *self_path, char **argv)
         msg("make / private: %s", strerror(errno));
         _exit(125);
     }
-    detach_foreign_ns_mounts();
+    detach_foreign_mounts();
     /*
      * A /proc of our own PID namespace. Detach the inherited host /proc first rather than stacking
      * on top of it, so the namespace has a single clean proc mount to dump.

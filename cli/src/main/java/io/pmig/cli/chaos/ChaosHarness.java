@@ -75,7 +75,7 @@ public final class ChaosHarness {
                 progress.println(line(r, options.trials()));
                 strays += harness.killStrays();
             }
-            return new ChaosReport(options.seed(), results, strays);
+            return new ChaosReport(runId, options.seed(), results, strays);
         } finally {
             if (cluster != null) {
                 cluster.close();

@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.function.Predicate;
 
 /** The figures of a chaos run, overall and by fault kind. */
-public record ChaosReport(long seed, List<TrialResult> trials, int strays) {
+public record ChaosReport(String runId, long seed, List<TrialResult> trials, int strays) {
 
     public int count(Predicate<TrialResult> p) {
         return (int) trials.stream().filter(p).count();

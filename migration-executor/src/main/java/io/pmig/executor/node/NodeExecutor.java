@@ -196,6 +196,9 @@ public final class NodeExecutor implements AutoCloseable {
             }
         } catch (WakeupException e) {
             // closing
+        } catch (org.apache.kafka.common.errors.FencedInstanceIdException e) {
+            log.error("another executor started for node {} and took over pmig.commands; this one acts on no more "
+                    + "commands (run one executor per node)", node);
         } finally {
             consumer.close();
             deadLetters.close();

@@ -1,0 +1,68 @@
+package io.pmig.cli.chaos;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.cli.demo.CriuLocator;
+import io.pmig.schemas.MigrationMode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The chaos harness for real - a broker and four executors in their own JVMs, real criu, real kill -9 - over two
+ * rounds of the fault rotation, so every fault kind is injected twice. Whatever each fault does to a migration,
+ * the workload must end up running exactly once, where pmig.events says, with its witness output unbroken.
+ */
+class ChaosTrialsTest {
+
+    @Test
+    void noFaultLosesOrDuplicatesAWorkloadOrMakesTheEventsLie() throws Exception {
+        ByteArrayOutputStream transcript = new ByteArrayOutputStream();
+        PrintStream progress = new PrintStream(new TeeStream(transcript), true, StandardCharsets.UTF_8);
+        int trials = 2 * FaultKind.values().length;
+
+        ChaosReport report = ChaosHarness.run(new ChaosHarness.Options(trials, 20240601L, MigrationMode.PLAIN,
+                Duration.ofSeconds(150), false), CriuLocator.locate(), progress);
+        String story = transcript.toString(StandardCharsets.UTF_8) + "\n" + report.table();
+
+        assertEquals(trials, report.trials().size(), story);
+        assertTrue(Arrays.stream(FaultKind.values()).allMatch(k -> report.count(t -> t.fault() == k) == 2),
+                "every fault kind injected: " + story);
+        assertEquals(0, report.lost(), "lost workloads:\n" + story);
+        assertEquals(0, report.duplicated(), "duplicated workloads:\n" + story);
+        assertEquals(0, report.untruthful(), "events disagreeing with where the workload runs:\n" + story);
+        assertEquals(0, report.witnessBroken(), "witness output with a missing or repeated number:\n" + story);
+        assertEquals(0, report.otherProblems(), "stopped copies left, commands run twice or no outcome:\n" + story);
+        assertEquals(trials, report.completed() + report.rolledBack(), story);
+        // the restore faults can only end in a rollback, and never by losing the checkpoint
+        assertTrue(report.trials().stream().filter(t -> t.fault() == FaultKind.CORRUPT_IMAGE || t.fault() == FaultKind.FAIL_RESTORE)
+                .allMatch(TrialResult::rolledBack), story);
+        // nothing the run started is left: no copy of any trial's witness
+        assertEquals(java.util.List.of(), WorkloadProbe.copies(report.runId()), story);
+    }
+
+    /** Progress goes to the test log as it happens and into the failure message. */
+    private static final class TeeStream extends java.io.OutputStream {
+        private final ByteArrayOutputStream copy;
+
+        TeeStream(ByteArrayOutputStream copy) {
+            this.copy = copy;
+        }
+
+        @Override
+        public void write(int b) {
+            copy.write(b);
+            System.out.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            copy.write(b, off, len);
+            System.out.write(b, off, len);
+        }
+    }
+}
