@@ -13,6 +13,7 @@ import io.pmig.cli.operator.OperatorCommands;
 import io.pmig.cli.trace.RecordTraceCommand;
 import io.pmig.executor.ExecutorCommand;
 import io.pmig.platform.inspect.ConsoleConsumerCommand;
+import io.pmig.schemas.serde.SchemaCatalog;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -45,6 +46,7 @@ import picocli.CommandLine.Command;
 public final class Pmig {
 
     public static void main(String[] args) {
+        SchemaCatalog.trustPmigClasses(); // before any record is built, not only before the first decode
         System.exit(run(args));
     }
 

@@ -1,5 +1,6 @@
 package io.pmig.analytics;
 
+import io.pmig.analytics.decisions.DecisionCodec;
 import io.pmig.analytics.decisions.DecisionInput;
 import io.pmig.analytics.decisions.DecisionProcessor;
 import io.pmig.analytics.decisions.ExecutorOutcome;
@@ -8,6 +9,7 @@ import io.pmig.analytics.decisions.NodeView;
 import io.pmig.analytics.decisions.WorkloadHistory;
 import io.pmig.analytics.ingest.DecodeAttempt;
 import io.pmig.analytics.ingest.DeadLetterProcessor;
+import io.pmig.analytics.ingest.PlausibleSample;
 import io.pmig.analytics.ingest.SampleTimestampExtractor;
 import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.analytics.scoring.ModelUpdateProcessor;
@@ -22,6 +24,7 @@ import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.serde.AvroSerde;
+import java.util.function.Function;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
@@ -106,7 +109,7 @@ public final class AnalyticsTopology {
 
         // Ingest.
         KStream<byte[], DecodeAttempt<NodeMetrics>> samples = decodeOrDeadLetter(builder, Topic.METRICS, NodeMetrics.class,
-                new SampleTimestampExtractor(), "metrics");
+                sample -> PlausibleSample.problem(sample, System.currentTimeMillis()), new SampleTimestampExtractor(), "metrics");
 
         // Windows and scoring.
         // Values are the samples' bytes as they arrived (Avro single-object encoding): stored without re-encoding.
@@ -130,20 +133,20 @@ public final class AnalyticsTopology {
         KStream<String, DecisionInput> reports = verdicts
                 .filter((node, verdict) -> verdict.report() != null, Named.as("has-report"))
                 .mapValues(verdict -> DecisionInput.of(verdict.report()), Named.as("report"));
-        KStream<String, DecisionInput> outcomes = decodeOrDeadLetter(builder, Topic.EVENTS, MigrationEvent.class, null, "events")
+        KStream<String, DecisionInput> outcomes = decodeOrDeadLetter(builder, Topic.EVENTS, MigrationEvent.class, event -> null, null, "events")
                 .mapValues(DecodeAttempt::value, Named.as("events-value"))
                 .filter((key, event) -> ExecutorOutcome.isFinal(event), Named.as("final-phases"))
                 .map((key, event) -> KeyValue.pair(event.getWorkloadId().toString(), DecisionInput.of(ExecutorOutcome.of(event))),
                         Named.as("outcome"));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_NODES_STORE),
-                Serdes.String(), JsonSerde.of(NodeView.class)));
+                Serdes.String(), DecisionCodec.nodeViewSerde()));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_IN_FLIGHT_STORE),
                 Serdes.String(), JsonSerde.of(InFlightMove.class)));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_WORKLOADS_STORE),
                 Serdes.String(), JsonSerde.of(WorkloadHistory.class)));
         reports.merge(outcomes, Named.as("decision-inputs"))
                 .selectKey((key, input) -> CLUSTER_KEY, Named.as("to-cluster-key"))
-                .repartition(Repartitioned.with(Serdes.String(), JsonSerde.of(DecisionInput.class))
+                .repartition(Repartitioned.with(Serdes.String(), DecisionCodec.decisionInputSerde())
                         .withName("decision-input").withNumberOfPartitions(1))
                 .process(() -> new DecisionProcessor(config, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE),
                         Named.as("decisions"), DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE)
@@ -152,10 +155,11 @@ public final class AnalyticsTopology {
         return builder.build();
     }
 
-    /** Reads a topic, decoding each value once at the source; what cannot be decoded goes to pmig.dlq. */
+    /** Reads a topic, decoding each value once at the source; what cannot be decoded, or fails {@code check}, goes to pmig.dlq. */
     private static <T extends SpecificRecordBase> KStream<byte[], DecodeAttempt<T>> decodeOrDeadLetter(
-            StreamsBuilder builder, Topic topic, Class<T> type, TimestampExtractor timestamps, String name) {
-        Consumed<byte[], DecodeAttempt<T>> consumed = Consumed.with(Serdes.ByteArray(), DecodeAttempt.serde(type))
+            StreamsBuilder builder, Topic topic, Class<T> type, Function<T, String> check, TimestampExtractor timestamps,
+            String name) {
+        Consumed<byte[], DecodeAttempt<T>> consumed = Consumed.with(Serdes.ByteArray(), DecodeAttempt.serde(type, check))
                 .withName(name + "-source");
         if (timestamps != null) {
             consumed = consumed.withTimestampExtractor(timestamps);

@@ -101,11 +101,20 @@ class AnalyticsTopologyTest {
 
     @Test
     void byDefaultTheFirstOverloadedWindowDecides() {
+        long onset = T0 + 15_000;
         try (TopologyHarness harness = new TopologyHarness(Map.of())) {
-            harness.run(stepsForWindows(1), AnalyticsTopologyTest::clusterAt);
+            // n1 calm, then overloaded from the onset: the window [T0+6 s, T0+16 s) is the first to hold it, and
+            // closes once n1's time passes its end plus the grace, in the step at T0+17 s.
+            harness.run(18, t -> {
+                NodeMetrics[] cluster = cluster(t);
+                if (t < onset) {
+                    cluster[0] = sample("n1", t, 30, 0.30, workload("w-big", 50, 512 * MIB, true));
+                }
+                return cluster;
+            });
             List<MigrationCommand> commands = harness.commands();
             assertEquals(1, commands.size());
-            assertEquals(DecisionProcessor.commandId("w-big", "n1", T0 + 10_000), commands.get(0).getCommandId().toString());
+            assertEquals(DecisionProcessor.commandId("w-big", "n1", onset + 1_000), commands.get(0).getCommandId().toString());
             harness.run(20, AnalyticsTopologyTest::clusterAt);
             assertEquals(1, harness.commands().size(), "the cooldowns, not the hysteresis, hold back a second move");
         }

@@ -2,6 +2,7 @@ package io.pmig.analytics;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.analytics.ingest.PlausibleSample;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.DeadLetter;
 import io.pmig.schemas.MigrationEvent;
@@ -21,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Mutated pmig.metrics and pmig.events records through the real topology: each one is either decoded and
  * processed (whatever odd but valid values it carries) or becomes exactly one dead letter on pmig.dlq holding
- * its bytes and a reason; the stream thread never fails. A TopologyTestDriver step per input, so this runs
+ * its bytes and a reason; the stream thread never fails nor hangs (it did, before {@link PlausibleSample}, on a
+ * sample stamped Long.MAX_VALUE: the window loop's end overflowed). A TopologyTestDriver step per input, so this runs
  * {@code pmig.fuzz.iterations / 10} inputs per topic.
  */
 class IngestFuzzTest {
@@ -34,7 +36,9 @@ class IngestFuzzTest {
         List<byte[]> metricsCorpus = List.of(
                 metricsSerde.encode(Samples.sample("node-1", now, 95, 0.5, Samples.workload("w-1", 80, 1 << 20, true))),
                 metricsSerde.encode(Samples.sample("node-2", now + 1000, 10, 0.2)),
-                metricsSerde.encode(SampleRecords.nodeMetrics()));
+                metricsSerde.encode(SampleRecords.nodeMetrics()),
+                // the input the watchdog caught hanging the window loop: timestampMs = Long.MAX_VALUE
+                metricsSerde.encode(NodeMetrics.newBuilder(Samples.sample("node-1", now, 95, 0.5)).setTimestampMs(Long.MAX_VALUE).build()));
         List<byte[]> eventCorpus = List.of(eventSerde.encode(SampleRecords.migrationEvent()));
         try (TopologyHarness harness = new TopologyHarness(Map.of())) {
             for (var topic : List.of(
@@ -48,8 +52,10 @@ class IngestFuzzTest {
                         .run(topic.getValue().getValue(), 256, bytes -> {
                             boolean decodes;
                             try {
-                                serde.decode(bytes);
-                                decodes = true;
+                                Object record = serde.decode(bytes);
+                                // a sample stamped beyond the instance's clock is refused too (PlausibleSample)
+                                decodes = !(record instanceof NodeMetrics sample)
+                                        || PlausibleSample.problem(sample, System.currentTimeMillis()) == null;
                             } catch (SerializationException e) {
                                 decodes = false;
                             }

@@ -8,6 +8,6 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks against baselines measured in the same run.",
-        subcommands = {PipelineBench.class, MigrateBench.class, AgentBench.class})
+        subcommands = {PipelineBench.class, MigrateBench.class, AgentBench.class, LoadBench.class})
 public final class BenchCommand {
 }

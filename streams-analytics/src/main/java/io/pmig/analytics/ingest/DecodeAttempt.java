@@ -1,6 +1,7 @@
 package io.pmig.analytics.ingest;
 
 import io.pmig.schemas.serde.AvroSerde;
+import java.util.function.Function;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -27,13 +28,20 @@ public record DecodeAttempt<T>(T value, byte[] bytes, String failure) {
      * {@link DeadLetterProcessor} turns into a dead letter naming the topic, partition and offset.
      */
     public static <T extends SpecificRecordBase> Serde<DecodeAttempt<T>> serde(Class<T> type) {
+        return serde(type, record -> null);
+    }
+
+    /** As {@link #serde(Class)}; a decoded record for which {@code check} names a problem fails with that reason. */
+    public static <T extends SpecificRecordBase> Serde<DecodeAttempt<T>> serde(Class<T> type, Function<T, String> check) {
         AvroSerde<T> avro = AvroSerde.of(type);
         Deserializer<DecodeAttempt<T>> deserializer = (topic, bytes) -> {
             if (bytes == null) {
                 return null;
             }
             try {
-                return new DecodeAttempt<>(avro.decode(bytes), bytes, null);
+                T value = avro.decode(bytes);
+                String problem = check.apply(value);
+                return problem == null ? new DecodeAttempt<>(value, bytes, null) : new DecodeAttempt<>(null, bytes, problem);
             } catch (RuntimeException e) {
                 return new DecodeAttempt<>(null, bytes, e.getMessage() == null ? "undecodable" : e.getMessage());
             }

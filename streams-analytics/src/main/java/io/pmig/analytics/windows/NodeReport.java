@@ -14,7 +14,8 @@ import java.util.TreeMap;
 
 /**
  * One node window as the decision stage sees it: the verdict plus the capacity, usage and workloads it
- * needs to choose what to move where. Travels on the internal decision topic as JSON.
+ * needs to choose what to move where. Travels on the internal decision topic in the binary form of
+ * {@link io.pmig.analytics.decisions.DecisionCodec}.
  *
  * @param cpuUsedCores mean node CPU over the window, in cores
  * @param memUsedBytes node memory in use in the window's latest sample

@@ -1,0 +1,210 @@
+package io.pmig.analytics.decisions;
+
+import io.pmig.analytics.JsonSerde;
+import io.pmig.analytics.windows.NodeReport;
+import io.pmig.analytics.windows.WorkloadLoad;
+import io.pmig.schemas.NodeState;
+import io.pmig.schemas.Phase;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+
+/**
+ * Binary encoding of the decision stage's high-volume records: every {@link DecisionInput} on the decision
+ * topic (one per node per window advance) and every {@link NodeView} in its store. JSON was about a fifth of
+ * the analytics CPU (mostly {@code Double.toString} of the features), this is a plain field dump.
+ *
+ * <p>A record starts with a format byte ({@value #FORMAT}); records written as JSON by earlier versions start
+ * with '{' and are still read, so an upgraded instance restores and consumes what an older one left. Adding
+ * a field means a new format byte, read alongside the old ones.
+ */
+public final class DecisionCodec {
+
+    static final byte FORMAT = 1;
+    private static final byte JSON_START = '{';
+
+    private DecisionCodec() {
+    }
+
+    public static Serde<DecisionInput> decisionInputSerde() {
+        JsonSerde<DecisionInput> legacy = JsonSerde.of(DecisionInput.class);
+        return Serdes.serdeFrom(
+                (topic, input) -> input == null ? null : encode(out -> writeInput(out, input)),
+                (topic, bytes) -> bytes == null ? null
+                        : bytes.length > 0 && bytes[0] == JSON_START ? legacy.deserialize(topic, bytes)
+                        : decode(bytes, DecisionCodec::readInput));
+    }
+
+    public static Serde<NodeView> nodeViewSerde() {
+        JsonSerde<NodeView> legacy = JsonSerde.of(NodeView.class);
+        return Serdes.serdeFrom(
+                (topic, view) -> view == null ? null : encode(out -> writeView(out, view)),
+                (topic, bytes) -> bytes == null ? null
+                        : bytes.length > 0 && bytes[0] == JSON_START ? legacy.deserialize(topic, bytes)
+                        : decode(bytes, DecisionCodec::readView));
+    }
+
+    private interface Writer {
+        void write(DataOutputStream out) throws IOException;
+    }
+
+    private interface Reader<T> {
+        T read(DataInputStream in) throws IOException;
+    }
+
+    private static byte[] encode(Writer writer) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(512);
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeByte(FORMAT);
+            writer.write(out);
+        } catch (IOException e) {
+            throw new SerializationException("cannot encode a decision record: " + e.getMessage(), e);
+        }
+        return bytes.toByteArray();
+    }
+
+    private static <T> T decode(byte[] bytes, Reader<T> reader) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+            byte format = in.readByte();
+            if (format != FORMAT) {
+                throw new SerializationException("unknown decision record format " + format);
+            }
+            return reader.read(in);
+        } catch (IOException e) {
+            throw new SerializationException("cannot decode a decision record: " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeInput(DataOutputStream out, DecisionInput input) throws IOException {
+        out.writeBoolean(input.report() != null);
+        if (input.report() != null) {
+            writeReport(out, input.report());
+        }
+        ExecutorOutcome outcome = input.outcome();
+        out.writeBoolean(outcome != null);
+        if (outcome != null) {
+            writeString(out, outcome.commandId());
+            writeString(out, outcome.workloadId());
+            writeString(out, outcome.phase() == null ? null : outcome.phase().name());
+            writeString(out, outcome.node());
+            out.writeLong(outcome.timestampMs());
+        }
+    }
+
+    private static DecisionInput readInput(DataInputStream in) throws IOException {
+        NodeReport report = in.readBoolean() ? readReport(in) : null;
+        ExecutorOutcome outcome = null;
+        if (in.readBoolean()) {
+            String commandId = readString(in);
+            String workloadId = readString(in);
+            String phase = readString(in);
+            outcome = new ExecutorOutcome(commandId, workloadId, phase == null ? null : Phase.valueOf(phase), readString(in),
+                    in.readLong());
+        }
+        return new DecisionInput(report, outcome);
+    }
+
+    private static void writeView(DataOutputStream out, NodeView view) throws IOException {
+        out.writeBoolean(view.report() != null);
+        if (view.report() != null) {
+            writeReport(out, view.report());
+        }
+        out.writeInt(view.overloadStreak());
+        out.writeLong(view.lastMigrationMs());
+    }
+
+    private static NodeView readView(DataInputStream in) throws IOException {
+        NodeReport report = in.readBoolean() ? readReport(in) : null;
+        return new NodeView(report, in.readInt(), in.readLong());
+    }
+
+    private static void writeReport(DataOutputStream out, NodeReport report) throws IOException {
+        writeString(out, report.nodeId());
+        out.writeLong(report.windowStartMs());
+        out.writeLong(report.windowEndMs());
+        writeString(out, report.state() == null ? null : report.state().name());
+        out.writeDouble(report.score());
+        out.writeBoolean(report.overloaded());
+        writeString(out, report.scorer());
+        writeString(out, report.modelVersion());
+        Map<String, Double> features = report.features();
+        out.writeInt(features == null ? -1 : features.size());
+        if (features != null) {
+            for (Map.Entry<String, Double> feature : features.entrySet()) {
+                writeString(out, feature.getKey());
+                out.writeBoolean(feature.getValue() != null);
+                if (feature.getValue() != null) {
+                    out.writeDouble(feature.getValue());
+                }
+            }
+        }
+        out.writeDouble(report.cpuCapacity());
+        out.writeLong(report.memCapacityBytes());
+        out.writeDouble(report.cpuUsedCores());
+        out.writeLong(report.memUsedBytes());
+        List<WorkloadLoad> workloads = report.workloads();
+        out.writeInt(workloads == null ? -1 : workloads.size());
+        if (workloads != null) {
+            for (WorkloadLoad workload : workloads) {
+                writeString(out, workload.workloadId());
+                out.writeDouble(workload.cpuCores());
+                out.writeLong(workload.rssBytes());
+                out.writeBoolean(workload.migratable());
+            }
+        }
+    }
+
+    private static NodeReport readReport(DataInputStream in) throws IOException {
+        String nodeId = readString(in);
+        long windowStartMs = in.readLong();
+        long windowEndMs = in.readLong();
+        String state = readString(in);
+        double score = in.readDouble();
+        boolean overloaded = in.readBoolean();
+        String scorer = readString(in);
+        String modelVersion = readString(in);
+        int featureCount = in.readInt();
+        Map<String, Double> features = null;
+        if (featureCount >= 0) {
+            features = new LinkedHashMap<>();
+            for (int i = 0; i < featureCount; i++) {
+                String name = readString(in);
+                features.put(name, in.readBoolean() ? in.readDouble() : null);
+            }
+        }
+        double cpuCapacity = in.readDouble();
+        long memCapacityBytes = in.readLong();
+        double cpuUsedCores = in.readDouble();
+        long memUsedBytes = in.readLong();
+        int workloadCount = in.readInt();
+        List<WorkloadLoad> workloads = null;
+        if (workloadCount >= 0) {
+            workloads = new ArrayList<>(workloadCount);
+            for (int i = 0; i < workloadCount; i++) {
+                workloads.add(new WorkloadLoad(readString(in), in.readDouble(), in.readLong(), in.readBoolean()));
+            }
+        }
+        return new NodeReport(nodeId, windowStartMs, windowEndMs, state == null ? null : NodeState.valueOf(state), score,
+                overloaded, scorer, modelVersion, features, cpuCapacity, memCapacityBytes, cpuUsedCores, memUsedBytes, workloads);
+    }
+
+    private static void writeString(DataOutputStream out, String value) throws IOException {
+        out.writeBoolean(value != null);
+        if (value != null) {
+            out.writeUTF(value);
+        }
+    }
+
+    private static String readString(DataInputStream in) throws IOException {
+        return in.readBoolean() ? in.readUTF() : null;
+    }
+}
