@@ -347,6 +347,9 @@ static void unescape_mountinfo(char *s)
  *  - overlay mounts (other containers' root filesystems) and anything mounted under /tmp or /var/tmp (test
  *    sandboxes, scratch): they come and go with other programs, and one that went away between dump and restore
  *    fails the restore - even the source's own rollback ("mnt-v2: Can't stat mountpoint .../tmp/x/proc").
+ *  - bind mounts of single files (Docker's /etc/hosts, /etc/hostname, /etc/resolv.conf, mounted secrets when
+ *    the node itself runs in a container): criu cannot dump them ("doesn't have a proper root mount") and they
+ *    differ between node containers anyway; the workload sees the image's own copies instead.
  * The workload's own files reach it through its --bind, which is mounted after this.
  */
 static void detach_foreign_mounts(void)
@@ -366,7 +369,9 @@ static void detach_foreign_mounts(void)
         if (!field) continue;
         unescape_mountinfo(field);
         if (strcmp(field, "/") == 0) continue; /* in a container / itself may be an overlay */
-        if (!foreign_type && strncmp(field, "/tmp/", 5) != 0 && strncmp(field, "/var/tmp/", 9) != 0) continue;
+        struct stat st;
+        int file_bind = stat(field, &st) == 0 && !S_ISDIR(st.st_mode);
+        if (!foreign_type && !file_bind && strncmp(field, "/tmp/", 5) != 0 && strncmp(field, "/var/tmp/", 9) != 0) continue;
         points[n] = strdup(field);
         if (points[n]) n++;
     }

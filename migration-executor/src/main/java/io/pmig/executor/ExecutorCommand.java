@@ -84,6 +84,15 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "When the executor stops, kill every workload it manages and delete its directory (demos).")
     boolean killWorkloadsOnExit;
 
+    @Option(names = "--checkpoint-interval-s", paramLabel = "SECONDS", defaultValue = "0",
+            description = "Checkpoint every migratable workload this often (criu dump, then resumed) and send it to "
+                    + "--checkpoint-peer, which restores it if this node is declared down; 0 = off (default: ${DEFAULT-VALUE}).")
+    int checkpointIntervalSeconds;
+
+    @Option(names = "--checkpoint-peer", paramLabel = "HOST:PORT",
+            description = "Transfer endpoint (--advertise / --listen) of the executor that keeps this node's checkpoints.")
+    String checkpointPeer;
+
     @Override
     public Integer call() throws Exception {
         ExecutorConfig config = config();
@@ -116,6 +125,13 @@ public final class ExecutorCommand implements Callable<Integer> {
             throw new ConfigException("--prepare-timeout", "must be at least 1 second");
         }
         InetSocketAddress listenAddress = address("--listen", listen);
+        if (checkpointIntervalSeconds < 0) {
+            throw new ConfigException("--checkpoint-interval-s", "must be 0 (off) or a number of seconds");
+        }
+        if (checkpointIntervalSeconds > 0 && checkpointPeer == null) {
+            throw new ConfigException("--checkpoint-peer", "--checkpoint-interval-s needs a peer to keep the checkpoints");
+        }
+        InetSocketAddress peer = checkpointIntervalSeconds > 0 ? address("--checkpoint-peer", checkpointPeer) : null;
         InetSocketAddress advertised = advertise == null ? null : address("--advertise", advertise);
         Criu verified = criu();
         Path init;
@@ -143,7 +159,8 @@ public final class ExecutorCommand implements Callable<Integer> {
         return new ExecutorConfig(node, kafka.clientProperties(), dir.toAbsolutePath(), listenAddress,
                 advertised, verified, init, new TransferCredentials(secret()), TransferLimits.defaults(),
                 maxConcurrentMigrations, cpus, mem, Duration.ofSeconds(prepareTimeoutSeconds), Duration.ofMinutes(10),
-                restoreFault(), killWorkloadsOnExit);
+                restoreFault(), killWorkloadsOnExit,
+                checkpointIntervalSeconds > 0 ? Duration.ofSeconds(checkpointIntervalSeconds) : null, peer);
     }
 
     private ExecutorConfig.RestoreFault restoreFault() {

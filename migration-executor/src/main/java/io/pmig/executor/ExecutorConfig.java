@@ -17,6 +17,10 @@ import java.util.Properties;
  * @param restoreFault     test hook: a fault injected around the restore ({@link RestoreFault#NONE} in production)
  * @param killWorkloadsOnExit on close, stop every workload this node manages and delete its directory (demos: leave
  *                         nothing running); off in production, where workloads outlive executor restarts
+ * @param checkpointInterval how often each migratable workload is checkpointed to {@code checkpointPeer} for node-death
+ *                         recovery; null = off (the default)
+ * @param checkpointPeer   the transfer endpoint of the node that keeps this node's checkpoints (and restores them
+ *                         when this node is declared down); null = off
  */
 public record ExecutorConfig(
         String node,
@@ -34,7 +38,25 @@ public record ExecutorConfig(
         Duration prepareTimeout,
         Duration sessionTimeout,
         RestoreFault restoreFault,
-        boolean killWorkloadsOnExit) {
+        boolean killWorkloadsOnExit,
+        Duration checkpointInterval,
+        InetSocketAddress checkpointPeer) {
+
+    public ExecutorConfig {
+        if ((checkpointInterval == null) != (checkpointPeer == null)) {
+            throw new IllegalArgumentException("periodic checkpoints need both an interval and a peer");
+        }
+    }
+
+    /** Without periodic checkpoints: the constructor callers used before node-death recovery existed. */
+    public ExecutorConfig(String node, Properties kafka, Path workdir, InetSocketAddress listen, InetSocketAddress advertise,
+                          Criu criu, Path initBinary, TransferCredentials credentials, TransferLimits transferLimits,
+                          int maxConcurrentMigrations, double capacityCpus, long capacityMemBytes,
+                          Duration prepareTimeout, Duration sessionTimeout, RestoreFault restoreFault,
+                          boolean killWorkloadsOnExit) {
+        this(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits, maxConcurrentMigrations,
+                capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, killWorkloadsOnExit, null, null);
+    }
 
     /** Without {@code killWorkloadsOnExit} (false): the constructor callers used before it existed. */
     public ExecutorConfig(String node, Properties kafka, Path workdir, InetSocketAddress listen, InetSocketAddress advertise,
@@ -60,19 +82,27 @@ public record ExecutorConfig(
 
     public ExecutorConfig withKillWorkloadsOnExit(boolean kill) {
         return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
-                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, kill);
+                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, kill,
+                checkpointInterval, checkpointPeer);
     }
 
     public ExecutorConfig withRestoreFault(RestoreFault fault) {
         return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
                 maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, fault,
-                killWorkloadsOnExit);
+                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
     }
 
     public ExecutorConfig withPrepareTimeout(Duration timeout) {
         return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
                 maxConcurrentMigrations, capacityCpus, capacityMemBytes, timeout, sessionTimeout, restoreFault,
-                killWorkloadsOnExit);
+                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
+    }
+
+    /** Checkpoints every migratable workload each {@code interval} to the node at {@code peer} (null, null: off). */
+    public ExecutorConfig withCheckpoints(Duration interval, InetSocketAddress peer) {
+        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
+                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault,
+                killWorkloadsOnExit, interval, peer);
     }
 
     /** Faults injected for tests; each is real (a corrupted image, a migration thread stopping dead), not simulated output. */

@@ -45,6 +45,9 @@ public final class EventLines {
         if (event.getPid() > 0) {
             line.append(" pid=").append(event.getPid());
         }
+        if (!event.getDetail().isEmpty()) {
+            line.append(" - ").append(event.getDetail());
+        }
         if (event.getError() != null) {
             line.append(" error: ").append(event.getError());
         }

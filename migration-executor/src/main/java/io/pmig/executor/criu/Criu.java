@@ -120,6 +120,17 @@ public final class Criu {
         runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
     }
 
+    /**
+     * Checkpoints the tree under {@code initPid} into {@code imagesDir} and leaves every task stopped (not killed):
+     * the caller copies the workload's files while nothing can change them, then resumes the tree with SIGCONT and
+     * deletes the network-lock table, which criu keeps locked for a stopped tree.
+     */
+    public void checkpoint(int initPid, Path imagesDir) throws CriuException {
+        List<String> cmd = dumpCommand(initPid, imagesDir);
+        cmd.add("--leave-stopped");
+        runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
+    }
+
     private List<String> dumpCommand(int initPid, Path imagesDir) {
         return new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
                 "-D", imagesDir.toString(), "-o", "dump.log",

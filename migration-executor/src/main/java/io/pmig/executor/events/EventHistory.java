@@ -30,6 +30,11 @@ public final class EventHistory {
     }
 
     public boolean completed(String workloadId, String migrationId) {
+        return last(workloadId, e -> e.getPhase() == Phase.COMPLETED && migrationId.equals(e.getMigrationId())).isPresent();
+    }
+
+    /** The last event about this workload that matches, reading its whole partition. */
+    public java.util.Optional<MigrationEvent> last(String workloadId, java.util.function.Predicate<MigrationEvent> match) {
         Properties props = new Properties();
         props.putAll(kafka);
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -42,6 +47,7 @@ public final class EventHistory {
             consumer.assign(List.of(tp));
             consumer.seekToBeginning(List.of(tp));
             long end = consumer.endOffsets(List.of(tp)).get(tp);
+            MigrationEvent found = null;
             while (consumer.position(tp) < end) {
                 ConsumerRecords<String, MigrationEvent> records;
                 try {
@@ -52,12 +58,12 @@ public final class EventHistory {
                 }
                 for (ConsumerRecord<String, MigrationEvent> r : records) {
                     MigrationEvent e = r.value();
-                    if (e != null && e.getPhase() == Phase.COMPLETED && migrationId.equals(e.getMigrationId())) {
-                        return true;
+                    if (e != null && r.offset() < end && workloadId.equals(e.getWorkloadId()) && match.test(e)) {
+                        found = e;
                     }
                 }
             }
-            return false;
+            return java.util.Optional.ofNullable(found);
         }
     }
 }

@@ -39,6 +39,7 @@ public final class PeerEvents implements AutoCloseable {
     private final Map<String, List<MigrationEvent>> byMigration = new HashMap<>();
     private final Thread thread;
     private final DeadLetterPublisher deadLetters;
+    private final List<java.util.function.Consumer<MigrationEvent>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean running = true;
 
     public PeerEvents(Properties kafka, String node) {
@@ -84,6 +85,11 @@ public final class PeerEvents implements AutoCloseable {
                     byMigration.values().removeIf(list -> now - list.get(list.size() - 1).getTimestampMs() > KEEP_MS);
                     notifyAll();
                 }
+                for (ConsumerRecord<String, MigrationEvent> r : records) {
+                    if (r.value() != null && !node.equals(r.value().getNode())) {
+                        listeners.forEach(l -> l.accept(r.value()));
+                    }
+                }
             }
         } catch (WakeupException e) {
             // closing
@@ -111,6 +117,11 @@ public final class PeerEvents implements AutoCloseable {
 
     public synchronized Optional<MigrationEvent> find(String migrationId, Predicate<MigrationEvent> match) {
         return byMigration.getOrDefault(migrationId, List.of()).stream().filter(match).findFirst();
+    }
+
+    /** Called on the reader thread with every other node's event from now on; it must hand real work off. */
+    public void listen(java.util.function.Consumer<MigrationEvent> listener) {
+        listeners.add(listener);
     }
 
     public synchronized void forget(String migrationId) {

@@ -433,7 +433,7 @@ public final class DestinationMigration implements SessionHandler {
         log.warn("fault injection: corrupted the received core images of {}", workloadId);
     }
 
-    static void resume(int initPid) {
+    public static void resume(int initPid) {
         List<Integer> members = ProcessTable.namespaceMembers(initPid);
         if (!ProcessTable.signal("CONT", members)) {
             log.warn("SIGCONT to {} did not reach every process", members);

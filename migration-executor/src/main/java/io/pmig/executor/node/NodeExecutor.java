@@ -1,6 +1,9 @@
 package io.pmig.executor.node;
 
 import io.pmig.executor.ExecutorConfig;
+import io.pmig.executor.checkpoint.CheckpointShipper;
+import io.pmig.executor.checkpoint.CheckpointStore;
+import io.pmig.executor.checkpoint.NodeDeathRecovery;
 import io.pmig.executor.container.ContainerSourceMigration;
 import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.events.EventHistory;
@@ -65,6 +68,7 @@ public final class NodeExecutor implements AutoCloseable {
     private final CountDownLatch assigned = new CountDownLatch(1);
     private final ExecutorService migrations;
     private NodeServices services;
+    private CheckpointShipper checkpoints;
     private CommandLedger ledger;
     private KafkaConsumer<String, MigrationCommand> consumer;
     private DeadLetterPublisher deadLetters;
@@ -108,6 +112,13 @@ public final class NodeExecutor implements AutoCloseable {
         services = new NodeServices(config, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
 
         MigrationRecovery.recover(services);
+        CheckpointShipper.recoverInterrupted(services);
+        // every node may hold its peers' checkpoints; only a node configured with --checkpoint-peer sends its own
+        CheckpointStore held = new CheckpointStore(services);
+        transfer.acceptUnannounced(held);
+        NodeDeathRecovery deathRecovery = new NodeDeathRecovery(services, held, migrating, migrations);
+        deathRecovery.retireSuperseded();
+        peers.listen(deathRecovery::onEvent);
         for (String id : workloads.ids()) {
             workloads.pid(id).ifPresent(pid -> exits.watch(id, pid)); // a dead one is reported EXITED at once
         }
@@ -125,6 +136,9 @@ public final class NodeExecutor implements AutoCloseable {
         running = true;
         commandThread = new Thread(this::consumeCommands, "pmig-executor-" + node + "-commands");
         commandThread.start();
+        if (config.checkpointInterval() != null) {
+            checkpoints = new CheckpointShipper(services, migrating, this::exited).start();
+        }
         log.info("executor {} ready: workdir {}, transfer endpoint {}, criu {}, at most {} concurrent migrations",
                 node, config.workdir(), transfer.address(), config.criu().binary(), config.maxConcurrentMigrations());
         if (config.restoreFault() != io.pmig.executor.ExecutorConfig.RestoreFault.NONE) {
@@ -299,7 +313,7 @@ public final class NodeExecutor implements AutoCloseable {
                         + " (launched with migratable=false)");
                 return;
             }
-            if (!migrating.add(id)) {
+            if (!claimAfterCheckpoint(id)) {
                 refuse(command, Phase.FAILED, "workload " + id + " is already migrating");
                 return;
             }
@@ -331,6 +345,23 @@ public final class NodeExecutor implements AutoCloseable {
                 MDC.remove("migration");
             }
         });
+    }
+
+    /** Claims the workload for a migration; a periodic checkpoint of it is short, so it is waited for, not refused. */
+    private boolean claimAfterCheckpoint(String id) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!migrating.add(id)) {
+            if (checkpoints == null || !checkpoints.isCheckpointing(id) || System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
     }
 
     private void refuse(MigrationCommand command, Phase phase, String why) {
@@ -386,6 +417,9 @@ public final class NodeExecutor implements AutoCloseable {
         running = false;
         if (consumer != null) {
             consumer.wakeup();
+        }
+        if (checkpoints != null) {
+            checkpoints.close(); // waits for a checkpoint in progress: its workload must not stay stopped
         }
         try {
             if (commandThread != null) {

@@ -57,6 +57,7 @@ public final class TransferServer implements AutoCloseable {
         return thread;
     });
     private ServerSocket socket;
+    private volatile SessionIntake intake;
 
     public TransferServer(InetSocketAddress listen, TransferCredentials credentials, TransferLimits limits) {
         this.requested = listen;
@@ -87,6 +88,11 @@ public final class TransferServer implements AutoCloseable {
             throw new IllegalStateException("a transfer session for migration " + migrationId + " is already open");
         }
         return session;
+    }
+
+    /** Lets authenticated peers open sessions this node did not open in advance (checkpoints; see {@link SessionIntake}). */
+    public void acceptUnannounced(SessionIntake intake) {
+        this.intake = intake;
     }
 
     void forget(TransferSession session) {
@@ -146,7 +152,8 @@ public final class TransferServer implements AutoCloseable {
         String migrationId = in.readUTF();
         String sourceNonce = in.readUTF();
         TransferSession session = sessions.get(migrationId);
-        if (session == null) {
+        SessionIntake unannounced = session == null && intake != null && intake.accepts(migrationId) ? intake : null;
+        if (session == null && unannounced == null) {
             refuse(out, "no open transfer session for migration " + migrationId + " (unknown, finished, or its credential was already used)");
             log.warn("refused transfer from {}: no open session for migration {}", connection.getRemoteSocketAddress(), migrationId);
             return null;
@@ -163,11 +170,20 @@ public final class TransferServer implements AutoCloseable {
             refuse(out, "authentication failed for migration " + migrationId);
             log.warn("refused transfer from {} for migration {}: wrong credential (failure {} of {})",
                     connection.getRemoteSocketAddress(), migrationId, failures, MAX_AUTH_FAILURES);
-            if (failures >= MAX_AUTH_FAILURES) {
+            if (failures >= MAX_AUTH_FAILURES && session != null) {
                 session.finished("too many failed authentication attempts");
                 session.close();
             }
             return null;
+        }
+        if (unannounced != null) {
+            // opened only now, after the peer proved it holds the key: an unauthenticated client leaves nothing on disk
+            try {
+                session = unannounced.open(migrationId);
+            } catch (IOException | RuntimeException e) {
+                refuse(out, "cannot open a session for " + migrationId + ": " + e.getMessage());
+                return null;
+            }
         }
         if (!session.claim()) {
             refuse(out, "the credential for migration " + migrationId + " was already used");
