@@ -345,6 +345,51 @@ class MigrationTest {
 
     // --- helpers -------------------------------------------------------------------------------------------------
 
+    /**
+     * A file outside the workload dir, declared on LAUNCH and held open by the workload, crosses with it: the
+     * destination writes it back (a new inode at the same path, same bytes) before restoring, and the restored
+     * process goes on with it open.
+     */
+    @Test
+    void declaredFilesTravelWithTheWorkload() throws Exception {
+        Path declaredDir = Files.createTempDirectory("pmig-declared-");
+        Path declared = Files.writeString(declaredDir.resolve("settings.conf"), "threads=4\n");
+        Object inodeBefore = Files.getAttribute(declared, "unix:ino");
+        String w = nodes.prefix + "declared";
+        MigrationCommand launch = MigrationCommand.newBuilder(
+                        nodes.command(CommandKind.LAUNCH, w, null, "a", null, List.of("sh", "-c", "exec 3< " + declared + "; " + COUNTER)))
+                .setDeclaredFiles(List.of(declared.toString())).build();
+        nodes.send(launch);
+        assertEquals(Phase.LAUNCHED, nodes.await(e -> e.getCommandId().equals(launch.getCommandId())
+                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), WAIT, "LAUNCHED " + w).getPhase());
+        awaitLines(nodes.workloadDir("a", w), 5);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PLAIN, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
+        assertEquals("threads=4\n", Files.readString(declared));
+        assertNotEquals(inodeBefore, Files.getAttribute(declared, "unix:ino"), "the destination wrote the file it received");
+        int lines = lines(nodes.workloadDir("b", w)).size();
+        awaitLines(nodes.workloadDir("b", w), lines + 5);
+        assertConsecutive(lines(nodes.workloadDir("b", w)));
+        kill("b", w);
+        io.pmig.executor.workload.NodeWorkloads.deleteTree(declaredDir);
+    }
+
+    @Test
+    void aRelativeDeclaredFileIsRefusedAtLaunch() throws Exception {
+        String w = nodes.prefix + "relative";
+        MigrationCommand launch = MigrationCommand.newBuilder(
+                        nodes.command(CommandKind.LAUNCH, w, null, "a", null, List.of("sleep", "60")))
+                .setDeclaredFiles(List.of("../etc/passwd")).build();
+        nodes.send(launch);
+        MigrationEvent refused = nodes.await(e -> e.getCommandId().equals(launch.getCommandId()), WAIT, "answer to " + w);
+        assertEquals(Phase.FAILED, refused.getPhase());
+        assertTrue(refused.getError().contains("must be an absolute path"), refused.getError());
+        assertTrue(nodes.runningPid("a", w).isEmpty(), "nothing was started");
+    }
+
     private static int launch(String node, String w, List<String> argv) throws Exception {
         String id = nodes.send(CommandKind.LAUNCH, w, null, node, null, argv);
         MigrationEvent launched = nodes.await(e -> e.getCommandId().equals(id)

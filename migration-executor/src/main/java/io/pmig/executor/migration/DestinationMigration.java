@@ -243,6 +243,7 @@ public final class DestinationMigration implements SessionHandler {
         } else {
             Files.createDirectories(dir);
         }
+        DeclaredFiles.putBack(sessionDir, node.workloads(), workloadId);
         if (node.config().restoreFault() == RestoreFault.CORRUPT_IMAGES) {
             corruptImages();
         } else if (node.config().restoreFault() == RestoreFault.FAIL_RESTORE) {

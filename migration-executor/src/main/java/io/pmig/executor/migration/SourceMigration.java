@@ -395,6 +395,7 @@ public final class SourceMigration {
                 }
             }
         }
+        stageDeclaredFiles(files);
         try (Stream<Path> walk = Files.list(images)) {
             walk.filter(Files::isRegularFile)
                     .filter(p -> !p.getFileName().toString().endsWith(".log") && !p.getFileName().toString().endsWith(".out")
@@ -405,6 +406,34 @@ public final class SourceMigration {
                     .forEach(p -> files.add(journal.dir().relativize(p)));
         }
         return files;
+    }
+
+    /**
+     * Declared files (outside the workload dir) travel as {@code declared/<absolute path>} plus the list
+     * {@code declared.list}; the destination puts them back at the same paths before restoring.
+     */
+    private void stageDeclaredFiles(List<Path> files) throws IOException {
+        List<Path> declared = node.workloads().declaredFiles(workloadId);
+        if (declared.isEmpty()) {
+            return;
+        }
+        Path staged = journal.dir().resolve(DeclaredFiles.DIR);
+        NodeWorkloads.deleteTree(staged);
+        List<String> names = new ArrayList<>();
+        for (Path file : declared) {
+            if (!Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException("declared file " + file + " is missing or not a regular file");
+            }
+            Path target = staged.resolve(file.toString().substring(1));
+            Files.createDirectories(target.getParent());
+            Files.copy(file, target, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+            names.add(file.toString());
+        }
+        Files.write(journal.dir().resolve(DeclaredFiles.LIST), names);
+        try (Stream<Path> walk = Files.walk(staged)) {
+            walk.forEach(p -> files.add(journal.dir().relativize(p)));
+        }
+        files.add(Path.of(DeclaredFiles.LIST));
     }
 
     private void completed() throws IOException {

@@ -258,12 +258,14 @@ public final class NodeExecutor implements AutoCloseable {
         }
         try {
             List<String> argv = List.copyOf(command.getArgv());
+            command.getDeclaredFiles().forEach(NodeWorkloads::checkDeclaredPath); // refuse before starting anything
             Optional<String> container = ContainerWorkloads.launchedContainer(argv);
             int pid = container.isPresent() ? ContainerWorkloads.adopt(services, id, container.get())
                     : services.workloads().launch(id, argv);
             if (!command.getMigratable()) {
                 services.workloads().pin(id);
             }
+            services.workloads().declareFiles(id, List.copyOf(command.getDeclaredFiles()));
             services.exits().watch(id, pid);
             services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.LAUNCHED)
                     .setDestinationNode(node).setPid(pid));

@@ -119,6 +119,52 @@ public final class NodeWorkloads {
         Files.writeString(dir(workloadId).resolve(PINNED_FILE), "");
     }
 
+    /**
+     * Records the files outside its directory that travel with the workload (LAUNCH's declaredFiles). The list is
+     * kept beside the workload directories, not inside: the workload can write its own directory, and a list it
+     * could edit would let it make the root executor copy any host file to any node.
+     */
+    public void declareFiles(String workloadId, List<String> paths) throws IOException {
+        for (String path : paths) {
+            checkDeclaredPath(path);
+        }
+        Path list = declaredList(workloadId);
+        Files.createDirectories(list.getParent());
+        if (paths.isEmpty()) {
+            Files.deleteIfExists(list);
+        } else {
+            Files.write(list, paths);
+        }
+    }
+
+    /** The workload's declared files (absolute paths), empty when it has none. */
+    public List<Path> declaredFiles(String workloadId) throws IOException {
+        Path list = declaredList(workloadId);
+        if (!Files.exists(list)) {
+            return List.of();
+        }
+        List<Path> paths = new ArrayList<>();
+        for (String line : Files.readAllLines(list)) {
+            if (!line.isBlank()) {
+                paths.add(Path.of(checkDeclaredPath(line.strip())));
+            }
+        }
+        return paths;
+    }
+
+    /** Declared files must be absolute, normalised paths (no {@code ..}), so a list can only name what it says. */
+    public static String checkDeclaredPath(String path) {
+        Path p = Path.of(path);
+        if (!p.isAbsolute() || !p.normalize().equals(p) || path.contains("/../") || path.endsWith("/..") || p.getNameCount() == 0) {
+            throw new IllegalArgumentException("declared file '" + path + "' must be an absolute path without '..'");
+        }
+        return path;
+    }
+
+    private Path declaredList(String workloadId) {
+        return root.resolveSibling("declared-files").resolve(checkId(workloadId));
+    }
+
     public boolean isPinned(String workloadId) {
         return Files.exists(dir(workloadId).resolve(PINNED_FILE));
     }
@@ -156,6 +202,7 @@ public final class NodeWorkloads {
     /** The workload left this node: its directory goes, so the agent stops reporting it. */
     public void remove(String workloadId) throws IOException {
         deleteTree(dir(workloadId));
+        Files.deleteIfExists(declaredList(workloadId));
     }
 
     /** Ids of every workload directory on this node. */
