@@ -68,7 +68,8 @@ public final class ExecutorCommand implements Callable<Integer> {
     String capacity;
 
     @Option(names = "--init-path", paramLabel = "FILE", defaultValue = "/opt/pmig/bin/pmig-init",
-            description = "Where pmig-init is installed; must be the same path on every node (default: ${DEFAULT-VALUE}).")
+            description = {"Base path of pmig-init; the binary goes to FILE-<content hash>, the same on every node running",
+                    "this pmig version, never overwritten under running workloads (default: ${DEFAULT-VALUE})."})
     Path initPath;
 
     @Option(names = "--prepare-timeout", paramLabel = "SECONDS", defaultValue = "30",

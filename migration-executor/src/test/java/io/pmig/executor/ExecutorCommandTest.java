@@ -54,6 +54,8 @@ class ExecutorCommandTest {
                 "--secret-file", secret.toString(), "--capacity", "cpus=2,mem=1G").config();
         assertEquals(2.0, config.capacityCpus());
         assertEquals(1L << 30, config.capacityMemBytes());
-        assertTrue(Files.isExecutable(tmp.resolve("bin/pmig-init")));
+        assertTrue(Files.isExecutable(config.initBinary()) && config.initBinary().getFileName().toString().startsWith("pmig-init-"),
+                "installed content-addressed next to --init-path: " + config.initBinary());
+        assertTrue(config.initBinary().startsWith(tmp.resolve("bin")));
     }
 }

@@ -14,10 +14,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Puts the pmig-init built into this jar at a fixed path. CRIU checks the size of every mapped file on restore,
- * so the init must be byte-identical at the same path on every node: it is rewritten only when its content
- * differs (a rewrite breaks the restore of checkpoints taken with the old binary, hence the warning), and always
- * through a temporary file and an atomic rename, so a running or restoring workload never sees a half-written one.
+ * Puts the pmig-init built into this jar at a path named after its content ({@code <base>-<sha256 prefix>}).
+ * CRIU checks the size and build-id of every mapped file on restore, so a workload's init must be byte-identical
+ * at the same path wherever it is restored. Naming the file after its content gives every node running the same
+ * pmig the same path, and means an upgrade never overwrites the binary that running workloads (and their
+ * checkpoints) map: replacing it in place made their restores fail with "pmig-init has bad build-ID" (measured).
+ * Written through a temporary file and an atomic rename, so no one sees half a binary.
  */
 public final class InitBinary {
 
@@ -28,7 +30,8 @@ public final class InitBinary {
     private InitBinary() {
     }
 
-    public static synchronized Path install(Path target) throws IOException {
+    /** Installs the init next to {@code base} and returns the content-addressed path workloads must be started with. */
+    public static synchronized Path install(Path base) throws IOException {
         byte[] wanted;
         try (InputStream in = InitBinary.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -37,13 +40,11 @@ public final class InitBinary {
             }
             wanted = in.readAllBytes();
         }
-        if (Files.isRegularFile(target) && Arrays.equals(sha256(Files.readAllBytes(target)), sha256(wanted))
+        byte[] digest = sha256(wanted);
+        Path target = base.resolveSibling(base.getFileName() + "-" + java.util.HexFormat.of().formatHex(digest, 0, 6));
+        if (Files.isRegularFile(target) && Arrays.equals(sha256(Files.readAllBytes(target)), digest)
                 && Files.isExecutable(target)) {
             return target;
-        }
-        if (Files.exists(target)) {
-            log.warn("replacing {} with this executor's pmig-init: checkpoints taken under the old binary "
-                    + "cannot be restored on this node any more", target);
         }
         Files.createDirectories(target.getParent());
         Path tmp = Files.createTempFile(target.getParent(), ".pmig-init", ".tmp",
