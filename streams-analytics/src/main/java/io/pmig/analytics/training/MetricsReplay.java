@@ -23,17 +23,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads pmig.metrics for a time range once, without a consumer group (partitions assigned, nothing
- * committed): from the offsets for {@code fromMs} (or the beginning) up to the offsets for {@code toMs} (or
- * the end as of the start of the replay). Records are located by their Kafka timestamp (publish time, a
- * little after the sample time; the end gets a margin for samples an agent buffered) and kept if their
- * sample time is in range. Undecodable records are counted and skipped, as the topology dead-letters them.
+ * committed): from the offsets for {@code fromMs} (the first record whose Kafka timestamp is at or after it -
+ * every record before it is older) or the beginning, up to the end as of the start of the replay. Records are
+ * kept if their sample time is in range. Undecodable records are counted and skipped, as the topology dead-letters them.
  */
 public final class MetricsReplay {
 
     private static final Logger log = LoggerFactory.getLogger(MetricsReplay.class);
-    /** Agents buffer samples while Kafka is away, so a record can be published well after its sample time. */
-    static final long PUBLISH_DELAY_MARGIN_MS = 60_000;
-
     /** What a replay read. */
     public record Result(List<NodeMetrics> samples, long recordsRead, long undecodable) {
     }
@@ -61,8 +57,11 @@ public final class MetricsReplay {
             }
             List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
             consumer.assign(partitions);
-            Map<TopicPartition, Long> start = offsetsAt(consumer, partitions, fromMs, true);
-            Map<TopicPartition, Long> end = offsetsAt(consumer, partitions, toMs == null ? null : toMs + PUBLISH_DELAY_MARGIN_MS, false);
+            Map<TopicPartition, Long> start = startOffsets(consumer, partitions, fromMs);
+            // Read to the current end: record timestamps are not monotonic within a partition (an agent flushes what it
+            // buffered through an outage with old sample times), so the first record past --to in log order does not
+            // mean that no later record is still inside the range.
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
             long total = 0;
             for (TopicPartition partition : partitions) {
                 long from = start.get(partition);
@@ -120,13 +119,13 @@ public final class MetricsReplay {
         }
     }
 
-    private static Map<TopicPartition, Long> offsetsAt(KafkaConsumer<?, ?> consumer, List<TopicPartition> partitions,
-                                                       Long timeMs, boolean start) {
+    private static Map<TopicPartition, Long> startOffsets(KafkaConsumer<?, ?> consumer, List<TopicPartition> partitions,
+                                                          Long timeMs) {
         Duration timeout = Duration.ofSeconds(30);
-        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, timeout);
         if (timeMs == null) {
-            return start ? consumer.beginningOffsets(partitions, timeout) : ends;
+            return consumer.beginningOffsets(partitions, timeout);
         }
+        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, timeout);
         Map<TopicPartition, Long> query = new HashMap<>();
         partitions.forEach(p -> query.put(p, timeMs));
         Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query, timeout);
@@ -137,4 +136,5 @@ public final class MetricsReplay {
         }
         return offsets;
     }
+
 }

@@ -44,6 +44,14 @@ class TrainCommandIntegrationTest {
         }
         try (KafkaProducer<String, NodeMetrics> producer = new KafkaProducer<>(SharedBroker.clientProperties(),
                 new StringSerializer(), Topic.METRICS.<NodeMetrics>serde().serializer())) {
+            // Records stamped "now" ahead of the trace in every partition: timestamps in a partition are not
+            // monotonic (agents flush what they buffered through an outage), and the replay must still find them all.
+            NodeMetrics recent = NodeMetrics.newBuilder(moved.get(0)).setNodeId(prefix + "recent")
+                    .setTimestampMs(System.currentTimeMillis()).build();
+            for (int partition = 0; partition < Topic.METRICS.partitions(); partition++) {
+                producer.send(new ProducerRecord<>(Topic.METRICS.topicName(), partition, recent.getTimestampMs(),
+                        recent.getNodeId().toString(), recent));
+            }
             for (NodeMetrics sample : moved) {
                 producer.send(new ProducerRecord<>(Topic.METRICS.topicName(), null, sample.getTimestampMs(),
                         sample.getNodeId().toString(), sample));
