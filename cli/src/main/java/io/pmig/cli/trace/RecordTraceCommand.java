@@ -193,6 +193,7 @@ public final class RecordTraceCommand implements Callable<Integer> {
         try {
             switch (segment.kind()) {
                 case IDLE -> { }
+                case BACKGROUND -> launchPinned(segment, lightCounter(segment.holdS()));
                 case SPIKE, BLIP -> fault("cpu", segment.node(), segment.holdS(), 1, bootstrap);
                 case LEAK, NEAR_MISS_LEAK -> fault("memory", segment.node(), segment.holdS(), segment.riseS(), bootstrap);
                 case STEADY -> launchPinned(segment, throttledRamp(permille(segment.fromShare()), permille(segment.fromShare()),
@@ -244,6 +245,12 @@ public final class RecordTraceCommand implements Callable<Integer> {
                 """;
         return List.of("sh", "-c", script, "pmig-ramp", String.valueOf(fromPermille), String.valueOf(toPermille),
                 String.valueOf(Math.max(1, riseS)), String.valueOf(holdS));
+    }
+
+    /** Counts every 50 ms like the demo's witness (a few percent of a core, a few MiB), for durationS seconds. */
+    static List<String> lightCounter(int durationS) {
+        return List.of("sh", "-c", "end=$(($(date +%s) + $1)); i=0; while [ \"$(date +%s)\" -lt \"$end\" ]; do "
+                + "i=$((i+1)); echo \"$i $(date +%s%3N)\" >/dev/null; sleep 0.05; done", "pmig-counter", String.valueOf(durationS));
     }
 
     private void launchPinned(LoadSchedule.Segment segment, List<String> argv) {

@@ -70,6 +70,14 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
      * so no sample or label is shared between the two parts.
      */
     public Split split(double heldOutFraction) {
+        return split(windows, heldOutFraction, overload.horizonMs());
+    }
+
+    /**
+     * The same time-ordered split of any time-ordered list of windows, e.g. of a training part to carve a
+     * validation part from its most recent end.
+     */
+    public static Split split(List<LabelledWindow> windows, double heldOutFraction, long horizonMs) {
         if (!(heldOutFraction > 0 && heldOutFraction < 1)) {
             throw new IllegalArgumentException("held-out fraction must be in (0, 1), got " + heldOutFraction);
         }
@@ -82,7 +90,7 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
         List<LabelledWindow> train = new ArrayList<>();
         List<LabelledWindow> heldOut = new ArrayList<>();
         for (LabelledWindow window : windows) {
-            if (window.endMs() + overload.horizonMs() <= cut) {
+            if (window.endMs() + horizonMs <= cut) {
                 train.add(window);
             } else if (window.startMs() >= cut) {
                 heldOut.add(window);

@@ -1,7 +1,6 @@
 package io.pmig.analytics.training;
 
 import io.pmig.analytics.AnalyticsConfig;
-import io.pmig.analytics.features.WindowFeatures;
 import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
 import io.pmig.schemas.ModelUpdate;
@@ -15,10 +14,12 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.stream.LongStream;
 import smile.base.cart.SplitRule;
 import smile.classification.RandomForest;
@@ -31,34 +32,83 @@ import smile.data.vector.IntVector;
  * the held-out part against the threshold rule the analytics app falls back to, both at the thresholds they
  * are deployed with. The model shipped is the one evaluated (trained on the training part only), so the
  * figures in its {@link ModelUpdate} describe exactly that model.
+ *
+ * <p>Model selection never sees the held-out part: the most recent {@code validationFraction} of the training
+ * part (time-ordered, split like the held-out part) scores each candidate of {@link #CANDIDATES}, fitted on the
+ * rest; the chosen settings are then refitted on the whole training part.
  */
 public final class OverloadModelTrainer {
 
     /** Name of the label column; not a feature, so {@link ModelScorer} skips it when scoring. */
     public static final String LABEL = "overloaded_within_horizon";
+    public static final double DEFAULT_VALIDATION_FRACTION = 0.25;
+    /** The goal's lead time: selection prefers candidates that warn at least this early on validation. */
+    static final double WANTED_LEAD_S = 5.0;
+    /**
+     * Settings tried on the validation part. The app scores at a fixed threshold (analytics.model.score.threshold),
+     * so down-sampling quiet windows is how a model moves its own operating point towards earlier warnings; the
+     * node size trades detail for smoothness. The first is the forest's previous fixed setting and the fallback.
+     */
+    static final List<Settings> CANDIDATES = List.of(
+            new Settings(1, 5), new Settings(2, 5), new Settings(3, 5),
+            new Settings(1, 20), new Settings(2, 20), new Settings(3, 20));
     private static final DateTimeFormatter VERSION_TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
     /**
-     * @param trees           trees in the forest
-     * @param seed            seed of the trees' bootstrap samples: the same data and seed give the same model
-     * @param heldOutFraction the most recent fraction of the time range used only for evaluation
+     * @param trees              trees in the forest
+     * @param seed               seed of the trees' bootstrap samples: the same data and seed give the same model
+     * @param heldOutFraction    the most recent fraction of the time range used only for evaluation
+     * @param features           the features the model is trained on
+     * @param validationFraction the most recent fraction of the training part used to choose the settings;
+     *                           0 keeps the first candidate without validating
      */
-    public record Options(int trees, long seed, double heldOutFraction) {
+    public record Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction) {
+
+        public Options(int trees, long seed, double heldOutFraction) {
+            this(trees, seed, heldOutFraction, FeatureSet.NODE_LOCAL, DEFAULT_VALIDATION_FRACTION);
+        }
 
         public static Options defaults() {
             return new Options(200, 20240601L, 0.3);
         }
     }
 
+    /**
+     * Forest settings chosen by validation.
+     *
+     * @param quietDownsampling each tree's bootstrap sample draws 1 in this many of the quiet windows (Smile's class
+     *                          weight, which down-samples a class: 1 = plain bootstrap)
+     * @param nodeSize         fewest windows in a leaf
+     */
+    public record Settings(int quietDownsampling, int nodeSize) {
+
+        @Override
+        public String toString() {
+            return "quiet 1/" + quietDownsampling + ", leaf " + nodeSize;
+        }
+    }
+
+    /** Each candidate's figures on the validation part, and which one was kept (null: no validation). */
+    public record Selection(List<Candidate> candidates, Settings chosen, String why, int fitWindows, int validationWindows) {
+    }
+
+    public record Candidate(Settings settings, Evaluation validation) {
+    }
+
     /** A trained model, how it and the threshold rule did on the held-out part, and the data behind it. */
     public record Result(ModelUpdate update, Evaluation model, Evaluation baseline, Evaluation cpuMemBaseline,
-                         Dataset dataset, Dataset.Split split, long trainMillis) {
+                         Dataset dataset, Dataset.Split split, Selection selection, FeatureSet features, long trainMillis) {
     }
 
     private OverloadModelTrainer() {
     }
 
     public static Result train(Dataset dataset, AnalyticsConfig analytics, Options options) {
+        return train(dataset, analytics, options, message -> { });
+    }
+
+    /** @param progress told about each step (the CLI prints it to stderr) */
+    public static Result train(Dataset dataset, AnalyticsConfig analytics, Options options, Consumer<String> progress) {
         Dataset.Split split = dataset.split(options.heldOutFraction());
         long trainPositives = split.train().stream().filter(LabelledWindow::positive).count();
         if (trainPositives == 0 || trainPositives == split.train().size()) {
@@ -70,7 +120,9 @@ public final class OverloadModelTrainer {
             throw new IllegalStateException("the held-out part is empty: the time range is too short for a split");
         }
         long started = System.currentTimeMillis();
-        RandomForest forest = fit(split.train(), options);
+        Selection selection = select(dataset, split.train(), analytics, options, progress);
+        progress.accept("fitting " + selection.chosen() + " on the whole training part (" + split.train().size() + " windows)");
+        RandomForest forest = fit(split.train(), options, selection.chosen());
         long trainMillis = System.currentTimeMillis() - started;
         byte[] bytes = serialize(forest);
         long trainedAt = System.currentTimeMillis();
@@ -80,7 +132,7 @@ public final class OverloadModelTrainer {
         ModelUpdate unscored = ModelUpdate.newBuilder()
                 .setVersion(version)
                 .setAlgorithm("random-forest")
-                .setFeatures(List.copyOf(WindowFeatures.NAMES))
+                .setFeatures(List.copyOf(options.features().features()))
                 .setTrainedFromMs(dataset.firstSampleMs())
                 .setTrainedToMs(dataset.lastSampleMs())
                 .setHorizonS(overload.horizonS())
@@ -97,27 +149,76 @@ public final class OverloadModelTrainer {
         Evaluation cpuMem = Evaluation.of(split.heldOut(), dataset.episodes(), overload,
                 new ThresholdScorer(analytics.thresholdCpuPercent(), analytics.thresholdMemFraction(), Double.POSITIVE_INFINITY));
         ModelUpdate update = ModelUpdate.newBuilder(unscored)
-                .setMetrics(metrics(model, baseline, cpuMem, dataset, split, options))
+                .setMetrics(metrics(model, baseline, cpuMem, dataset, split, selection, options))
                 .build();
-        return new Result(update, model, baseline, cpuMem, dataset, split, trainMillis);
+        return new Result(update, model, baseline, cpuMem, dataset, split, selection, options.features(), trainMillis);
     }
 
-    static RandomForest fit(List<LabelledWindow> train, Options options) {
+    /**
+     * Fits every candidate on the older part of the training windows and scores it, through the app's scorer and
+     * threshold, on the most recent part. Kept: the best F1 among candidates whose mean lead time reaches
+     * {@link #WANTED_LEAD_S} (or the best F1 when none does); ties go to the earlier candidate.
+     */
+    static Selection select(Dataset dataset, List<LabelledWindow> train, AnalyticsConfig analytics, Options options,
+                            Consumer<String> progress) {
+        Settings fallback = CANDIDATES.get(0);
+        if (options.validationFraction() <= 0) {
+            return new Selection(List.of(), fallback, "no validation asked", train.size(), 0);
+        }
+        Dataset.Split inner = Dataset.split(train, options.validationFraction(), dataset.overload().horizonMs());
+        long fitPositives = inner.train().stream().filter(LabelledWindow::positive).count();
+        long validationPositives = inner.heldOut().stream().filter(LabelledWindow::positive).count();
+        if (fitPositives == 0 || fitPositives == inner.train().size() || validationPositives == 0) {
+            return new Selection(List.of(), fallback, "the validation split has too few overloaded windows",
+                    inner.train().size(), inner.heldOut().size());
+        }
+        List<Candidate> candidates = new ArrayList<>();
+        for (Settings settings : CANDIDATES) {
+            progress.accept("validating " + settings + ": fit on " + inner.train().size() + " windows, score "
+                    + inner.heldOut().size());
+            RandomForest forest = fit(inner.train(), options, settings);
+            ModelUpdate probe = ModelUpdate.newBuilder()
+                    .setVersion("validation").setAlgorithm("random-forest")
+                    .setFeatures(List.copyOf(options.features().features()))
+                    .setTrainedFromMs(0).setTrainedToMs(0).setHorizonS(dataset.overload().horizonS())
+                    .setMetrics(Map.of()).setTrainedAtMs(0).setModelBytes(ByteBuffer.wrap(serialize(forest))).build();
+            candidates.add(new Candidate(settings, Evaluation.of(inner.heldOut(), dataset.episodes(), dataset.overload(),
+                    ModelScorer.load(probe, analytics.modelScoreThreshold()))));
+        }
+        boolean anyEarly = candidates.stream().anyMatch(c -> c.validation().meanLeadS() >= WANTED_LEAD_S);
+        Candidate best = null;
+        for (Candidate candidate : candidates) {
+            if (anyEarly && candidate.validation().meanLeadS() < WANTED_LEAD_S) {
+                continue;
+            }
+            if (best == null || candidate.validation().all().f1() > best.validation().all().f1()) {
+                best = candidate;
+            }
+        }
+        return new Selection(List.copyOf(candidates), best.settings(), anyEarly
+                ? "best validation F1 with a mean lead time >= " + WANTED_LEAD_S + " s"
+                : "best validation F1 (no candidate reached a mean lead time of " + WANTED_LEAD_S + " s)",
+                inner.train().size(), inner.heldOut().size());
+    }
+
+    static RandomForest fit(List<LabelledWindow> train, Options options, Settings settings) {
+        FeatureSet features = options.features();
         double[][] rows = new double[train.size()][];
         int[] labels = new int[train.size()];
         for (int i = 0; i < rows.length; i++) {
-            rows[i] = train.get(i).features().toArray();
+            rows[i] = features.row(train.get(i).features());
             labels[i] = train.get(i).positive() ? 1 : 0;
         }
-        DataFrame data = DataFrame.of(rows, WindowFeatures.NAMES.toArray(String[]::new))
+        DataFrame data = DataFrame.of(rows, features.features().toArray(String[]::new))
                 .merge(IntVector.of(LABEL, labels));
         // mtry 0 = sqrt(features); depth and node size bound each tree, not the count of windows.
         return RandomForest.fit(Formula.lhs(LABEL), data, options.trees(), 0, SplitRule.GINI, 20,
-                Math.max(8, rows.length / 5), 5, 1.0, null, LongStream.range(options.seed(), options.seed() + options.trees()));
+                Math.max(8, rows.length / 5), settings.nodeSize(), 1.0, new int[] {settings.quietDownsampling(), 1},
+                LongStream.range(options.seed(), options.seed() + options.trees()));
     }
 
     static Map<String, Double> metrics(Evaluation model, Evaluation baseline, Evaluation cpuMem, Dataset dataset,
-                                       Dataset.Split split, Options options) {
+                                       Dataset.Split split, Selection selection, Options options) {
         Map<String, Double> metrics = new LinkedHashMap<>();
         metrics.put("f1", model.all().f1());
         metrics.put("precision", model.all().precision());
@@ -144,6 +245,14 @@ public final class OverloadModelTrainer {
         metrics.put("overload_mem_fraction", dataset.overload().memFraction());
         metrics.put("overload_sustain_s", dataset.overload().sustainS());
         metrics.put("trees", (double) options.trees());
+        metrics.put("feature_count", (double) options.features().features().size());
+        metrics.put("quiet_downsampling", (double) selection.chosen().quietDownsampling());
+        metrics.put("node_size", (double) selection.chosen().nodeSize());
+        selection.candidates().stream().filter(c -> c.settings().equals(selection.chosen())).findFirst().ifPresent(c -> {
+            metrics.put("validation_f1", c.validation().all().f1());
+            metrics.put("validation_lead_time_s", c.validation().meanLeadS());
+            metrics.put("validation_onsets", (double) c.validation().onsets());
+        });
         return metrics;
     }
 

@@ -72,6 +72,16 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Most recent fraction of the time range kept for evaluation only (default: ${DEFAULT-VALUE}).")
     double heldOut;
 
+    @Option(names = "--features", paramLabel = "SET", defaultValue = "node-local",
+            description = "Features to train on: node-local (the node's own CPU, memory, workloads and sampling; right when "
+                    + "nodes share a host), all, or comma-separated names (default: ${DEFAULT-VALUE}; see TRAINING.md).")
+    String features;
+
+    @Option(names = "--validation", paramLabel = "FRACTION", defaultValue = "" + OverloadModelTrainer.DEFAULT_VALIDATION_FRACTION,
+            description = "Most recent fraction of the training part that chooses the forest's settings; 0 to skip "
+                    + "(default: ${DEFAULT-VALUE}). The held-out part is never used for choosing.")
+    double validation;
+
     @Option(names = "--trees", paramLabel = "N", defaultValue = "200", description = "Trees in the forest (default: ${DEFAULT-VALUE}).")
     int trees;
 
@@ -109,6 +119,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (!(heldOut > 0 && heldOut < 1)) {
             throw new ConfigException("--held-out", heldOut + " is outside (0, 1)");
         }
+        if (!(validation >= 0 && validation < 1)) {
+            throw new ConfigException("--validation", validation + " is outside [0, 1)");
+        }
+        FeatureSet featureSet = FeatureSet.parse(features);
         long now = System.currentTimeMillis();
         Long fromMs = from == null ? null : parseTime("--from", from, now);
         Long toMs = to == null ? null : parseTime("--to", to, now);
@@ -136,10 +150,10 @@ public final class TrainCommand implements Callable<Integer> {
             }
             stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
             Dataset dataset = Dataset.build(samples, analytics, overload);
-            stderr.printf("training a %d-tree random forest on %,d windows ...%n", trees,
-                    dataset.split(heldOut).train().size());
+            stderr.printf("training %d-tree random forests on %,d windows, features %s ...%n", trees,
+                    dataset.split(heldOut).train().size(), featureSet);
             OverloadModelTrainer.Result result = OverloadModelTrainer.train(dataset, analytics,
-                    new OverloadModelTrainer.Options(trees, seed, heldOut));
+                    new OverloadModelTrainer.Options(trees, seed, heldOut, featureSet, validation), stderr::println);
             if (out != null) {
                 ModelFile.write(out, result.update());
                 stderr.println("wrote " + out);

@@ -33,6 +33,21 @@ public final class TrainingReport {
                 Instant.ofEpochMilli(split.cutMs()), split.train().size(),
                 split.train().stream().filter(LabelledWindow::positive).count(), split.heldOut().size(),
                 split.heldOut().stream().filter(LabelledWindow::positive).count());
+        line(out, "features: %s", result.features());
+        OverloadModelTrainer.Selection selection = result.selection();
+        if (selection.candidates().isEmpty()) {
+            line(out, "settings: %s (%s)", selection.chosen(), selection.why());
+        } else {
+            line(out, "settings chosen on validation (the newest part of the training windows: fit %,d, validate %,d):",
+                    selection.fitWindows(), selection.validationWindows());
+            for (OverloadModelTrainer.Candidate candidate : selection.candidates()) {
+                Evaluation v = candidate.validation();
+                line(out, "  %s %-18s F1 %.3f  precision %.3f  recall %.3f  lead %.1f s  (%d of %d onsets warned)",
+                        candidate.settings().equals(selection.chosen()) ? "*" : " ", candidate.settings(), v.all().f1(),
+                        v.all().precision(), v.all().recall(), v.meanLeadS(), v.onsetsWarned(), v.onsets());
+            }
+            line(out, "  * kept: %s", selection.why());
+        }
         line(out, "");
         line(out, "held-out                     %-12s %-16s %s", "model", "threshold rule", "rule without load avg");
         Evaluation m = result.model();
@@ -73,6 +88,15 @@ public final class TrainingReport {
         json.put("train_windows", result.split().train().size());
         json.put("samples", result.dataset().samples());
         json.put("horizon_s", result.dataset().overload().horizonS());
+        json.put("features", result.features().name());
+        json.put("feature_count", result.features().features().size());
+        json.put("quiet_downsampling", result.selection().chosen().quietDownsampling());
+        json.put("node_size", result.selection().chosen().nodeSize());
+        result.selection().candidates().stream().filter(c -> c.settings().equals(result.selection().chosen())).findFirst()
+                .ifPresent(c -> {
+                    json.put("validation_f1", round(c.validation().all().f1()));
+                    json.put("validation_lead_time_s", round(c.validation().meanLeadS()));
+                });
         json.put("trained_from_ms", result.update().getTrainedFromMs());
         json.put("trained_to_ms", result.update().getTrainedToMs());
         json.put("published", published);
