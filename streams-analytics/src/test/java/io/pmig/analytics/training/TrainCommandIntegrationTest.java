@@ -42,21 +42,31 @@ class TrainCommandIntegrationTest {
             moved.add(NodeMetrics.newBuilder(sample).setNodeId(prefix + sample.getNodeId())
                     .setTimestampMs(sample.getTimestampMs() + shift).build());
         }
-        try (KafkaProducer<String, NodeMetrics> producer = new KafkaProducer<>(SharedBroker.clientProperties(),
+        // Generous timeouts: on a starved 2-core machine a 30 s request timeout made the idempotent producer reset its
+        // sequences mid-send and lose records to OutOfOrderSequenceException (seen); every send is checked below.
+        var props = SharedBroker.clientProperties();
+        props.put("request.timeout.ms", "120000");
+        props.put("delivery.timeout.ms", "600000");
+        props.put("linger.ms", "20");
+        List<java.util.concurrent.Future<?>> sends = new ArrayList<>();
+        try (KafkaProducer<String, NodeMetrics> producer = new KafkaProducer<>(props,
                 new StringSerializer(), Topic.METRICS.<NodeMetrics>serde().serializer())) {
             // Records stamped "now" ahead of the trace in every partition: timestamps in a partition are not
             // monotonic (agents flush what they buffered through an outage), and the replay must still find them all.
             NodeMetrics recent = NodeMetrics.newBuilder(moved.get(0)).setNodeId(prefix + "recent")
                     .setTimestampMs(System.currentTimeMillis()).build();
             for (int partition = 0; partition < Topic.METRICS.partitions(); partition++) {
-                producer.send(new ProducerRecord<>(Topic.METRICS.topicName(), partition, recent.getTimestampMs(),
-                        recent.getNodeId().toString(), recent));
+                sends.add(producer.send(new ProducerRecord<>(Topic.METRICS.topicName(), partition, recent.getTimestampMs(),
+                        recent.getNodeId().toString(), recent)));
             }
             for (NodeMetrics sample : moved) {
-                producer.send(new ProducerRecord<>(Topic.METRICS.topicName(), null, sample.getTimestampMs(),
-                        sample.getNodeId().toString(), sample));
+                sends.add(producer.send(new ProducerRecord<>(Topic.METRICS.topicName(), null, sample.getTimestampMs(),
+                        sample.getNodeId().toString(), sample)));
             }
             producer.flush();
+            for (var send : sends) {
+                send.get(); // a record the broker refused fails here, not as a wrong count later
+            }
         }
 
         String key = "overload-it-" + System.nanoTime();
