@@ -196,9 +196,9 @@ public final class RecordTraceCommand implements Callable<Integer> {
                 case BACKGROUND -> launchPinned(segment, lightCounter(segment.holdS()));
                 case SPIKE, BLIP -> fault("cpu", segment.node(), segment.holdS(), 1, bootstrap);
                 case LEAK, NEAR_MISS_LEAK -> fault("memory", segment.node(), segment.holdS(), segment.riseS(), bootstrap);
-                case STEADY -> launchPinned(segment, throttledRamp(permille(segment.fromShare()), permille(segment.fromShare()),
+                case STEADY -> launchPinned(segment, FaultCommand.cpuRamp(permille(segment.fromShare()), permille(segment.fromShare()),
                         1, segment.holdS()));
-                case RAMP, NEAR_MISS_RAMP -> launchPinned(segment, throttledRamp(permille(segment.fromShare()),
+                case RAMP, NEAR_MISS_RAMP -> launchPinned(segment, FaultCommand.cpuRamp(permille(segment.fromShare()),
                         permille(segment.toShare()), segment.riseS(), segment.holdS()));
             }
         } catch (RuntimeException e) {
@@ -206,7 +206,7 @@ public final class RecordTraceCommand implements Callable<Integer> {
         }
     }
 
-    /** A share of the node's capacity in thousandths of one core, the unit of {@link #throttledRamp}. */
+    /** A share of the node's capacity in thousandths of one core, the unit of {@link FaultCommand#cpuRamp}. */
     private int permille(double share) {
         return (int) Math.round(share * cpus * 1000);
     }
@@ -220,32 +220,7 @@ public final class RecordTraceCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * One long-lived busy loop throttled (SIGSTOP/SIGCONT, like cpulimit) to a duty cycle that moves linearly from
-     * fromPermille to toPermille of one core over riseS seconds, then stays for holdS seconds and exits. Long-lived
-     * because the agent counts the CPU of live processes only; periods of 200 ms, far below the agent's 1 s
-     * sample, so samples see a steady share rather than on/off.
-     */
-    static List<String> throttledRamp(int fromPermille, int toPermille, int riseS, int holdS) {
-        String script = """
-                from=$1; to=$2; rise=$3; hold=$4
-                sh -c 'while :; do :; done' & burner=$!
-                trap 'kill -CONT $burner; kill $burner' EXIT
-                trap 'exit 0' INT TERM
-                start=$(date +%s); end=$((start + rise + hold))
-                while :; do
-                  now=$(date +%s); [ "$now" -ge "$end" ] && break
-                  el=$((now - start))
-                  if [ "$el" -lt "$rise" ]; then d=$((from + (to - from) * el / rise)); else d=$to; fi
-                  [ "$d" -gt 1000 ] && d=1000
-                  busy=$((d / 5)); idle=$((200 - busy))
-                  if [ "$busy" -gt 0 ]; then kill -CONT $burner; sleep "0.$(printf %03d "$busy")"; fi
-                  if [ "$idle" -gt 0 ]; then kill -STOP $burner; sleep "0.$(printf %03d "$idle")"; fi
-                done
-                """;
-        return List.of("sh", "-c", script, "pmig-ramp", String.valueOf(fromPermille), String.valueOf(toPermille),
-                String.valueOf(Math.max(1, riseS)), String.valueOf(holdS));
-    }
+
 
     /** Counts every 50 ms like the demo's witness (a few percent of a core, a few MiB), for durationS seconds. */
     static List<String> lightCounter(int durationS) {
