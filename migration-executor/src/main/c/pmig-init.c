@@ -349,7 +349,9 @@ static void unescape_mountinfo(char *s)
  *    fails the restore - even the source's own rollback ("mnt-v2: Can't stat mountpoint .../tmp/x/proc").
  *  - bind mounts of single files (Docker's /etc/hosts, /etc/hostname, /etc/resolv.conf, mounted secrets when
  *    the node itself runs in a container): criu cannot dump them ("doesn't have a proper root mount") and they
- *    differ between node containers anyway; the workload sees the image's own copies instead.
+ *    differ between node containers anyway; the workload sees the image's own copies instead;
+ *  - other bind mounts of a subtree (mountinfo root other than "/", e.g. a container's /sys/fs/cgroup/systemd):
+ *    the same criu refusal, and nothing a workload relies on.
  * The workload's own files reach it through its --bind, which is mounted after this.
  */
 static void detach_foreign_mounts(void)
@@ -365,13 +367,17 @@ static void detach_foreign_mounts(void)
         int foreign_type = strncmp(sep + 3, "nsfs ", 5) == 0 || strncmp(sep + 3, "overlay ", 8) == 0;
         /* fields: id parent major:minor root mountpoint ... */
         char *save = NULL, *field = strtok_r(line, " ", &save);
-        for (int i = 0; field && i < 4; i++) field = strtok_r(NULL, " ", &save);
+        int subtree = 0;
+        for (int i = 0; field && i < 4; i++) {
+            field = strtok_r(NULL, " ", &save);
+            if (i == 2 && field) subtree = strcmp(field, "/") != 0; /* root: a bind mount of part of a filesystem */
+        }
         if (!field) continue;
         unescape_mountinfo(field);
         if (strcmp(field, "/") == 0) continue; /* in a container / itself may be an overlay */
         struct stat st;
         int file_bind = stat(field, &st) == 0 && !S_ISDIR(st.st_mode);
-        if (!foreign_type && !file_bind && strncmp(field, "/tmp/", 5) != 0 && strncmp(field, "/var/tmp/", 9) != 0) continue;
+        if (!foreign_type && !file_bind && !subtree && strncmp(field, "/tmp/", 5) != 0 && strncmp(field, "/var/tmp/", 9) != 0) continue;
         points[n] = strdup(field);
         if (points[n]) n++;
     }
