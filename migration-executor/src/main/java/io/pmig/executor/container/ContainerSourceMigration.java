@@ -285,7 +285,14 @@ public final class ContainerSourceMigration {
         abortQuietly(connection);
         long t = System.nanoTime();
         try {
-            engine.startFromCheckpoint(containerId, checkpoint);
+            // Restart from a copy under a new name with one file added: containerd may still hold the checkpoint it
+            // took as content, and Docker 20.10 then refuses to upload the very same bytes again on start
+            // ("commit failed: content sha256:...: already exists" - seen whenever its GC had not run yet).
+            String copy = checkpoint + "-rollback";
+            Path copyDir = engine.checkpointDir(containerId, copy);
+            ContainerReceiver.copyTree(engine.checkpointDir(containerId, checkpoint), copyDir);
+            Files.writeString(copyDir.resolve("pmig-rollback"), migrationId + "\n");
+            engine.startFromCheckpoint(containerId, copy);
             int pid = engine.pid(containerId);
             timings.setRestoreMs(millisSince(t));
             node.workloads().writePid(workloadId, pid);
