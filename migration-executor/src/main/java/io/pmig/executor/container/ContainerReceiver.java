@@ -1,5 +1,6 @@
 package io.pmig.executor.container;
 
+import io.pmig.executor.migration.SourceMigration;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.workload.NodeWorkloads;
@@ -70,7 +71,7 @@ public final class ContainerReceiver {
         engine.loadImage(tar);
         Files.delete(tar);
         log.info("loaded the image of {} into {} in {} ms", command.getWorkloadId(), engine.host(),
-                ContainerSourceMigration.millisSince(t));
+                SourceMigration.millisSince(t));
         return "loaded";
     }
 
@@ -111,7 +112,7 @@ public final class ContainerReceiver {
             createdId = null;
             throw e;
         }
-        restoreMs = ContainerSourceMigration.millisSince(t);
+        restoreMs = SourceMigration.millisSince(t);
         node.events().publish(event(Phase.RESTORED).setPid(pid)
                 .setTimings(PhaseTimings.newBuilder().setRestoreMs(restoreMs).build()));
         log.info("restored container {} ({}) as pid {} in {} ms", name, id.substring(0, 12), pid, restoreMs);
@@ -128,8 +129,8 @@ public final class ContainerReceiver {
         PhaseTimings timings = PhaseTimings.newBuilder()
                 .setFreezeMs(number(args, "freezeMs")).setDumpMs(number(args, "dumpMs"))
                 .setTransferMs(number(args, "transferMs")).setRestoreMs(restoreMs)
-                .setDowntimeMs(number(args, "downtimeMs") + ContainerSourceMigration.millisSince(commitStart))
-                .setTotalMs(number(args, "totalMs") + ContainerSourceMigration.millisSince(commitStart)).build();
+                .setDowntimeMs(number(args, "downtimeMs") + SourceMigration.millisSince(commitStart))
+                .setTotalMs(number(args, "totalMs") + SourceMigration.millisSince(commitStart)).build();
         try {
             node.events().publish(event(Phase.COMPLETED).setPid(pid).setTimings(timings)
                     .setBytesMoved(number(args, "bytesMoved")));

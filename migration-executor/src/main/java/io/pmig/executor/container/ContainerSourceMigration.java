@@ -1,5 +1,8 @@
 package io.pmig.executor.container;
 
+import static io.pmig.executor.migration.SourceMigration.millisSince;
+import static io.pmig.executor.migration.SourceMigration.parseReply;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -359,21 +362,6 @@ public final class ContainerSourceMigration {
         } catch (IOException e) {
             return 0;
         }
-    }
-
-    static Map<String, String> parseReply(String reply) {
-        Map<String, String> values = new java.util.HashMap<>();
-        for (String part : reply.split(";")) {
-            String[] kv = part.split("=", 2);
-            if (kv.length == 2) {
-                values.put(kv[0].strip(), kv[1].strip());
-            }
-        }
-        return values;
-    }
-
-    static long millisSince(long nanos) {
-        return (System.nanoTime() - nanos) / 1_000_000;
     }
 
     private static String describe(Exception e) {

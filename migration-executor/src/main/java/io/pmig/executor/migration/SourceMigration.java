@@ -550,7 +550,8 @@ public final class SourceMigration {
                         .setDowntimeMs(freezeStartNanos == 0 ? 0 : millisSince(freezeStartNanos)).build());
     }
 
-    static Map<String, String> parseReply(String reply) {
+    /** Reads a control reply of the form {@code key=value;key=value}. */
+    public static Map<String, String> parseReply(String reply) {
         Map<String, String> values = new java.util.HashMap<>();
         for (String part : reply.split(";")) {
             String[] kv = part.split("=", 2);
@@ -561,7 +562,7 @@ public final class SourceMigration {
         return values;
     }
 
-    static long millisSince(long nanos) {
+    public static long millisSince(long nanos) {
         return (System.nanoTime() - nanos) / 1_000_000;
     }
 
