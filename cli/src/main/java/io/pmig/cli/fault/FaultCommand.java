@@ -134,7 +134,7 @@ public final class FaultCommand implements Callable<Integer> {
     }
 
     /** Kills the workload's process behind the executor's back, as a crash would (this host only). */
-    private int killProcess() throws IOException, InterruptedException {
+    private int killProcess() throws IOException {
         ProcessSample target = pickWorkload(ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(15)));
         // The sampled pid is the workload's namespace init; the workload itself is its child.
         Path children = Path.of("/proc", String.valueOf(target.getPid()), "task", String.valueOf(target.getPid()), "children");
@@ -144,9 +144,14 @@ public final class FaultCommand implements Callable<Integer> {
         }
         String[] pids = Files.readString(children).trim().split("\\s+");
         String victim = pids[0].isEmpty() ? String.valueOf(target.getPid()) : pids[0];
-        Process kill = new ProcessBuilder("kill", "-9", victim).inheritIO().start();
+        // ProcessHandle sends SIGKILL itself: node containers have no /bin/kill
+        boolean sent = ProcessHandle.of(Long.parseLong(victim)).map(ProcessHandle::destroyForcibly).orElse(false);
+        if (!sent) {
+            System.err.println("pid " + victim + " of workload " + target.getWorkloadId() + " is gone already");
+            return 1;
+        }
         System.out.println("killed pid " + victim + " of workload " + target.getWorkloadId() + " on " + node);
-        return kill.waitFor();
+        return 0;
     }
 
     private int forceMigration() {

@@ -233,8 +233,11 @@ public final class Criu {
         Path pidFile = imagesDir.resolve("restored.pid");
         try {
             Files.deleteIfExists(pidFile);
+            // the bind's mountpoint must exist in this node's root: a node that never launched a workload (a fresh
+            // node container) lacks it, and criu fails with "mnt-v2: Can't stat mountpoint .../workload"
+            Files.createDirectories(Path.of(WORKLOAD_MOUNT));
         } catch (IOException e) {
-            throw new CriuException("cannot clear " + pidFile + ": " + e.getMessage(), e);
+            throw new CriuException("cannot prepare the restore of " + imagesDir + ": " + e.getMessage(), e);
         }
         List<String> cmd = new ArrayList<>(List.of(binary.toString(), "restore", "-D", imagesDir.toString(),
                 "-o", logName, "--tcp-established", "--file-locks", "--root", "/", "-d",

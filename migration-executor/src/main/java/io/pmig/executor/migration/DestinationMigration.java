@@ -160,7 +160,9 @@ public final class DestinationMigration implements SessionHandler {
         }
         synchronized (this) {
             if (committed) {
-                journal.delete();
+                if (lazyPages == null || !lazyPages.isRunning()) {
+                    journal.delete(); // else the lazy-pages watcher does, once the daemon is done with its images
+                }
                 node.peers().forget(migrationId);
                 return;
             }
@@ -391,8 +393,15 @@ public final class DestinationMigration implements SessionHandler {
                 } else {
                     log.warn("criu lazy-pages for {} ended with {}: {}", workloadId, rc, daemon.errors());
                 }
+                synchronized (this) {
+                    if (committed) {
+                        journal.delete();
+                    }
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            } catch (IOException e) {
+                log.warn("cannot delete the journal of {}: {}", workloadId, e.getMessage());
             }
         }, "pmig-lazy-pages-" + workloadId);
         t.setDaemon(true);

@@ -61,12 +61,15 @@ public final class ProcessTable {
         return members;
     }
 
-    /** Sends a signal with kill(1); true if kill reported success for every pid. */
+    /**
+     * Sends a signal with the shell's builtin kill; true if it reached every pid. Not /bin/kill: slim images (our
+     * container base, eclipse-temurin) have no procps, and a SIGCONT that never came left restored workloads stopped.
+     */
     public static boolean signal(String signal, List<Integer> pids) {
         if (pids.isEmpty()) {
             return true;
         }
-        List<String> cmd = new ArrayList<>(List.of("kill", "-s", signal));
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c", "kill -s \"$0\" \"$@\"", signal));
         pids.forEach(p -> cmd.add(String.valueOf(p)));
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
