@@ -1,12 +1,21 @@
 #!/bin/sh
 # A pmig node in a container: the agent samples this node, the executor runs and migrates its workloads.
 # NODE (required), BOOTSTRAP (default kafka:9092); the transfer secret is mounted at /etc/pmig/transfer.secret.
+# AGENT_MODE (default simulated): node containers share one host, whose /proc/stat every one of them sees, so by default
+# a node's load is its own workloads' usage against CAPACITY (default cpus=0.5,mem=1GiB); AGENT_MODE=host reports
+# the host's figures (one node container per machine).
 set -eu
 : "${NODE:?set NODE}"
 BOOTSTRAP="${BOOTSTRAP:-kafka:9092}"
+AGENT_MODE="${AGENT_MODE:-simulated}"
+CAPACITY="${CAPACITY:-cpus=0.5,mem=1GiB}"
 # criu writes /proc/sys/kernel/ns_last_pid; without `privileged` Docker mounts /proc/sys read-only (needs CAP_SYS_ADMIN)
 [ -w /proc/sys/kernel/ns_last_pid ] || mount -o remount,rw /proc/sys 2>/dev/null || true
-pmig agent --node "$NODE" --bootstrap-server "$BOOTSTRAP" --workdir /var/lib/pmig &
+if [ "$AGENT_MODE" = simulated ]; then
+  pmig agent --node "$NODE" --bootstrap-server "$BOOTSTRAP" --workdir /var/lib/pmig --mode simulated --capacity "$CAPACITY" &
+else
+  pmig agent --node "$NODE" --bootstrap-server "$BOOTSTRAP" --workdir /var/lib/pmig --mode "$AGENT_MODE" &
+fi
 agent=$!
 trap 'kill "$agent" 2>/dev/null' EXIT INT TERM
 pmig executor --node "$NODE" --bootstrap-server "$BOOTSTRAP" --workdir /var/lib/pmig \

@@ -5,11 +5,15 @@
 #   scripts/build-images.sh          PMIG_BASE_IMAGE unset: builds the offline base (build-base-image.sh) and uses it
 #   PMIG_BASE_IMAGE=eclipse-temurin:17-jre scripts/build-images.sh     with a registry: the official JRE image
 #
-# Image: pmig/pmig:latest (PMIG_IMAGE). Also installs docker-compose (v1) when no compose is available.
+# Images: pmig/pmig:latest (PMIG_IMAGE; every role) and pmig/kafka:latest (PMIG_KAFKA_IMAGE; the broker with the
+# apache/kafka image's interface, for Testcontainers). PMIG_JAR: use this pmig.jar instead of building one;
+# PMIG_BUILD_CONTEXT: where to assemble the build context (default compose/build). Also installs docker-compose (v1)
+# when no compose is available.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 image="${PMIG_IMAGE:-pmig/pmig:latest}"
+kafka_image="${PMIG_KAFKA_IMAGE:-pmig/kafka:latest}"
 
 # shellcheck source=scripts/prerequisites.sh
 source "$here/prerequisites.sh"
@@ -24,18 +28,24 @@ if [ -z "${PMIG_BASE_IMAGE:-}" ]; then
   "$here/build-base-image.sh" "$PMIG_BASE_IMAGE"
 fi
 
-"$root/bin/pmig" --version >/dev/null   # builds cli/target/pmig.jar when missing or stale
-ctx="$root/compose/build"
+if [ -n "${PMIG_JAR:-}" ]; then
+  [ -s "$PMIG_JAR" ] || { echo "build-images: PMIG_JAR=$PMIG_JAR is not a file" >&2; exit 1; }
+else
+  "$root/bin/pmig" --version >/dev/null   # builds cli/target/pmig.jar when missing or stale
+  PMIG_JAR="$root/cli/target/pmig.jar"
+fi
+ctx="${PMIG_BUILD_CONTEXT:-$root/compose/build}"
 mkdir -p "$ctx"
 rm -rf "$ctx/criu"
 # the self-contained prefix (bin/criu runs criu through the prefix's own loader), not a system criu
 prefix="${PMIG_CRIU_PREFIX:-/opt/pmig/criu}"
 [ -x "$prefix/bin/criu" ] && [ -x "$prefix/usr/sbin/criu" ] || PMIG_CRIU_FORCE=1 "$here/install-criu.sh" >/dev/null
 cp -a "$prefix" "$ctx/criu"
-cp "$root/cli/target/pmig.jar" "$ctx/pmig.jar"
-cp "$root/compose/node-entrypoint.sh" "$ctx/"
+cp "$PMIG_JAR" "$ctx/pmig.jar"
+cp "$root/compose/node-entrypoint.sh" "$root/compose/kafka-run.sh" "$ctx/"
 [ -s "$ctx/transfer.secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$ctx/transfer.secret"
 chmod 600 "$ctx/transfer.secret"
 
 docker build -q -f "$root/compose/Dockerfile" --build-arg "BASE_IMAGE=$PMIG_BASE_IMAGE" -t "$image" "$ctx" >&2
-echo "build-images: $image built on $PMIG_BASE_IMAGE" >&2
+docker build -q -f "$root/compose/Dockerfile.kafka" --build-arg "PMIG_IMAGE=$image" -t "$kafka_image" "$ctx" >&2
+echo "build-images: $image and $kafka_image built on $PMIG_BASE_IMAGE" >&2

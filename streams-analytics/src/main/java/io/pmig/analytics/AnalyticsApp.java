@@ -7,6 +7,7 @@ import io.pmig.platform.topics.TopicCreator;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
@@ -27,10 +28,13 @@ public final class AnalyticsApp implements AutoCloseable {
     private final NodeStatusServer server;
     private final CurrentScorer scorer;
 
-    private AnalyticsApp(KafkaStreams streams, NodeStatusServer server, CurrentScorer scorer) {
+    private final CountDownLatch stopped;
+
+    private AnalyticsApp(KafkaStreams streams, NodeStatusServer server, CurrentScorer scorer, CountDownLatch stopped) {
         this.streams = streams;
         this.server = server;
         this.scorer = scorer;
+        this.stopped = stopped;
     }
 
     /**
@@ -59,15 +63,28 @@ public final class AnalyticsApp implements AutoCloseable {
             log.error("analytics instance {} stops on an unexpected error", instanceId, e);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
+        // Streams accepts a state listener only before start()
+        CountDownLatch stopped = new CountDownLatch(1);
+        streams.setStateListener((next, previous) -> {
+            if (next == KafkaStreams.State.ERROR || next == KafkaStreams.State.NOT_RUNNING) {
+                stopped.countDown();
+            }
+        });
         server.start(streams, scorer::modelVersion);
         streams.start();
         log.info("analytics instance {} started (application {}, state in {}, dry run {})", instanceId,
                 config.applicationId(), stateDir, config.dryRun());
-        return new AnalyticsApp(streams, server, scorer);
+        return new AnalyticsApp(streams, server, scorer, stopped);
     }
 
     public KafkaStreams streams() {
         return streams;
+    }
+
+    /** Blocks until the instance stopped, by {@link #close()} or on an error; true if it stopped on an error. */
+    public boolean awaitStopped() throws InterruptedException {
+        stopped.await();
+        return streams.state() == KafkaStreams.State.ERROR;
     }
 
     /** Base URL of this instance's query endpoint. */

@@ -6,8 +6,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -96,21 +94,10 @@ public final class AnalyticsCommand implements Callable<Integer> {
         Path state = stateDir != null ? stateDir : Path.of(System.getProperty("java.io.tmpdir"), "pmig-analytics-" + instance);
         AnalyticsApp app = AnalyticsApp.start(config, kafka.clientProperties(), instance, httpHost, httpPort, state);
 
-        CountDownLatch stopped = new CountDownLatch(1);
-        app.streams().setStateListener((next, previous) -> {
-            if (next == KafkaStreams.State.ERROR || next == KafkaStreams.State.NOT_RUNNING) {
-                stopped.countDown();
-            }
-        });
-        Thread hook = new Thread(() -> {
-            app.close();
-            stopped.countDown();
-        }, "analytics-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        Runtime.getRuntime().addShutdownHook(new Thread(app::close, "analytics-shutdown"));
         System.out.println("analytics " + instance + " serving " + app.httpAddress() + "/nodes");
         System.out.flush();
-        stopped.await();
-        return app.streams().state() == KafkaStreams.State.ERROR ? 1 : 0;
+        return app.awaitStopped() ? 1 : 0;
     }
 
     private Map<String, Object> overrides() {

@@ -4,6 +4,7 @@ import static io.pmig.analytics.Samples.MIB;
 import static io.pmig.analytics.Samples.sample;
 import static io.pmig.analytics.Samples.workload;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -100,6 +101,7 @@ class AnalyticsAppIntegrationTest {
             awaitCondition("the first hot node's command", () -> commands(run).size() >= 1);
             awaitCondition("the second hot node is about to tip over", () -> elapsedMs.get() >= 5_500);
             b.close();
+            assertFalse(b.awaitStopped(), "b stopped because it was closed, not on an error"); // what `pmig analytics` waits on
 
             awaitCondition("a command per hot node", () -> commands(run).size() >= hot.size());
             producing.set(false);

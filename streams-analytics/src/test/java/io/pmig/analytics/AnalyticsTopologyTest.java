@@ -23,10 +23,15 @@ import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.NodeState;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
+import io.pmig.schemas.SamplingMode;
 import io.pmig.schemas.Trigger;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.LongFunction;
+import java.util.stream.Collectors;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.test.TestRecord;
 import org.junit.jupiter.api.Test;
@@ -173,6 +178,33 @@ class AnalyticsTopologyTest {
             assertTrue(harness.commands().isEmpty());
             assertTrue(harness.scores.readValuesToList().stream().anyMatch(NodeScore::getOverloaded));
         }
+    }
+
+    @Test
+    void nodesSharingAHostAreNotOverloadedByTheHostsLoadAverageButHostNodesAre() {
+        // 3 runnable tasks per CPU of load average on every node: the host's, as simulated nodes (containers) report it
+        LongFunction<NodeMetrics[]> busyHost = t -> new NodeMetrics[] {
+                sample("n1", t, 95, 0.30, 12.0, workload("w-big", 150, 512 * MIB, true)),
+                sample("n2", t, 10, 0.30, 12.0),
+                sample("n3", t, 10, 0.30, 12.0),
+        };
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(1) + 2, busyHost);
+            assertEquals(Set.of("n1"), overloadedNodes(harness), "only the CPU-hot node");
+            assertEquals(1, harness.commands().size());
+            assertEquals("n1", harness.commands().get(0).getSourceNode().toString());
+        }
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(1) + 2, t -> Arrays.stream(busyHost.apply(t))
+                    .map(m -> NodeMetrics.newBuilder(m).setMode(SamplingMode.HOST).build()).toArray(NodeMetrics[]::new));
+            assertEquals(Set.of("n1", "n2", "n3"), overloadedNodes(harness), "a host's own load average counts");
+            assertTrue(harness.commands().isEmpty(), "no destination left");
+        }
+    }
+
+    private static Set<String> overloadedNodes(TopologyHarness harness) {
+        return harness.scores.readValuesToList().stream().filter(NodeScore::getOverloaded)
+                .map(score -> score.getNodeId().toString()).collect(Collectors.toSet());
     }
 
     @Test

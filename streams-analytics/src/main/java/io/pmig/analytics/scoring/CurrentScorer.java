@@ -30,7 +30,12 @@ public final class CurrentScorer implements OverloadScorer {
 
     @Override
     public OverloadScore score(FeatureVector features) {
+        return score(features, false);
+    }
+
+    @Override
+    public OverloadScore score(FeatureVector features, boolean sharedHost) {
         ModelScorer current = model.get();
-        return current == null ? fallback.score(features) : current.score(features);
+        return current == null ? fallback.score(features, sharedHost) : current.score(features, sharedHost);
     }
 }

@@ -6,4 +6,13 @@ import io.pmig.analytics.features.FeatureVector;
 public interface OverloadScorer {
 
     OverloadScore score(FeatureVector features);
+
+    /**
+     * As {@link #score(FeatureVector)} for a window of a node that shares its host with other nodes (agents in
+     * SIMULATED mode: node containers, the demo): host-wide figures such as the load average describe the host, not
+     * the node, and a scorer that reads them directly must leave them out.
+     */
+    default OverloadScore score(FeatureVector features, boolean sharedHost) {
+        return score(features);
+    }
 }

@@ -13,7 +13,9 @@ import io.pmig.schemas.Trigger;
  *   <li>{@code load1_per_cpu_last} vs {@value AnalyticsConfig#THRESHOLD_LOAD_PER_CPU}.</li>
  * </ul>
  * The score is half the largest of the three ratios, capped at 1: 0.5 means exactly at a threshold, so it
- * reads like a model's probability with the usual 0.5 cut.
+ * reads like a model's probability with the usual 0.5 cut. Nodes that share a host leave the load rule out: the load
+ * average is the host's, which every such node reports, so one busy node (or anything else on the host) would mark them
+ * all overloaded and leave no destination.
  */
 public final class ThresholdScorer implements OverloadScorer {
 
@@ -35,8 +37,15 @@ public final class ThresholdScorer implements OverloadScorer {
 
     @Override
     public OverloadScore score(FeatureVector features) {
-        double ratio = Math.max(features.get("cpu_p95") / cpuPercent,
-                Math.max(features.get("mem_fraction_last") / memFraction, features.get("load1_per_cpu_last") / loadPerCpu));
+        return score(features, false);
+    }
+
+    @Override
+    public OverloadScore score(FeatureVector features, boolean sharedHost) {
+        double ratio = Math.max(features.get("cpu_p95") / cpuPercent, features.get("mem_fraction_last") / memFraction);
+        if (!sharedHost) {
+            ratio = Math.max(ratio, features.get("load1_per_cpu_last") / loadPerCpu);
+        }
         double score = Math.min(1.0, Math.max(0.0, ratio / 2));
         return new OverloadScore(score, ratio >= 1.0, NAME, null, Trigger.THRESHOLD);
     }

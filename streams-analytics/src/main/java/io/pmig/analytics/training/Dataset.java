@@ -5,6 +5,7 @@ import io.pmig.analytics.features.WindowFeatures;
 import io.pmig.analytics.training.OverloadDefinition.Episode;
 import io.pmig.analytics.windows.HoppingWindows;
 import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.SamplingMode;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -47,7 +48,8 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
                 }
                 windows.add(new LabelledWindow(entry.getKey(), window.startMs(), window.endMs(),
                         WindowFeatures.compute(window.samples()), overload.label(window.endMs(), nodeEpisodes),
-                        OverloadDefinition.overloadedAt(window.endMs(), nodeEpisodes)));
+                        OverloadDefinition.overloadedAt(window.endMs(), nodeEpisodes),
+                        window.samples().get(window.samples().size() - 1).getMode() == SamplingMode.SIMULATED));
             }
         }
         windows.sort(Comparator.comparingLong(LabelledWindow::endMs).thenComparing(LabelledWindow::nodeId));

@@ -52,7 +52,7 @@ public record Evaluation(Counts all, Counts preOnset, int onsets, int onsetsWarn
         Map<String, List<LabelledWindow>> flaggedByNode = new HashMap<>();
         Map<String, long[]> spanByNode = new HashMap<>();
         for (LabelledWindow window : heldOut) {
-            boolean flagged = scorer.score(window.features()).overloaded();
+            boolean flagged = scorer.score(window.features(), window.sharedHost()).overloaded(); // as the topology scores it
             int cell = window.positive() ? (flagged ? 0 : 2) : (flagged ? 1 : 3);
             all[cell]++;
             if (!window.alreadyOverloaded()) {

@@ -144,8 +144,9 @@ public final class OverloadModelTrainer {
         ModelScorer scorer = ModelScorer.load(unscored, analytics.modelScoreThreshold());
         Evaluation model = Evaluation.of(split.heldOut(), dataset.episodes(), overload, scorer);
         Evaluation baseline = Evaluation.of(split.heldOut(), dataset.episodes(), overload, ThresholdScorer.from(analytics));
-        // The rule without its load-average criterion too: on simulated nodes the load average is the shared
-        // host's, so the full rule can fire on a quiet node; this shows how the rule does on the node's own figures.
+        // The rule without its load-average criterion too: on simulated nodes the load average is the shared host's,
+        // so the app leaves it out there (the baseline above then equals this); on host-mode nodes it shows how the
+        // rule does on CPU and memory alone.
         Evaluation cpuMem = Evaluation.of(split.heldOut(), dataset.episodes(), overload,
                 new ThresholdScorer(analytics.thresholdCpuPercent(), analytics.thresholdMemFraction(), Double.POSITIVE_INFINITY));
         ModelUpdate update = ModelUpdate.newBuilder(unscored)

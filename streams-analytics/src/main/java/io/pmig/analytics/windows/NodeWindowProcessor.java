@@ -12,6 +12,7 @@ import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.NodeState;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
+import io.pmig.schemas.SamplingMode;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -173,7 +174,8 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
 
     private void emitWindow(String node, long startMs, long endMs, List<NodeMetrics> window, boolean down) {
         FeatureVector features = WindowFeatures.compute(window);
-        OverloadScore verdict = scorer.score(features);
+        boolean sharedHost = window.get(window.size() - 1).getMode() == SamplingMode.SIMULATED;
+        OverloadScore verdict = scorer.score(features, sharedHost);
         NodeState state = down ? NodeState.DOWN : verdict.overloaded() ? NodeState.OVERLOADED : NodeState.UP;
         NodeScore score = NodeScore.newBuilder()
                 .setNodeId(node)

@@ -44,6 +44,14 @@ class ThresholdScorerTest {
     }
 
     @Test
+    void nodesSharingAHostLeaveTheHostsLoadAverageOut() {
+        var busyHost = WindowFeatures.compute(List.of(sample("n", 0, 10, 0.1, 4 * 2.5)));
+        assertTrue(rule.score(busyHost, false).overloaded());
+        assertFalse(rule.score(busyHost, true).overloaded(), "the load is the host's, not this node's");
+        assertTrue(rule.score(WindowFeatures.compute(List.of(sample("n", 0, 90, 0.1, 4 * 2.5))), true).overloaded());
+    }
+
+    @Test
     void scoreIsCappedAtOne() {
         assertEquals(1.0, score(100, 1.0, 4 * 100).score());
     }

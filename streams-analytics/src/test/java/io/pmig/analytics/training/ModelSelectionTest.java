@@ -34,7 +34,7 @@ class ModelSelectionTest {
         // The same data with every held-out label turned round: a selection that peeked would change.
         List<LabelledWindow> flipped = data.windows().stream()
                 .map(w -> w.startMs() >= split.cutMs()
-                        ? new LabelledWindow(w.nodeId(), w.startMs(), w.endMs(), w.features(), !w.positive(), w.alreadyOverloaded())
+                        ? new LabelledWindow(w.nodeId(), w.startMs(), w.endMs(), w.features(), !w.positive(), w.alreadyOverloaded(), w.sharedHost())
                         : w)
                 .toList();
         Dataset tampered = new Dataset(flipped, data.episodes(), data.overload(), data.windowConfig(),
