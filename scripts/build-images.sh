@@ -6,9 +6,9 @@
 #   PMIG_BASE_IMAGE=eclipse-temurin:17-jre scripts/build-images.sh     with a registry: the official JRE image
 #
 # Images: pmig/pmig:latest (PMIG_IMAGE; every role) and pmig/kafka:latest (PMIG_KAFKA_IMAGE; the broker with the
-# apache/kafka image's interface, for Testcontainers). PMIG_JAR: use this pmig.jar instead of building one;
-# PMIG_BUILD_CONTEXT: where to assemble the build context (default compose/build). Also installs docker-compose (v1)
-# when no compose is available.
+# apache/kafka image's interface, for Testcontainers). PMIG_JAR: use this pmig.jar instead of building one. The build
+# context is compose/build, which also keeps the transfer secret the compose file mounts. Also installs docker-compose
+# (v1) when no compose is available.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -34,7 +34,7 @@ else
   "$root/bin/pmig" --version >/dev/null   # builds cli/target/pmig.jar when missing or stale
   PMIG_JAR="$root/cli/target/pmig.jar"
 fi
-ctx="${PMIG_BUILD_CONTEXT:-$root/compose/build}"
+ctx="$root/compose/build"
 mkdir -p "$ctx"
 rm -rf "$ctx/criu"
 # the self-contained prefix (bin/criu runs criu through the prefix's own loader), not a system criu
@@ -46,6 +46,11 @@ cp "$root/compose/node-entrypoint.sh" "$root/compose/kafka-run.sh" "$ctx/"
 [ -s "$ctx/transfer.secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$ctx/transfer.secret"
 chmod 600 "$ctx/transfer.secret"
 
+# Each rebuild leaves the previous image untagged (a new jar layer, ~160 MB): remove it unless something still uses it.
+previous="$(docker image inspect -f '{{.Id}}' "$image" "$kafka_image" 2>/dev/null || true)"
 docker build -q -f "$root/compose/Dockerfile" --build-arg "BASE_IMAGE=$PMIG_BASE_IMAGE" -t "$image" "$ctx" >&2
 docker build -q -f "$root/compose/Dockerfile.kafka" --build-arg "PMIG_IMAGE=$image" -t "$kafka_image" "$ctx" >&2
+for id in $previous; do
+  [ "$(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ] && docker rmi "$id" >/dev/null 2>&1 || true
+done
 echo "build-images: $image and $kafka_image built on $PMIG_BASE_IMAGE" >&2
