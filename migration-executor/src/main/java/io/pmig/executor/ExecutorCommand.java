@@ -2,6 +2,7 @@ package io.pmig.executor;
 
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
+import io.pmig.executor.node.CriuSelfTest;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.transfer.TransferCredentials;
 import io.pmig.executor.transfer.TransferLimits;
@@ -97,6 +98,12 @@ public final class ExecutorCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ExecutorConfig config = config();
+        try {
+            CriuSelfTest.run(config.criu(), config.initBinary(), config.workdir());
+        } catch (CriuException e) {
+            // before taking any command: a node that cannot restore would lose the workloads it is sent
+            throw new ConfigException(criuKey(), e.getMessage());
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         try (NodeExecutor executor = new NodeExecutor(config).start()) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -182,9 +189,12 @@ public final class ExecutorCommand implements Callable<Integer> {
         try {
             return Criu.verified(binary);
         } catch (CriuException e) {
-            throw new ConfigException(criu != null ? "--criu" : System.getenv("PMIG_CRIU") != null ? "PMIG_CRIU" : "--criu",
-                    e.getMessage() + " (scripts/install-criu.sh installs a working criu and prints its path)");
+            throw new ConfigException(criuKey(), e.getMessage() + " (scripts/install-criu.sh installs a working criu and prints its path)");
         }
+    }
+
+    private String criuKey() {
+        return criu == null && System.getenv("PMIG_CRIU") != null ? "PMIG_CRIU" : "--criu";
     }
 
     private byte[] secret() throws IOException {

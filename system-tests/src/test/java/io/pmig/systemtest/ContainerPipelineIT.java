@@ -1,6 +1,8 @@
 package io.pmig.systemtest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -25,9 +27,12 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.testcontainers.containers.Container.ExecResult;
+import org.testcontainers.containers.ContainerLaunchException;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.Network;
 import org.testcontainers.containers.output.Slf4jLogConsumer;
+import org.testcontainers.containers.output.ToStringConsumer;
+import org.testcontainers.containers.startupcheck.OneShotStartupCheckStrategy;
 import org.testcontainers.containers.wait.strategy.Wait;
 import org.testcontainers.images.builder.Transferable;
 import org.testcontainers.kafka.KafkaContainer;
@@ -38,7 +43,8 @@ import org.testcontainers.utility.DockerImageName;
  * The whole pipeline across containers, as in production: Testcontainers' {@link KafkaContainer} (running pmig's
  * broker image), three node containers (agent + executor each, criu inside), one analytics container. A workload
  * launched on node1 is moved off it when a pinned CPU load overloads node1 - decided by analytics from the agents'
- * metrics, carried out by the executors between the containers - and keeps counting on its new node.
+ * metrics, carried out by the executors between the containers - and keeps counting on its new node. And a node
+ * container whose criu cannot restore refuses to start rather than take workloads it would lose.
  */
 class ContainerPipelineIT {
 
@@ -80,8 +86,18 @@ class ContainerPipelineIT {
         topics = new TopicReader(kafka.getBootstrapServers());
     }
 
-    /** A node container as compose runs it, with the capabilities criu needs spelled out (see the compose override). */
+    /** What compose/docker-compose.yml grants node containers: what criu and pmig-init need, spelled out. */
+    private static final List<Capability> NODE_CAPABILITIES = List.of(Capability.SYS_ADMIN, Capability.SYS_PTRACE,
+            Capability.NET_ADMIN, Capability.SYS_CHROOT, Capability.DAC_READ_SEARCH, Capability.SETPCAP, Capability.KILL,
+            Capability.SETUID, Capability.SETGID, Capability.IPC_LOCK, Capability.SYS_NICE, Capability.SYS_TIME);
+
+    /** A node container as compose runs it. */
     private static GenericContainer<?> node(String name, String secret) {
+        return node(name, secret, NODE_CAPABILITIES)
+                .waitingFor(Wait.forLogMessage(".*executor " + name + " ready.*", 1).withStartupTimeout(Duration.ofMinutes(3)));
+    }
+
+    private static GenericContainer<?> node(String name, String secret, List<Capability> capabilities) {
         return new GenericContainer<>(DockerImageName.parse(PmigImages.PMIG))
                 .withNetwork(network)
                 .withNetworkAliases(name)
@@ -91,14 +107,10 @@ class ContainerPipelineIT {
                 .withCreateContainerCmdModifier(cmd -> {
                     cmd.withEntrypoint("/opt/pmig/node-entrypoint.sh").withHostName(name);
                     cmd.getHostConfig()
-                            .withCapAdd(Capability.SYS_ADMIN, Capability.SYS_PTRACE, Capability.NET_ADMIN,
-                                    Capability.SYS_CHROOT, Capability.DAC_READ_SEARCH, Capability.SETPCAP,
-                                    Capability.KILL, Capability.SETUID, Capability.SETGID, Capability.IPC_LOCK,
-                                    Capability.SYS_NICE, Capability.SYS_TIME)
+                            .withCapAdd(capabilities.toArray(Capability[]::new))
                             .withSecurityOpts(List.of("seccomp=unconfined", "apparmor=unconfined"))
                             .withDevices(List.of(Device.parse("/dev/net/tun")));
                 })
-                .waitingFor(Wait.forLogMessage(".*executor " + name + " ready.*", 1).withStartupTimeout(Duration.ofMinutes(3)))
                 .withLogConsumer(new Slf4jLogConsumer(log).withPrefix(name));
     }
 
@@ -157,6 +169,22 @@ class ContainerPipelineIT {
         ExecResult console = exec(target, "pmig", "console-consumer", "--bootstrap-server", BOOTSTRAP,
                 "--topic", "pmig.events", "--from-beginning", "--max-messages", "1", "--timeout-ms", "30000");
         assertTrue(console.getStdout().contains("\"type\":\"MigrationEvent\""), console.getStdout());
+    }
+
+    @Test
+    void aNodeContainerWhereCriuCannotRestoreRefusesToStartInsteadOfLosingWorkloadsLater() {
+        // without SYS_TIME criu dumps, passes `criu check`, and fails every restore (time namespace offsets)
+        List<Capability> noSysTime = NODE_CAPABILITIES.stream().filter(c -> c != Capability.SYS_TIME).toList();
+        ToStringConsumer output = new ToStringConsumer();
+        try (GenericContainer<?> node = node("node9", "0123456789abcdef0123", noSysTime)
+                .withEnv("BOOTSTRAP", "127.0.0.1:1") // never part of the cluster: analytics must not see a node9
+                .withLogConsumer(output)
+                .withStartupCheckStrategy(new OneShotStartupCheckStrategy().withTimeout(Duration.ofMinutes(2)))) {
+            assertThrows(ContainerLaunchException.class, node::start, "the node container exits");
+        }
+        String logs = output.toUtf8String();
+        assertTrue(logs.contains("criu cannot restore a workload on this node"), logs);
+        assertFalse(logs.contains("executor node9 ready"), logs);
     }
 
     private static GenericContainer<?> container(String node) {

@@ -72,22 +72,13 @@ final class PmigImages {
     }
 
     private static boolean isRoot() {
-        try {
-            return Files.readAllLines(Path.of("/proc/self/status")).stream()
-                    .anyMatch(l -> l.startsWith("Uid:") && l.split("\\s+")[1].equals("0"));
-        } catch (IOException e) {
-            return false;
-        }
+        return new com.sun.security.auth.module.UnixSystem().getUid() == 0;
     }
 
-    private static boolean onPath(String command) {
-        String path = System.getenv().getOrDefault("PATH", "") + ":/usr/sbin:/usr/bin:/sbin:/bin";
-        for (String dir : path.split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, command))) {
-                return true;
-            }
-        }
-        return false;
+    private static boolean onPath(String command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("sh", "-c", "command -v \"$0\"", command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        return p.waitFor() == 0;
     }
 
     private static String tail(Path log) {

@@ -345,7 +345,7 @@ public final class DestinationMigration implements SessionHandler {
         if (restoredPid != 0) {
             log.info("killing the uncommitted copy of {} (pid {})", workloadId, restoredPid);
             ProcessTable.killNamespace(restoredPid);
-            waitDead(restoredPid);
+            ProcessTable.awaitGone(restoredPid, Duration.ofSeconds(10));
             restoredPid = 0;
             NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         }
@@ -447,18 +447,6 @@ public final class DestinationMigration implements SessionHandler {
         List<Integer> members = ProcessTable.namespaceMembers(initPid);
         if (!ProcessTable.signal("CONT", members)) {
             log.warn("SIGCONT to {} did not reach every process", members);
-        }
-    }
-
-    private static void waitDead(int pid) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (ProcessTable.isAlive(pid) && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
         }
     }
 

@@ -83,6 +83,22 @@ public final class ProcessTable {
         }
     }
 
+    /**
+     * Waits (at most {@code timeout}) until {@code pid} is no longer alive. The init of a PID namespace exits only after
+     * every other process in it, so a gone init means a gone namespace.
+     */
+    public static void awaitGone(int pid, java.time.Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (isAlive(pid) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     /** Kills a whole workload: SIGKILL to the init of a PID namespace takes every process in it down. */
     public static void killNamespace(int initPid) {
         if (isAlive(initPid)) {
