@@ -57,6 +57,11 @@ class ContainerPipelineIT {
     private static final long TICKS_BEFORE_LOAD = 15;
     private static final String COUNTER_FILE = "/var/lib/pmig/workloads/witness/work/n";
 
+    /** What compose/docker-compose.yml grants node containers: what criu and pmig-init need, spelled out. */
+    private static final List<Capability> NODE_CAPABILITIES = List.of(Capability.SYS_ADMIN, Capability.SYS_PTRACE,
+            Capability.NET_ADMIN, Capability.SYS_CHROOT, Capability.DAC_READ_SEARCH, Capability.SETPCAP, Capability.KILL,
+            Capability.SETUID, Capability.SETGID, Capability.IPC_LOCK, Capability.SYS_NICE, Capability.SYS_TIME);
+
     private static Network network;
     private static KafkaContainer kafka;
     private static List<GenericContainer<?>> nodes;
@@ -85,11 +90,6 @@ class ContainerPipelineIT {
         Startables.deepStart(Stream.concat(nodes.stream(), Stream.of(analytics))).join();
         topics = new TopicReader(kafka.getBootstrapServers());
     }
-
-    /** What compose/docker-compose.yml grants node containers: what criu and pmig-init need, spelled out. */
-    private static final List<Capability> NODE_CAPABILITIES = List.of(Capability.SYS_ADMIN, Capability.SYS_PTRACE,
-            Capability.NET_ADMIN, Capability.SYS_CHROOT, Capability.DAC_READ_SEARCH, Capability.SETPCAP, Capability.KILL,
-            Capability.SETUID, Capability.SETGID, Capability.IPC_LOCK, Capability.SYS_NICE, Capability.SYS_TIME);
 
     /** A node container as compose runs it. */
     private static GenericContainer<?> node(String name, String secret) {

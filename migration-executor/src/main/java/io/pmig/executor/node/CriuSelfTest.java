@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Proves at start-up that this node can do what every migration and rollback needs: checkpoint a workload under
  * pmig-init and restore it. {@code criu check} passes in places where a restore still fails - a container without
- * CAP_SYS_TIME ("can't restore time namespace offsets"), a read-only /proc/sys, a mount tree criu cannot rebuild - and
- * a node that finds out only mid-migration cannot even roll back: the workload is lost. Takes about half a second.
+ * CAP_SYS_TIME ("Unable to set a monotonic clock offset: Operation not permitted"), a read-only /proc/sys, a mount tree
+ * criu cannot rebuild - and a node that finds out only mid-migration cannot even roll back: the workload is lost.
+ * Takes about 0.3 s.
  */
 public final class CriuSelfTest {
 
