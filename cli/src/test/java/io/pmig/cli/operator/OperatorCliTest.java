@@ -118,4 +118,30 @@ class OperatorCliTest {
         assertTrue(run.out().contains("KILLED"), run.out());
         assertTrue(cluster.nodesRunning("w-cli").isEmpty());
     }
+
+    @Test
+    @Order(7)
+    void faultKillCrashesTheWorkloadBehindTheExecutorsBackAndTheExecutorReportsItExited() throws InterruptedException {
+        assertEquals(0, pmig("launch", "--node", "op-a", "--id", "w-crash", "--", "sh", "-c", "while :; do sleep 0.1; done").status());
+        Run kill = null;
+        for (int i = 0; i < 30; i++) { // fault kill finds the workload's pid in the agent's samples
+            kill = pmig("fault", "kill", "--node", "op-a", "--workload", "w-crash");
+            if (kill.status() == 0) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        assertEquals(0, kill.status(), kill.out());
+        assertTrue(kill.out().contains("killed pid"), kill.out());
+        Run events = null;
+        for (int i = 0; i < 30; i++) {
+            events = pmig("events", "--workload", "w-crash");
+            if (events.out().contains("EXITED")) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        assertTrue(events.out().contains("EXITED"), events.out());
+        assertTrue(cluster.nodesRunning("w-crash").isEmpty());
+    }
 }
