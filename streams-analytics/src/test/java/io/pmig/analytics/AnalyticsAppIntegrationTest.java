@@ -80,8 +80,11 @@ class AnalyticsAppIntegrationTest {
         AnalyticsApp a = AnalyticsApp.start(config, client, "a", "127.0.0.1", 0, Files.createTempDirectory("analytics-a-"));
         AnalyticsApp b = AnalyticsApp.start(config, client, "b", "127.0.0.1", 0, Files.createTempDirectory("analytics-b-"));
         AtomicBoolean producing = new AtomicBoolean(true);
-        AtomicLong elapsedMs = new AtomicLong();
-        Thread producer = new Thread(() -> produce(hot, cool, producing, elapsedMs), "metrics-producer");
+        // ms since the hot nodes began to tip over; they start once both instances know every node, so that no
+        // decision is taken on a partial view of the cluster (which may rightly pick a not-yet-hot node)
+        AtomicBoolean heat = new AtomicBoolean();
+        AtomicLong heatingMs = new AtomicLong(-1);
+        Thread producer = new Thread(() -> produce(hot, cool, producing, heat, heatingMs), "metrics-producer");
         try {
             awaitCondition("both instances run active tasks", () -> hasActiveTasks(a) && hasActiveTasks(b));
             producer.start();
@@ -97,9 +100,11 @@ class AnalyticsAppIntegrationTest {
             }
             assertNotEquals(get(a.httpAddress() + "/nodes").path("answeredBy").asText(),
                     get(b.httpAddress() + "/nodes").path("answeredBy").asText());
+            assertTrue(commands(run).isEmpty(), "nothing is hot yet");
+            heat.set(true);
 
             awaitCondition("the first hot node's command", () -> commands(run).size() >= 1);
-            awaitCondition("the second hot node is about to tip over", () -> elapsedMs.get() >= 5_500);
+            awaitCondition("the second hot node is about to tip over", () -> heatingMs.get() >= 5_500);
             b.close();
             assertFalse(b.awaitStopped(), "b stopped because it was closed, not on an error"); // what `pmig analytics` waits on
 
@@ -111,7 +116,8 @@ class AnalyticsAppIntegrationTest {
             assertEquals(hot.size(), commands.size(), "none lost, none doubled: " + commands);
             assertEquals(Set.copyOf(hot), commands.stream().map(c -> c.getSourceNode().toString()).collect(Collectors.toSet()));
             assertEquals(hot.size(), commands.stream().map(c -> c.getCommandId().toString()).distinct().count());
-            assertTrue(commands.stream().allMatch(c -> cool.contains(c.getDestinationNode().toString())));
+            assertTrue(commands.stream().allMatch(c -> cool.contains(c.getDestinationNode().toString())),
+                    "every move goes to a cool node: " + commands);
             awaitCondition("the survivor answers for every node", () -> nodesListed(a).containsAll(allNodes));
         } finally {
             producing.set(false);
@@ -120,19 +126,27 @@ class AnalyticsAppIntegrationTest {
         }
     }
 
-    /** One sample per node every 250 ms of real time; hot node k runs at 95% CPU from (k-1) x 6 s on. */
-    private static void produce(List<String> hot, List<String> cool, AtomicBoolean producing, AtomicLong elapsedMs) {
+    /**
+     * One sample per node every 250 ms of real time; once {@code heat} is set, hot node k runs at 95% CPU from
+     * (k-1) x 6 s on, and {@code heatingMs} counts the time since.
+     */
+    private static void produce(List<String> hot, List<String> cool, AtomicBoolean producing, AtomicBoolean heat,
+                                AtomicLong heatingMs) {
         Properties props = SharedBroker.clientProperties();
         props.put(ProducerConfig.LINGER_MS_CONFIG, "0");
         AvroSerde<NodeMetrics> serde = AvroSerde.of(NodeMetrics.class);
-        long start = System.currentTimeMillis();
+        long start = -1;
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
             while (producing.get()) {
                 long now = System.currentTimeMillis();
-                elapsedMs.set(now - start);
+                if (start < 0 && heat.get()) {
+                    start = now;
+                }
+                long heating = start < 0 ? -1 : now - start;
+                heatingMs.set(heating);
                 List<NodeMetrics> samples = new ArrayList<>();
                 for (int k = 0; k < hot.size(); k++) {
-                    double cpu = now - start >= k * 6_000L ? 95 : 30;
+                    double cpu = heating >= k * 6_000L ? 95 : 30;
                     samples.add(sample(hot.get(k), now, cpu, 0.3, workload("wl-" + hot.get(k), 150, 512 * MIB, true)));
                 }
                 cool.forEach(node -> samples.add(sample(node, now, 10, 0.2)));
