@@ -113,7 +113,7 @@ public final class ContainerReceiver {
             throw e;
         }
         restoreMs = SourceMigration.millisSince(t);
-        node.events().publish(event(Phase.RESTORED).setPid(pid)
+        node.events().publishProgress(event(Phase.RESTORED).setPid(pid)
                 .setTimings(PhaseTimings.newBuilder().setRestoreMs(restoreMs).build()));
         log.info("restored container {} ({}) as pid {} in {} ms", name, id.substring(0, 12), pid, restoreMs);
         return "pid=" + pid + ";restoreMs=" + restoreMs;

@@ -157,8 +157,8 @@ public final class ContainerSourceMigration {
         node.workloads().removePid(workloadId);
         Path checkpoints = engine.checkpointDir(containerId, checkpoint).getParent();
         timings.setFreezeMs(dumpMs).setDumpMs(dumpMs);
-        node.events().publish(event(Phase.FROZEN));
-        node.events().publish(event(Phase.DUMPED).setBytesMoved(size(checkpoints.resolve(checkpoint))));
+        node.events().publishProgress(event(Phase.FROZEN));
+        node.events().publishProgress(event(Phase.DUMPED).setBytesMoved(size(checkpoints.resolve(checkpoint))));
         log.info("checkpointed container {} in {} ms", shortId(), dumpMs);
 
         try {
@@ -175,7 +175,7 @@ public final class ContainerSourceMigration {
             TransferReceipt images = connection.sendFiles(checkpoints, tree(checkpoints, checkpoint));
             long bytes = layer.bytes() + images.bytes();
             timings.setTransferMs(millisSince(transferStart));
-            node.events().publish(event(Phase.TRANSFERRED).setBytesMoved(bytes));
+            node.events().publishProgress(event(Phase.TRANSFERRED).setBytesMoved(bytes));
             log.info("sent the checkpoint ({} bytes) and {} writable-layer file(s)", images.bytes(), layer.files() - 1);
 
             Map<String, String> restored = parseReply(connection.control(ContainerReceiver.RESTORE,

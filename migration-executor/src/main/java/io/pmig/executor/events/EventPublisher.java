@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes this node's events to pmig.events, keyed by workload id so every event of a workload is in one
  * partition, in order. Sends are synchronous: an event is the record other nodes (and a restarted executor)
- * decide on - a COMPLETED must be durable before the workload resumes.
+ * decide on - a COMPLETED must be durable before the workload resumes - except the progress events of a frozen
+ * workload ({@link #publishProgress}).
  */
 public final class EventPublisher implements AutoCloseable {
 
@@ -68,6 +69,24 @@ public final class EventPublisher implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while publishing " + event.getPhase(), e);
         }
+    }
+
+    /**
+     * Publishes without waiting for the broker: for the progress events nobody decides on (FROZEN, DUMPED, TRANSFERRED,
+     * RESTORED), which are sent while the workload is frozen, where each acknowledgement would add a round trip to its
+     * downtime (and a broker outage all of its length). Order is kept - one idempotent producer, one partition per
+     * workload - so the next synchronous {@link #publish} (COMPLETED, ROLLED_BACK) is acknowledged only after them.
+     */
+    public void publishProgress(MigrationEvent.Builder builder) {
+        MigrationEvent event = builder.setTimestampMs(System.currentTimeMillis()).build();
+        producer.send(new ProducerRecord<>(Topic.EVENTS.topicName(), event.getWorkloadId(), event), (meta, e) -> {
+            if (e != null) { // on the producer's thread: no MDC, so the migration id goes into the message
+                log.warn("[mig={}] cannot publish {} of {}: {}", event.getMigrationId(), event.getPhase(),
+                        event.getWorkloadId(), e.getMessage());
+            }
+        });
+        log.info("event {} workload={} pid={}{} (sent)", event.getPhase(), event.getWorkloadId(), event.getPid(),
+                event.getTimings().getTotalMs() == 0 ? "" : " timings=" + event.getTimings());
     }
 
     @Override

@@ -281,7 +281,7 @@ public final class DestinationMigration implements SessionHandler {
         if (lazyPages != null) {
             watchLazyPages(lazyPages);
         }
-        node.events().publish(event(Phase.RESTORED).setPid(pid)
+        node.events().publishProgress(event(Phase.RESTORED).setPid(pid)
                 .setTimings(PhaseTimings.newBuilder().setRestoreMs(restoreMs).build()));
         log.info("restored {} as pid {} in {} ms, stopped until the source commits", workloadId, pid, restoreMs);
         return "pid=" + pid + ";restoreMs=" + restoreMs;

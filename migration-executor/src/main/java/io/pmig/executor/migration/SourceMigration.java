@@ -152,8 +152,8 @@ public final class SourceMigration {
         node.workloads().removePid(workloadId); // not running here any more; the agent stops reporting it
         journal.step(Step.DUMPED);
         timings.setFreezeMs(freezeMs).setDumpMs(dumpMs);
-        node.events().publish(event(Phase.FROZEN));
-        node.events().publish(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
+        node.events().publishProgress(event(Phase.FROZEN));
+        node.events().publishProgress(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
         log.info("checkpointed {} in {} ms (freeze {} ms)", workloadId, dumpMs, freezeMs);
         if (node.config().restoreFault() == RestoreFault.CRASH_SOURCE_AFTER_DUMP) {
             throw new SimulatedCrash("source executor 'crashed' after DUMPED (fault injection)");
@@ -167,7 +167,7 @@ public final class SourceMigration {
             TransferReceipt receipt = connection.sendFiles(journal.dir(), files);
             bytesMoved = receipt.bytes() + (mode == MigrationMode.PAGE_SERVER ? stats.pagesWritten() * 4096 : 0);
             timings.setTransferMs(millisSince(transferStart));
-            node.events().publish(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
+            node.events().publishProgress(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
             log.info("sent {} files, {} bytes to {}", receipt.files(), receipt.bytes(), endpoint.transfer());
 
             journal.step(Step.RESTORING);
@@ -227,8 +227,8 @@ public final class SourceMigration {
         node.workloads().removePid(workloadId); // frozen here and about to move; the agent stops reporting it
         journal.put("lazyDumpPid", dump.pid()).step(Step.DUMPED);
         timings.setFreezeMs(dumpMs).setDumpMs(dumpMs);
-        node.events().publish(event(Phase.FROZEN));
-        node.events().publish(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
+        node.events().publishProgress(event(Phase.FROZEN));
+        node.events().publishProgress(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
         log.info("lazy dump of {} ready in {} ms; serving its pages at {}", workloadId, dumpMs, serveAt);
 
         TransferConnection connection = null;
@@ -239,7 +239,7 @@ public final class SourceMigration {
             TransferReceipt receipt = connection.sendFiles(journal.dir(), files);
             bytesMoved = receipt.bytes();
             timings.setTransferMs(millisSince(transferStart));
-            node.events().publish(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
+            node.events().publishProgress(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
         } catch (TransferException | IOException | RuntimeException e) {
             abortQuietly(connection);
             abandonLazyDump(dump, initPid, e instanceof TransferException ? e.getMessage() : "source error: " + e);
