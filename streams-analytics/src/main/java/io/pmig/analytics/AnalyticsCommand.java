@@ -74,7 +74,7 @@ public final class AnalyticsCommand implements Callable<Integer> {
     @Option(names = "--max-concurrent-migrations", paramLabel = "N", description = "Overrides " + AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS + ".")
     Integer maxConcurrentMigrations;
 
-    @Option(names = "--migration-mode", paramLabel = "MODE", description = "Overrides " + AnalyticsConfig.MIGRATION_MODE + " (PAGE_SERVER, PLAIN, LAZY).")
+    @Option(names = "--migration-mode", paramLabel = "MODE", description = "Overrides " + AnalyticsConfig.MIGRATION_MODE + " (AUTO, PAGE_SERVER, PLAIN, LAZY).")
     String migrationMode;
 
     @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any analytics setting; repeatable.")

@@ -56,6 +56,9 @@ public final class AnalyticsConfig {
     public static final String DESTINATION_CPU_LIMIT = "analytics.decision.destination.cpu.limit";
     public static final String DESTINATION_MEM_LIMIT = "analytics.decision.destination.mem.limit";
     public static final String MIGRATION_MODE = "analytics.decision.migration.mode";
+    /** The {@link #MIGRATION_MODE} that picks a mode per workload from its RSS. */
+    public static final String AUTO = "AUTO";
+    public static final String AUTO_PLAIN_BELOW_BYTES = "analytics.decision.auto.plain.below.bytes";
     public static final String DRY_RUN = "analytics.decision.dry.run";
 
     /** One declared key: its default (already typed), a parser that rejects bad text, and its documentation. */
@@ -104,8 +107,13 @@ public final class AnalyticsConfig {
                 "A destination has room only if its CPU use, plus in-flight moves to it, plus the workload stays within this fraction of capacity.");
         define(DESTINATION_MEM_LIMIT, 0.85, text -> doubleBetween(DESTINATION_MEM_LIMIT, text, 0.05, 1),
                 "A destination has room only if its memory use, plus in-flight moves to it, plus the workload's RSS stays within this fraction of capacity.");
-        define(MIGRATION_MODE, MigrationMode.PAGE_SERVER, text -> migrationMode(MIGRATION_MODE, text),
-                "Mode put on MIGRATE commands: PAGE_SERVER, PLAIN or LAZY.");
+        define(MIGRATION_MODE, AUTO, text -> migrationMode(MIGRATION_MODE, text),
+                "Mode put on MIGRATE commands: AUTO, PAGE_SERVER, PLAIN or LAZY. AUTO is PLAIN for a workload whose RSS is below "
+                        + AUTO_PLAIN_BELOW_BYTES + " and PAGE_SERVER from there on: criu's page-server dump costs a fixed ~100-200 ms"
+                        + " that copying a small image does not (BENCHMARKS.md), and PLAIN can always roll back.");
+        define(AUTO_PLAIN_BELOW_BYTES, 128L << 20, text -> longAtLeast(AUTO_PLAIN_BELOW_BYTES, text, 0),
+                "With mode AUTO: workloads with less RSS than this (bytes) move in PLAIN mode, the others in PAGE_SERVER"
+                        + " (measured crossover on a 2-core machine: 96-160 MiB).");
         define(DRY_RUN, false, text -> bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
     }
@@ -230,8 +238,12 @@ public final class AnalyticsConfig {
         return (Double) values.get(DESTINATION_MEM_LIMIT);
     }
 
-    public MigrationMode migrationMode() {
-        return (MigrationMode) values.get(MIGRATION_MODE);
+    /** The mode a MIGRATE command for a workload of {@code rssBytes} carries. */
+    public MigrationMode migrationModeFor(long rssBytes) {
+        if (values.get(MIGRATION_MODE) instanceof MigrationMode fixed) {
+            return fixed;
+        }
+        return rssBytes < (Long) values.get(AUTO_PLAIN_BELOW_BYTES) ? MigrationMode.PLAIN : MigrationMode.PAGE_SERVER;
     }
 
     public boolean dryRun() {
@@ -307,10 +319,13 @@ public final class AnalyticsConfig {
     }
 
     private static Object migrationMode(String key, String text) {
+        if (AUTO.equalsIgnoreCase(text)) {
+            return AUTO;
+        }
         try {
             return MigrationMode.valueOf(text.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(key, "'" + text + "' is not one of PAGE_SERVER, PLAIN, LAZY");
+            throw new ConfigException(key, "'" + text + "' is not one of AUTO, PAGE_SERVER, PLAIN, LAZY");
         }
     }
 }

@@ -17,7 +17,8 @@ class AnalyticsConfigTest {
         assertEquals(10_000, config.windowSizeMs());
         assertEquals(1_000, config.windowAdvanceMs());
         assertEquals(5_000, config.nodeDownAfterMs());
-        assertEquals(MigrationMode.PAGE_SERVER, config.migrationMode());
+        assertEquals(MigrationMode.PLAIN, config.migrationModeFor((128L << 20) - 1), "AUTO: small images are copied");
+        assertEquals(MigrationMode.PAGE_SERVER, config.migrationModeFor(128L << 20), "AUTO: the rest streams to a page server");
         assertEquals(false, config.dryRun());
         assertEquals(100, config.windowGraceMs());
         assertEquals(100, config.punctuateIntervalMs());
@@ -29,7 +30,10 @@ class AnalyticsConfigTest {
         AnalyticsConfig config = AnalyticsConfig.of(Map.of(AnalyticsConfig.WINDOW_SIZE_MS, "20_000",
                 AnalyticsConfig.MIGRATION_MODE, "lazy", AnalyticsConfig.DRY_RUN, "TRUE"));
         assertEquals(20_000, config.windowSizeMs());
-        assertEquals(MigrationMode.LAZY, config.migrationMode());
+        assertEquals(MigrationMode.LAZY, config.migrationModeFor(1L << 20), "a fixed mode whatever the size");
+        assertEquals(MigrationMode.LAZY, config.migrationModeFor(1L << 34));
+        AnalyticsConfig lower = AnalyticsConfig.of(Map.of(AnalyticsConfig.AUTO_PLAIN_BELOW_BYTES, "1048576"));
+        assertEquals(MigrationMode.PAGE_SERVER, lower.migrationModeFor(2L << 20));
         assertTrue(config.dryRun());
     }
 

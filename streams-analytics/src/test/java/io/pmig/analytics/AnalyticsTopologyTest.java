@@ -76,7 +76,7 @@ class AnalyticsTopologyTest {
             assertEquals("w-big", command.getWorkloadId().toString(), "the move that relieves n1 most");
             assertEquals("n1", command.getSourceNode().toString());
             assertEquals("n3", command.getDestinationNode().toString(), "n2 has no room for 1.5 cores");
-            assertEquals(MigrationMode.PAGE_SERVER, command.getMode());
+            assertEquals(MigrationMode.PAGE_SERVER, command.getMode(), "AUTO: 512 MiB streams to a page server");
             assertEquals("analytics", command.getIssuedBy().toString());
             assertEquals(decidingWindowEnd, command.getIssuedAtMs());
             assertEquals(1.5, command.getCpuRequest(), 1e-9);
@@ -199,6 +199,18 @@ class AnalyticsTopologyTest {
                     .map(m -> NodeMetrics.newBuilder(m).setMode(SamplingMode.HOST).build()).toArray(NodeMetrics[]::new));
             assertEquals(Set.of("n1", "n2", "n3"), overloadedNodes(harness), "a host's own load average counts");
             assertTrue(harness.commands().isEmpty(), "no destination left");
+        }
+    }
+
+    @Test
+    void aSmallWorkloadMovesInPlainModeByDefault() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.run(stepsForWindows(1) + 2, t -> new NodeMetrics[] {
+                    sample("n1", t, 95, 0.30, workload("w-small", 150, 64 * MIB, true)),
+                    sample("n2", t, 10, 0.30),
+            });
+            assertEquals(1, harness.commands().size());
+            assertEquals(MigrationMode.PLAIN, harness.commands().get(0).getMode(), "AUTO: 64 MiB is copied");
         }
     }
 

@@ -185,7 +185,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
                 .setWorkloadId(workload.workloadId())
                 .setSourceNode(plan.sourceNode())
                 .setDestinationNode(plan.destinationNode())
-                .setMode(config.migrationMode())
+                .setMode(config.migrationModeFor(workload.rssBytes()))
                 .setCpuRequest(workload.cpuCores())
                 .setMemRequestBytes(workload.rssBytes())
                 .setReason(DecisionReason.newBuilder()
