@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code compose/docker-compose.yml} as the README runs it - broker, three nodes, two analytics replicas, dashboard -
  * under its own project name, with this build's images. The README's commands move a workload between node
- * containers twice: by hand ({@code pmig migrate}) and by analytics, when a CPU fault overloads its node.
+ * containers twice: by hand ({@code pmig migrate}) and by analytics, when a CPU fault overloads its node; and the
+ * analytics service scales to three replicas.
  */
 class ComposeIT {
 
@@ -99,6 +100,28 @@ class ComposeIT {
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + dashboardPort + "/")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(200, dashboard.statusCode(), "the dashboard answers on the published port");
+    }
+
+    @Test
+    void theAnalyticsServiceScalesAndEveryReplicaKeepsRunning() throws Exception {
+        Result scaled = compose("up", "-d", "--scale", "analytics=3");
+        assertEquals(0, scaled.code(), scaled.output());
+        List<String> ids = compose("ps", "-q", "analytics").output().lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(3, ids.size(), "three analytics containers: " + ids);
+        for (String id : ids) {
+            Await.until("analytics " + id + " serving", Duration.ofMinutes(2),
+                    () -> docker("logs", id).contains("serving http://"));
+            assertEquals("0", docker("inspect", "-f", "{{.RestartCount}}", id).strip(), "never restarted: " + id);
+        }
+    }
+
+    private static String docker(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("docker"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(1, TimeUnit.MINUTES);
+        return out;
     }
 
     /** The witness's counter in a node container (-1 when it has none). */
