@@ -46,6 +46,27 @@ public record ExecutorConfig(
         if ((checkpointInterval == null) != (checkpointPeer == null)) {
             throw new IllegalArgumentException("periodic checkpoints need both an interval and a peer");
         }
+        checkTimeoutOrder(sessionTimeout);
+    }
+
+    /**
+     * The commit protocol is safe only if each side gives up after the one it waits for: the producer's delivery
+     * timeout inside the destination's wait for COMPLETED, that wait inside the source's COMMIT timeout, and that
+     * inside the destination's session timeout (else it kills a copy whose COMMIT is still on its way).
+     */
+    static void checkTimeoutOrder(Duration sessionTimeout) {
+        Duration delivery = io.pmig.executor.events.EventPublisher.MAX_BLOCK
+                .plus(io.pmig.executor.events.EventPublisher.DELIVERY_TIMEOUT);
+        Duration publishWait = io.pmig.executor.events.EventPublisher.PUBLISH_WAIT;
+        Duration commit = io.pmig.executor.migration.SourceMigration.COMMIT_TIMEOUT;
+        if (delivery.compareTo(publishWait) >= 0 || publishWait.compareTo(commit) >= 0) {
+            throw new IllegalStateException("timeouts out of order: delivery " + delivery + ", publish wait " + publishWait
+                    + ", commit " + commit);
+        }
+        if (sessionTimeout != null && sessionTimeout.compareTo(commit.multipliedBy(2)) < 0) {
+            throw new IllegalArgumentException("--session-timeout must be at least " + commit.multipliedBy(2).toSeconds()
+                    + " s (twice the source's COMMIT timeout), got " + sessionTimeout.toSeconds() + " s");
+        }
     }
 
     /** Without periodic checkpoints: the constructor callers used before node-death recovery existed. */
@@ -89,6 +110,13 @@ public record ExecutorConfig(
     public ExecutorConfig withRestoreFault(RestoreFault fault) {
         return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
                 maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, fault,
+                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
+    }
+
+    /** The same node with another transfer secret (tests: a node that does not belong to the cluster). */
+    public ExecutorConfig withCredentials(TransferCredentials other) {
+        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, other, transferLimits,
+                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault,
                 killWorkloadsOnExit, checkpointInterval, checkpointPeer);
     }
 

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.ExecutorConfig.RestoreFault;
+import io.pmig.executor.transfer.TransferCredentials;
+import io.pmig.executor.workload.ProcessTable;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -28,10 +30,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Real migrations between executors in this JVM: real criu, real processes in their own namespaces, real Kafka.
@@ -259,30 +265,109 @@ class MigrationTest {
         kill("a", w);
     }
 
-    @Test
-    void sourceExecutorKilledAfterItsDumpRollsBackOnRestartAndTheWorkloadRunsOnce() throws Exception {
-        nodes.start("crash", c -> c.withRestoreFault(RestoreFault.CRASH_SOURCE_AFTER_DUMP));
-        String w = nodes.prefix + "crashed";
-        launch("crash", w, List.of("sh", "-c", COUNTER));
-        awaitLines(nodes.workloadDir("crash", w), 10);
+    @ParameterizedTest
+    @EnumSource(MigrationMode.class)
+    void sourceExecutorKilledAfterItsDumpResumesTheFrozenWorkloadOnRestartAndItRunsOnce(MigrationMode mode) throws Exception {
+        String crash = "crash-" + mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        nodes.start(crash, c -> c.withRestoreFault(RestoreFault.CRASH_SOURCE_AFTER_DUMP));
+        String w = nodes.prefix + crash + "ed";
+        launch(crash, w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir(crash, w), 10);
 
-        String mid = nodes.send(CommandKind.MIGRATE, w, "crash", "b", MigrationMode.PLAIN, List.of());
+        String mid = nodes.send(CommandKind.MIGRATE, w, crash, "b", mode, List.of());
         nodes.await(phase(mid, Phase.DUMPED), WAIT, "DUMPED");
-        nodes.stop("crash"); // its migration thread died after the dump: only the journal and the images are left
-        assertTrue(nodes.runningPid("crash", w).isEmpty(), "the dump should have stopped the workload");
-        int atCrash = lines(nodes.workloadDir("crash", w)).size();
+        nodes.stop(crash); // its migration thread died after the dump: the journal and the frozen tree are left
+        assertTrue(nodes.runningPid(crash, w).isEmpty(), "the dump should have stopped the workload");
+        int atCrash = lines(nodes.workloadDir(crash, w)).size();
 
-        nodes.start("crash", c -> c);
+        nodes.start(crash, c -> c);
         MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
 
         assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
-        assertEquals(nodes.node("crash"), done.getNode());
-        assertTrue(nodes.runningPid("crash", w).isPresent(), "not running on the restarted source");
+        assertEquals(nodes.node(crash), done.getNode());
+        assertTrue(nodes.runningPid(crash, w).isPresent(), "not running on the restarted source");
         assertTrue(nodes.runningPid("b", w).isEmpty(), "also running on the destination");
-        awaitLines(nodes.workloadDir("crash", w), atCrash + 20);
-        assertConsecutive(lines(nodes.workloadDir("crash", w)));
-        kill("crash", w);
-        nodes.stop("crash");
+        awaitLines(nodes.workloadDir(crash, w), atCrash + 20);
+        assertConsecutive(lines(nodes.workloadDir(crash, w)));
+        kill(crash, w);
+        nodes.stop(crash);
+    }
+
+    /** Issue 14 item 1: the pages must not cross before the destination has proven it holds the cluster secret. */
+    @ParameterizedTest
+    @EnumSource(MigrationMode.class)
+    void aDestinationWithAnotherSecretGetsNothingAndTheWorkloadIsNeverFrozen(MigrationMode mode) throws Exception {
+        String stranger = "stranger-" + mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        nodes.start(stranger, c -> c.withCredentials(
+                new TransferCredentials("not-this-cluster's-secret-0123456789".getBytes(StandardCharsets.UTF_8))));
+        String w = nodes.prefix + stranger + "-w";
+        int pid = launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", stranger, mode, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        assertTrue(done.getError().contains("authentication"), done.getError());
+        assertTrue(nodes.find(phase(mid, Phase.FROZEN)).isEmpty(), "frozen although the destination was not proven");
+        assertEquals(Optional.of(pid), nodes.runningPid("a", w), "the workload should never have stopped");
+        try (var left = Files.walk(nodes.workdir(stranger))) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith("pages-")), "pages reached the stranger");
+        }
+        assertConsecutive(lines(nodes.workloadDir("a", w)));
+        kill("a", w);
+        nodes.stop(stranger);
+    }
+
+    /**
+     * Issue 14 item 2: a restore that fails for a reason of the workload's own (a nested network namespace: criu
+     * "Can't restore sub-task in NS") fails on the source too; the frozen source is resumed instead.
+     */
+    @ParameterizedTest
+    @EnumSource(value = MigrationMode.class, names = {"PLAIN", "PAGE_SERVER"})
+    void aRestoreThatWouldFailEverywhereRollsBackByResumingTheFrozenSource(MigrationMode mode) throws Exception {
+        String w = nodes.prefix + "nestedns-" + mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        launch("a", w, List.of("sh", "-c", "unshare -n sleep 100000 & " + COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", mode, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        assertTrue(done.getError().contains("restore"), done.getError());
+        assertTrue(nodes.runningPid("a", w).isPresent(), "not running on the source after rollback");
+        assertTrue(nodes.runningPid("b", w).isEmpty(), "running on the failed destination");
+        int atRollback = lines(nodes.workloadDir("a", w)).size();
+        awaitLines(nodes.workloadDir("a", w), atRollback + 20);
+        assertConsecutive(lines(nodes.workloadDir("a", w)));
+        kill("a", w);
+    }
+
+    /** A task stopped by job control before the migration is still stopped after a rollback. */
+    @Test
+    void aTaskStoppedBeforeARolledBackMigrationStaysStopped() throws Exception {
+        String w = nodes.prefix + "stopped";
+        launch("a", w, List.of("sh", "-c", "sleep 100000 & echo $! > sleeper.pid; " + COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 10);
+        int sleeper = hostPidOf(nodes.runningPid("a", w).orElseThrow(),
+                Integer.parseInt(Files.readString(nodes.workloadDir("a", w).resolve("work/sleeper.pid")).strip()));
+        ProcessTable.signal("STOP", List.of(sleeper));
+        org.awaitility.Awaitility.await().atMost(WAIT).until(() -> ProcessTable.state(sleeper) == 'T');
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "bad", MigrationMode.PLAIN, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        int atRollback = lines(nodes.workloadDir("a", w)).size();
+        awaitLines(nodes.workloadDir("a", w), atRollback + 10);
+        assertEquals('T', ProcessTable.state(sleeper), "the stopped task was resumed by the rollback");
+        kill("a", w);
+    }
+
+    /** The host pid of the process that has {@code nsPid} inside the workload's PID namespace. */
+    private static int hostPidOf(int initPid, int nsPid) {
+        return ProcessTable.namespaceMembers(initPid).stream().filter(p -> ProcessTable.namespacePid(p) == nsPid)
+                .findFirst().orElseThrow(() -> new AssertionError("no process " + nsPid + " in the namespace of " + initPid));
     }
 
     @Test

@@ -37,9 +37,11 @@ public final class Criu {
     private final Path binary;
     private final Path nft;
     private final Optional<String> lazyPagesProblem;
+    private final String version;
 
-    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem) {
+    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version) {
         this.binary = binary;
+        this.version = version;
         this.nft = nft;
         this.lazyPagesProblem = lazyPagesProblem;
     }
@@ -71,7 +73,7 @@ public final class Criu {
         if (!Files.isExecutable(nft)) {
             nft = resolveExecutable(Path.of("nft")).orElse(null);
         }
-        return new Criu(resolved, nft, raisePipeMaxSize());
+        return new Criu(resolved, nft, raisePipeMaxSize(), major + "." + minor);
     }
 
     /**
@@ -104,6 +106,19 @@ public final class Criu {
         return lazyPagesProblem;
     }
 
+    /** major.minor of this criu: images from a newer criu may not restore with an older one. */
+    public String version() {
+        return version;
+    }
+
+    /** True if images dumped by criu {@code other} (major.minor) can be restored by this one: it is not older. */
+    public boolean restoresImagesOf(String other) {
+        String[] mine = version.split("\\.");
+        String[] theirs = other.split("\\.");
+        int byMajor = Integer.compare(Integer.parseInt(mine[0]), Integer.parseInt(theirs[0]));
+        return byMajor != 0 ? byMajor > 0 : Integer.parseInt(mine[1]) >= Integer.parseInt(theirs[1]);
+    }
+
     public Path binary() {
         return binary;
     }
@@ -126,8 +141,23 @@ public final class Criu {
      * deletes the network-lock table, which criu keeps locked for a stopped tree.
      */
     public void checkpoint(int initPid, Path imagesDir) throws CriuException {
+        dumpLeavingStopped(initPid, imagesDir, null, List.of());
+    }
+
+    /**
+     * A migration's dump: the tree is left stopped in place, its network locked, so that until the destination
+     * commits the source still holds the workload - a rollback is a SIGCONT, a commit a SIGKILL. With a page
+     * server, memory goes straight to it over TLS ({@code tls}: {@link TlsIdentity#criuOptions}) and only the small
+     * non-page images stay in imagesDir.
+     */
+    public void dumpLeavingStopped(int initPid, Path imagesDir, PageServerAddress pageServer, List<String> tls)
+            throws CriuException {
         List<String> cmd = dumpCommand(initPid, imagesDir);
         cmd.add("--leave-stopped");
+        if (pageServer != null) {
+            cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
+            cmd.addAll(tls);
+        }
         runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
     }
 
@@ -140,27 +170,32 @@ public final class Criu {
 
     /**
      * Post-copy dump: writes every image but the lazy memory pages into imagesDir and returns once they are complete
-     * (the tree stays frozen). criu then serves the pages at {@code serveAt} until the destination's lazy-pages
-     * daemon has fetched them all, kills the tree and exits 0 - until then it holds the only copy of the memory.
-     * Terminating it before that resumes the tree (and leaves the network-lock table to delete).
+     * (the tree stays frozen). criu then serves the pages at {@code serveAt} over TLS until the destination's
+     * lazy-pages daemon has fetched them all and exits 0, leaving the tree stopped in place (as
+     * {@link #dumpLeavingStopped}): the source keeps the workload until it is told the destination committed.
+     * Terminating it early resumes the tree (and leaves the network-lock table to delete).
      */
-    public BackgroundCriu startLazyDump(int initPid, Path imagesDir, PageServerAddress serveAt, Duration readyTimeout)
-            throws CriuException {
+    public BackgroundCriu startLazyDump(int initPid, Path imagesDir, PageServerAddress serveAt, List<String> tls,
+                                        Duration readyTimeout) throws CriuException {
         List<String> cmd = dumpCommand(initPid, imagesDir);
+        cmd.add("--leave-stopped");
         cmd.addAll(List.of("--lazy-pages", "--address", serveAt.host(), "--port", String.valueOf(serveAt.port()),
                 "--status-fd", "3"));
+        cmd.addAll(tls);
         return startBackground(cmd, imagesDir, "lazy-dump", imagesDir.resolve("dump.log"), readyTimeout);
     }
 
     /**
      * Destination side of post-copy: the lazy-pages daemon that fetches pages from the source's lazy dump at
-     * {@code source} into the restored tasks (on fault, and in the background). It exits 0 once every page is here.
+     * {@code source} (over TLS) into the restored tasks (on fault, and in the background). It exits 0 once every
+     * page is here.
      */
-    public BackgroundCriu startLazyPages(Path imagesDir, PageServerAddress source, Duration readyTimeout)
+    public BackgroundCriu startLazyPages(Path imagesDir, PageServerAddress source, List<String> tls, Duration readyTimeout)
             throws CriuException {
-        List<String> cmd = List.of(binary.toString(), "lazy-pages", "--page-server", "--address", source.host(),
+        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "lazy-pages", "--page-server", "--address", source.host(),
                 "--port", String.valueOf(source.port()), "-D", imagesDir.toString(), "-o", "lazy-pages.log",
-                "--status-fd", "3");
+                "--status-fd", "3"));
+        cmd.addAll(tls);
         return startBackground(cmd, imagesDir, "lazy-pages", imagesDir.resolve("lazy-pages.log"), readyTimeout);
     }
 
@@ -259,10 +294,11 @@ public final class Criu {
 
     /**
      * Starts {@code criu page-server} receiving into imagesDir and waits until it listens (criu writes one byte to
-     * its status fd). It accepts one dump and exits by itself. The page-server protocol is not authenticated:
-     * callers bind it to the node's own transfer host only and open it only for a prepared migration.
+     * its status fd). It accepts one dump and exits by itself. With {@code tls} it accepts only the peer whose
+     * certificate it was given; callers also bind it to the node's own transfer host and open it only after the
+     * source authenticated itself for this migration.
      */
-    public PageServer startPageServer(Path imagesDir, PageServerAddress address, Duration readyTimeout)
+    public PageServer startPageServer(Path imagesDir, PageServerAddress address, List<String> tls, Duration readyTimeout)
             throws CriuException {
         Path status = imagesDir.resolve("page-server.status");
         try {
@@ -272,9 +308,10 @@ public final class Criu {
         } catch (IOException e) {
             throw new CriuException("cannot prepare " + imagesDir + ": " + e.getMessage(), e);
         }
-        List<String> cmd = List.of("sh", "-c", "exec \"$0\" \"$@\" 3>>\"$PMIG_STATUS\"", binary.toString(),
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c", "exec \"$0\" \"$@\" 3>>\"$PMIG_STATUS\"", binary.toString(),
                 "page-server", "-D", imagesDir.toString(), "--address", address.host(),
-                "--port", String.valueOf(address.port()), "-o", "page-server.log", "--status-fd", "3");
+                "--port", String.valueOf(address.port()), "-o", "page-server.log", "--status-fd", "3"));
+        cmd.addAll(tls);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(imagesDir.resolve("page-server.out").toFile());
         pb.environment().put("PMIG_STATUS", status.toString());

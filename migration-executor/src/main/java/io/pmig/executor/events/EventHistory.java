@@ -29,8 +29,17 @@ public final class EventHistory {
         this.kafka = kafka;
     }
 
+    /**
+     * True if the migration's destination committed: its last decisive event about the migration is COMPLETED. A
+     * destination whose COMPLETED was not acknowledged in time kills its copy and publishes ROLLED_BACK after it, so
+     * a COMPLETED that reached the log anyway is overruled by what follows it.
+     */
     public boolean completed(String workloadId, String migrationId) {
-        return last(workloadId, e -> e.getPhase() == Phase.COMPLETED && migrationId.equals(e.getMigrationId())).isPresent();
+        return last(workloadId, e -> migrationId.equals(e.getMigrationId())
+                && (e.getPhase() == Phase.COMPLETED
+                    || (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED)
+                       && e.getNode().equals(e.getDestinationNode())))
+                .map(e -> e.getPhase() == Phase.COMPLETED).orElse(false);
     }
 
     /** The last event about this workload that matches, reading its whole partition. */

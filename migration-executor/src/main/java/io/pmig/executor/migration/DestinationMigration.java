@@ -7,6 +7,7 @@ import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
+import io.pmig.executor.criu.TlsIdentity;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.transfer.SessionHandler;
@@ -37,20 +38,19 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * The destination's half of one migration. It prepares (checks, a one-time transfer session, in page-server
- * mode a criu page server), announces PREPARED, and then answers the source's control requests over the
- * authenticated connection: RESTORE restores the received images with every task left stopped, COMMIT publishes
+ * The destination's half of one migration. It prepares (checks, a one-time transfer session), announces PREPARED,
+ * and then answers the source's control requests over the authenticated connection: HELLO checks what must hold
+ * before the source freezes (criu versions, space, memory) and exchanges TLS certificates, RESTORE restores the received images with every task left stopped, COMMIT publishes
  * COMPLETED and only then resumes the tasks, ABORT kills the stopped copy. A restored copy that was never
  * committed is killed when the session ends, so the workload never runs on both nodes.
  *
  * <p>LAZY: RESTORE names the source's lazy page address; a {@code criu lazy-pages} daemon fetches the pages into the
- * stopped copy. Once it has every page the source's dump has killed the source copy, so a copy whose daemon
- * finished is committed here even if COMMIT never comes, and never aborted.
+ * stopped copy (and on after the commit, until it has them all).
  *
- * <p>The criu page server speaks criu's own unauthenticated TCP protocol: it is bound to this node's transfer
- * host only, opened only for a migration this node prepared, and serves exactly one dump. Anyone who can reach
- * that port during that window could feed it pages; the images are only restored after the authenticated
- * transfer, but a network where untrusted hosts reach the transfer host should use PLAIN mode.
+ * <p>Nothing arrives before the source has authenticated itself: the criu page server (PAGE_SERVER) starts only on
+ * the source's HELLO, and criu's page connections (page server, lazy pages) use TLS pinned to the certificate the
+ * source sent over the authenticated connection. A copy is never resumed without COMMIT, in any mode: the source
+ * keeps its frozen tree until then.
  */
 public final class DestinationMigration implements SessionHandler {
 
@@ -69,6 +69,8 @@ public final class DestinationMigration implements SessionHandler {
     private volatile boolean committed;
     private volatile long restoreMs;
     private volatile Optional<String> leftoverLockTable = Optional.empty();
+    private volatile List<String> tlsOptions = List.of();
+    private volatile boolean localDump; // the source dumps locally whatever the mode (NodeFacts#releaseBeforeRestore)
     private ContainerReceiver container; // a Docker container workload uses this session as its transport
 
     private DestinationMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
@@ -101,16 +103,10 @@ public final class DestinationMigration implements SessionHandler {
         PreparedEndpoint endpoint;
         try {
             Files.createDirectories(images);
-            PageServerAddress pages = null;
-            if (command.getMode() == MigrationMode.PAGE_SERVER) {
-                // criu wants an IP literal; a wildcard listen address binds the page server to the advertised host
-                InetAddress host = node.pageServerHost();
-                pages = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
-                pageServer = node.config().criu().startPageServer(images, pages, Duration.ofSeconds(10));
-            }
             session = node.transfer().openSession(migrationId, sessionDir, this);
-            endpoint = new PreparedEndpoint(node.advertised(), pages);
-        } catch (CriuException | IOException | RuntimeException e) {
+            // a page server starts only once the source has authenticated itself (HELLO)
+            endpoint = new PreparedEndpoint(node.advertised(), null);
+        } catch (IOException | RuntimeException e) {
             node.events().publish(event(Phase.FAILED).setError("destination refused: cannot prepare: " + e.getMessage()));
             cleanUp();
             return;
@@ -146,18 +142,7 @@ public final class DestinationMigration implements SessionHandler {
                 log.warn("transfer session ended without COMMIT: {}", session.failure());
             }
         }
-        if (!committed && restoredPid != 0 && lazyPages != null) {
-            // LAZY: once every page is here the source's criu has killed its copy, so this one must run
-            OptionalInt rc = lazyPages.awaitExit(node.config().sessionTimeout());
-            if (rc.isPresent() && rc.getAsInt() == 0) {
-                log.warn("the source never sent COMMIT, but every page of {} is here: committing on our own", workloadId);
-                try {
-                    commit(Map.of());
-                } catch (Exception e) {
-                    log.error("cannot commit {} on our own: {}", workloadId, e.toString());
-                }
-            }
-        }
+        // no COMMIT, no copy: the source keeps its frozen tree until it commits, in every mode (LAZY too)
         synchronized (this) {
             if (committed) {
                 if (lazyPages == null || !lazyPages.isRunning()) {
@@ -210,6 +195,7 @@ public final class DestinationMigration implements SessionHandler {
         MDC.put("node", node.config().node());
         MDC.put("migration", migrationId);
         return switch (verb) {
+            case "HELLO" -> hello(args);
             case "RESTORE" -> restore(args);
             case "COMMIT" -> commit(args);
             case "ABORT" -> {
@@ -224,6 +210,51 @@ public final class DestinationMigration implements SessionHandler {
                 throw new IllegalArgumentException("unknown control request " + verb);
             }
         };
+    }
+
+    /**
+     * The source has authenticated itself: check what must hold before it freezes anything, start the page
+     * server its mode needs (TLS, pinned to the source's certificate), and answer with this node's facts, MACed.
+     */
+    private synchronized String hello(Map<String, String> args) throws Exception {
+        NodeFacts source = NodeFacts.fromArguments(args);
+        localDump = NodeFacts.releaseBeforeRestore(source, NodeFacts.thisNetwork());
+        var config = node.config();
+        if (!config.criu().restoresImagesOf(source.criuVersion())) {
+            throw new IllegalStateException("incompatible destination: criu " + config.criu().version()
+                    + " here cannot restore images of criu " + source.criuVersion() + " on " + command.getSourceNode());
+        }
+        if (!source.kernel().equals(NodeFacts.thisKernel())) {
+            log.info("source kernel {} differs from this node's {}", source.kernel(), NodeFacts.thisKernel());
+        }
+        long free = Files.getFileStore(config.workdir()).getUsableSpace();
+        long needed = source.bytesNeeded() + (64L << 20);
+        if (free < needed) {
+            throw new IllegalStateException("only " + free + " bytes free in " + config.workdir() + ", the images need about "
+                    + needed);
+        }
+        long available = memAvailable();
+        if (available > 0 && source.bytesNeeded() > available) {
+            throw new IllegalStateException("needs " + source.bytesNeeded() + " bytes of memory, " + available + " available");
+        }
+        String cert = null;
+        String pages = null;
+        if (source.tlsCert() != null) {
+            TlsIdentity tls = TlsIdentity.in(config.workdir().resolve("tls"));
+            cert = tls.certificatePem();
+            tlsOptions = tls.criuOptions(TlsIdentity.writePeerCertificate(source.tlsCert(),
+                    journal.dir().resolve("peer-cert.pem")));
+            if (command.getMode() == MigrationMode.PAGE_SERVER && pageServer == null && !localDump) {
+                // criu wants an IP literal; a wildcard listen address binds the page server to the advertised host
+                InetAddress host = node.pageServerHost();
+                PageServerAddress at = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
+                pageServer = config.criu().startPageServer(images, at, tlsOptions, Duration.ofSeconds(10));
+                pages = at.toString();
+            }
+        }
+        log.info("source {} proven (criu {}, {} bytes): ready to receive {}", command.getSourceNode(),
+                source.criuVersion(), source.bytesNeeded(), workloadId);
+        return NodeFacts.ofThisNode(config.criu(), 0, false, cert, pages).signedReply(config.credentials(), migrationId);
     }
 
     private synchronized String restore(Map<String, String> args) throws Exception {
@@ -256,14 +287,18 @@ public final class DestinationMigration implements SessionHandler {
         long t = System.nanoTime();
         int pid;
         try {
-            boolean lazy = command.getMode() == MigrationMode.LAZY;
+            boolean lazy = command.getMode() == MigrationMode.LAZY && !localDump;
             if (lazy) {
-                lazyPages = node.config().criu().startLazyPages(images, lazySource(args), Duration.ofSeconds(30));
+                if (tlsOptions.isEmpty()) {
+                    throw new IllegalStateException("LAZY RESTORE before HELLO: no TLS certificate of the source");
+                }
+                lazyPages = node.config().criu().startLazyPages(images, lazySource(args), tlsOptions, Duration.ofSeconds(30));
             }
             pid = node.config().criu().restore(images, dir, true, lazy, "restore.log");
         } catch (CriuException | RuntimeException e) {
             if (lazyPages != null) {
                 lazyPages.kill(); // the source's lazy dump then resumes its tree
+                log.warn("criu lazy-pages for {}: {}", workloadId, lazyPages.errors());
             }
             // the source restores its own checkpoint next and that removes the lock when both share a network
             leftoverLockTable = Criu.lockTable(images);
@@ -294,7 +329,7 @@ public final class DestinationMigration implements SessionHandler {
         }
         long commitStart = System.nanoTime();
         // COMMITTED is journaled first; recovery resumes such a copy only if COMPLETED really was published
-        journal.step(Step.COMMITTED);
+        journal.put("commitStartMs", System.currentTimeMillis()).step(Step.COMMITTED);
         long downtime = number(args, "downtimeMs");
         PhaseTimings timings = PhaseTimings.newBuilder()
                 .setFreezeMs(number(args, "freezeMs")).setDumpMs(number(args, "dumpMs"))
@@ -306,8 +341,10 @@ public final class DestinationMigration implements SessionHandler {
             node.events().publish(event(Phase.COMPLETED).setPid(restoredPid).setTimings(timings)
                     .setBytesMoved(number(args, "bytesMoved")));
         } catch (RuntimeException e) {
+            // not acknowledged in time - it may still reach the log: kill the copy and overrule it
             node.workloads().removePid(workloadId);
-            journal.step(Step.RESTORED);
+            abandonCommit(node, journal, restoredPid, "COMPLETED not acknowledged: " + e.getMessage());
+            restoredPid = 0;
             throw e;
         }
         committed = true;
@@ -326,6 +363,43 @@ public final class DestinationMigration implements SessionHandler {
         return reply;
     }
 
+    /**
+     * After COMMITTED was journaled but COMPLETED could not be confirmed: kills the copy and publishes ROLLED_BACK,
+     * retrying until the broker takes it, so that a late COMPLETED is overruled in the log (the source decides by
+     * the destination's last decisive event). Shared with recovery.
+     */
+    static void abandonCommit(NodeServices node, MigrationJournal journal, int pid, String why) throws IOException {
+        if (pid != 0) {
+            ProcessTable.killNamespace(pid);
+            ProcessTable.awaitGone(pid, Duration.ofSeconds(10));
+        }
+        String workloadId = journal.get("workloadId");
+        NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
+        journal.step(Step.ABANDONED);
+        Thread publisher = new Thread(() -> {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"),
+                                    workloadId, Phase.ROLLED_BACK).setMode(MigrationMode.valueOf(journal.get("mode")))
+                            .setSourceNode(journal.get("source")).setDestinationNode(node.config().node())
+                            .setError("destination gave its copy up: " + why));
+                    journal.delete();
+                    return;
+                } catch (RuntimeException | IOException e) {
+                    log.warn("[mig={}] cannot publish that the copy of {} was given up (attempt {}): {}",
+                            journal.get("migrationId"), workloadId, attempt, e.getMessage());
+                    try {
+                        Thread.sleep(Math.min(30_000, 200L << Math.min(attempt, 8)));
+                    } catch (InterruptedException interrupted) {
+                        return; // the journal stays ABANDONED: recovery publishes it
+                    }
+                }
+            }
+        }, "pmig-abandon-" + workloadId);
+        publisher.setDaemon(true);
+        publisher.start();
+    }
+
     /** Kills a restored copy that was not committed. */
     private synchronized void abort() throws IOException {
         if (committed) {
@@ -333,11 +407,6 @@ public final class DestinationMigration implements SessionHandler {
         }
         if (container != null) {
             container.abort();
-        }
-        if (lazyPages != null && restoredPid != 0
-                && BackgroundCriu.exitCode(images, "lazy-pages").orElse(-1) == 0) {
-            log.warn("not aborting {}: every page is here, so the source no longer has it", workloadId);
-            return;
         }
         if (lazyPages != null) {
             lazyPages.kill(); // pages incomplete: the copy cannot run, and the source's dump must not finish
@@ -412,7 +481,9 @@ public final class DestinationMigration implements SessionHandler {
         if (pageServer != null) {
             pageServer.close();
         }
-        journal.delete();
+        if (journal.step() != Step.ABANDONED) { // else its publisher deletes it once ROLLED_BACK is out
+            journal.delete();
+        }
     }
 
     /**

@@ -12,8 +12,11 @@ import java.security.NoSuchAlgorithmException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -25,8 +28,45 @@ public final class MigrationJournal {
 
     public enum Role { SOURCE, DESTINATION }
 
-    /** Steps in order; recovery decides by the last one reached. */
-    public enum Step { ACCEPTED, DUMPING, DUMPED, RESTORING, COMMITTING, ROLLING_BACK, PREPARED, RESTORED, COMMITTED }
+    /** Steps of either role; recovery decides by the last one reached. */
+    public enum Step {
+        // source
+        ACCEPTED, CONNECTED, DUMPING, DUMPED, RELEASED, RESTORING, COMMITTING, ROLLING_BACK,
+        // destination
+        PREPARED, RESTORED, COMMITTED, ABANDONED
+    }
+
+    /**
+     * The only moves each role's journal may make (a step may also be rewritten to persist new values). The source
+     * holds its frozen copy from DUMPING until its migration ends; RELEASED is the one path on which it lets go of
+     * it before the commit (see {@link SourceMigration}); ROLLING_BACK is reachable from every step that froze.
+     */
+    static final Map<Role, Map<Step, Set<Step>>> TRANSITIONS = Map.of(
+            Role.SOURCE, Map.of(
+                    Step.ACCEPTED, EnumSet.of(Step.CONNECTED),
+                    Step.CONNECTED, EnumSet.of(Step.DUMPING),
+                    Step.DUMPING, EnumSet.of(Step.DUMPED, Step.ROLLING_BACK),
+                    Step.DUMPED, EnumSet.of(Step.RELEASED, Step.RESTORING, Step.ROLLING_BACK),
+                    Step.RELEASED, EnumSet.of(Step.RESTORING, Step.ROLLING_BACK),
+                    Step.RESTORING, EnumSet.of(Step.COMMITTING, Step.ROLLING_BACK),
+                    Step.COMMITTING, EnumSet.of(Step.ROLLING_BACK),
+                    Step.ROLLING_BACK, EnumSet.noneOf(Step.class)),
+            Role.DESTINATION, Map.of(
+                    Step.PREPARED, EnumSet.of(Step.RESTORING),
+                    Step.RESTORING, EnumSet.of(Step.RESTORED, Step.PREPARED),
+                    Step.RESTORED, EnumSet.of(Step.COMMITTED),
+                    Step.COMMITTED, EnumSet.of(Step.ABANDONED),
+                    Step.ABANDONED, EnumSet.noneOf(Step.class)));
+
+    /** The step a journal starts in, before its first {@link #step}. */
+    static Step initial(Role role) {
+        return role == Role.SOURCE ? Step.ACCEPTED : Step.PREPARED;
+    }
+
+    /** Whether a journal of {@code role} may go from {@code from} to {@code to}. */
+    static boolean allowed(Role role, Step from, Step to) {
+        return from == to || TRANSITIONS.get(role).getOrDefault(from, Set.of()).contains(to);
+    }
 
     private static final Pattern SAFE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final String FILE = "journal.properties";
@@ -83,7 +123,7 @@ public final class MigrationJournal {
 
     public Step step() {
         String s = values.getProperty("step");
-        return s == null ? Step.ACCEPTED : Step.valueOf(s);
+        return s == null ? initial(role()) : Step.valueOf(s);
     }
 
     public String get(String key) {
@@ -95,6 +135,11 @@ public final class MigrationJournal {
         return v == null ? 0 : Integer.parseInt(v);
     }
 
+    public long getLong(String key) {
+        String v = values.getProperty(key);
+        return v == null ? 0 : Long.parseLong(v);
+    }
+
     public MigrationJournal put(String key, Object value) {
         values.setProperty(key, String.valueOf(value));
         return this;
@@ -102,6 +147,9 @@ public final class MigrationJournal {
 
     /** Records the step (and any values put before) durably: tmp file, then an atomic rename. */
     public synchronized void step(Step step) throws IOException {
+        if (!allowed(role(), step(), step)) {
+            throw new IllegalStateException("a " + role() + " journal cannot go from " + step() + " to " + step);
+        }
         values.setProperty("step", step.name());
         Path tmp = dir.resolve(FILE + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {

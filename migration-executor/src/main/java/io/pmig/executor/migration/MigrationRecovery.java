@@ -9,6 +9,9 @@ import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
 import io.pmig.executor.criu.BackgroundCriu;
+import io.pmig.executor.events.EventPublisher;
+import io.pmig.executor.workload.WorkloadIdentity;
+import java.util.Optional;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,8 +22,9 @@ import org.slf4j.MDC;
 
 /**
  * Finishes or rolls back, at start-up, the migrations a previous run of this executor left in its journals.
- * Source: a workload still running here stays; otherwise a COMPLETED event means the destination owns it, and
- * without one the local checkpoint is restored. Destination: a committed copy is resumed, anything else killed.
+ * Source: a workload that was never frozen keeps running; a frozen one is resumed unless the destination's
+ * events say it committed, and then it is killed. Destination: a copy whose COMPLETED was published is resumed,
+ * anything else killed (and a COMPLETED that may still land is overruled with ROLLED_BACK).
  */
 public final class MigrationRecovery {
 
@@ -49,80 +53,83 @@ public final class MigrationRecovery {
 
     private static void recoverSource(NodeServices node, MigrationJournal journal) throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
-        String migrationId = journal.get("migrationId");
-        log.info("recovering source side of the migration of {} (stopped at {})", workloadId, journal.step());
-        if (MigrationMode.LAZY.name().equals(journal.get("mode")) && journal.step() != Step.ACCEPTED
-                && journal.step() != Step.ROLLING_BACK) {
-            recoverLazySource(node, journal);
-            return;
+        Step step = journal.step();
+        Path images = journal.dir().resolve("images");
+        log.info("recovering source side of the migration of {} (stopped at {})", workloadId, step);
+        // criu outlives a killed executor: a dump finishes (tree left stopped), a lazy dump serves pages until the
+        // destination has them all - or is stopped now if the restore was never asked for
+        if (MigrationMode.LAZY.name().equals(journal.get("mode"))) {
+            int dumpPid = BackgroundCriu.pid(images, "lazy-dump");
+            if (isCriu(dumpPid) && step != Step.RESTORING && step != Step.COMMITTING) {
+                ProcessTable.signal("TERM", List.of(dumpPid));
+            }
+            long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
+            while (isCriu(dumpPid) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            if (isCriu(dumpPid)) {
+                ProcessTable.signal("KILL", List.of(dumpPid));
+            }
+        } else {
+            awaitCriu(images, "dump", RECOVERY_CRIU_WAIT);
         }
-        // a dump started by the killed executor runs on without it: the tree is frozen, not running, until it ends
-        awaitCriu(journal.dir().resolve("images"), "dump", RECOVERY_CRIU_WAIT);
-        if (journal.step() == Step.ACCEPTED || node.workloads().isRunning(workloadId)) {
-            node.events().publish(node.events().event(journal.get("commandId"), migrationId, workloadId, Phase.ROLLED_BACK)
+        String why = "executor restarted mid-migration";
+        if (step == Step.ACCEPTED || step == Step.CONNECTED) {
+            node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
+                            Phase.ROLLED_BACK)
                     .setMode(MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
                     .setDestinationNode(journal.get("destination"))
                     .setPid(node.workloads().pid(workloadId).orElse(0))
-                    .setError("executor restarted mid-migration; the workload kept running here"));
+                    .setError(why + " before the freeze; the workload kept running here"));
             journal.delete();
             return;
         }
-        if (node.history().completed(workloadId, migrationId)) {
-            log.info("the destination completed the migration of {}; deleting the source copy", workloadId);
+        if (step == Step.COMMITTING && destinationCommitted(node, journal)) {
+            log.info("the destination completed the migration of {}; the source copy goes", workloadId);
+            frozenSource(journal).ifPresent(frozen -> frozen.release(node.config().criu()));
             node.workloads().remove(workloadId);
             journal.delete();
             return;
         }
-        if (Files.exists(journal.dir().resolve("images/inventory.img"))) {
-            SourceMigration.restoreLocally(node, journal, "executor restarted mid-migration", PhaseTimings.newBuilder());
+        Optional<FrozenSource> frozen = frozenSource(journal);
+        if (frozen.isPresent() && frozen.get().resume(node.config().criu())) {
+            SourceMigration.rolledBack(node, journal, frozen.get().init().pid(), why, PhaseTimings.newBuilder());
             return;
         }
-        node.events().publish(node.events().event(journal.get("commandId"), migrationId, workloadId, Phase.FAILED)
-                .setMode(MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
-                .setDestinationNode(journal.get("destination"))
-                .setError("workload lost: executor restarted mid-migration and no checkpoint is left in " + journal.dir()));
+        if (journal.getInt("releaseBeforeRestore") == 1 && Files.exists(images.resolve("inventory.img"))) {
+            SourceMigration.restoreLocally(node, journal, why, PhaseTimings.newBuilder());
+            return;
+        }
+        SourceMigration.lost(node, journal, why + " and the frozen tree is gone", PhaseTimings.newBuilder());
+    }
+
+    private static Optional<FrozenSource> frozenSource(MigrationJournal journal) {
+        return WorkloadIdentity.parse(journal.get("init")).map(init -> new FrozenSource(init,
+                SourceMigration.parsePids(journal.get("stoppedBefore")), journal.dir().resolve("images")));
     }
 
     /**
-     * LAZY source: its criu dump outlives the executor. Before the restore was requested, stopping it resumes the
-     * tree here. After, it must run to its end: exit 0 means the destination holds every page (and owns the
-     * workload); anything else resumed the tree here.
+     * Whether the destination committed, read once its answer is settled: after {@code <stepStartMs>} plus the
+     * longest a COMPLETED can take to be acknowledged. Retries while the events cannot be read.
      */
-    private static void recoverLazySource(NodeServices node, MigrationJournal journal)
-            throws IOException, InterruptedException {
-        Path images = journal.dir().resolve("images");
-        int initPid = journal.getInt("initPid");
-        int dumpPid = BackgroundCriu.pid(images, "lazy-dump");
-        boolean restoreRequested = journal.step() == Step.RESTORING || journal.step() == Step.COMMITTING;
-        if (isCriu(dumpPid) && !restoreRequested) {
-            ProcessTable.signal("TERM", List.of(dumpPid));
+    static boolean destinationCommitted(NodeServices node, MigrationJournal journal) throws InterruptedException {
+        long sentMs = Math.max(journal.getLong("commitSentMs"), journal.getLong("commitStartMs"));
+        long settled = sentMs + EventPublisher.PUBLISH_WAIT.toMillis() + 2_000;
+        while (System.currentTimeMillis() < settled) {
+            Thread.sleep(Math.min(500, Math.max(1, settled - System.currentTimeMillis())));
         }
-        long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
-        while (isCriu(dumpPid) && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
-        if (isCriu(dumpPid)) {
-            ProcessTable.signal("KILL", List.of(dumpPid));
-        }
-        OptionalInt rc = BackgroundCriu.exitCode(images, "lazy-dump");
-        String workloadId = journal.get("workloadId");
-        if (rc.isPresent() && rc.getAsInt() == 0 && !ProcessTable.isAlive(initPid)) {
-            boolean completed = node.history().completed(workloadId, journal.get("migrationId"));
-            log.info("every page of {} went to {} while this executor was down ({})", workloadId,
-                    journal.get("destination"), completed ? "it reported COMPLETED" : "no COMPLETED seen");
-            if (!completed) {
-                node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"),
-                                workloadId, Phase.FAILED).setMode(MigrationMode.LAZY).setSourceNode(node.config().node())
-                        .setDestinationNode(journal.get("destination"))
-                        .setError("executor restarted mid-migration; every page went to the destination, which has not"
-                                + " reported COMPLETED"));
+        long giveUp = System.currentTimeMillis() + node.config().sessionTimeout().toMillis();
+        while (true) {
+            try {
+                return node.history().completed(journal.get("workloadId"), journal.get("migrationId"));
+            } catch (RuntimeException e) {
+                if (System.currentTimeMillis() > giveUp) {
+                    throw e;
+                }
+                log.warn("cannot read the events yet ({}); retrying", e.getMessage());
+                Thread.sleep(1000);
             }
-            node.workloads().remove(workloadId);
-            journal.delete();
-            return;
         }
-        SourceMigration.resumeAfterLazyDump(node, journal, initPid, "executor restarted mid-migration",
-                PhaseTimings.newBuilder());
     }
 
     /** Host pids of criu processes running {@code verb} on that images directory. */
@@ -199,41 +206,34 @@ public final class MigrationRecovery {
             pid = restoredPidFile(incoming);
         }
         log.info("recovering destination side of the migration of {} (stopped at {})", workloadId, journal.step());
-        if (MigrationMode.LAZY.name().equals(journal.get("mode")) && pid != 0 && ProcessTable.isAlive(pid)) {
-            // every page here means the source's dump has ended and killed its copy: this one must run
-            Path images = journal.dir().resolve("incoming").resolve("images");
-            int daemon = BackgroundCriu.pid(images, "lazy-pages");
-            long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
-            while (isCriu(daemon) && System.nanoTime() < deadline) {
-                Thread.sleep(100);
+        if (MigrationMode.LAZY.name().equals(journal.get("mode")) && journal.step() != Step.COMMITTED) {
+            // pages for a copy that will never run: the source keeps its frozen tree until it commits
+            int daemon = BackgroundCriu.pid(incoming, "lazy-pages");
+            if (isCriu(daemon)) {
+                ProcessTable.signal("KILL", List.of(daemon));
             }
-            if (BackgroundCriu.exitCode(images, "lazy-pages").orElse(-1) == 0) {
-                node.workloads().writePid(workloadId, pid);
-                if (!node.history().completed(workloadId, journal.get("migrationId"))) {
-                    node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"),
-                                    workloadId, Phase.COMPLETED).setMode(MigrationMode.LAZY).setPid(pid)
-                            .setSourceNode(journal.get("source")).setDestinationNode(node.config().node()));
-                }
-                DestinationMigration.resume(pid);
-                node.exits().watch(workloadId, pid);
-                log.info("every page of {} had arrived: it runs here as pid {}", workloadId, pid);
-                journal.delete();
-                return;
-            }
-            ProcessTable.signal("KILL", List.of(daemon).stream().filter(MigrationRecovery::isCriu).toList());
         }
-        if (journal.step() == Step.COMMITTED && ProcessTable.isAlive(pid)
-                && node.history().completed(workloadId, journal.get("migrationId"))) {
-            DestinationMigration.resume(pid);
-            node.workloads().writePid(workloadId, pid);
-            node.exits().watch(workloadId, pid);
-        } else {
-            if (pid != 0) {
-                ProcessTable.killNamespace(pid);
+        if (journal.step() == Step.COMMITTED) {
+            if (destinationCommitted(node, journal) && ProcessTable.isAlive(pid)) {
+                DestinationMigration.resume(pid);
+                node.workloads().writePid(workloadId, pid);
+                node.exits().watch(workloadId, pid);
+                log.info("COMPLETED was published before the restart: {} runs here as pid {}", workloadId, pid);
+                journal.delete();
+            } else {
+                DestinationMigration.abandonCommit(node, journal, pid, "executor restarted before COMPLETED was acknowledged");
             }
-            if (journal.step() == Step.RESTORING || journal.step() == Step.RESTORED || journal.step() == Step.COMMITTED) {
-                NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
-            }
+            return;
+        }
+        if (journal.step() == Step.ABANDONED) {
+            DestinationMigration.abandonCommit(node, journal, pid, "executor restarted while giving the copy up");
+            return;
+        }
+        if (pid != 0) {
+            ProcessTable.killNamespace(pid);
+        }
+        if (journal.step() == Step.RESTORING || journal.step() == Step.RESTORED) {
+            NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         }
         journal.delete();
     }

@@ -1,19 +1,20 @@
 package io.pmig.executor.migration;
 
 import io.pmig.executor.ExecutorConfig.RestoreFault;
-import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.Criu;
-import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.DumpStats;
+import io.pmig.executor.criu.PageServerAddress;
+import io.pmig.executor.criu.TlsIdentity;
+import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
 import io.pmig.executor.transfer.TransferReceipt;
-import io.pmig.executor.transfer.TransferSession;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
+import io.pmig.executor.workload.WorkloadIdentity;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.MigrationMode;
@@ -24,37 +25,50 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalInt;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The source's half of one migration: wait for the destination's PREPARED, checkpoint, send the images and the
- * workload's directory, ask the destination to RESTORE and then to COMMIT. Until the destination has published
- * COMPLETED, the source's checkpoint is the workload: every failure restores it here (ROLLED_BACK).
+ * The source's half of one migration, every mode, in the order it happens:
+ * <ol>
+ * <li><b>prepare</b> - wait for the destination's PREPARED, then prove it before anything is frozen: mutual
+ *     authentication (the transfer connection), then HELLO: criu versions, free space, the TLS certificates
+ *     criu pins for the memory pages, and in PAGE_SERVER mode the page server the destination starts only now;</li>
+ * <li><b>freeze + dump</b> - the {@link CheckpointStrategy} of the mode; every dump leaves the tree stopped in
+ *     place ({@link FrozenSource});</li>
+ * <li><b>transfer</b> - images and the workload's directory over the authenticated connection;</li>
+ * <li><b>restore</b> - the destination restores, stopped;</li>
+ * <li><b>commit</b> - the destination publishes COMPLETED, then resumes; only then is the frozen source killed.</li>
+ * </ol>
+ * Any failure before the commit is a <b>rollback</b>: SIGCONT to the frozen tree. The source never depends on
+ * the destination or on a second restore to get its workload back.
  *
- * <p>Page-server mode sends memory straight to the destination's criu page server, so the source keeps no pages.
- * A rollback then first asks the destination to send the pages back over the still-open authenticated connection
- * (RETURN_PAGES). If that connection is gone - destination dead or the network cut - the pages are gone with it and
- * the workload is lost (FAILED). That is the price of moving memory only once; PLAIN keeps a full local checkpoint
- * and can always roll back.
+ * <p>One exception, on one host: when the destination shares this node's network namespace and the workload holds
+ * network addresses (inet sockets, abstract unix sockets), its copy cannot be restored while the frozen source
+ * still holds them. Then the source dumps locally (PLAIN, whatever the mode), and releases its frozen tree just
+ * before the restore; a rollback after that restores the local images (the first generation's rollback, which can
+ * fail where the destination's restore failed). Workloads with their own network namespace do not need this.
  *
- * <p>LAZY mode (post-copy) gives the lowest downtime but the weakest guarantee: once the destination's restore has
- * started, this node's {@code criu dump --lazy-pages} holds the only copy of the memory until every page has moved,
- * and a crash of this node in that window loses the workload. Before the restore starts, stopping the dump resumes
- * the workload here. See {@code runLazy} and CRIU-NOTES.md.
+ * <p>If the COMMIT's answer is lost, the events decide: the destination's last decisive event about the migration
+ * (COMPLETED, or the ROLLED_BACK it publishes when its COMPLETED was not acknowledged). The timeouts are ordered so
+ * that the answer is settled by the time the source reads it (see {@link EventPublisher#PUBLISH_WAIT}).
  */
 public final class SourceMigration {
 
     private static final Logger log = LoggerFactory.getLogger(SourceMigration.class);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration HELLO_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration RESTORE_TIMEOUT = Duration.ofMinutes(5);
-    private static final Duration COMMIT_TIMEOUT = Duration.ofSeconds(60);
-    private static final Duration LAZY_READY_TIMEOUT = Duration.ofMinutes(5);
+    /** Longer than the destination's longest wait for its COMPLETED to be acknowledged (checked at start-up). */
+    public static final Duration COMMIT_TIMEOUT = EventPublisher.PUBLISH_WAIT.plusSeconds(15);
 
     private final NodeServices node;
     private final MigrationCommand command;
@@ -63,6 +77,9 @@ public final class SourceMigration {
     private final MigrationMode mode;
     private final MigrationJournal journal;
     private final PhaseTimings.Builder timings = PhaseTimings.newBuilder();
+    private CheckpointStrategy strategy;
+    private FrozenSource frozen;
+    private boolean released;
     private long startNanos;
     private long freezeStartNanos;
     private long bytesMoved;
@@ -86,7 +103,8 @@ public final class SourceMigration {
     public void run() throws IOException, InterruptedException {
         startNanos = System.nanoTime();
         int initPid = node.workloads().pid(workloadId).orElse(0);
-        journal.put("initPid", initPid).step(Step.ACCEPTED);
+        Optional<WorkloadIdentity> init = WorkloadIdentity.of(initPid);
+        journal.put("initPid", initPid).put("init", init.map(Object::toString).orElse("")).step(Step.ACCEPTED);
         node.events().publish(event(Phase.ACCEPTED));
         log.info("migrating {} to {} in {} mode, waiting for the destination to prepare",
                 workloadId, command.getDestinationNode(), mode);
@@ -112,74 +130,94 @@ public final class SourceMigration {
             untouched("destination sent an unusable endpoint: " + e.getMessage());
             return;
         }
-        if (mode == MigrationMode.PAGE_SERVER && endpoint.pages() == null) {
-            untouched("destination prepared no page server for PAGE_SERVER mode");
-            return;
-        }
-        if (mode == MigrationMode.LAZY && node.config().criu().lazyPagesProblem().isPresent()) {
-            untouched("LAZY mode is unavailable on " + node.config().node() + ": "
-                    + node.config().criu().lazyPagesProblem().get());
-            return;
-        }
-
-        Path images = journal.dir().resolve("images");
-        Files.createDirectories(images);
-        if (!node.exits().unwatch(workloadId) || !ProcessTable.isAlive(initPid)) {
+        if (init.isEmpty()) {
             untouched("workload " + workloadId + " is no longer running here");
             return;
         }
-        if (mode == MigrationMode.LAZY) {
-            runLazy(endpoint, initPid, images);
+
+        // prepare: nothing is frozen until the destination has proven who it is and that it can take the workload
+        TransferConnection connection;
+        try {
+            connection = TransferConnection.open(endpoint.transfer(), node.config().credentials(), migrationId, CONNECT_TIMEOUT);
+        } catch (TransferException e) {
+            untouched(e.getMessage());
             return;
         }
+        try {
+            strategy = handshake(connection, initPid);
+        } catch (TransferException | CriuException | IOException | RuntimeException e) {
+            abortQuietly(connection);
+            untouched(e instanceof TransferException || e instanceof CriuException ? e.getMessage()
+                    : "cannot prepare the move: " + e.getMessage());
+            return;
+        }
+        Set<Integer> stoppedBefore = stoppedTasks(initPid);
+        Path images = journal.dir().resolve("images");
+        Files.createDirectories(images);
+        journal.put("stoppedBefore", stoppedBefore.stream().map(String::valueOf).collect(Collectors.joining(",")))
+                .step(Step.CONNECTED);
+        if (!node.exits().unwatch(workloadId) || !init.get().isPresent()) {
+            abortQuietly(connection);
+            untouched("workload " + workloadId + " is no longer running here");
+            return;
+        }
+
+        // freeze + dump
         journal.step(Step.DUMPING);
         freezeStartNanos = System.nanoTime();
+        frozen = new FrozenSource(init.get(), stoppedBefore, images);
         try {
-            node.config().criu().dump(initPid, images, mode == MigrationMode.PAGE_SERVER ? endpoint.pages() : null);
+            strategy.dump(initPid, images);
         } catch (CriuException e) {
-            if (ProcessTable.isAlive(initPid)) {
-                // criu resumes the tree when a dump fails before killing it: nothing was lost
-                node.exits().watch(workloadId, initPid);
-                untouched("checkpoint failed: " + e.getMessage());
-            } else {
-                rollback("checkpoint failed: " + e.getMessage(), null);
-            }
+            abortQuietly(connection);
+            rollback("checkpoint failed: " + e.getMessage(), null);
             return;
         }
         long dumpMs = millisSince(freezeStartNanos);
         DumpStats stats = DumpStats.read(images);
         long freezeMs = stats.freezingMicros() > 0 ? Math.max(1, (stats.freezingMicros() + 500) / 1000) : dumpMs;
-        node.workloads().removePid(workloadId); // not running here any more; the agent stops reporting it
+        node.workloads().removePid(workloadId); // frozen here and about to move; the agent stops reporting it
         journal.step(Step.DUMPED);
         timings.setFreezeMs(freezeMs).setDumpMs(dumpMs);
         node.events().publishProgress(event(Phase.FROZEN));
-        node.events().publishProgress(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
-        log.info("checkpointed {} in {} ms (freeze {} ms)", workloadId, dumpMs, freezeMs);
+        node.events().publishProgress(event(Phase.DUMPED).setBytesMoved(directorySize(images))
+                .setDetail(journal.getInt("releaseBeforeRestore") == 1 ? "dumped locally, released before the restore:"
+                        + " the workload holds network addresses and the destination shares this network namespace"
+                        : "left stopped here until the destination commits"));
+        log.info("checkpointed {} in {} ms (freeze {} ms), left stopped here until the destination commits",
+                workloadId, dumpMs, freezeMs);
         if (node.config().restoreFault() == RestoreFault.CRASH_SOURCE_AFTER_DUMP) {
             throw new SimulatedCrash("source executor 'crashed' after DUMPED (fault injection)");
         }
 
-        TransferConnection connection = null;
+        // transfer, restore, commit
         try {
             List<Path> files = stageFiles(images);
             long transferStart = System.nanoTime();
-            connection = TransferConnection.open(endpoint.transfer(), node.config().credentials(), migrationId, CONNECT_TIMEOUT);
             TransferReceipt receipt = connection.sendFiles(journal.dir(), files);
-            bytesMoved = receipt.bytes() + (mode == MigrationMode.PAGE_SERVER ? stats.pagesWritten() * 4096 : 0);
+            bytesMoved = receipt.bytes() + (mode == MigrationMode.PAGE_SERVER && !strategy.transfersPages()
+                    ? stats.pagesWritten() * 4096 : 0);
             timings.setTransferMs(millisSince(transferStart));
             node.events().publishProgress(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
             log.info("sent {} files, {} bytes to {}", receipt.files(), receipt.bytes(), endpoint.transfer());
 
+            if (journal.getInt("releaseBeforeRestore") == 1) {
+                // one network namespace, addresses held: the restore needs them (class comment)
+                ProcessTable.killNamespace(initPid);
+                ProcessTable.awaitGone(initPid, Duration.ofSeconds(10));
+                released = true;
+                journal.step(Step.RELEASED);
+            }
             journal.step(Step.RESTORING);
-            Map<String, String> restored = parseReply(connection.control("RESTORE", Map.of(), RESTORE_TIMEOUT));
+            Map<String, String> restored = parseReply(connection.control("RESTORE", strategy.restoreArguments(), RESTORE_TIMEOUT));
             timings.setRestoreMs(Long.parseLong(restored.getOrDefault("restoreMs", "0")));
 
-            journal.step(Step.COMMITTING);
-            String downtime = String.valueOf(millisSince(freezeStartNanos));
+            journal.put("commitSentMs", System.currentTimeMillis()).step(Step.COMMITTING);
             connection.control("COMMIT", Map.of(
                     "freezeMs", String.valueOf(timings.getFreezeMs()), "dumpMs", String.valueOf(timings.getDumpMs()),
                     "transferMs", String.valueOf(timings.getTransferMs()), "bytesMoved", String.valueOf(bytesMoved),
-                    "downtimeMs", downtime, "totalMs", String.valueOf(millisSince(startNanos))), COMMIT_TIMEOUT);
+                    "downtimeMs", String.valueOf(millisSince(freezeStartNanos)),
+                    "totalMs", String.valueOf(millisSince(startNanos))), COMMIT_TIMEOUT);
             try {
                 connection.finish();
             } catch (TransferException e) {
@@ -188,174 +226,141 @@ public final class SourceMigration {
             completed();
         } catch (TransferException | IOException | RuntimeException e) {
             String why = e instanceof TransferException ? e.getMessage() : "source error: " + e;
-            if (journal.step() == Step.COMMITTING && node.history().completed(workloadId, migrationId)) {
-                log.info("COMMIT reply lost ({}) but the destination published COMPLETED", why);
+            if (journal.step() == Step.COMMITTING && !(e instanceof TransferException t && !t.retriable())) {
+                // the COMMIT may have arrived: the destination's events decide
                 closeQuietly(connection);
-                completed();
-                return;
+                if (destinationCommitted(journal.getLong("commitSentMs"))) {
+                    log.info("COMMIT reply lost ({}) but the destination published COMPLETED", why);
+                    completed();
+                    return;
+                }
             }
             rollback(why, connection);
         }
     }
 
     /**
-     * LAZY (post-copy): criu dumps everything but the memory and keeps the tree frozen while it serves the pages at
-     * this node's transfer host; the destination restores at once (stopped) and its lazy-pages daemon pulls the
-     * pages. Lowest downtime - the freeze lasts only as long as the small images take - but until this node's
-     * {@code criu dump} exits it holds the only copy of the memory: a crash of this node (or of that criu) after
-     * the restore started loses the workload. Before the restore starts, stopping the dump resumes the tree here.
+     * HELLO: both sides' facts, checked before the freeze. Returns the mode's strategy - PLAIN's local dump in
+     * place of the asked mode when the destination shares this network namespace and the workload holds
+     * addresses (class comment).
      */
-    private void runLazy(PreparedEndpoint endpoint, int initPid, Path images) throws IOException, InterruptedException {
-        PageServerAddress serveAt;
-        try {
-            java.net.InetAddress host = node.pageServerHost();
-            serveAt = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
-        } catch (IOException e) {
-            untouched("no address for the lazy page source: " + e.getMessage());
-            return;
+    private CheckpointStrategy handshake(TransferConnection connection, int initPid)
+            throws TransferException, CriuException, IOException {
+        Criu criu = node.config().criu();
+        boolean memoryOverCriu = mode == MigrationMode.PAGE_SERVER || mode == MigrationMode.LAZY;
+        if (mode == MigrationMode.LAZY && criu.lazyPagesProblem().isPresent()) {
+            throw new CriuException("LAZY mode is unavailable on " + node.config().node() + ": " + criu.lazyPagesProblem().get());
         }
-        journal.put("lazyAddress", serveAt).step(Step.DUMPING);
-        freezeStartNanos = System.nanoTime();
-        BackgroundCriu dump;
+        TlsIdentity tls = memoryOverCriu ? TlsIdentity.in(node.config().workdir().resolve("tls")) : null;
+        NodeFacts mine = NodeFacts.ofThisNode(criu, residentBytes(initPid), ProcessTable.holdsNetworkAddresses(initPid),
+                tls == null ? null : tls.certificatePem(), null);
+        String reply = connection.control("HELLO", mine.toArguments(), HELLO_TIMEOUT);
+        NodeFacts theirs;
         try {
-            dump = node.config().criu().startLazyDump(initPid, images, serveAt, LAZY_READY_TIMEOUT);
-        } catch (CriuException e) {
-            abandonLazyDump(null, initPid, "checkpoint failed: " + e.getMessage());
-            return;
+            theirs = NodeFacts.verifiedReply(reply, node.config().credentials(), migrationId);
+        } catch (IllegalArgumentException e) {
+            throw new TransferException(e.getMessage(), false);
         }
-        long dumpMs = millisSince(freezeStartNanos);
-        node.workloads().removePid(workloadId); // frozen here and about to move; the agent stops reporting it
-        journal.put("lazyDumpPid", dump.pid()).step(Step.DUMPED);
-        timings.setFreezeMs(dumpMs).setDumpMs(dumpMs);
-        node.events().publishProgress(event(Phase.FROZEN));
-        node.events().publishProgress(event(Phase.DUMPED).setBytesMoved(directorySize(images)));
-        log.info("lazy dump of {} ready in {} ms; serving its pages at {}", workloadId, dumpMs, serveAt);
-
-        TransferConnection connection = null;
-        try {
-            List<Path> files = stageFiles(images);
-            long transferStart = System.nanoTime();
-            connection = TransferConnection.open(endpoint.transfer(), node.config().credentials(), migrationId, CONNECT_TIMEOUT);
-            TransferReceipt receipt = connection.sendFiles(journal.dir(), files);
-            bytesMoved = receipt.bytes();
-            timings.setTransferMs(millisSince(transferStart));
-            node.events().publishProgress(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
-        } catch (TransferException | IOException | RuntimeException e) {
-            abortQuietly(connection);
-            abandonLazyDump(dump, initPid, e instanceof TransferException ? e.getMessage() : "source error: " + e);
-            return;
+        if (NodeFacts.releaseBeforeRestore(mine, theirs.network())) {
+            log.info("{} holds network addresses and {} shares this network namespace: local dump, released before"
+                    + " the restore", workloadId, command.getDestinationNode());
+            journal.put("releaseBeforeRestore", 1);
+            return new CheckpointStrategy.LocalDump(criu);
         }
-
-        // point of no return for killing the dump: the destination may fetch pages from here on
-        journal.step(Step.RESTORING);
-        try {
-            Map<String, String> restored = parseReply(connection.control("RESTORE",
-                    Map.of("lazyPages", serveAt.toString()), RESTORE_TIMEOUT));
-            timings.setRestoreMs(Long.parseLong(restored.getOrDefault("restoreMs", "0")));
-        } catch (TransferException e) {
-            closeQuietly(connection);
-            if (!e.retriable()) {
-                // the destination answered: its restore failed and it killed what it had restored
-                abandonLazyDump(dump, initPid, e.getMessage());
-            } else {
-                lazyOutcomeUnknown(dump, initPid, e.getMessage());
+        if (!memoryOverCriu) {
+            return new CheckpointStrategy.LocalDump(criu);
+        }
+        if (theirs.tlsCert() == null) {
+            throw new TransferException("the destination sent no TLS certificate for " + mode + " mode", false);
+        }
+        Path peerCert = TlsIdentity.writePeerCertificate(theirs.tlsCert(), journal.dir().resolve("peer-cert.pem"));
+        List<String> tlsOptions = tls.criuOptions(peerCert);
+        if (mode == MigrationMode.PAGE_SERVER) {
+            if (theirs.pages() == null) {
+                throw new TransferException("the destination prepared no page server for PAGE_SERVER mode", false);
             }
-            return;
+            return new CheckpointStrategy.PageServerDump(criu, pageAddress(theirs.pages()), tlsOptions);
         }
-        journal.step(Step.COMMITTING);
-        try {
-            connection.control("COMMIT", Map.of(
-                    "freezeMs", String.valueOf(timings.getFreezeMs()), "dumpMs", String.valueOf(timings.getDumpMs()),
-                    "transferMs", String.valueOf(timings.getTransferMs()), "bytesMoved", String.valueOf(bytesMoved),
-                    "downtimeMs", String.valueOf(millisSince(freezeStartNanos)),
-                    "totalMs", String.valueOf(millisSince(startNanos))), COMMIT_TIMEOUT);
-            connection.finish();
-        } catch (TransferException e) {
-            closeQuietly(connection);
-            lazyOutcomeUnknown(dump, initPid, e.getMessage());
-            return;
-        }
-        long committedNanos = System.nanoTime();
-        OptionalInt rc = dump.awaitExit(node.config().sessionTimeout());
-        if (rc.isPresent() && rc.getAsInt() == 0) {
-            log.info("every page of {} reached the destination {} ms after the commit", workloadId,
-                    millisSince(committedNanos));
-        } else {
-            // the destination published COMPLETED and owns the workload; never let criu's resumed tree run too
-            dump.kill();
-            ProcessTable.killNamespace(initPid);
-            node.events().publish(event(Phase.FAILED).setError("lazy page transfer failed after COMPLETED (criu dump "
-                    + (rc.isPresent() ? "exit " + rc.getAsInt() : "still running") + ": " + dump.errors()
-                    + "); the copy on " + command.getDestinationNode() + " may fault on a missing page"));
-        }
-        completed();
+        java.net.InetAddress host = node.pageServerHost();
+        PageServerAddress serveAt = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
+        journal.put("lazyAddress", serveAt);
+        return new CheckpointStrategy.LazyDump(criu, serveAt, tlsOptions);
     }
 
     /**
-     * The restore may have started and its outcome is unknown: let the dump run to its end. Exit 0 means every page
-     * reached the destination and criu killed the tree here - the destination owns the workload (it commits on its
-     * own once it holds every page). Otherwise the destination's lazy-pages daemon failed, it kills its copy, and
-     * stopping the dump resumes the tree here.
+     * After a lost COMMIT reply: waits until the destination's answer is settled (its publish wait is over), then
+     * reads it. If the events cannot be read, the workload stays frozen and the read is retried: resuming it while
+     * the destination may run it would run it twice.
      */
-    private void lazyOutcomeUnknown(BackgroundCriu dump, int initPid, String why) throws IOException, InterruptedException {
-        log.warn("LAZY migration of {} interrupted after the restore was requested ({}); waiting for criu dump to end",
-                workloadId, why);
-        OptionalInt rc = dump.awaitExit(node.config().sessionTimeout());
-        if (rc.isPresent() && rc.getAsInt() == 0) {
-            if (awaitDestinationCompleted()) {
-                completed();
-            } else {
-                node.events().publish(event(Phase.FAILED).setError(why + "; every page went to "
-                        + command.getDestinationNode() + " but it reported no COMPLETED"));
-                node.workloads().remove(workloadId);
-                journal.delete();
+    private boolean destinationCommitted(long commitSentMs) throws InterruptedException {
+        long settled = commitSentMs + EventPublisher.PUBLISH_WAIT.toMillis() + 2_000;
+        long giveUp = System.currentTimeMillis() + node.config().sessionTimeout().toMillis();
+        while (true) {
+            Optional<MigrationEvent> decision = node.peers().find(migrationId, SourceMigration::isDecision);
+            if (decision.isPresent() && decision.get().getPhase() == Phase.COMPLETED
+                    && System.currentTimeMillis() < settled) {
+                return true; // the destination acknowledged it and is running the workload
             }
-            return;
+            if (System.currentTimeMillis() >= settled) {
+                try {
+                    return node.history().completed(workloadId, migrationId);
+                } catch (RuntimeException e) {
+                    if (System.currentTimeMillis() > giveUp) {
+                        log.error("cannot read the events for {} s ({}); resuming {} here", node.config().sessionTimeout()
+                                .toSeconds(), e.getMessage(), workloadId);
+                        return false;
+                    }
+                    log.warn("cannot read the events to learn whether {} committed ({}); {} stays frozen",
+                            command.getDestinationNode(), e.getMessage(), workloadId);
+                }
+            }
+            Thread.sleep(500);
         }
-        abandonLazyDump(dump, initPid, why);
     }
 
-    /** Stops a lazy dump that must not finish: criu resumes the tree here; its network lock is removed by hand. */
-    private void abandonLazyDump(BackgroundCriu dump, int initPid, String why) throws IOException, InterruptedException {
-        if (dump != null && dump.isRunning()) {
-            dump.terminate();
-            if (dump.awaitExit(Duration.ofSeconds(30)).isEmpty()) {
-                dump.kill();
-                dump.awaitExit(Duration.ofSeconds(10));
+    static boolean isDecision(MigrationEvent e) {
+        return e.getPhase() == Phase.COMPLETED
+                || (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED) && e.getNode().equals(e.getDestinationNode());
+    }
+
+    private static PageServerAddress pageAddress(String text) {
+        int colon = text.lastIndexOf(':');
+        return new PageServerAddress(text.substring(0, colon), Integer.parseInt(text.substring(colon + 1)));
+    }
+
+    /** Namespace-local pids of the workload's tasks that are stopped now (job control): a rollback leaves them so. */
+    private static Set<Integer> stoppedTasks(int initPid) {
+        Set<Integer> stopped = new java.util.TreeSet<>();
+        for (int pid : ProcessTable.namespaceMembers(initPid)) {
+            if (ProcessTable.state(pid) == 'T') {
+                stopped.add(ProcessTable.namespacePid(pid));
             }
         }
-        resumeAfterLazyDump(node, journal, initPid, why, timings);
+        return stopped;
     }
 
-    /** After a lazy dump ended without handing the workload over; shared with recovery. */
-    static void resumeAfterLazyDump(NodeServices node, MigrationJournal journal, int initPid, String why,
-                                    PhaseTimings.Builder timings) throws IOException {
-        String workloadId = journal.get("workloadId");
-        Path images = journal.dir().resolve("images");
-        MigrationEvent.Builder event;
-        if (ProcessTable.isAlive(initPid)) {
-            // a lazy dump stopped early leaves its lock table; the tree runs again, so its connections must flow
-            Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
-            node.workloads().writePid(workloadId, initPid);
-            node.exits().watch(workloadId, initPid);
-            log.info("lazy dump stopped: {} runs here again as pid {}", workloadId, initPid);
-            event = node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
-                    Phase.ROLLED_BACK).setPid(initPid).setError(why);
-        } else {
-            Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
-            log.error("workload {} lost: the lazy dump ended and the tree is gone ({})", workloadId, why);
-            event = node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId, Phase.FAILED)
-                    .setError("workload lost: " + why + "; the lazy dump ended without handing the workload over");
-            node.workloads().remove(workloadId);
+    static Set<Integer> parsePids(String list) {
+        if (list == null || list.isBlank()) {
+            return Set.of();
         }
-        node.events().publish(event.setMode(MigrationMode.LAZY).setSourceNode(node.config().node())
-                .setDestinationNode(journal.get("destination")).setTimings(timings.build()));
-        journal.delete();
+        return Arrays.stream(list.split(",")).map(String::strip).map(Integer::valueOf).collect(Collectors.toSet());
     }
 
-    private boolean awaitDestinationCompleted() throws InterruptedException {
-        return node.peers().await(migrationId, e -> e.getPhase() == Phase.COMPLETED, COMMIT_TIMEOUT).isPresent()
-                || node.history().completed(workloadId, migrationId);
+    /** The memory the images will need at most: the resident set of every task. */
+    private static long residentBytes(int initPid) {
+        long bytes = 0;
+        for (int pid : ProcessTable.namespaceMembers(initPid)) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "status"))) {
+                    if (line.startsWith("VmRSS:")) {
+                        bytes += Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+                    }
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // exited while we looked
+            }
+        }
+        return bytes;
     }
 
     private static void abortQuietly(TransferConnection connection) {
@@ -402,7 +407,7 @@ public final class SourceMigration {
                             && !p.getFileName().toString().startsWith("lazy-dump."))
                     // page-server mode: the pages are on the destination already
                     .filter(p -> !p.getFileName().toString().startsWith("pages-") && !p.getFileName().toString().startsWith("pagemap-")
-                            || mode != MigrationMode.PAGE_SERVER)
+                            || strategy.transfersPages())
                     .forEach(p -> files.add(journal.dir().relativize(p)));
         }
         return files;
@@ -436,47 +441,81 @@ public final class SourceMigration {
         files.add(Path.of(DeclaredFiles.LIST));
     }
 
-    private void completed() throws IOException {
-        log.info("migration of {} completed; deleting the source copy", workloadId);
+
+    /** The destination runs the workload now: once it needs nothing more from here, the frozen copy goes. */
+    private void completed() throws IOException, InterruptedException {
+        if (!strategy.awaitHandedOver(node.config().sessionTimeout())) {
+            log.error("{} committed on {} but did not fetch every page from here: it may have lost the workload",
+                    workloadId, command.getDestinationNode());
+        }
+        if (frozen != null && !released) {
+            frozen.release(node.config().criu());
+        }
+        log.info("migration of {} completed; the source copy is gone", workloadId);
         node.workloads().remove(workloadId);
         journal.delete();
         node.peers().forget(migrationId);
     }
 
-    /** Nothing was checkpointed: the workload never stopped running here. */
+    /** Nothing was frozen: the workload never stopped running here. */
     private void untouched(String why) throws IOException {
         untouched(Phase.ROLLED_BACK, why);
     }
 
     private void untouched(Phase phase, String why) throws IOException {
-        log.warn("migration of {} abandoned before the checkpoint: {}", workloadId, why);
+        log.warn("migration of {} abandoned before the freeze: {}", workloadId, why);
         node.workloads().pid(workloadId).ifPresent(pid -> node.exits().watch(workloadId, pid));
         node.events().publish(event(phase).setError(why)
                 .setPid(node.workloads().pid(workloadId).orElse(0)));
         journal.delete();
     }
 
-    /** Restores this node's checkpoint after a failure (the workload is then running here again). */
+    /** Gives the workload back to this node after a failure before the commit. */
     void rollback(String why, TransferConnection connection) throws IOException, InterruptedException {
         log.warn("rolling back {}: {}", workloadId, why);
         journal.step(Step.ROLLING_BACK);
-        Path images = journal.dir().resolve("images");
-        if (connection != null) {
-            if (mode == MigrationMode.PAGE_SERVER && !hasPages(images)) {
-                fetchPagesBack(connection, images);
-            }
-            try {
-                connection.control("ABORT", Map.of(), Duration.ofSeconds(30));
-                connection.finish();
-            } catch (TransferException e) {
-                log.debug("ABORT not acknowledged: {}", e.getMessage());
-            }
-            closeQuietly(connection);
+        if (strategy != null) {
+            strategy.abandon();
         }
-        restoreLocally(node, journal, why, timings);
+        if (!released && frozen != null && frozen.resume(node.config().criu())) {
+            rolledBack(node, journal, frozen.init().pid(), why, timings);
+            abortQuietly(connection); // the destination's copy is stopped and never resumes without COMMIT
+            return;
+        }
+        abortQuietly(connection); // its copy must be gone before ours is restored
+        if (released) {
+            restoreLocally(node, journal, why, timings);
+            return;
+        }
+        lost(node, journal, why + "; the frozen tree is gone", timings);
     }
 
-    /** Restores the checkpoint in the journal's directory on this node; used by rollback and by recovery. */
+    /** The frozen tree runs again here: ROLLED_BACK. Shared with recovery. */
+    static void rolledBack(NodeServices node, MigrationJournal journal, int initPid, String why, PhaseTimings.Builder timings)
+            throws IOException {
+        String workloadId = journal.get("workloadId");
+        node.workloads().writePid(workloadId, initPid);
+        node.exits().watch(workloadId, initPid);
+        node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
+                        Phase.ROLLED_BACK)
+                .setMode(MigrationMode.valueOf(journal.get("mode")))
+                .setSourceNode(node.config().node()).setDestinationNode(journal.get("destination"))
+                .setTimings(timings.build()).setPid(initPid).setError(why));
+        log.info("rolled back: {} runs here again as pid {}", workloadId, initPid);
+        journal.delete();
+    }
+
+    static void lost(NodeServices node, MigrationJournal journal, String why, PhaseTimings.Builder timings) {
+        String workloadId = journal.get("workloadId");
+        node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
+                        Phase.FAILED)
+                .setMode(MigrationMode.valueOf(journal.get("mode")))
+                .setSourceNode(node.config().node()).setDestinationNode(journal.get("destination"))
+                .setTimings(timings.build()).setError("workload lost: " + why));
+        log.error("workload {} lost: {} (journal kept in {})", workloadId, why, journal.dir());
+    }
+
+    /** Restores the checkpoint in the journal's directory on this node, after the frozen tree was released. */
     static void restoreLocally(NodeServices node, MigrationJournal journal, String why, PhaseTimings.Builder timings)
             throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
@@ -489,15 +528,7 @@ public final class SourceMigration {
                 long t = System.nanoTime();
                 int pid = node.config().criu().restore(images, dir, false, "rollback-" + attempt + ".log");
                 timings.setRestoreMs(millisSince(t));
-                node.workloads().writePid(workloadId, pid);
-                node.exits().watch(workloadId, pid);
-                node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"),
-                                workloadId, Phase.ROLLED_BACK)
-                        .setMode(MigrationMode.valueOf(journal.get("mode")))
-                        .setSourceNode(node.config().node()).setDestinationNode(journal.get("destination"))
-                        .setTimings(timings.build()).setPid(pid).setError(why));
-                log.info("rolled back: {} runs here again as pid {}", workloadId, pid);
-                journal.delete();
+                rolledBack(node, journal, pid, why, timings);
                 return;
             } catch (CriuException e) {
                 last = e;
@@ -507,40 +538,7 @@ public final class SourceMigration {
         }
         // the workload is given up: nothing will unlock its connections any more
         Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
-        node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
-                        Phase.FAILED)
-                .setMode(MigrationMode.valueOf(journal.get("mode")))
-                .setSourceNode(node.config().node()).setDestinationNode(journal.get("destination"))
-                .setError("workload lost: " + why + "; rollback failed: " + last.getMessage()));
-        log.error("workload {} lost: {}; rollback failed: {} (images kept in {})", workloadId, why, last.getMessage(),
-                journal.dir());
-    }
-
-    private void fetchPagesBack(TransferConnection connection, Path images) {
-        Path returned = journal.dir().resolve("returned");
-        String sessionId = migrationId + ".pages";
-        try (TransferSession session = node.transfer().openSession(sessionId, returned, (verb, args) -> "")) {
-            connection.control("RETURN_PAGES", Map.of("session", sessionId,
-                    "to", node.advertised().getHostString() + ":" + node.advertised().getPort()),
-                    RESTORE_TIMEOUT);
-            session.awaitClosed(Duration.ofSeconds(30));
-            try (Stream<Path> files = Files.list(returned.resolve("images"))) {
-                for (Path p : files.toList()) {
-                    Files.move(p, images.resolve(p.getFileName()));
-                }
-            }
-            log.info("fetched the pages back from the destination ({} bytes)", session.receipt().bytes());
-        } catch (TransferException | IOException e) {
-            log.error("cannot fetch the pages back from the destination: {}", e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    static boolean hasPages(Path images) throws IOException {
-        try (Stream<Path> files = Files.list(images)) {
-            return files.anyMatch(p -> p.getFileName().toString().startsWith("pages-"));
-        }
+        lost(node, journal, why + "; rollback failed: " + last.getMessage(), timings);
     }
 
     private MigrationEvent.Builder event(Phase phase) {
@@ -552,7 +550,7 @@ public final class SourceMigration {
 
     /** Reads a control reply of the form {@code key=value;key=value}. */
     public static Map<String, String> parseReply(String reply) {
-        Map<String, String> values = new java.util.HashMap<>();
+        Map<String, String> values = new HashMap<>();
         for (String part : reply.split(";")) {
             String[] kv = part.split("=", 2);
             if (kv.length == 2) {

@@ -47,4 +47,13 @@ public final class TransferCredentials {
         return MessageDigest.isEqual(expectedHex.getBytes(StandardCharsets.US_ASCII),
                 actualHex.getBytes(StandardCharsets.US_ASCII));
     }
+
+    /** A MAC of {@code value} under migration M's key: proves a reply came from a holder of the cluster secret. */
+    public String sign(String migrationId, String value) {
+        return hmacHex(migrationKey(migrationId), "pmig-reply|" + value);
+    }
+
+    public boolean verify(String migrationId, String value, String mac) {
+        return mac != null && matches(sign(migrationId, value), mac);
+    }
 }

@@ -105,4 +105,71 @@ public final class ProcessTable {
             signal("KILL", List.of(initPid));
         }
     }
+
+    /** The pid {@code hostPid} has inside its own PID namespace (the last NSpid value), 0 if unknown. */
+    public static int namespacePid(int hostPid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(hostPid), "status"))) {
+                if (line.startsWith("NSpid:")) {
+                    String[] pids = line.substring(6).strip().split("\\s+");
+                    return Integer.parseInt(pids[pids.length - 1]);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    /**
+     * True if a process of the workload holds an inet socket or an abstract unix socket: addresses that belong to
+     * the network namespace, which a copy restored in the same namespace would have to take while the frozen source
+     * still holds them (criu: "Can't bind", "Cannot assign requested address").
+     */
+    public static boolean holdsNetworkAddresses(int initPid) {
+        java.util.Set<String> inodes = new java.util.HashSet<>();
+        for (int pid : namespaceMembers(initPid)) {
+            try (Stream<Path> fds = Files.list(Path.of("/proc", String.valueOf(pid), "fd"))) {
+                fds.forEach(fd -> {
+                    try {
+                        String target = Files.readSymbolicLink(fd).toString();
+                        if (target.startsWith("socket:[")) {
+                            inodes.add(target.substring(8, target.length() - 1));
+                        }
+                    } catch (IOException | RuntimeException ignored) {
+                        // closed while we looked
+                    }
+                });
+            } catch (IOException | RuntimeException ignored) {
+                // exited while we looked
+            }
+        }
+        if (inodes.isEmpty()) {
+            return false;
+        }
+        Path net = Path.of("/proc", String.valueOf(initPid), "net");
+        for (String table : List.of("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite", "udplite6")) {
+            try {
+                for (String line : Files.readAllLines(net.resolve(table))) {
+                    String[] cols = line.strip().split("\\s+");
+                    if (cols.length > 9 && inodes.contains(cols[9])) {
+                        return true;
+                    }
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // no such protocol here
+            }
+        }
+        try {
+            for (String line : Files.readAllLines(net.resolve("unix"))) {
+                String[] cols = line.strip().split("\\s+");
+                if (cols.length > 7 && inodes.contains(cols[6]) && cols[7].startsWith("@")) {
+                    return true;
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // no unix table
+        }
+        return false;
+    }
 }

@@ -1,0 +1,148 @@
+package io.pmig.executor.migration;
+
+import io.pmig.executor.criu.BackgroundCriu;
+import io.pmig.executor.criu.Criu;
+import io.pmig.executor.criu.CriuException;
+import io.pmig.executor.criu.PageServerAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+
+/**
+ * What differs between the migration modes on the source: where a dump's memory goes and what the destination
+ * still needs from this node after the commit. Every strategy leaves the dumped tree stopped in place
+ * ({@link FrozenSource}); the phases and the rollback are written once, in {@link SourceMigration}.
+ */
+sealed interface CheckpointStrategy {
+
+    /** Freezes the tree and writes its images to {@code images}, leaving every task stopped. */
+    void dump(int initPid, Path images) throws CriuException;
+
+    /** Whether the page images in {@code images} travel over the transfer connection (not if they went already). */
+    boolean transfersPages();
+
+    /** What the destination's RESTORE needs to know besides the images. */
+    Map<String, String> restoreArguments();
+
+    /** After the commit: waits until the destination needs nothing more from this node; false if that failed. */
+    boolean awaitHandedOver(Duration timeout) throws InterruptedException;
+
+    /** Before a rollback: stops whatever still serves this dump. */
+    void abandon() throws InterruptedException;
+
+    /** PLAIN: a full local checkpoint, sent as files. */
+    record LocalDump(Criu criu) implements CheckpointStrategy {
+        @Override
+        public void dump(int initPid, Path images) throws CriuException {
+            criu.dumpLeavingStopped(initPid, images, null, List.of());
+        }
+
+        @Override
+        public boolean transfersPages() {
+            return true;
+        }
+
+        @Override
+        public Map<String, String> restoreArguments() {
+            return Map.of();
+        }
+
+        @Override
+        public boolean awaitHandedOver(Duration timeout) {
+            return true;
+        }
+
+        @Override
+        public void abandon() {
+        }
+    }
+
+    /** PAGE_SERVER: memory goes straight to the destination's criu page server over TLS; the rest as files. */
+    record PageServerDump(Criu criu, PageServerAddress pageServer, List<String> tls) implements CheckpointStrategy {
+        @Override
+        public void dump(int initPid, Path images) throws CriuException {
+            criu.dumpLeavingStopped(initPid, images, pageServer, tls);
+        }
+
+        @Override
+        public boolean transfersPages() {
+            return false;
+        }
+
+        @Override
+        public Map<String, String> restoreArguments() {
+            return Map.of();
+        }
+
+        @Override
+        public boolean awaitHandedOver(Duration timeout) {
+            return true;
+        }
+
+        @Override
+        public void abandon() {
+        }
+    }
+
+    /**
+     * LAZY (post-copy): criu dumps everything but the memory and serves the pages over TLS from here, while the
+     * destination restores at once and pulls them. The freeze lasts only as long as the small images take; the
+     * dump ends (tree still stopped here) once the destination holds every page.
+     */
+    final class LazyDump implements CheckpointStrategy {
+        private static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
+        private final Criu criu;
+        private final PageServerAddress serveAt;
+        private final List<String> tls;
+        private BackgroundCriu dump;
+
+        LazyDump(Criu criu, PageServerAddress serveAt, List<String> tls) {
+            this.criu = criu;
+            this.serveAt = serveAt;
+            this.tls = tls;
+        }
+
+        @Override
+        public void dump(int initPid, Path images) throws CriuException {
+            dump = criu.startLazyDump(initPid, images, serveAt, tls, READY_TIMEOUT);
+        }
+
+        @Override
+        public boolean transfersPages() {
+            return true; // the pagemaps (and any non-lazy pages): the restore needs them to know what to fetch
+        }
+
+        @Override
+        public Map<String, String> restoreArguments() {
+            return Map.of("lazyPages", serveAt.toString());
+        }
+
+        @Override
+        public boolean awaitHandedOver(Duration timeout) throws InterruptedException {
+            OptionalInt rc = dump.awaitExit(timeout);
+            return rc.isPresent() && rc.getAsInt() == 0;
+        }
+
+        @Override
+        public void abandon() throws InterruptedException {
+            stop(dump);
+        }
+
+        /** Stops a lazy dump that must not finish (criu then resumes the tree itself). */
+        static void stop(BackgroundCriu dump) throws InterruptedException {
+            if (dump != null && dump.isRunning()) {
+                dump.terminate();
+                if (dump.awaitExit(Duration.ofSeconds(30)).isEmpty()) {
+                    dump.kill();
+                    dump.awaitExit(Duration.ofSeconds(10));
+                }
+            }
+        }
+
+        BackgroundCriu process() {
+            return dump;
+        }
+    }
+}
