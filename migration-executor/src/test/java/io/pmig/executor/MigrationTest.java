@@ -51,8 +51,11 @@ class MigrationTest {
     private static TestNodes nodes;
     private static CuttingProxy cutProxy;
 
+    private static java.util.Set<String> lockTablesBefore;
+
     @BeforeAll
     static void startNodes() throws Exception {
+        lockTablesBefore = TestNodes.criuLockTables();
         nodes = new TestNodes();
         nodes.start("a");
         nodes.start("b");
@@ -70,7 +73,8 @@ class MigrationTest {
         if (cutProxy != null) {
             cutProxy.close();
         }
-        assertFalse(nftTables().contains("CRIU-"), "criu network-lock tables left behind: " + nftTables());
+        assertTrue(TestNodes.newCriuLockTables(lockTablesBefore).isEmpty(),
+                "criu network-lock tables left behind: " + TestNodes.newCriuLockTables(lockTablesBefore));
     }
 
     @Test
@@ -524,11 +528,6 @@ class MigrationTest {
         }
     }
 
-    private static String nftTables() throws Exception {
-        Path nft = TestNodes.criu().binary().resolveSibling("nft");
-        if (!Files.isExecutable(nft)) {
-            return "";
-        }
         Process p = new ProcessBuilder(nft.toString(), "list", "tables").redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor();

@@ -39,8 +39,11 @@ class NodeDeathRecoveryTest {
     private static final Pattern TAKEN_AT = Pattern.compile("takenAtMs=(\\d+)");
     private TestNodes nodes;
 
+    private java.util.Set<String> lockTablesBefore;
+
     @BeforeEach
     void startNodes() throws Exception {
+        lockTablesBefore = TestNodes.criuLockTables();
         nodes = new TestNodes();
         NodeExecutor b = nodes.start("b");
         nodes.start("a", config -> config.withCheckpoints(Duration.ofSeconds(1), b.transferAddress()));
@@ -49,7 +52,8 @@ class NodeDeathRecoveryTest {
     @AfterEach
     void stopNodes() throws Exception {
         nodes.close();
-        assertFalse(nftTables().contains("CRIU-"), "criu network-lock tables left behind: " + nftTables());
+        assertTrue(TestNodes.newCriuLockTables(lockTablesBefore).isEmpty(),
+                "criu network-lock tables left behind: " + TestNodes.newCriuLockTables(lockTablesBefore));
     }
 
     @Test
@@ -205,11 +209,6 @@ class NodeDeathRecoveryTest {
         }
     }
 
-    private static String nftTables() throws Exception {
-        Path nft = TestNodes.criu().binary().resolveSibling("nft");
-        if (!Files.isExecutable(nft)) {
-            return "";
-        }
         Process p = new ProcessBuilder(nft.toString(), "list", "tables").redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor();

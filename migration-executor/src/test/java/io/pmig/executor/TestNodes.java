@@ -246,4 +246,27 @@ final class TestNodes implements AutoCloseable {
         eventReader.close();
         NodeWorkloads.deleteTree(root);
     }
+
+    /**
+     * The criu network-lock tables (nft {@code inet CRIU-*}) on this machine now. Other programs leave theirs
+     * behind too (FACTS), so a test compares the set before and after its own migrations.
+     */
+    static java.util.Set<String> criuLockTables() throws Exception {
+        Path nft = criu().binary().resolveSibling("nft");
+        if (!Files.isExecutable(nft)) {
+            return java.util.Set.of();
+        }
+        Process p = new ProcessBuilder(nft.toString(), "list", "tables").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out.lines().map(String::strip).filter(l -> l.startsWith("table inet CRIU-"))
+                .collect(java.util.stream.Collectors.toSet());
+    }
+
+    /** The lock tables that appeared since {@code before}. */
+    static java.util.Set<String> newCriuLockTables(java.util.Set<String> before) throws Exception {
+        java.util.Set<String> now = new java.util.TreeSet<>(criuLockTables());
+        now.removeAll(before);
+        return now;
+    }
 }

@@ -329,7 +329,8 @@ public final class DestinationMigration implements SessionHandler {
         }
         long commitStart = System.nanoTime();
         // COMMITTED is journaled first; recovery resumes such a copy only if COMPLETED really was published
-        journal.put("commitStartMs", System.currentTimeMillis()).step(Step.COMMITTED);
+        journal.put("commitStartMs", System.currentTimeMillis())
+                .put("keepStopped", args.getOrDefault("keepStopped", "")).step(Step.COMMITTED);
         long downtime = number(args, "downtimeMs");
         PhaseTimings timings = PhaseTimings.newBuilder()
                 .setFreezeMs(number(args, "freezeMs")).setDumpMs(number(args, "dumpMs"))
@@ -348,7 +349,7 @@ public final class DestinationMigration implements SessionHandler {
             throw e;
         }
         committed = true;
-        resume(restoredPid);
+        resume(restoredPid, SourceMigration.parsePids(args.get("keepStopped")));
         node.exits().watch(workloadId, restoredPid);
         log.info("{} runs here as pid {} (downtime {} ms)", workloadId, restoredPid, timings.getDowntimeMs());
         return "pid=" + restoredPid;
@@ -515,7 +516,13 @@ public final class DestinationMigration implements SessionHandler {
     }
 
     public static void resume(int initPid) {
-        List<Integer> members = ProcessTable.namespaceMembers(initPid);
+        resume(initPid, java.util.Set.of());
+    }
+
+    /** SIGCONT to every task of the restored tree but those stopped before the migration (namespace-local pids). */
+    static void resume(int initPid, java.util.Set<Integer> keepStopped) {
+        List<Integer> members = ProcessTable.namespaceMembers(initPid).stream()
+                .filter(pid -> !keepStopped.contains(ProcessTable.namespacePid(pid))).toList();
         if (!ProcessTable.signal("CONT", members)) {
             log.warn("SIGCONT to {} did not reach every process", members);
         }

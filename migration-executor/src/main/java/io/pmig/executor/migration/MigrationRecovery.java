@@ -215,7 +215,7 @@ public final class MigrationRecovery {
         }
         if (journal.step() == Step.COMMITTED) {
             if (destinationCommitted(node, journal) && ProcessTable.isAlive(pid)) {
-                DestinationMigration.resume(pid);
+                DestinationMigration.resume(pid, SourceMigration.parsePids(journal.get("keepStopped")));
                 node.workloads().writePid(workloadId, pid);
                 node.exits().watch(workloadId, pid);
                 log.info("COMPLETED was published before the restart: {} runs here as pid {}", workloadId, pid);

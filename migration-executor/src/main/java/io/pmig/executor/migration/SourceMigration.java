@@ -217,7 +217,8 @@ public final class SourceMigration {
                     "freezeMs", String.valueOf(timings.getFreezeMs()), "dumpMs", String.valueOf(timings.getDumpMs()),
                     "transferMs", String.valueOf(timings.getTransferMs()), "bytesMoved", String.valueOf(bytesMoved),
                     "downtimeMs", String.valueOf(millisSince(freezeStartNanos)),
-                    "totalMs", String.valueOf(millisSince(startNanos))), COMMIT_TIMEOUT);
+                    "totalMs", String.valueOf(millisSince(startNanos)),
+                    "keepStopped", journal.get("stoppedBefore")), COMMIT_TIMEOUT);
             try {
                 connection.finish();
             } catch (TransferException e) {
