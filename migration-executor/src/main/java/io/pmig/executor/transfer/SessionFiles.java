@@ -42,7 +42,8 @@ final class SessionFiles {
     private static final long TOOL_TIMEOUT_SECONDS = 30;
 
     private final Path root;
-    private final String tempPrefix = ".pmig-" + TransferProtocol.nonce() + "-";
+    /** Short: a socket is bound at its temporary name, and a socket path is limited to 107 bytes. */
+    private final String tempPrefix = ".pmig-" + TransferProtocol.nonce().substring(0, 8) + "-";
     private final List<Directory> directories = new ArrayList<>();
     private final Set<String> received = new HashSet<>();
     private long temps;

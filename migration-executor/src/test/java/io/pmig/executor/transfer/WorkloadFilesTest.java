@@ -97,7 +97,7 @@ class WorkloadFilesTest {
         }
         Map<String, String> before = snapshot(workload);
         before.remove(hex(NodeWorkloads.PID_FILE.getBytes(StandardCharsets.UTF_8)));
-        assertEquals(26, before.size(), "every entry but the pid file: " + before.keySet());
+        assertEquals(25, before.size(), "every entry but the pid file: " + before.keySet());
 
         Path journal = Files.createDirectories(tmp.resolve("node-a/journal"));
         List<Path> files = new ArrayList<>();
