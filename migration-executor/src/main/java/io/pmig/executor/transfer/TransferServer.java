@@ -266,7 +266,7 @@ public final class TransferServer implements AutoCloseable {
                 return "refused " + name + ": the session would exceed its cap of " + limits.maxSessionBytes() + " bytes";
             }
             if (session.entriesSoFar() + 1 > limits.maxFiles()) {
-                return "refused " + name + ": more than " + limits.maxFiles() + " files";
+                return "refused " + name + ": more than " + limits.maxFiles() + " entries";
             }
             if (SessionFiles.resolveInside(session.directory(), entry.name()) == null) {
                 return "refused path '" + name + "': it escapes the session directory";
