@@ -27,8 +27,11 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -464,6 +467,33 @@ class MigrationTest {
         assertConsecutive(lines(nodes.workloadDir("b", w)));
         kill("b", w);
         io.pmig.executor.workload.NodeWorkloads.deleteTree(declaredDir);
+    }
+
+    @Test
+    void aWorkloadHoldingAFifoAFileInAPrivateDirectoryAndAMappedFileKeepsRunningAfterAPlainMigration() throws Exception {
+        // criu checks each open or mapped file's mode, size and mtime at restore, and reopens the FIFO by its path
+        String w = nodes.prefix + "fidelity";
+        String setup = "mkdir -m 700 private && echo held > private/held && chmod 407 private/held && mkfifo -m 640 fifo"
+                + " && cp /bin/sh ./shell && chmod 4500 ./shell && touch -d '2001-02-03 04:05:06.123456789' ./shell"
+                + " && exec ./shell -c 'exec 3<>fifo 4<private/held; echo queued >&3; " + COUNTER + "'";
+        launch("a", w, List.of("sh", "-c", setup));
+        awaitLines(nodes.workloadDir("a", w), 10);
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PLAIN, List.of());
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+
+        assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
+        Path work = nodes.workloadDir("b", w).resolve("work");
+        assertEquals(040700, Files.getAttribute(work.resolve("private"), "unix:mode"));
+        assertEquals(0100407, Files.getAttribute(work.resolve("private/held"), "unix:mode"));
+        assertEquals(010640, Files.getAttribute(work.resolve("fifo"), "unix:mode", LinkOption.NOFOLLOW_LINKS));
+        assertEquals(0104500, Files.getAttribute(work.resolve("shell"), "unix:mode"));
+        assertEquals(Instant.parse("2001-02-03T04:05:06.123456789Z"),
+                ((FileTime) Files.getAttribute(work.resolve("shell"), "lastModifiedTime")).toInstant());
+        int atCompletion = lines(nodes.workloadDir("b", w)).size();
+        awaitLines(nodes.workloadDir("b", w), atCompletion + 20);
+        assertConsecutive(lines(nodes.workloadDir("b", w)));
+        kill("b", w);
     }
 
     @Test

@@ -8,13 +8,12 @@ import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
 import io.pmig.executor.transfer.TransferReceipt;
+import io.pmig.executor.transfer.WorkloadFiles;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -159,23 +158,11 @@ public final class CheckpointShipper implements AutoCloseable {
 
     /** Copies the workload's directory (not its pid file) to {@code dir/workload}; returns what to send. */
     private List<Path> copyWorkload(String workloadId, Path dir) throws IOException {
-        Path source = node.workloads().dir(workloadId);
-        Path copy = dir.resolve("workload");
+        // a copy, not links: the files change again as soon as the tree resumes
         List<Path> files = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(source)) {
-            for (Path p : walk.toList()) {
-                Path rel = source.relativize(p);
-                Path target = copy.resolve(rel.toString());
-                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectories(target);
-                    files.add(dir.relativize(target)); // empty dirs too: the workload's cwd must exist to restore
-                } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)
-                        && !rel.toString().startsWith(NodeWorkloads.PID_FILE)) {
-                    // a copy, not a link: the files change again as soon as the tree resumes
-                    Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-                    files.add(dir.relativize(target));
-                }
-            }
+        for (Path copied : WorkloadFiles.stage(node.workloads().dir(workloadId), dir.resolve("workload"),
+                WorkloadFiles.Staging.COPY, NodeWorkloads::isPidFile)) {
+            files.add(dir.relativize(copied));
         }
         return files;
     }

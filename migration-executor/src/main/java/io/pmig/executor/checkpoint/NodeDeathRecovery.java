@@ -4,6 +4,7 @@ import io.pmig.executor.checkpoint.CheckpointStore.Held;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.migration.NodeServices;
+import io.pmig.executor.transfer.WorkloadFiles;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.schemas.MigrationEvent;
@@ -11,13 +12,10 @@ import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -187,15 +185,7 @@ public final class NodeDeathRecovery {
     }
 
     private static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> walk = Files.walk(from)) {
-            for (Path p : walk.toList()) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectories(target);
-                } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
+        // every kind of entry with its mode, owner and exact times: criu checks them at restore
+        WorkloadFiles.stage(from, to, WorkloadFiles.Staging.COPY, relative -> false);
     }
 }

@@ -1,5 +1,6 @@
 package io.pmig.executor.migration;
 
+import io.pmig.executor.transfer.WorkloadFiles;
 import io.pmig.executor.workload.NodeWorkloads;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -40,7 +41,7 @@ final class DeclaredFiles {
             Files.createDirectories(target.getParent());
             // Replace atomically: a reader of the old copy never sees half a file.
             Path tmp = target.resolveSibling("." + target.getFileName() + ".pmig-" + ProcessHandle.current().pid());
-            Files.copy(received, tmp, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES);
+            WorkloadFiles.copyFile(received, tmp, StandardCopyOption.REPLACE_EXISTING); // mode, owner, exact times
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             paths.add(path);
         }

@@ -12,6 +12,7 @@ import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
 import io.pmig.executor.transfer.TransferReceipt;
+import io.pmig.executor.transfer.WorkloadFiles;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.WorkloadIdentity;
@@ -379,27 +380,10 @@ public final class SourceMigration {
 
     /** The workload directory travels as {@code workload/}, hard-linked (the source is dead, so it is consistent). */
     private List<Path> stageFiles(Path images) throws IOException {
-        Path staged = journal.dir().resolve("workload");
-        NodeWorkloads.deleteTree(staged);
-        Path source = node.workloads().dir(workloadId);
         List<Path> files = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(source)) {
-            for (Path p : walk.toList()) {
-                Path rel = source.relativize(p);
-                Path target = staged.resolve(rel.toString());
-                if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectories(target);
-                    files.add(journal.dir().relativize(target)); // empty dirs too: the workload's cwd must exist
-                } else if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                        && !rel.toString().startsWith(NodeWorkloads.PID_FILE)) {
-                    try {
-                        Files.createLink(target, p);
-                    } catch (IOException | UnsupportedOperationException e) {
-                        Files.copy(p, target);
-                    }
-                    files.add(journal.dir().relativize(target));
-                }
-            }
+        for (Path staged : WorkloadFiles.stage(node.workloads().dir(workloadId), journal.dir().resolve("workload"),
+                WorkloadFiles.Staging.LINK, NodeWorkloads::isPidFile)) {
+            files.add(journal.dir().relativize(staged));
         }
         stageDeclaredFiles(files);
         try (Stream<Path> walk = Files.list(images)) {
@@ -432,7 +416,7 @@ public final class SourceMigration {
             }
             Path target = staged.resolve(file.toString().substring(1));
             Files.createDirectories(target.getParent());
-            Files.copy(file, target, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+            WorkloadFiles.copyFile(file, target);
             names.add(file.toString());
         }
         Files.write(journal.dir().resolve(DeclaredFiles.LIST), names);

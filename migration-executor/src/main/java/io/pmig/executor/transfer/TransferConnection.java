@@ -15,13 +15,12 @@ import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The source's side of a transfer session: authenticates to the destination (and checks the destination's
@@ -91,56 +90,47 @@ public final class TransferConnection implements AutoCloseable {
     }
 
     /**
-     * Sends regular files and directories given relative to {@code baseDir} (list a directory before what it
-     * holds; an empty one is created as such); returns the files and bytes the destination accepted.
+     * Sends the entries given relative to {@code baseDir} - files, directories, symlinks, FIFOs, device nodes,
+     * sockets, each with its mode, owner and times; a name already sent for the same inode travels as a hard link
+     * (list a directory before what it holds); returns the regular files and bytes the destination accepted.
      */
     public TransferReceipt sendFiles(Path baseDir, List<Path> relativeFiles) throws TransferException {
         long bytes = 0;
         int files = 0;
         byte[] buffer = new byte[BUFFER_BYTES];
+        Map<String, byte[]> inodes = new HashMap<>();
         for (Path relative : relativeFiles) {
             Path file = baseDir.resolve(relative);
             String name = relative.toString();
             try {
-                if (Files.isDirectory(file, LinkOption.NOFOLLOW_LINKS)) {
-                    int mode = mode(Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS));
-                    out.writeUTF(TransferProtocol.DIR);
-                    out.writeUTF(name);
-                    out.writeInt(mode);
-                    out.writeUTF(TransferCredentials.hmacHex(key, TransferProtocol.dirMessage(seq++, name, mode)));
-                    out.flush();
-                    expectOk();
-                    continue;
-                }
-                if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new TransferException(file + " is neither a regular file nor a directory (links are not carried)", false);
-                }
-                long size = Files.size(file);
-                int mode = mode(Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS));
-                out.writeUTF(TransferProtocol.FILE);
-                out.writeUTF(name);
-                out.writeLong(size);
-                out.writeInt(mode);
-                MessageDigest sha = TransferServer.sha256();
-                long sent = 0;
-                try (InputStream data = Files.newInputStream(file)) {
-                    int read;
-                    while (sent < size && (read = data.read(buffer, 0, (int) Math.min(buffer.length, size - sent))) > 0) {
-                        sha.update(buffer, 0, read);
-                        out.write(buffer, 0, read);
-                        sent += read;
+                FileEntry entry = FileEntry.describe(file, PathBytes.of(relative), inodes);
+                entry.write(out);
+                String digest = "";
+                if (entry.kind() == FileEntry.Kind.FILE) {
+                    long size = entry.size();
+                    MessageDigest sha = TransferServer.sha256();
+                    long sent = 0;
+                    try (InputStream data = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+                        int read;
+                        while (sent < size && (read = data.read(buffer, 0, (int) Math.min(buffer.length, size - sent))) > 0) {
+                            sha.update(buffer, 0, read);
+                            out.write(buffer, 0, read);
+                            sent += read;
+                        }
                     }
+                    if (sent != size) {
+                        throw new TransferException(file + " changed size while being sent", false);
+                    }
+                    digest = HexFormat.of().formatHex(sha.digest());
+                    out.writeUTF(digest);
                 }
-                if (sent != size) {
-                    throw new TransferException(file + " changed size while being sent", false);
-                }
-                String digest = HexFormat.of().formatHex(sha.digest());
-                out.writeUTF(digest);
-                out.writeUTF(TransferCredentials.hmacHex(key, TransferProtocol.fileMessage(seq++, name, size, mode, digest)));
+                out.writeUTF(TransferCredentials.hmacHex(key, entry.macMessage(seq++, digest)));
                 out.flush();
                 expectOk();
-                bytes += size;
-                files++;
+                if (entry.kind() == FileEntry.Kind.FILE) {
+                    bytes += entry.size();
+                    files++;
+                }
             } catch (IOException e) {
                 throw cut("sending " + name, e);
             }
@@ -214,14 +204,6 @@ public final class TransferConnection implements AutoCloseable {
             // nothing readable: the connection really was cut
         }
         return new TransferException("transfer cut while " + what + ": " + e.getMessage(), true, e);
-    }
-
-    private static int mode(Set<PosixFilePermission> perms) {
-        int mode = 0;
-        for (PosixFilePermission perm : perms) {
-            mode |= 1 << (8 - perm.ordinal());
-        }
-        return mode;
     }
 
     private static void closeQuietly(Socket socket) {

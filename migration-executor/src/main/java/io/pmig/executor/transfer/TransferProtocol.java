@@ -11,21 +11,25 @@ import java.util.TreeMap;
  * <li>source: {@code MAGIC, migrationId, sourceNonce}; destination: {@code CHALLENGE, destNonce} or {@code ERR, why}.</li>
  * <li>source: {@code mac("auth")}; destination: {@code OK, mac("server")} (so the source also knows it talks to a
  *     holder of the secret) or {@code ERR, why}. The session is now spent: no other connection is accepted for it.</li>
- * <li>any number of {@code FILE path size mode <bytes> sha256 mac} and {@code DIR path mode mac} (each answered
- *     {@code OK} or {@code ERR why}; directories travel too, since a workload's empty cwd must exist to restore)
- *     and {@code CONTROL verb args mac} (answered {@code OK reply} or {@code ERR why}),</li>
+ * <li>any number of {@code ENTRY} frames, one per file, directory, symlink, FIFO, device node, socket or further
+ *     hard link, each answered {@code OK} or {@code ERR why} ({@link FileEntry#write} has the layout: name bytes,
+ *     kind, mode, uid, gid, times, then the kind's own size, link text or device number; a file's bytes and SHA-256
+ *     follow; a MAC over all of it closes the frame). Directories get their own mode, owner and times when the
+ *     first {@code CONTROL} or {@code END} follows, after everything inside them was written;</li>
+ * <li>any number of {@code CONTROL verb args mac} (answered {@code OK reply} or {@code ERR why}),</li>
  * <li>{@code END}, answered {@code BYE}.</li>
  * </ol>
  * Every MAC covers a per-connection sequence number, so nothing can be replayed or reordered inside a session.
  */
 final class TransferProtocol {
 
-    static final String MAGIC = "PMIG-TRANSFER/1";
+    /** The version is part of the magic: a peer speaking another version is refused with both named. */
+    static final String MAGIC = "PMIG-TRANSFER/2";
+    static final String MAGIC_PREFIX = "PMIG-TRANSFER/";
     static final String CHALLENGE = "CHALLENGE";
     static final String OK = "OK";
     static final String ERR = "ERR";
-    static final String FILE = "FILE";
-    static final String DIR = "DIR";
+    static final String ENTRY = "ENTRY";
     static final String CONTROL = "CONTROL";
     static final String END = "END";
     static final String BYE = "BYE";
@@ -48,14 +52,6 @@ final class TransferProtocol {
 
     static String serverMessage(String migrationId, String sourceNonce, String destNonce) {
         return "server|" + migrationId + "|" + sourceNonce + "|" + destNonce;
-    }
-
-    static String fileMessage(long seq, String path, long size, int mode, String sha256) {
-        return "file|" + seq + "|" + path + "|" + size + "|" + mode + "|" + sha256;
-    }
-
-    static String dirMessage(long seq, String path, int mode) {
-        return "dir|" + seq + "|" + path + "|" + mode;
     }
 
     static String controlMessage(long seq, String verb, Map<String, String> args) {

@@ -13,20 +13,16 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermission;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,8 +32,8 @@ import org.slf4j.MDC;
 
 /**
  * The destination's transfer endpoint. It accepts uploads only into sessions it opened for a migration, only
- * from a peer that proves it holds that migration's key, and only as regular files inside the session
- * directory, each with a matching SHA-256 and MAC and within the size caps. Anything else is refused with a
+ * from a peer that proves it holds that migration's key, and only as entries inside the session directory
+ * ({@link SessionFiles} writes them), each with a matching MAC (and a file's SHA-256) and within the size caps. Anything else is refused with a
  * reason and leaves nothing behind.
  */
 public final class TransferServer implements AutoCloseable {
@@ -146,7 +142,9 @@ public final class TransferServer implements AutoCloseable {
     private TransferSession authenticate(Socket connection, DataInputStream in, DataOutputStream out) throws IOException {
         String magic = in.readUTF();
         if (!TransferProtocol.MAGIC.equals(magic)) {
-            refuse(out, "not a pmig transfer client");
+            refuse(out, magic.startsWith(TransferProtocol.MAGIC_PREFIX)
+                    ? "this node speaks " + TransferProtocol.MAGIC + ", not " + magic + ": run the same pmig version on both nodes"
+                    : "not a pmig transfer client");
             return null;
         }
         String migrationId = in.readUTF();
@@ -198,21 +196,13 @@ public final class TransferServer implements AutoCloseable {
     /** Returns null when the source ended with END, otherwise why the session failed. */
     private String serveSession(TransferSession session, DataInputStream in, DataOutputStream out) throws IOException {
         byte[] key = credentials.migrationKey(session.migrationId());
+        SessionFiles files = new SessionFiles(session.directory());
         long seq = 0;
         while (true) {
             String type = in.readUTF();
             switch (type) {
-                case TransferProtocol.FILE -> {
-                    String problem = receiveFile(session, key, seq++, in);
-                    if (problem != null) {
-                        refuse(out, problem);
-                        return problem;
-                    }
-                    out.writeUTF(TransferProtocol.OK);
-                    out.flush();
-                }
-                case TransferProtocol.DIR -> {
-                    String problem = receiveDirectory(session, key, seq++, in);
+                case TransferProtocol.ENTRY -> {
+                    String problem = receiveEntry(session, files, key, seq++, in);
                     if (problem != null) {
                         refuse(out, problem);
                         return problem;
@@ -221,6 +211,7 @@ public final class TransferServer implements AutoCloseable {
                     out.flush();
                 }
                 case TransferProtocol.CONTROL -> {
+                    files.seal();
                     String verb = in.readUTF();
                     int count = in.readInt();
                     if (count < 0 || count > 64) {
@@ -248,6 +239,7 @@ public final class TransferServer implements AutoCloseable {
                     out.flush();
                 }
                 case TransferProtocol.END -> {
+                    files.seal();
                     out.writeUTF(TransferProtocol.BYE);
                     out.flush();
                     return null;
@@ -260,49 +252,46 @@ public final class TransferServer implements AutoCloseable {
         }
     }
 
-    /** Creates one directory in the session dir; returns null on success or the reason it was refused. */
-    private String receiveDirectory(TransferSession session, byte[] key, long seq, DataInputStream in) throws IOException {
-        String name = in.readUTF();
-        int mode = in.readInt();
-        String mac = in.readUTF();
-        if (!TransferCredentials.matches(TransferCredentials.hmacHex(key, TransferProtocol.dirMessage(seq, name, mode)), mac)) {
-            return "refused directory " + name + ": its MAC does not match (tampered or wrong key)";
+    /** Writes one entry into the session dir; returns null on success or the reason it was refused. */
+    private String receiveEntry(TransferSession session, SessionFiles files, byte[] key, long seq, DataInputStream in)
+            throws IOException {
+        FileEntry entry;
+        try {
+            entry = FileEntry.read(in);
+            String name = FileEntry.printable(entry.name());
+            if (entry.size() < 0 || entry.size() > limits.maxFileBytes()) {
+                return "refused " + name + ": " + entry.size() + " bytes exceeds the per-file cap of " + limits.maxFileBytes();
+            }
+            if (session.bytesSoFar() + entry.size() > limits.maxSessionBytes()) {
+                return "refused " + name + ": the session would exceed its cap of " + limits.maxSessionBytes() + " bytes";
+            }
+            if (session.entriesSoFar() + 1 > limits.maxFiles()) {
+                return "refused " + name + ": more than " + limits.maxFiles() + " entries";
+            }
+            if (SessionFiles.resolveInside(session.directory(), entry.name()) == null) {
+                return "refused path '" + name + "': it escapes the session directory";
+            }
+        } catch (FileEntry.Malformed e) {
+            return e.getMessage();
         }
-        Path target = resolveInside(session.directory(), name);
-        if (target == null) {
-            return "refused path '" + name + "': it escapes the session directory";
+        session.entry();
+        if (entry.kind() != FileEntry.Kind.FILE) {
+            String mac = in.readUTF();
+            if (!TransferCredentials.matches(TransferCredentials.hmacHex(key, entry.macMessage(seq, "")), mac)) {
+                return "refused " + FileEntry.printable(entry.name()) + ": its MAC does not match (tampered or wrong key)";
+            }
+            try {
+                files.create(entry, files.place(entry));
+            } catch (FileEntry.Malformed e) {
+                return e.getMessage();
+            } catch (IOException e) {
+                return "cannot create " + FileEntry.printable(entry.name()) + ": " + e.getMessage();
+            }
+            return null;
         }
-        if (!createDirectoriesInside(session.directory(), target)
-                || !target.toRealPath().startsWith(session.directory())) {
-            return "refused path '" + name + "': a directory on its way is a link or not a directory";
-        }
-        Files.setPosixFilePermissions(target, permissions(mode | 0700));
-        return null;
-    }
-
-    /** Streams one file into the session dir; returns null on success or the reason it was refused. */
-    private String receiveFile(TransferSession session, byte[] key, long seq, DataInputStream in) throws IOException {
-        String name = in.readUTF();
-        long size = in.readLong();
-        int mode = in.readInt();
-        Path target = resolveInside(session.directory(), name);
-        if (target == null) {
-            return "refused path '" + name + "': it escapes the session directory";
-        }
-        if (size < 0 || size > limits.maxFileBytes()) {
-            return "refused " + name + ": " + size + " bytes exceeds the per-file cap of " + limits.maxFileBytes();
-        }
-        if (session.bytesSoFar() + size > limits.maxSessionBytes()) {
-            return "refused " + name + ": the session would exceed its cap of " + limits.maxSessionBytes() + " bytes";
-        }
-        if (session.filesSoFar() + 1 > limits.maxFiles()) {
-            return "refused " + name + ": more than " + limits.maxFiles() + " files";
-        }
-        if (!createDirectoriesInside(session.directory(), target.getParent())
-                || !target.getParent().toRealPath().startsWith(session.directory())) {
-            return "refused path '" + name + "': a directory on its way is a link or not a directory";
-        }
-        Path partial = target.resolveSibling("." + target.getFileName() + ".partial");
+        String name = FileEntry.printable(entry.name());
+        long size = entry.size();
+        Path partial = files.temporary();
         MessageDigest sha = sha256();
         try (OutputStream file = new DigestOutputStream(Files.newOutputStream(partial,
                 StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS), sha)) {
@@ -316,88 +305,28 @@ public final class TransferServer implements AutoCloseable {
                 file.write(buffer, 0, read);
                 remaining -= read;
             }
-        } catch (FileAlreadyExistsException e) {
-            return "refused " + name + ": sent twice";
         } catch (IOException e) {
             Files.deleteIfExists(partial);
             throw e;
         }
-        String declaredSha;
-        String mac;
         try {
-            declaredSha = in.readUTF();
-            mac = in.readUTF();
-        } catch (IOException e) {
-            Files.deleteIfExists(partial); // cut between the bytes and their checksum: keep nothing
-            throw e;
-        }
-        String actualSha = HexFormat.of().formatHex(sha.digest());
-        if (!TransferCredentials.matches(
-                TransferCredentials.hmacHex(key, TransferProtocol.fileMessage(seq, name, size, mode, declaredSha)), mac)) {
-            Files.deleteIfExists(partial);
-            return "refused " + name + ": its MAC does not match (tampered or wrong key)";
-        }
-        if (!actualSha.equals(declaredSha)) {
-            Files.deleteIfExists(partial);
-            return "refused " + name + ": SHA-256 mismatch (sent " + declaredSha + ", received " + actualSha + ")";
-        }
-        Files.setPosixFilePermissions(partial, permissions(mode));
-        Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        session.received(size);
-        return null;
-    }
-
-    /**
-     * Creates {@code dir} and its missing parents below {@code root} one at a time, refusing (false) at the first
-     * that exists as a link or as something other than a directory. {@link Files#createDirectories} would follow
-     * a link planted in the session directory and create the rest of the path outside it.
-     */
-    private static boolean createDirectoriesInside(Path root, Path dir) throws IOException {
-        Path current = root;
-        for (Path part : root.relativize(dir)) {
-            current = current.resolve(part);
-            if (!Files.exists(current, LinkOption.NOFOLLOW_LINKS)) {
-                try {
-                    Files.createDirectory(current);
-                } catch (FileAlreadyExistsException raced) {
-                    // checked below like any existing entry
-                }
+            String declaredSha = in.readUTF();
+            String mac = in.readUTF();
+            String actualSha = HexFormat.of().formatHex(sha.digest());
+            if (!TransferCredentials.matches(TransferCredentials.hmacHex(key, entry.macMessage(seq, declaredSha)), mac)) {
+                return "refused " + name + ": its MAC does not match (tampered or wrong key)";
             }
-            if (!Files.isDirectory(current, LinkOption.NOFOLLOW_LINKS)) {
-                return false;
+            if (!actualSha.equals(declaredSha)) {
+                return "refused " + name + ": SHA-256 mismatch (sent " + declaredSha + ", received " + actualSha + ")";
             }
-        }
-        return true;
-    }
-
-    /** The path inside {@code root} that {@code name} denotes, or null if it is absolute, empty or climbs out. */
-    static Path resolveInside(Path root, String name) {
-        if (name.isEmpty() || name.indexOf('\0') >= 0 || name.startsWith("/") || name.contains("\\")) {
+            files.finishFile(entry, partial, files.place(entry));
+            session.received(size);
             return null;
+        } catch (FileEntry.Malformed e) {
+            return e.getMessage();
+        } finally {
+            Files.deleteIfExists(partial); // whatever did not make it into place: keep nothing
         }
-        for (String part : name.split("/")) {
-            if (part.isEmpty() || part.equals(".") || part.equals("..") || part.endsWith(".partial") && part.startsWith(".")) {
-                return null;
-            }
-        }
-        Path resolved = root.resolve(name).normalize();
-        return resolved.startsWith(root) && !resolved.equals(root) ? resolved : null;
-    }
-
-    private static Set<PosixFilePermission> permissions(int mode) {
-        Set<PosixFilePermission> perms = java.util.EnumSet.noneOf(PosixFilePermission.class);
-        PosixFilePermission[] order = {
-            PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
-            PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
-            PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
-        for (int bit = 0; bit < order.length; bit++) {
-            if ((mode & (1 << bit)) != 0) {
-                perms.add(order[bit]);
-            }
-        }
-        perms.add(PosixFilePermission.OWNER_READ);
-        perms.add(PosixFilePermission.OWNER_WRITE);
-        return perms;
     }
 
     static MessageDigest sha256() {

@@ -19,6 +19,7 @@ public final class TransferSession implements AutoCloseable {
     private final CountDownLatch closed = new CountDownLatch(1);
     private final AtomicInteger files = new AtomicInteger();
     private final AtomicLong bytes = new AtomicLong();
+    private final AtomicInteger entries = new AtomicInteger();
     private volatile String failure;
 
     TransferSession(String migrationId, Path directory, SessionHandler handler, TransferServer server) {
@@ -55,12 +56,17 @@ public final class TransferSession implements AutoCloseable {
         bytes.addAndGet(fileBytes);
     }
 
-    long bytesSoFar() {
-        return bytes.get();
+    /** Counts every entry (files, directories, links, nodes) against the session's cap. */
+    void entry() {
+        entries.incrementAndGet();
     }
 
-    int filesSoFar() {
-        return files.get();
+    int entriesSoFar() {
+        return entries.get();
+    }
+
+    long bytesSoFar() {
+        return bytes.get();
     }
 
     void finished(String failureOrNull) {

@@ -219,6 +219,11 @@ public final class NodeWorkloads {
         return ids;
     }
 
+    /** The pid file (and its temporary) in a workload's directory: this node's bookkeeping, never carried along. */
+    public static boolean isPidFile(Path relative) {
+        return relative.toString().startsWith(PID_FILE);
+    }
+
     public static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir)) {
             return;

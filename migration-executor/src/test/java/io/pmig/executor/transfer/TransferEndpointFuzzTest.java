@@ -183,22 +183,21 @@ class TransferEndpointFuzzTest {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             var out = new DataOutputStream(bytes);
             long seq = 0;
-            out.writeUTF(TransferProtocol.DIR);
-            out.writeUTF("images");
-            out.writeInt(0755);
-            out.writeUTF(TransferCredentials.hmacHex(KEY, TransferProtocol.dirMessage(seq++, "images", 0755)));
+            FileEntry images = new FileEntry("images".getBytes(StandardCharsets.UTF_8), FileEntry.Kind.DIRECTORY, 0755,
+                    0, 0, 1_700_000_000L, 1, 1_700_000_000L, 2, 0, 0, new byte[0]);
+            images.write(out);
+            out.writeUTF(TransferCredentials.hmacHex(KEY, images.macMessage(seq++, "")));
             List<String> names = filesFirst ? List.of("images/pages-1.img", "images/core-1.img")
                     : List.of("images/core-1.img");
             for (String name : names) {
                 byte[] content = FILES.get(name);
                 String sha = HexFormat.of().formatHex(TransferServer.sha256().digest(content));
-                out.writeUTF(TransferProtocol.FILE);
-                out.writeUTF(name);
-                out.writeLong(content.length);
-                out.writeInt(0644);
+                FileEntry file = new FileEntry(name.getBytes(StandardCharsets.UTF_8), FileEntry.Kind.FILE, 0644,
+                        0, 0, 1_700_000_000L, 3, 1_700_000_000L, 4, content.length, 0, new byte[0]);
+                file.write(out);
                 out.write(content);
                 out.writeUTF(sha);
-                out.writeUTF(TransferCredentials.hmacHex(KEY, TransferProtocol.fileMessage(seq++, name, content.length, 0644, sha)));
+                out.writeUTF(TransferCredentials.hmacHex(KEY, file.macMessage(seq++, sha)));
             }
             out.writeUTF(TransferProtocol.CONTROL);
             out.writeUTF(CONTROL_VERB);

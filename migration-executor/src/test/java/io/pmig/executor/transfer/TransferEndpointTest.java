@@ -145,7 +145,7 @@ class TransferEndpointTest {
     void pathsThatEscapeTheSessionAreRefused() throws Exception {
         Files.writeString(tmp.resolve("evil.img"), "payload");
         Files.createDirectories(source.resolve("images"));
-        for (String name : List.of("../evil.img", "images/../../evil.img")) {
+        for (String name : List.of("../evil.img", "images/../../evil.img", tmp.resolve("evil.img").toString())) {
             String id = "m-path-" + name.length();
             Path sessionDir = sessions.resolve(id);
             TransferSession session = server.openSession(id, sessionDir, (verb, args) -> "");
@@ -159,11 +159,13 @@ class TransferEndpointTest {
         assertTrue(filesUnder(sessions).isEmpty(), "nothing written anywhere");
         assertEquals(List.of(tmp.resolve("evil.img")), filesUnder(tmp).stream().filter(p -> !p.startsWith(source)).toList());
         Path root = Path.of("/srv/session");
-        assertEquals(null, TransferServer.resolveInside(root, "/etc/passwd"));
-        assertEquals(null, TransferServer.resolveInside(root, ""));
-        assertEquals(null, TransferServer.resolveInside(root, "a//b"));
-        assertEquals(null, TransferServer.resolveInside(root, "a/./b"));
-        assertEquals(root.resolve("a/b.img"), TransferServer.resolveInside(root, "a/b.img"));
+        for (String refused : List.of("/etc/passwd", "", "a//b", "a/./b", "a/", "..", "a/..", "a\0b")) {
+            assertEquals(null, SessionFiles.resolveInside(root, refused.replace("\\0", "\0").getBytes(StandardCharsets.UTF_8)), refused);
+        }
+        assertEquals(root.resolve("a/b.img"), SessionFiles.resolveInside(root, "a/b.img".getBytes(StandardCharsets.UTF_8)));
+        // confinement is by path, not by spelling: any other byte is a legitimate name
+        assertEquals(root.resolve("a\\b\tc\nd/..e/.f/...").toString(),
+                SessionFiles.resolveInside(root, "a\\b\tc\nd/..e/.f/...".getBytes(StandardCharsets.UTF_8)).toString());
     }
 
     @Test
