@@ -34,14 +34,35 @@ public final class Criu {
     static final long LAZY_PIPE_BYTES = 4L << 20;
     private static final Path PIPE_MAX = Path.of("/proc/sys/fs/pipe-max-size");
 
+    /** Default cap on the {@code --ghost-limit} of a dump: the biggest unlinked-but-open file a workload may carry. */
+    public static final long DEFAULT_GHOST_LIMIT_CEILING = 1L << 30;
+
     private final Path binary;
     private final Path nft;
     private final Optional<String> lazyPagesProblem;
+    private final long ghostLimitCeiling;
 
-    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem) {
+    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, long ghostLimitCeiling) {
         this.binary = binary;
         this.nft = nft;
         this.lazyPagesProblem = lazyPagesProblem;
+        this.ghostLimitCeiling = ghostLimitCeiling;
+    }
+
+    /**
+     * This criu with another cap on the ghost limit of its dumps (see {@link GhostFiles#limit}); each copy of an
+     * unlinked file goes into the images, so the cap bounds what one such file adds to a dump.
+     */
+    public Criu withGhostLimitCeiling(long bytes) {
+        if (bytes < GhostFiles.CRIU_DEFAULT_LIMIT) {
+            throw new IllegalArgumentException("the ghost limit ceiling must be at least criu's default of "
+                    + GhostFiles.CRIU_DEFAULT_LIMIT + " bytes, got " + bytes);
+        }
+        return new Criu(binary, nft, lazyPagesProblem, bytes);
+    }
+
+    public long ghostLimitCeiling() {
+        return ghostLimitCeiling;
     }
 
     /**
@@ -71,7 +92,7 @@ public final class Criu {
         if (!Files.isExecutable(nft)) {
             nft = resolveExecutable(Path.of("nft")).orElse(null);
         }
-        return new Criu(resolved, nft, raisePipeMaxSize());
+        return new Criu(resolved, nft, raisePipeMaxSize(), DEFAULT_GHOST_LIMIT_CEILING);
     }
 
     /**
@@ -131,10 +152,16 @@ public final class Criu {
         runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
     }
 
+    /**
+     * The namespaces of the init (PID, mount, IPC, UTS: see pmig-init) need no option: criu dumps every namespace of
+     * the root task that differs from its own, and a restore recreates them.
+     */
     private List<String> dumpCommand(int initPid, Path imagesDir) {
+        long ghostLimit = GhostFiles.limit(GhostFiles.largest(initPid), ghostLimitCeiling);
         return new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
                 "-D", imagesDir.toString(), "-o", "dump.log",
                 "--tcp-established", "--file-locks", "--network-lock", "nftables",
+                "--ghost-limit", String.valueOf(ghostLimit),
                 "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
     }
 
