@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The criu binary and the exact command lines pmig runs (measured in CRIU-NOTES.md). Workloads live in their
- * own PID + mount namespace under pmig-init, with the node's workload directory bind-mounted at
+ * own PID, mount, IPC and UTS namespaces under pmig-init, with the node's workload directory bind-mounted at
  * {@link #WORKLOAD_MOUNT}; dumps mark that mount external so a restore can bind the destination's directory.
  */
 public final class Criu {
