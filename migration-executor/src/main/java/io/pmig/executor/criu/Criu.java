@@ -260,9 +260,12 @@ public final class Criu {
         Path pidFile = imagesDir.resolve("restored.pid");
         try {
             Files.deleteIfExists(pidFile);
-            // the bind's mountpoint must exist in this node's root: a node that never launched a workload (a fresh
-            // node container) lacks it, and criu fails with "mnt-v2: Can't stat mountpoint .../workload"
-            Files.createDirectories(Path.of(WORKLOAD_MOUNT));
+            // mountpoints of the workload's mount namespace must exist in this node's root: a node that never launched
+            // a workload (a fresh node container) may lack them, and criu fails with "mnt-v2: Can't stat mountpoint
+            // .../workload" (or ".../mqueue": pmig-init mounts one on /dev/mqueue, which not every host has)
+            for (String mountpoint : List.of(WORKLOAD_MOUNT, "/dev/shm", "/dev/mqueue")) {
+                Files.createDirectories(Path.of(mountpoint));
+            }
         } catch (IOException e) {
             throw new CriuException("cannot prepare the restore of " + imagesDir + ": " + e.getMessage(), e);
         }
