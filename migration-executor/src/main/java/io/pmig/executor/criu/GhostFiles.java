@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
  */
 public final class GhostFiles {
 
-    /** criu's own default, kept as the floor. */
+    /** criu's own default; the ceiling may not go below it. */
     static final long CRIU_DEFAULT_LIMIT = 1L << 20;
     /** What a ghost may grow by between this look and the freeze. */
     static final long MARGIN = 16L << 20;
@@ -72,11 +72,11 @@ public final class GhostFiles {
     }
 
     /**
-     * The {@code --ghost-limit} for a tree whose largest ghost is {@code largest} bytes: that plus a margin, never
-     * below criu's default and never above {@code ceiling} (a bigger file then fails the dump, and
-     * {@code CheckpointPreflight} refuses the migration before any freeze).
+     * The {@code --ghost-limit} for a tree whose largest ghost is {@code largest} bytes: that plus a margin (criu
+     * compares each file with the limit, not their sum), never above {@code ceiling} (a bigger file then fails the
+     * dump, and {@code CheckpointPreflight} refuses the migration before any freeze).
      */
     public static long limit(long largest, long ceiling) {
-        return Math.min(ceiling, Math.max(CRIU_DEFAULT_LIMIT, largest + largest / 4 + MARGIN));
+        return Math.min(ceiling, largest + largest / 4 + MARGIN);
     }
 }
