@@ -24,8 +24,9 @@
  *   --no-ns          do not create namespaces; run as-is (e.g. under
  *                    `unshare --pid --fork --mount-proc pmig-init --no-ns ...`)
  *
- * Default mode: the launcher process clones a child into a NEW PID + MOUNT namespace. That child
- * is PID 1 of the namespace (the "init"); it mounts a fresh /proc, calls setsid(), reopens its
+ * Default mode: the launcher process clones a child into NEW PID, MOUNT, IPC and UTS namespaces. That
+ * child is PID 1 of the namespace (the "init"); it mounts a fresh /proc, a private tmpfs on /dev/shm
+ * and the IPC namespace's own mqueue on /dev/mqueue, calls setsid(), reopens its
  * stdio, closes every other inherited descriptor, forks + execs the workload and then only reaps.
  * The launcher stays in the host namespaces, forwards TERM/INT/HUP/QUIT/USR1/USR2 to the init and
  * exits with the init's status (so a supervising JVM can hold it as a Process). With --detach the
@@ -40,6 +41,15 @@
  *    would otherwise kill the whole namespace when its PID 1 exits.
  *  - own mount namespace + own /proc: programs that read /proc/self or their own pid keep seeing
  *    namespace-local values that survive a restore; `criu restore --root /` needs it.
+ *  - own IPC namespace: criu dumps SysV shared memory, semaphores and message queues only as part of
+ *    an IPC namespace of the dumped tree ("Task N with SysVIPC shmem map ... doesn't live in IPC ns").
+ *    Its mqueue filesystem is mounted on /dev/mqueue: criu resolves an mq_open() descriptor through a
+ *    mount of it in the task's mount namespace ("Can't lookup mount=21 for fd=4 path=/mq-3-0").
+ *  - own tmpfs on /dev/shm (replacing every inherited one): POSIX shm (shm_open) lives there. With the
+ *    host's /dev/shm criu dumped that whole tmpfs - other programs' files travelled with the workload,
+ *    dumps grew and failed ("Can't dump tmpfs content") - and the workload's segments stayed behind.
+ *  - own UTS namespace: a workload may set its hostname; criu carries it, the node's stays untouched.
+ *    It starts as a copy of the node's hostname and then keeps the one it had when it was launched.
  *  - setsid(): otherwise the session leader is outside the namespace and CRIU refuses to dump
  *    ("A session leader of N(1) is outside of its pid namespace").
  *  - stdio reopened to plain files, other fds closed: fds inherited from the launcher (pipes of the
@@ -389,6 +399,32 @@ static void detach_foreign_mounts(void)
     }
 }
 
+/* Detaches every mount stacked on path (a host may mount /dev/shm more than once). */
+static void detach_all(const char *path)
+{
+    for (int i = 0; i < 64 && umount2(path, MNT_DETACH) == 0; i++) {
+    }
+}
+
+/*
+ * /dev/shm: a fresh tmpfs instead of the host's (see the header). /dev/mqueue: the mqueue filesystem of our new
+ * IPC namespace (a mount made in it belongs to it). Both directories are created if the host lacks them; on a
+ * devtmpfs /dev that leaves an empty /dev/mqueue on the host, where systemd would have mounted one anyway.
+ */
+static void mount_private_ipc_filesystems(void)
+{
+    detach_all("/dev/shm");
+    if (mkdir_p("/dev/shm") < 0 || mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0) {
+        msg("mount a private tmpfs on /dev/shm: %s", strerror(errno));
+        _exit(125);
+    }
+    detach_all("/dev/mqueue");
+    if (mkdir_p("/dev/mqueue") < 0 || mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        msg("mount mqueue on /dev/mqueue: %s", strerror(errno));
+        _exit(125);
+    }
+}
+
 /*
  * First code in the cloned child (PID 1 of the new namespaces, still running the launcher's
  * image). Sets up the mount namespace and then re-executes this binary.
@@ -421,6 +457,7 @@ static void ns_child_setup_and_reexec(const char *self_path, char **argv)
         msg("mount /proc: %s", strerror(errno));
         _exit(125);
     }
+    mount_private_ipc_filesystems();
     for (int i = 0; i < n_binds; i++) {
         char *spec = strdup(opt_bind[i]);
         char *colon = spec ? strchr(spec, ':') : NULL;
@@ -485,13 +522,14 @@ int main(int argc, char **argv)
     self_path[sl] = '\0';
 
     /*
-     * clone() with CLONE_NEWPID|CLONE_NEWNS used like fork(): the child is PID 1 of a new PID
-     * namespace and has a private copy of the mount table, while this launcher stays in the host
-     * namespaces (unshare(CLONE_NEWNS) here would move the launcher itself).
+     * clone() with new PID, mount, IPC and UTS namespaces used like fork(): the child is PID 1 of
+     * a new PID namespace and has a private copy of the mount table, while this launcher stays in
+     * the host namespaces (unshare(CLONE_NEWNS) here would move the launcher itself).
      */
-    pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | CLONE_NEWNS | SIGCHLD), NULL, NULL, NULL, NULL);
+    unsigned long ns_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+    pid_t child = (pid_t)syscall(SYS_clone, ns_flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (child < 0) {
-        msg("clone(CLONE_NEWPID|CLONE_NEWNS): %s (must run as root)", strerror(errno));
+        msg("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS): %s (must run as root)", strerror(errno));
         return 125;
     }
     if (child == 0) ns_child_setup_and_reexec(self_path, argv);

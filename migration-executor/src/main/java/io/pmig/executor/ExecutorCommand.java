@@ -95,6 +95,11 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "Transfer endpoint (--advertise / --listen) of the executor that keeps this node's checkpoints.")
     String checkpointPeer;
 
+    @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE", defaultValue = "1G",
+            description = {"Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the",
+                    "checkpoint (criu --ghost-limit, sized per dump up to this; default: ${DEFAULT-VALUE})."})
+    String ghostLimitCeiling;
+
     @Override
     public Integer call() throws Exception {
         ExecutorConfig config = config();
@@ -141,7 +146,12 @@ public final class ExecutorCommand implements Callable<Integer> {
         }
         InetSocketAddress peer = checkpointIntervalSeconds > 0 ? address("--checkpoint-peer", checkpointPeer) : null;
         InetSocketAddress advertised = advertise == null ? null : address("--advertise", advertise);
-        Criu verified = criu();
+        Criu verified;
+        try {
+            verified = criu().withGhostLimitCeiling(bytes(ghostLimitCeiling));
+        } catch (IllegalArgumentException e) { // NumberFormatException too
+            throw new ConfigException("--ghost-limit-ceiling", "'" + ghostLimitCeiling + "': " + e.getMessage());
+        }
         Path init;
         try {
             init = InitBinary.install(initPath);

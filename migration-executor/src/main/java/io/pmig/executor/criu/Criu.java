@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The criu binary and the exact command lines pmig runs (measured in CRIU-NOTES.md). Workloads live in their
- * own PID + mount namespace under pmig-init, with the node's workload directory bind-mounted at
+ * own PID, mount, IPC and UTS namespaces under pmig-init, with the node's workload directory bind-mounted at
  * {@link #WORKLOAD_MOUNT}; dumps mark that mount external so a restore can bind the destination's directory.
  */
 public final class Criu {
@@ -34,16 +34,37 @@ public final class Criu {
     static final long LAZY_PIPE_BYTES = 4L << 20;
     private static final Path PIPE_MAX = Path.of("/proc/sys/fs/pipe-max-size");
 
+    /** Default cap on the {@code --ghost-limit} of a dump: the biggest unlinked-but-open file a workload may carry. */
+    public static final long DEFAULT_GHOST_LIMIT_CEILING = 1L << 30;
+
     private final Path binary;
     private final Path nft;
     private final Optional<String> lazyPagesProblem;
     private final String version;
+    private final long ghostLimitCeiling;
 
-    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version) {
+    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version, long ghostLimitCeiling) {
         this.binary = binary;
         this.version = version;
         this.nft = nft;
         this.lazyPagesProblem = lazyPagesProblem;
+        this.ghostLimitCeiling = ghostLimitCeiling;
+    }
+
+    /**
+     * This criu with another cap on the ghost limit of its dumps (see {@link GhostFiles#limit}); each copy of an
+     * unlinked file goes into the images, so the cap bounds what one such file adds to a dump.
+     */
+    public Criu withGhostLimitCeiling(long bytes) {
+        if (bytes < GhostFiles.CRIU_DEFAULT_LIMIT) {
+            throw new IllegalArgumentException("the ghost limit ceiling must be at least criu's default of "
+                    + GhostFiles.CRIU_DEFAULT_LIMIT + " bytes, got " + bytes);
+        }
+        return new Criu(binary, nft, lazyPagesProblem, version, bytes);
+    }
+
+    public long ghostLimitCeiling() {
+        return ghostLimitCeiling;
     }
 
     /**
@@ -73,7 +94,7 @@ public final class Criu {
         if (!Files.isExecutable(nft)) {
             nft = resolveExecutable(Path.of("nft")).orElse(null);
         }
-        return new Criu(resolved, nft, raisePipeMaxSize(), major + "." + minor);
+        return new Criu(resolved, nft, raisePipeMaxSize(), major + "." + minor, DEFAULT_GHOST_LIMIT_CEILING);
     }
 
     /**
@@ -161,10 +182,16 @@ public final class Criu {
         runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
     }
 
+    /**
+     * The namespaces of the init (PID, mount, IPC, UTS: see pmig-init) need no option: criu dumps every namespace of
+     * the root task that differs from its own, and a restore recreates them.
+     */
     private List<String> dumpCommand(int initPid, Path imagesDir) {
+        long ghostLimit = GhostFiles.limit(GhostFiles.largest(initPid), ghostLimitCeiling);
         return new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
                 "-D", imagesDir.toString(), "-o", "dump.log",
                 "--tcp-established", "--file-locks", "--network-lock", "nftables",
+                "--ghost-limit", String.valueOf(ghostLimit),
                 "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
     }
 
@@ -268,9 +295,12 @@ public final class Criu {
         Path pidFile = imagesDir.resolve("restored.pid");
         try {
             Files.deleteIfExists(pidFile);
-            // the bind's mountpoint must exist in this node's root: a node that never launched a workload (a fresh
-            // node container) lacks it, and criu fails with "mnt-v2: Can't stat mountpoint .../workload"
-            Files.createDirectories(Path.of(WORKLOAD_MOUNT));
+            // mountpoints of the workload's mount namespace must exist in this node's root: a node that never launched
+            // a workload (a fresh node container) may lack them, and criu fails with "mnt-v2: Can't stat mountpoint
+            // .../workload" (or ".../mqueue": pmig-init mounts one on /dev/mqueue, which not every host has)
+            for (String mountpoint : List.of(WORKLOAD_MOUNT, "/dev/shm", "/dev/mqueue")) {
+                Files.createDirectories(Path.of(mountpoint));
+            }
         } catch (IOException e) {
             throw new CriuException("cannot prepare the restore of " + imagesDir + ": " + e.getMessage(), e);
         }

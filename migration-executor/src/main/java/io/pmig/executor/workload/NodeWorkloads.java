@@ -52,8 +52,8 @@ public final class NodeWorkloads {
     }
 
     /**
-     * Starts argv under pmig-init in a new PID + mount namespace (detached: the init is adopted by the host's
-     * init, exactly like a restored one) and returns the init's host pid.
+     * Starts argv under pmig-init in new PID, mount, IPC and UTS namespaces with its own /dev/shm and mqueue
+     * (detached: the init is adopted by the host's init, exactly like a restored one) and returns the init's host pid.
      */
     public int launch(String workloadId, List<String> argv) throws IOException {
         if (argv.isEmpty()) {
