@@ -135,6 +135,11 @@ public final class SourceMigration {
             untouched("workload " + workloadId + " is no longer running here");
             return;
         }
+        List<String> refusals = CheckpointPreflight.forThisExecutor(node.config().criu()).refusals(initPid);
+        if (!refusals.isEmpty()) {
+            untouched("pmig cannot checkpoint " + workloadId + " here: " + String.join("; ", refusals));
+            return;
+        }
 
         // prepare: nothing is frozen until the destination has proven who it is and that it can take the workload
         TransferConnection connection;
@@ -152,7 +157,7 @@ public final class SourceMigration {
                     : "cannot prepare the move: " + e.getMessage());
             return;
         }
-        Set<Integer> stoppedBefore = stoppedTasks(initPid);
+        Set<Integer> stoppedBefore = CheckpointPreflight.stoppedTasks(initPid);
         Path images = journal.dir().resolve("images");
         Files.createDirectories(images);
         journal.put("stoppedBefore", stoppedBefore.stream().map(String::valueOf).collect(Collectors.joining(",")))
@@ -328,17 +333,6 @@ public final class SourceMigration {
     private static PageServerAddress pageAddress(String text) {
         int colon = text.lastIndexOf(':');
         return new PageServerAddress(text.substring(0, colon), Integer.parseInt(text.substring(colon + 1)));
-    }
-
-    /** Namespace-local pids of the workload's tasks that are stopped now (job control): a rollback leaves them so. */
-    private static Set<Integer> stoppedTasks(int initPid) {
-        Set<Integer> stopped = new java.util.TreeSet<>();
-        for (int pid : ProcessTable.namespaceMembers(initPid)) {
-            if (ProcessTable.state(pid) == 'T') {
-                stopped.add(ProcessTable.namespacePid(pid));
-            }
-        }
-        return stopped;
     }
 
     static Set<Integer> parsePids(String list) {
