@@ -555,12 +555,6 @@ class MigrationTest {
         }
     }
 
-        Process p = new ProcessBuilder(nft.toString(), "list", "tables").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
-        return out;
-    }
-
     /** A line echo server on loopback that counts the connections it accepted. */
     static final class EchoServer implements AutoCloseable {
         private final ServerSocket socket = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());

@@ -208,10 +208,4 @@ class NodeDeathRecoveryTest {
             assertEquals(String.valueOf(i + 1), lines.get(i).strip(), "line " + (i + 1) + " of " + lines.size());
         }
     }
-
-        Process p = new ProcessBuilder(nft.toString(), "list", "tables").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
-        return out;
-    }
 }

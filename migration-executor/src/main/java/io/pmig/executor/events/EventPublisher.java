@@ -86,6 +86,45 @@ public final class EventPublisher implements AutoCloseable {
     }
 
     /**
+     * Publishes an outcome that must reach the log even if the broker is away now (a rollback, a given-up copy):
+     * tries once and returns true if the broker took it; otherwise keeps trying in the background with bounded
+     * exponential back-off (200 ms doubling, at most 30 s apart) and runs {@code onPublished} once it went out.
+     * Until then the caller keeps its journal, so an executor restarted meanwhile publishes it again.
+     */
+    public boolean publishEventually(MigrationEvent.Builder builder, Runnable onPublished) {
+        try {
+            publish(builder);
+            onPublished.run();
+            return true;
+        } catch (IllegalStateException e) {
+            log.warn("{}; retrying in the background", e.getMessage());
+        }
+        String mdcNode = org.slf4j.MDC.get("node");
+        String mdcMigration = org.slf4j.MDC.get("migration");
+        Thread retry = new Thread(() -> {
+            org.slf4j.MDC.put("node", mdcNode == null ? node : mdcNode);
+            if (mdcMigration != null) {
+                org.slf4j.MDC.put("migration", mdcMigration);
+            }
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    Thread.sleep(Math.min(30_000, 200L << Math.min(attempt, 8)));
+                    publish(builder);
+                    onPublished.run();
+                    return;
+                } catch (IllegalStateException e) {
+                    log.warn("{} (attempt {})", e.getMessage(), attempt);
+                } catch (InterruptedException e) {
+                    return; // closing: the journal stays for the next start
+                }
+            }
+        }, "pmig-publish-" + builder.getWorkloadId());
+        retry.setDaemon(true);
+        retry.start();
+        return false;
+    }
+
+    /**
      * Publishes without waiting for the broker: for the progress events nobody decides on (FROZEN, DUMPED, TRANSFERRED,
      * RESTORED), which are sent while the workload is frozen, where each acknowledgement would add a round trip to its
      * downtime (and a broker outage all of its length). Order is kept - one idempotent producer, one partition per

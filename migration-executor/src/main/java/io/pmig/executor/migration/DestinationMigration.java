@@ -377,28 +377,16 @@ public final class DestinationMigration implements SessionHandler {
         String workloadId = journal.get("workloadId");
         NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         journal.step(Step.ABANDONED);
-        Thread publisher = new Thread(() -> {
-            for (int attempt = 1; ; attempt++) {
-                try {
-                    node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"),
-                                    workloadId, Phase.ROLLED_BACK).setMode(MigrationMode.valueOf(journal.get("mode")))
-                            .setSourceNode(journal.get("source")).setDestinationNode(node.config().node())
-                            .setError("destination gave its copy up: " + why));
-                    journal.delete();
-                    return;
-                } catch (RuntimeException | IOException e) {
-                    log.warn("[mig={}] cannot publish that the copy of {} was given up (attempt {}): {}",
-                            journal.get("migrationId"), workloadId, attempt, e.getMessage());
+        node.events().publishEventually(node.events().event(journal.get("commandId"), journal.get("migrationId"),
+                        workloadId, Phase.ROLLED_BACK).setMode(MigrationMode.valueOf(journal.get("mode")))
+                .setSourceNode(journal.get("source")).setDestinationNode(node.config().node())
+                .setError("destination gave its copy up: " + why), () -> {
                     try {
-                        Thread.sleep(Math.min(30_000, 200L << Math.min(attempt, 8)));
-                    } catch (InterruptedException interrupted) {
-                        return; // the journal stays ABANDONED: recovery publishes it
+                        journal.delete();
+                    } catch (IOException e) {
+                        log.warn("cannot delete the journal in {}: {}", journal.dir(), e.getMessage());
                     }
-                }
-            }
-        }, "pmig-abandon-" + workloadId);
-        publisher.setDaemon(true);
-        publisher.start();
+                });
     }
 
     /** Kills a restored copy that was not committed. */

@@ -475,13 +475,20 @@ public final class SourceMigration {
         String workloadId = journal.get("workloadId");
         node.workloads().writePid(workloadId, initPid);
         node.exits().watch(workloadId, initPid);
-        node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
+        log.info("rolled back: {} runs here again as pid {}", workloadId, initPid);
+        node.events().publishEventually(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
                         Phase.ROLLED_BACK)
                 .setMode(MigrationMode.valueOf(journal.get("mode")))
                 .setSourceNode(node.config().node()).setDestinationNode(journal.get("destination"))
-                .setTimings(timings.build()).setPid(initPid).setError(why));
-        log.info("rolled back: {} runs here again as pid {}", workloadId, initPid);
-        journal.delete();
+                .setTimings(timings.build()).setPid(initPid).setError(why), () -> deleteQuietly(journal));
+    }
+
+    private static void deleteQuietly(MigrationJournal journal) {
+        try {
+            journal.delete();
+        } catch (IOException e) {
+            log.warn("cannot delete the journal in {}: {}", journal.dir(), e.getMessage());
+        }
     }
 
     static void lost(NodeServices node, MigrationJournal journal, String why, PhaseTimings.Builder timings) {
