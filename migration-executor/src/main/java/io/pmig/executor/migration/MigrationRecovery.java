@@ -74,33 +74,38 @@ public final class MigrationRecovery {
             awaitCriu(images, "dump", RECOVERY_CRIU_WAIT);
         }
         String why = "executor restarted mid-migration";
-        if (step == Step.ACCEPTED || step == Step.CONNECTED) {
-            node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
-                            Phase.ROLLED_BACK)
-                    .setMode(MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
-                    .setDestinationNode(journal.get("destination"))
-                    .setPid(node.workloads().pid(workloadId).orElse(0))
-                    .setError(why + " before the freeze; the workload kept running here"));
-            journal.delete();
-            return;
-        }
-        if (step == Step.COMMITTING && destinationCommitted(node, journal)) {
-            log.info("the destination completed the migration of {}; the source copy goes", workloadId);
-            frozenSource(journal).ifPresent(frozen -> frozen.release(node.config().criu()));
-            node.workloads().remove(workloadId);
-            journal.delete();
-            return;
-        }
         Optional<FrozenSource> frozen = frozenSource(journal);
-        if (frozen.isPresent() && frozen.get().resume(node.config().criu())) {
-            SourceMigration.rolledBack(node, journal, frozen.get().init().pid(), why, PhaseTimings.newBuilder());
-            return;
+        boolean committed = step == Step.COMMITTING && destinationCommitted(node, journal);
+        boolean released = journal.getInt("releaseBeforeRestore") == 1
+                && (step == Step.RELEASED || step == Step.RESTORING || step == Step.COMMITTING || step == Step.ROLLING_BACK);
+        RecoveryDecision.SourceAction action = RecoveryDecision.forSource(step, committed,
+                frozen.map(FrozenSource::isPresent).orElse(false), released, Files.exists(images.resolve("inventory.img")));
+        log.info("{}: {}", why, action);
+        switch (action) {
+            case KEEP_RUNNING -> {
+                node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
+                                Phase.ROLLED_BACK)
+                        .setMode(MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
+                        .setDestinationNode(journal.get("destination"))
+                        .setPid(node.workloads().pid(workloadId).orElse(0))
+                        .setError(why + " before the freeze; the workload kept running here"));
+                journal.delete();
+            }
+            case RELEASE_FROZEN -> {
+                frozen.ifPresent(tree -> tree.release(node.config().criu()));
+                node.workloads().remove(workloadId);
+                journal.delete();
+            }
+            case RESUME_FROZEN -> {
+                if (frozen.get().resume(node.config().criu())) {
+                    SourceMigration.rolledBack(node, journal, frozen.get().init().pid(), why, PhaseTimings.newBuilder());
+                } else {
+                    SourceMigration.lost(node, journal, why + " and the frozen tree vanished", PhaseTimings.newBuilder());
+                }
+            }
+            case RESTORE_LOCAL_IMAGES -> SourceMigration.restoreLocally(node, journal, why, PhaseTimings.newBuilder());
+            case LOST -> SourceMigration.lost(node, journal, why + " and the frozen tree is gone", PhaseTimings.newBuilder());
         }
-        if (journal.getInt("releaseBeforeRestore") == 1 && Files.exists(images.resolve("inventory.img"))) {
-            SourceMigration.restoreLocally(node, journal, why, PhaseTimings.newBuilder());
-            return;
-        }
-        SourceMigration.lost(node, journal, why + " and the frozen tree is gone", PhaseTimings.newBuilder());
     }
 
     private static Optional<FrozenSource> frozenSource(MigrationJournal journal) {
@@ -213,20 +218,20 @@ public final class MigrationRecovery {
                 ProcessTable.signal("KILL", List.of(daemon));
             }
         }
-        if (journal.step() == Step.COMMITTED) {
-            if (destinationCommitted(node, journal) && ProcessTable.isAlive(pid)) {
-                DestinationMigration.resume(pid, SourceMigration.parsePids(journal.get("keepStopped")));
-                node.workloads().writePid(workloadId, pid);
-                node.exits().watch(workloadId, pid);
-                log.info("COMPLETED was published before the restart: {} runs here as pid {}", workloadId, pid);
-                journal.delete();
-            } else {
-                DestinationMigration.abandonCommit(node, journal, pid, "executor restarted before COMPLETED was acknowledged");
-            }
+        boolean published = journal.step() == Step.COMMITTED && destinationCommitted(node, journal);
+        RecoveryDecision.DestinationAction action = RecoveryDecision.forDestination(journal.step(), published,
+                ProcessTable.isAlive(pid));
+        if (action == RecoveryDecision.DestinationAction.RESUME_COPY) {
+            DestinationMigration.resume(pid, SourceMigration.parsePids(journal.get("keepStopped")));
+            node.workloads().writePid(workloadId, pid);
+            node.exits().watch(workloadId, pid);
+            log.info("COMPLETED was published before the restart: {} runs here as pid {}", workloadId, pid);
+            journal.delete();
             return;
         }
-        if (journal.step() == Step.ABANDONED) {
-            DestinationMigration.abandonCommit(node, journal, pid, "executor restarted while giving the copy up");
+        if (action == RecoveryDecision.DestinationAction.GIVE_UP_COPY) {
+            DestinationMigration.abandonCommit(node, journal, pid, journal.step() == Step.ABANDONED
+                    ? "executor restarted while giving the copy up" : "executor restarted before COMPLETED was acknowledged");
             return;
         }
         if (pid != 0) {

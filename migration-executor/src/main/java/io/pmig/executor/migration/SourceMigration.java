@@ -456,17 +456,27 @@ public final class SourceMigration {
         if (strategy != null) {
             strategy.abandon();
         }
-        if (!released && frozen != null && frozen.resume(node.config().criu())) {
-            rolledBack(node, journal, frozen.init().pid(), why, timings);
-            abortQuietly(connection); // the destination's copy is stopped and never resumes without COMMIT
-            return;
+        RecoveryDecision.SourceAction action = RecoveryDecision.forSource(Step.ROLLING_BACK, false,
+                frozen != null && frozen.isPresent(), released, true);
+        switch (action) {
+            case RESUME_FROZEN -> {
+                if (frozen.resume(node.config().criu())) {
+                    rolledBack(node, journal, frozen.init().pid(), why, timings);
+                    abortQuietly(connection); // the destination's copy is stopped and never resumes without COMMIT
+                } else {
+                    abortQuietly(connection);
+                    lost(node, journal, why + "; the frozen tree vanished", timings);
+                }
+            }
+            case RESTORE_LOCAL_IMAGES -> {
+                abortQuietly(connection); // its copy must be gone before ours is restored
+                restoreLocally(node, journal, why, timings);
+            }
+            default -> {
+                abortQuietly(connection);
+                lost(node, journal, why + "; the frozen tree is gone", timings);
+            }
         }
-        abortQuietly(connection); // its copy must be gone before ours is restored
-        if (released) {
-            restoreLocally(node, journal, why, timings);
-            return;
-        }
-        lost(node, journal, why + "; the frozen tree is gone", timings);
     }
 
     /** The frozen tree runs again here: ROLLED_BACK. Shared with recovery. */
