@@ -1,5 +1,6 @@
 package io.pmig.cli.operator;
 
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.schemas.CommandKind;
@@ -36,19 +37,42 @@ public final class OperatorCommands {
         return kind.toLowerCase() + "-" + UUID.randomUUID();
     }
 
-    /** Publishes the command, prints its events as they come, and returns the last one (null on timeout). */
-    static MigrationEvent sendAndFollow(KafkaClientOptions kafka, MigrationCommand command, Set<Phase> ends,
-                                        Duration timeout, boolean quiet) {
+    /** How a command ended for the operator: the last event shown, and whether the acting executor ever answered. */
+    record Outcome(MigrationEvent last, boolean answered, boolean finished, long deadlineMs) {
+    }
+
+    /**
+     * Publishes the command, prints its events as they come, and returns how it ended. The node that acts on it
+     * (LAUNCH: the destination, KILL and MIGRATE: the source) must answer before the command's deadline: executors
+     * refuse it afterwards, so silence until then (plus {@link CommandDeadline#SETTLE}) means nothing happened and
+     * nothing will. Once answered, events are followed until one of {@code ends} or until {@code timeout}.
+     */
+    static Outcome sendAndFollow(KafkaClientOptions kafka, MigrationCommand command, Set<Phase> ends,
+                                 Duration timeout, boolean quiet) {
         var props = kafka.clientProperties();
+        String actor = command.getKind() == CommandKind.LAUNCH ? command.getDestinationNode() : command.getSourceNode();
+        long answerByMs = CommandDeadline.deadlineMs(command) + CommandDeadline.SETTLE.toMillis();
+        long giveUp = System.nanoTime() + timeout.toNanos();
         try (EventFeed feed = EventFeed.fromNow(props)) {
             CommandPublisher.send(props, command);
-            return feed.follow(e -> e.getCommandId().equals(command.getCommandId()),
-                    e -> {
-                        if (!quiet) {
-                            System.out.println(EventLines.format(e));
-                        }
-                    },
-                    e -> ends.contains(e.getPhase()), timeout);
+            boolean answered = false;
+            MigrationEvent last = null;
+            while (answered ? System.nanoTime() < giveUp : System.currentTimeMillis() < answerByMs) {
+                for (MigrationEvent e : feed.poll(Duration.ofMillis(200))) {
+                    if (!e.getCommandId().equals(command.getCommandId())) {
+                        continue;
+                    }
+                    if (!quiet) {
+                        System.out.println(EventLines.format(e));
+                    }
+                    last = e;
+                    answered |= e.getNode().equals(actor);
+                    if (ends.contains(e.getPhase())) {
+                        return new Outcome(e, true, true, CommandDeadline.deadlineMs(command));
+                    }
+                }
+            }
+            return new Outcome(last, answered, false, CommandDeadline.deadlineMs(command));
         }
     }
 
@@ -127,14 +151,14 @@ public final class OperatorCommands {
         @Override
         public Integer call() {
             String id = workloadId != null ? workloadId : "w-" + UUID.randomUUID().toString().substring(0, 8);
-            MigrationCommand command = MigrationCommand.newBuilder()
+            MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("launch")).setKind(CommandKind.LAUNCH).setWorkloadId(id)
                     .setDestinationNode(node).setArgv(argv).setMigratable(!pinned)
-                    .setReason(operatorReason("launched by operator")).setIssuedAtMs(System.currentTimeMillis())
-                    .setIssuedBy("pmig launch").build();
-            MigrationEvent last = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.FAILED),
+                    .setReason(operatorReason("launched by operator"))
+                    .setIssuedBy("pmig launch"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
+            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.FAILED),
                     Duration.ofSeconds(timeoutS), false);
-            return exitStatus(last, Phase.LAUNCHED, "LAUNCHED", timeoutS);
+            return exitStatus(outcome, Phase.LAUNCHED, node);
         }
     }
 
@@ -163,11 +187,13 @@ public final class OperatorCommands {
             String from = source != null ? source
                     : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
+            Duration ttl = Duration.ofSeconds(timeoutS).compareTo(CommandDeadline.OPERATOR_TTL) < 0
+                    ? Duration.ofSeconds(timeoutS) : CommandDeadline.OPERATOR_TTL;
             MigrationCommand command = migrateCommand(workloadId, from, destination, mode,
-                    operatorReason("requested by operator"), "pmig migrate");
+                    operatorReason("requested by operator"), "pmig migrate", ttl);
             System.out.println("migrating " + workloadId + " from " + from + " to " + destination + " (" + mode + ")");
-            MigrationEvent last = sendAndFollow(kafka, command, MIGRATION_ENDS, Duration.ofSeconds(timeoutS), false);
-            return exitStatus(last, Phase.COMPLETED, "COMPLETED", timeoutS);
+            Outcome outcome = sendAndFollow(kafka, command, MIGRATION_ENDS, Duration.ofSeconds(timeoutS), false);
+            return exitStatus(outcome, Phase.COMPLETED, from);
         }
     }
 
@@ -189,12 +215,12 @@ public final class OperatorCommands {
             String where = node != null ? node
                     : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
-            MigrationCommand command = MigrationCommand.newBuilder()
+            MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("kill")).setKind(CommandKind.KILL).setWorkloadId(workloadId)
                     .setSourceNode(where).setReason(operatorReason("killed by operator"))
-                    .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig kill").build();
-            MigrationEvent last = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), Duration.ofSeconds(timeoutS), false);
-            return exitStatus(last, Phase.KILLED, "KILLED", timeoutS);
+                    .setIssuedBy("pmig kill"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
+            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), Duration.ofSeconds(timeoutS), false);
+            return exitStatus(outcome, Phase.KILLED, where);
         }
     }
 
@@ -225,12 +251,13 @@ public final class OperatorCommands {
         }
     }
 
+    /** A MIGRATE that the source must start within {@code ttl} (the migration itself may then take longer). */
     public static MigrationCommand migrateCommand(String workloadId, String from, String to, MigrationMode mode,
-                                                  DecisionReason reason, String issuedBy) {
-        return MigrationCommand.newBuilder()
+                                                  DecisionReason reason, String issuedBy, Duration ttl) {
+        return CommandDeadline.stamp(MigrationCommand.newBuilder()
                 .setCommandId(newCommandId("migrate")).setKind(CommandKind.MIGRATE).setWorkloadId(workloadId)
                 .setSourceNode(from).setDestinationNode(to).setMode(mode).setReason(reason)
-                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy(issuedBy).build();
+                .setIssuedBy(issuedBy), System.currentTimeMillis(), ttl).build();
     }
 
     public static DecisionReason operatorReason(String text) {
@@ -238,12 +265,18 @@ public final class OperatorCommands {
                 .setModelVersion(null).setText(text).build();
     }
 
-    private static int exitStatus(MigrationEvent last, Phase success, String expected, int timeoutS) {
-        if (last == null) {
-            System.err.println("no " + expected + " event within " + timeoutS + " s: is an executor running for that node?");
+    private static int exitStatus(Outcome outcome, Phase success, String actor) {
+        if (!outcome.answered()) {
+            System.err.println("failed, nothing was done: " + actor + " did not take the command before its deadline "
+                    + java.time.Instant.ofEpochMilli(outcome.deadlineMs()) + ", and no executor acts on it after that;"
+                    + " check that " + actor + "'s executor runs (pmig nodes) and try again");
             return 3;
         }
-        return last.getPhase() == success ? 0 : 1;
+        if (!outcome.finished()) {
+            System.err.println("no final event within --timeout-s: it may still be running; follow it with pmig events --follow");
+            return 3;
+        }
+        return outcome.last().getPhase() == success ? 0 : 1;
     }
 
     static String mib(long bytes) {

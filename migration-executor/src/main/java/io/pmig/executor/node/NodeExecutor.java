@@ -16,6 +16,7 @@ import io.pmig.executor.migration.SourceMigration;
 import io.pmig.executor.transfer.TransferServer;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.topics.DeadLetterPublisher;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
@@ -60,6 +61,7 @@ import org.slf4j.MDC;
 public final class NodeExecutor implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(NodeExecutor.class);
+    static final Duration EXPIRED_REPORT_WINDOW = Duration.ofMinutes(10);
 
     private final ExecutorConfig config;
     private final String node;
@@ -231,6 +233,11 @@ public final class NodeExecutor implements AutoCloseable {
         if (!mine) {
             return;
         }
+        long now = System.currentTimeMillis();
+        if (CommandDeadline.expired(command, now)) {
+            refuseExpired(command, now);
+            return;
+        }
         if (!ledger.firstTime(command.getCommandId())) {
             log.info("command {} ({} {}) was already acted on; ignoring the redelivery",
                     command.getCommandId(), command.getKind(), command.getWorkloadId());
@@ -364,6 +371,25 @@ public final class NodeExecutor implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /**
+     * An expired command is never acted on. It is refused once, with a FAILED event naming the deadline, so that
+     * whoever waits for it learns why; one that expired more than {@link #EXPIRED_REPORT_WINDOW} ago (a replayed
+     * topic, an executor back after days) is skipped with a log line only, since nobody still waits for it.
+     */
+    private void refuseExpired(MigrationCommand command, long now) throws IOException {
+        String why = CommandDeadline.describeExpiry(command, now);
+        MDC.put("migration", command.getCommandId());
+        try {
+            if (now - CommandDeadline.deadlineMs(command) > EXPIRED_REPORT_WINDOW.toMillis()) {
+                log.info("{} {}: {} (long expired, not reported)", command.getKind(), command.getWorkloadId(), why);
+            } else if (ledger.firstTime(command.getCommandId())) {
+                refuse(command, Phase.FAILED, why);
+            }
+        } finally {
+            MDC.remove("migration");
+        }
     }
 
     private void refuse(MigrationCommand command, Phase phase, String why) {
