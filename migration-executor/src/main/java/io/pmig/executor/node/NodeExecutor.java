@@ -76,6 +76,8 @@ public final class NodeExecutor implements AutoCloseable {
     private DeadLetterPublisher deadLetters;
     private Thread commandThread;
     private volatile boolean running;
+    private volatile boolean fenced;
+    private NodeClaim claim;
 
     public NodeExecutor(ExecutorConfig config) {
         this.config = config;
@@ -105,12 +107,25 @@ public final class NodeExecutor implements AutoCloseable {
     public NodeExecutor start() throws IOException, InterruptedException {
         MDC.put("node", node);
         TopicCreator.ensureTopics(config.kafka());
+        claim = NodeClaim.check(config); // a second executor for this node id stops here, before touching anything
+        TransferServer transfer;
+        try {
+            transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
+            try {
+                claim.take(config.advertise() != null ? config.advertise() : transfer.address(), this::claimLost);
+            } catch (RuntimeException e) {
+                transfer.close();
+                throw e;
+            }
+        } catch (IOException | RuntimeException e) {
+            claim.close();
+            throw e;
+        }
         NodeWorkloads workloads = new NodeWorkloads(config.workdir(), config.initBinary());
         ledger = new CommandLedger(config.workdir().resolve("state").resolve("commands-seen"));
         EventPublisher events = new EventPublisher(config.kafka(), node);
         ExitWatcher exits = new ExitWatcher(node, this::exited);
         PeerEvents peers = new PeerEvents(config.kafka(), node);
-        TransferServer transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
         services = new NodeServices(config, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
 
         MigrationRecovery.recover(services);
@@ -197,7 +212,7 @@ public final class NodeExecutor implements AutoCloseable {
                     continue;
                 }
                 for (ConsumerRecord<String, MigrationCommand> record : records) {
-                    if (record.value() == null) {
+                    if (record.value() == null || fenced) {
                         continue;
                     }
                     try {
@@ -392,6 +407,27 @@ public final class NodeExecutor implements AutoCloseable {
         }
     }
 
+    /** Another executor holds this node id now: act on nothing more (migrations under way finish their protocol). */
+    private void claimLost(io.pmig.schemas.ExecutorClaim holder) {
+        MDC.put("node", node);
+        log.error("executor for node {} lost its claim{}; this one acts on no more commands (one executor per node id:"
+                        + " stop this one)", node,
+                holder == null ? "" : " to another executor (" + io.pmig.platform.nodes.NodeRegistry.describe(holder) + ")");
+        fenced = true;
+        running = false;
+        if (consumer != null) {
+            consumer.wakeup();
+        }
+        if (checkpoints != null) {
+            checkpoints.close();
+        }
+    }
+
+    /** True once another executor took this node id over. */
+    public boolean fenced() {
+        return fenced;
+    }
+
     private void refuse(MigrationCommand command, Phase phase, String why) {
         log.warn("{} {} refused: {}", command.getKind(), command.getWorkloadId(), why);
         MigrationEvent.Builder event = services.events().event(command.getCommandId(), command.getCommandId(),
@@ -466,6 +502,9 @@ public final class NodeExecutor implements AutoCloseable {
             services.transfer().close();
             services.peers().close();
             services.events().close();
+        }
+        if (claim != null) {
+            claim.close();
         }
         log.info("executor {} stopped", node);
     }
