@@ -3,6 +3,8 @@ package io.pmig.cli.operator;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.nodes.NodeRegistry;
+import io.pmig.schemas.ClaimState;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.DecisionReason;
 import io.pmig.schemas.MigrationCommand;
@@ -28,6 +30,7 @@ import picocli.CommandLine.Parameters;
 /** The operator's commands: launch, list, migrate and kill workloads, and watch events - all over Kafka. */
 public final class OperatorCommands {
 
+    private static final Duration REGISTRY_READ = Duration.ofMillis(1500);
     private static final Set<Phase> MIGRATION_ENDS = EnumSet.of(Phase.COMPLETED, Phase.ROLLED_BACK, Phase.FAILED);
 
     private OperatorCommands() {
@@ -73,6 +76,26 @@ public final class OperatorCommands {
                 }
             }
             return new Outcome(last, answered, false, CommandDeadline.deadlineMs(command));
+        }
+    }
+
+    /**
+     * Refuses, before any command is produced, a node no executor has registered on pmig.nodes: the operator learns
+     * of a typo in a second, not when the command expires. A registered node whose executor is stopped is only
+     * warned about: it may come back before the command's deadline.
+     */
+    static void requireKnownNodes(KafkaClientOptions kafka, String option, String... nodes) {
+        NodeRegistry registry = NodeRegistry.read(kafka.clientProperties(), REGISTRY_READ);
+        for (String node : nodes) {
+            var holder = registry.holder(node);
+            if (holder.isEmpty()) {
+                throw new ConfigException(option, registry.unknownNode(node));
+            }
+            if (holder.get().getState() != ClaimState.ACTIVE) {
+                System.err.println("warning: the executor of node " + node + " stopped at "
+                        + java.time.Instant.ofEpochMilli(holder.get().getHeartbeatMs())
+                        + "; the command fails unless it is back before the deadline");
+            }
         }
     }
 
@@ -151,6 +174,7 @@ public final class OperatorCommands {
         @Override
         public Integer call() {
             String id = workloadId != null ? workloadId : "w-" + UUID.randomUUID().toString().substring(0, 8);
+            requireKnownNodes(kafka, "--node", node);
             MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("launch")).setKind(CommandKind.LAUNCH).setWorkloadId(id)
                     .setDestinationNode(node).setArgv(argv).setMigratable(!pinned)
@@ -184,6 +208,10 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireKnownNodes(kafka, "--to", destination);
+            if (source != null) {
+                requireKnownNodes(kafka, "--from", source);
+            }
             String from = source != null ? source
                     : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
@@ -212,6 +240,9 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            if (node != null) {
+                requireKnownNodes(kafka, "--node", node);
+            }
             String where = node != null ? node
                     : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
