@@ -142,7 +142,10 @@ public final class OperatorCommands {
                 }
             }
             for (ClusterSnapshot.Location l : snapshot.workloads().values()) {
-                if (shown.add(l.workloadId())) {
+                if (l.lost() && shown.add(l.workloadId())) {
+                    System.out.printf("%-24s %-12s %8s %7s %9s  LOST: %s (clear with pmig forget %s)%n",
+                            l.workloadId(), l.node(), "-", "-", "-", l.reason(), l.workloadId());
+                } else if (shown.add(l.workloadId())) {
                     System.out.printf("%-24s %-12s %8d %7s %9s  %s (not in recent metrics)%n",
                             l.workloadId(), l.node(), l.pid(), "-", "-", l.lastPhase());
                 }
@@ -180,7 +183,7 @@ public final class OperatorCommands {
                     .setDestinationNode(node).setArgv(argv).setMigratable(!pinned)
                     .setReason(operatorReason("launched by operator"))
                     .setIssuedBy("pmig launch"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
-            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.FAILED),
+            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.LAUNCH_FAILED, Phase.FAILED),
                     Duration.ofSeconds(timeoutS), false);
             return exitStatus(outcome, Phase.LAUNCHED, node);
         }
@@ -252,6 +255,34 @@ public final class OperatorCommands {
                     .setIssuedBy("pmig kill"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
             Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), Duration.ofSeconds(timeoutS), false);
             return exitStatus(outcome, Phase.KILLED, where);
+        }
+    }
+
+    @Command(name = "forget", mixinStandardHelpOptions = true,
+            description = {"Clear a LOST workload (one that runs nowhere) from ps, the dashboard and the cluster's records,",
+                    "so its id can be launched again. Publishes FORGOTTEN on pmig.events."})
+    public static final class Forget implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Parameters(index = "0", paramLabel = "WORKLOAD", description = "Workload id, as pmig ps shows it LOST.")
+        String workloadId;
+
+        @Override
+        public Integer call() {
+            ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30));
+            ClusterSnapshot.Location where = snapshot.workloads().get(workloadId);
+            if (where == null || !where.lost()) {
+                String runs = snapshot.nodeOf(workloadId).map(n -> "it runs on " + n + "; stop it with pmig kill " + workloadId)
+                        .orElse("no event places it anywhere");
+                throw new ConfigException("WORKLOAD", "workload " + workloadId + " is not LOST (" + runs + ")");
+            }
+            EventPublishing.publish(kafka.clientProperties(), MigrationEvent.newBuilder()
+                    .setCommandId(newCommandId("forget")).setMigrationId("forget-" + workloadId + "-" + System.currentTimeMillis())
+                    .setWorkloadId(workloadId).setNode("operator").setPhase(Phase.FORGOTTEN).setSourceNode(where.node())
+                    .setDetail("forgotten by operator; was lost on " + where.node() + ": " + where.reason())
+                    .setTimestampMs(System.currentTimeMillis()).build());
+            System.out.println("forgot " + workloadId + " (lost on " + where.node() + ": " + where.reason() + ")");
+            return 0;
         }
     }
 

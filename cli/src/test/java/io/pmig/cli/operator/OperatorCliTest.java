@@ -104,6 +104,49 @@ class OperatorCliTest {
 
     @Test
     @Order(2)
+    void launchingAnIdThatRunsOnAnotherNodeIsRefused() {
+        Run run = pmig("launch", "--node", "op-b", "--id", "w-cli", "--", "sh", "-c", "while :; do sleep 0.1; done");
+        assertTrue(run.status() != 0, run.out());
+        assertTrue(run.out().contains("LAUNCH_FAILED") && run.out().contains("already runs on op-a"), run.out());
+        assertEquals(List.of("op-a"), cluster.nodesRunning("w-cli"), "the running one is untouched, no second copy");
+    }
+
+    @Test
+    @Order(2)
+    void launchingAProgramThatDoesNotExistIsLaunchFailedNotLaunched() {
+        Run run = pmig("launch", "--node", "op-a", "--id", "w-nobin", "--", "/no/such/binary");
+        assertEquals(1, run.status(), run.out());
+        assertTrue(run.out().contains("LAUNCH_FAILED") && run.out().contains("/no/such/binary: no such file"), run.out());
+        assertTrue(!run.out().contains("LAUNCHED "), run.out());
+        assertTrue(cluster.nodesRunning("w-nobin").isEmpty());
+    }
+
+    @Test
+    @Order(2)
+    void aLostWorkloadIsShownLostUntilForgotten() {
+        // what an executor publishes when a migration loses a workload (see SourceMigration)
+        EventPublishing.publish(KafkaClientOptions.of(cluster.bootstrapServers()).clientProperties(),
+                io.pmig.schemas.MigrationEvent.newBuilder().setCommandId("migrate-ghost").setMigrationId("migrate-ghost")
+                        .setWorkloadId("w-ghost").setNode("op-a").setPhase(io.pmig.schemas.Phase.LAUNCHED)
+                        .setTimestampMs(System.currentTimeMillis()).build());
+        EventPublishing.publish(KafkaClientOptions.of(cluster.bootstrapServers()).clientProperties(),
+                io.pmig.schemas.MigrationEvent.newBuilder().setCommandId("migrate-ghost").setMigrationId("migrate-ghost")
+                        .setWorkloadId("w-ghost").setNode("op-a").setPhase(io.pmig.schemas.Phase.FAILED)
+                        .setError("workload lost: test; rollback failed: test").setTimestampMs(System.currentTimeMillis()).build());
+
+        Run ps = pmig("ps");
+        assertTrue(ps.out().lines().anyMatch(l -> l.startsWith("w-ghost") && l.contains("LOST: workload lost: test")), ps.out());
+        Run relaunch = pmig("launch", "--node", "op-b", "--id", "w-ghost", "--", "sleep", "60");
+        assertTrue(relaunch.status() != 0 && relaunch.out().contains("pmig forget w-ghost"), relaunch.out());
+
+        Run forget = pmig("forget", "w-ghost");
+        assertEquals(0, forget.status(), forget.err());
+        assertTrue(pmig("ps").out().lines().noneMatch(l -> l.startsWith("w-ghost")));
+        assertEquals(2, pmig("forget", "w-cli").status(), "a running workload is not forgotten");
+    }
+
+    @Test
+    @Order(2)
     void nodesAndPsShowTheCluster() throws InterruptedException {
         Run nodes = pmig("nodes");
         assertEquals(0, nodes.status());

@@ -9,11 +9,13 @@ import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.events.PeerEvents;
+import io.pmig.executor.events.WorkloadPlacement;
 import io.pmig.executor.migration.DestinationMigration;
 import io.pmig.executor.migration.MigrationRecovery;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.migration.SourceMigration;
 import io.pmig.executor.transfer.TransferServer;
+import io.pmig.executor.workload.ExecutableLookup;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.platform.commands.CommandDeadline;
@@ -272,16 +274,30 @@ public final class NodeExecutor implements AutoCloseable {
         }
     }
 
+    /** Starts the workload, or says LAUNCH_FAILED with the reason and leaves nothing behind. */
     private void launch(MigrationCommand command) throws IOException {
         String id = command.getWorkloadId();
         if (migrating.contains(id) || services.workloads().isRunning(id)) {
-            refuse(command, Phase.FAILED, "workload " + id + " already exists on " + node);
+            refuse(command, Phase.LAUNCH_FAILED, "workload " + id + " already exists on " + node);
             return;
         }
+        List<String> argv = List.copyOf(command.getArgv());
+        Optional<String> container = ContainerWorkloads.launchedContainer(argv);
+        Optional<String> elsewhere = runsElsewhere(id);
+        if (elsewhere.isPresent()) {
+            refuse(command, Phase.LAUNCH_FAILED, elsewhere.get());
+            return;
+        }
+        if (container.isEmpty() && !argv.isEmpty()) {
+            Optional<String> cannotExec = ExecutableLookup.problem(argv.get(0), services.workloads().dir(id).resolve("work"));
+            if (cannotExec.isPresent()) {
+                refuse(command, Phase.LAUNCH_FAILED, cannotExec.get());
+                return;
+            }
+        }
+        boolean existed = java.nio.file.Files.exists(services.workloads().dir(id));
         try {
-            List<String> argv = List.copyOf(command.getArgv());
             command.getDeclaredFiles().forEach(NodeWorkloads::checkDeclaredPath); // refuse before starting anything
-            Optional<String> container = ContainerWorkloads.launchedContainer(argv);
             int pid = container.isPresent() ? ContainerWorkloads.adopt(services, id, container.get())
                     : services.workloads().launch(id, argv);
             if (!command.getMigratable()) {
@@ -292,8 +308,39 @@ public final class NodeExecutor implements AutoCloseable {
             services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.LAUNCHED)
                     .setDestinationNode(node).setPid(pid));
         } catch (IOException | RuntimeException e) {
-            refuse(command, Phase.FAILED, "launch failed: " + e.getMessage());
+            if (!existed && services.workloads().pid(id).isEmpty()) {
+                services.workloads().remove(id); // no half-made workload for a restart to find and report
+            }
+            refuse(command, Phase.LAUNCH_FAILED, "launch failed: " + e.getMessage());
         }
+    }
+
+    /**
+     * Workload ids are unique in the cluster: if the last event that placed this id puts it on another node, it
+     * still runs there (or is lost there until an operator forgets it) and a second LAUNCH is refused.
+     */
+    private Optional<String> runsElsewhere(String id) {
+        Optional<MigrationEvent> last;
+        try {
+            last = services.history().last(id, WorkloadPlacement::places);
+        } catch (RuntimeException e) {
+            log.warn("cannot read pmig.events to check that {} runs nowhere else ({}); launching", id, e.toString());
+            return Optional.empty();
+        }
+        if (last.isEmpty()) {
+            return Optional.empty();
+        }
+        MigrationEvent e = last.get();
+        Optional<String> where = WorkloadPlacement.node(e);
+        if (where.isPresent() && !where.get().equals(node)) {
+            return Optional.of("workload " + id + " already runs on " + where.get() + " (" + e.getPhase() + " at "
+                    + java.time.Instant.ofEpochMilli(e.getTimestampMs()) + "); kill it there first, or choose another id");
+        }
+        if (WorkloadPlacement.isLost(e)) {
+            return Optional.of("workload " + id + " was lost on " + e.getNode() + " (" + e.getError()
+                    + "); clear it with pmig forget " + id + " first, or choose another id");
+        }
+        return Optional.empty();
     }
 
     private void kill(MigrationCommand command) throws IOException, InterruptedException {
