@@ -261,8 +261,17 @@ final class NodeClaim implements AutoCloseable {
         }
     }
 
+    /**
+     * The kernel's boot id plus this process's pid namespace: two claims with equal values see the same pids, so the
+     * holder's pid can be checked here. (Containers on one host share the boot id but not the pid namespace.)
+     */
     private static String bootId() {
-        return readProc("sys/kernel/random/boot_id");
+        String boot = readProc("sys/kernel/random/boot_id");
+        try {
+            return boot.isEmpty() ? "" : boot + " " + Files.readSymbolicLink(Path.of("/proc/self/ns/pid"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return "";
+        }
     }
 
     private static String readProc(String path) {
