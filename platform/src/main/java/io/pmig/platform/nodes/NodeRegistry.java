@@ -85,6 +85,8 @@ public final class NodeRegistry {
     public static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose) {
         Properties props = (Properties) clientProperties.clone();
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        // a reader must not create pmig.nodes with the broker's defaults: the executors create it compacted
+        props.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-nodes-" + purpose + "-" + UUID.randomUUID().toString().substring(0, 8));
         props.remove(ConsumerConfig.GROUP_ID_CONFIG);
         props.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
