@@ -37,6 +37,7 @@ import picocli.CommandLine.Command;
                 OperatorCommands.Launch.class,
                 OperatorCommands.Migrate.class,
                 OperatorCommands.Kill.class,
+                OperatorCommands.Forget.class,
                 OperatorCommands.Events.class,
                 ConsoleConsumerCommand.class,
                 FaultCommand.class,

@@ -144,7 +144,7 @@ class ContainerMigrationTest {
     private static MigrationEvent launch(String w) throws Exception {
         String cid = nodes.send(CommandKind.LAUNCH, w, null, "a", null, List.of(ContainerWorkloads.ARGV_PREFIX + w));
         MigrationEvent launched = nodes.await(e -> e.getMigrationId().equals(cid)
-                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), WAIT, "LAUNCHED " + w);
+                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED || e.getPhase() == Phase.LAUNCH_FAILED), WAIT, "LAUNCHED " + w);
         assertEquals(Phase.LAUNCHED, launched.getPhase(), nodes.eventsSummary());
         assertEquals(a.pid(w), launched.getPid());
         return launched;

@@ -450,7 +450,7 @@ class MigrationTest {
                 .setDeclaredFiles(List.of(declared.toString())).build();
         nodes.send(launch);
         assertEquals(Phase.LAUNCHED, nodes.await(e -> e.getCommandId().equals(launch.getCommandId())
-                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), WAIT, "LAUNCHED " + w).getPhase());
+                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED || e.getPhase() == Phase.LAUNCH_FAILED), WAIT, "LAUNCHED " + w).getPhase());
         awaitLines(nodes.workloadDir("a", w), 5);
 
         String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PLAIN, List.of());
@@ -501,7 +501,7 @@ class MigrationTest {
                 .setDeclaredFiles(List.of("../etc/passwd")).build();
         nodes.send(launch);
         MigrationEvent refused = nodes.await(e -> e.getCommandId().equals(launch.getCommandId()), WAIT, "answer to " + w);
-        assertEquals(Phase.FAILED, refused.getPhase());
+        assertEquals(Phase.LAUNCH_FAILED, refused.getPhase());
         assertTrue(refused.getError().contains("must be an absolute path"), refused.getError());
         assertTrue(nodes.runningPid("a", w).isEmpty(), "nothing was started");
     }
@@ -509,7 +509,7 @@ class MigrationTest {
     private static int launch(String node, String w, List<String> argv) throws Exception {
         String id = nodes.send(CommandKind.LAUNCH, w, null, node, null, argv);
         MigrationEvent launched = nodes.await(e -> e.getCommandId().equals(id)
-                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), WAIT, "LAUNCHED " + w);
+                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED || e.getPhase() == Phase.LAUNCH_FAILED), WAIT, "LAUNCHED " + w);
         assertEquals(Phase.LAUNCHED, launched.getPhase(), launched.toString());
         return launched.getPid();
     }

@@ -162,7 +162,8 @@ final class TestNodes implements AutoCloseable {
                 .setSourceNode(sourceName == null ? null : node(sourceName))
                 .setDestinationNode(destinationName == null ? null : node(destinationName))
                 .setMode(mode == null ? MigrationMode.PAGE_SERVER : mode).setArgv(argv)
-                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("test").build();
+                .setIssuedAtMs(System.currentTimeMillis()).setDeadlineMs(System.currentTimeMillis() + 60_000)
+                .setIssuedBy("test").build();
     }
 
     void send(MigrationCommand command) throws Exception {

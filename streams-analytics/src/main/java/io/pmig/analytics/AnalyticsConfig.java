@@ -60,6 +60,7 @@ public final class AnalyticsConfig {
     public static final String AUTO = "AUTO";
     public static final String AUTO_PLAIN_BELOW_BYTES = "analytics.decision.auto.plain.below.bytes";
     public static final String DRY_RUN = "analytics.decision.dry.run";
+    public static final String COMMAND_TTL_MS = "analytics.decision.command.ttl.ms";
 
     /** One declared key: its default (already typed), a parser that rejects bad text, and its documentation. */
     public record Key(String name, Object defaultValue, Function<String, Object> parser, String doc) {
@@ -114,6 +115,8 @@ public final class AnalyticsConfig {
         define(AUTO_PLAIN_BELOW_BYTES, 128L << 20, text -> longAtLeast(AUTO_PLAIN_BELOW_BYTES, text, 0),
                 "With mode AUTO: workloads with less RSS than this (bytes) move in PLAIN mode, the others in PAGE_SERVER"
                         + " (measured crossover on a 2-core machine: 96-160 MiB).");
+        define(COMMAND_TTL_MS, 30_000L, text -> longAtLeast(COMMAND_TTL_MS, text, 1_000),
+                "A MIGRATE's deadline is its window end plus this: an executor that gets it later never acts on it (the overload it answered is old news).");
         define(DRY_RUN, false, text -> bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
     }
@@ -220,6 +223,10 @@ public final class AnalyticsConfig {
 
     public long returnCooldownMs() {
         return (Long) values.get(RETURN_COOLDOWN_MS);
+    }
+
+    public long commandTtlMs() {
+        return (Long) values.get(COMMAND_TTL_MS);
     }
 
     public int maxConcurrentMigrations() {

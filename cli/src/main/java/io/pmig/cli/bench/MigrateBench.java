@@ -9,6 +9,7 @@ import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
@@ -265,9 +266,9 @@ public final class MigrateBench implements Callable<Integer> {
     private String send(CommandKind kind, String workloadId, String source, String destination, MigrationMode mode,
                         List<String> argv) throws Exception {
         String commandId = prefix + kind + "-" + UUID.randomUUID();
-        MigrationCommand command = MigrationCommand.newBuilder().setCommandId(commandId).setKind(kind)
+        MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder().setCommandId(commandId).setKind(kind)
                 .setWorkloadId(workloadId).setSourceNode(source).setDestinationNode(destination).setMode(mode)
-                .setArgv(argv).setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("bench").build();
+                .setArgv(argv).setIssuedBy("bench"), System.currentTimeMillis(), CommandDeadline.OPERATOR_TTL).build();
         commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), workloadId, command)).get();
         return commandId;
     }

@@ -2,6 +2,7 @@ package io.pmig.cli.chaos;
 
 import io.pmig.cli.demo.WitnessLog;
 import io.pmig.executor.criu.Criu;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -342,7 +343,8 @@ public final class ChaosHarness {
         MigrationCommand.Builder b = MigrationCommand.newBuilder()
                 .setCommandId(workload + "-" + what).setKind(kind).setWorkloadId(workload)
                 .setSourceNode(src).setDestinationNode(dst).setMode(options.mode())
-                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig chaos");
+                .setIssuedBy("pmig chaos");
+        CommandDeadline.stamp(b, System.currentTimeMillis(), CommandDeadline.OPERATOR_TTL);
         if (kind == CommandKind.LAUNCH) {
             List<String> argv = new ArrayList<>(WitnessLog.ARGV);
             argv.add(workload); // the witness's $0: its processes carry the trial's name in /proc

@@ -69,12 +69,12 @@ final class DashboardState {
 
     synchronized void onEvent(MigrationEvent e, String line) {
         String level = switch (e.getPhase()) {
-            case FAILED -> "ERROR";
+            case FAILED, LAUNCH_FAILED, LOST -> "ERROR";
             case ROLLED_BACK, NODE_DOWN, EXITED -> "WARN";
             default -> "INFO";
         };
         addFeed(level, e.getTimestampMs(), e.getNode(), line);
-        if (e.getPhase() == Phase.KILLED || e.getPhase() == Phase.EXITED) {
+        if (e.getPhase() == Phase.KILLED || e.getPhase() == Phase.EXITED || e.getPhase() == Phase.FORGOTTEN) {
             workloads.remove(e.getWorkloadId());
         }
         if (!MIGRATION_PHASES.contains(e.getPhase()) || e.getSourceNode() == null || e.getDestinationNode() == null) {

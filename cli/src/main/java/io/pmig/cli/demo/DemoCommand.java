@@ -9,6 +9,7 @@ import io.pmig.cli.fault.FaultCommand;
 import io.pmig.cli.operator.CommandPublisher;
 import io.pmig.cli.operator.OperatorCommands;
 import io.pmig.executor.criu.Criu;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
@@ -121,11 +122,11 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private static void launch(LocalCluster cluster, String workloadId, String node, List<String> argv, boolean migratable) {
-        MigrationCommand command = MigrationCommand.newBuilder()
+        MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                 .setCommandId("demo-launch-" + workloadId).setKind(CommandKind.LAUNCH).setWorkloadId(workloadId)
                 .setDestinationNode(node).setArgv(argv).setMigratable(migratable)
-                .setReason(OperatorCommands.operatorReason("pmig demo")).setIssuedAtMs(System.currentTimeMillis())
-                .setIssuedBy("pmig demo").build();
+                .setReason(OperatorCommands.operatorReason("pmig demo"))
+                .setIssuedBy("pmig demo"), System.currentTimeMillis(), CommandDeadline.OPERATOR_TTL).build();
         CommandPublisher.send(cluster.clientProperties(), command);
     }
 

@@ -3,6 +3,7 @@ package io.pmig.cli.fault;
 import io.pmig.cli.operator.ClusterSnapshot;
 import io.pmig.cli.operator.CommandPublisher;
 import io.pmig.cli.operator.OperatorCommands;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.schemas.CommandKind;
@@ -123,11 +124,11 @@ public final class FaultCommand implements Callable<Integer> {
 
     private int launchPinned(String prefix, List<String> argv) {
         String id = prefix + "-" + UUID.randomUUID().toString().substring(0, 6);
-        MigrationCommand command = MigrationCommand.newBuilder()
+        MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                 .setCommandId("launch-" + id).setKind(CommandKind.LAUNCH).setWorkloadId(id).setDestinationNode(node)
                 .setArgv(argv).setMigratable(false)
                 .setReason(OperatorCommands.operatorReason("fault " + kind + " for " + durationS + " s"))
-                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig fault").build();
+                .setIssuedBy("pmig fault"), System.currentTimeMillis(), CommandDeadline.OPERATOR_TTL).build();
         CommandPublisher.send(kafka.clientProperties(), command);
         System.out.println("fault " + kind + " on " + node + " as pinned workload " + id + " for " + durationS + " s");
         return 0;
@@ -164,7 +165,7 @@ public final class FaultCommand implements Callable<Integer> {
                 .map(NodeMetrics::getNodeId)
                 .orElseThrow(() -> new ConfigException("--to", "no other live node to migrate to"));
         MigrationCommand command = OperatorCommands.migrateCommand(target.getWorkloadId(), node, to, mode,
-                OperatorCommands.operatorReason("fault: forced migration"), "pmig fault");
+                OperatorCommands.operatorReason("fault: forced migration"), "pmig fault", CommandDeadline.OPERATOR_TTL);
         CommandPublisher.send(kafka.clientProperties(), command);
         System.out.println("forced migration of " + target.getWorkloadId() + " from " + node + " to " + to
                 + " (command " + command.getCommandId() + ")");

@@ -23,8 +23,19 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  */
 public final class ClusterSnapshot {
 
-    /** Where a workload is, according to the last event that moved it. */
-    public record Location(String workloadId, String node, int pid, String lastPhase, long sinceMs) {
+    /**
+     * Where a workload is, according to the last event that moved it. {@code lastPhase} LOST: it runs nowhere, last
+     * seen on {@code node}, and {@code reason} says why (until an operator forgets it).
+     */
+    public record Location(String workloadId, String node, int pid, String lastPhase, long sinceMs, String reason) {
+
+        public Location(String workloadId, String node, int pid, String lastPhase, long sinceMs) {
+            this(workloadId, node, pid, lastPhase, sinceMs, "");
+        }
+
+        public boolean lost() {
+            return "LOST".equals(lastPhase);
+        }
     }
 
     private final Map<String, NodeMetrics> latestByNode;
@@ -55,6 +66,7 @@ public final class ClusterSnapshot {
         return takenAtMs;
     }
 
+    /** Where the workload runs now (metrics first, then events); never a node it was lost on. */
     public Optional<String> nodeOf(String workloadId) {
         for (NodeMetrics metrics : latestByNode.values()) {
             for (ProcessSample process : metrics.getProcesses()) {
@@ -63,7 +75,7 @@ public final class ClusterSnapshot {
                 }
             }
         }
-        return Optional.ofNullable(workloads.get(workloadId)).map(Location::node);
+        return Optional.ofNullable(workloads.get(workloadId)).filter(l -> !l.lost()).map(Location::node);
     }
 
     private static Map<String, NodeMetrics> latestMetrics(Properties clientProperties, long sinceMs) {
@@ -113,10 +125,21 @@ public final class ClusterSnapshot {
                     ? event.getDestinationNode() : event.getNode(), event.getPid(), "COMPLETED", event.getTimestampMs()));
             case ROLLED_BACK -> locations.put(id, new Location(id, event.getSourceNode() != null
                     ? event.getSourceNode() : event.getNode(), event.getPid(), "ROLLED_BACK", event.getTimestampMs()));
-            case KILLED, EXITED -> locations.remove(id);
+            case KILLED, EXITED, FORGOTTEN -> locations.remove(id); // not LAUNCH_FAILED: a refused launch moves nothing
+            case LOST -> locations.put(id, lost(event));
+            case FAILED -> {
+                if (event.getError() != null && event.getError().startsWith("workload lost")) {
+                    locations.put(id, lost(event));
+                }
+            }
             default -> {
             }
         }
+    }
+
+    private static Location lost(MigrationEvent event) {
+        return new Location(event.getWorkloadId(), event.getNode(), 0, "LOST", event.getTimestampMs(),
+                event.getError() == null ? "" : event.getError());
     }
 
     private static <V> KafkaConsumer<String, V> consumer(Properties clientProperties,

@@ -1,7 +1,10 @@
 package io.pmig.cli.operator;
 
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.nodes.NodeRegistry;
+import io.pmig.schemas.ClaimState;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.DecisionReason;
 import io.pmig.schemas.MigrationCommand;
@@ -27,6 +30,7 @@ import picocli.CommandLine.Parameters;
 /** The operator's commands: launch, list, migrate and kill workloads, and watch events - all over Kafka. */
 public final class OperatorCommands {
 
+    private static final Duration REGISTRY_READ = Duration.ofMillis(1500);
     private static final Set<Phase> MIGRATION_ENDS = EnumSet.of(Phase.COMPLETED, Phase.ROLLED_BACK, Phase.FAILED);
 
     private OperatorCommands() {
@@ -36,19 +40,62 @@ public final class OperatorCommands {
         return kind.toLowerCase() + "-" + UUID.randomUUID();
     }
 
-    /** Publishes the command, prints its events as they come, and returns the last one (null on timeout). */
-    static MigrationEvent sendAndFollow(KafkaClientOptions kafka, MigrationCommand command, Set<Phase> ends,
-                                        Duration timeout, boolean quiet) {
+    /** How a command ended for the operator: the last event shown, and whether the acting executor ever answered. */
+    record Outcome(MigrationEvent last, boolean answered, boolean finished, long deadlineMs) {
+    }
+
+    /**
+     * Publishes the command, prints its events as they come, and returns how it ended. The node that acts on it
+     * (LAUNCH: the destination, KILL and MIGRATE: the source) must answer before the command's deadline: executors
+     * refuse it afterwards, so silence until then (plus {@link CommandDeadline#SETTLE}) means nothing happened and
+     * nothing will. Once answered, events are followed until one of {@code ends} or until {@code timeout}.
+     */
+    static Outcome sendAndFollow(KafkaClientOptions kafka, MigrationCommand command, Set<Phase> ends,
+                                 Duration timeout, boolean quiet) {
         var props = kafka.clientProperties();
+        String actor = command.getKind() == CommandKind.LAUNCH ? command.getDestinationNode() : command.getSourceNode();
+        long answerByMs = CommandDeadline.deadlineMs(command) + CommandDeadline.SETTLE.toMillis();
+        long giveUp = System.nanoTime() + timeout.toNanos();
         try (EventFeed feed = EventFeed.fromNow(props)) {
             CommandPublisher.send(props, command);
-            return feed.follow(e -> e.getCommandId().equals(command.getCommandId()),
-                    e -> {
-                        if (!quiet) {
-                            System.out.println(EventLines.format(e));
-                        }
-                    },
-                    e -> ends.contains(e.getPhase()), timeout);
+            boolean answered = false;
+            MigrationEvent last = null;
+            while (answered ? System.nanoTime() < giveUp : System.currentTimeMillis() < answerByMs) {
+                for (MigrationEvent e : feed.poll(Duration.ofMillis(200))) {
+                    if (!e.getCommandId().equals(command.getCommandId())) {
+                        continue;
+                    }
+                    if (!quiet) {
+                        System.out.println(EventLines.format(e));
+                    }
+                    last = e;
+                    answered |= e.getNode().equals(actor);
+                    if (ends.contains(e.getPhase())) {
+                        return new Outcome(e, true, true, CommandDeadline.deadlineMs(command));
+                    }
+                }
+            }
+            return new Outcome(last, answered, false, CommandDeadline.deadlineMs(command));
+        }
+    }
+
+    /**
+     * Refuses, before any command is produced, a node no executor has registered on pmig.nodes: the operator learns
+     * of a typo in a second, not when the command expires. A registered node whose executor is stopped is only
+     * warned about: it may come back before the command's deadline.
+     */
+    static void requireKnownNodes(KafkaClientOptions kafka, String option, String... nodes) {
+        NodeRegistry registry = NodeRegistry.read(kafka.clientProperties(), REGISTRY_READ);
+        for (String node : nodes) {
+            var holder = registry.holder(node);
+            if (holder.isEmpty()) {
+                throw new ConfigException(option, registry.unknownNode(node));
+            }
+            if (holder.get().getState() != ClaimState.ACTIVE) {
+                System.err.println("warning: the executor of node " + node + " stopped at "
+                        + java.time.Instant.ofEpochMilli(holder.get().getHeartbeatMs())
+                        + "; the command fails unless it is back before the deadline");
+            }
         }
     }
 
@@ -95,7 +142,10 @@ public final class OperatorCommands {
                 }
             }
             for (ClusterSnapshot.Location l : snapshot.workloads().values()) {
-                if (shown.add(l.workloadId())) {
+                if (l.lost() && shown.add(l.workloadId())) {
+                    System.out.printf("%-24s %-12s %8s %7s %9s  LOST: %s (clear with pmig forget %s)%n",
+                            l.workloadId(), l.node(), "-", "-", "-", l.reason(), l.workloadId());
+                } else if (shown.add(l.workloadId())) {
                     System.out.printf("%-24s %-12s %8d %7s %9s  %s (not in recent metrics)%n",
                             l.workloadId(), l.node(), l.pid(), "-", "-", l.lastPhase());
                 }
@@ -127,14 +177,15 @@ public final class OperatorCommands {
         @Override
         public Integer call() {
             String id = workloadId != null ? workloadId : "w-" + UUID.randomUUID().toString().substring(0, 8);
-            MigrationCommand command = MigrationCommand.newBuilder()
+            requireKnownNodes(kafka, "--node", node);
+            MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("launch")).setKind(CommandKind.LAUNCH).setWorkloadId(id)
                     .setDestinationNode(node).setArgv(argv).setMigratable(!pinned)
-                    .setReason(operatorReason("launched by operator")).setIssuedAtMs(System.currentTimeMillis())
-                    .setIssuedBy("pmig launch").build();
-            MigrationEvent last = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.FAILED),
+                    .setReason(operatorReason("launched by operator"))
+                    .setIssuedBy("pmig launch"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
+            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.LAUNCH_FAILED, Phase.FAILED),
                     Duration.ofSeconds(timeoutS), false);
-            return exitStatus(last, Phase.LAUNCHED, "LAUNCHED", timeoutS);
+            return exitStatus(outcome, Phase.LAUNCHED, node);
         }
     }
 
@@ -160,14 +211,20 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireKnownNodes(kafka, "--to", destination);
+            if (source != null) {
+                requireKnownNodes(kafka, "--from", source);
+            }
             String from = source != null ? source
                     : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
+            Duration ttl = Duration.ofSeconds(timeoutS).compareTo(CommandDeadline.OPERATOR_TTL) < 0
+                    ? Duration.ofSeconds(timeoutS) : CommandDeadline.OPERATOR_TTL;
             MigrationCommand command = migrateCommand(workloadId, from, destination, mode,
-                    operatorReason("requested by operator"), "pmig migrate");
+                    operatorReason("requested by operator"), "pmig migrate", ttl);
             System.out.println("migrating " + workloadId + " from " + from + " to " + destination + " (" + mode + ")");
-            MigrationEvent last = sendAndFollow(kafka, command, MIGRATION_ENDS, Duration.ofSeconds(timeoutS), false);
-            return exitStatus(last, Phase.COMPLETED, "COMPLETED", timeoutS);
+            Outcome outcome = sendAndFollow(kafka, command, MIGRATION_ENDS, Duration.ofSeconds(timeoutS), false);
+            return exitStatus(outcome, Phase.COMPLETED, from);
         }
     }
 
@@ -186,15 +243,46 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            if (node != null) {
+                requireKnownNodes(kafka, "--node", node);
+            }
             String where = node != null ? node
                     : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
-            MigrationCommand command = MigrationCommand.newBuilder()
+            MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("kill")).setKind(CommandKind.KILL).setWorkloadId(workloadId)
                     .setSourceNode(where).setReason(operatorReason("killed by operator"))
-                    .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig kill").build();
-            MigrationEvent last = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), Duration.ofSeconds(timeoutS), false);
-            return exitStatus(last, Phase.KILLED, "KILLED", timeoutS);
+                    .setIssuedBy("pmig kill"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
+            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), Duration.ofSeconds(timeoutS), false);
+            return exitStatus(outcome, Phase.KILLED, where);
+        }
+    }
+
+    @Command(name = "forget", mixinStandardHelpOptions = true,
+            description = {"Clear a LOST workload (one that runs nowhere) from ps, the dashboard and the cluster's records,",
+                    "so its id can be launched again. Publishes FORGOTTEN on pmig.events."})
+    public static final class Forget implements Callable<Integer> {
+        @Mixin KafkaClientOptions kafka;
+
+        @Parameters(index = "0", paramLabel = "WORKLOAD", description = "Workload id, as pmig ps shows it LOST.")
+        String workloadId;
+
+        @Override
+        public Integer call() {
+            ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30));
+            ClusterSnapshot.Location where = snapshot.workloads().get(workloadId);
+            if (where == null || !where.lost()) {
+                String runs = snapshot.nodeOf(workloadId).map(n -> "it runs on " + n + "; stop it with pmig kill " + workloadId)
+                        .orElse("no event places it anywhere");
+                throw new ConfigException("WORKLOAD", "workload " + workloadId + " is not LOST (" + runs + ")");
+            }
+            EventPublishing.publish(kafka.clientProperties(), MigrationEvent.newBuilder()
+                    .setCommandId(newCommandId("forget")).setMigrationId("forget-" + workloadId + "-" + System.currentTimeMillis())
+                    .setWorkloadId(workloadId).setNode("operator").setPhase(Phase.FORGOTTEN).setSourceNode(where.node())
+                    .setDetail("forgotten by operator; was lost on " + where.node() + ": " + where.reason())
+                    .setTimestampMs(System.currentTimeMillis()).build());
+            System.out.println("forgot " + workloadId + " (lost on " + where.node() + ": " + where.reason() + ")");
+            return 0;
         }
     }
 
@@ -225,12 +313,13 @@ public final class OperatorCommands {
         }
     }
 
+    /** A MIGRATE that the source must start within {@code ttl} (the migration itself may then take longer). */
     public static MigrationCommand migrateCommand(String workloadId, String from, String to, MigrationMode mode,
-                                                  DecisionReason reason, String issuedBy) {
-        return MigrationCommand.newBuilder()
+                                                  DecisionReason reason, String issuedBy, Duration ttl) {
+        return CommandDeadline.stamp(MigrationCommand.newBuilder()
                 .setCommandId(newCommandId("migrate")).setKind(CommandKind.MIGRATE).setWorkloadId(workloadId)
                 .setSourceNode(from).setDestinationNode(to).setMode(mode).setReason(reason)
-                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy(issuedBy).build();
+                .setIssuedBy(issuedBy), System.currentTimeMillis(), ttl).build();
     }
 
     public static DecisionReason operatorReason(String text) {
@@ -238,12 +327,18 @@ public final class OperatorCommands {
                 .setModelVersion(null).setText(text).build();
     }
 
-    private static int exitStatus(MigrationEvent last, Phase success, String expected, int timeoutS) {
-        if (last == null) {
-            System.err.println("no " + expected + " event within " + timeoutS + " s: is an executor running for that node?");
+    private static int exitStatus(Outcome outcome, Phase success, String actor) {
+        if (!outcome.answered()) {
+            System.err.println("failed, nothing was done: " + actor + " did not take the command before its deadline "
+                    + java.time.Instant.ofEpochMilli(outcome.deadlineMs()) + ", and no executor acts on it after that;"
+                    + " check that " + actor + "'s executor runs (pmig nodes) and try again");
             return 3;
         }
-        return last.getPhase() == success ? 0 : 1;
+        if (!outcome.finished()) {
+            System.err.println("no final event within --timeout-s: it may still be running; follow it with pmig events --follow");
+            return 3;
+        }
+        return outcome.last().getPhase() == success ? 0 : 1;
     }
 
     static String mib(long bytes) {

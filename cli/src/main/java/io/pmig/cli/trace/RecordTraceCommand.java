@@ -16,6 +16,7 @@ import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.TopicCreator;
@@ -231,11 +232,11 @@ public final class RecordTraceCommand implements Callable<Integer> {
     private void launchPinned(LoadSchedule.Segment segment, List<String> argv) {
         String id = "trace-" + segment.kind().name().toLowerCase(Locale.ROOT).replace('_', '-') + "-" + segment.node()
                 + "-" + segment.startS();
-        MigrationCommand command = MigrationCommand.newBuilder()
+        MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                 .setCommandId("launch-" + id).setKind(CommandKind.LAUNCH).setWorkloadId(id)
                 .setDestinationNode(segment.node()).setArgv(argv).setMigratable(false)
                 .setReason(OperatorCommands.operatorReason("record-trace " + segment.kind()))
-                .setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("pmig record-trace").build();
+                .setIssuedBy("pmig record-trace"), System.currentTimeMillis(), CommandDeadline.OPERATOR_TTL).build();
         CommandPublisher.send(KafkaClientOptions.of(broker.bootstrapServers()).clientProperties(), command);
     }
 

@@ -7,11 +7,20 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.cli.Pmig;
 import io.pmig.cli.demo.CriuLocator;
 import io.pmig.cli.demo.LocalCluster;
+import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.MigrationCommand;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -39,22 +48,49 @@ class OperatorCliTest {
         }
     }
 
-    private record Run(int status, String out) {
+    private record Run(int status, String out, String err) {
     }
 
     private static synchronized Run pmig(String... args) {
         PrintStream original = System.out;
+        PrintStream originalErr = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        ByteArrayOutputStream capturedErr = new ByteArrayOutputStream();
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(capturedErr, true, StandardCharsets.UTF_8));
         try {
             String[] full = new String[args.length + 1];
             full[0] = args[0];
             full[1] = "--bootstrap-server=" + cluster.bootstrapServers();
             System.arraycopy(args, 1, full, 2, args.length - 1);
             int status = Pmig.run(full);
-            return new Run(status, captured.toString(StandardCharsets.UTF_8));
+            return new Run(status, captured.toString(StandardCharsets.UTF_8), capturedErr.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(original);
+            System.setErr(originalErr);
+            originalErr.print(capturedErr.toString(StandardCharsets.UTF_8));
+        }
+    }
+
+    /** Every command ever produced about the workload. */
+    private static List<MigrationCommand> commandsAbout(String workloadId) {
+        Properties props = KafkaClientOptions.of(cluster.bootstrapServers()).clientProperties();
+        try (var consumer = new KafkaConsumer<>(props, new StringDeserializer(),
+                Topic.COMMANDS.<MigrationCommand>serde().deserializer())) {
+            List<TopicPartition> parts = consumer.partitionsFor(Topic.COMMANDS.topicName()).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            Map<TopicPartition, Long> end = consumer.endOffsets(parts);
+            List<MigrationCommand> found = new ArrayList<>();
+            while (parts.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> {
+                    if (r.value() != null && r.value().getWorkloadId().equals(workloadId)) {
+                        found.add(r.value());
+                    }
+                });
+            }
+            return found;
         }
     }
 
@@ -64,6 +100,49 @@ class OperatorCliTest {
         Run run = pmig("launch", "--node", "op-a", "--id", "w-cli", "--", "sh", "-c", "while :; do sleep 0.1; done");
         assertEquals(0, run.status(), run.out());
         assertTrue(run.out().contains("LAUNCHED") && run.out().contains("w-cli on op-a"), run.out());
+    }
+
+    @Test
+    @Order(2)
+    void launchingAnIdThatRunsOnAnotherNodeIsRefused() {
+        Run run = pmig("launch", "--node", "op-b", "--id", "w-cli", "--", "sh", "-c", "while :; do sleep 0.1; done");
+        assertTrue(run.status() != 0, run.out());
+        assertTrue(run.out().contains("LAUNCH_FAILED") && run.out().contains("already runs on op-a"), run.out());
+        assertEquals(List.of("op-a"), cluster.nodesRunning("w-cli"), "the running one is untouched, no second copy");
+    }
+
+    @Test
+    @Order(2)
+    void launchingAProgramThatDoesNotExistIsLaunchFailedNotLaunched() {
+        Run run = pmig("launch", "--node", "op-a", "--id", "w-nobin", "--", "/no/such/binary");
+        assertEquals(1, run.status(), run.out());
+        assertTrue(run.out().contains("LAUNCH_FAILED") && run.out().contains("/no/such/binary: no such file"), run.out());
+        assertTrue(!run.out().contains("LAUNCHED "), run.out());
+        assertTrue(cluster.nodesRunning("w-nobin").isEmpty());
+    }
+
+    @Test
+    @Order(2)
+    void aLostWorkloadIsShownLostUntilForgotten() {
+        // what an executor publishes when a migration loses a workload (see SourceMigration)
+        EventPublishing.publish(KafkaClientOptions.of(cluster.bootstrapServers()).clientProperties(),
+                io.pmig.schemas.MigrationEvent.newBuilder().setCommandId("migrate-ghost").setMigrationId("migrate-ghost")
+                        .setWorkloadId("w-ghost").setNode("op-a").setPhase(io.pmig.schemas.Phase.LAUNCHED)
+                        .setTimestampMs(System.currentTimeMillis()).build());
+        EventPublishing.publish(KafkaClientOptions.of(cluster.bootstrapServers()).clientProperties(),
+                io.pmig.schemas.MigrationEvent.newBuilder().setCommandId("migrate-ghost").setMigrationId("migrate-ghost")
+                        .setWorkloadId("w-ghost").setNode("op-a").setPhase(io.pmig.schemas.Phase.FAILED)
+                        .setError("workload lost: test; rollback failed: test").setTimestampMs(System.currentTimeMillis()).build());
+
+        Run ps = pmig("ps");
+        assertTrue(ps.out().lines().anyMatch(l -> l.startsWith("w-ghost") && l.contains("LOST: workload lost: test")), ps.out());
+        Run relaunch = pmig("launch", "--node", "op-b", "--id", "w-ghost", "--", "sleep", "60");
+        assertTrue(relaunch.status() != 0 && relaunch.out().contains("pmig forget w-ghost"), relaunch.out());
+
+        Run forget = pmig("forget", "w-ghost");
+        assertEquals(0, forget.status(), forget.err());
+        assertTrue(pmig("ps").out().lines().noneMatch(l -> l.startsWith("w-ghost")));
+        assertEquals(2, pmig("forget", "w-cli").status(), "a running workload is not forgotten");
     }
 
     @Test
@@ -96,10 +175,23 @@ class OperatorCliTest {
 
     @Test
     @Order(4)
-    void migrateToAnUnknownNodeFailsWithNonZeroStatus() {
+    void migrateToAnUnknownNodeIsRefusedFromTheNodeRegistryAndProducesNoCommand() {
+        int before = commandsAbout("w-cli").size();
         Run run = pmig("migrate", "w-cli", "--to", "op-nowhere", "--timeout-s", "90");
         assertTrue(run.status() != 0, run.out());
+        assertTrue(run.err().contains("unknown node op-nowhere (known: ") && run.err().contains("op-a")
+                && run.err().contains("op-b"), run.err());
+        assertEquals(before, commandsAbout("w-cli").size(), "no MIGRATE produced");
         assertEquals(List.of("op-b"), cluster.nodesRunning("w-cli"), "the workload stays where it was");
+    }
+
+    @Test
+    @Order(4)
+    void launchOnAnUnknownNodeIsRefusedFromTheNodeRegistryAndProducesNoCommand() {
+        Run run = pmig("launch", "--node", "zz", "--id", "w-nowhere", "--", "sleep", "60");
+        assertTrue(run.status() != 0, run.out());
+        assertTrue(run.err().contains("unknown node zz (known: "), run.err());
+        assertEquals(List.of(), commandsAbout("w-nowhere"), "no LAUNCH produced");
     }
 
     @Test

@@ -9,13 +9,16 @@ import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.events.PeerEvents;
+import io.pmig.executor.events.WorkloadPlacement;
 import io.pmig.executor.migration.DestinationMigration;
 import io.pmig.executor.migration.MigrationRecovery;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.migration.SourceMigration;
 import io.pmig.executor.transfer.TransferServer;
+import io.pmig.executor.workload.ExecutableLookup;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.topics.DeadLetterPublisher;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
@@ -60,6 +63,7 @@ import org.slf4j.MDC;
 public final class NodeExecutor implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(NodeExecutor.class);
+    static final Duration EXPIRED_REPORT_WINDOW = Duration.ofMinutes(10);
 
     private final ExecutorConfig config;
     private final String node;
@@ -74,6 +78,8 @@ public final class NodeExecutor implements AutoCloseable {
     private DeadLetterPublisher deadLetters;
     private Thread commandThread;
     private volatile boolean running;
+    private volatile boolean fenced;
+    private NodeClaim claim;
 
     public NodeExecutor(ExecutorConfig config) {
         this.config = config;
@@ -103,12 +109,25 @@ public final class NodeExecutor implements AutoCloseable {
     public NodeExecutor start() throws IOException, InterruptedException {
         MDC.put("node", node);
         TopicCreator.ensureTopics(config.kafka());
+        claim = NodeClaim.check(config); // a second executor for this node id stops here, before touching anything
+        TransferServer transfer;
+        try {
+            transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
+            try {
+                claim.take(config.advertise() != null ? config.advertise() : transfer.address(), this::claimLost);
+            } catch (RuntimeException e) {
+                transfer.close();
+                throw e;
+            }
+        } catch (IOException | RuntimeException e) {
+            claim.close();
+            throw e;
+        }
         NodeWorkloads workloads = new NodeWorkloads(config.workdir(), config.initBinary());
         ledger = new CommandLedger(config.workdir().resolve("state").resolve("commands-seen"));
         EventPublisher events = new EventPublisher(config.kafka(), node);
         ExitWatcher exits = new ExitWatcher(node, this::exited);
         PeerEvents peers = new PeerEvents(config.kafka(), node);
-        TransferServer transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
         services = new NodeServices(config, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
 
         MigrationRecovery.recover(services);
@@ -195,7 +214,7 @@ public final class NodeExecutor implements AutoCloseable {
                     continue;
                 }
                 for (ConsumerRecord<String, MigrationCommand> record : records) {
-                    if (record.value() == null) {
+                    if (record.value() == null || fenced) {
                         continue;
                     }
                     try {
@@ -231,6 +250,11 @@ public final class NodeExecutor implements AutoCloseable {
         if (!mine) {
             return;
         }
+        long now = System.currentTimeMillis();
+        if (CommandDeadline.expired(command, now)) {
+            refuseExpired(command, now);
+            return;
+        }
         if (!ledger.firstTime(command.getCommandId())) {
             log.info("command {} ({} {}) was already acted on; ignoring the redelivery",
                     command.getCommandId(), command.getKind(), command.getWorkloadId());
@@ -250,16 +274,30 @@ public final class NodeExecutor implements AutoCloseable {
         }
     }
 
+    /** Starts the workload, or says LAUNCH_FAILED with the reason and leaves nothing behind. */
     private void launch(MigrationCommand command) throws IOException {
         String id = command.getWorkloadId();
         if (migrating.contains(id) || services.workloads().isRunning(id)) {
-            refuse(command, Phase.FAILED, "workload " + id + " already exists on " + node);
+            refuse(command, Phase.LAUNCH_FAILED, "workload " + id + " already exists on " + node);
             return;
         }
+        List<String> argv = List.copyOf(command.getArgv());
+        Optional<String> container = ContainerWorkloads.launchedContainer(argv);
+        Optional<String> elsewhere = runsElsewhere(id);
+        if (elsewhere.isPresent()) {
+            refuse(command, Phase.LAUNCH_FAILED, elsewhere.get());
+            return;
+        }
+        if (container.isEmpty() && !argv.isEmpty()) {
+            Optional<String> cannotExec = ExecutableLookup.problem(argv.get(0), services.workloads().dir(id).resolve("work"));
+            if (cannotExec.isPresent()) {
+                refuse(command, Phase.LAUNCH_FAILED, cannotExec.get());
+                return;
+            }
+        }
+        boolean existed = java.nio.file.Files.exists(services.workloads().dir(id));
         try {
-            List<String> argv = List.copyOf(command.getArgv());
             command.getDeclaredFiles().forEach(NodeWorkloads::checkDeclaredPath); // refuse before starting anything
-            Optional<String> container = ContainerWorkloads.launchedContainer(argv);
             int pid = container.isPresent() ? ContainerWorkloads.adopt(services, id, container.get())
                     : services.workloads().launch(id, argv);
             if (!command.getMigratable()) {
@@ -270,8 +308,39 @@ public final class NodeExecutor implements AutoCloseable {
             services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.LAUNCHED)
                     .setDestinationNode(node).setPid(pid));
         } catch (IOException | RuntimeException e) {
-            refuse(command, Phase.FAILED, "launch failed: " + e.getMessage());
+            if (!existed && services.workloads().pid(id).isEmpty()) {
+                services.workloads().remove(id); // no half-made workload for a restart to find and report
+            }
+            refuse(command, Phase.LAUNCH_FAILED, "launch failed: " + e.getMessage());
         }
+    }
+
+    /**
+     * Workload ids are unique in the cluster: if the last event that placed this id puts it on another node, it
+     * still runs there (or is lost there until an operator forgets it) and a second LAUNCH is refused.
+     */
+    private Optional<String> runsElsewhere(String id) {
+        Optional<MigrationEvent> last;
+        try {
+            last = services.history().last(id, WorkloadPlacement::places);
+        } catch (RuntimeException e) {
+            log.warn("cannot read pmig.events to check that {} runs nowhere else ({}); launching", id, e.toString());
+            return Optional.empty();
+        }
+        if (last.isEmpty()) {
+            return Optional.empty();
+        }
+        MigrationEvent e = last.get();
+        Optional<String> where = WorkloadPlacement.node(e);
+        if (where.isPresent() && !where.get().equals(node)) {
+            return Optional.of("workload " + id + " already runs on " + where.get() + " (" + e.getPhase() + " at "
+                    + java.time.Instant.ofEpochMilli(e.getTimestampMs()) + "); kill it there first, or choose another id");
+        }
+        if (WorkloadPlacement.isLost(e)) {
+            return Optional.of("workload " + id + " was lost on " + e.getNode() + " (" + e.getError()
+                    + "); clear it with pmig forget " + id + " first, or choose another id");
+        }
+        return Optional.empty();
     }
 
     private void kill(MigrationCommand command) throws IOException, InterruptedException {
@@ -366,6 +435,46 @@ public final class NodeExecutor implements AutoCloseable {
         return true;
     }
 
+    /**
+     * An expired command is never acted on. It is refused once, with a FAILED event naming the deadline, so that
+     * whoever waits for it learns why; one that expired more than {@link #EXPIRED_REPORT_WINDOW} ago (a replayed
+     * topic, an executor back after days) is skipped with a log line only, since nobody still waits for it.
+     */
+    private void refuseExpired(MigrationCommand command, long now) throws IOException {
+        String why = CommandDeadline.describeExpiry(command, now);
+        MDC.put("migration", command.getCommandId());
+        try {
+            if (now - CommandDeadline.deadlineMs(command) > EXPIRED_REPORT_WINDOW.toMillis()) {
+                log.info("{} {}: {} (long expired, not reported)", command.getKind(), command.getWorkloadId(), why);
+            } else if (ledger.firstTime(command.getCommandId())) {
+                refuse(command, Phase.FAILED, why);
+            }
+        } finally {
+            MDC.remove("migration");
+        }
+    }
+
+    /** Another executor holds this node id now: act on nothing more (migrations under way finish their protocol). */
+    private void claimLost(io.pmig.schemas.ExecutorClaim holder) {
+        MDC.put("node", node);
+        log.error("executor for node {} lost its claim{}; this one acts on no more commands (one executor per node id:"
+                        + " stop this one)", node,
+                holder == null ? "" : " to another executor (" + io.pmig.platform.nodes.NodeRegistry.describe(holder) + ")");
+        fenced = true;
+        running = false;
+        if (consumer != null) {
+            consumer.wakeup();
+        }
+        if (checkpoints != null) {
+            checkpoints.close();
+        }
+    }
+
+    /** True once another executor took this node id over. */
+    public boolean fenced() {
+        return fenced;
+    }
+
     private void refuse(MigrationCommand command, Phase phase, String why) {
         log.warn("{} {} refused: {}", command.getKind(), command.getWorkloadId(), why);
         MigrationEvent.Builder event = services.events().event(command.getCommandId(), command.getCommandId(),
@@ -440,6 +549,9 @@ public final class NodeExecutor implements AutoCloseable {
             services.transfer().close();
             services.peers().close();
             services.events().close();
+        }
+        if (claim != null) {
+            claim.close();
         }
         log.info("executor {} stopped", node);
     }

@@ -1,6 +1,7 @@
 package io.pmig.platform.topics;
 
 import io.pmig.schemas.DeadLetter;
+import io.pmig.schemas.ExecutorClaim;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.ModelUpdate;
@@ -28,7 +29,11 @@ public enum Topic {
     MODELS("pmig.models", ModelUpdate.class, "model name", 1,
             Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(64 * 1024 * 1024))),
-    DLQ("pmig.dlq", DeadLetter.class, "source topic", 1, Map.of());
+    DLQ("pmig.dlq", DeadLetter.class, "source topic", 1, Map.of()),
+    /** The node registry and the executors' fence: the latest ExecutorClaim of each node id (see NodeClaim). */
+    NODES("pmig.nodes", ExecutorClaim.class, "node id", 1,
+            Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                    TopicConfig.SEGMENT_MS_CONFIG, String.valueOf(3600L * 1000)));
 
     static {
         SchemaCatalog.trustPmigClasses(); // every role touches the catalogue before building its first record

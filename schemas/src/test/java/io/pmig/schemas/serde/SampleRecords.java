@@ -1,8 +1,10 @@
 package io.pmig.schemas.serde;
 
+import io.pmig.schemas.ClaimState;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.DeadLetter;
 import io.pmig.schemas.DecisionReason;
+import io.pmig.schemas.ExecutorClaim;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.MigrationMode;
@@ -57,7 +59,7 @@ public final class SampleRecords {
                 .setCpuRequest(0.5).setMemRequestBytes(64L << 20)
                 .setReason(DecisionReason.newBuilder().setTrigger(Trigger.MODEL).setScore(0.93)
                         .setFeatures(Map.of("cpu_mean", 91.0)).setModelVersion("rf-7").setText("overloaded 3 windows").build())
-                .setIssuedAtMs(1_700_000_000_500L).setIssuedBy("analytics").build();
+                .setIssuedAtMs(1_700_000_000_500L).setDeadlineMs(1_700_000_030_500L).setIssuedBy("analytics").build();
     }
 
     public static MigrationEvent migrationEvent() {
@@ -82,7 +84,15 @@ public final class SampleRecords {
                 .setReason("not a valid NodeMetrics").setStage("analytics").setTimestampMs(5).build();
     }
 
+    public static ExecutorClaim executorClaim() {
+        return ExecutorClaim.newBuilder().setNode("node-2").setIncarnation("5b1f").setPreviousIncarnation("77aa")
+                .setState(ClaimState.ACTIVE).setHost("host-b").setBootId("b0d7").setPid(4242).setProcessStartTicks(991)
+                .setTransferEndpoint("10.0.0.2:7001").setWorkdir("/var/lib/pmig").setStartedAtMs(1_700_000_000_000L)
+                .setHeartbeatMs(1_700_000_005_000L).setHeartbeatIntervalMs(1000).build();
+    }
+
     public static List<SpecificRecordBase> everyType() {
-        return List.of(nodeMetrics(), nodeScore(), migrationCommand(), migrationEvent(), modelUpdate(), deadLetter());
+        return List.of(nodeMetrics(), nodeScore(), migrationCommand(), migrationEvent(), modelUpdate(), deadLetter(),
+                executorClaim());
     }
 }

@@ -196,6 +196,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
                         .setText(text)
                         .build())
                 .setIssuedAtMs(now)
+                .setDeadlineMs(now + config.commandTtlMs())
                 .setIssuedBy(ISSUED_BY)
                 .build();
     }
