@@ -113,6 +113,12 @@ public record ExecutorConfig(
                 killWorkloadsOnExit, checkpointInterval, checkpointPeer);
     }
 
+    public ExecutorConfig withMaxConcurrentMigrations(int max) {
+        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
+                max, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault,
+                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
+    }
+
     /** The same node with another transfer secret (tests: a node that does not belong to the cluster). */
     public ExecutorConfig withCredentials(TransferCredentials other) {
         return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, other, transferLimits,

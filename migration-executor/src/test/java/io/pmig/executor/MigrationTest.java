@@ -347,6 +347,51 @@ class MigrationTest {
         kill("a", w);
     }
 
+    /** Over a node's cap a migration waits its turn (and says so) instead of being refused. */
+    @Test
+    void aMigrationOverTheNodesCapWaitsItsTurnAndBothComplete() throws Exception {
+        nodes.start("oneslot", c -> c.withMaxConcurrentMigrations(1));
+        String w1 = nodes.prefix + "queued-1";
+        String w2 = nodes.prefix + "queued-2";
+        launch("oneslot", w1, List.of("sh", "-c", COUNTER));
+        launch("oneslot", w2, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("oneslot", w1), 10);
+        awaitLines(nodes.workloadDir("oneslot", w2), 10);
+
+        String m1 = nodes.send(CommandKind.MIGRATE, w1, "oneslot", "b", MigrationMode.PLAIN, List.of());
+        String m2 = nodes.send(CommandKind.MIGRATE, w2, "oneslot", "b", MigrationMode.PLAIN, List.of());
+        MigrationEvent done1 = nodes.await(ended(m1), WAIT, "end of " + m1);
+        MigrationEvent done2 = nodes.await(ended(m2), WAIT, "end of " + m2);
+
+        assertEquals(Phase.COMPLETED, done1.getPhase(), nodes.eventsSummary());
+        assertEquals(Phase.COMPLETED, done2.getPhase(), nodes.eventsSummary());
+        long waited = nodes.all(e -> (e.getMigrationId().equals(m1) || e.getMigrationId().equals(m2))
+                && e.getPhase() == Phase.ACCEPTED && e.getDetail().startsWith("waited ")).size();
+        assertEquals(1, waited, "exactly one of the two should have waited for the slot: " + nodes.eventsSummary());
+        kill("b", w1);
+        kill("b", w2);
+        nodes.stop("oneslot");
+    }
+
+    /** Events of one migration come in causal order: the destination prepares only after the source accepted. */
+    @Test
+    void theDestinationPreparesOnlyAfterTheSourceAcceptedAndNotAtAllAfterARefusal() throws Exception {
+        String w = nodes.prefix + "causal";
+        launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines(nodes.workloadDir("a", w), 5);
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PLAIN, List.of());
+        assertEquals(Phase.COMPLETED, nodes.await(ended(mid), WAIT, "end of " + mid).getPhase(), nodes.eventsSummary());
+        List<Phase> order = nodes.all(e -> e.getMigrationId().equals(mid)).stream().map(MigrationEvent::getPhase).toList();
+        assertTrue(order.indexOf(Phase.ACCEPTED) < order.indexOf(Phase.PREPARED), order.toString());
+
+        String refused = nodes.send(CommandKind.MIGRATE, nodes.prefix + "not-running-anywhere", "a", "b",
+                MigrationMode.PLAIN, List.of());
+        assertEquals(Phase.FAILED, nodes.await(ended(refused), WAIT, "refusal").getPhase());
+        org.awaitility.Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10))
+                .until(() -> nodes.find(phase(refused, Phase.PREPARED)).isEmpty());
+        kill("b", w);
+    }
+
     /** A task stopped by job control before the migration is still stopped after a rollback. */
     @Test
     void aTaskStoppedBeforeARolledBackMigrationStaysStopped() throws Exception {

@@ -15,6 +15,7 @@ import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferSession;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
+import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.MigrationMode;
@@ -91,6 +92,23 @@ public final class DestinationMigration implements SessionHandler {
     }
 
     public void run() throws IOException, InterruptedException {
+        // events of one migration in causal order: nothing from here before the source has accepted (or refused)
+        long waitMs = Math.max(node.config().prepareTimeout().toMillis(),
+                CommandDeadline.deadlineMs(command) - System.currentTimeMillis());
+        Optional<MigrationEvent> sourceAnswer = node.peers().await(migrationId,
+                e -> command.getSourceNode().equals(e.getNode()) && (e.getPhase() == Phase.ACCEPTED
+                        || e.getPhase() == Phase.FAILED || e.getPhase() == Phase.ROLLED_BACK), Duration.ofMillis(waitMs));
+        if (sourceAnswer.isEmpty()) {
+            node.events().publish(event(Phase.FAILED).setError("source node " + command.getSourceNode()
+                    + " never accepted the migration within " + waitMs / 1000 + " s (unknown or down); nothing was moved"));
+            journal.delete();
+            return;
+        }
+        if (sourceAnswer.get().getPhase() != Phase.ACCEPTED) {
+            log.info("source refused the migration of {}: {}", workloadId, sourceAnswer.get().getError());
+            journal.delete();
+            return;
+        }
         String refusal = refusal();
         if (refusal != null) {
             log.warn("refusing to receive {}: {}", workloadId, refusal);
@@ -115,16 +133,8 @@ public final class DestinationMigration implements SessionHandler {
         log.info("prepared to receive {} at {}", workloadId, endpoint.format());
 
         long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
-        long sourceHeardBy = System.nanoTime() + node.config().prepareTimeout().toNanos();
         try (session) {
             while (!session.awaitClosed(Duration.ofMillis(500))) {
-                if (System.nanoTime() > sourceHeardBy && !session.used()
-                        && node.peers().find(migrationId, e -> command.getSourceNode().equals(e.getNode())).isEmpty()) {
-                    node.events().publish(event(Phase.FAILED).setError("source node " + command.getSourceNode()
-                            + " never answered within " + node.config().prepareTimeout().toSeconds()
-                            + " s (unknown or down); nothing was moved"));
-                    break;
-                }
                 Optional<MigrationEvent> sourceGaveUp = node.peers().find(migrationId,
                         e -> command.getSourceNode().equals(e.getNode())
                                 && (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED));

@@ -84,6 +84,7 @@ public final class SourceMigration {
     private long startNanos;
     private long freezeStartNanos;
     private long bytesMoved;
+    private long queuedMs;
 
     private SourceMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
         this.node = node;
@@ -101,12 +102,19 @@ public final class SourceMigration {
         return new SourceMigration(node, command, journal);
     }
 
+    /** How long this migration waited for one of its node's migration slots (reported on ACCEPTED). */
+    public SourceMigration queuedFor(long millis) {
+        this.queuedMs = millis;
+        return this;
+    }
+
     public void run() throws IOException, InterruptedException {
         startNanos = System.nanoTime();
         int initPid = node.workloads().pid(workloadId).orElse(0);
         Optional<WorkloadIdentity> init = WorkloadIdentity.of(initPid);
         journal.put("initPid", initPid).put("init", init.map(Object::toString).orElse("")).step(Step.ACCEPTED);
-        node.events().publish(event(Phase.ACCEPTED));
+        node.events().publish(event(Phase.ACCEPTED).setDetail(queuedMs > 0
+                ? "waited " + queuedMs + " ms for a migration slot of " + node.config().node() : ""));
         log.info("migrating {} to {} in {} mode, waiting for the destination to prepare",
                 workloadId, command.getDestinationNode(), mode);
 

@@ -388,23 +388,32 @@ public final class NodeExecutor implements AutoCloseable {
                 refuse(command, Phase.FAILED, "workload " + id + " is already migrating");
                 return;
             }
-            if (!migrationSlots.tryAcquire()) {
-                migrating.remove(id);
-                refuse(command, Phase.FAILED, node + " already runs " + config.maxConcurrentMigrations()
-                        + " migrations (--max-concurrent-migrations)");
-                return;
-            }
         } finally {
             MDC.remove("migration");
         }
         migrations.execute(() -> {
             MDC.put("node", node);
             MDC.put("migration", command.getCommandId());
+            boolean slot = false;
             try {
+                // over the cap a migration waits its turn, until its command's deadline
+                long queuedAt = System.nanoTime();
+                slot = migrationSlots.tryAcquire();
+                if (!slot) {
+                    log.info("{} waits for one of the {} migration slots of {}", id, config.maxConcurrentMigrations(), node);
+                    long wait = Math.max(0, CommandDeadline.deadlineMs(command) - System.currentTimeMillis());
+                    slot = migrationSlots.tryAcquire(wait, TimeUnit.MILLISECONDS);
+                }
+                if (!slot) {
+                    refuse(command, Phase.FAILED, node + " ran " + config.maxConcurrentMigrations()
+                            + " other migrations until this command's deadline (--max-concurrent-migrations); nothing was moved");
+                    return;
+                }
+                long queuedMs = (System.nanoTime() - queuedAt) / 1_000_000;
                 if (source && ContainerWorkloads.isContainer(services, id)) {
                     ContainerSourceMigration.create(services, command).run();
                 } else if (source) {
-                    SourceMigration.create(services, command).run();
+                    SourceMigration.create(services, command).queuedFor(queuedMs).run();
                 } else {
                     DestinationMigration.create(services, command).run();
                 }
@@ -412,7 +421,9 @@ public final class NodeExecutor implements AutoCloseable {
                 log.error("migration of {} failed on {}: {}", id, node, e.toString(), e);
             } finally {
                 migrating.remove(id);
-                migrationSlots.release();
+                if (slot) {
+                    migrationSlots.release();
+                }
                 MDC.remove("migration");
             }
         });
