@@ -440,13 +440,13 @@ public final class ChaosHarness {
                 && runningOn.equals(List.of(src));
         long prepared = about.stream().filter(e -> e.getMigrationId().equals(mid) && e.getPhase() == Phase.PREPARED).count();
         if (prepared > 1) {
-            problem = "the destination prepared " + prepared + " times for one MIGRATE";
+            problem = and(problem, "the destination prepared " + prepared + " times for one MIGRATE");
         }
         if (kind == FaultKind.EXPIRED_COMMAND && actedOn) {
             String p = "a MIGRATE issued " + EXPIRED_BY.toSeconds() + " s ago (its CLI had given up) was acted on";
-            problem = problem == null ? p : problem + "; " + p;
+            problem = and(problem, p);
         } else if (outcome == null && kind != FaultKind.EXPIRED_COMMAND) {
-            problem = "no outcome on pmig.events within " + options.trialTimeout().toSeconds() + " s";
+            problem = and(problem, "no outcome on pmig.events within " + options.trialTimeout().toSeconds() + " s");
         }
         TrialResult result = new TrialResult(index, kind, mode, mid, src, dst, fault.describe(), fault.landed, phase,
                 outcome == null ? null : outcome.getError(), runningOn, running, stopped,
@@ -456,6 +456,10 @@ public final class ChaosHarness {
         cleanUp(workload, runningOn.stream().filter(workdirs::containsKey)
                 .filter(id -> cluster.node(id) != null).toList());
         return result;
+    }
+
+    private static String and(String problems, String more) {
+        return problems == null ? more : problems + "; " + more;
     }
 
     /** KILL through the executor that owns it (as an operator would), then whatever is left, by hand. */
