@@ -247,6 +247,8 @@ public final class ChaosHarness {
                 progress.printf("  [%s] the duplicate executor did not start: %s%n", mid, refused);
             }
         }
+        // journals an earlier trial left (a lost workload's images are kept on purpose) must not hold this one
+        Set<Path> keptBefore = newJournals(Set.of());
         int scanned = cluster.events().size();
         long sentNanos = System.nanoTime();
         cluster.send(migrate);
@@ -290,12 +292,12 @@ public final class ChaosHarness {
             boolean duplicateSettled = fault.duplicate == null || fault.duplicate.started().isDone();
             if (kind == FaultKind.EXPIRED_COMMAND && outcome == null
                     && System.nanoTime() - Math.max(lastEventNanos, sentNanos) > EXPIRED_QUIET.toNanos()
-                    && cluster.nodes().stream().noneMatch(n -> WorkloadProbe.hasJournals(n.workdir()))) {
+                    && newJournals(keptBefore).isEmpty()) {
                 break; // nobody acted on it, as it should be
             }
             if (outcome != null && fault.killed == null && quiet && duplicateSettled
                     && (fault.fired || !END.equals(fault.trigger))
-                    && cluster.nodes().stream().noneMatch(n -> WorkloadProbe.hasJournals(n.workdir()))) {
+                    && newJournals(keptBefore).isEmpty()) {
                 break;
             }
             if (outcome != null && fault.killed == null && quiet
@@ -344,7 +346,7 @@ public final class ChaosHarness {
             MigrationCommand kill = command(CommandKind.KILL, probe, n.id(), null, "probe-" + UUID.randomUUID().toString()
                     .substring(0, 6), options.modes().get(0), null);
             cluster.send(kill);
-            if (await(e -> e.getCommandId().equals(kill.getCommandId()), Duration.ofSeconds(10)) == null) {
+            if (await(e -> e.getCommandId().equals(kill.getCommandId()), Duration.ofSeconds(5)) == null) {
                 deafOn.add(probe);
             }
         }
@@ -456,6 +458,13 @@ public final class ChaosHarness {
         cleanUp(workload, runningOn.stream().filter(workdirs::containsKey)
                 .filter(id -> cluster.node(id) != null).toList());
         return result;
+    }
+
+    private Set<Path> newJournals(Set<Path> before) {
+        Set<Path> now = new java.util.HashSet<>();
+        cluster.nodes().forEach(n -> now.addAll(WorkloadProbe.journals(n.workdir())));
+        now.removeAll(before);
+        return now;
     }
 
     private static String and(String problems, String more) {
