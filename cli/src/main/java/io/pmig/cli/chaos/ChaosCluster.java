@@ -392,13 +392,38 @@ final class ChaosCluster implements AutoCloseable {
         if (broker != null) {
             broker.stop(Duration.ofSeconds(60));
         }
+        unmount();
+    }
+
+    /** Every process of the cluster killed at once (the run was interrupted): no clean shutdown, no waiting. */
+    void kill9() {
+        List<ChildJvm> all = new ArrayList<>(duplicateJvms);
+        nodes.values().forEach(n -> all.add(n.jvm()));
+        if (broker != null) {
+            all.add(broker);
+        }
+        for (ChildJvm jvm : all) {
+            try {
+                jvm.kill9();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Unmounts the disk-full node's tmpfs (lazily if something still uses it) and removes its mount point. */
+    synchronized void unmount() {
         for (Path dir : mounts) {
             try {
-                run(List.of("umount", dir.toString()));
-            } catch (IOException busy) {
-                run(List.of("umount", "-l", dir.toString())); // a process left in it: detach now, freed when it exits
+                try {
+                    run(List.of("umount", dir.toString()));
+                } catch (IOException busy) {
+                    run(List.of("umount", "-l", dir.toString())); // a process left in it: detach now, freed when it exits
+                }
+                Files.deleteIfExists(dir);
+            } catch (IOException | InterruptedException e) {
+                System.err.println("pmig chaos: cannot unmount " + dir + ": " + e.getMessage());
             }
-            Files.deleteIfExists(dir);
         }
         mounts.clear();
     }

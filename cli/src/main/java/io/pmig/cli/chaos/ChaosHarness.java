@@ -96,8 +96,17 @@ public final class ChaosHarness {
         progress.printf("chaos %s: %d trials, seed %d, modes %s, work dir %s%n", runId, options.trials(), options.seed(),
                 options.modes(), root);
         ChaosCluster cluster = null;
+        Thread hook = null;
         try {
             cluster = ChaosCluster.start(criu, root);
+            // interrupted (SIGTERM, Ctrl-C): no broker, executor or witness of this run may outlive it
+            ChaosCluster started = cluster;
+            hook = new Thread(() -> {
+                started.kill9();
+                WorkloadProbe.killAll(WorkloadProbe.copies(runId));
+                started.unmount();
+            }, "chaos-cleanup");
+            Runtime.getRuntime().addShutdownHook(hook);
             progress.println("chaos " + runId + ": broker and 4 executors up (each its own JVM); logs in " + root.resolve("logs"));
             ChaosHarness harness = new ChaosHarness(cluster, options, runId, progress);
             List<TrialResult> results = new ArrayList<>();
@@ -110,6 +119,13 @@ public final class ChaosHarness {
             }
             return new ChaosReport(runId, options.seed(), options.modes(), results, strays);
         } finally {
+            if (hook != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    return null; // the hook does the cleanup
+                }
+            }
             if (cluster != null) {
                 cluster.close();
             }
