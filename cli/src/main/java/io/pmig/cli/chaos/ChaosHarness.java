@@ -73,6 +73,8 @@ public final class ChaosHarness {
     static final Duration EXPIRED_BY = Duration.ofSeconds(121);
     /** An expired command nobody acts on gets no outcome: settled after this long without an event about it. */
     private static final Duration EXPIRED_QUIET = Duration.ofSeconds(8);
+    /** Time for pmig.commands' consumer group to rebalance after a member left (classic protocol, 3 s heartbeats). */
+    private static final Duration REBALANCE = Duration.ofSeconds(8);
 
     private final ChaosCluster cluster;
     private final Options options;
@@ -224,7 +226,17 @@ public final class ChaosHarness {
         MigrationCommand launch = command(CommandKind.LAUNCH, workload, null, src, "launch", mode,
                 kind == FaultKind.RESTORE_FAILS_EVERYWHERE ? NESTED_NETNS_WITNESS : WitnessLog.ARGV);
         cluster.send(launch);
-        MigrationEvent launched = await(e -> e.getCommandId().equals(launch.getCommandId()), Duration.ofSeconds(60));
+        MigrationEvent launched = await(e -> e.getCommandId().equals(launch.getCommandId()), Duration.ofSeconds(30));
+        String deafBefore = null;
+        if (launched == null) {
+            // an executor gone deaf (after an earlier trial's duplicate): say so, restart it, keep the run going
+            deafBefore = "executor " + src + " did not answer a LAUNCH within 30 s (before this trial's migration);"
+                    + " restarted it";
+            progress.printf("  [%s] %s%n", workload, deafBefore);
+            cluster.node(src).jvm().kill9();
+            cluster.node(src).jvm().start(ChaosCluster.startTimeout());
+            launched = await(e -> e.getCommandId().equals(launch.getCommandId()), Duration.ofSeconds(30));
+        }
         if (launched == null || launched.getPhase() != Phase.LAUNCHED) {
             throw new IllegalStateException("trial " + index + ": LAUNCH of " + workload + " on " + src + " failed: "
                     + (launched == null ? "no event" : launched.getError()));
@@ -335,6 +347,9 @@ public final class ChaosHarness {
         TrialResult result;
         try {
             result = verify(index, kind, mode, fault, mid, workload, src, dst, start);
+            if (deafBefore != null) {
+                result = result.withProblem(deafBefore);
+            }
         } finally {
             if (kind == FaultKind.DESTINATION_DISK_FULL) {
                 cluster.unfillDisk(cluster.node(dst).workdir());
@@ -357,6 +372,8 @@ public final class ChaosHarness {
      * executor is restarted so that later trials test something.
      */
     private String deafness(ChaosCluster.Node n) throws Exception {
+        // the consumer group rebalances once the duplicate has left; the original must answer after that
+        Thread.sleep(REBALANCE.toMillis());
         List<String> deafOn = new ArrayList<>();
         for (String probe : ChaosCluster.onePerPartition(runId + "-probe-" + n.id())) {
             MigrationCommand kill = command(CommandKind.KILL, probe, n.id(), null, "probe-" + UUID.randomUUID().toString()
