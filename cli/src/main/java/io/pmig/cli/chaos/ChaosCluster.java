@@ -234,13 +234,26 @@ final class ChaosCluster implements AutoCloseable {
         mounts.add(dir);
     }
 
-    /** Fills the disk-full node's tmpfs so that {@code free} bytes stay free (the node's own files included). */
+    /**
+     * Fills the disk-full node's tmpfs so that about {@code free} bytes stay free (the node's own files included).
+     * Images may be landing meanwhile: a fill that no longer fits is retried smaller, and a disk that filled up by
+     * itself on the way is what was wanted.
+     */
     void fillDisk(Path workdir, long free) throws IOException, InterruptedException {
         Path filler = workdir.resolve(FILLER);
         Files.deleteIfExists(filler);
-        long size = Files.getFileStore(workdir).getUsableSpace() - free;
-        if (size > 0) {
-            run(List.of("fallocate", "-l", String.valueOf(size), filler.toString())); // tmpfs: pages taken at once
+        for (int attempt = 0; attempt < 5; attempt++) {
+            long have = Files.exists(filler) ? Files.size(filler) : 0;
+            long more = Files.getFileStore(workdir).getUsableSpace() - free;
+            if (more <= 0) {
+                return;
+            }
+            try { // tmpfs: the pages are taken at once
+                run(List.of("fallocate", "-o", String.valueOf(have), "-l", String.valueOf(more), filler.toString()));
+                return;
+            } catch (IOException noSpace) {
+                // something else took space since we looked: look again
+            }
         }
     }
 
