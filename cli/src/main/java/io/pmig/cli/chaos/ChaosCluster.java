@@ -40,10 +40,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * The system under test, every role in its own process on this machine: a broker ({@code pmig broker} on a fixed
- * port and data dir, so it can be killed and restarted) and four executors ({@code pmig executor}, own work dir,
- * fixed transfer port behind a {@link TransferProxy}, one shared secret file). Two are healthy; {@code corrupt} and
- * {@code failing} run with a hidden fault-injection flag so every restore on them really fails. The harness itself
- * only produces commands and reads pmig.events.
+ * port and data dir, so it can be killed and restarted) and executors ({@code pmig executor}, own work dir, fixed
+ * transfer port behind a {@link TransferProxy}, one shared secret file). Two are healthy; {@code corrupt} and
+ * {@code failing} run with a hidden fault-injection flag so every restore on them really fails. Three more start
+ * when a trial first needs them, each broken from the outside only: {@code badsecret} reads another secret file,
+ * {@code incompatible} runs a criu whose restores criu itself refuses, {@code diskfull} works on a small tmpfs the
+ * harness fills. The harness itself only produces commands and reads pmig.events.
  */
 final class ChaosCluster implements AutoCloseable {
 
@@ -51,6 +53,16 @@ final class ChaosCluster implements AutoCloseable {
     static final String B = "n2";
     static final String CORRUPT = "corrupt";
     static final String FAILING = "failing";
+    static final String BAD_SECRET = "badsecret";
+    static final String INCOMPATIBLE = "incompatible";
+    static final String DISK_FULL = "diskfull";
+    /**
+     * The disk-full node's tmpfs: more than the 256 MiB headroom its executor checks for before accepting a
+     * migration, so a disk that fills up during the migration gets past that check; filled to {@link #DISK_FULL_FREE}.
+     */
+    private static final String DISK_FULL_SIZE = "320m";
+    static final long DISK_FULL_FREE = 64 * 1024;
+    private static final String FILLER = "chaos-filler";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
     private static final List<String> EXECUTOR_JVM = List.of("-Xms32m", "-Xmx256m", "-Xss1m", "-XX:+UseSerialGC",
             "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1");
@@ -61,6 +73,13 @@ final class ChaosCluster implements AutoCloseable {
 
     private final Path root;
     private final Map<String, Node> nodes = new LinkedHashMap<>();
+    private final List<Path> mounts = new ArrayList<>();
+    private Criu criu;
+    private Path logs;
+    private Path secret;
+    private int brokerPort;
+    private int duplicates;
+    private final List<ChildJvm> duplicateJvms = new ArrayList<>();
     private ChildJvm broker;
     private Properties kafka;
     private KafkaProducer<String, MigrationCommand> commands;
@@ -85,38 +104,20 @@ final class ChaosCluster implements AutoCloseable {
     }
 
     private void startAll(Criu criu) throws Exception {
-        Path logs = Files.createDirectories(root.resolve("logs"));
-        int brokerPort = freePort();
+        this.criu = criu;
+        logs = Files.createDirectories(root.resolve("logs"));
+        brokerPort = freePort();
         broker = new ChildJvm("broker", BROKER_JVM, List.of("broker", "--port", String.valueOf(brokerPort),
                 "--data-dir", root.resolve("broker").toString()), logs, "pmig broker ready");
         broker.start(START_TIMEOUT);
         kafka = KafkaClientOptions.of("127.0.0.1:" + brokerPort).clientProperties();
-
-        Path secret = root.resolve("transfer.secret");
-        byte[] bytes = new byte[32];
-        new SecureRandom().nextBytes(bytes);
-        Files.createFile(secret, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(secret, HexFormat.of().formatHex(bytes) + "\n");
+        secret = secretFile("transfer.secret");
 
         for (String id : List.of(A, B, CORRUPT, FAILING)) {
             Path workdir = Files.createDirectories(root.resolve("nodes").resolve(id));
-            int listenPort = freePort();
-            TransferProxy proxy = new TransferProxy(new InetSocketAddress(InetAddress.getLoopbackAddress(), listenPort));
-            List<String> args = new ArrayList<>(List.of("executor", "--node", id,
-                    "--bootstrap-server", "127.0.0.1:" + brokerPort, "--workdir", workdir.toString(),
-                    "--listen", "127.0.0.1:" + listenPort,
-                    "--advertise", "127.0.0.1:" + proxy.address().getPort(),
-                    "--secret-file", secret.toString(), "--criu", criu.binary().toString(),
-                    "--prepare-timeout", "10", "--kill-workloads-on-exit",
-                    // a private copy: a concurrent build replacing the shared one cannot break this run's restores
-                    "--init-path", root.resolve("bin").resolve("pmig-init").toString()));
-            if (id.equals(CORRUPT)) {
-                args.addAll(List.of("--inject-restore-fault", "corrupt-images"));
-            } else if (id.equals(FAILING)) {
-                args.addAll(List.of("--inject-restore-fault", "fail-restore"));
-            }
-            nodes.put(id, new Node(id, workdir, new ChildJvm(id, EXECUTOR_JVM, args, logs, "executor " + id + " ready"),
-                    proxy));
+            List<String> extra = id.equals(CORRUPT) ? List.of("--inject-restore-fault", "corrupt-images")
+                    : id.equals(FAILING) ? List.of("--inject-restore-fault", "fail-restore") : List.of();
+            define(id, workdir, secret, criu.binary(), extra);
         }
         // JVM start-up dominates: start the executors side by side
         ExecutorService starter = Executors.newFixedThreadPool(nodes.size());
@@ -144,6 +145,152 @@ final class ChaosCluster implements AutoCloseable {
         collector = new Thread(this::collect, "chaos-events");
         collector.setDaemon(true);
         collector.start();
+    }
+
+    private Path secretFile(String name) throws IOException {
+        Path file = root.resolve(name);
+        byte[] bytes = new byte[32];
+        new SecureRandom().nextBytes(bytes);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, HexFormat.of().formatHex(bytes) + "\n");
+        return file;
+    }
+
+    private List<String> executorArgs(String id, Path workdir, Path secretFile, Path criuBinary, int listenPort,
+                                      int advertisePort) {
+        return new ArrayList<>(List.of("executor", "--node", id,
+                "--bootstrap-server", "127.0.0.1:" + brokerPort, "--workdir", workdir.toString(),
+                "--listen", "127.0.0.1:" + listenPort,
+                "--advertise", "127.0.0.1:" + advertisePort,
+                "--secret-file", secretFile.toString(), "--criu", criuBinary.toString(),
+                "--prepare-timeout", "10", "--kill-workloads-on-exit",
+                // a private copy: a concurrent build replacing the shared one cannot break this run's restores
+                "--init-path", root.resolve("bin").resolve("pmig-init").toString()));
+    }
+
+    private Node define(String id, Path workdir, Path secretFile, Path criuBinary, List<String> extra) throws IOException {
+        int listenPort = freePort();
+        TransferProxy proxy = new TransferProxy(new InetSocketAddress(InetAddress.getLoopbackAddress(), listenPort));
+        List<String> args = executorArgs(id, workdir, secretFile, criuBinary, listenPort, proxy.address().getPort());
+        args.addAll(extra);
+        Node node = new Node(id, workdir, new ChildJvm(id, EXECUTOR_JVM, args, logs, "executor " + id + " ready"), proxy);
+        nodes.put(id, node);
+        return node;
+    }
+
+    /**
+     * The node, started first if it is one of the broken-from-outside ones a trial needs for the first time. Each is
+     * a real executor, broken only by its environment: another secret file, a criu that refuses restores, a full disk.
+     */
+    synchronized Node ensureStarted(String id) throws Exception {
+        Node node = nodes.get(id);
+        if (node == null) {
+            // pmig-init detaches every mount under /tmp/ from a workload's namespace (foreign test mounts), so the
+            // disk-full node's tmpfs must sit elsewhere, or none of its workloads could even start
+            Path workdir = Files.createDirectories(id.equals(DISK_FULL)
+                    ? Path.of("/var/lib/pmig/chaos").resolve(root.getFileName() + "-" + id)
+                    : root.resolve("nodes").resolve(id));
+            node = switch (id) {
+                case BAD_SECRET -> define(id, workdir, secretFile("other.secret"), criu.binary(), List.of());
+                case INCOMPATIBLE -> define(id, workdir, secret, incompatibleCriu(), List.of());
+                case DISK_FULL -> {
+                    mount(workdir);
+                    yield define(id, workdir, secret, criu.binary(), List.of());
+                }
+                default -> throw new IllegalArgumentException("no node " + id);
+            };
+        }
+        if (!node.jvm().alive()) {
+            node.jvm().start(START_TIMEOUT);
+        }
+        return node;
+    }
+
+    /**
+     * A criu for the incompatible node: every command runs the real criu unchanged, except a restore of migrated
+     * images, which runs the real criu restore with an LSM profile this host has no LSM for, so criu itself refuses
+     * it, as on a node whose security setup cannot take the workload. The executor's start-up self-test (images
+     * under its criu-self-test dir) restores normally, else the executor would refuse to start at all.
+     */
+    private Path incompatibleCriu() throws IOException {
+        Path wrapper = Files.createDirectories(root.resolve("bin")).resolve("criu-incompatible");
+        Files.writeString(wrapper, """
+                #!/bin/sh
+                # pmig chaos: restores of migrated images are refused by criu itself; everything else is plain criu
+                if [ "$1" = restore ]; then
+                  case "$*" in
+                    */criu-self-test/*) ;;
+                    *) exec '%s' "$@" --lsm-profile apparmor:pmig-chaos-incompatible ;;
+                  esac
+                fi
+                exec '%s' "$@"
+                """.formatted(criu.binary(), criu.binary()));
+        Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return wrapper;
+    }
+
+    private void mount(Path dir) throws IOException, InterruptedException {
+        run(List.of("mount", "-t", "tmpfs", "-o", "size=" + DISK_FULL_SIZE + ",mode=0755", "pmig-chaos", dir.toString()));
+        mounts.add(dir);
+    }
+
+    /**
+     * Fills the disk-full node's tmpfs so that about {@code free} bytes stay free (the node's own files included).
+     * Images may be landing meanwhile: a fill that no longer fits is retried smaller, and a disk that filled up by
+     * itself on the way is what was wanted.
+     */
+    void fillDisk(Path workdir, long free) throws IOException, InterruptedException {
+        Path filler = workdir.resolve(FILLER);
+        Files.deleteIfExists(filler);
+        for (int attempt = 0; attempt < 5; attempt++) {
+            long have = Files.exists(filler) ? Files.size(filler) : 0;
+            long more = Files.getFileStore(workdir).getUsableSpace() - free;
+            if (more <= 0) {
+                return;
+            }
+            try { // tmpfs: the pages are taken at once
+                run(List.of("fallocate", "-o", String.valueOf(have), "-l", String.valueOf(more), filler.toString()));
+                return;
+            } catch (IOException noSpace) {
+                // something else took space since we looked: look again
+            }
+        }
+    }
+
+    /** Frees the disk-full node's tmpfs again, so its work dir can be cleaned up after a trial. */
+    void unfillDisk(Path workdir) throws IOException {
+        Files.deleteIfExists(workdir.resolve(FILLER));
+    }
+
+    /**
+     * A second executor claiming node {@code id}: its own work dir and transfer port, same broker, same secret,
+     * started in the background (JVM start-up takes seconds); the caller stops it.
+     */
+    Duplicate duplicate(String id) throws IOException {
+        Node of = nodes.get(id);
+        String name = id + "-dup" + (++duplicates);
+        Path workdir = Files.createDirectories(root.resolve("nodes").resolve(name));
+        int port = freePort();
+        List<String> args = executorArgs(id, workdir, secret, criu.binary(), port, port);
+        ChildJvm jvm = new ChildJvm(name, EXECUTOR_JVM, args, logs, "executor " + id + " ready");
+        duplicateJvms.add(jvm);
+        java.util.concurrent.CompletableFuture<String> started = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                jvm.start(START_TIMEOUT);
+                started.complete(null);
+            } catch (Exception | Error e) {
+                started.complete(e.getMessage()); // e.g. refused to start: the fencing the executor should do
+            }
+        }, "chaos-" + name);
+        t.setDaemon(true);
+        t.start();
+        return new Duplicate(of, name, workdir, jvm, started);
+    }
+
+    /** A duplicate executor; {@code started} completes with null once ready, or with why it did not start. */
+    record Duplicate(Node of, String name, Path workdir, ChildJvm jvm,
+                     java.util.concurrent.CompletableFuture<String> started) {
     }
 
     private void collect() {
@@ -248,6 +395,9 @@ final class ChaosCluster implements AutoCloseable {
         if (commands != null) {
             commands.close(Duration.ofSeconds(5));
         }
+        for (ChildJvm dup : duplicateJvms) {
+            dup.stop(Duration.ofSeconds(60));
+        }
         for (Node n : nodes.values()) {
             n.jvm().stop(Duration.ofSeconds(60));
             n.proxy().close();
@@ -255,11 +405,67 @@ final class ChaosCluster implements AutoCloseable {
         if (broker != null) {
             broker.stop(Duration.ofSeconds(60));
         }
+        unmount();
+    }
+
+    /** Every process of the cluster killed at once (the run was interrupted): no clean shutdown, no waiting. */
+    void kill9() {
+        List<ChildJvm> all = new ArrayList<>(duplicateJvms);
+        nodes.values().forEach(n -> all.add(n.jvm()));
+        if (broker != null) {
+            all.add(broker);
+        }
+        for (ChildJvm jvm : all) {
+            try {
+                jvm.kill9();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Unmounts the disk-full node's tmpfs (lazily if something still uses it) and removes its mount point. */
+    synchronized void unmount() {
+        for (Path dir : mounts) {
+            try {
+                try {
+                    run(List.of("umount", dir.toString()));
+                } catch (IOException busy) {
+                    run(List.of("umount", "-l", dir.toString())); // a process left in it: detach now, freed when it exits
+                }
+                Files.deleteIfExists(dir);
+            } catch (IOException | InterruptedException e) {
+                System.err.println("pmig chaos: cannot unmount " + dir + ": " + e.getMessage());
+            }
+        }
+        mounts.clear();
+    }
+
+    private static void run(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed: " + out.strip());
+        }
     }
 
     /** Deletes everything under the root (work dirs, images, broker data, logs). */
     void deleteFiles() throws IOException {
         NodeWorkloads.deleteTree(root);
+    }
+
+    /** Workload ids {@code prefix-0}, {@code prefix-1}, ... until one lands on each partition of pmig.commands. */
+    static List<String> onePerPartition(String prefix) {
+        int partitions = Topic.COMMANDS.partitions();
+        Map<Integer, String> byPartition = new java.util.TreeMap<>();
+        for (int i = 0; byPartition.size() < partitions; i++) {
+            String key = prefix + "-" + i;
+            // the producer's default partitioner for a keyed record
+            int p = org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(
+                    key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) % partitions;
+            byPartition.putIfAbsent(p, key);
+        }
+        return List.copyOf(byPartition.values());
     }
 
     private static int freePort() throws IOException {

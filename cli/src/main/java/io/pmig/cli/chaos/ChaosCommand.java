@@ -4,6 +4,7 @@ import io.pmig.cli.demo.CriuLocator;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.schemas.MigrationMode;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,7 +21,9 @@ import picocli.CommandLine.Option;
 @Command(name = "chaos", mixinStandardHelpOptions = true,
         description = {"Run N migrations, each with one injected fault, and count what survived.",
                 "Faults, in rotation: kill -9 source / destination executor, transfer cut mid-stream, corrupt image,",
-                "failing restore, broker kill -9 + restart, MIGRATE delivered twice, whole pmig.commands replayed.",
+                "failing restore, broker kill -9 + restart, MIGRATE delivered twice, whole pmig.commands replayed,",
+                "wrong transfer secret on one side, destination whose criu refuses the restore, destination disk full,",
+                "duplicate executor for a node, MIGRATE produced after its CLI gave up, restore failing on every node.",
                 "Exit code 0 only if no workload was lost or duplicated and the events always told the truth."})
 public final class ChaosCommand implements Callable<Integer> {
 
@@ -33,9 +36,14 @@ public final class ChaosCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line of the figures.")
     boolean json;
 
-    @Option(names = "--mode", defaultValue = "PLAIN",
-            description = "Migration mode (default: ${DEFAULT-VALUE}: it keeps a local checkpoint, so every fault can roll back).")
-    MigrationMode mode;
+    @Option(names = {"--modes", "--mode"}, split = ",", defaultValue = "PLAIN", paramLabel = "MODE[,MODE...]",
+            description = {"Migration modes, e.g. PLAIN,PAGE_SERVER,LAZY (default: ${DEFAULT-VALUE}); faults rotate fastest,",
+                    "the mode shifts every round, so faults x modes trials run every pair once."})
+    List<MigrationMode> modes;
+
+    @Option(names = "--faults", split = ",", paramLabel = "FAULT[,FAULT...]",
+            description = "Only these faults, by their keys (e.g. wrong_secret,expired_command; default: all).")
+    List<String> faults;
 
     @Option(names = "--trial-timeout-s", defaultValue = "150", description = "Bound of one trial (default: ${DEFAULT-VALUE}).")
     int trialTimeoutS;
@@ -52,7 +60,17 @@ public final class ChaosCommand implements Callable<Integer> {
             throw new ConfigException("--trial-timeout-s", "must be at least 30 (a broker restart alone takes seconds)");
         }
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
-        ChaosReport report = ChaosHarness.run(new ChaosHarness.Options(trials, s, mode, Duration.ofSeconds(trialTimeoutS), keepFiles),
+        List<MigrationMode> distinct = List.copyOf(new java.util.LinkedHashSet<>(modes));
+        List<FaultKind> kinds = faults == null ? List.of(FaultKind.values()) : faults.stream().distinct().map(k -> {
+            try {
+                return FaultKind.valueOf(k.strip().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("--faults", "no fault '" + k + "'; one of " + java.util.Arrays.stream(
+                        FaultKind.values()).map(FaultKind::key).toList());
+            }
+        }).toList();
+        ChaosReport report = ChaosHarness.run(new ChaosHarness.Options(trials, s, distinct, kinds,
+                Duration.ofSeconds(trialTimeoutS), keepFiles),
                 CriuLocator.locate(), System.out);
         System.out.println(report.table());
         if (json) {

@@ -9,7 +9,13 @@ public enum FaultKind {
     FAIL_RESTORE("the destination's criu restore fails (--inject-restore-fault fail-restore)"),
     RESTART_BROKER("kill -9 the Kafka broker mid-migration, restart it on the same port and data dir"),
     DUPLICATE_COMMAND("deliver the MIGRATE command twice"),
-    REPLAY_COMMANDS("re-produce every earlier record of pmig.commands");
+    REPLAY_COMMANDS("re-produce every earlier record of pmig.commands"),
+    WRONG_SECRET("one side's executor runs with a different transfer secret than the other"),
+    INCOMPATIBLE_DESTINATION("the destination's criu refuses the restore (a wrapper runs the real criu restore with an LSM profile this host cannot apply)"),
+    DESTINATION_DISK_FULL("the destination's work dir is a small tmpfs, filled so that the images cannot fit"),
+    DUPLICATE_EXECUTOR("a second executor with the source's or destination's node id starts around the migration"),
+    EXPIRED_COMMAND("a MIGRATE produced after the CLI waiting for it gave up (issued 121 s ago)"),
+    RESTORE_FAILS_EVERYWHERE("a witness with a child in its own network namespace: dumps fine, no node can restore it");
 
     private final String description;
 

@@ -67,16 +67,16 @@ final class WorkloadProbe {
         ProcessTable.signal("KILL", pids);
     }
 
-    /** True while a migration journal is left in the node's work dir (a migration not finished there). */
-    static boolean hasJournals(Path workdir) {
+    /** The migration journals left in the node's work dir (migrations not finished there, or kept on purpose). */
+    static java.util.Set<Path> journals(Path workdir) {
         Path root = workdir.resolve("migrations");
         if (!Files.isDirectory(root)) {
-            return false;
+            return java.util.Set.of();
         }
         try (Stream<Path> dirs = Files.list(root)) {
-            return dirs.anyMatch(Files::isDirectory);
+            return dirs.filter(Files::isDirectory).collect(java.util.stream.Collectors.toSet());
         } catch (IOException e) {
-            return false;
+            return java.util.Set.of();
         }
     }
 }
