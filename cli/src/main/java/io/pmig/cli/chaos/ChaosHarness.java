@@ -249,7 +249,8 @@ public final class ChaosHarness {
         if (kind == FaultKind.EXPIRED_COMMAND) {
             // produced after its CLI gave up: issued EXPIRED_BY ago, its deadline (the CLI's wait) long past
             long issued = System.currentTimeMillis() - EXPIRED_BY.toMillis();
-            migrate.setIssuedAtMs(issued).setDeadlineMs(issued + CommandDeadline.OPERATOR_TTL.toMillis());
+            migrate.setIssuedAtMs(issued);
+            migrate.setDeadlineMs(issued + CommandDeadline.OPERATOR_TTL.toMillis());
         }
         String mid = migrate.getCommandId();
         Injection fault = plan(kind, src, dst);
