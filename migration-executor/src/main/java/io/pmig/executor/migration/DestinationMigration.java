@@ -212,7 +212,6 @@ public final class DestinationMigration implements SessionHandler {
                 abort();
                 yield "aborted";
             }
-            case "RETURN_PAGES" -> returnPages(args);
             default -> {
                 if (ContainerReceiver.handles(verb)) {
                     yield containerControl(verb, args);
@@ -416,26 +415,6 @@ public final class DestinationMigration implements SessionHandler {
             ProcessTable.awaitGone(restoredPid, Duration.ofSeconds(10));
             restoredPid = 0;
             NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
-        }
-    }
-
-    /** Page-server mode rollback: the source's pages are only here, send them back. */
-    private String returnPages(Map<String, String> args) throws Exception {
-        String to = args.get("to");
-        int colon = to.lastIndexOf(':');
-        InetSocketAddress address = new InetSocketAddress(to.substring(0, colon), Integer.parseInt(to.substring(colon + 1)));
-        List<Path> pages;
-        try (Stream<Path> files = Files.list(images)) {
-            pages = files.filter(p -> p.getFileName().toString().startsWith("pages-")
-                            || p.getFileName().toString().startsWith("pagemap-"))
-                    .map(p -> sessionDir.relativize(p)).toList();
-        }
-        try (TransferConnection back = TransferConnection.open(address, node.config().credentials(), args.get("session"),
-                Duration.ofSeconds(30))) {
-            var receipt = back.sendFiles(sessionDir, pages);
-            back.finish();
-            log.info("returned {} page files ({} bytes) to the source", receipt.files(), receipt.bytes());
-            return "files=" + receipt.files();
         }
     }
 
