@@ -160,7 +160,23 @@ public final class MigrationJournal {
 
     /** The migration is over on this node: its directory (journal, images, staged files) goes. */
     public void delete() throws IOException {
-        io.pmig.executor.workload.NodeWorkloads.deleteTree(dir);
+        // a criu that outlived its executor (lazy-pages, its wrapper writing the exit code) may still add a file
+        for (int attempt = 1; ; attempt++) {
+            try {
+                io.pmig.executor.workload.NodeWorkloads.deleteTree(dir);
+                return;
+            } catch (java.nio.file.DirectoryNotEmptyException e) {
+                if (attempt == 20) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     private static String sha256(String s) {

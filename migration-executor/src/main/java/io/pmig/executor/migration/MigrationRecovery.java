@@ -43,7 +43,8 @@ public final class MigrationRecovery {
                 } else {
                     recoverDestination(node, journal);
                 }
-            } catch (RuntimeException e) {
+            } catch (IOException | RuntimeException e) {
+                // one journal must not keep the node from starting; it stays for the next start
                 log.error("cannot recover migration from {}: {}", journal.dir(), e.toString(), e);
             } finally {
                 MDC.remove("migration");
