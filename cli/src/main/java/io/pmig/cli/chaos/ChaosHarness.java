@@ -151,6 +151,7 @@ public final class ChaosHarness {
         boolean landed;
         ChildJvm killed;
         long restartAtNanos;
+        String restartProblem;      // a killed role that did not come back
         String duplicateOf;         // DUPLICATE_EXECUTOR: the node id the second executor claims
         ChaosCluster.Duplicate duplicate;
 
@@ -313,7 +314,7 @@ public final class ChaosHarness {
                 lastEventNanos = System.nanoTime();
             }
             if (fault.killed != null && System.nanoTime() >= fault.restartAtNanos) {
-                fault.killed.start(ChaosCluster.startTimeout()); // same work dir and ports: its recovery runs now
+                restart(fault); // same work dir and ports: its recovery runs now
                 fault.killed = null;
                 lastEventNanos = System.nanoTime();
             }
@@ -337,7 +338,7 @@ public final class ChaosHarness {
         }
         proxy.disarm();
         if (fault.killed != null) {
-            fault.killed.start(ChaosCluster.startTimeout());
+            restart(fault);
         }
         if (kind == FaultKind.CUT_TRANSFER) {
             fault.landed = proxy.cuts() > cutsBefore;
@@ -350,6 +351,9 @@ public final class ChaosHarness {
             result = verify(index, kind, mode, fault, mid, workload, src, dst, start);
             if (deafBefore != null) {
                 result = result.withProblem(deafBefore);
+            }
+            if (fault.restartProblem != null) {
+                result = result.withProblem(fault.restartProblem);
             }
         } finally {
             if (kind == FaultKind.DESTINATION_DISK_FULL) {
@@ -391,6 +395,20 @@ public final class ChaosHarness {
         n.jvm().start(ChaosCluster.startTimeout());
         return "executor " + n.id() + " no longer answered commands (keys " + deafOn + ") after its duplicate stopped;"
                 + " restarted it";
+    }
+
+    /**
+     * Restarts what the fault killed. One that exits before it is ready (its recovery crashed) is a finding of the
+     * trial, not the end of the run: noted, and started once more.
+     */
+    private void restart(Injection fault) throws Exception {
+        try {
+            fault.killed.start(ChaosCluster.startTimeout());
+        } catch (IllegalStateException crashed) {
+            fault.restartProblem = "after kill -9, " + crashed.getMessage();
+            progress.printf("  %s; starting it again%n", fault.restartProblem);
+            fault.killed.start(ChaosCluster.startTimeout());
+        }
     }
 
     private void fire(Injection fault, MigrationCommand migrate, boolean midMigration) throws Exception {
