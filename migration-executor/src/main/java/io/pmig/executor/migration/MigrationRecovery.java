@@ -115,10 +115,19 @@ public final class MigrationRecovery {
     }
 
     /**
-     * Whether the destination committed, read once its answer is settled: after {@code <stepStartMs>} plus the
-     * longest a COMPLETED can take to be acknowledged. Retries while the events cannot be read.
+     * Whether the destination committed: at once if COMPLETED is in the log, else read again once the answer is
+     * settled - the longest a COMPLETED can take to be acknowledged after COMMIT. Retries while the events cannot be
+     * read.
      */
     static boolean destinationCommitted(NodeServices node, MigrationJournal journal) throws InterruptedException {
+        // a COMPLETED already in the log is final (only the destination could overrule it, and it has not)
+        try {
+            if (node.history().completed(journal.get("workloadId"), journal.get("migrationId"))) {
+                return true;
+            }
+        } catch (RuntimeException e) {
+            log.warn("cannot read the events yet ({}); waiting until the commit is settled", e.getMessage());
+        }
         long sentMs = Math.max(journal.getLong("commitSentMs"), journal.getLong("commitStartMs"));
         long settled = sentMs + EventPublisher.PUBLISH_WAIT.toMillis() + 2_000;
         while (System.currentTimeMillis() < settled) {
