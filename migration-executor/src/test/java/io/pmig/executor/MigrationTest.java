@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.ExecutorConfig.RestoreFault;
 import io.pmig.executor.transfer.TransferCredentials;
+import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
@@ -390,6 +391,33 @@ class MigrationTest {
         org.awaitility.Awaitility.await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10))
                 .until(() -> nodes.find(phase(refused, Phase.PREPARED)).isEmpty());
         kill("b", w);
+    }
+
+    /** Issue 14 item 5: the pid file is the workload's to write; signals and dumps go by the identity pmig recorded. */
+    @Test
+    void aWorkloadThatRewritesItsPidFileCannotMakeTheExecutorDumpOrKillAnotherProcess() throws Exception {
+        Process bystander = new ProcessBuilder("sleep", "600").start();
+        try {
+            String lie = "echo " + bystander.pid() + " > ../" + NodeWorkloads.PID_FILE + "; ";
+            String moved = nodes.prefix + "liar-moved";
+            String killed = nodes.prefix + "liar-killed";
+            int movedPid = launch("a", moved, List.of("sh", "-c", lie + COUNTER));
+            int killedPid = launch("a", killed, List.of("sh", "-c", lie + COUNTER));
+            awaitLines(nodes.workloadDir("a", moved), 10);
+            awaitLines(nodes.workloadDir("a", killed), 10);
+            assertEquals(String.valueOf(bystander.pid()),
+                    Files.readString(nodes.workloadDir("a", killed).resolve(NodeWorkloads.PID_FILE)).strip());
+
+            String mid = nodes.send(CommandKind.MIGRATE, moved, "a", "b", MigrationMode.PLAIN, List.of());
+            assertEquals(Phase.COMPLETED, nodes.await(ended(mid), WAIT, "end of " + mid).getPhase(), nodes.eventsSummary());
+            assertFalse(ProcessTable.isAlive(movedPid), "the real workload was not the one moved");
+            kill("a", killed);
+            assertFalse(ProcessTable.isAlive(killedPid), "the real workload was not the one killed");
+            assertTrue(bystander.isAlive(), "the executor signalled the process the workload named");
+            kill("b", moved);
+        } finally {
+            bystander.destroyForcibly();
+        }
     }
 
     /** A task stopped by job control before the migration is still stopped after a rollback. */

@@ -150,6 +150,7 @@ public final class ChaosHarness {
         boolean fired;
         boolean landed;
         ChildJvm killed;
+        ChildJvm stalled;           // STALL_BROKER_AT_COMMIT: the broker, stopped until restartAtNanos
         long restartAtNanos;
         String restartProblem;      // a killed role that did not come back
         String duplicateOf;         // DUPLICATE_EXECUTOR: the node id the second executor claims
@@ -184,6 +185,8 @@ public final class ChaosHarness {
                     ? pick(kind, List.of("PREPARED", "RESTORED"), dst, 100)
                     : pick(kind, List.of("DUMPED", "TRANSFERRED"), src, 100);
             case RESTART_BROKER -> pick(kind, List.of("ACCEPTED", "PREPARED", "DUMPED", "TRANSFERRED"), null, 150);
+            // before the COMMIT, which follows the transfer and the restore (a few hundred ms after DUMPED)
+            case STALL_BROKER_AT_COMMIT -> pick(kind, List.of("DUMPED"), src, 50);
             case DUPLICATE_COMMAND, REPLAY_COMMANDS -> pick(kind, List.of(SENT, "ACCEPTED", "DUMPED", END), null, 0);
             case DUPLICATE_EXECUTOR -> {
                 Injection i = pick(kind, List.of(BEFORE, SENT, "ACCEPTED", "DUMPED"), null, 0);
@@ -313,6 +316,12 @@ public final class ChaosHarness {
                 fire(fault, migrate, false);
                 lastEventNanos = System.nanoTime();
             }
+            if (fault.stalled != null && System.nanoTime() >= fault.restartAtNanos) {
+                fault.stalled.signal("CONT");
+                fault.stalled = null;
+                progress.printf("  [%s] broker resumed (SIGCONT)%n", mid);
+                lastEventNanos = System.nanoTime();
+            }
             if (fault.killed != null && System.nanoTime() >= fault.restartAtNanos) {
                 restart(fault); // same work dir and ports: its recovery runs now
                 fault.killed = null;
@@ -325,7 +334,7 @@ public final class ChaosHarness {
                     && newJournals(keptBefore).isEmpty()) {
                 break; // nobody acted on it, as it should be
             }
-            if (outcome != null && fault.killed == null && quiet && duplicateSettled
+            if (outcome != null && fault.killed == null && fault.stalled == null && quiet && duplicateSettled
                     && (fault.fired || !END.equals(fault.trigger))
                     && newJournals(keptBefore).isEmpty()) {
                 break;
@@ -339,6 +348,9 @@ public final class ChaosHarness {
         proxy.disarm();
         if (fault.killed != null) {
             restart(fault);
+        }
+        if (fault.stalled != null) {
+            fault.stalled.signal("CONT");
         }
         if (kind == FaultKind.CUT_TRANSFER) {
             fault.landed = proxy.cuts() > cutsBefore;
@@ -429,6 +441,12 @@ public final class ChaosHarness {
                 fault.killed = cluster.broker();
                 fault.restartAtNanos = System.nanoTime() + (200 + random.nextInt(1300)) * 1_000_000L;
                 progress.printf("  [%s] kill -9 broker%n", mid);
+            }
+            case STALL_BROKER_AT_COMMIT -> {
+                cluster.broker().signal("STOP");
+                fault.stalled = cluster.broker();
+                fault.restartAtNanos = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+                progress.printf("  [%s] broker stopped (SIGSTOP) for 40 s%n", mid);
             }
             case DUPLICATE_COMMAND -> {
                 cluster.send(migrate);

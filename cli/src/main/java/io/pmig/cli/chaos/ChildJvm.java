@@ -68,6 +68,13 @@ final class ChildJvm {
     }
 
     /** SIGKILL: no shutdown hook, no cleanup; child processes it started (criu, workloads) live on. */
+    /** Sends a signal by name (STOP, CONT, ...) to the running JVM. */
+    synchronized void signal(String name) throws IOException, InterruptedException {
+        if (process != null && process.isAlive()) {
+            new ProcessBuilder("kill", "-s", name, String.valueOf(process.pid())).inheritIO().start().waitFor();
+        }
+    }
+
     synchronized void kill9() throws InterruptedException {
         if (process != null && process.isAlive()) {
             process.destroyForcibly(); // SIGKILL on Linux

@@ -15,7 +15,9 @@ public enum FaultKind {
     DESTINATION_DISK_FULL("the destination's work dir is a small tmpfs, filled so that the images cannot fit"),
     DUPLICATE_EXECUTOR("a second executor with the source's or destination's node id starts around the migration"),
     EXPIRED_COMMAND("a MIGRATE produced after the CLI waiting for it gave up (issued 121 s ago)"),
-    RESTORE_FAILS_EVERYWHERE("a witness with a child in its own network namespace: dumps fine, no node can restore it");
+    RESTORE_FAILS_EVERYWHERE("a witness with a child in its own network namespace: dumps fine, no node can restore it"),
+    STALL_BROKER_AT_COMMIT("SIGSTOP the Kafka broker for 40 s right after DUMPED: the destination's COMPLETED cannot be"
+            + " acknowledged in time, yet may reach the log when the broker wakes");
 
     private final String description;
 

@@ -110,8 +110,9 @@ public final class SourceMigration {
 
     public void run() throws IOException, InterruptedException {
         startNanos = System.nanoTime();
-        int initPid = node.workloads().pid(workloadId).orElse(0);
-        Optional<WorkloadIdentity> init = WorkloadIdentity.of(initPid);
+        // the identity this executor recorded, not the pid file the workload can write
+        Optional<WorkloadIdentity> init = node.workloads().identity(workloadId).filter(WorkloadIdentity::isPresent);
+        int initPid = init.map(WorkloadIdentity::pid).orElse(0);
         journal.put("initPid", initPid).put("init", init.map(Object::toString).orElse("")).step(Step.ACCEPTED);
         node.events().publish(event(Phase.ACCEPTED).setDetail(queuedMs > 0
                 ? "waited " + queuedMs + " ms for a migration slot of " + node.config().node() : ""));

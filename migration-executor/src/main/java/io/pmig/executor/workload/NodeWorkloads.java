@@ -31,10 +31,12 @@ public final class NodeWorkloads {
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     private final Path root;
+    private final Path identities;
     private final Path initBinary;
 
     public NodeWorkloads(Path workdir, Path initBinary) {
         this.root = workdir.resolve("workloads");
+        this.identities = workdir.resolve("identities");
         this.initBinary = initBinary;
     }
 
@@ -90,16 +92,63 @@ public final class NodeWorkloads {
             throw new IOException("pmig-init failed (exit " + launcher.exitValue() + "): "
                     + Files.readString(launchLog, StandardCharsets.UTF_8).strip());
         }
-        return pid(workloadId).orElseThrow(() -> new IOException("pmig-init wrote no pid file in " + dir));
+        int pid = pidFile(workloadId).orElseThrow(() -> new IOException("pmig-init wrote no pid file in " + dir));
+        writeIdentity(workloadId, pid);
+        return pid;
     }
 
-    /** The host pid of the workload's init, if the workload is on this node. */
+    /**
+     * The host pid of the workload's init, if the workload is on this node - from the identity this executor
+     * recorded, outside the workload's reach (the pid file in its directory is the workload's to overwrite). Empty
+     * when another live process has taken that pid since: nothing may signal or dump it as this workload.
+     */
     public Optional<Integer> pid(String workloadId) {
+        Optional<WorkloadIdentity> identity = identity(workloadId);
+        if (identity.isEmpty()) {
+            return Optional.empty();
+        }
+        WorkloadIdentity id = identity.get();
+        return id.isPresent() || !ProcessTable.isAlive(id.pid()) ? Optional.of(id.pid()) : Optional.empty();
+    }
+
+    /** The recorded identity of the workload's init (a workload launched before identities were kept: taken now). */
+    public Optional<WorkloadIdentity> identity(String workloadId) {
+        try {
+            Optional<WorkloadIdentity> recorded = WorkloadIdentity.parse(
+                    Files.readString(identities.resolve(checkId(workloadId))).strip());
+            if (recorded.isPresent()) {
+                return recorded;
+            }
+        } catch (IOException e) {
+            // none recorded
+        }
+        Optional<Integer> legacy = pidFile(workloadId);
+        if (legacy.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(writeIdentity(workloadId, legacy.get()));
+        } catch (IOException e) {
+            return WorkloadIdentity.of(legacy.get());
+        }
+    }
+
+    private Optional<Integer> pidFile(String workloadId) {
         try {
             return Optional.of(Integer.parseInt(Files.readString(dir(workloadId).resolve(PID_FILE)).strip()));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
         }
+    }
+
+    private WorkloadIdentity writeIdentity(String workloadId, int pid) throws IOException {
+        WorkloadIdentity identity = WorkloadIdentity.of(pid).orElse(new WorkloadIdentity(pid, 0, "gone"));
+        Files.createDirectories(identities);
+        Path tmp = identities.resolve(checkId(workloadId) + ".tmp." + ProcessHandle.current().pid());
+        Files.writeString(tmp, identity + "\n");
+        Files.move(tmp, identities.resolve(checkId(workloadId)), StandardCopyOption.ATOMIC_MOVE,
+                StandardCopyOption.REPLACE_EXISTING);
+        return identity;
     }
 
     public boolean isRunning(String workloadId) {
@@ -112,6 +161,7 @@ public final class NodeWorkloads {
         Path tmp = dir.resolve(PID_FILE + ".tmp." + ProcessHandle.current().pid());
         Files.writeString(tmp, pid + "\n");
         Files.move(tmp, dir.resolve(PID_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        writeIdentity(workloadId, pid);
     }
 
     /** Pins the workload to this node: MIGRATE is refused and the agent reports it as not migratable. */
@@ -171,6 +221,7 @@ public final class NodeWorkloads {
 
     public void removePid(String workloadId) throws IOException {
         Files.deleteIfExists(dir(workloadId).resolve(PID_FILE));
+        Files.deleteIfExists(identities.resolve(checkId(workloadId)));
     }
 
     /** The exit code pmig-init recorded when the workload finished by itself, if it did. */
@@ -201,6 +252,7 @@ public final class NodeWorkloads {
 
     /** The workload left this node: its directory goes, so the agent stops reporting it. */
     public void remove(String workloadId) throws IOException {
+        Files.deleteIfExists(identities.resolve(checkId(workloadId)));
         deleteTree(dir(workloadId));
         Files.deleteIfExists(declaredList(workloadId));
     }
