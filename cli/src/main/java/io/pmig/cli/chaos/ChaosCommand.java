@@ -36,7 +36,7 @@ public final class ChaosCommand implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line of the figures.")
     boolean json;
 
-    @Option(names = {"--modes", "--mode"}, split = ",", defaultValue = "PLAIN", paramLabel = "MODE[,MODE...]",
+    @Option(names = {"--modes", "--mode"}, split = ",", defaultValue = "PLAIN,PAGE_SERVER,LAZY", paramLabel = "MODE[,MODE...]",
             description = {"Migration modes, e.g. PLAIN,PAGE_SERVER,LAZY (default: ${DEFAULT-VALUE}); faults rotate fastest,",
                     "the mode shifts every round, so faults x modes trials run every pair once."})
     List<MigrationMode> modes;
