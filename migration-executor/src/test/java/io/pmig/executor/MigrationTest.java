@@ -410,7 +410,9 @@ class MigrationTest {
 
             String mid = nodes.send(CommandKind.MIGRATE, moved, "a", "b", MigrationMode.PLAIN, List.of());
             assertEquals(Phase.COMPLETED, nodes.await(ended(mid), WAIT, "end of " + mid).getPhase(), nodes.eventsSummary());
-            assertFalse(ProcessTable.isAlive(movedPid), "the real workload was not the one moved");
+            // the source kills its frozen tree once the destination's COMMIT answer is in
+            org.awaitility.Awaitility.await("the real workload's frozen source released").atMost(WAIT)
+                    .until(() -> !ProcessTable.isAlive(movedPid));
             kill("a", killed);
             assertFalse(ProcessTable.isAlive(killedPid), "the real workload was not the one killed");
             assertTrue(bystander.isAlive(), "the executor signalled the process the workload named");
