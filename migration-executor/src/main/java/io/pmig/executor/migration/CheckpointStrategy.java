@@ -23,14 +23,19 @@ sealed interface CheckpointStrategy {
     /** Whether the page images in {@code images} travel over the transfer connection (not if they went already). */
     boolean transfersPages();
 
-    /** What the destination's RESTORE needs to know besides the images. */
-    Map<String, String> restoreArguments();
+    /** What the destination's RESTORE needs to know besides the images (a dump that ends with criu: nothing). */
+    default Map<String, String> restoreArguments() {
+        return Map.of();
+    }
 
     /** After the commit: waits until the destination needs nothing more from this node; false if that failed. */
-    boolean awaitHandedOver(Duration timeout) throws InterruptedException;
+    default boolean awaitHandedOver(Duration timeout) throws InterruptedException {
+        return true;
+    }
 
     /** Before a rollback: stops whatever still serves this dump. */
-    void abandon() throws InterruptedException;
+    default void abandon() throws InterruptedException {
+    }
 
     /** PLAIN: a full local checkpoint, sent as files. */
     record LocalDump(Criu criu) implements CheckpointStrategy {
@@ -42,20 +47,6 @@ sealed interface CheckpointStrategy {
         @Override
         public boolean transfersPages() {
             return true;
-        }
-
-        @Override
-        public Map<String, String> restoreArguments() {
-            return Map.of();
-        }
-
-        @Override
-        public boolean awaitHandedOver(Duration timeout) {
-            return true;
-        }
-
-        @Override
-        public void abandon() {
         }
     }
 
@@ -69,20 +60,6 @@ sealed interface CheckpointStrategy {
         @Override
         public boolean transfersPages() {
             return false;
-        }
-
-        @Override
-        public Map<String, String> restoreArguments() {
-            return Map.of();
-        }
-
-        @Override
-        public boolean awaitHandedOver(Duration timeout) {
-            return true;
-        }
-
-        @Override
-        public void abandon() {
         }
     }
 
@@ -139,10 +116,6 @@ sealed interface CheckpointStrategy {
                     dump.awaitExit(Duration.ofSeconds(10));
                 }
             }
-        }
-
-        BackgroundCriu process() {
-            return dump;
         }
     }
 }
