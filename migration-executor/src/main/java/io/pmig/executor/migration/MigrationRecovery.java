@@ -214,6 +214,13 @@ public final class MigrationRecovery {
         // progress finishes (stopped copy) without the journal ever learning its pid - read it from criu's pidfile
         if (!MigrationMode.LAZY.name().equals(journal.get("mode"))) {
             ProcessTable.signal("KILL", criuUsing(incoming, "page-server"));
+        } else if (journal.step() != Step.COMMITTED) {
+            // pages for a copy that will never run (the source keeps its frozen tree until it commits); killed
+            // first, because a restore still running waits on this daemon, which may wait on a source that is gone
+            int daemon = BackgroundCriu.pid(incoming, "lazy-pages");
+            if (isCriu(daemon)) {
+                ProcessTable.signal("KILL", List.of(daemon));
+            }
         }
         awaitCriu(incoming, "restore", RECOVERY_CRIU_WAIT);
         int pid = journal.getInt("restoredPid");
@@ -221,13 +228,6 @@ public final class MigrationRecovery {
             pid = restoredPidFile(incoming);
         }
         log.info("recovering destination side of the migration of {} (stopped at {})", workloadId, journal.step());
-        if (MigrationMode.LAZY.name().equals(journal.get("mode")) && journal.step() != Step.COMMITTED) {
-            // pages for a copy that will never run: the source keeps its frozen tree until it commits
-            int daemon = BackgroundCriu.pid(incoming, "lazy-pages");
-            if (isCriu(daemon)) {
-                ProcessTable.signal("KILL", List.of(daemon));
-            }
-        }
         boolean published = journal.step() == Step.COMMITTED && destinationCommitted(node, journal);
         RecoveryDecision.DestinationAction action = RecoveryDecision.forDestination(journal.step(), published,
                 ProcessTable.isAlive(pid));
