@@ -215,11 +215,18 @@ public final class MigrationRecovery {
         if (!MigrationMode.LAZY.name().equals(journal.get("mode"))) {
             ProcessTable.signal("KILL", criuUsing(incoming, "page-server"));
         } else if (journal.step() != Step.COMMITTED) {
-            // pages for a copy that will never run (the source keeps its frozen tree until it commits); killed
-            // first, because a restore still running waits on this daemon, which may wait on a source that is gone
+            // pages for a copy that will never run (the source keeps its frozen tree until it commits)
             int daemon = BackgroundCriu.pid(incoming, "lazy-pages");
             if (isCriu(daemon)) {
                 ProcessTable.signal("KILL", List.of(daemon));
+            }
+            // a lazy restore whose daemon is gone never ends (its tasks wait on page faults nobody serves):
+            // kill it and the tree it was restoring instead of waiting
+            for (int restore : criuUsing(incoming, "restore")) {
+                List<Integer> restoredInits = ProcessTable.children(restore);
+                ProcessTable.signal("KILL", List.of(restore));
+                restoredInits.forEach(ProcessTable::killNamespace);
+                log.info("killed the unfinished lazy restore {} and the tree {} it was restoring", restore, restoredInits);
             }
         }
         awaitCriu(incoming, "restore", RECOVERY_CRIU_WAIT);

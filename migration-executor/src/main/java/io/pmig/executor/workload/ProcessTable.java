@@ -172,4 +172,22 @@ public final class ProcessTable {
         }
         return false;
     }
+
+    /** The direct children of {@code pid} (every thread's), empty if it is gone. */
+    public static List<Integer> children(int pid) {
+        List<Integer> children = new ArrayList<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", String.valueOf(pid), "task"))) {
+            for (Path task : tasks.toList()) {
+                String list = Files.readString(task.resolve("children")).strip();
+                if (!list.isEmpty()) {
+                    for (String child : list.split("\\s+")) {
+                        children.add(Integer.parseInt(child));
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return children;
+        }
+        return children;
+    }
 }
