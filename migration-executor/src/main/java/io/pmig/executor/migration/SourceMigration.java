@@ -245,7 +245,7 @@ public final class SourceMigration {
             if (journal.step() == Step.COMMITTING && !(e instanceof TransferException t && !t.retriable())) {
                 // the COMMIT may have arrived: the destination's events decide
                 closeQuietly(connection);
-                if (destinationCommitted(journal.getLong("commitSentMs"))) {
+                if (destinationCommitted()) {
                     log.info("COMMIT reply lost ({}) but the destination published COMPLETED", why);
                     completed();
                     return;
@@ -303,40 +303,15 @@ public final class SourceMigration {
         return new CheckpointStrategy.LazyDump(criu, serveAt, tlsOptions);
     }
 
-    /**
-     * After a lost COMMIT reply: waits until the destination's answer is settled (its publish wait is over), then
-     * reads it. If the events cannot be read, the workload stays frozen and the read is retried: resuming it while
-     * the destination may run it would run it twice.
-     */
-    private boolean destinationCommitted(long commitSentMs) throws InterruptedException {
-        long settled = commitSentMs + EventPublisher.PUBLISH_WAIT.toMillis() + 2_000;
-        long giveUp = System.currentTimeMillis() + node.config().sessionTimeout().toMillis();
-        while (true) {
-            Optional<MigrationEvent> decision = node.peers().find(migrationId, SourceMigration::isDecision);
-            if (decision.isPresent() && decision.get().getPhase() == Phase.COMPLETED
-                    && System.currentTimeMillis() < settled) {
-                return true; // the destination acknowledged it and is running the workload
-            }
-            if (System.currentTimeMillis() >= settled) {
-                try {
-                    return node.history().completed(workloadId, migrationId);
-                } catch (RuntimeException e) {
-                    if (System.currentTimeMillis() > giveUp) {
-                        log.error("cannot read the events for {} s ({}); resuming {} here", node.config().sessionTimeout()
-                                .toSeconds(), e.getMessage(), workloadId);
-                        return false;
-                    }
-                    log.warn("cannot read the events to learn whether {} committed ({}); {} stays frozen",
-                            command.getDestinationNode(), e.getMessage(), workloadId);
-                }
-            }
-            Thread.sleep(500);
+    /** After a lost COMMIT reply: the destination's events decide, read as recovery reads them. */
+    private boolean destinationCommitted() throws InterruptedException {
+        try {
+            return MigrationRecovery.destinationCommitted(node, journal);
+        } catch (RuntimeException e) {
+            log.error("cannot read the events for {} s ({}); resuming {} here", node.config().sessionTimeout().toSeconds(),
+                    e.getMessage(), workloadId);
+            return false;
         }
-    }
-
-    static boolean isDecision(MigrationEvent e) {
-        return e.getPhase() == Phase.COMPLETED
-                || (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED) && e.getNode().equals(e.getDestinationNode());
     }
 
     private static PageServerAddress pageAddress(String text) {
