@@ -1,7 +1,9 @@
 package io.pmig.platform.topics;
 
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -9,6 +11,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +31,23 @@ public final class TopicCreator {
         }
     }
 
+    /**
+     * Returns once the leader of every partition of every pmig topic answers for it. A topic is listed before its
+     * partitions are served, and an idempotent producer that sends to a partition in that gap can have its first
+     * request refused (not leader) while a later one is appended; the first then never fits and its records expire
+     * (KAFKA-15591; seen: 43 metrics lost to a 10-minute delivery timeout right after a fresh broker's topics were made).
+     * ListOffsets goes to the partition's leader, and the admin client retries it until it is served.
+     */
+    static void awaitLeadersServing(Admin admin) throws ExecutionException, TimeoutException, InterruptedException {
+        Map<TopicPartition, OffsetSpec> every = new HashMap<>();
+        for (Topic topic : Topic.values()) {
+            for (int partition = 0; partition < topic.partitions(); partition++) {
+                every.put(new TopicPartition(topic.topicName(), partition), OffsetSpec.latest());
+            }
+        }
+        admin.listOffsets(every).all().get(60, TimeUnit.SECONDS);
+    }
+
     public static void ensureTopics(Admin admin) {
         try {
             Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
@@ -34,9 +55,6 @@ public final class TopicCreator {
                     .filter(topic -> !existing.contains(topic.topicName()))
                     .map(Topic::newTopic)
                     .toList();
-            if (missing.isEmpty()) {
-                return;
-            }
             for (var entry : admin.createTopics(missing).values().entrySet()) {
                 try {
                     entry.getValue().get(30, TimeUnit.SECONDS);
@@ -47,6 +65,7 @@ public final class TopicCreator {
                     }
                 }
             }
+            awaitLeadersServing(admin);
         } catch (ExecutionException | TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             throw new IllegalStateException("cannot create pmig topics: " + cause.getMessage(), cause);
