@@ -17,6 +17,7 @@ import io.pmig.schemas.Phase;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -141,8 +142,104 @@ class ContainerMigrationTest {
                 "nothing of the migration runs on b");
     }
 
+    /**
+     * A real crash of the source executor (SIGKILL, its own JVM) once the container is checkpointed: the restarted
+     * executor finishes the migration from its journal, and the container runs exactly once - restarted here from its
+     * checkpoint, or on b if the COMMIT had gone out - with its count unbroken.
+     */
+    @Test
+    @Order(3)
+    void sourceExecutorKilledAfterTheCheckpointLeavesTheContainerRunningExactlyOnce() throws Exception {
+        String source = "ksrc";
+        String w = nodes.prefix + "ks";
+        Map<String, String> onEngineA = Map.of(DockerEngine.HOST_PROPERTY + "." + nodes.node(source), a.host());
+        DockerEngines.runShell(a, w, COUNTER);
+        String mid;
+        try (ExecutorProcess executor = ExecutorProcess.start(nodes, source, onEngineA)) {
+            launch(w, source);
+            awaitCount(a, w, 20);
+            mid = nodes.send(CommandKind.MIGRATE, w, source, "b", MigrationMode.PLAIN, List.of());
+            nodes.await(phase(mid, Phase.DUMPED), WAIT, "DUMPED");
+            executor.kill();
+        }
+        try (ExecutorProcess restarted = ExecutorProcess.start(nodes, source, onEngineA)) {
+            MigrationEvent end = nodes.await(ended(mid).and(e -> e.getPhase() == Phase.COMPLETED
+                    || e.getNode().equals(nodes.node(source))), WAIT, "end of " + mid);
+            DockerEngine runsOn = end.getPhase() == Phase.COMPLETED ? b : a;
+            DockerEngine other = runsOn == a ? b : a;
+            assertTrue(end.getPhase() == Phase.COMPLETED || end.getPhase() == Phase.ROLLED_BACK, nodes.eventsSummary());
+            awaitTrue(() -> !running(other, w), "a copy still runs on the other engine after " + end.getPhase());
+            assertEquals(runsOn.pid(w), end.getPid(), end.getPhase() + " names the running container's init");
+            int before = count(runsOn, w);
+            awaitCount(runsOn, w, before + 20);
+            assertContiguousFromOne(DockerEngines.readFile(runsOn, w, "/work/counter.log"));
+            String where = runsOn == a ? source : "b";
+            String kill = nodes.send(CommandKind.KILL, w, where, null, null, List.of());
+            nodes.await(phase(kill, Phase.KILLED), WAIT, "KILLED");
+        }
+    }
+
+    /**
+     * A real crash of the destination while its restored copy waits for COMMIT (the source is held with SIGSTOP
+     * so the COMMIT cannot go out first): the copy never runs, the source rolls back when the COMMIT finds no one,
+     * and the restarted destination removes the copy it had restored.
+     */
+    @Test
+    @Order(4)
+    void destinationExecutorKilledBeforeTheCommitNeverRunsItsCopyAndRemovesItOnRestart() throws Exception {
+        String source = "hsrc";
+        String destination = "kdst";
+        String w = nodes.prefix + "kd";
+        Map<String, String> onEngineA = Map.of(DockerEngine.HOST_PROPERTY + "." + nodes.node(source), a.host());
+        Map<String, String> onEngineB = Map.of(DockerEngine.HOST_PROPERTY + "." + nodes.node(destination), b.host());
+        DockerEngines.importBusyboxImage(b);
+        DockerEngines.runShell(a, w, COUNTER);
+        try (ExecutorProcess src = ExecutorProcess.start(nodes, source, onEngineA)) {
+            String mid;
+            try (ExecutorProcess dst = ExecutorProcess.start(nodes, destination, onEngineB)) {
+                launch(w, source);
+                awaitCount(a, w, 20);
+                mid = nodes.send(CommandKind.MIGRATE, w, source, destination, MigrationMode.PLAIN, List.of());
+                nodes.await(phase(mid, Phase.TRANSFERRED), WAIT, "TRANSFERRED");
+                src.signal("STOP");
+                nodes.await(phase(mid, Phase.RESTORED), WAIT, "RESTORED");
+                assertTrue(b.inspect(w).orElseThrow().path("State").path("Paused").asBoolean(),
+                        "the destination's copy must not run before COMMIT");
+                dst.kill();
+                src.signal("CONT");
+            }
+            MigrationEvent end = nodes.await(ended(mid).and(e -> e.getNode().equals(nodes.node(source))), WAIT,
+                    "end of " + mid);
+            assertEquals(Phase.ROLLED_BACK, end.getPhase(), nodes.eventsSummary());
+            assertTrue(nodes.find(phase(mid, Phase.COMPLETED)).isEmpty(), "COMPLETED for a rolled-back migration");
+            assertEquals(a.pid(w), end.getPid());
+            int before = count(a, w);
+            awaitCount(a, w, before + 20);
+            assertContiguousFromOne(DockerEngines.readFile(a, w, "/work/counter.log"));
+
+            try (ExecutorProcess restarted = ExecutorProcess.start(nodes, destination, onEngineB)) {
+                awaitGone(b, w); // recovery: the copy was never committed
+            }
+            String kill = nodes.send(CommandKind.KILL, w, source, null, null, List.of());
+            nodes.await(phase(kill, Phase.KILLED), WAIT, "KILLED");
+        }
+    }
+
+    private static boolean running(DockerEngine engine, String container) {
+        try {
+            return engine.inspect(container).map(c -> c.path("State").path("Running").asBoolean(false)
+                    && !c.path("State").path("Paused").asBoolean(false)).orElse(false);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static MigrationEvent launch(String w) throws Exception {
-        String cid = nodes.send(CommandKind.LAUNCH, w, null, "a", null, List.of(ContainerWorkloads.ARGV_PREFIX + w));
+        return launch(w, "a");
+    }
+
+    private static MigrationEvent launch(String w, String node) throws Exception {
+        String cid = nodes.send(CommandKind.LAUNCH, w, null, node, null, List.of(ContainerWorkloads.ARGV_PREFIX + w));
         MigrationEvent launched = nodes.await(e -> e.getMigrationId().equals(cid)
                 && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED || e.getPhase() == Phase.LAUNCH_FAILED), WAIT, "LAUNCHED " + w);
         assertEquals(Phase.LAUNCHED, launched.getPhase(), nodes.eventsSummary());

@@ -137,6 +137,11 @@ final class TestNodes implements AutoCloseable {
         return workdirs.get(prefix + name);
     }
 
+    /** The work dir of node {@code name}, registered here if it is new (for executors in their own JVM). */
+    Path workdirFor(String name) {
+        return workdirs.computeIfAbsent(prefix + name, root::resolve);
+    }
+
     /** Host pid of the workload's init on that node, if it runs there. */
     Optional<Integer> runningPid(String name, String workloadId) {
         Path pidFile = workloadDir(name, workloadId).resolve(NodeWorkloads.PID_FILE);

@@ -1,8 +1,13 @@
 package io.pmig.executor.container;
 
-import io.pmig.executor.migration.SourceMigration;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pmig.executor.migration.DestinationMigration;
+import io.pmig.executor.migration.MigrationJournal;
+import io.pmig.executor.migration.MigrationJournal.Step;
+import io.pmig.executor.migration.MigrationRecovery;
 import io.pmig.executor.migration.NodeServices;
+import io.pmig.executor.migration.RecoveryDecision;
+import io.pmig.executor.migration.SourceMigration;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -22,7 +27,12 @@ import org.slf4j.LoggerFactory;
  * {@link ContainerSourceMigration} sends over the destination's ordinary transfer session, whose files land in
  * {@code sessionDir}. Restoring creates the container from the source's spec, applies the writable-layer tars,
  * puts the checkpoint where this engine looks for it ({@code <DockerRootDir>/containers/<id>/checkpoints/<name>}:
- * Docker 20.10 refuses {@code --checkpoint-dir} on start) and starts from it.
+ * Docker 20.10 refuses {@code --checkpoint-dir} on start), starts from it and pauses it at once: the copy runs only
+ * after COMMIT (docker cannot start a container stopped; it runs for the few milliseconds before the pause).
+ *
+ * <p>Journaled in the destination's {@link MigrationJournal} with the process steps (RESTORING once the container may
+ * exist, RESTORED, COMMITTED before COMPLETED is published), so an executor restarted mid-migration removes a copy
+ * that was never committed - the source restarts its own - and keeps one whose COMPLETED is in the log ({@link #recover}).
  */
 public final class ContainerReceiver {
 
@@ -36,6 +46,7 @@ public final class ContainerReceiver {
     private final NodeServices node;
     private final MigrationCommand command;
     private final Path sessionDir;
+    private final MigrationJournal journal;
     private final DockerEngine engine;
     private volatile String createdId;
     private volatile String createdName;
@@ -43,10 +54,11 @@ public final class ContainerReceiver {
     private volatile long restoreMs;
     private volatile boolean committed;
 
-    public ContainerReceiver(NodeServices node, MigrationCommand command, Path sessionDir) {
+    public ContainerReceiver(NodeServices node, MigrationCommand command, Path sessionDir, MigrationJournal journal) {
         this.node = node;
         this.command = command;
         this.sessionDir = sessionDir;
+        this.journal = journal;
         this.engine = ContainerWorkloads.engine(node);
     }
 
@@ -91,10 +103,12 @@ public final class ContainerReceiver {
             throw new IllegalStateException("a container named '" + name + "' already exists on " + engine.host());
         }
         long t = System.nanoTime();
+        journal.put("kind", ContainerSourceMigration.KIND).put("containerName", name).step(Step.RESTORING);
         String id = engine.create(name, spec.path("config"), spec.path("hostConfig"));
         createdId = id;
         createdName = name;
         try {
+            journal.put("containerId", id).step(Step.RESTORING);
             for (JsonNode layer : spec.path("layers")) {
                 Path tar = inside(sessionDir.resolve("container"), layer.path("file").asText());
                 engine.archiveTo(id, layer.path("dir").asText(), tar);
@@ -102,6 +116,8 @@ public final class ContainerReceiver {
             Path target = engine.checkpointDir(id, checkpoint);
             copyTree(sessionDir.resolve(checkpoint), target);
             engine.startFromCheckpoint(id, checkpoint);
+            // docker cannot start a container stopped: paused at once, it runs only after COMMIT, like a process copy
+            engine.pause(id);
             pid = engine.pid(id);
             if (pid == 0) {
                 throw new IllegalStateException("container started from its checkpoint but does not run");
@@ -110,9 +126,11 @@ public final class ContainerReceiver {
             log.warn("restore of container {} failed: {}", name, e.getMessage());
             engine.remove(id);
             createdId = null;
+            journal.step(Step.PREPARED);
             throw e;
         }
         restoreMs = SourceMigration.millisSince(t);
+        journal.put("restoredPid", pid).step(Step.RESTORED);
         node.events().publishProgress(event(Phase.RESTORED).setPid(pid)
                 .setTimings(PhaseTimings.newBuilder().setRestoreMs(restoreMs).build()));
         log.info("restored container {} ({}) as pid {} in {} ms", name, id.substring(0, 12), pid, restoreMs);
@@ -125,6 +143,8 @@ public final class ContainerReceiver {
             throw new IllegalStateException("no restored container to commit");
         }
         long commitStart = System.nanoTime();
+        // COMMITTED first: recovery keeps this copy only if COMPLETED really was published
+        journal.put("commitStartMs", System.currentTimeMillis()).step(Step.COMMITTED);
         ContainerWorkloads.record(node, command.getWorkloadId(), createdId, createdName, pid);
         PhaseTimings timings = PhaseTimings.newBuilder()
                 .setFreezeMs(number(args, "freezeMs")).setDumpMs(number(args, "dumpMs"))
@@ -135,10 +155,15 @@ public final class ContainerReceiver {
             node.events().publish(event(Phase.COMPLETED).setPid(pid).setTimings(timings)
                     .setBytesMoved(number(args, "bytesMoved")));
         } catch (RuntimeException e) {
-            NodeWorkloads.deleteTree(node.workloads().dir(command.getWorkloadId()));
+            // not acknowledged in time - it may still reach the log: remove the copy and overrule it
+            String id = createdId;
+            createdId = null;
+            DestinationMigration.abandonCommit(node, journal, () -> engine.remove(id),
+                    "COMPLETED not acknowledged: " + e.getMessage());
             throw e;
         }
         committed = true;
+        engine.unpause(createdId);
         node.exits().watch(command.getWorkloadId(), pid);
         log.info("container workload {} runs here as pid {} (downtime {} ms)", command.getWorkloadId(), pid,
                 timings.getDowntimeMs());
@@ -157,6 +182,50 @@ public final class ContainerReceiver {
         log.info("removing the uncommitted container {} ({})", createdName, createdId.substring(0, 12));
         engine.remove(createdId);
         createdId = null;
+    }
+
+    /**
+     * At start-up, for a container migration this executor received but did not finish: the rules of process
+     * migrations ({@link RecoveryDecision}) - a copy is kept only if its COMPLETED was published, else removed (and a
+     * COMPLETED that may still land is overruled with ROLLED_BACK).
+     */
+    public static void recover(NodeServices node, MigrationJournal journal) throws IOException, InterruptedException {
+        String workloadId = journal.get("workloadId");
+        DockerEngine engine = ContainerWorkloads.engine(node);
+        String id = journal.get("containerId");
+        if (id == null && journal.step() == Step.RESTORING) {
+            // killed between create and journaling the id: the name was free when RESTORING was written
+            id = engine.inspect(journal.get("containerName")).map(c -> c.path("Id").asText()).orElse(null);
+        }
+        boolean published = journal.step() == Step.COMMITTED && MigrationRecovery.destinationCommitted(node, journal);
+        int pid = id == null ? 0 : engine.pid(id);
+        RecoveryDecision.DestinationAction action = RecoveryDecision.forDestination(journal.step(), published, pid != 0);
+        log.info("recovering destination side of the container migration of {} (stopped at {}): {}", workloadId,
+                journal.step(), action);
+        String container = id;
+        switch (action) {
+            case RESUME_COPY -> {
+                ContainerWorkloads.record(node, workloadId, container, journal.get("containerName"), pid);
+                engine.unpause(container);
+                node.exits().watch(workloadId, pid);
+                log.info("COMPLETED was published before the restart: container workload {} runs here as pid {}",
+                        workloadId, pid);
+                journal.delete();
+            }
+            case GIVE_UP_COPY -> DestinationMigration.abandonCommit(node, journal, () -> {
+                if (container != null) {
+                    engine.remove(container);
+                }
+            }, journal.step() == Step.ABANDONED ? "executor restarted while giving the copy up"
+                    : "executor restarted before COMPLETED was acknowledged");
+            case DISCARD -> {
+                if (container != null) {
+                    log.info("removing the uncommitted container {} of {}", container, workloadId);
+                    engine.remove(container);
+                }
+                journal.delete();
+            }
+        }
     }
 
     static void copyTree(Path from, Path to) throws IOException {

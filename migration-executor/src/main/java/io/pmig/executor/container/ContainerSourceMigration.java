@@ -7,8 +7,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.dockerjava.api.model.ChangeLog;
+import io.pmig.executor.migration.MigrationJournal;
+import io.pmig.executor.migration.MigrationJournal.Role;
+import io.pmig.executor.migration.MigrationJournal.Step;
+import io.pmig.executor.migration.MigrationRecovery;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.migration.PreparedEndpoint;
+import io.pmig.executor.migration.RecoveryDecision;
+import io.pmig.executor.migration.SourceMigration;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
 import io.pmig.executor.transfer.TransferReceipt;
@@ -45,14 +51,16 @@ import org.slf4j.LoggerFactory;
  *     the workload and publishes COMPLETED. Only then is the source container removed.</li>
  * </ol>
  * Any failure after the checkpoint restarts the source container from its own checkpoint (ROLLED_BACK); the
- * destination removes whatever it created. Unlike a process restore, {@code docker start --checkpoint} cannot
- * leave the tasks stopped, so between RESTORE and COMMIT the destination copy already runs while the source is
- * stopped; a rollback in that window replays what the destination did in it (at most the commit round trip).
+ * destination removes whatever it created. The destination's copy is paused from its restore until COMMIT (docker
+ * cannot start a container stopped, so it runs for the milliseconds before the pause).
+ *
+ * <p>Journaled like a process migration ({@link MigrationJournal}, same steps and table, {@code kind=container}) and
+ * decided by the same rules ({@link RecoveryDecision}): an executor restarted mid-migration restarts the checkpointed
+ * container here unless the destination's events say it committed ({@link #recover}); a lost COMMIT reply is
+ * settled by those events as for processes.
  *
  * <p>Not carried: volumes and bind mounts (such a container is refused, untouched), files the container deleted
  * from its image layers (logged), and the container's log on the source engine (it stays behind with the source).
- * Not journaled: if the source executor dies after the checkpoint, the stopped container keeps its checkpoint
- * and {@code docker start --checkpoint pmig-...} resumes it.
  */
 public final class ContainerSourceMigration {
 
@@ -60,13 +68,15 @@ public final class ContainerSourceMigration {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration IMAGE_TIMEOUT = Duration.ofMinutes(10);
     private static final Duration RESTORE_TIMEOUT = Duration.ofMinutes(5);
-    private static final Duration COMMIT_TIMEOUT = Duration.ofSeconds(60);
+    /** What a journal of a container migration says about its workload (process migrations have none). */
+    public static final String KIND = "container";
 
     private final NodeServices node;
     private final MigrationCommand command;
     private final String migrationId;
     private final String workloadId;
     private final String checkpoint;
+    private final MigrationJournal journal;
     private final Path staging;
     private final PhaseTimings.Builder timings = PhaseTimings.newBuilder();
     private DockerEngine engine;
@@ -74,17 +84,22 @@ public final class ContainerSourceMigration {
     private long startNanos;
     private long freezeStartNanos;
 
-    private ContainerSourceMigration(NodeServices node, MigrationCommand command) {
+    private ContainerSourceMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
         this.node = node;
         this.command = command;
         this.migrationId = command.getCommandId();
         this.workloadId = command.getWorkloadId();
         this.checkpoint = checkpointName(migrationId);
-        this.staging = node.config().workdir().resolve("container-migrations").resolve(checkpoint);
+        this.journal = journal;
+        this.staging = journal.dir().resolve("staged");
     }
 
-    public static ContainerSourceMigration create(NodeServices node, MigrationCommand command) {
-        return new ContainerSourceMigration(node, command);
+    public static ContainerSourceMigration create(NodeServices node, MigrationCommand command) throws IOException {
+        MigrationJournal journal = MigrationJournal.create(node.config().workdir(), command.getCommandId(), Role.SOURCE);
+        journal.put("kind", KIND).put("workloadId", command.getWorkloadId()).put("commandId", command.getCommandId())
+                .put("destination", command.getDestinationNode()).put("mode", command.getMode().name())
+                .put("checkpoint", checkpointName(command.getCommandId()));
+        return new ContainerSourceMigration(node, command, journal);
     }
 
     /** Docker checkpoint names allow [A-Za-z0-9_.-]; the migration id made to fit, for the operator to recognise. */
@@ -97,6 +112,7 @@ public final class ContainerSourceMigration {
         startNanos = System.nanoTime();
         engine = ContainerWorkloads.engine(node);
         containerId = ContainerWorkloads.containerId(node, workloadId);
+        journal.put("containerId", containerId).step(Step.ACCEPTED);
         node.events().publish(event(Phase.ACCEPTED));
         log.info("migrating container workload {} ({}) to {}, waiting for the destination to prepare",
                 workloadId, shortId(), command.getDestinationNode());
@@ -137,23 +153,21 @@ public final class ContainerSourceMigration {
             return;
         }
 
+        journal.step(Step.CONNECTED);
         if (!node.exits().unwatch(workloadId)) {
             untouched(Phase.ROLLED_BACK, "container workload " + workloadId + " is no longer running here", connection);
             return;
         }
+        journal.step(Step.DUMPING);
         freezeStartNanos = System.nanoTime();
         try {
             engine.checkpoint(containerId, checkpoint);
         } catch (IOException | RuntimeException e) {
-            if (engine.pid(containerId) != 0) {
-                node.exits().watch(workloadId, engine.pid(containerId));
-                untouched(Phase.ROLLED_BACK, "checkpoint failed: " + describe(e), connection);
-            } else {
-                rollback("checkpoint failed: " + describe(e), connection);
-            }
+            rollback("checkpoint failed: " + describe(e), connection);
             return;
         }
         long dumpMs = millisSince(freezeStartNanos);
+        journal.step(Step.DUMPED);
         node.workloads().removePid(workloadId);
         Path checkpoints = engine.checkpointDir(containerId, checkpoint).getParent();
         timings.setFreezeMs(dumpMs).setDumpMs(dumpMs);
@@ -178,14 +192,16 @@ public final class ContainerSourceMigration {
             node.events().publishProgress(event(Phase.TRANSFERRED).setBytesMoved(bytes));
             log.info("sent the checkpoint ({} bytes) and {} writable-layer file(s)", images.bytes(), layer.files() - 1);
 
+            journal.step(Step.RESTORING);
             Map<String, String> restored = parseReply(connection.control(ContainerReceiver.RESTORE,
                     Map.of("checkpoint", checkpoint), RESTORE_TIMEOUT));
             timings.setRestoreMs(Long.parseLong(restored.getOrDefault("restoreMs", "0")));
+            journal.put("commitSentMs", System.currentTimeMillis()).step(Step.COMMITTING);
             connection.control(ContainerReceiver.COMMIT, Map.of(
                     "freezeMs", String.valueOf(timings.getFreezeMs()), "dumpMs", String.valueOf(timings.getDumpMs()),
                     "transferMs", String.valueOf(timings.getTransferMs()), "bytesMoved", String.valueOf(bytes),
                     "downtimeMs", String.valueOf(millisSince(freezeStartNanos)),
-                    "totalMs", String.valueOf(millisSince(startNanos))), COMMIT_TIMEOUT);
+                    "totalMs", String.valueOf(millisSince(startNanos))), SourceMigration.COMMIT_TIMEOUT);
             try {
                 connection.finish();
             } catch (TransferException e) {
@@ -193,19 +209,65 @@ public final class ContainerSourceMigration {
             }
             connection.close();
         } catch (TransferException | IOException | RuntimeException e) {
-            if (e instanceof TransferException t && t.retriable() && node.history().completed(workloadId, migrationId)) {
-                log.info("COMMIT reply lost ({}) but the destination published COMPLETED", e.getMessage());
+            if (journal.step() == Step.COMMITTING && !(e instanceof TransferException t && !t.retriable())) {
+                // the COMMIT may have arrived: the destination's events decide, as for a process
                 connection.close();
-            } else {
-                rollback(describe(e), connection);
-                return;
+                if (destinationCommitted()) {
+                    log.info("COMMIT reply lost ({}) but the destination published COMPLETED", describe(e));
+                    committed(node, journal);
+                    return;
+                }
             }
+            rollback(describe(e), connection);
+            return;
         }
-        log.info("container {} now runs on {}; removing the source container", shortId(), command.getDestinationNode());
-        engine.remove(containerId);
-        node.workloads().remove(workloadId);
-        NodeWorkloads.deleteTree(staging);
-        node.peers().forget(migrationId);
+        committed(node, journal);
+    }
+
+    private boolean destinationCommitted() throws InterruptedException {
+        try {
+            return MigrationRecovery.destinationCommitted(node, journal);
+        } catch (RuntimeException e) {
+            log.error("cannot read the events ({}); restarting container workload {} here", e.getMessage(), workloadId);
+            return false;
+        }
+    }
+
+    /** The destination runs the container now: the checkpointed source container goes. Shared with recovery. */
+    private static void committed(NodeServices node, MigrationJournal journal) throws IOException {
+        String containerId = journal.get("containerId");
+        log.info("container {} now runs on {}; removing the source container", shortId(containerId),
+                journal.get("destination"));
+        ContainerWorkloads.engine(node).remove(containerId);
+        node.workloads().remove(journal.get("workloadId"));
+        journal.delete();
+        node.peers().forget(journal.get("migrationId"));
+    }
+
+    /**
+     * At start-up, for a container migration this executor left unfinished: the rules of process migrations
+     * ({@link RecoveryDecision}) with the container as the frozen copy - it is present while the engine still has it
+     * (checkpointed, or running if the checkpoint never happened).
+     */
+    public static void recover(NodeServices node, MigrationJournal journal) throws IOException, InterruptedException {
+        String workloadId = journal.get("workloadId");
+        String containerId = journal.get("containerId");
+        Step step = journal.step();
+        DockerEngine engine = ContainerWorkloads.engine(node);
+        boolean committed = step == Step.COMMITTING && MigrationRecovery.destinationCommitted(node, journal);
+        boolean present = containerId != null && engine.inspect(containerId).isPresent();
+        RecoveryDecision.SourceAction action = RecoveryDecision.forSource(step, committed, present, false, false);
+        String why = "executor restarted mid-migration";
+        log.info("recovering source side of the container migration of {} (stopped at {}): {}", workloadId, step, action);
+        PhaseTimings.Builder timings = PhaseTimings.newBuilder();
+        switch (action) {
+            case KEEP_RUNNING -> publishEnd(node, journal, Phase.ROLLED_BACK, timings, engine.pid(containerId),
+                    why + " before the checkpoint; the container kept running here", () -> deleteQuietly(journal));
+            case RELEASE_FROZEN -> committed(node, journal);
+            case RESUME_FROZEN -> resume(node, journal, engine, why, timings);
+            case RESTORE_LOCAL_IMAGES, LOST -> publishEnd(node, journal, Phase.FAILED, timings, 0,
+                    "workload lost: " + why + " and container " + shortId(containerId) + " is gone from the engine", null);
+        }
     }
 
     /** Why this container cannot move, or null. */
@@ -221,7 +283,7 @@ public final class ContainerSourceMigration {
 
     private void sendImageIfMissing(TransferConnection connection, String imageId, String imageName)
             throws TransferException, IOException {
-        if ("yes".equals(connection.control(ContainerReceiver.HAS_IMAGE, Map.of("image", imageId), COMMIT_TIMEOUT))) {
+        if ("yes".equals(connection.control(ContainerReceiver.HAS_IMAGE, Map.of("image", imageId), CONNECT_TIMEOUT))) {
             return;
         }
         long t = System.nanoTime();
@@ -282,34 +344,74 @@ public final class ContainerSourceMigration {
         return spec;
     }
 
-    /** Restarts the source container from its checkpoint (the destination removes what it created). */
+    /** Gives the container back to this node (the destination removes what it created). */
     private void rollback(String why, TransferConnection connection) throws IOException {
         log.warn("rolling back container workload {}: {}", workloadId, why);
+        journal.step(Step.ROLLING_BACK);
         abortQuietly(connection);
+        resume(node, journal, engine, why, timings);
+    }
+
+    /**
+     * Runs the container here again: as it is if the checkpoint never stopped it, else restarted from its checkpoint
+     * (ROLLED_BACK); FAILED "workload lost" only if that restart fails (the checkpoint is kept for an operator).
+     */
+    private static void resume(NodeServices node, MigrationJournal journal, DockerEngine engine, String why,
+                               PhaseTimings.Builder timings) throws IOException {
+        String workloadId = journal.get("workloadId");
+        String containerId = journal.get("containerId");
+        String checkpoint = journal.get("checkpoint");
         long t = System.nanoTime();
         try {
-            // Restart from a copy under a new name with one file added: containerd may still hold the checkpoint it
-            // took as content, and Docker 20.10 then refuses to upload the very same bytes again on start
-            // ("commit failed: content sha256:...: already exists" - seen whenever its GC had not run yet).
-            String copy = checkpoint + "-rollback";
-            Path copyDir = engine.checkpointDir(containerId, copy);
-            ContainerReceiver.copyTree(engine.checkpointDir(containerId, checkpoint), copyDir);
-            Files.writeString(copyDir.resolve("pmig-rollback"), migrationId + "\n");
-            engine.startFromCheckpoint(containerId, copy);
+            if (engine.pid(containerId) == 0) {
+                // Restart from a copy under a new name with one file added: containerd may still hold the checkpoint it
+                // took as content, and Docker 20.10 then refuses to upload the very same bytes again on start
+                // ("commit failed: content sha256:...: already exists" - seen whenever its GC had not run yet).
+                String copy = checkpoint + "-rollback";
+                Path copyDir = engine.checkpointDir(containerId, copy);
+                NodeWorkloads.deleteTree(copyDir); // an earlier attempt's, if a restart interrupted it
+                ContainerReceiver.copyTree(engine.checkpointDir(containerId, checkpoint), copyDir);
+                Files.writeString(copyDir.resolve("pmig-rollback"), journal.get("migrationId") + "\n");
+                engine.startFromCheckpoint(containerId, copy);
+                timings.setRestoreMs(millisSince(t));
+            }
             int pid = engine.pid(containerId);
-            timings.setRestoreMs(millisSince(t));
+            if (pid == 0) {
+                throw new IllegalStateException("container " + shortId(containerId) + " does not run after its restart");
+            }
             node.workloads().writePid(workloadId, pid);
             node.exits().watch(workloadId, pid);
-            node.events().publish(event(Phase.ROLLED_BACK).setPid(pid).setError(why));
-            log.info("rolled back: container {} runs here again as pid {}", shortId(), pid);
+            log.info("rolled back: container {} runs here again as pid {}", shortId(containerId), pid);
+            publishEnd(node, journal, Phase.ROLLED_BACK, timings, pid, why, () -> deleteQuietly(journal));
         } catch (IOException | RuntimeException e) {
-            node.events().publish(event(Phase.FAILED).setError("workload lost: " + why + "; restarting the container "
-                    + "from checkpoint " + checkpoint + " failed: " + describe(e)));
-            log.error("container workload {} lost: {}; rollback failed: {} (checkpoint {} kept)", workloadId, why,
-                    describe(e), checkpoint);
+            log.error("container workload {} lost: {}; restarting it failed: {} (checkpoint {} and journal {} kept)",
+                    workloadId, why, describe(e), checkpoint, journal.dir());
+            publishEnd(node, journal, Phase.FAILED, timings, 0, "workload lost: " + why + "; restarting the container "
+                    + "from checkpoint " + checkpoint + " failed: " + describe(e), null);
         }
-        NodeWorkloads.deleteTree(staging);
-        node.peers().forget(migrationId);
+        node.peers().forget(journal.get("migrationId"));
+    }
+
+    /** ROLLED_BACK is retried until the broker takes it (then the journal goes); FAILED is published once. */
+    private static void publishEnd(NodeServices node, MigrationJournal journal, Phase phase, PhaseTimings.Builder timings,
+                                   int pid, String why, Runnable afterwards) {
+        MigrationEvent.Builder event = node.events().event(journal.get("commandId"), journal.get("migrationId"),
+                        journal.get("workloadId"), phase)
+                .setMode(io.pmig.schemas.MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
+                .setDestinationNode(journal.get("destination")).setTimings(timings.build()).setPid(pid).setError(why);
+        if (afterwards != null) {
+            node.events().publishEventually(event, afterwards);
+        } else {
+            node.events().publish(event);
+        }
+    }
+
+    private static void deleteQuietly(MigrationJournal journal) {
+        try {
+            journal.delete();
+        } catch (IOException e) {
+            log.warn("cannot delete the journal in {}: {}", journal.dir(), e.getMessage());
+        }
     }
 
     /** Nothing was checkpointed: the container never stopped. */
@@ -321,7 +423,7 @@ public final class ContainerSourceMigration {
             node.exits().watch(workloadId, pid);
         }
         node.events().publish(event(phase).setError(why).setPid(pid));
-        NodeWorkloads.deleteTree(staging);
+        journal.delete();
     }
 
     private static void abortQuietly(TransferConnection connection) {
@@ -346,7 +448,11 @@ public final class ContainerSourceMigration {
     }
 
     private String shortId() {
-        return containerId.length() > 12 ? containerId.substring(0, 12) : containerId;
+        return shortId(containerId);
+    }
+
+    private static String shortId(String containerId) {
+        return containerId == null ? "?" : containerId.length() > 12 ? containerId.substring(0, 12) : containerId;
     }
 
     /** {@code name} and everything under it, relative to {@code base}, directories before their contents. */

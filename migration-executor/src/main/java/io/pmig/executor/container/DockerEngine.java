@@ -119,6 +119,18 @@ public final class DockerEngine implements AutoCloseable {
         call("POST", "/containers/" + enc(id) + "/start?checkpoint=" + enc(checkpoint), null);
     }
 
+    /** Freezes every task of the container in its cgroup ({@code docker pause}). */
+    public void pause(String id) throws IOException {
+        call("POST", "/containers/" + enc(id) + "/pause", null);
+    }
+
+    /** Lets a paused container's tasks run again ({@code docker unpause}); a container not paused is left alone. */
+    public void unpause(String id) throws IOException {
+        if (inspect(id).map(c -> c.path("State").path("Paused").asBoolean(false)).orElse(false)) {
+            call("POST", "/containers/" + enc(id) + "/unpause", null);
+        }
+    }
+
     /** Where the engine keeps checkpoint {@code checkpoint} of container {@code fullId}. */
     public Path checkpointDir(String fullId, String checkpoint) throws IOException {
         return dataRoot().resolve("containers").resolve(fullId).resolve("checkpoints").resolve(checkpoint);

@@ -366,7 +366,7 @@ public final class DestinationMigration implements SessionHandler {
 
     private synchronized String containerControl(String verb, Map<String, String> args) throws Exception {
         if (container == null) {
-            container = new ContainerReceiver(node, command, sessionDir);
+            container = new ContainerReceiver(node, command, sessionDir, journal);
         }
         String reply = container.onControl(verb, args);
         committed = container.committed();
@@ -379,10 +379,24 @@ public final class DestinationMigration implements SessionHandler {
      * the destination's last decisive event). Shared with recovery.
      */
     static void abandonCommit(NodeServices node, MigrationJournal journal, int pid, String why) throws IOException {
-        if (pid != 0) {
-            ProcessTable.killNamespace(pid);
-            ProcessTable.awaitGone(pid, Duration.ofSeconds(10));
-        }
+        abandonCommit(node, journal, () -> {
+            if (pid != 0) {
+                ProcessTable.killNamespace(pid);
+                ProcessTable.awaitGone(pid, Duration.ofSeconds(10));
+            }
+        }, why);
+    }
+
+    /** The copy's kind-specific end (a killed process tree, a removed container). */
+    @FunctionalInterface
+    public interface CopyRemoval {
+        void remove() throws IOException;
+    }
+
+    /** {@link #abandonCommit(NodeServices, MigrationJournal, int, String)} for any kind of copy. */
+    public static void abandonCommit(NodeServices node, MigrationJournal journal, CopyRemoval removal, String why)
+            throws IOException {
+        removal.remove();
         String workloadId = journal.get("workloadId");
         NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         journal.step(Step.ABANDONED);

@@ -1,5 +1,7 @@
 package io.pmig.executor.migration;
 
+import io.pmig.executor.container.ContainerReceiver;
+import io.pmig.executor.container.ContainerSourceMigration;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.workload.NodeWorkloads;
@@ -24,7 +26,9 @@ import org.slf4j.MDC;
  * Finishes or rolls back, at start-up, the migrations a previous run of this executor left in its journals.
  * Source: a workload that was never frozen keeps running; a frozen one is resumed unless the destination's
  * events say it committed, and then it is killed. Destination: a copy whose COMPLETED was published is resumed,
- * anything else killed (and a COMPLETED that may still land is overruled with ROLLED_BACK).
+ * anything else killed (and a COMPLETED that may still land is overruled with ROLLED_BACK). Container migrations
+ * ({@code kind=container}) follow the same rules through their own copies (ContainerSourceMigration#recover,
+ * ContainerReceiver#recover).
  */
 public final class MigrationRecovery {
 
@@ -38,8 +42,15 @@ public final class MigrationRecovery {
         for (MigrationJournal journal : MigrationJournal.all(node.config().workdir())) {
             MDC.put("migration", journal.get("migrationId"));
             try {
+                boolean container = ContainerSourceMigration.KIND.equals(journal.get("kind"));
                 if (journal.role() == Role.SOURCE) {
-                    recoverSource(node, journal);
+                    if (container) {
+                        ContainerSourceMigration.recover(node, journal);
+                    } else {
+                        recoverSource(node, journal);
+                    }
+                } else if (container) {
+                    ContainerReceiver.recover(node, journal);
                 } else {
                     recoverDestination(node, journal);
                 }
@@ -119,7 +130,7 @@ public final class MigrationRecovery {
      * settled - the longest a COMPLETED can take to be acknowledged after COMMIT. Retries while the events cannot be
      * read.
      */
-    static boolean destinationCommitted(NodeServices node, MigrationJournal journal) throws InterruptedException {
+    public static boolean destinationCommitted(NodeServices node, MigrationJournal journal) throws InterruptedException {
         // a COMPLETED already in the log is final (only the destination could overrule it, and it has not)
         try {
             if (node.history().completed(journal.get("workloadId"), journal.get("migrationId"))) {

@@ -7,10 +7,10 @@ import io.pmig.executor.migration.MigrationJournal.Step;
  * restarted mid-migration - decided from facts alone (pure: unit-tested over every step and every fact). The rules
  * that keep a workload from being lost or run twice live here, once, for the driver and for recovery.
  */
-final class RecoveryDecision {
+public final class RecoveryDecision {
 
     /** The source's copy. */
-    enum SourceAction {
+    public enum SourceAction {
         /** nothing was frozen: the workload never stopped */
         KEEP_RUNNING,
         /** SIGCONT to the frozen tree */
@@ -24,7 +24,7 @@ final class RecoveryDecision {
     }
 
     /** The destination's copy. */
-    enum DestinationAction {
+    public enum DestinationAction {
         /** nothing committed: kill whatever was restored */
         DISCARD,
         /** COMPLETED is in the log: resume the stopped copy */
@@ -43,7 +43,7 @@ final class RecoveryDecision {
      * @param released             the source let go of its tree before the restore (RELEASED was reached)
      * @param localImages          a complete local checkpoint is in the journal's directory
      */
-    static SourceAction forSource(Step step, boolean destinationCommitted, boolean frozenTreePresent, boolean released,
+    public static SourceAction forSource(Step step, boolean destinationCommitted, boolean frozenTreePresent, boolean released,
                                   boolean localImages) {
         switch (step) {
             case ACCEPTED, CONNECTED:
@@ -69,7 +69,7 @@ final class RecoveryDecision {
      * @param completedPublished the destination's last decisive event is COMPLETED (read once settled)
      * @param copyAlive          the restored init still exists
      */
-    static DestinationAction forDestination(Step step, boolean completedPublished, boolean copyAlive) {
+    public static DestinationAction forDestination(Step step, boolean completedPublished, boolean copyAlive) {
         return switch (step) {
             case PREPARED, RESTORING, RESTORED -> DestinationAction.DISCARD;
             case COMMITTED -> completedPublished && copyAlive ? DestinationAction.RESUME_COPY : DestinationAction.GIVE_UP_COPY;
