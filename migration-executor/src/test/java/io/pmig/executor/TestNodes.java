@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.ExecutorConfig.RestoreFault;
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.migration.CheckpointEngine;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.transfer.TransferCredentials;
 import io.pmig.executor.transfer.TransferLimits;
@@ -105,15 +106,26 @@ final class TestNodes implements AutoCloseable {
         return start(name, RestoreFault.NONE, null, null, tweak);
     }
 
+    /** Starts executor {@code name} whose migrations act through {@code engine} (the fake: no criu). */
+    NodeExecutor start(String name, CheckpointEngine engine) throws Exception {
+        return start(name, RestoreFault.NONE, null, null, UnaryOperator.identity(), engine);
+    }
+
     private NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise,
                                UnaryOperator<ExecutorConfig> tweak) throws Exception {
+        return start(name, fault, listenAt, advertise, tweak, null);
+    }
+
+    private NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise,
+                               UnaryOperator<ExecutorConfig> tweak, CheckpointEngine engine) throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
         InetSocketAddress listen = listenAt != null ? listenAt : new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         ExecutorConfig config = new ExecutorConfig(node, SharedBroker.clientProperties(), workdir, listen, advertise,
                 criu(), InitBinary.install(InitBinary.DEFAULT_PATH), new TransferCredentials(SECRET),
                 TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30), Duration.ofMinutes(2), fault);
-        NodeExecutor executor = NodeExecutor.start(tweak.apply(config));
+        NodeExecutor executor = engine == null ? NodeExecutor.start(tweak.apply(config))
+                : NodeExecutor.start(tweak.apply(config), engine);
         executors.put(node, executor);
         return executor;
     }

@@ -3,7 +3,7 @@ package io.pmig.executor.checkpoint;
 import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
-import io.pmig.executor.migration.DestinationMigration;
+import io.pmig.executor.migration.CriuEngine;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
@@ -152,7 +152,7 @@ public final class CheckpointShipper implements AutoCloseable {
 
     /** criu keeps a stopped tree's connections locked: once it runs again they must flow. */
     private void resume(int pid, Path images) {
-        DestinationMigration.resume(pid);
+        CriuEngine.continueTree(pid, java.util.Set.of());
         Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
     }
 
@@ -193,7 +193,7 @@ public final class CheckpointShipper implements AutoCloseable {
                 String workloadId = dir.getFileName().toString();
                 node.workloads().pid(workloadId).filter(ProcessTable::isAlive).ifPresent(pid -> {
                     log.warn("resuming {} (pid {}): the previous executor stopped during its checkpoint", workloadId, pid);
-                    DestinationMigration.resume(pid);
+                    CriuEngine.continueTree(pid, java.util.Set.of());
                 });
                 Criu.lockTable(dir.resolve("images")).ifPresent(node.config().criu()::deleteLockTable);
                 NodeWorkloads.deleteTree(dir);

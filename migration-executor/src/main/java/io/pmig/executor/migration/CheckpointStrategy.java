@@ -15,7 +15,7 @@ import java.util.OptionalInt;
  * still needs from this node after the commit. Every strategy leaves the dumped tree stopped in place
  * ({@link FrozenSource}); the phases and the rollback are written once, in {@link SourceMigration}.
  */
-sealed interface CheckpointStrategy {
+public interface CheckpointStrategy {
 
     /** Freezes the tree and writes its images to {@code images}, leaving every task stopped. */
     void dump(int initPid, Path images) throws CriuException;

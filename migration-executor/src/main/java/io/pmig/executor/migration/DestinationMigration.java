@@ -3,7 +3,6 @@ package io.pmig.executor.migration;
 import io.pmig.executor.ExecutorConfig.RestoreFault;
 import io.pmig.executor.container.ContainerReceiver;
 import io.pmig.executor.criu.BackgroundCriu;
-import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
@@ -14,7 +13,6 @@ import io.pmig.executor.transfer.SessionHandler;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferSession;
 import io.pmig.executor.workload.NodeWorkloads;
-import io.pmig.executor.workload.ProcessTable;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -173,8 +171,8 @@ public final class DestinationMigration implements SessionHandler {
         if (node.workloads().isRunning(workloadId)) {
             return "workload " + workloadId + " already runs on " + config.node();
         }
-        if (command.getMode() == MigrationMode.LAZY && config.criu().lazyPagesProblem().isPresent()) {
-            return "LAZY mode is unavailable: " + config.criu().lazyPagesProblem().get();
+        if (command.getMode() == MigrationMode.LAZY && node.engine().lazyPagesProblem().isPresent()) {
+            return "LAZY mode is unavailable: " + node.engine().lazyPagesProblem().get();
         }
         if (config.capacityCpus() > 0 && command.getCpuRequest() > config.capacityCpus()) {
             return "needs " + command.getCpuRequest() + " cpus, node capacity is " + config.capacityCpus() + " (--capacity cpus)";
@@ -229,8 +227,8 @@ public final class DestinationMigration implements SessionHandler {
         NodeFacts source = NodeFacts.fromArguments(args);
         localDump = NodeFacts.releaseBeforeRestore(source, NodeFacts.thisNetwork());
         var config = node.config();
-        if (!config.criu().restoresImagesOf(source.criuVersion())) {
-            throw new IllegalStateException("incompatible destination: criu " + config.criu().version()
+        if (!node.engine().restoresImagesOf(source.criuVersion())) {
+            throw new IllegalStateException("incompatible destination: criu " + node.engine().version()
                     + " here cannot restore images of criu " + source.criuVersion() + " on " + command.getSourceNode());
         }
         if (!source.kernel().equals(NodeFacts.thisKernel())) {
@@ -257,13 +255,13 @@ public final class DestinationMigration implements SessionHandler {
                 // criu wants an IP literal; a wildcard listen address binds the page server to the advertised host
                 InetAddress host = node.pageServerHost();
                 PageServerAddress at = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
-                pageServer = config.criu().startPageServer(images, at, tlsOptions, Duration.ofSeconds(10));
+                pageServer = node.engine().startPageServer(images, at, tlsOptions, Duration.ofSeconds(10));
                 pages = at.toString();
             }
         }
         log.info("source {} proven (criu {}, {} bytes): ready to receive {}", command.getSourceNode(),
                 source.criuVersion(), source.bytesNeeded(), workloadId);
-        return NodeFacts.ofThisNode(config.criu(), 0, false, cert, pages).signedReply(config.credentials(), migrationId);
+        return NodeFacts.ofThisNode(node.engine().version(), 0, false, cert, pages).signedReply(config.credentials(), migrationId);
     }
 
     private synchronized String restore(Map<String, String> args) throws Exception {
@@ -301,24 +299,24 @@ public final class DestinationMigration implements SessionHandler {
                 if (tlsOptions.isEmpty()) {
                     throw new IllegalStateException("LAZY RESTORE before HELLO: no TLS certificate of the source");
                 }
-                lazyPages = node.config().criu().startLazyPages(images, lazySource(args), tlsOptions, Duration.ofSeconds(30));
+                lazyPages = node.engine().startLazyPages(images, lazySource(args), tlsOptions, Duration.ofSeconds(30));
             }
-            pid = node.config().criu().restore(images, dir, true, lazy, "restore.log");
+            pid = node.engine().restore(images, dir, true, lazy, "restore.log");
         } catch (CriuException | RuntimeException e) {
             if (lazyPages != null) {
                 lazyPages.kill(); // the source's lazy dump then resumes its tree
                 log.warn("criu lazy-pages for {}: {}", workloadId, lazyPages.errors());
             }
             // the source restores its own checkpoint next and that removes the lock when both share a network
-            leftoverLockTable = Criu.lockTable(images);
+            leftoverLockTable = node.engine().networkLock(images);
             NodeWorkloads.deleteTree(dir);
             log.warn("restore of {} failed: {}", workloadId, e.getMessage());
             throw e;
         }
         restoreMs = SourceMigration.millisSince(t);
-        if (!ProcessTable.isAlive(pid)) {
+        if (!node.engine().isAlive(pid)) {
             NodeWorkloads.deleteTree(dir);
-            throw new IllegalStateException("restored init " + pid + " is not alive (state " + ProcessTable.state(pid) + ")");
+            throw new IllegalStateException("restored init " + pid + " is not alive");
         }
         restoredPid = pid;
         journal.put("restoredPid", pid).step(Step.RESTORED);
@@ -333,7 +331,7 @@ public final class DestinationMigration implements SessionHandler {
 
     /** Publishes COMPLETED (durably) and only then lets the restored tasks run. */
     private synchronized String commit(Map<String, String> args) throws Exception {
-        if (restoredPid == 0 || !ProcessTable.isAlive(restoredPid)) {
+        if (restoredPid == 0 || !node.engine().isAlive(restoredPid)) {
             throw new IllegalStateException("nothing restored to commit");
         }
         long commitStart = System.nanoTime();
@@ -358,7 +356,7 @@ public final class DestinationMigration implements SessionHandler {
             throw e;
         }
         committed = true;
-        resume(restoredPid, SourceMigration.parsePids(args.get("keepStopped")));
+        node.engine().resumeCopy(restoredPid, SourceMigration.parsePids(args.get("keepStopped")));
         node.exits().watch(workloadId, restoredPid);
         log.info("{} runs here as pid {} (downtime {} ms)", workloadId, restoredPid, timings.getDowntimeMs());
         return "pid=" + restoredPid;
@@ -379,12 +377,7 @@ public final class DestinationMigration implements SessionHandler {
      * the destination's last decisive event). Shared with recovery.
      */
     static void abandonCommit(NodeServices node, MigrationJournal journal, int pid, String why) throws IOException {
-        abandonCommit(node, journal, () -> {
-            if (pid != 0) {
-                ProcessTable.killNamespace(pid);
-                ProcessTable.awaitGone(pid, Duration.ofSeconds(10));
-            }
-        }, why);
+        abandonCommit(node, journal, () -> node.engine().kill(pid), why);
     }
 
     /** The copy's kind-specific end (a killed process tree, a removed container). */
@@ -425,8 +418,7 @@ public final class DestinationMigration implements SessionHandler {
         }
         if (restoredPid != 0) {
             log.info("killing the uncommitted copy of {} (pid {})", workloadId, restoredPid);
-            ProcessTable.killNamespace(restoredPid);
-            ProcessTable.awaitGone(restoredPid, Duration.ofSeconds(10));
+            node.engine().kill(restoredPid);
             restoredPid = 0;
             NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         }
@@ -490,7 +482,7 @@ public final class DestinationMigration implements SessionHandler {
         }
         node.peers().await(migrationId, e -> command.getSourceNode().equals(e.getNode())
                 && (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED), Duration.ofMinutes(2));
-        node.config().criu().deleteLockTable(leftoverLockTable.get());
+        node.engine().unlockNetwork(leftoverLockTable.get());
         node.peers().forget(migrationId);
     }
 
@@ -504,19 +496,6 @@ public final class DestinationMigration implements SessionHandler {
             }
         }
         log.warn("fault injection: corrupted the received core images of {}", workloadId);
-    }
-
-    public static void resume(int initPid) {
-        resume(initPid, java.util.Set.of());
-    }
-
-    /** SIGCONT to every task of the restored tree but those stopped before the migration (namespace-local pids). */
-    static void resume(int initPid, java.util.Set<Integer> keepStopped) {
-        List<Integer> members = ProcessTable.namespaceMembers(initPid).stream()
-                .filter(pid -> !keepStopped.contains(ProcessTable.namespacePid(pid))).toList();
-        if (!ProcessTable.signal("CONT", members)) {
-            log.warn("SIGCONT to {} did not reach every process", members);
-        }
     }
 
     private MigrationEvent.Builder event(Phase phase) {

@@ -5,12 +5,10 @@ import io.pmig.executor.container.ContainerSourceMigration;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.workload.NodeWorkloads;
-import io.pmig.executor.workload.ProcessTable;
 import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
-import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.workload.WorkloadIdentity;
 import java.util.Optional;
@@ -33,7 +31,6 @@ import org.slf4j.MDC;
 public final class MigrationRecovery {
 
     private static final Logger log = LoggerFactory.getLogger(MigrationRecovery.class);
-    private static final java.time.Duration RECOVERY_CRIU_WAIT = java.time.Duration.ofMinutes(2);
 
     private MigrationRecovery() {
     }
@@ -68,30 +65,15 @@ public final class MigrationRecovery {
         Step step = journal.step();
         Path images = journal.dir().resolve("images");
         log.info("recovering source side of the migration of {} (stopped at {})", workloadId, step);
-        // criu outlives a killed executor: a dump finishes (tree left stopped), a lazy dump serves pages until the
-        // destination has them all - or is stopped now if the restore was never asked for
-        if (MigrationMode.LAZY.name().equals(journal.get("mode"))) {
-            int dumpPid = BackgroundCriu.pid(images, "lazy-dump");
-            if (isCriu(dumpPid) && step != Step.RESTORING && step != Step.COMMITTING) {
-                ProcessTable.signal("TERM", List.of(dumpPid));
-            }
-            long deadline = System.nanoTime() + node.config().sessionTimeout().toNanos();
-            while (isCriu(dumpPid) && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
-            if (isCriu(dumpPid)) {
-                ProcessTable.signal("KILL", List.of(dumpPid));
-            }
-        } else {
-            awaitCriu(images, "dump", RECOVERY_CRIU_WAIT);
-        }
+        node.engine().settleSource(journal);
         String why = "executor restarted mid-migration";
         Optional<FrozenSource> frozen = frozenSource(journal);
         boolean committed = step == Step.COMMITTING && destinationCommitted(node, journal);
         boolean released = journal.getInt("releaseBeforeRestore") == 1
                 && (step == Step.RELEASED || step == Step.RESTORING || step == Step.COMMITTING || step == Step.ROLLING_BACK);
         RecoveryDecision.SourceAction action = RecoveryDecision.forSource(step, committed,
-                frozen.map(FrozenSource::isPresent).orElse(false), released, Files.exists(images.resolve("inventory.img")));
+                frozen.map(tree -> node.engine().isPresent(tree.init())).orElse(false), released,
+                Files.exists(images.resolve("inventory.img")));
         log.info("{}: {}", why, action);
         switch (action) {
             case KEEP_RUNNING -> {
@@ -104,12 +86,12 @@ public final class MigrationRecovery {
                 journal.delete();
             }
             case RELEASE_FROZEN -> {
-                frozen.ifPresent(tree -> tree.release(node.config().criu()));
+                frozen.ifPresent(node.engine()::release);
                 node.workloads().remove(workloadId);
                 journal.delete();
             }
             case RESUME_FROZEN -> {
-                if (frozen.get().resume(node.config().criu())) {
+                if (node.engine().resume(frozen.get())) {
                     SourceMigration.rolledBack(node, journal, frozen.get().init().pid(), why, PhaseTimings.newBuilder());
                 } else {
                     SourceMigration.lost(node, journal, why + " and the frozen tree vanished", PhaseTimings.newBuilder());
@@ -158,99 +140,20 @@ public final class MigrationRecovery {
         }
     }
 
-    /** Host pids of criu processes running {@code verb} on that images directory. */
-    static List<Integer> criuUsing(Path images, String verb) {
-        String dir = images.toAbsolutePath().toString();
-        try (var procs = Files.list(Path.of("/proc"))) {
-            return procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
-                    .filter(p -> {
-                        try {
-                            List<String> argv = List.of(Files.readString(p.resolve("cmdline")).split("\0"));
-                            // the private install runs criu through its own loader: criu is not always argv[0]
-                            return argv.stream().anyMatch(a -> a.equals("criu") || a.endsWith("/criu"))
-                                    && argv.contains(verb) && argv.contains(dir);
-                        } catch (IOException | RuntimeException e) {
-                            return false;
-                        }
-                    })
-                    .map(p -> Integer.parseInt(p.getFileName().toString()))
-                    .filter(ProcessTable::isAlive)
-                    .toList();
-        } catch (IOException e) {
-            return List.of();
-        }
-    }
-
-    private static void awaitCriu(Path images, String verb, java.time.Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        List<Integer> running = criuUsing(images, verb);
-        if (!running.isEmpty()) {
-            log.info("criu {} {} left by the previous run is still working on {}; waiting for it", verb, running, images);
-        }
-        while (!running.isEmpty() && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-            running = criuUsing(images, verb);
-        }
-        if (!running.isEmpty()) {
-            log.warn("criu {} {} still running after {} s; killing it", verb, running, timeout.toSeconds());
-            ProcessTable.signal("KILL", running);
-        }
-    }
-
-    private static int restoredPidFile(Path images) {
-        try {
-            return Integer.parseInt(Files.readString(images.resolve("restored.pid")).strip());
-        } catch (IOException | NumberFormatException e) {
-            return 0;
-        }
-    }
-
-    /** The pid still belongs to a criu (not to a process that reused it). */
-    private static boolean isCriu(int pid) {
-        if (!ProcessTable.isAlive(pid)) {
-            return false;
-        }
-        try {
-            return Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline")).contains("criu");
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
     private static void recoverDestination(NodeServices node, MigrationJournal journal)
             throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
-        Path incoming = journal.dir().resolve("incoming").resolve("images");
-        // criu outlives a killed executor: a page server waits for a dump that will not come, and a restore in
-        // progress finishes (stopped copy) without the journal ever learning its pid - read it from criu's pidfile
-        if (!MigrationMode.LAZY.name().equals(journal.get("mode"))) {
-            ProcessTable.signal("KILL", criuUsing(incoming, "page-server"));
-        } else if (journal.step() != Step.COMMITTED) {
-            // pages for a copy that will never run (the source keeps its frozen tree until it commits)
-            int daemon = BackgroundCriu.pid(incoming, "lazy-pages");
-            if (isCriu(daemon)) {
-                ProcessTable.signal("KILL", List.of(daemon));
-            }
-            // a lazy restore whose daemon is gone never ends (its tasks wait on page faults nobody serves):
-            // kill it and the tree it was restoring instead of waiting
-            for (int restore : criuUsing(incoming, "restore")) {
-                List<Integer> restoredInits = ProcessTable.children(restore);
-                ProcessTable.signal("KILL", List.of(restore));
-                restoredInits.forEach(ProcessTable::killNamespace);
-                log.info("killed the unfinished lazy restore {} and the tree {} it was restoring", restore, restoredInits);
-            }
-        }
-        awaitCriu(incoming, "restore", RECOVERY_CRIU_WAIT);
+        int leftByRestore = node.engine().settleDestination(journal);
         int pid = journal.getInt("restoredPid");
         if (pid == 0 && journal.step() == Step.RESTORING) {
-            pid = restoredPidFile(incoming);
+            pid = leftByRestore;
         }
         log.info("recovering destination side of the migration of {} (stopped at {})", workloadId, journal.step());
         boolean published = journal.step() == Step.COMMITTED && destinationCommitted(node, journal);
         RecoveryDecision.DestinationAction action = RecoveryDecision.forDestination(journal.step(), published,
-                ProcessTable.isAlive(pid));
+                node.engine().isAlive(pid));
         if (action == RecoveryDecision.DestinationAction.RESUME_COPY) {
-            DestinationMigration.resume(pid, SourceMigration.parsePids(journal.get("keepStopped")));
+            node.engine().resumeCopy(pid, SourceMigration.parsePids(journal.get("keepStopped")));
             node.workloads().writePid(workloadId, pid);
             node.exits().watch(workloadId, pid);
             log.info("COMPLETED was published before the restart: {} runs here as pid {}", workloadId, pid);
@@ -262,9 +165,7 @@ public final class MigrationRecovery {
                     ? "executor restarted while giving the copy up" : "executor restarted before COMPLETED was acknowledged");
             return;
         }
-        if (pid != 0) {
-            ProcessTable.killNamespace(pid);
-        }
+        node.engine().kill(pid);
         if (journal.step() == Step.RESTORING || journal.step() == Step.RESTORED) {
             NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         }

@@ -1,6 +1,5 @@
 package io.pmig.executor.migration;
 
-import io.pmig.executor.criu.Criu;
 import io.pmig.executor.transfer.TransferCredentials;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,8 +21,8 @@ import java.util.Map;
 record NodeFacts(String criuVersion, String kernel, String network, long bytesNeeded, boolean holdsAddresses,
                  String tlsCert, String pages) {
 
-    static NodeFacts ofThisNode(Criu criu, long bytesNeeded, boolean holdsAddresses, String tlsCert, String pages) {
-        return new NodeFacts(criu.version(), thisKernel(), thisNetwork(), bytesNeeded, holdsAddresses, tlsCert, pages);
+    static NodeFacts ofThisNode(String criuVersion, long bytesNeeded, boolean holdsAddresses, String tlsCert, String pages) {
+        return new NodeFacts(criuVersion, thisKernel(), thisNetwork(), bytesNeeded, holdsAddresses, tlsCert, pages);
     }
 
     /**

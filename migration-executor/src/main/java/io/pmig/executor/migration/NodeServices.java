@@ -8,8 +8,8 @@ import io.pmig.executor.transfer.TransferServer;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
 
-/** What a migration uses of its node: config, workloads, the event streams and the transfer endpoint. */
-public record NodeServices(ExecutorConfig config, NodeWorkloads workloads, ExitWatcher exits, EventPublisher events,
+/** What a migration uses of its node: config, checkpoint engine, workloads, the event streams and the transfer endpoint. */
+public record NodeServices(ExecutorConfig config, CheckpointEngine engine, NodeWorkloads workloads, ExitWatcher exits, EventPublisher events,
                            PeerEvents peers, EventHistory history, TransferServer transfer) {
 
     /** The transfer endpoint peers are told to use: --advertise, else the address actually bound. */

@@ -1,7 +1,6 @@
 package io.pmig.executor.migration;
 
 import io.pmig.executor.ExecutorConfig.RestoreFault;
-import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.DumpStats;
 import io.pmig.executor.criu.PageServerAddress;
@@ -14,7 +13,6 @@ import io.pmig.executor.transfer.TransferException;
 import io.pmig.executor.transfer.TransferReceipt;
 import io.pmig.executor.transfer.WorkloadFiles;
 import io.pmig.executor.workload.NodeWorkloads;
-import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.WorkloadIdentity;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -111,7 +109,7 @@ public final class SourceMigration {
     public void run() throws IOException, InterruptedException {
         startNanos = System.nanoTime();
         // the identity this executor recorded, not the pid file the workload can write
-        Optional<WorkloadIdentity> init = node.workloads().identity(workloadId).filter(WorkloadIdentity::isPresent);
+        Optional<WorkloadIdentity> init = node.workloads().identity(workloadId).filter(node.engine()::isPresent);
         int initPid = init.map(WorkloadIdentity::pid).orElse(0);
         journal.put("initPid", initPid).put("init", init.map(Object::toString).orElse("")).step(Step.ACCEPTED);
         node.events().publish(event(Phase.ACCEPTED).setDetail(queuedMs > 0
@@ -144,7 +142,7 @@ public final class SourceMigration {
             untouched("workload " + workloadId + " is no longer running here");
             return;
         }
-        List<String> refusals = CheckpointPreflight.forThisExecutor(node.config().criu()).refusals(initPid);
+        List<String> refusals = node.engine().refusals(initPid);
         if (!refusals.isEmpty()) {
             untouched("pmig cannot checkpoint " + workloadId + " here: " + String.join("; ", refusals));
             return;
@@ -166,12 +164,12 @@ public final class SourceMigration {
                     : "cannot prepare the move: " + e.getMessage());
             return;
         }
-        Set<Integer> stoppedBefore = CheckpointPreflight.stoppedTasks(initPid);
+        Set<Integer> stoppedBefore = node.engine().stoppedTasks(initPid);
         Path images = journal.dir().resolve("images");
         Files.createDirectories(images);
         journal.put("stoppedBefore", stoppedBefore.stream().map(String::valueOf).collect(Collectors.joining(",")))
                 .step(Step.CONNECTED);
-        if (!node.exits().unwatch(workloadId) || !init.get().isPresent()) {
+        if (!node.exits().unwatch(workloadId) || !node.engine().isPresent(init.get())) {
             abortQuietly(connection);
             untouched("workload " + workloadId + " is no longer running here");
             return;
@@ -218,8 +216,8 @@ public final class SourceMigration {
 
             if (journal.getInt("releaseBeforeRestore") == 1) {
                 // one network namespace, addresses held: the restore needs them (class comment)
-                ProcessTable.killNamespace(initPid);
-                ProcessTable.awaitGone(initPid, Duration.ofSeconds(10));
+                // the lock stays: the copy's restore takes over the connections it holds back
+                node.engine().kill(initPid);
                 released = true;
                 journal.step(Step.RELEASED);
             }
@@ -262,14 +260,14 @@ public final class SourceMigration {
      */
     private CheckpointStrategy handshake(TransferConnection connection, int initPid)
             throws TransferException, CriuException, IOException {
-        Criu criu = node.config().criu();
+        CheckpointEngine engine = node.engine();
         boolean memoryOverCriu = mode == MigrationMode.PAGE_SERVER || mode == MigrationMode.LAZY;
-        if (mode == MigrationMode.LAZY && criu.lazyPagesProblem().isPresent()) {
-            throw new CriuException("LAZY mode is unavailable on " + node.config().node() + ": " + criu.lazyPagesProblem().get());
+        if (mode == MigrationMode.LAZY && engine.lazyPagesProblem().isPresent()) {
+            throw new CriuException("LAZY mode is unavailable on " + node.config().node() + ": " + engine.lazyPagesProblem().get());
         }
         TlsIdentity tls = memoryOverCriu ? TlsIdentity.in(node.config().workdir().resolve("tls")) : null;
-        NodeFacts mine = NodeFacts.ofThisNode(criu, residentBytes(initPid), ProcessTable.holdsNetworkAddresses(initPid),
-                tls == null ? null : tls.certificatePem(), null);
+        NodeFacts mine = NodeFacts.ofThisNode(engine.version(), engine.residentBytes(initPid),
+                engine.holdsNetworkAddresses(initPid), tls == null ? null : tls.certificatePem(), null);
         String reply = connection.control("HELLO", mine.toArguments(), HELLO_TIMEOUT);
         NodeFacts theirs;
         try {
@@ -281,10 +279,10 @@ public final class SourceMigration {
             log.info("{} holds network addresses and {} shares this network namespace: local dump, released before"
                     + " the restore", workloadId, command.getDestinationNode());
             journal.put("releaseBeforeRestore", 1);
-            return new CheckpointStrategy.LocalDump(criu);
+            return engine.localDump();
         }
         if (!memoryOverCriu) {
-            return new CheckpointStrategy.LocalDump(criu);
+            return engine.localDump();
         }
         if (theirs.tlsCert() == null) {
             throw new TransferException("the destination sent no TLS certificate for " + mode + " mode", false);
@@ -295,12 +293,12 @@ public final class SourceMigration {
             if (theirs.pages() == null) {
                 throw new TransferException("the destination prepared no page server for PAGE_SERVER mode", false);
             }
-            return new CheckpointStrategy.PageServerDump(criu, pageAddress(theirs.pages()), tlsOptions);
+            return engine.pageServerDump(pageAddress(theirs.pages()), tlsOptions);
         }
         java.net.InetAddress host = node.pageServerHost();
         PageServerAddress serveAt = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
         journal.put("lazyAddress", serveAt);
-        return new CheckpointStrategy.LazyDump(criu, serveAt, tlsOptions);
+        return engine.lazyDump(serveAt, tlsOptions);
     }
 
     /** After a lost COMMIT reply: the destination's events decide, read as recovery reads them. */
@@ -324,23 +322,6 @@ public final class SourceMigration {
             return Set.of();
         }
         return Arrays.stream(list.split(",")).map(String::strip).map(Integer::valueOf).collect(Collectors.toSet());
-    }
-
-    /** The memory the images will need at most: the resident set of every task. */
-    private static long residentBytes(int initPid) {
-        long bytes = 0;
-        for (int pid : ProcessTable.namespaceMembers(initPid)) {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "status"))) {
-                    if (line.startsWith("VmRSS:")) {
-                        bytes += Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
-                    }
-                }
-            } catch (IOException | RuntimeException ignored) {
-                // exited while we looked
-            }
-        }
-        return bytes;
     }
 
     private static void abortQuietly(TransferConnection connection) {
@@ -412,7 +393,7 @@ public final class SourceMigration {
                     workloadId, command.getDestinationNode());
         }
         if (frozen != null && !released) {
-            frozen.release(node.config().criu());
+            node.engine().release(frozen);
         }
         log.info("migration of {} completed; the source copy is gone", workloadId);
         node.workloads().remove(workloadId);
@@ -441,10 +422,10 @@ public final class SourceMigration {
             strategy.abandon();
         }
         RecoveryDecision.SourceAction action = RecoveryDecision.forSource(Step.ROLLING_BACK, false,
-                frozen != null && frozen.isPresent(), released, true);
+                frozen != null && node.engine().isPresent(frozen.init()), released, true);
         switch (action) {
             case RESUME_FROZEN -> {
-                if (frozen.resume(node.config().criu())) {
+                if (node.engine().resume(frozen)) {
                     rolledBack(node, journal, frozen.init().pid(), why, timings);
                     abortQuietly(connection); // the destination's copy is stopped and never resumes without COMMIT
                 } else {
@@ -506,7 +487,7 @@ public final class SourceMigration {
         for (int attempt = 1; attempt <= 3; attempt++) {
             try {
                 long t = System.nanoTime();
-                int pid = node.config().criu().restore(images, dir, false, "rollback-" + attempt + ".log");
+                int pid = node.engine().restore(images, dir, false, false, "rollback-" + attempt + ".log");
                 timings.setRestoreMs(millisSince(t));
                 rolledBack(node, journal, pid, why, timings);
                 return;
@@ -517,7 +498,7 @@ public final class SourceMigration {
             }
         }
         // the workload is given up: nothing will unlock its connections any more
-        Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
+        node.engine().networkLock(images).ifPresent(node.engine()::unlockNetwork);
         lost(node, journal, why + "; rollback failed: " + last.getMessage(), timings);
     }
 

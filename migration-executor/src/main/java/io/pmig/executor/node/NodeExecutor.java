@@ -10,6 +10,8 @@ import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.events.PeerEvents;
 import io.pmig.executor.events.WorkloadPlacement;
+import io.pmig.executor.migration.CheckpointEngine;
+import io.pmig.executor.migration.CriuEngine;
 import io.pmig.executor.migration.DestinationMigration;
 import io.pmig.executor.migration.MigrationRecovery;
 import io.pmig.executor.migration.NodeServices;
@@ -77,12 +79,19 @@ public final class NodeExecutor implements AutoCloseable {
     private KafkaConsumer<String, MigrationCommand> consumer;
     private DeadLetterPublisher deadLetters;
     private Thread commandThread;
+    private final CheckpointEngine engine;
     private volatile boolean running;
     private volatile boolean fenced;
     private NodeClaim claim;
 
     public NodeExecutor(ExecutorConfig config) {
+        this(config, new CriuEngine(config.criu(), config.sessionTimeout()));
+    }
+
+    /** An executor whose migrations act through {@code engine} (tests: the in-memory fake). */
+    public NodeExecutor(ExecutorConfig config, CheckpointEngine engine) {
         this.config = config;
+        this.engine = engine;
         this.node = config.node();
         this.migrationSlots = new Semaphore(config.maxConcurrentMigrations());
         this.migrations = Executors.newCachedThreadPool(r -> {
@@ -97,7 +106,12 @@ public final class NodeExecutor implements AutoCloseable {
      * (demo, bench): {@code try (NodeExecutor n = NodeExecutor.start(ExecutorConfig.local(...))) { n.endpoint(); }}.
      */
     public static NodeExecutor start(ExecutorConfig config) throws IOException, InterruptedException {
-        NodeExecutor executor = new NodeExecutor(config).start();
+        return start(config, new CriuEngine(config.criu(), config.sessionTimeout()));
+    }
+
+    /** {@link #start(ExecutorConfig)} with another checkpoint engine (tests: the fake). */
+    public static NodeExecutor start(ExecutorConfig config, CheckpointEngine engine) throws IOException, InterruptedException {
+        NodeExecutor executor = new NodeExecutor(config, engine).start();
         if (!executor.awaitReady(Duration.ofSeconds(60))) {
             executor.close();
             throw new IllegalStateException("executor " + config.node() + " was not assigned pmig.commands within 60 s");
@@ -128,7 +142,7 @@ public final class NodeExecutor implements AutoCloseable {
         EventPublisher events = new EventPublisher(config.kafka(), node);
         ExitWatcher exits = new ExitWatcher(node, this::exited);
         PeerEvents peers = new PeerEvents(config.kafka(), node);
-        services = new NodeServices(config, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
+        services = new NodeServices(config, engine, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
 
         MigrationRecovery.recover(services);
         CheckpointShipper.recoverInterrupted(services);

@@ -1,0 +1,108 @@
+package io.pmig.executor.migration;
+
+import io.pmig.executor.criu.BackgroundCriu;
+import io.pmig.executor.criu.CriuException;
+import io.pmig.executor.criu.PageServer;
+import io.pmig.executor.criu.PageServerAddress;
+import io.pmig.executor.workload.WorkloadIdentity;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Everything a migration does to a workload's processes, behind one interface: the drivers ({@link SourceMigration},
+ * {@link DestinationMigration}) and {@link MigrationRecovery} decide what happens, in which order, and what is
+ * journaled and published; the engine checks, freezes, dumps, restores, resumes and kills. {@link CriuEngine} does
+ * it with criu and signals; the executor's tests also drive the same protocol against an in-memory fake.
+ */
+public interface CheckpointEngine {
+
+    // ---- what this node can do (exchanged in HELLO)
+
+    /** The checkpoint format this node writes (criu's version). */
+    String version();
+
+    /** Whether this node can restore images written by {@code version}. */
+    boolean restoresImagesOf(String version);
+
+    /** Why LAZY mode cannot run on this node, if it cannot. */
+    Optional<String> lazyPagesProblem();
+
+    // ---- the workload before the freeze
+
+    /** Whether that very process (pid, start time, pid namespace) still exists, running or stopped. */
+    boolean isPresent(WorkloadIdentity init);
+
+    /** Why the workload cannot be checkpointed here, one sentence each; empty if nothing is known to stop it. */
+    List<String> refusals(int initPid);
+
+    /** Namespace-local pids of the workload's tasks that are stopped now (they stay stopped after a migration). */
+    Set<Integer> stoppedTasks(int initPid);
+
+    /** The memory the images will need at most: the resident set of every task. */
+    long residentBytes(int initPid);
+
+    /** Whether the workload holds addresses in this node's network namespace (inet or abstract unix sockets). */
+    boolean holdsNetworkAddresses(int initPid);
+
+    // ---- source: freeze + dump, one strategy per mode; the frozen copy
+
+    /** PLAIN: a full local checkpoint, tree left stopped. */
+    CheckpointStrategy localDump();
+
+    /** PAGE_SERVER: memory straight to the destination's page server over TLS, tree left stopped. */
+    CheckpointStrategy pageServerDump(PageServerAddress pageServer, List<String> tls);
+
+    /** LAZY: everything but the memory, which is served from here until the destination holds it. */
+    CheckpointStrategy lazyDump(PageServerAddress serveAt, List<String> tls);
+
+    /** Lets a frozen tree run again where it was (not the tasks stopped before); false if it is gone. */
+    boolean resume(FrozenSource frozen);
+
+    /** Ends a frozen tree after the destination committed (or before a restore that needs its addresses). */
+    void release(FrozenSource frozen);
+
+    // ---- destination (and a source restoring its own images)
+
+    /** Starts a page server receiving a PAGE_SERVER dump into {@code images}. */
+    PageServer startPageServer(Path images, PageServerAddress at, List<String> tls, Duration readyTimeout)
+            throws CriuException;
+
+    /** Starts the daemon that pulls a LAZY dump's pages from the source while the restored copy runs. */
+    BackgroundCriu startLazyPages(Path images, PageServerAddress source, List<String> tls, Duration readyTimeout)
+            throws CriuException;
+
+    /** Restores the images with the workload directory at {@code workloadDir}; returns the new init's host pid. */
+    int restore(Path images, Path workloadDir, boolean leaveStopped, boolean lazy, String logName) throws CriuException;
+
+    /** Whether the process exists and is not a zombie. */
+    boolean isAlive(int pid);
+
+    /** Lets a restored, stopped copy run (all its tasks but {@code keepStopped}, namespace-local pids). */
+    void resumeCopy(int initPid, Set<Integer> keepStopped);
+
+    /** Kills the workload's whole tree (its pid namespace) and waits until its init is gone. */
+    void kill(int initPid);
+
+    /** What still holds back the network of the connections of a checkpoint in {@code images}, if anything. */
+    Optional<String> networkLock(Path images);
+
+    /** Drops such a lock: the connections' packets flow again (or, with no socket left, are answered with resets). */
+    void unlockNetwork(String lock);
+
+    // ---- recovery: what an engine left running when its executor died
+
+    /**
+     * Before a restarted source decides: lets a dump that outlived the executor finish, or stops one whose
+     * destination will never restore (a LAZY dump serving pages for a restore that was never asked for).
+     */
+    void settleSource(MigrationJournal journal) throws InterruptedException;
+
+    /**
+     * Before a restarted destination decides: stops what serves a copy that will never run and lets a restore that
+     * outlived the executor finish. Returns the host pid of the init that restore made, 0 if none.
+     */
+    int settleDestination(MigrationJournal journal) throws InterruptedException;
+}
