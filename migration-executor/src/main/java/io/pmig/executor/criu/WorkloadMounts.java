@@ -9,11 +9,14 @@ import java.nio.charset.Charset;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -30,9 +33,10 @@ import java.util.TreeMap;
  * criu re-applies its mount flags (read-only included). The keys and their relative paths travel beside the images in
  * {@link #RECORD}. Mounts of other filesystems (a tmpfs: criu carries its content) are left to criu.
  *
- * <p>What criu cannot carry this way is a {@link #problems() problem}, refused before any freeze: criu maps external
- * mounts by mount point, and only in the dumped tree's own mount namespace (measured with 4.2.1: a nested mount
- * namespace's copy of the directory is restored from the source's path).
+ * <p>What criu cannot carry is a {@link #problems() problem}, refused before any freeze: criu maps external mounts
+ * by mount point, and only in the dumped tree's own mount namespace (measured with 4.2.1: a nested mount namespace's
+ * copy of the directory is restored from the source's path); an overlay the workload mounted fails every restore; a
+ * device's filesystem the node has not mounted itself (a loop-mounted image) fails the dump.
  */
 public final class WorkloadMounts {
 
@@ -44,7 +48,7 @@ public final class WorkloadMounts {
     record Carried(String mountPoint, String key, String relative) {
     }
 
-    private record Mount(String device, String root, String mountPoint, String fsType) {
+    private record Mount(String device, String root, String mountPoint, String fsType, String source) {
     }
 
     /** How the JVM encodes command-line arguments: a path this cannot represent would reach criu mangled. */
@@ -101,14 +105,30 @@ public final class WorkloadMounts {
                 carried.add(new Carried(point.getKey(), Criu.EXTERNAL_KEY + "-" + (carried.size() + 1), relative));
             }
         }
+        Set<String> nodeDevices = new HashSet<>();
+        mountTable((int) ProcessHandle.current().pid()).forEach(m -> nodeDevices.add(m.device()));
+        Set<String> foreign = new LinkedHashSet<>();
         namespaces.forEach((ns, pid) -> {
+            List<Mount> table = ns.equals(own.get()) ? mounts : mountTable(pid);
             if (!ns.equals(own.get())) {
-                mountTable(pid).stream().filter(m -> showsPartOf(m, dir)).findFirst().ifPresent(m -> problems.add(
+                table.stream().filter(m -> showsPartOf(m, dir)).findFirst().ifPresent(m -> problems.add(
                         describeProcess(pid) + " is in a mount namespace of its own that shows the workload's directory"
                         + " (at " + m.mountPoint() + "): criu carries that directory to the destination's path only in"
                         + " the workload's own mount namespace, this one would keep the source node's"));
             }
+            table.stream().filter(m -> !nodeDevices.contains(m.device())).forEach(m -> {
+                if (m.fsType().equals("overlay")) {
+                    foreign.add("the workload mounted an overlay filesystem at " + m.mountPoint() + ": criu mounts it "
+                            + "again from the directories its options name as the workload saw them, which the restore"
+                            + " cannot reach (\"Unable to mount overlay\")");
+                } else if (m.source().startsWith("/dev/")) {
+                    foreign.add("the workload mounted " + m.source() + " (" + m.fsType() + ") at " + m.mountPoint()
+                            + ": criu cannot checkpoint a device's filesystem the node has not mounted itself (\"FS mnt"
+                            + " ... unsupported\"), and the device is this node's");
+                }
+            });
         });
+        problems.addAll(foreign);
         return new WorkloadMounts(carried, problems);
     }
 
@@ -223,8 +243,8 @@ public final class WorkloadMounts {
             if (f.length < 7 || separator < 0) {
                 continue;
             }
-            String fsType = line.substring(separator + 3).split(" ")[0];
-            mounts.add(new Mount(f[2], unescape(f[3]), unescape(f[4]), fsType));
+            String[] fs = line.substring(separator + 3).split(" ");
+            mounts.add(new Mount(f[2], unescape(f[3]), unescape(f[4]), fs[0], fs.length > 1 ? unescape(fs[1]) : ""));
         }
         return mounts;
     }

@@ -34,9 +34,11 @@ import java.util.TreeSet;
  *   <li>a traced process (a debugger, strace): criu cannot seize a task another tracer holds;</li>
  *   <li>a namespace other than a mount namespace nested inside the workload's ("Can't dump nested pid namespace";
  *       a nested network namespace dumps but "Can't restore sub-task in NS");</li>
- *   <li>mounts of its own directory criu cannot carry to the destination's directory ({@link WorkloadMounts}): a
- *       nested mount namespace that shows the directory (criu restores it from the source node's path), mounts
- *       stacked at one mount point, a bind mount whose source the workload deleted;</li>
+ *   <li>mounts criu cannot carry to the destination ({@link WorkloadMounts}): a nested mount namespace that shows
+ *       the workload's directory (criu restores it from the source node's path), mounts stacked at one mount point
+ *       over a bind of the directory, a bind mount whose source the workload deleted, an overlay ("Unable to mount
+ *       overlay" at restore), a device's filesystem the node has not mounted (a loop image: "FS mnt ...
+ *       unsupported");</li>
  *   <li>an open file on a mount the workload's mount namespace does not show ("Can't lookup mount=N for fd=..."),
  *       which is what every POSIX message queue descriptor is: criu cannot checkpoint mq_open() queues at all
  *       (upstream issue #2285);</li>

@@ -180,6 +180,30 @@ class CheckpointPreflightTest {
     }
 
     @Test
+    void anOverlayTheWorkloadMountedIsRefused() throws Exception {
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = launch("overlay", "mkdir l u o m && mount -t overlay overlay -o lowerdir=" + w + "/l,upperdir=" + w
+                + "/u,workdir=" + w + "/o " + w + "/m && touch ready && exec sleep 600");
+        awaitFile("overlay", "ready");
+
+        List<String> refusals = WITHOUT_SYS_RESOURCE.refusals(init);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).contains("overlay filesystem at " + w + "/m"), refusals.get(0));
+    }
+
+    @Test
+    void aLoopMountedImageIsRefused() throws Exception {
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = launch("loop", "truncate -s 16M disk.img && mkfs.ext4 -q disk.img && mkdir m && mount -o loop " + w
+                + "/disk.img " + w + "/m && touch ready && exec sleep 600");
+        awaitFile("loop", "ready");
+
+        List<String> refusals = WITHOUT_SYS_RESOURCE.refusals(init);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).matches("the workload mounted /dev/loop\\d+ \\(ext4\\) at " + w + "/m: .*"), refusals.get(0));
+    }
+
+    @Test
     void stoppedTasksAreNamedByTheirPidInsideTheWorkload() throws Exception {
         int init = launch("stopped", "sleep 600 & echo $! > stopped.pid; kill -STOP $!; sleep 600 & wait");
         awaitFile("stopped", "stopped.pid");
