@@ -8,6 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.criu.CriuException;
+import io.pmig.executor.workload.InitBinary;
+import io.pmig.executor.workload.NodeWorkloads;
+import io.pmig.executor.workload.ProcessTable;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.MigrationMode;
@@ -126,6 +130,40 @@ class WorkloadMountMigrationTest {
         assertTrue(nodes.find(phase(mid, Phase.FROZEN)).isEmpty(), "frozen although the copy would use the source's files");
         assertEquals(Optional.of(pid), nodes.runningPid("a", w), "the workload should never have stopped");
         kill("a", w);
+    }
+
+    /**
+     * A mount made or removed between reading the table and criu's freeze would be restored from the source node's
+     * path: such a dump is undone (the tree runs again, its lock table gone) instead of being used.
+     */
+    @Test
+    void aDumpThatRacedTheWorkloadsMountChangesIsUndoneAndTheWorkloadRunsOn() throws Exception {
+        Criu criu = TestNodes.criu();
+        NodeWorkloads workloads = new NodeWorkloads(nodes.root.resolve("race"), InitBinary.install(InitBinary.DEFAULT_PATH));
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = workloads.launch("race", List.of("sh", "-c",
+                "mkdir a b; while :; do mount --bind " + w + "/a " + w + "/b; umount " + w + "/b; done"));
+        try {
+            for (int attempt = 1; ; attempt++) {
+                Path images = nodes.root.resolve("race-images-" + attempt);
+                try {
+                    criu.dumpLeavingStopped(init, images, null, List.of());
+                } catch (CriuException e) {
+                    assertTrue(e.getMessage().contains("changed its mounts while criu dumped it"), e.getMessage());
+                    await().atMost(WAIT).until(() -> ProcessTable.namespaceMembers(init).stream()
+                            .noneMatch(p -> ProcessTable.state(p) == 'T'));
+                    String table = Criu.lockTable(images).orElseThrow();
+                    assertFalse(TestNodes.criuLockTables().contains("table inet " + table), table + " left behind");
+                    break;
+                }
+                // this dump saw the mounts it was told about: let the tree run and race again
+                ProcessTable.signal("CONT", ProcessTable.namespaceMembers(init));
+                Criu.lockTable(images).ifPresent(criu::deleteLockTable);
+                assertTrue(attempt < 60, "no dump raced a mount change in 60 attempts");
+            }
+        } finally {
+            ProcessTable.killNamespace(init);
+        }
     }
 
     /** The root (within its filesystem) of the node directory bound at the workload mount, as mountinfo shows it. */
