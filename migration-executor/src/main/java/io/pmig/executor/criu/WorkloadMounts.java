@@ -18,6 +18,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The mounts a workload made of its own directory inside its mount namespace, and how criu carries them to the
@@ -64,12 +65,7 @@ public final class WorkloadMounts {
 
     /** The mounts of the workload whose init has host pid {@code initPid}, read from /proc now. */
     public static WorkloadMounts of(int initPid) {
-        Map<String, Integer> namespaces = new LinkedHashMap<>(); // mount namespace -> first pid seen in it
-        for (int pid : ProcessTree.pids(initPid)) {
-            mountNamespace(pid).ifPresent(ns -> namespaces.putIfAbsent(ns, pid));
-        }
-        Optional<String> own = mountNamespace(initPid);
-        List<Mount> mounts = own.isEmpty() ? List.of() : mountTable(initPid);
+        List<Mount> mounts = mountTable(initPid);
         Optional<Mount> directory = mounts.stream()
                 .filter(m -> m.mountPoint().equals(Criu.WORKLOAD_MOUNT))
                 .findFirst(); // pmig-init's bind: the first mount at that point, anything else is stacked on it
@@ -78,6 +74,36 @@ public final class WorkloadMounts {
         }
         Mount dir = directory.get();
         List<String> problems = new ArrayList<>();
+        List<Carried> carried = carry(mounts, dir, problems);
+
+        Map<String, Integer> namespaces = new LinkedHashMap<>(); // mount namespace -> first pid seen in it
+        for (int pid : ProcessTree.pids(initPid)) {
+            mountNamespace(pid).ifPresent(ns -> namespaces.putIfAbsent(ns, pid));
+        }
+        String own = mountNamespace(initPid).orElse("");
+        Set<String> nodeDevices = new HashSet<>();
+        mountTable((int) ProcessHandle.current().pid()).forEach(m -> nodeDevices.add(m.device()));
+        Set<String> foreign = new LinkedHashSet<>();
+        namespaces.forEach((ns, pid) -> {
+            List<Mount> table = ns.equals(own) ? mounts : mountTable(pid);
+            if (!ns.equals(own)) {
+                table.stream().filter(m -> showsPartOf(m, dir)).findFirst().ifPresent(m -> problems.add(
+                        describeProcess(pid) + " is in a mount namespace of its own that shows the workload's directory"
+                        + " (at " + m.mountPoint() + "): criu carries that directory to the destination's path only in"
+                        + " the workload's own mount namespace, this one would keep the source node's"));
+            }
+            table.stream().filter(m -> !nodeDevices.contains(m.device()))
+                    .flatMap(m -> unsupportedFilesystem(m).stream()).forEach(foreign::add);
+        });
+        problems.addAll(foreign);
+        return new WorkloadMounts(carried, problems);
+    }
+
+    /**
+     * The mounts of the workload's own mount namespace that show part of its directory {@code dir} and are not
+     * {@code dir} itself, grouped by mount point (criu's key); what cannot be carried goes to {@code problems}.
+     */
+    private static List<Carried> carry(List<Mount> mounts, Mount dir, List<String> problems) {
         Map<String, List<Mount>> byMountPoint = new TreeMap<>();
         mounts.forEach(m -> byMountPoint.computeIfAbsent(m.mountPoint(), k -> new ArrayList<>()).add(m));
         List<Carried> carried = new ArrayList<>();
@@ -105,31 +131,22 @@ public final class WorkloadMounts {
                 carried.add(new Carried(point.getKey(), Criu.EXTERNAL_KEY + "-" + (carried.size() + 1), relative));
             }
         }
-        Set<String> nodeDevices = new HashSet<>();
-        mountTable((int) ProcessHandle.current().pid()).forEach(m -> nodeDevices.add(m.device()));
-        Set<String> foreign = new LinkedHashSet<>();
-        namespaces.forEach((ns, pid) -> {
-            List<Mount> table = ns.equals(own.get()) ? mounts : mountTable(pid);
-            if (!ns.equals(own.get())) {
-                table.stream().filter(m -> showsPartOf(m, dir)).findFirst().ifPresent(m -> problems.add(
-                        describeProcess(pid) + " is in a mount namespace of its own that shows the workload's directory"
-                        + " (at " + m.mountPoint() + "): criu carries that directory to the destination's path only in"
-                        + " the workload's own mount namespace, this one would keep the source node's"));
-            }
-            table.stream().filter(m -> !nodeDevices.contains(m.device())).forEach(m -> {
-                if (m.fsType().equals("overlay")) {
-                    foreign.add("the workload mounted an overlay filesystem at " + m.mountPoint() + ": criu mounts it "
-                            + "again from the directories its options name as the workload saw them, which the restore"
-                            + " cannot reach (\"Unable to mount overlay\")");
-                } else if (m.source().startsWith("/dev/")) {
-                    foreign.add("the workload mounted " + m.source() + " (" + m.fsType() + ") at " + m.mountPoint()
-                            + ": criu cannot checkpoint a device's filesystem the node has not mounted itself (\"FS mnt"
-                            + " ... unsupported\"), and the device is this node's");
-                }
-            });
-        });
-        problems.addAll(foreign);
-        return new WorkloadMounts(carried, problems);
+        return carried;
+    }
+
+    /** Why criu cannot carry a filesystem the workload mounted that the node has no mount of (measured kinds only). */
+    private static Optional<String> unsupportedFilesystem(Mount m) {
+        if (m.fsType().equals("overlay")) {
+            return Optional.of("the workload mounted an overlay filesystem at " + m.mountPoint() + ": criu mounts it "
+                    + "again from the directories its options name as the workload saw them, which the restore cannot"
+                    + " reach (\"Unable to mount overlay\")");
+        }
+        if (m.source().startsWith("/dev/")) {
+            return Optional.of("the workload mounted " + m.source() + " (" + m.fsType() + ") at " + m.mountPoint()
+                    + ": criu cannot checkpoint a device's filesystem the node has not mounted itself (\"FS mnt ..."
+                    + " unsupported\"), and the device is this node's");
+        }
+        return Optional.empty();
     }
 
     /** Why criu cannot carry these mounts to another node's directory; empty if it can. */
@@ -174,7 +191,7 @@ public final class WorkloadMounts {
             throw new CriuException("cannot read " + record + ": " + e.getMessage(), e);
         }
         List<String> options = new ArrayList<>();
-        for (String key : new TreeMap<>(keys).keySet().stream().map(String::valueOf).toList()) {
+        for (String key : new TreeSet<>(keys.stringPropertyNames())) {
             String relative = keys.getProperty(key);
             Path path = Path.of(relative);
             if (!key.startsWith(Criu.EXTERNAL_KEY + "-") || key.contains("]") || path.isAbsolute()

@@ -51,7 +51,7 @@ public final class CheckpointPreflight {
 
     private static final int CAP_SYS_RESOURCE = 24;
     private static final int O_DIRECT = 040000;
-    /** Nested in the workload's, these stop criu; a nested mount namespace is fine. */
+    /** Nested in the workload's, these stop criu; a nested mount namespace only if it shows the workload's directory. */
     private static final List<String> UNSUPPORTED_NESTED_NAMESPACES = List.of(
             "pid", "pid_for_children", "net", "user", "uts", "ipc", "cgroup", "time", "time_for_children");
 
