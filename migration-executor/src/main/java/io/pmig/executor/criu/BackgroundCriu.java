@@ -54,6 +54,20 @@ public final class BackgroundCriu {
         }
     }
 
+    /**
+     * Stops a criu that must not finish and waits for it: SIGTERM (a lazy dump then resumes its tree), SIGKILL if it
+     * is still there after 30 s.
+     */
+    public void stop() throws InterruptedException {
+        if (isRunning()) {
+            terminate();
+            if (awaitExit(Duration.ofSeconds(30)).isEmpty()) {
+                kill();
+                awaitExit(Duration.ofSeconds(10));
+            }
+        }
+    }
+
     /** SIGKILL to criu, for a lazy-pages daemon whose restored copy was given up. */
     public void kill() {
         int pid = pid();

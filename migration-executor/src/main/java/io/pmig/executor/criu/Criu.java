@@ -1,5 +1,7 @@
 package io.pmig.executor.criu;
 
+import io.pmig.executor.workload.ProcessTable;
+import io.pmig.executor.workload.ProcessTree;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,7 +25,8 @@ public final class Criu {
 
     /** Where every workload sees its directory inside its mount namespace, on every node. */
     public static final String WORKLOAD_MOUNT = "/var/lib/pmig/ns/workload";
-    private static final String EXTERNAL_KEY = "wl";
+    /** criu's key for the workload's directory mount; {@link WorkloadMounts} numbers the workload's own from it. */
+    static final String EXTERNAL_KEY = "wl";
     private static final Duration TIMEOUT = Duration.ofMinutes(10);
     private static final Pattern VERSION = Pattern.compile("Version:\\s*(\\d+)\\.(\\d+)");
     private static final Pattern UUID = Pattern.compile(
@@ -149,7 +152,7 @@ public final class Criu {
      * a page server, memory pages go straight to it and only the small non-page images stay in imagesDir.
      */
     public void dump(int initPid, Path imagesDir, PageServerAddress pageServer) throws CriuException {
-        List<String> cmd = dumpCommand(initPid, imagesDir);
+        List<String> cmd = dumpCommand(initPid, imagesDir, carriedMounts(initPid, imagesDir));
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
         }
@@ -173,26 +176,63 @@ public final class Criu {
      */
     public void dumpLeavingStopped(int initPid, Path imagesDir, PageServerAddress pageServer, List<String> tls)
             throws CriuException {
-        List<String> cmd = dumpCommand(initPid, imagesDir);
+        WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
+        List<Integer> stoppedBefore = ProcessTree.pids(initPid).stream().filter(p -> ProcessTable.state(p) == 'T').toList();
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts);
         cmd.add("--leave-stopped");
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
             cmd.addAll(tls);
         }
         runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
+        Optional<String> changed = mountsChanged(initPid, mounts);
+        if (changed.isPresent()) {
+            // as after criu's own failures: the tree runs again, unlocked, and what was stopped stays stopped
+            lockTable(imagesDir).ifPresent(this::deleteLockTable);
+            ProcessTable.signal("CONT", ProcessTable.namespaceMembers(initPid).stream()
+                    .filter(p -> !stoppedBefore.contains(p)).toList());
+            throw new CriuException(changed.get());
+        }
     }
 
     /**
      * The namespaces of the init (PID, mount, IPC, UTS: see pmig-init) need no option: criu dumps every namespace of
-     * the root task that differs from its own, and a restore recreates them.
+     * the root task that differs from its own, and a restore recreates them. The workload's directory and the mounts
+     * it made of it are external: a restore binds them from the destination's directory ({@link WorkloadMounts}).
      */
-    private List<String> dumpCommand(int initPid, Path imagesDir) {
+    private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts) {
         long ghostLimit = GhostFiles.limit(GhostFiles.largest(initPid), ghostLimitCeiling);
-        return new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
+        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
                 "-D", imagesDir.toString(), "-o", "dump.log",
                 "--tcp-established", "--file-locks", "--network-lock", "nftables",
                 "--ghost-limit", String.valueOf(ghostLimit),
                 "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
+        cmd.addAll(mounts.dumpOptions());
+        return cmd;
+    }
+
+    /** The workload's mounts of its own directory, recorded beside the images; refused if criu cannot carry them. */
+    private static WorkloadMounts carriedMounts(int initPid, Path imagesDir) throws CriuException {
+        WorkloadMounts mounts = WorkloadMounts.of(initPid);
+        if (!mounts.problems().isEmpty()) {
+            throw new CriuException("criu cannot carry the workload's mounts: " + String.join("; ", mounts.problems()));
+        }
+        try {
+            mounts.record(imagesDir);
+        } catch (IOException e) {
+            throw new CriuException("cannot record the workload's mounts in " + imagesDir + ": " + e.getMessage(), e);
+        }
+        return mounts;
+    }
+
+    /**
+     * Why the images may not match the mounts the dump was told about: a mount made or removed between reading them
+     * and criu's freeze. Asked while the tree is still frozen, so the table read now is the one criu dumped.
+     */
+    private static Optional<String> mountsChanged(int initPid, WorkloadMounts told) {
+        WorkloadMounts now = WorkloadMounts.of(initPid);
+        return now.sameAs(told) ? Optional.empty() : Optional.of("the workload changed its mounts while criu dumped it"
+                + " (before: " + told + ", frozen: " + now + "); it runs again, nothing was moved");
     }
 
     /**
@@ -204,12 +244,23 @@ public final class Criu {
      */
     public BackgroundCriu startLazyDump(int initPid, Path imagesDir, PageServerAddress serveAt, List<String> tls,
                                         Duration readyTimeout) throws CriuException {
-        List<String> cmd = dumpCommand(initPid, imagesDir);
+        WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts);
         cmd.add("--leave-stopped");
         cmd.addAll(List.of("--lazy-pages", "--address", serveAt.host(), "--port", String.valueOf(serveAt.port()),
                 "--status-fd", "3"));
         cmd.addAll(tls);
-        return startBackground(cmd, imagesDir, "lazy-dump", imagesDir.resolve("dump.log"), readyTimeout);
+        BackgroundCriu dump = startBackground(cmd, imagesDir, "lazy-dump", imagesDir.resolve("dump.log"), readyTimeout);
+        Optional<String> changed = mountsChanged(initPid, mounts);
+        if (changed.isPresent()) {
+            try {
+                dump.stop(); // criu resumes the tree; its lock table stays for the caller's rollback
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new CriuException(changed.get());
+        }
+        return dump;
     }
 
     /**
@@ -308,6 +359,7 @@ public final class Criu {
                 "-o", logName, "--tcp-established", "--file-locks", "--root", "/", "-d",
                 "--pidfile", pidFile.toString(),
                 "--external", "mnt[" + EXTERNAL_KEY + "]:" + workloadDir));
+        cmd.addAll(WorkloadMounts.restoreOptions(imagesDir, workloadDir));
         if (leaveStopped) {
             cmd.add("--leave-stopped");
         }

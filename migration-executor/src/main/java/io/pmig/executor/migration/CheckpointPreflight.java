@@ -2,6 +2,7 @@ package io.pmig.executor.migration;
 
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.GhostFiles;
+import io.pmig.executor.criu.WorkloadMounts;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.ProcessTree;
 import java.io.IOException;
@@ -33,6 +34,11 @@ import java.util.TreeSet;
  *   <li>a traced process (a debugger, strace): criu cannot seize a task another tracer holds;</li>
  *   <li>a namespace other than a mount namespace nested inside the workload's ("Can't dump nested pid namespace";
  *       a nested network namespace dumps but "Can't restore sub-task in NS");</li>
+ *   <li>mounts criu cannot carry to the destination ({@link WorkloadMounts}): a nested mount namespace that shows
+ *       the workload's directory (criu restores it from the source node's path), mounts stacked at one mount point
+ *       over a bind of the directory, a bind mount whose source the workload deleted, an overlay ("Unable to mount
+ *       overlay" at restore), a device's filesystem the node has not mounted (a loop image: "FS mnt ...
+ *       unsupported");</li>
  *   <li>an open file on a mount the workload's mount namespace does not show ("Can't lookup mount=N for fd=..."),
  *       which is what every POSIX message queue descriptor is: criu cannot checkpoint mq_open() queues at all
  *       (upstream issue #2285);</li>
@@ -45,7 +51,7 @@ public final class CheckpointPreflight {
 
     private static final int CAP_SYS_RESOURCE = 24;
     private static final int O_DIRECT = 040000;
-    /** Nested in the workload's, these stop criu; a nested mount namespace is fine. */
+    /** Nested in the workload's, these stop criu; a nested mount namespace only if it shows the workload's directory. */
     private static final List<String> UNSUPPORTED_NESTED_NAMESPACES = List.of(
             "pid", "pid_for_children", "net", "user", "uts", "ipc", "cgroup", "time", "time_for_children");
 
@@ -105,6 +111,7 @@ public final class CheckpointPreflight {
             }
             reasons.addAll(descriptorProblems(pid, who));
         }
+        reasons.addAll(WorkloadMounts.of(initPid).problems());
         Map<String, Long> ghosts = GhostFiles.held(initPid);
         long largest = ghosts.values().stream().mapToLong(Long::longValue).max().orElse(0);
         if (largest > ghostLimitCeiling) {

@@ -109,12 +109,8 @@ public interface CheckpointStrategy {
 
         /** Stops a lazy dump that must not finish (criu then resumes the tree itself). */
         static void stop(BackgroundCriu dump) throws InterruptedException {
-            if (dump != null && dump.isRunning()) {
-                dump.terminate();
-                if (dump.awaitExit(Duration.ofSeconds(30)).isEmpty()) {
-                    dump.kill();
-                    dump.awaitExit(Duration.ofSeconds(10));
-                }
+            if (dump != null) {
+                dump.stop();
             }
         }
     }

@@ -133,6 +133,77 @@ class CheckpointPreflightTest {
     }
 
     @Test
+    void bindMountsOfItsOwnDirectoryATmpfsAndAReadOnlyRemountAreNotRefused() throws Exception {
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = launch("mounts", "mkdir -p a/c b d ro t && mount --bind " + w + "/a " + w + "/b && mount --bind "
+                + w + "/b/c " + w + "/d && mount --bind " + w + "/a " + w + "/ro && mount -o remount,bind,ro " + w
+                + "/ro && mount -t tmpfs tmpfs " + w + "/t && touch ready && exec sleep 600");
+        awaitFile("mounts", "ready");
+
+        assertEquals(List.of(), WITHOUT_SYS_RESOURCE.refusals(init));
+    }
+
+    @Test
+    void aNestedMountNamespaceThatShowsTheWorkloadsDirectoryIsRefused() throws Exception {
+        int init = launch("mntns", "unshare -m sh -c 'exec sleep 600 </dev/null >/dev/null 2>&1' & wait");
+        await().atMost(Duration.ofSeconds(20)).until(() -> ProcessTree.pids(init).stream()
+                .anyMatch(p -> ProcessTree.read(Path.of("/proc", String.valueOf(p), "comm")).orElse("").equals("sleep")));
+
+        List<String> refusals = WITHOUT_SYS_RESOURCE.refusals(init);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).contains("(sleep, host pid ")
+                && refusals.get(0).contains("mount namespace of its own that shows the workload's directory"), refusals.get(0));
+    }
+
+    @Test
+    void anotherFilesystemStackedOnABindOfTheDirectoryIsRefused() throws Exception {
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = launch("stacked", "mkdir a b && mount --bind " + w + "/a " + w + "/b && mount -t tmpfs tmpfs " + w
+                + "/b && touch ready && exec sleep 600");
+        awaitFile("stacked", "ready");
+
+        List<String> refusals = WITHOUT_SYS_RESOURCE.refusals(init);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).contains("2 mounts stacked at " + w + "/b (of work/a, tmpfs /)"), refusals.get(0));
+    }
+
+    @Test
+    void aBindMountWhoseSourceTheWorkloadDeletedIsRefused() throws Exception {
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = launch("deleted", "mkdir a b && mount --bind " + w + "/a " + w + "/b && rmdir a && touch ready"
+                + " && exec sleep 600");
+        awaitFile("deleted", "ready");
+
+        List<String> refusals = WITHOUT_SYS_RESOURCE.refusals(init);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).contains("bind mount at " + w + "/b shows work/a, which it deleted"), refusals.get(0));
+    }
+
+    @Test
+    void anOverlayTheWorkloadMountedIsRefused() throws Exception {
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = launch("overlay", "mkdir l u o m && mount -t overlay overlay -o lowerdir=" + w + "/l,upperdir=" + w
+                + "/u,workdir=" + w + "/o " + w + "/m && touch ready && exec sleep 600");
+        awaitFile("overlay", "ready");
+
+        List<String> refusals = WITHOUT_SYS_RESOURCE.refusals(init);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).contains("overlay filesystem at " + w + "/m"), refusals.get(0));
+    }
+
+    @Test
+    void aLoopMountedImageIsRefused() throws Exception {
+        String w = Criu.WORKLOAD_MOUNT + "/work";
+        int init = launch("loop", "truncate -s 16M disk.img && mkfs.ext4 -q disk.img && mkdir m && mount -o loop " + w
+                + "/disk.img " + w + "/m && touch ready && exec sleep 600");
+        awaitFile("loop", "ready");
+
+        List<String> refusals = WITHOUT_SYS_RESOURCE.refusals(init);
+        assertEquals(1, refusals.size(), refusals.toString());
+        assertTrue(refusals.get(0).matches("the workload mounted /dev/loop\\d+ \\(ext4\\) at " + w + "/m: .*"), refusals.get(0));
+    }
+
+    @Test
     void stoppedTasksAreNamedByTheirPidInsideTheWorkload() throws Exception {
         int init = launch("stopped", "sleep 600 & echo $! > stopped.pid; kill -STOP $!; sleep 600 & wait");
         awaitFile("stopped", "stopped.pid");
