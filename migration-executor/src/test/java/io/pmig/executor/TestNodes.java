@@ -2,11 +2,8 @@ package io.pmig.executor;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pmig.executor.ExecutorConfig.RestoreFault;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.node.NodeExecutor;
-import io.pmig.executor.transfer.TransferCredentials;
-import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
@@ -19,11 +16,11 @@ import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.Phase;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,6 +55,7 @@ final class TestNodes implements AutoCloseable {
     private final KafkaProducer<String, MigrationCommand> commands;
     private final KafkaConsumer<String, MigrationEvent> eventReader;
     private final List<MigrationEvent> events = new ArrayList<>();
+    private final List<ExecutorProcess> processes = new ArrayList<>();
 
     TestNodes() throws IOException {
         root = Files.createTempDirectory("pmig-executor-test");
@@ -91,31 +89,103 @@ final class TestNodes implements AutoCloseable {
     }
 
     NodeExecutor start(String name) throws Exception {
-        return start(name, RestoreFault.NONE, null, null);
-    }
-
-    /** Starts executor {@code name}; {@code advertise} replaces its announced endpoint (a proxy in front of it). */
-    NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise)
-            throws Exception {
-        return start(name, fault, listenAt, advertise, UnaryOperator.identity());
+        return start(name, UnaryOperator.identity());
     }
 
     /** Starts executor {@code name} (again: same work dir) with its config adjusted by {@code tweak}. */
-    NodeExecutor start(String name, UnaryOperator<ExecutorConfig> tweak) throws Exception {
-        return start(name, RestoreFault.NONE, null, null, tweak);
-    }
-
-    private NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise,
-                               UnaryOperator<ExecutorConfig> tweak) throws Exception {
+    NodeExecutor start(String name, UnaryOperator<ExecutorConfig.Builder> tweak) throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
-        InetSocketAddress listen = listenAt != null ? listenAt : new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-        ExecutorConfig config = new ExecutorConfig(node, SharedBroker.clientProperties(), workdir, listen, advertise,
-                criu(), InitBinary.install(InitBinary.DEFAULT_PATH), new TransferCredentials(SECRET),
-                TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30), Duration.ofMinutes(2), fault);
-        NodeExecutor executor = NodeExecutor.start(tweak.apply(config));
+        ExecutorConfig.Builder config = ExecutorConfig.local(node, SharedBroker.clientProperties(), workdir, criu(),
+                InitBinary.install(InitBinary.DEFAULT_PATH), SECRET)
+                .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
+                .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false); // a stopped executor leaves its workloads, as in production
+        NodeExecutor executor = NodeExecutor.start(tweak.apply(config).build());
         executors.put(node, executor);
         return executor;
+    }
+
+    /**
+     * Starts executor {@code name} as {@code pmig executor} in a JVM of its own (same work dir, broker and secret as
+     * the in-process ones), so that a test can kill -9 it; {@link #start} restarts it in this JVM on the same work dir.
+     */
+    ExecutorProcess startProcess(String name) throws Exception {
+        String node = prefix + name;
+        Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
+        Path secret = root.resolve("transfer.secret");
+        if (!Files.exists(secret)) {
+            Files.createFile(secret, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.write(secret, SECRET);
+        }
+        ExecutorProcess process = ExecutorProcess.start(node, root.resolve(node + ".log"), List.of(
+                "--node", node, "--bootstrap-server", SharedBroker.bootstrapServers(), "--workdir", workdir.toString(),
+                "--listen", "127.0.0.1:0", "--criu", criu().binary().toString(), "--secret-file", secret.toString(),
+                "--config", ExecutorConfig.SESSION_TIMEOUT_MS + "=" + Duration.ofMinutes(2).toMillis()));
+        processes.add(process);
+        return process;
+    }
+
+    /** Ways a destination's restore of received images really fails, by {@link #faultyCriu}. */
+    enum RestoreFault {
+        /** the received core images are truncated: criu cannot read them */
+        CORRUPT_IMAGES,
+        /** criu runs with the workload's directory (its mount source) missing */
+        FAIL_RESTORE
+    }
+
+    /**
+     * A criu to give a destination (as {@link ExecutorConfig#CRIU_PATH}) whose restores of received images really fail:
+     * a wrapper that runs the real criu for every command, and for a restore of a migration's received images
+     * ({@code .../incoming/images}) first breaks them the {@code fault} way. Rollbacks, checkpoints and the self-test
+     * on the same node restore normally.
+     */
+    Path faultyCriu(RestoreFault fault) throws Exception {
+        return criuWrapper("criu-" + fault.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), switch (fault) {
+            case CORRUPT_IMAGES -> """
+                    for f in "$images"/core-*.img; do truncate -c -s '<12' "$f"; done""";
+            case FAIL_RESTORE -> """
+                    for a in "$@"; do
+                      shift
+                      case "$a" in mnt\\[*\\]:*) a="${a%%]:*}]:$images/no-such-workload-dir" ;; esac
+                      set -- "$@" "$a"
+                    done""";
+        });
+    }
+
+    /**
+     * A criu whose restores of received images wait until {@code gate} exists, then run as usual: holds a migration
+     * between its dump and its COMMIT for as long as the test needs.
+     */
+    Path gatedCriu(Path gate) throws Exception {
+        return criuWrapper("criu-gated-" + gate.getFileName(), """
+                while [ ! -e '%s' ]; do sleep 0.05; done""".formatted(gate));
+    }
+
+    /** A criu wrapper in {@code root/bin}, with the real criu's nft beside it (leftover lock tables are deleted with it). */
+    private Path criuWrapper(String name, String onReceivedRestore) throws Exception {
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        Path real = criu().binary();
+        Path nft = bin.resolve("nft");
+        if (!Files.exists(nft, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.isExecutable(real.resolveSibling("nft"))) {
+            Files.createSymbolicLink(nft, real.resolveSibling("nft"));
+        }
+        Path wrapper = bin.resolve(name);
+        Files.writeString(wrapper, """
+                #!/bin/sh
+                # pmig test fault: restores of received images break; every other criu command is the real one
+                if [ "$1" = restore ]; then
+                  images=; previous=
+                  for a in "$@"; do [ "$previous" = -D ] && images=$a; previous=$a; done
+                  case "$images" in
+                    */incoming/images)
+                %s
+                      ;;
+                  esac
+                fi
+                exec '%s' "$@"
+                """.formatted(onReceivedRestore.indent(6).stripTrailing(), real));
+        Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return wrapper;
     }
 
     void stop(String name) {
@@ -227,6 +297,9 @@ final class TestNodes implements AutoCloseable {
     /** Kills every workload the nodes still run, stops the executors and deletes their work dirs. */
     @Override
     public void close() throws Exception {
+        for (ExecutorProcess process : processes) {
+            process.kill9();
+        }
         executors.keySet().forEach(n -> executors.remove(n).close());
         for (Path workdir : workdirs.values()) {
             Path workloads = workdir.resolve("workloads");

@@ -1,0 +1,65 @@
+package io.pmig.executor;
+
+import io.pmig.schemas.serde.SchemaCatalog;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+
+/**
+ * {@code pmig executor} in a JVM of its own, started from the test classpath: a real process that a test can kill -9
+ * at the moment it chooses, leaving its journals, its criu processes and its frozen workloads as a crash does.
+ */
+final class ExecutorProcess {
+
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+
+    private final Process process;
+    private final Path log;
+
+    private ExecutorProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    /** The child's main: what {@code bin/pmig executor ARGS} runs. */
+    public static void main(String[] args) {
+        SchemaCatalog.trustPmigClasses();
+        System.exit(new CommandLine(new ExecutorCommand()).execute(args));
+    }
+
+    /** Starts {@code pmig executor args} with its output in {@code log}; returns once it says it is ready. */
+    static ExecutorProcess start(String node, Path log, List<String> args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+                "-cp", System.getProperty("java.class.path"), ExecutorProcess.class.getName()));
+        command.addAll(args);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ExecutorProcess started = new ExecutorProcess(process, log);
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        while (!started.output().contains("executor " + node + " ready")) {
+            if (!process.isAlive() || System.nanoTime() > deadline) {
+                started.kill9();
+                throw new AssertionError("executor " + node + " did not start (exit " + (process.isAlive() ? "-" : process.exitValue())
+                        + "):\n" + started.output());
+            }
+            Thread.sleep(100);
+        }
+        return started;
+    }
+
+    /** SIGKILL, and waits until the process is gone. */
+    void kill9() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    private String output() throws IOException {
+        return Files.exists(log) ? Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+    }
+}
