@@ -392,8 +392,9 @@ public final class ExecutorConfig {
 
     /** A value as the text its parser reads: typed values are accepted too, in the form their key documents. */
     private static String text(Object value) {
-        if (value instanceof InetSocketAddress address) {
-            return address.getHostString() + ":" + address.getPort();
+        if (value instanceof InetSocketAddress address) { // the address itself, not a name that may resolve elsewhere
+            return (address.isUnresolved() ? address.getHostString() : address.getAddress().getHostAddress())
+                    + ":" + address.getPort();
         }
         return value.toString().strip();
     }

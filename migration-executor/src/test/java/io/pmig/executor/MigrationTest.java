@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pmig.executor.TestNodes.RestoreFault;
 import io.pmig.executor.transfer.TransferCredentials;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
@@ -64,7 +63,7 @@ class MigrationTest {
         nodes = new TestNodes();
         nodes.start("a");
         nodes.start("b");
-        Path corrupting = nodes.faultyCriu(RestoreFault.CORRUPT_IMAGES);
+        Path corrupting = nodes.corruptingCriu();
         nodes.start("bad", c -> c.set(ExecutorConfig.CRIU_PATH, corrupting));
         InetSocketAddress cutListen = new InetSocketAddress(InetAddress.getLoopbackAddress(), TestNodes.freePort());
         cutProxy = new CuttingProxy(cutListen, 64 * 1024);

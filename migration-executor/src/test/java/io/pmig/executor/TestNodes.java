@@ -125,31 +125,15 @@ final class TestNodes implements AutoCloseable {
         return process;
     }
 
-    /** Ways a destination's restore of received images really fails, by {@link #faultyCriu}. */
-    enum RestoreFault {
-        /** the received core images are truncated: criu cannot read them */
-        CORRUPT_IMAGES,
-        /** criu runs with the workload's directory (its mount source) missing */
-        FAIL_RESTORE
-    }
-
     /**
      * A criu to give a destination (as {@link ExecutorConfig#CRIU_PATH}) whose restores of received images really fail:
-     * a wrapper that runs the real criu for every command, and for a restore of a migration's received images
-     * ({@code .../incoming/images}) first breaks them the {@code fault} way. Rollbacks, checkpoints and the self-test
-     * on the same node restore normally.
+     * a wrapper that runs the real criu for every command, but first truncates the core images of a migration's
+     * received images ({@code .../incoming/images}) when asked to restore them. Rollbacks, checkpoints and the
+     * self-test on the same node restore normally.
      */
-    Path faultyCriu(RestoreFault fault) throws Exception {
-        return criuWrapper("criu-" + fault.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), switch (fault) {
-            case CORRUPT_IMAGES -> """
-                    for f in "$images"/core-*.img; do truncate -c -s '<12' "$f"; done""";
-            case FAIL_RESTORE -> """
-                    for a in "$@"; do
-                      shift
-                      case "$a" in mnt\\[*\\]:*) a="${a%%]:*}]:$images/no-such-workload-dir" ;; esac
-                      set -- "$@" "$a"
-                    done""";
-        });
+    Path corruptingCriu() throws Exception {
+        return criuWrapper("criu-corrupting", """
+                for f in "$images"/core-*.img; do truncate -c -s '<12' "$f"; done""");
     }
 
     /**
@@ -172,7 +156,7 @@ final class TestNodes implements AutoCloseable {
         Path wrapper = bin.resolve(name);
         Files.writeString(wrapper, """
                 #!/bin/sh
-                # pmig test fault: restores of received images break; every other criu command is the real one
+                # pmig test: restores of received images are tampered with; every other criu command is the real one
                 if [ "$1" = restore ]; then
                   images=; previous=
                   for a in "$@"; do [ "$previous" = -D ] && images=$a; previous=$a; done
