@@ -1,29 +1,47 @@
 package io.pmig.executor;
 
-import io.pmig.executor.criu.Criu;
+import static io.pmig.executor.ExecutorConfig.ADVERTISE;
+import static io.pmig.executor.ExecutorConfig.CAPACITY_CPUS;
+import static io.pmig.executor.ExecutorConfig.CAPACITY_MEM_BYTES;
+import static io.pmig.executor.ExecutorConfig.CHECKPOINT_INTERVAL_MS;
+import static io.pmig.executor.ExecutorConfig.CHECKPOINT_PEER;
+import static io.pmig.executor.ExecutorConfig.CRIU_PATH;
+import static io.pmig.executor.ExecutorConfig.GHOST_LIMIT_CEILING_BYTES;
+import static io.pmig.executor.ExecutorConfig.INIT_PATH;
+import static io.pmig.executor.ExecutorConfig.KILL_WORKLOADS_ON_EXIT;
+import static io.pmig.executor.ExecutorConfig.LISTEN;
+import static io.pmig.executor.ExecutorConfig.MAX_CONCURRENT_MIGRATIONS;
+import static io.pmig.executor.ExecutorConfig.NODE;
+import static io.pmig.executor.ExecutorConfig.PREPARE_TIMEOUT_MS;
+import static io.pmig.executor.ExecutorConfig.SECRET_FILE;
+import static io.pmig.executor.ExecutorConfig.WORKDIR;
+
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.node.CriuSelfTest;
 import io.pmig.executor.node.NodeExecutor;
-import io.pmig.executor.transfer.TransferCredentials;
-import io.pmig.executor.transfer.TransferLimits;
-import io.pmig.executor.workload.InitBinary;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
- * {@code pmig executor}: runs one node's migration executor until stopped.
+ * {@code pmig executor}: runs one node's migration executor until stopped. Each flag sets one {@link ExecutorConfig}
+ * key (the defaults --help shows are the keys'); {@code --config KEY=VALUE} sets any key, and a flag given on the
+ * command line wins over it.
  *
  * <pre>
  * PMIG_TRANSFER_SECRET=$(cat /etc/pmig/secret) bin/pmig executor --node n1 --bootstrap-server 127.0.0.1:9092 \
@@ -31,22 +49,36 @@ import picocli.CommandLine.Option;
  * bin/pmig console-consumer --topic pmig.events      # watch what it does
  * </pre>
  */
-@Command(name = "executor", mixinStandardHelpOptions = true,
-        description = "Launch, kill and live-migrate this node's workloads with CRIU, as pmig.commands asks.")
+@Command(name = "executor", mixinStandardHelpOptions = true, defaultValueProvider = ExecutorCommand.KeyDefaults.class,
+        description = {"Launch, kill and live-migrate this node's workloads with CRIU, as pmig.commands asks.",
+                "Every setting is also available as --config KEY=VALUE; see --list-config."})
 public final class ExecutorCommand implements Callable<Integer> {
+
+    /** The key each flag sets; --capacity sets two. */
+    private static final Map<String, String> FLAG_OF_KEY = Map.ofEntries(
+            Map.entry(NODE, "--node"), Map.entry(WORKDIR, "--workdir"), Map.entry(LISTEN, "--listen"),
+            Map.entry(ADVERTISE, "--advertise"), Map.entry(CRIU_PATH, "--criu"), Map.entry(SECRET_FILE, "--secret-file"),
+            Map.entry(MAX_CONCURRENT_MIGRATIONS, "--max-concurrent-migrations"), Map.entry(CAPACITY_CPUS, "--capacity"),
+            Map.entry(CAPACITY_MEM_BYTES, "--capacity"), Map.entry(INIT_PATH, "--init-path"),
+            Map.entry(PREPARE_TIMEOUT_MS, "--prepare-timeout"), Map.entry(KILL_WORKLOADS_ON_EXIT, "--kill-workloads-on-exit"),
+            Map.entry(CHECKPOINT_INTERVAL_MS, "--checkpoint-interval-s"), Map.entry(CHECKPOINT_PEER, "--checkpoint-peer"),
+            Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"));
+
+    @Spec
+    CommandSpec spec;
 
     @Mixin
     KafkaClientOptions kafka;
 
-    @Option(names = "--node", required = true, paramLabel = "ID", description = "This node's id, as commands name it.")
+    @Option(names = "--node", paramLabel = "ID", description = "This node's id, as commands name it (required).")
     String node;
 
     @Option(names = "--workdir", paramLabel = "DIR",
             description = "Workloads, checkpoints and persisted state of this node (default /var/lib/pmig/nodes/<node>).")
-    Path workdir;
+    String workdir;
 
-    @Option(names = "--listen", required = true, paramLabel = "HOST:PORT",
-            description = "Transfer endpoint for incoming migrations (port 0 = any); the criu page server binds to HOST too.")
+    @Option(names = "--listen", paramLabel = "HOST:PORT",
+            description = "Transfer endpoint for incoming migrations (port 0 = any); the criu page server binds to HOST too (required).")
     String listen;
 
     @Option(names = "--advertise", paramLabel = "HOST:PORT",
@@ -54,60 +86,70 @@ public final class ExecutorCommand implements Callable<Integer> {
     String advertise;
 
     @Option(names = "--criu", paramLabel = "PATH", description = "criu >= 4.2 (default: $PMIG_CRIU, else criu on PATH).")
-    Path criu;
+    String criu;
 
     @Option(names = "--secret-file", paramLabel = "FILE",
             description = "Shared transfer secret, >= 16 bytes, the same on every node (default: env PMIG_TRANSFER_SECRET).")
-    Path secretFile;
+    String secretFile;
 
-    @Option(names = "--max-concurrent-migrations", paramLabel = "N", defaultValue = "2",
+    @Option(names = "--max-concurrent-migrations", paramLabel = "N",
             description = "Migrations this node takes part in at once, as source or destination (default: ${DEFAULT-VALUE}).")
-    int maxConcurrentMigrations;
+    String maxConcurrentMigrations;
 
     @Option(names = "--capacity", paramLabel = "cpus=N,mem=SIZE",
             description = "What this node may give an incoming workload, checked against its requests (e.g. cpus=4,mem=8G).")
     String capacity;
 
-    @Option(names = "--init-path", paramLabel = "FILE", defaultValue = "/opt/pmig/bin/pmig-init",
+    @Option(names = "--init-path", paramLabel = "FILE",
             description = {"Base path of pmig-init; the binary goes to FILE-<content hash>, the same on every node running",
                     "this pmig version, never overwritten under running workloads (default: ${DEFAULT-VALUE})."})
-    Path initPath;
+    String initPath;
 
-    @Option(names = "--prepare-timeout", paramLabel = "SECONDS", defaultValue = "30",
+    @Option(names = "--prepare-timeout", paramLabel = "SECONDS",
             description = "How long a source waits for its destination to prepare (default: ${DEFAULT-VALUE}).")
-    int prepareTimeoutSeconds;
-
-    // chaos testing only (bin/pmig chaos): hidden, and announced with a warning when the executor starts
-    @Option(names = "--inject-restore-fault", hidden = true, paramLabel = "FAULT",
-            description = "FAULT INJECTION, never in production: corrupt-images | fail-restore | crash-source-after-dump.")
-    String injectRestoreFault;
+    long prepareTimeoutSeconds;
 
     @Option(names = "--kill-workloads-on-exit",
             description = "When the executor stops, kill every workload it manages and delete its directory (demos).")
     boolean killWorkloadsOnExit;
 
-    @Option(names = "--checkpoint-interval-s", paramLabel = "SECONDS", defaultValue = "0",
+    @Option(names = "--checkpoint-interval-s", paramLabel = "SECONDS",
             description = "Checkpoint every migratable workload this often (criu dump, then resumed) and send it to "
                     + "--checkpoint-peer, which restores it if this node is declared down; 0 = off (default: ${DEFAULT-VALUE}).")
-    int checkpointIntervalSeconds;
+    long checkpointIntervalSeconds;
 
     @Option(names = "--checkpoint-peer", paramLabel = "HOST:PORT",
             description = "Transfer endpoint (--advertise / --listen) of the executor that keeps this node's checkpoints.")
     String checkpointPeer;
 
-    @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE", defaultValue = "1G",
+    @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE",
             description = {"Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the",
                     "checkpoint (criu --ghost-limit, sized per dump up to this; default: ${DEFAULT-VALUE})."})
     String ghostLimitCeiling;
 
+    @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any executor setting; repeatable.")
+    Map<String, String> settings = new LinkedHashMap<>();
+
+    @Option(names = "--list-config", description = "Print every executor setting with its default and exit.")
+    boolean listConfig;
+
+    /** The flag given on this command line for each key it set (errors name what the user typed). */
+    private final Map<String, String> givenFlags = new HashMap<>();
+
     @Override
     public Integer call() throws Exception {
+        if (listConfig) {
+            System.out.print(ExecutorConfig.describe());
+            return 0;
+        }
         ExecutorConfig config = config();
         try {
             CriuSelfTest.run(config.criu(), config.initBinary(), config.workdir());
         } catch (CriuException e) {
             // before taking any command: a node that cannot restore would lose the workloads it is sent
-            throw new ConfigException(criuKey(), e.getMessage());
+            String key = config.values().get(CRIU_PATH) != null || System.getenv(ExecutorConfig.CRIU_ENV) == null
+                    ? CRIU_PATH : ExecutorConfig.CRIU_ENV;
+            throw named(new ConfigException(key, e.getMessage()));
         }
         CountDownLatch stopped = new CountDownLatch(1);
         try (NodeExecutor executor = new NodeExecutor(config).start()) {
@@ -115,7 +157,7 @@ public final class ExecutorCommand implements Callable<Integer> {
                 executor.close();
                 stopped.countDown();
             }, "pmig-executor-shutdown"));
-            System.out.println("executor " + node + " ready, transfer endpoint " + executor.transferAddress());
+            System.out.println("executor " + config.node() + " ready, transfer endpoint " + executor.transferAddress());
             System.out.flush();
             stopped.await();
         }
@@ -124,142 +166,107 @@ public final class ExecutorCommand implements Callable<Integer> {
 
     /** The validated configuration these options describe; public so in-process setups can start from a command line. */
     public ExecutorConfig config() throws IOException {
-        if (node == null || !node.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
-            throw new ConfigException("--node", "'" + node + "' must be letters, digits, '.', '_' or '-'");
-        }
         if (!isRoot()) {
             throw new ConfigException("--criu", "the executor must run as root: criu dump/restore and new PID namespaces need it");
         }
-        Path dir = workdir != null ? workdir : Path.of("/var/lib/pmig/nodes", node);
-        if (maxConcurrentMigrations < 1) {
-            throw new ConfigException("--max-concurrent-migrations", "must be at least 1, got " + maxConcurrentMigrations);
+        if (given("--prepare-timeout") && prepareTimeoutSeconds < 1) {
+            throw new ConfigException("--prepare-timeout", "must be at least 1 second, got " + prepareTimeoutSeconds);
         }
-        if (prepareTimeoutSeconds < 1) {
-            throw new ConfigException("--prepare-timeout", "must be at least 1 second");
-        }
-        InetSocketAddress listenAddress = address("--listen", listen);
-        if (checkpointIntervalSeconds < 0) {
+        if (given("--checkpoint-interval-s") && checkpointIntervalSeconds < 0) {
             throw new ConfigException("--checkpoint-interval-s", "must be 0 (off) or a number of seconds");
         }
-        if (checkpointIntervalSeconds > 0 && checkpointPeer == null) {
-            throw new ConfigException("--checkpoint-peer", "--checkpoint-interval-s needs a peer to keep the checkpoints");
-        }
-        InetSocketAddress peer = checkpointIntervalSeconds > 0 ? address("--checkpoint-peer", checkpointPeer) : null;
-        InetSocketAddress advertised = advertise == null ? null : address("--advertise", advertise);
-        Criu verified;
         try {
-            verified = criu().withGhostLimitCeiling(bytes(ghostLimitCeiling));
-        } catch (IllegalArgumentException e) { // NumberFormatException too
-            throw new ConfigException("--ghost-limit-ceiling", "'" + ghostLimitCeiling + "': " + e.getMessage());
+            return ExecutorConfig.builder(kafka.clientProperties()).setAll(overrides()).build();
+        } catch (ConfigException e) {
+            throw named(e);
         }
-        Path init;
-        try {
-            init = InitBinary.install(initPath);
-        } catch (IOException e) {
-            throw new ConfigException("--init-path", "cannot install pmig-init at " + initPath + ": " + e.getMessage());
-        }
-        double cpus = 0;
-        long mem = 0;
-        if (capacity != null) {
+    }
+
+    /** --config's settings, then every flag given on the command line over them. */
+    private Map<String, Object> overrides() {
+        Map<String, Object> overrides = new LinkedHashMap<>(settings);
+        givenFlags.clear();
+        putIfGiven(overrides, NODE, node);
+        putIfGiven(overrides, WORKDIR, workdir);
+        putIfGiven(overrides, LISTEN, listen);
+        putIfGiven(overrides, ADVERTISE, advertise);
+        putIfGiven(overrides, CRIU_PATH, criu);
+        putIfGiven(overrides, SECRET_FILE, secretFile);
+        putIfGiven(overrides, MAX_CONCURRENT_MIGRATIONS, maxConcurrentMigrations);
+        putIfGiven(overrides, INIT_PATH, initPath);
+        putIfGiven(overrides, PREPARE_TIMEOUT_MS, prepareTimeoutSeconds * 1000);
+        putIfGiven(overrides, KILL_WORKLOADS_ON_EXIT, killWorkloadsOnExit);
+        putIfGiven(overrides, CHECKPOINT_INTERVAL_MS, checkpointIntervalSeconds * 1000);
+        putIfGiven(overrides, CHECKPOINT_PEER, checkpointPeer);
+        putIfGiven(overrides, GHOST_LIMIT_CEILING_BYTES, ghostLimitCeiling);
+        if (given("--capacity")) {
             for (String part : capacity.split(",")) {
                 String[] kv = part.strip().split("=", 2);
-                try {
-                    switch (kv.length == 2 ? kv[0] : "") {
-                        case "cpus" -> cpus = Double.parseDouble(kv[1]);
-                        case "mem" -> mem = bytes(kv[1]);
-                        default -> throw new ConfigException("--capacity", "'" + part + "' is not cpus=N or mem=SIZE");
-                    }
-                } catch (NumberFormatException e) {
-                    throw new ConfigException("--capacity", "'" + part + "' has no valid number");
+                String key = kv.length != 2 ? "" : switch (kv[0]) {
+                    case "cpus" -> CAPACITY_CPUS;
+                    case "mem" -> CAPACITY_MEM_BYTES;
+                    default -> "";
+                };
+                if (key.isEmpty()) {
+                    throw new ConfigException("--capacity", "'" + part + "' is not cpus=N or mem=SIZE");
                 }
+                overrides.put(key, kv[1]);
+                givenFlags.put(key, "--capacity");
             }
         }
-        return new ExecutorConfig(node, kafka.clientProperties(), dir.toAbsolutePath(), listenAddress,
-                advertised, verified, init, new TransferCredentials(secret()), TransferLimits.defaults(),
-                maxConcurrentMigrations, cpus, mem, Duration.ofSeconds(prepareTimeoutSeconds), Duration.ofMinutes(10),
-                restoreFault(), killWorkloadsOnExit,
-                checkpointIntervalSeconds > 0 ? Duration.ofSeconds(checkpointIntervalSeconds) : null, peer);
+        return overrides;
     }
 
-    private ExecutorConfig.RestoreFault restoreFault() {
-        if (injectRestoreFault == null) {
-            return ExecutorConfig.RestoreFault.NONE;
-        }
-        try {
-            return ExecutorConfig.RestoreFault.valueOf(injectRestoreFault.strip().toUpperCase().replace('-', '_'));
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException("--inject-restore-fault", "'" + injectRestoreFault
-                    + "' is not corrupt-images, fail-restore or crash-source-after-dump");
+    private void putIfGiven(Map<String, Object> overrides, String key, Object value) {
+        String flag = FLAG_OF_KEY.get(key);
+        if (given(flag)) {
+            overrides.put(key, value);
+            givenFlags.put(key, flag);
         }
     }
 
-    private Criu criu() {
-        Path binary = criu != null ? criu
-                : System.getenv("PMIG_CRIU") != null ? Path.of(System.getenv("PMIG_CRIU")) : Path.of("criu");
-        try {
-            return Criu.verified(binary);
-        } catch (CriuException e) {
-            throw new ConfigException(criuKey(), e.getMessage() + " (scripts/install-criu.sh installs a working criu and prints its path)");
+    private boolean given(String flag) {
+        return spec.commandLine().getParseResult().hasMatchedOption(flag);
+    }
+
+    /**
+     * The error named as the operator set the value: by its flag if one was given, by its key if --config set it, and
+     * by its flag again if it was left unset (a required value missing: the flag is how most give it).
+     */
+    private ConfigException named(ConfigException e) {
+        String flag = givenFlags.get(e.key());
+        if (flag == null && !settings.containsKey(e.key())) {
+            flag = FLAG_OF_KEY.get(e.key());
         }
+        if (flag == null) {
+            return e;
+        }
+        String problem = e.getMessage().substring(e.key().length() + 2);
+        return new ConfigException(flag, problem + " (" + e.key() + ")");
     }
 
-    private String criuKey() {
-        return criu == null && System.getenv("PMIG_CRIU") != null ? "PMIG_CRIU" : "--criu";
-    }
-
-    private byte[] secret() throws IOException {
-        byte[] secret;
-        String key;
-        if (secretFile != null) {
-            key = "--secret-file";
-            if (!Files.isReadable(secretFile)) {
-                throw new ConfigException(key, "cannot read " + secretFile);
+    /** The default --help shows for a flag: its key's, in the flag's unit. */
+    static final class KeyDefaults implements CommandLine.IDefaultValueProvider {
+        @Override
+        public String defaultValue(ArgSpec arg) {
+            if (!(arg instanceof OptionSpec option)) {
+                return null;
             }
-            secret = Files.readAllBytes(secretFile);
-        } else if (System.getenv("PMIG_TRANSFER_SECRET") != null) {
-            key = "PMIG_TRANSFER_SECRET";
-            secret = System.getenv("PMIG_TRANSFER_SECRET").getBytes(StandardCharsets.UTF_8);
-        } else {
-            throw new ConfigException("--secret-file", "no transfer secret: give --secret-file or set PMIG_TRANSFER_SECRET "
-                    + "(the executor will not accept unauthenticated checkpoints, which it would run as root)");
-        }
-        int end = secret.length;
-        while (end > 0 && (secret[end - 1] == '\n' || secret[end - 1] == '\r')) {
-            end--;
-        }
-        secret = Arrays.copyOf(secret, end);
-        if (secret.length < 16) {
-            throw new ConfigException(key, "the transfer secret must be at least 16 bytes, got " + secret.length);
-        }
-        return secret;
-    }
-
-    static InetSocketAddress address(String key, String value) {
-        int colon = value == null ? -1 : value.lastIndexOf(':');
-        if (colon <= 0) {
-            throw new ConfigException(key, "'" + value + "' is not HOST:PORT");
-        }
-        try {
-            int port = Integer.parseInt(value.substring(colon + 1));
-            if (port < 0 || port > 65535) {
-                throw new NumberFormatException();
+            String key = FLAG_OF_KEY.entrySet().stream().filter(e -> e.getValue().equals(option.longestName()))
+                    .map(Map.Entry::getKey).findFirst().orElse(null);
+            Object value = key == null || key.equals(CAPACITY_CPUS) || key.equals(CAPACITY_MEM_BYTES)
+                    ? null : ExecutorConfig.keys().get(key).defaultValue();
+            if (value == null) {
+                return null;
             }
-            return new InetSocketAddress(value.substring(0, colon), port);
-        } catch (NumberFormatException e) {
-            throw new ConfigException(key, "'" + value + "' has no valid port");
+            if (key.equals(PREPARE_TIMEOUT_MS) || key.equals(CHECKPOINT_INTERVAL_MS)) {
+                return String.valueOf((Long) value / 1000);
+            }
+            if (key.equals(GHOST_LIMIT_CEILING_BYTES) && (Long) value % (1L << 30) == 0) {
+                return (Long) value / (1L << 30) + "G";
+            }
+            return value.toString();
         }
-    }
-
-    static long bytes(String size) {
-        String s = size.strip().toUpperCase();
-        long unit = switch (s.isEmpty() ? ' ' : s.charAt(s.length() - 1)) {
-            case 'K' -> 1L << 10;
-            case 'M' -> 1L << 20;
-            case 'G' -> 1L << 30;
-            case 'T' -> 1L << 40;
-            default -> 1;
-        };
-        return (long) (Double.parseDouble(unit == 1 ? s : s.substring(0, s.length() - 1)) * unit);
     }
 
     private static boolean isRoot() throws IOException {

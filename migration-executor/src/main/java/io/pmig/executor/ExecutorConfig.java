@@ -1,152 +1,543 @@
 package io.pmig.executor;
 
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.transfer.TransferCredentials;
 import io.pmig.executor.transfer.TransferLimits;
+import io.pmig.executor.workload.InitBinary;
+import io.pmig.platform.config.ConfigException;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
+import java.util.function.Function;
 
 /**
- * Everything one node's executor runs with, already validated (see {@link ExecutorCommand} for the keys).
+ * Every setting of one node's executor, each key declared once below with its default and documentation (as
+ * {@code AnalyticsConfig}). Values come from a map of overrides: {@code pmig executor} builds it from its flags and
+ * {@code --config KEY=VALUE}, in-process clusters start from {@link #local}. Unknown keys and bad values are refused
+ * with a {@link ConfigException} naming the key. Besides the values it carries what they resolve to at start-up: the
+ * verified criu, the installed pmig-init, the transfer secret, and the Kafka client properties.
  *
- * @param advertise        the transfer endpoint peers are told to use (normally the listen address)
- * @param prepareTimeout   how long a source waits for its destination's PREPARED before giving up
- * @param sessionTimeout   how long a prepared destination waits for its source to finish
- * @param restoreFault     test hook: a fault injected around the restore ({@link RestoreFault#NONE} in production)
- * @param killWorkloadsOnExit on close, stop every workload this node manages and delete its directory (demos: leave
- *                         nothing running); off in production, where workloads outlive executor restarts
- * @param checkpointInterval how often each migratable workload is checkpointed to {@code checkpointPeer} for node-death
- *                         recovery; null = off (the default)
- * @param checkpointPeer   the transfer endpoint of the node that keeps this node's checkpoints (and restores them
- *                         when this node is declared down); null = off
+ * <p><b>The commit protocol's timeouts</b> are safe only in this order, checked when a config is built. The event
+ * producer gives up on a send (max block + delivery timeout) before the destination stops waiting for its COMPLETED to
+ * be acknowledged (publish wait), so a COMPLETED is never "maybe sent" when the destination decides to kill its copy.
+ * That wait ends before the source's COMMIT timeout, so a source whose COMMIT answer is lost reads a settled answer on
+ * pmig.events. And the destination's session timeout is at least twice the COMMIT timeout, else it kills a copy whose
+ * COMMIT is still on its way.
  */
-public record ExecutorConfig(
-        String node,
-        Properties kafka,
-        Path workdir,
-        InetSocketAddress listen,
-        InetSocketAddress advertise,
-        Criu criu,
-        Path initBinary,
-        TransferCredentials credentials,
-        TransferLimits transferLimits,
-        int maxConcurrentMigrations,
-        double capacityCpus,
-        long capacityMemBytes,
-        Duration prepareTimeout,
-        Duration sessionTimeout,
-        RestoreFault restoreFault,
-        boolean killWorkloadsOnExit,
-        Duration checkpointInterval,
-        InetSocketAddress checkpointPeer) {
+public final class ExecutorConfig {
 
-    public ExecutorConfig {
-        if ((checkpointInterval == null) != (checkpointPeer == null)) {
-            throw new IllegalArgumentException("periodic checkpoints need both an interval and a peer");
-        }
-        checkTimeoutOrder(sessionTimeout);
+    public static final String NODE = "executor.node";
+    public static final String WORKDIR = "executor.workdir";
+    public static final String LISTEN = "executor.listen";
+    public static final String ADVERTISE = "executor.advertise";
+    public static final String CRIU_PATH = "executor.criu.path";
+    public static final String SECRET_FILE = "executor.secret.file";
+    public static final String INIT_PATH = "executor.init.path";
+    public static final String MAX_CONCURRENT_MIGRATIONS = "executor.max.concurrent.migrations";
+    public static final String CAPACITY_CPUS = "executor.capacity.cpus";
+    public static final String CAPACITY_MEM_BYTES = "executor.capacity.mem.bytes";
+    public static final String PREPARE_TIMEOUT_MS = "executor.prepare.timeout.ms";
+    public static final String SESSION_TIMEOUT_MS = "executor.session.timeout.ms";
+    public static final String KILL_WORKLOADS_ON_EXIT = "executor.kill.workloads.on.exit";
+    public static final String CHECKPOINT_INTERVAL_MS = "executor.checkpoint.interval.ms";
+    public static final String CHECKPOINT_PEER = "executor.checkpoint.peer";
+    public static final String GHOST_LIMIT_CEILING_BYTES = "executor.ghost.limit.ceiling.bytes";
+    public static final String EVENTS_MAX_BLOCK_MS = "executor.events.max.block.ms";
+    public static final String EVENTS_DELIVERY_TIMEOUT_MS = "executor.events.delivery.timeout.ms";
+    public static final String EVENTS_PUBLISH_WAIT_MS = "executor.events.publish.wait.ms";
+    public static final String COMMIT_TIMEOUT_MS = "executor.commit.timeout.ms";
+
+    /** Where criu and the transfer secret come from when their keys are not set. */
+    public static final String CRIU_ENV = "PMIG_CRIU";
+    public static final String SECRET_ENV = "PMIG_TRANSFER_SECRET";
+    /** The event producer's request.timeout.ms: its delivery timeout must be at least this (Kafka refuses less). */
+    public static final long EVENTS_REQUEST_TIMEOUT_MS = 5_000;
+
+    /** One declared key: its default (already typed; null = unset), a parser that rejects bad text, its documentation. */
+    public record Key(String name, Object defaultValue, Function<String, Object> parser, String doc) {
+    }
+
+    private static final Map<String, Key> KEYS = new LinkedHashMap<>();
+    private static final TransferLimits TRANSFER_LIMITS = TransferLimits.defaults();
+
+    static {
+        define(NODE, null, text -> nodeId(NODE, text),
+                "Required. This node's id, as commands name it: letters, digits, '.', '_' or '-', at most 64.");
+        define(WORKDIR, null, text -> path(WORKDIR, text),
+                "Workloads, checkpoints and persisted state of this node. Unset: /var/lib/pmig/nodes/<node>.");
+        define(LISTEN, null, text -> address(LISTEN, text),
+                "Required. HOST:PORT of the transfer endpoint for incoming migrations (port 0 = any); the criu page server"
+                        + " binds to HOST too.");
+        define(ADVERTISE, null, text -> address(ADVERTISE, text),
+                "HOST:PORT announced to sources as this node's transfer endpoint. Unset: the bound listen address.");
+        define(CRIU_PATH, null, text -> path(CRIU_PATH, text),
+                "criu >= 4.2 to run (verified at start-up). Unset: $" + CRIU_ENV + ", else criu on PATH.");
+        define(SECRET_FILE, null, text -> path(SECRET_FILE, text),
+                "File holding the shared transfer secret, >= 16 bytes, the same on every node. Unset: the environment"
+                        + " variable " + SECRET_ENV + " holds the secret itself.");
+        define(INIT_PATH, InitBinary.DEFAULT_PATH, text -> path(INIT_PATH, text),
+                "Base path of pmig-init; the binary goes to <path>-<content hash>, the same on every node running this"
+                        + " pmig version, never overwritten under running workloads.");
+        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
+                "Migrations this node takes part in at once, as source or destination; more wait their turn until"
+                        + " their command's deadline.");
+        define(CAPACITY_CPUS, 0.0, text -> doubleAtLeast(CAPACITY_CPUS, text, 0),
+                "CPUs this node may give an incoming workload, checked against its request; 0 = no limit.");
+        define(CAPACITY_MEM_BYTES, 0L, text -> size(CAPACITY_MEM_BYTES, text),
+                "Memory this node may give an incoming workload, checked against its request (bytes, or with a K, M, G or"
+                        + " T suffix); 0 = no limit.");
+        define(PREPARE_TIMEOUT_MS, 30_000L, text -> longAtLeast(PREPARE_TIMEOUT_MS, text, 1_000),
+                "How long a source waits for its destination's PREPARED before the migration FAILS with nothing moved.");
+        define(SESSION_TIMEOUT_MS, 600_000L, text -> longAtLeast(SESSION_TIMEOUT_MS, text, 1_000),
+                "How long a prepared destination waits for its source to finish, and a source whose COMMIT answer was"
+                        + " lost keeps its workload frozen while the events cannot be read; at least twice "
+                        + COMMIT_TIMEOUT_MS + ".");
+        define(KILL_WORKLOADS_ON_EXIT, false, text -> bool(KILL_WORKLOADS_ON_EXIT, text),
+                "When the executor stops, kill every workload it manages and delete its directory (demos); off in"
+                        + " production, where workloads outlive executor restarts.");
+        define(CHECKPOINT_INTERVAL_MS, 0L, text -> longAtLeast(CHECKPOINT_INTERVAL_MS, text, 0),
+                "Checkpoint every migratable workload this often (criu dump, then resumed) and send it to "
+                        + CHECKPOINT_PEER + ", which restores it if this node is declared down; 0 = off.");
+        define(CHECKPOINT_PEER, null, text -> address(CHECKPOINT_PEER, text),
+                "HOST:PORT transfer endpoint (advertise, else listen) of the executor that keeps this node's checkpoints;"
+                        + " needed when " + CHECKPOINT_INTERVAL_MS + " is not 0.");
+        define(GHOST_LIMIT_CEILING_BYTES, Criu.DEFAULT_GHOST_LIMIT_CEILING, text -> size(GHOST_LIMIT_CEILING_BYTES, text),
+                "Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the checkpoint"
+                        + " (criu --ghost-limit, sized per dump up to this; bytes, or with a K, M, G or T suffix).");
+        define(EVENTS_MAX_BLOCK_MS, 10_000L, text -> longAtLeast(EVENTS_MAX_BLOCK_MS, text, 100),
+                "Event producer's max.block.ms: how long a send may wait for metadata or buffer space before it fails.");
+        define(EVENTS_DELIVERY_TIMEOUT_MS, 15_000L,
+                text -> longAtLeast(EVENTS_DELIVERY_TIMEOUT_MS, text, EVENTS_REQUEST_TIMEOUT_MS),
+                "Event producer's delivery.timeout.ms: how long a sent event may wait for the broker's acknowledgement"
+                        + " (at least its request.timeout.ms, " + EVENTS_REQUEST_TIMEOUT_MS + ").");
+        define(EVENTS_PUBLISH_WAIT_MS, 30_000L, text -> longAtLeast(EVENTS_PUBLISH_WAIT_MS, text, 100),
+                "How long publishing an event (a destination's COMPLETED among them) waits for the outcome; more than "
+                        + EVENTS_MAX_BLOCK_MS + " + " + EVENTS_DELIVERY_TIMEOUT_MS + ", so the outcome is always known.");
+        define(COMMIT_TIMEOUT_MS, 45_000L, text -> longAtLeast(COMMIT_TIMEOUT_MS, text, 100),
+                "How long a source waits for its destination's answer to COMMIT before the events decide; more than "
+                        + EVENTS_PUBLISH_WAIT_MS + ", so the destination's decision is settled by then.");
+    }
+
+    private final Map<String, Object> values;
+    private final Properties kafka;
+    private final Criu criu;
+    private final Path initBinary;
+    private final TransferCredentials credentials;
+
+    private ExecutorConfig(Map<String, Object> values, Properties kafka, Criu criu, Path initBinary,
+                           TransferCredentials credentials) {
+        this.values = Collections.unmodifiableMap(values);
+        this.kafka = kafka;
+        this.criu = criu;
+        this.initBinary = initBinary;
+        this.credentials = credentials;
+    }
+
+    /** A config to build from keys alone: criu, pmig-init and the secret are resolved from their keys by {@link Builder#build}. */
+    public static Builder builder(Properties kafka) {
+        return new Builder(kafka);
     }
 
     /**
-     * The commit protocol is safe only if each side gives up after the one it waits for: the producer's delivery
-     * timeout inside the destination's wait for COMPLETED, that wait inside the source's COMMIT timeout, and that
-     * inside the destination's session timeout (else it kills a copy whose COMMIT is still on its way).
+     * A node on this machine for an in-process cluster (demo, bench, tests): transfer endpoint on loopback, any port,
+     * an already verified criu and installed pmig-init, the cluster's secret, and every workload stopped when the
+     * executor closes; the other keys at their defaults until {@link Builder#set} changes them. Start it with
+     * {@link io.pmig.executor.node.NodeExecutor#start(ExecutorConfig)}.
      */
-    static void checkTimeoutOrder(Duration sessionTimeout) {
-        Duration delivery = io.pmig.executor.events.EventPublisher.MAX_BLOCK
-                .plus(io.pmig.executor.events.EventPublisher.DELIVERY_TIMEOUT);
-        Duration publishWait = io.pmig.executor.events.EventPublisher.PUBLISH_WAIT;
-        Duration commit = io.pmig.executor.migration.SourceMigration.COMMIT_TIMEOUT;
-        if (delivery.compareTo(publishWait) >= 0 || publishWait.compareTo(commit) >= 0) {
-            throw new IllegalStateException("timeouts out of order: delivery " + delivery + ", publish wait " + publishWait
-                    + ", commit " + commit);
-        }
-        if (sessionTimeout != null && sessionTimeout.compareTo(commit.multipliedBy(2)) < 0) {
-            throw new IllegalArgumentException("--session-timeout must be at least " + commit.multipliedBy(2).toSeconds()
-                    + " s (twice the source's COMMIT timeout), got " + sessionTimeout.toSeconds() + " s");
-        }
+    public static Builder local(String node, Properties kafka, Path workdir, Criu criu, Path initBinary, byte[] secret) {
+        return builder(kafka).set(NODE, node).set(WORKDIR, workdir)
+                .set(LISTEN, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .set(KILL_WORKLOADS_ON_EXIT, true)
+                .criu(criu).initBinary(initBinary).credentials(new TransferCredentials(secret));
     }
 
-    /** Without periodic checkpoints: the constructor callers used before node-death recovery existed. */
-    public ExecutorConfig(String node, Properties kafka, Path workdir, InetSocketAddress listen, InetSocketAddress advertise,
-                          Criu criu, Path initBinary, TransferCredentials credentials, TransferLimits transferLimits,
-                          int maxConcurrentMigrations, double capacityCpus, long capacityMemBytes,
-                          Duration prepareTimeout, Duration sessionTimeout, RestoreFault restoreFault,
-                          boolean killWorkloadsOnExit) {
-        this(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits, maxConcurrentMigrations,
-                capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, killWorkloadsOnExit, null, null);
-    }
+    /** Collects overrides and resources; {@link #build} validates them all at once. */
+    public static final class Builder {
 
-    /** Without {@code killWorkloadsOnExit} (false): the constructor callers used before it existed. */
-    public ExecutorConfig(String node, Properties kafka, Path workdir, InetSocketAddress listen, InetSocketAddress advertise,
-                          Criu criu, Path initBinary, TransferCredentials credentials, TransferLimits transferLimits,
-                          int maxConcurrentMigrations, double capacityCpus, long capacityMemBytes,
-                          Duration prepareTimeout, Duration sessionTimeout, RestoreFault restoreFault) {
-        this(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits, maxConcurrentMigrations,
-                capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, false);
+        private final Properties kafka;
+        private final Map<String, Object> overrides = new LinkedHashMap<>();
+        private Criu criu;
+        private Path initBinary;
+        private TransferCredentials credentials;
+
+        private Builder(Properties kafka) {
+            this.kafka = kafka;
+        }
+
+        /** One key's value, as text (flags, properties) or typed (a number, a Path, an InetSocketAddress, ...). */
+        public Builder set(String key, Object value) {
+            overrides.put(key, value);
+            return this;
+        }
+
+        public Builder setAll(Map<String, ?> values) {
+            overrides.putAll(values);
+            return this;
+        }
+
+        /** A criu verified already, used unless {@link #CRIU_PATH} is set. */
+        public Builder criu(Criu verified) {
+            this.criu = verified;
+            return this;
+        }
+
+        /** pmig-init installed already ({@link InitBinary#install}), used unless {@link #INIT_PATH} is set. */
+        public Builder initBinary(Path installed) {
+            this.initBinary = installed;
+            return this;
+        }
+
+        /** The transfer secret, used unless {@link #SECRET_FILE} is set. */
+        public Builder credentials(TransferCredentials secret) {
+            this.credentials = secret;
+            return this;
+        }
+
+        /**
+         * Validates every value, then resolves what was not given in process: verifies criu, installs pmig-init, reads
+         * the secret. Each failure is a {@link ConfigException} naming the key (or the environment variable) to fix.
+         */
+        public ExecutorConfig build() {
+            Map<String, Object> values = parse(overrides);
+            Criu verified = criu != null && !overrides.containsKey(CRIU_PATH) ? criu : verifiedCriu((Path) values.get(CRIU_PATH));
+            Path init = initBinary != null && !overrides.containsKey(INIT_PATH) ? initBinary : installInit((Path) values.get(INIT_PATH));
+            TransferCredentials secret = credentials != null && !overrides.containsKey(SECRET_FILE) ? credentials
+                    : readSecret((Path) values.get(SECRET_FILE));
+            return new ExecutorConfig(values, kafka,
+                    verified.withGhostLimitCeiling((Long) values.get(GHOST_LIMIT_CEILING_BYTES)), init, secret);
+        }
     }
 
     /**
-     * A node on this machine for an in-process cluster (demo, bench): transfer endpoint on loopback, any port, two
-     * concurrent migrations, no capacity limits, 30 s prepare and 10 min session timeouts, no faults, and every
-     * workload stopped when the executor closes. Start it with {@link io.pmig.executor.node.NodeExecutor#start(ExecutorConfig)}.
+     * Every key's typed value: the defaults overridden by {@code overrides}, each parsed, then checked against each
+     * other (required keys, the commit protocol's timeout order, checkpoints). Touches nothing outside.
      */
-    public static ExecutorConfig local(String node, Properties kafka, Path workdir, Criu criu, Path initBinary,
-                                       byte[] sharedSecret) {
-        return new ExecutorConfig(node, kafka, workdir,
-                new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), null, criu, initBinary,
-                new TransferCredentials(sharedSecret), TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30),
-                Duration.ofMinutes(10), RestoreFault.NONE, true);
+    static Map<String, Object> parse(Map<String, ?> overrides) {
+        Map<String, Object> values = new LinkedHashMap<>();
+        KEYS.forEach((name, key) -> values.put(name, key.defaultValue()));
+        overrides.forEach((name, value) -> {
+            Key key = KEYS.get(name);
+            if (key == null) {
+                throw new ConfigException(name, "unknown executor setting (known: " + String.join(", ", KEYS.keySet()) + ")");
+            }
+            if (value == null) {
+                throw new ConfigException(name, "must have a value");
+            }
+            values.put(name, key.parser().apply(text(value)));
+        });
+        for (String required : new String[] {NODE, LISTEN}) {
+            if (values.get(required) == null) {
+                throw new ConfigException(required, "must be set: " + KEYS.get(required).doc().substring("Required. ".length()));
+            }
+        }
+        if (values.get(WORKDIR) == null) {
+            values.put(WORKDIR, Path.of("/var/lib/pmig/nodes", (String) values.get(NODE)));
+        }
+        values.put(WORKDIR, ((Path) values.get(WORKDIR)).toAbsolutePath());
+        checkTimeoutOrder(values);
+        if ((Long) values.get(CHECKPOINT_INTERVAL_MS) > 0 && values.get(CHECKPOINT_PEER) == null) {
+            throw new ConfigException(CHECKPOINT_PEER, "must be set when " + CHECKPOINT_INTERVAL_MS
+                    + " is not 0: the checkpoints need a node to keep them");
+        }
+        return values;
     }
 
-    public ExecutorConfig withKillWorkloadsOnExit(boolean kill) {
-        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
-                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault, kill,
-                checkpointInterval, checkpointPeer);
+    /** The commit protocol's order (class comment), over the configured values. */
+    private static void checkTimeoutOrder(Map<String, Object> values) {
+        long maxBlock = (Long) values.get(EVENTS_MAX_BLOCK_MS);
+        long delivery = (Long) values.get(EVENTS_DELIVERY_TIMEOUT_MS);
+        long publishWait = (Long) values.get(EVENTS_PUBLISH_WAIT_MS);
+        long commit = (Long) values.get(COMMIT_TIMEOUT_MS);
+        long session = (Long) values.get(SESSION_TIMEOUT_MS);
+        if (publishWait <= maxBlock + delivery) {
+            throw new ConfigException(EVENTS_PUBLISH_WAIT_MS, publishWait + " ms must exceed " + EVENTS_MAX_BLOCK_MS + " + "
+                    + EVENTS_DELIVERY_TIMEOUT_MS + " (" + (maxBlock + delivery) + " ms), or a destination stops waiting while"
+                    + " its COMPLETED may still be delivered");
+        }
+        if (commit <= publishWait) {
+            throw new ConfigException(COMMIT_TIMEOUT_MS, commit + " ms must exceed " + EVENTS_PUBLISH_WAIT_MS + " (" + publishWait
+                    + " ms), or a source whose COMMIT answer is lost reads the events before the destination's decision is settled");
+        }
+        if (session < 2 * commit) {
+            throw new ConfigException(SESSION_TIMEOUT_MS, session + " ms must be at least twice " + COMMIT_TIMEOUT_MS + " ("
+                    + 2 * commit + " ms), or a destination kills a copy whose COMMIT is still on its way");
+        }
     }
 
-    public ExecutorConfig withRestoreFault(RestoreFault fault) {
-        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
-                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, fault,
-                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
+    public static Map<String, Key> keys() {
+        return Collections.unmodifiableMap(KEYS);
     }
 
-    public ExecutorConfig withMaxConcurrentMigrations(int max) {
-        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
-                max, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault,
-                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
+    /** Every key's value (the work dir resolved); criu, pmig-init and the secret are what they resolved to. */
+    public Map<String, Object> values() {
+        return values;
     }
 
-    /** The same node with another transfer secret (tests: a node that does not belong to the cluster). */
-    public ExecutorConfig withCredentials(TransferCredentials other) {
-        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, other, transferLimits,
-                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault,
-                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
+    /** One line per key, for --list-config. */
+    public static String describe() {
+        StringBuilder text = new StringBuilder();
+        KEYS.values().forEach(key -> text.append(key.name()).append(" (default ")
+                .append(key.defaultValue() == null ? "none" : key.defaultValue()).append("): ").append(key.doc()).append('\n'));
+        return text.toString();
     }
 
-    public ExecutorConfig withPrepareTimeout(Duration timeout) {
-        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
-                maxConcurrentMigrations, capacityCpus, capacityMemBytes, timeout, sessionTimeout, restoreFault,
-                killWorkloadsOnExit, checkpointInterval, checkpointPeer);
+    public String node() {
+        return (String) values.get(NODE);
     }
 
-    /** Checkpoints every migratable workload each {@code interval} to the node at {@code peer} (null, null: off). */
-    public ExecutorConfig withCheckpoints(Duration interval, InetSocketAddress peer) {
-        return new ExecutorConfig(node, kafka, workdir, listen, advertise, criu, initBinary, credentials, transferLimits,
-                maxConcurrentMigrations, capacityCpus, capacityMemBytes, prepareTimeout, sessionTimeout, restoreFault,
-                killWorkloadsOnExit, interval, peer);
+    public Properties kafka() {
+        return kafka;
     }
 
-    /** Faults injected for tests; each is real (a corrupted image, a migration thread stopping dead), not simulated output. */
-    public enum RestoreFault {
-        NONE,
-        /** the destination truncates the received core images, so criu's restore really fails */
-        CORRUPT_IMAGES,
-        /** the destination deletes the received workload directory before restoring: criu really fails (mount source missing) */
-        FAIL_RESTORE,
-        /** the source's migration thread dies right after DUMPED, leaving its journal as a killed executor would */
-        CRASH_SOURCE_AFTER_DUMP
+    public Path workdir() {
+        return (Path) values.get(WORKDIR);
+    }
+
+    public InetSocketAddress listen() {
+        return (InetSocketAddress) values.get(LISTEN);
+    }
+
+    /** The transfer endpoint peers are told to use; null = the bound listen address. */
+    public InetSocketAddress advertise() {
+        return (InetSocketAddress) values.get(ADVERTISE);
+    }
+
+    public Criu criu() {
+        return criu;
+    }
+
+    /** The installed, content-addressed pmig-init. */
+    public Path initBinary() {
+        return initBinary;
+    }
+
+    public TransferCredentials credentials() {
+        return credentials;
+    }
+
+    public TransferLimits transferLimits() {
+        return TRANSFER_LIMITS;
+    }
+
+    public int maxConcurrentMigrations() {
+        return (Integer) values.get(MAX_CONCURRENT_MIGRATIONS);
+    }
+
+    public double capacityCpus() {
+        return (Double) values.get(CAPACITY_CPUS);
+    }
+
+    public long capacityMemBytes() {
+        return (Long) values.get(CAPACITY_MEM_BYTES);
+    }
+
+    public Duration prepareTimeout() {
+        return millis(PREPARE_TIMEOUT_MS);
+    }
+
+    public Duration sessionTimeout() {
+        return millis(SESSION_TIMEOUT_MS);
+    }
+
+    public boolean killWorkloadsOnExit() {
+        return (Boolean) values.get(KILL_WORKLOADS_ON_EXIT);
+    }
+
+    /** How often workloads are checkpointed to {@link #checkpointPeer}; null = off. */
+    public Duration checkpointInterval() {
+        long ms = (Long) values.get(CHECKPOINT_INTERVAL_MS);
+        return ms == 0 ? null : Duration.ofMillis(ms);
+    }
+
+    public InetSocketAddress checkpointPeer() {
+        return (InetSocketAddress) values.get(CHECKPOINT_PEER);
+    }
+
+    public Duration eventsMaxBlock() {
+        return millis(EVENTS_MAX_BLOCK_MS);
+    }
+
+    public Duration eventsDeliveryTimeout() {
+        return millis(EVENTS_DELIVERY_TIMEOUT_MS);
+    }
+
+    /** How long publishing an event waits for its outcome; the producer knows it by then (class comment). */
+    public Duration eventsPublishWait() {
+        return millis(EVENTS_PUBLISH_WAIT_MS);
+    }
+
+    /** How long a source waits for the answer to its COMMIT; the destination's decision is settled by then. */
+    public Duration commitTimeout() {
+        return millis(COMMIT_TIMEOUT_MS);
+    }
+
+    private Duration millis(String key) {
+        return Duration.ofMillis((Long) values.get(key));
+    }
+
+    private static void define(String name, Object defaultValue, Function<String, Object> parser, String doc) {
+        KEYS.put(name, new Key(name, defaultValue, parser, doc));
+    }
+
+    /** A value as the text its parser reads: typed values are accepted too, in the form their key documents. */
+    private static String text(Object value) {
+        if (value instanceof InetSocketAddress address) { // the address itself, not a name that may resolve elsewhere
+            return (address.isUnresolved() ? address.getHostString() : address.getAddress().getHostAddress())
+                    + ":" + address.getPort();
+        }
+        return value.toString().strip();
+    }
+
+    private static Criu verifiedCriu(Path configured) {
+        String key = configured != null ? CRIU_PATH : System.getenv(CRIU_ENV) != null ? CRIU_ENV : CRIU_PATH;
+        Path binary = configured != null ? configured
+                : System.getenv(CRIU_ENV) != null ? Path.of(System.getenv(CRIU_ENV)) : Path.of("criu");
+        try {
+            return Criu.verified(binary);
+        } catch (CriuException e) {
+            throw new ConfigException(key, e.getMessage() + " (scripts/install-criu.sh installs a working criu and prints its path)");
+        }
+    }
+
+    private static Path installInit(Path base) {
+        try {
+            return InitBinary.install(base);
+        } catch (IOException e) {
+            throw new ConfigException(INIT_PATH, "cannot install pmig-init at " + base + ": " + e.getMessage());
+        }
+    }
+
+    private static TransferCredentials readSecret(Path file) {
+        byte[] secret;
+        String key;
+        if (file != null) {
+            key = SECRET_FILE;
+            try {
+                secret = Files.readAllBytes(file);
+            } catch (IOException e) {
+                throw new ConfigException(key, "cannot read " + file + ": " + e.getMessage());
+            }
+        } else if (System.getenv(SECRET_ENV) != null) {
+            key = SECRET_ENV;
+            secret = System.getenv(SECRET_ENV).getBytes(StandardCharsets.UTF_8);
+        } else {
+            throw new ConfigException(SECRET_FILE, "no transfer secret: give a secret file or set " + SECRET_ENV
+                    + " (the executor will not accept unauthenticated checkpoints, which it would run as root)");
+        }
+        int end = secret.length;
+        while (end > 0 && (secret[end - 1] == '\n' || secret[end - 1] == '\r')) {
+            end--;
+        }
+        secret = Arrays.copyOf(secret, end);
+        if (secret.length < 16) {
+            throw new ConfigException(key, "the transfer secret must be at least 16 bytes, got " + secret.length);
+        }
+        return new TransferCredentials(secret);
+    }
+
+    private static Object nodeId(String key, String text) {
+        if (!text.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+            throw new ConfigException(key, "'" + text + "' is not a node id: letters, digits, '.', '_' or '-', at most 64");
+        }
+        return text;
+    }
+
+    private static Object path(String key, String text) {
+        if (text.isEmpty()) {
+            throw new ConfigException(key, "must not be empty");
+        }
+        return Path.of(text);
+    }
+
+    private static Object address(String key, String text) {
+        int colon = text.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new ConfigException(key, "'" + text + "' is not HOST:PORT");
+        }
+        int port;
+        try {
+            port = Integer.parseInt(text.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 0 || port > 65535) {
+            throw new ConfigException(key, "'" + text + "' has no valid port (HOST:PORT, port 0 to 65535)");
+        }
+        return new InetSocketAddress(text.substring(0, colon), port);
+    }
+
+    private static Object longAtLeast(String key, String text, long min) {
+        long value;
+        try {
+            value = Long.parseLong(text.replace("_", ""));
+        } catch (NumberFormatException e) {
+            throw new ConfigException(key, "'" + text + "' is not a whole number");
+        }
+        if (value < min) {
+            throw new ConfigException(key, value + " is below the minimum " + min);
+        }
+        return value;
+    }
+
+    private static Object intAtLeast(String key, String text, int min) {
+        long value = (Long) longAtLeast(key, text, min);
+        if (value > Integer.MAX_VALUE) {
+            throw new ConfigException(key, value + " is too large");
+        }
+        return (int) value;
+    }
+
+    private static Object doubleAtLeast(String key, String text, double min) {
+        double value;
+        try {
+            value = Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw new ConfigException(key, "'" + text + "' is not a number");
+        }
+        if (!(value >= min) || Double.isInfinite(value)) {
+            throw new ConfigException(key, text + " is below the minimum " + min);
+        }
+        return value;
+    }
+
+    /** Bytes, or a number with a K, M, G or T suffix (powers of 1024), as every size pmig takes. */
+    private static Object size(String key, String text) {
+        String s = text.toUpperCase(Locale.ROOT);
+        long unit = switch (s.isEmpty() ? ' ' : s.charAt(s.length() - 1)) {
+            case 'K' -> 1L << 10;
+            case 'M' -> 1L << 20;
+            case 'G' -> 1L << 30;
+            case 'T' -> 1L << 40;
+            default -> 1;
+        };
+        double number;
+        try {
+            number = Double.parseDouble(unit == 1 ? s : s.substring(0, s.length() - 1));
+        } catch (NumberFormatException e) {
+            number = Double.NaN;
+        }
+        if (!(number >= 0) || number * unit >= Long.MAX_VALUE) {
+            throw new ConfigException(key, "'" + text + "' is not a size: bytes, or a number with a K, M, G or T suffix");
+        }
+        return (long) (number * unit);
+    }
+
+    private static Object bool(String key, String text) {
+        return switch (text.toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new ConfigException(key, "'" + text + "' is not true or false");
+        };
     }
 }

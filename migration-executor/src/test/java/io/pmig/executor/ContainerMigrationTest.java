@@ -155,14 +155,14 @@ class ContainerMigrationTest {
         Map<String, String> onEngineA = Map.of(DockerEngine.HOST_PROPERTY + "." + nodes.node(source), a.host());
         DockerEngines.runShell(a, w, COUNTER);
         String mid;
-        try (ExecutorProcess executor = ExecutorProcess.start(nodes, source, onEngineA)) {
+        try (ExecutorProcess executor = nodes.startProcess(source, onEngineA)) {
             launch(w, source);
             awaitCount(a, w, 20);
             mid = nodes.send(CommandKind.MIGRATE, w, source, "b", MigrationMode.PLAIN, List.of());
             nodes.await(phase(mid, Phase.DUMPED), WAIT, "DUMPED");
-            executor.kill();
+            executor.kill9();
         }
-        try (ExecutorProcess restarted = ExecutorProcess.start(nodes, source, onEngineA)) {
+        try (ExecutorProcess restarted = nodes.startProcess(source, onEngineA)) {
             MigrationEvent end = nodes.await(ended(mid).and(e -> e.getPhase() == Phase.COMPLETED
                     || e.getNode().equals(nodes.node(source))), WAIT, "end of " + mid);
             DockerEngine runsOn = end.getPhase() == Phase.COMPLETED ? b : a;
@@ -194,9 +194,9 @@ class ContainerMigrationTest {
         Map<String, String> onEngineB = Map.of(DockerEngine.HOST_PROPERTY + "." + nodes.node(destination), b.host());
         DockerEngines.importBusyboxImage(b);
         DockerEngines.runShell(a, w, COUNTER);
-        try (ExecutorProcess src = ExecutorProcess.start(nodes, source, onEngineA)) {
+        try (ExecutorProcess src = nodes.startProcess(source, onEngineA)) {
             String mid;
-            try (ExecutorProcess dst = ExecutorProcess.start(nodes, destination, onEngineB)) {
+            try (ExecutorProcess dst = nodes.startProcess(destination, onEngineB)) {
                 launch(w, source);
                 awaitCount(a, w, 20);
                 mid = nodes.send(CommandKind.MIGRATE, w, source, destination, MigrationMode.PLAIN, List.of());
@@ -205,7 +205,7 @@ class ContainerMigrationTest {
                 nodes.await(phase(mid, Phase.RESTORED), WAIT, "RESTORED");
                 assertTrue(b.inspect(w).orElseThrow().path("State").path("Paused").asBoolean(),
                         "the destination's copy must not run before COMMIT");
-                dst.kill();
+                dst.kill9();
                 src.signal("CONT");
             }
             MigrationEvent end = nodes.await(ended(mid).and(e -> e.getNode().equals(nodes.node(source))), WAIT,
@@ -217,7 +217,7 @@ class ContainerMigrationTest {
             awaitCount(a, w, before + 20);
             assertContiguousFromOne(DockerEngines.readFile(a, w, "/work/counter.log"));
 
-            try (ExecutorProcess restarted = ExecutorProcess.start(nodes, destination, onEngineB)) {
+            try (ExecutorProcess restarted = nodes.startProcess(destination, onEngineB)) {
                 awaitGone(b, w); // recovery: the copy was never committed
             }
             String kill = nodes.send(CommandKind.KILL, w, source, null, null, List.of());

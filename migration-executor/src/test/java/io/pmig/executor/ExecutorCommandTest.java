@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pmig.platform.config.ConfigException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -57,5 +58,44 @@ class ExecutorCommandTest {
         assertTrue(Files.isExecutable(config.initBinary()) && config.initBinary().getFileName().toString().startsWith("pmig-init-"),
                 "installed content-addressed next to --init-path: " + config.initBinary());
         assertTrue(config.initBinary().startsWith(tmp.resolve("bin")));
+    }
+
+    @Test
+    void anySettingIsAvailableAsConfigAndAFlagGivenOnTheCommandLineWins() throws Exception {
+        Path secret = Files.writeString(tmp.resolve("secret"), "0123456789abcdef0123\n");
+        ExecutorConfig config = parse("--node", "n1", "--listen", "127.0.0.1:0", "--workdir", tmp.toString(),
+                "--criu", TestNodes.criu().binary().toString(), "--init-path", tmp.resolve("bin/pmig-init").toString(),
+                "--secret-file", secret.toString(), "--config", ExecutorConfig.COMMIT_TIMEOUT_MS + "=50000",
+                "--config", ExecutorConfig.MAX_CONCURRENT_MIGRATIONS + "=3", "--max-concurrent-migrations", "4",
+                "--prepare-timeout", "7").config();
+        assertEquals(Duration.ofSeconds(50), config.commitTimeout());
+        assertEquals(4, config.maxConcurrentMigrations(), "the flag wins over --config");
+        assertEquals(Duration.ofSeconds(7), config.prepareTimeout());
+        assertEquals(Duration.ofMinutes(10), config.sessionTimeout(), "a key neither sets keeps its default");
+    }
+
+    @Test
+    void errorsNameTheFlagOrTheKeyTheOperatorUsed() {
+        ConfigException unknown = assertThrows(ConfigException.class, () -> parse("--node", "n1", "--listen", "127.0.0.1:0",
+                "--config", "executor.prepare.timeout=5").config());
+        assertEquals("executor.prepare.timeout", unknown.key());
+        ConfigException flag = assertThrows(ConfigException.class, () -> parse("--node", "n1", "--listen", "127.0.0.1:0",
+                "--max-concurrent-migrations", "0").config());
+        assertEquals("--max-concurrent-migrations", flag.key());
+        assertTrue(flag.getMessage().contains(ExecutorConfig.MAX_CONCURRENT_MIGRATIONS), flag.getMessage());
+        ConfigException key = assertThrows(ConfigException.class, () -> parse("--node", "n1", "--listen", "127.0.0.1:0",
+                "--config", ExecutorConfig.MAX_CONCURRENT_MIGRATIONS + "=0").config());
+        assertEquals(ExecutorConfig.MAX_CONCURRENT_MIGRATIONS, key.key());
+        ConfigException missing = assertThrows(ConfigException.class, () -> parse("--listen", "127.0.0.1:0").config());
+        assertEquals("--node", missing.key());
+    }
+
+    @Test
+    void helpShowsEachFlagsDefaultFromItsKey() {
+        String help = new CommandLine(new ExecutorCommand()).getUsageMessage().replaceAll("\\s+", " ");
+        assertTrue(help.contains("at once, as source or destination (default: 2)"), help);
+        assertTrue(help.contains("prepare (default: 30)"), help);
+        assertTrue(help.contains("default: 1G"), help);
+        assertTrue(help.contains("--config"), help);
     }
 }

@@ -1,72 +1,69 @@
 package io.pmig.executor;
 
-import static org.awaitility.Awaitility.await;
-
-import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.ProcessTable;
-import io.pmig.platform.testing.SharedBroker;
+import io.pmig.schemas.serde.SchemaCatalog;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 
 /**
- * An executor of a {@link TestNodes} cluster in its own JVM, started the way an operator starts {@code pmig executor},
- * so that a test can kill it with SIGKILL (or stop it with SIGSTOP) at any point of a migration: a real crash, with
- * whatever criu, Docker or the kernel keep running after it.
+ * {@code pmig executor} in a JVM of its own, started from the test classpath: a real process that a test can kill -9
+ * (or hold with SIGSTOP) at the moment it chooses, leaving its journals, its criu processes, its containers and its
+ * frozen workloads as a crash does. Start one with {@link TestNodes#startProcess}.
  */
 final class ExecutorProcess implements AutoCloseable {
 
-    private final String node;
-    private final Process process;
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
 
-    private ExecutorProcess(String node, Process process) {
-        this.node = node;
+    private final Process process;
+    private final Path log;
+
+    private ExecutorProcess(Process process, Path log) {
         this.process = process;
+        this.log = log;
     }
 
-    /** Starts node {@code name} (again: same work dir) and returns once it takes commands. */
-    static ExecutorProcess start(TestNodes nodes, String name, Map<String, String> systemProperties) throws Exception {
-        String node = nodes.node(name);
-        Path workdir = nodes.workdirFor(name);
-        Path secret = nodes.root.resolve("secret");
-        if (!Files.exists(secret)) {
-            Files.write(secret, TestNodes.SECRET);
-        }
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:+UseSerialGC",
+    /** The child's main: what {@code bin/pmig executor ARGS} runs. */
+    public static void main(String[] args) {
+        SchemaCatalog.trustPmigClasses();
+        System.exit(new CommandLine(new ExecutorCommand()).execute(args));
+    }
+
+    /** Starts {@code pmig executor args} with its output in {@code log}; returns once it says it is ready. */
+    static ExecutorProcess start(String node, Path log, Map<String, String> systemProperties, List<String> args)
+            throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
                 "-cp", System.getProperty("java.class.path")));
         systemProperties.forEach((key, value) -> command.add("-D" + key + "=" + value));
-        command.addAll(List.of(Main.class.getName(), "--node", node,
-                "--bootstrap-server", SharedBroker.bootstrapServers(), "--workdir", workdir.toString(),
-                "--listen", "127.0.0.1:0", "--criu", TestNodes.criu().binary().toString(),
-                "--secret-file", secret.toString(), "--init-path", InitBinary.DEFAULT_PATH.toString()));
-        Path log = nodes.root.resolve(name + ".log");
+        command.add(ExecutorProcess.class.getName());
+        command.addAll(args);
         Process process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        ExecutorProcess started = new ExecutorProcess(node, process);
-        await("executor " + node + " ready (log: " + log + ")").atMost(Duration.ofSeconds(90))
-                .pollInterval(Duration.ofMillis(100))
-                .until(() -> !process.isAlive() || started.ready(log));
-        if (!process.isAlive()) {
-            throw new AssertionError("executor " + node + " exited with " + process.exitValue() + ":\n"
-                    + Files.readString(log));
+        ExecutorProcess started = new ExecutorProcess(process, log);
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        while (!started.output().contains("executor " + node + " ready")) {
+            if (!process.isAlive() || System.nanoTime() > deadline) {
+                started.kill9();
+                throw new AssertionError("executor " + node + " did not start (exit " + (process.isAlive() ? "-" : process.exitValue())
+                        + "):\n" + started.output());
+            }
+            Thread.sleep(100);
         }
         return started;
     }
 
-    private boolean ready(Path log) throws IOException {
-        return Files.readString(log).contains("executor " + node + " ready");
-    }
-
-    /** SIGKILL: the executor stops dead, its journals and everything it started are left as they are. */
-    void kill() throws InterruptedException {
+    /** SIGKILL, and waits until the process is gone. */
+    void kill9() throws InterruptedException {
         process.destroyForcibly();
-        process.waitFor();
+        process.waitFor(30, TimeUnit.SECONDS);
     }
 
     /** SIGSTOP / SIGCONT: the executor stands still (its connections stay open) until continued. */
@@ -77,14 +74,11 @@ final class ExecutorProcess implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         if (process.isAlive()) {
-            kill();
+            kill9();
         }
     }
 
-    /** {@code pmig executor} without the rest of the CLI. */
-    public static final class Main {
-        public static void main(String[] args) {
-            System.exit(new CommandLine(new ExecutorCommand()).execute(args));
-        }
+    private String output() throws IOException {
+        return Files.exists(log) ? Files.readString(log, StandardCharsets.ISO_8859_1) : "";
     }
 }

@@ -46,7 +46,8 @@ class NodeDeathRecoveryTest {
         lockTablesBefore = TestNodes.criuLockTables();
         nodes = new TestNodes();
         NodeExecutor b = nodes.start("b");
-        nodes.start("a", config -> config.withCheckpoints(Duration.ofSeconds(1), b.transferAddress()));
+        nodes.start("a", config -> config.set(ExecutorConfig.CHECKPOINT_INTERVAL_MS, 1_000)
+                .set(ExecutorConfig.CHECKPOINT_PEER, b.transferAddress()));
     }
 
     @AfterEach

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.node.NodeExecutor;
-import io.pmig.executor.transfer.TransferCredentials;
-import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
@@ -18,8 +16,6 @@ import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.ExecutorClaim;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.Phase;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -37,10 +33,9 @@ class OneExecutorPerNodeTest {
     void aSecondExecutorForARunningNodeIsRefusedAndNamesTheRunningOne() throws Exception {
         try (TestNodes nodes = new TestNodes()) {
             NodeExecutor first = nodes.start("a");
-            ExecutorConfig duplicate = new ExecutorConfig(nodes.node("a"), SharedBroker.clientProperties(),
-                    nodes.root.resolve("duplicate"), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), null,
-                    TestNodes.criu(), InitBinary.install(InitBinary.DEFAULT_PATH), new TransferCredentials(TestNodes.SECRET),
-                    TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30), Duration.ofMinutes(2), ExecutorConfig.RestoreFault.NONE);
+            ExecutorConfig duplicate = ExecutorConfig.local(nodes.node("a"), SharedBroker.clientProperties(),
+                    nodes.root.resolve("duplicate"), TestNodes.criu(), InitBinary.install(InitBinary.DEFAULT_PATH),
+                    TestNodes.SECRET).build();
 
             ConfigException refused = assertThrows(ConfigException.class, () -> new NodeExecutor(duplicate).start());
 

@@ -2,12 +2,9 @@ package io.pmig.executor;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pmig.executor.ExecutorConfig.RestoreFault;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.migration.CheckpointEngine;
 import io.pmig.executor.node.NodeExecutor;
-import io.pmig.executor.transfer.TransferCredentials;
-import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
@@ -20,11 +17,11 @@ import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.Phase;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,6 +56,7 @@ final class TestNodes implements AutoCloseable {
     private final KafkaProducer<String, MigrationCommand> commands;
     private final KafkaConsumer<String, MigrationEvent> eventReader;
     private final List<MigrationEvent> events = new ArrayList<>();
+    private final List<ExecutorProcess> processes = new ArrayList<>();
 
     TestNodes() throws IOException {
         root = Files.createTempDirectory("pmig-executor-test");
@@ -92,42 +90,103 @@ final class TestNodes implements AutoCloseable {
     }
 
     NodeExecutor start(String name) throws Exception {
-        return start(name, RestoreFault.NONE, null, null);
-    }
-
-    /** Starts executor {@code name}; {@code advertise} replaces its announced endpoint (a proxy in front of it). */
-    NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise)
-            throws Exception {
-        return start(name, fault, listenAt, advertise, UnaryOperator.identity());
+        return start(name, UnaryOperator.identity());
     }
 
     /** Starts executor {@code name} (again: same work dir) with its config adjusted by {@code tweak}. */
-    NodeExecutor start(String name, UnaryOperator<ExecutorConfig> tweak) throws Exception {
-        return start(name, RestoreFault.NONE, null, null, tweak);
+    NodeExecutor start(String name, UnaryOperator<ExecutorConfig.Builder> tweak) throws Exception {
+        return start(name, tweak, null);
     }
 
     /** Starts executor {@code name} whose migrations act through {@code engine} (the fake: no criu). */
     NodeExecutor start(String name, CheckpointEngine engine) throws Exception {
-        return start(name, RestoreFault.NONE, null, null, UnaryOperator.identity(), engine);
+        return start(name, UnaryOperator.identity(), engine);
     }
 
-    private NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise,
-                               UnaryOperator<ExecutorConfig> tweak) throws Exception {
-        return start(name, fault, listenAt, advertise, tweak, null);
-    }
-
-    private NodeExecutor start(String name, RestoreFault fault, InetSocketAddress listenAt, InetSocketAddress advertise,
-                               UnaryOperator<ExecutorConfig> tweak, CheckpointEngine engine) throws Exception {
+    private NodeExecutor start(String name, UnaryOperator<ExecutorConfig.Builder> tweak, CheckpointEngine engine)
+            throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
-        InetSocketAddress listen = listenAt != null ? listenAt : new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-        ExecutorConfig config = new ExecutorConfig(node, SharedBroker.clientProperties(), workdir, listen, advertise,
-                criu(), InitBinary.install(InitBinary.DEFAULT_PATH), new TransferCredentials(SECRET),
-                TransferLimits.defaults(), 2, 0, 0, Duration.ofSeconds(30), Duration.ofMinutes(2), fault);
-        NodeExecutor executor = engine == null ? NodeExecutor.start(tweak.apply(config))
-                : NodeExecutor.start(tweak.apply(config), engine);
+        ExecutorConfig.Builder config = ExecutorConfig.local(node, SharedBroker.clientProperties(), workdir, criu(),
+                InitBinary.install(InitBinary.DEFAULT_PATH), SECRET)
+                .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
+                .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false); // a stopped executor leaves its workloads, as in production
+        ExecutorConfig built = tweak.apply(config).build();
+        NodeExecutor executor = engine == null ? NodeExecutor.start(built) : NodeExecutor.start(built, engine);
         executors.put(node, executor);
         return executor;
+    }
+
+    /**
+     * Starts executor {@code name} as {@code pmig executor} in a JVM of its own (same work dir, broker and secret as
+     * the in-process ones), so that a test can kill -9 it; {@link #start} restarts it in this JVM on the same work dir.
+     */
+    ExecutorProcess startProcess(String name) throws Exception {
+        return startProcess(name, Map.of());
+    }
+
+    /** {@link #startProcess(String)} with these Java system properties (e.g. the node's Docker engine). */
+    ExecutorProcess startProcess(String name, Map<String, String> systemProperties) throws Exception {
+        String node = prefix + name;
+        Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
+        Path secret = root.resolve("transfer.secret");
+        if (!Files.exists(secret)) {
+            Files.createFile(secret, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.write(secret, SECRET);
+        }
+        ExecutorProcess process = ExecutorProcess.start(node, root.resolve(node + ".log"), systemProperties, List.of(
+                "--node", node, "--bootstrap-server", SharedBroker.bootstrapServers(), "--workdir", workdir.toString(),
+                "--listen", "127.0.0.1:0", "--criu", criu().binary().toString(), "--secret-file", secret.toString(),
+                "--config", ExecutorConfig.SESSION_TIMEOUT_MS + "=" + Duration.ofMinutes(2).toMillis()));
+        processes.add(process);
+        return process;
+    }
+
+    /**
+     * A criu to give a destination (as {@link ExecutorConfig#CRIU_PATH}) whose restores of received images really fail:
+     * a wrapper that runs the real criu for every command, but first truncates the core images of a migration's
+     * received images ({@code .../incoming/images}) when asked to restore them. Rollbacks, checkpoints and the
+     * self-test on the same node restore normally.
+     */
+    Path corruptingCriu() throws Exception {
+        return criuWrapper("criu-corrupting", """
+                for f in "$images"/core-*.img; do truncate -c -s '<12' "$f"; done""");
+    }
+
+    /**
+     * A criu whose restores of received images wait until {@code gate} exists, then run as usual: holds a migration
+     * between its dump and its COMMIT for as long as the test needs.
+     */
+    Path gatedCriu(Path gate) throws Exception {
+        return criuWrapper("criu-gated-" + gate.getFileName(), """
+                while [ ! -e '%s' ]; do sleep 0.05; done""".formatted(gate));
+    }
+
+    /** A criu wrapper in {@code root/bin}, with the real criu's nft beside it (leftover lock tables are deleted with it). */
+    private Path criuWrapper(String name, String onReceivedRestore) throws Exception {
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        Path real = criu().binary();
+        Path nft = bin.resolve("nft");
+        if (!Files.exists(nft, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.isExecutable(real.resolveSibling("nft"))) {
+            Files.createSymbolicLink(nft, real.resolveSibling("nft"));
+        }
+        Path wrapper = bin.resolve(name);
+        Files.writeString(wrapper, """
+                #!/bin/sh
+                # pmig test: restores of received images are tampered with; every other criu command is the real one
+                if [ "$1" = restore ]; then
+                  images=; previous=
+                  for a in "$@"; do [ "$previous" = -D ] && images=$a; previous=$a; done
+                  case "$images" in
+                    */incoming/images)
+                %s
+                      ;;
+                  esac
+                fi
+                exec '%s' "$@"
+                """.formatted(onReceivedRestore.indent(6).stripTrailing(), real));
+        Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return wrapper;
     }
 
     void stop(String name) {
@@ -147,11 +206,6 @@ final class TestNodes implements AutoCloseable {
 
     Path workdir(String name) {
         return workdirs.get(prefix + name);
-    }
-
-    /** The work dir of node {@code name}, registered here if it is new (for executors in their own JVM). */
-    Path workdirFor(String name) {
-        return workdirs.computeIfAbsent(prefix + name, root::resolve);
     }
 
     /** Host pid of the workload's init on that node, if it runs there. */
@@ -244,6 +298,9 @@ final class TestNodes implements AutoCloseable {
     /** Kills every workload the nodes still run, stops the executors and deletes their work dirs. */
     @Override
     public void close() throws Exception {
+        for (ExecutorProcess process : processes) {
+            process.kill9();
+        }
         executors.keySet().forEach(n -> executors.remove(n).close());
         for (Path workdir : workdirs.values()) {
             Path workloads = workdir.resolve("workloads");

@@ -3,8 +3,6 @@ package io.pmig.cli.bench;
 import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.node.NodeExecutor;
-import io.pmig.executor.transfer.TransferCredentials;
-import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
@@ -20,8 +18,6 @@ import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -95,10 +91,10 @@ public final class MigrateBench implements Callable<Integer> {
             byte[] secret = new byte[32];
             new SecureRandom().nextBytes(secret);
             for (String name : List.of("a", "b")) {
-                ExecutorConfig config = new ExecutorConfig(prefix + name, client, root.resolve(name),
-                        new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), null, criu, init,
-                        new TransferCredentials(secret), TransferLimits.defaults(), 2, 0, 0,
-                        Duration.ofSeconds(30), Duration.ofMinutes(2), ExecutorConfig.RestoreFault.NONE);
+                ExecutorConfig config = ExecutorConfig.local(prefix + name, client, root.resolve(name), criu, init, secret)
+                        .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
+                        .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false)
+                        .build();
                 NodeExecutor executor = new NodeExecutor(config).start();
                 executors.add(executor);
                 if (!executor.awaitReady(Duration.ofSeconds(60))) {

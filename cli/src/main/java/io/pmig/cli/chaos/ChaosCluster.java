@@ -42,7 +42,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * The system under test, every role in its own process on this machine: a broker ({@code pmig broker} on a fixed
  * port and data dir, so it can be killed and restarted) and executors ({@code pmig executor}, own work dir, fixed
  * transfer port behind a {@link TransferProxy}, one shared secret file). Two are healthy; {@code corrupt} and
- * {@code failing} run with a hidden fault-injection flag so every restore on them really fails. Three more start
+ * {@code failing} run a criu wrapper that breaks every restore of migrated images on them for real. Three more start
  * when a trial first needs them, each broken from the outside only: {@code badsecret} reads another secret file,
  * {@code incompatible} runs a criu whose restores criu itself refuses, {@code diskfull} works on a small tmpfs the
  * harness fills. The harness itself only produces commands and reads pmig.events.
@@ -115,9 +115,8 @@ final class ChaosCluster implements AutoCloseable {
 
         for (String id : List.of(A, B, CORRUPT, FAILING)) {
             Path workdir = Files.createDirectories(root.resolve("nodes").resolve(id));
-            List<String> extra = id.equals(CORRUPT) ? List.of("--inject-restore-fault", "corrupt-images")
-                    : id.equals(FAILING) ? List.of("--inject-restore-fault", "fail-restore") : List.of();
-            define(id, workdir, secret, criu.binary(), extra);
+            Path criuBinary = id.equals(CORRUPT) ? corruptingCriu() : id.equals(FAILING) ? failingCriu() : criu.binary();
+            define(id, workdir, secret, criuBinary, List.of());
         }
         // JVM start-up dominates: start the executors side by side
         ExecutorService starter = Executors.newFixedThreadPool(nodes.size());
@@ -207,24 +206,61 @@ final class ChaosCluster implements AutoCloseable {
     }
 
     /**
-     * A criu for the incompatible node: every command runs the real criu unchanged, except a restore of migrated
-     * images, which runs the real criu restore with an LSM profile this host has no LSM for, so criu itself refuses
-     * it, as on a node whose security setup cannot take the workload. The executor's start-up self-test (images
-     * under its criu-self-test dir) restores normally, else the executor would refuse to start at all.
+     * A criu for the incompatible node: a restore of migrated images runs the real criu restore with an LSM profile
+     * this host has no LSM for, so criu itself refuses it, as on a node whose security setup cannot take the workload.
      */
     private Path incompatibleCriu() throws IOException {
-        Path wrapper = Files.createDirectories(root.resolve("bin")).resolve("criu-incompatible");
+        return criuWrapper("criu-incompatible", """
+                set -- "$@" --lsm-profile apparmor:pmig-chaos-incompatible""");
+    }
+
+    /** A criu for the corrupt node: a restore of migrated images first truncates their core images, so criu fails. */
+    private Path corruptingCriu() throws IOException {
+        return criuWrapper("criu-corrupting", """
+                for f in "$images"/core-*.img; do truncate -c -s '<12' "$f"; done""");
+    }
+
+    /**
+     * A criu for the failing node: a restore of migrated images runs with the workload's directory (the mount source
+     * of its files) missing, so criu fails.
+     */
+    private Path failingCriu() throws IOException {
+        return criuWrapper("criu-failing", """
+                for a in "$@"; do
+                  shift
+                  case "$a" in mnt\\[*\\]:*) a="${a%%]:*}]:$images/no-such-workload-dir" ;; esac
+                  set -- "$@" "$a"
+                done""");
+    }
+
+    /**
+     * A criu wrapper in the run's bin dir: every command runs the real criu unchanged, except a restore of a
+     * migration's received images ({@code .../incoming/images}), which first runs {@code onReceivedRestore} (with the
+     * images dir in {@code $images}). The executor's start-up self-test, rollbacks and checkpoints restore normally,
+     * else the executor would refuse to start at all. The real criu's nft goes beside it (lock tables are deleted with
+     * it).
+     */
+    private Path criuWrapper(String name, String onReceivedRestore) throws IOException {
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        Path nft = bin.resolve("nft");
+        if (!Files.exists(nft, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.isExecutable(criu.binary().resolveSibling("nft"))) {
+            Files.createSymbolicLink(nft, criu.binary().resolveSibling("nft"));
+        }
+        Path wrapper = bin.resolve(name);
         Files.writeString(wrapper, """
                 #!/bin/sh
-                # pmig chaos: restores of migrated images are refused by criu itself; everything else is plain criu
+                # pmig chaos: restores of migrated images are broken on purpose; everything else is plain criu
                 if [ "$1" = restore ]; then
-                  case "$*" in
-                    */criu-self-test/*) ;;
-                    *) exec '%s' "$@" --lsm-profile apparmor:pmig-chaos-incompatible ;;
+                  images=; previous=
+                  for a in "$@"; do [ "$previous" = -D ] && images=$a; previous=$a; done
+                  case "$images" in
+                    */incoming/images)
+                %s
+                      ;;
                   esac
                 fi
                 exec '%s' "$@"
-                """.formatted(criu.binary(), criu.binary()));
+                """.formatted(onReceivedRestore.indent(6).stripTrailing(), criu.binary()));
         Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwxr-xr-x"));
         return wrapper;
     }

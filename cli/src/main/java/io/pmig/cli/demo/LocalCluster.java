@@ -8,8 +8,6 @@ import io.pmig.cli.dashboard.DashboardServer;
 import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.node.NodeExecutor;
-import io.pmig.executor.transfer.TransferCredentials;
-import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.platform.broker.EmbeddedBroker;
@@ -18,7 +16,6 @@ import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.NodeCapacity;
 import io.pmig.schemas.SamplingMode;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,11 +82,11 @@ public final class LocalCluster implements AutoCloseable {
         new SecureRandom().nextBytes(secret); // one cluster secret per run, shared by its executors
         for (NodeSpec spec : specs) {
             Path workdir = Files.createDirectories(root.resolve("nodes").resolve(spec.id()));
-            InetSocketAddress listen = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-            ExecutorConfig config = new ExecutorConfig(spec.id(), clientProperties(), workdir, listen, null, criu,
-                    initBinary, new TransferCredentials(secret), TransferLimits.defaults(), 2, spec.cpus(), spec.memBytes(),
-                    Duration.ofSeconds(30), Duration.ofMinutes(2), ExecutorConfig.RestoreFault.NONE)
-                    .withKillWorkloadsOnExit(true); // nothing the demo started may outlive it
+            // nothing the demo started may outlive it: local() kills the workloads when the executor closes
+            ExecutorConfig config = ExecutorConfig.local(spec.id(), clientProperties(), workdir, criu, initBinary, secret)
+                    .set(ExecutorConfig.CAPACITY_CPUS, spec.cpus()).set(ExecutorConfig.CAPACITY_MEM_BYTES, spec.memBytes())
+                    .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
+                    .build();
             NodeExecutor executor = new NodeExecutor(config).start();
             MetricsAgent agent = null;
             try {

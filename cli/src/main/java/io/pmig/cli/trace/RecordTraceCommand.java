@@ -11,8 +11,6 @@ import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.node.NodeExecutor;
-import io.pmig.executor.transfer.TransferCredentials;
-import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.platform.broker.EmbeddedBroker;
@@ -27,7 +25,6 @@ import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.SamplingMode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -150,10 +147,10 @@ public final class RecordTraceCommand implements Callable<Integer> {
             Path dir = runDir.resolve("nodes").resolve(node);
             Files.createDirectories(dir);
             nodeDirs.add(dir);
-            NodeExecutor executor = new NodeExecutor(new ExecutorConfig(node, kafka, dir,
-                    new InetSocketAddress("127.0.0.1", 0), null, criu, init, new TransferCredentials(secret),
-                    TransferLimits.defaults(), 1, cpus, memMib << 20, Duration.ofSeconds(30), Duration.ofMinutes(10),
-                    ExecutorConfig.RestoreFault.NONE)).start();
+            NodeExecutor executor = new NodeExecutor(ExecutorConfig.local(node, kafka, dir, criu, init, secret)
+                    .set(ExecutorConfig.MAX_CONCURRENT_MIGRATIONS, 1).set(ExecutorConfig.CAPACITY_CPUS, cpus)
+                    .set(ExecutorConfig.CAPACITY_MEM_BYTES, memMib << 20).set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false)
+                    .build()).start();
             executors.add(executor);
             if (!executor.awaitReady(Duration.ofSeconds(60))) {
                 throw new IllegalStateException("executor " + node + " was not assigned pmig.commands within 60 s");

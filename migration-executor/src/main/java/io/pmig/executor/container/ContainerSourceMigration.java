@@ -201,7 +201,7 @@ public final class ContainerSourceMigration {
                     "freezeMs", String.valueOf(timings.getFreezeMs()), "dumpMs", String.valueOf(timings.getDumpMs()),
                     "transferMs", String.valueOf(timings.getTransferMs()), "bytesMoved", String.valueOf(bytes),
                     "downtimeMs", String.valueOf(millisSince(freezeStartNanos)),
-                    "totalMs", String.valueOf(millisSince(startNanos))), SourceMigration.COMMIT_TIMEOUT);
+                    "totalMs", String.valueOf(millisSince(startNanos))), node.config().commitTimeout());
             try {
                 connection.finish();
             } catch (TransferException e) {

@@ -1,5 +1,6 @@
 package io.pmig.executor.events;
 
+import io.pmig.executor.ExecutorConfig;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.Phase;
@@ -26,32 +27,28 @@ public final class EventPublisher implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
 
-    /**
-     * How long a send may take before the producer gives up on it (blocking for metadata, then delivery). Bounded so
-     * that {@link #publish} always knows the outcome before {@link #PUBLISH_WAIT}: a COMPLETED must never be "maybe
-     * sent" when a destination decides to kill its copy. The source's COMMIT timeout is longer still (checked at
-     * start-up, {@code ExecutorConfig}).
-     */
-    public static final java.time.Duration MAX_BLOCK = java.time.Duration.ofSeconds(10);
-    public static final java.time.Duration DELIVERY_TIMEOUT = java.time.Duration.ofSeconds(15);
-    private static final java.time.Duration REQUEST_TIMEOUT = java.time.Duration.ofSeconds(5);
-    public static final java.time.Duration PUBLISH_WAIT = MAX_BLOCK.plus(DELIVERY_TIMEOUT).plusSeconds(5);
-
     private final KafkaProducer<String, MigrationEvent> producer;
     private final String node;
+    private final java.time.Duration publishWait;
 
-    public EventPublisher(Properties kafka, String node) {
+    /**
+     * A send may take the config's max block plus delivery timeout before the producer gives up on it, which is less
+     * than {@link #publish}'s wait (checked by {@link ExecutorConfig}): a COMPLETED is never "maybe sent" when a
+     * destination decides to kill its copy.
+     */
+    public EventPublisher(ExecutorConfig config) {
         Properties props = new Properties();
-        props.putAll(kafka);
+        props.putAll(config.kafka());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         props.put(ProducerConfig.LINGER_MS_CONFIG, "0");
-        props.put(ProducerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node);
-        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, String.valueOf(MAX_BLOCK.toMillis()));
-        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(REQUEST_TIMEOUT.toMillis()));
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(DELIVERY_TIMEOUT.toMillis()));
+        props.put(ProducerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + config.node());
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, String.valueOf(config.eventsMaxBlock().toMillis()));
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(ExecutorConfig.EVENTS_REQUEST_TIMEOUT_MS));
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(config.eventsDeliveryTimeout().toMillis()));
         this.producer = new KafkaProducer<>(props, new StringSerializer(), Topic.EVENTS.<MigrationEvent>serde().serializer());
-        this.node = node;
+        this.node = config.node();
+        this.publishWait = config.eventsPublishWait();
     }
 
     /** A new event from this node with zero timings; the caller fills what it knows. */
@@ -71,7 +68,7 @@ public final class EventPublisher implements AutoCloseable {
         MigrationEvent event = builder.setTimestampMs(System.currentTimeMillis()).build();
         try {
             RecordMetadata meta = producer.send(new ProducerRecord<>(Topic.EVENTS.topicName(), event.getWorkloadId(), event))
-                    .get(PUBLISH_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                    .get(publishWait.toMillis(), TimeUnit.MILLISECONDS);
             log.info("event {} workload={} pid={}{}{}", event.getPhase(), event.getWorkloadId(), event.getPid(),
                     event.getError() == null ? "" : " error=" + event.getError(),
                     event.getTimings().getTotalMs() == 0 ? "" : " timings=" + event.getTimings());

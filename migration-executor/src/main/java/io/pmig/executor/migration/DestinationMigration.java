@@ -1,6 +1,5 @@
 package io.pmig.executor.migration;
 
-import io.pmig.executor.ExecutorConfig.RestoreFault;
 import io.pmig.executor.container.ContainerReceiver;
 import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.CriuException;
@@ -20,7 +19,6 @@ import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -31,7 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -284,12 +281,6 @@ public final class DestinationMigration implements SessionHandler {
             Files.createDirectories(dir);
         }
         DeclaredFiles.putBack(sessionDir, node.workloads(), workloadId);
-        if (node.config().restoreFault() == RestoreFault.CORRUPT_IMAGES) {
-            corruptImages();
-        } else if (node.config().restoreFault() == RestoreFault.FAIL_RESTORE) {
-            NodeWorkloads.deleteTree(dir);
-            log.warn("fault injection: deleted the received workload directory of {} before restoring it", workloadId);
-        }
         journal.step(Step.RESTORING);
         long t = System.nanoTime();
         int pid;
@@ -484,18 +475,6 @@ public final class DestinationMigration implements SessionHandler {
                 && (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED), Duration.ofMinutes(2));
         node.engine().unlockNetwork(leftoverLockTable.get());
         node.peers().forget(migrationId);
-    }
-
-    /** Test hook: truncates the core image of the init so criu's restore really fails. */
-    private void corruptImages() throws IOException {
-        try (Stream<Path> files = Files.list(images)) {
-            for (Path p : files.filter(f -> f.getFileName().toString().startsWith("core-")).toList()) {
-                try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-                    f.setLength(Math.min(f.length(), 12));
-                }
-            }
-        }
-        log.warn("fault injection: corrupted the received core images of {}", workloadId);
     }
 
     private MigrationEvent.Builder event(Phase phase) {

@@ -9,7 +9,6 @@ import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
-import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.workload.WorkloadIdentity;
 import java.util.Optional;
 import java.nio.file.Files;
@@ -122,7 +121,7 @@ public final class MigrationRecovery {
             log.warn("cannot read the events yet ({}); waiting until the commit is settled", e.getMessage());
         }
         long sentMs = Math.max(journal.getLong("commitSentMs"), journal.getLong("commitStartMs"));
-        long settled = sentMs + EventPublisher.PUBLISH_WAIT.toMillis() + 2_000;
+        long settled = sentMs + node.config().eventsPublishWait().toMillis() + 2_000;
         while (System.currentTimeMillis() < settled) {
             Thread.sleep(Math.min(500, Math.max(1, settled - System.currentTimeMillis())));
         }

@@ -1,11 +1,9 @@
 package io.pmig.executor.migration;
 
-import io.pmig.executor.ExecutorConfig.RestoreFault;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.DumpStats;
 import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.criu.TlsIdentity;
-import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.transfer.TransferConnection;
@@ -58,7 +56,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>If the COMMIT's answer is lost, the events decide: the destination's last decisive event about the migration
  * (COMPLETED, or the ROLLED_BACK it publishes when its COMPLETED was not acknowledged). The timeouts are ordered so
- * that the answer is settled by the time the source reads it (see {@link EventPublisher#PUBLISH_WAIT}).
+ * that the answer is settled by the time the source reads it (see {@link io.pmig.executor.ExecutorConfig}).
  */
 public final class SourceMigration {
 
@@ -66,8 +64,6 @@ public final class SourceMigration {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration HELLO_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration RESTORE_TIMEOUT = Duration.ofMinutes(5);
-    /** Longer than the destination's longest wait for its COMPLETED to be acknowledged (checked at start-up). */
-    public static final Duration COMMIT_TIMEOUT = EventPublisher.PUBLISH_WAIT.plusSeconds(15);
 
     private final NodeServices node;
     private final MigrationCommand command;
@@ -199,9 +195,6 @@ public final class SourceMigration {
                         : "left stopped here until the destination commits"));
         log.info("checkpointed {} in {} ms (freeze {} ms), left stopped here until the destination commits",
                 workloadId, dumpMs, freezeMs);
-        if (node.config().restoreFault() == RestoreFault.CRASH_SOURCE_AFTER_DUMP) {
-            throw new SimulatedCrash("source executor 'crashed' after DUMPED (fault injection)");
-        }
 
         // transfer, restore, commit
         try {
@@ -231,7 +224,7 @@ public final class SourceMigration {
                     "transferMs", String.valueOf(timings.getTransferMs()), "bytesMoved", String.valueOf(bytesMoved),
                     "downtimeMs", String.valueOf(millisSince(freezeStartNanos)),
                     "totalMs", String.valueOf(millisSince(startNanos)),
-                    "keepStopped", journal.get("stoppedBefore")), COMMIT_TIMEOUT);
+                    "keepStopped", journal.get("stoppedBefore")), node.config().commitTimeout());
             try {
                 connection.finish();
             } catch (TransferException e) {
@@ -536,13 +529,6 @@ public final class SourceMigration {
     private static void closeQuietly(TransferConnection connection) {
         if (connection != null) {
             connection.close();
-        }
-    }
-
-    /** Fault injection: the migration thread stops dead, leaving its journal as a killed executor would. */
-    public static final class SimulatedCrash extends RuntimeException {
-        SimulatedCrash(String message) {
-            super(message);
         }
     }
 }

@@ -103,7 +103,7 @@ public final class NodeExecutor implements AutoCloseable {
 
     /**
      * Starts an executor in this JVM and waits until it consumes pmig.commands - the API for in-process clusters
-     * (demo, bench): {@code try (NodeExecutor n = NodeExecutor.start(ExecutorConfig.local(...))) { n.endpoint(); }}.
+     * (demo, bench): {@code try (NodeExecutor n = NodeExecutor.start(ExecutorConfig.local(...).build())) { n.endpoint(); }}.
      */
     public static NodeExecutor start(ExecutorConfig config) throws IOException, InterruptedException {
         return start(config, new CriuEngine(config.criu(), config.sessionTimeout()));
@@ -139,7 +139,7 @@ public final class NodeExecutor implements AutoCloseable {
         }
         NodeWorkloads workloads = new NodeWorkloads(config.workdir(), config.initBinary());
         ledger = new CommandLedger(config.workdir().resolve("state").resolve("commands-seen"));
-        EventPublisher events = new EventPublisher(config.kafka(), node);
+        EventPublisher events = new EventPublisher(config);
         ExitWatcher exits = new ExitWatcher(node, this::exited);
         PeerEvents peers = new PeerEvents(config.kafka(), node);
         services = new NodeServices(config, engine, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
@@ -174,10 +174,6 @@ public final class NodeExecutor implements AutoCloseable {
         }
         log.info("executor {} ready: workdir {}, transfer endpoint {}, criu {}, at most {} concurrent migrations",
                 node, config.workdir(), transfer.address(), config.criu().binary(), config.maxConcurrentMigrations());
-        if (config.restoreFault() != io.pmig.executor.ExecutorConfig.RestoreFault.NONE) {
-            log.warn("FAULT INJECTION ACTIVE on {}: {} (a test hook; never run a production node like this)",
-                    node, config.restoreFault());
-        }
         config.criu().lazyPagesProblem().ifPresent(problem ->
                 log.warn("LAZY migrations to or from {} will be refused: {}", node, problem));
         return this;
