@@ -72,6 +72,16 @@ final class FakeEngine implements CheckpointEngine {
     }
 
     @Override
+    public String kind() {
+        return "process";
+    }
+
+    @Override
+    public boolean carriesMemoryApart() {
+        return false; // no page server: every mode moves as one local dump
+    }
+
+    @Override
     public String version() {
         return "4.2";
     }
@@ -153,13 +163,18 @@ final class FakeEngine implements CheckpointEngine {
     }
 
     @Override
-    public boolean resume(FrozenSource frozen) {
+    public boolean isPresent(FrozenSource frozen) {
+        return frozen.init().isPresent();
+    }
+
+    @Override
+    public int resume(FrozenSource frozen) {
         calls.add("resume");
         if (failing.contains(Operation.RESUME) || !frozen.init().isPresent()) {
-            return false;
+            return 0;
         }
         ProcessTable.signal("CONT", ProcessTable.namespaceMembers(frozen.init().pid()));
-        return true;
+        return frozen.init().pid();
     }
 
     @Override

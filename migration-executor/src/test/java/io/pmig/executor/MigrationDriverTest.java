@@ -16,8 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -29,9 +31,9 @@ import org.junit.jupiter.api.Test;
  * the journal table these tests take (source / destination):
  * ACCEPTED→CONNECTED→DUMPING→DUMPED→RESTORING→COMMITTING and PREPARED→RESTORING→RESTORED→COMMITTED (completed),
  * DUMPING→ROLLING_BACK (dump fails), DUMPED→ROLLING_BACK (transfer fails), RESTORING→ROLLING_BACK (restore fails),
- * COMMITTING→ROLLING_BACK (the copy died before COMMIT), DUMPED→RELEASED→RESTORING (one network namespace) and a
- * rollback from RELEASED by a local restore. COMMITTED→ABANDONED needs a broker that does not acknowledge, and crash
- * recovery needs a killed executor: MigrationTest, ContainerMigrationTest and {@code pmig chaos} cover those for real.
+ * COMMITTING→ROLLING_BACK (the copy died before COMMIT), COMMITTED→ABANDONED (COMPLETED not acknowledged),
+ * DUMPED→RELEASED→RESTORING (one network namespace) and a rollback after RELEASED by a local restore. Crash recovery
+ * needs a killed executor: MigrationTest, ContainerMigrationTest and {@code pmig chaos} cover it for real.
  */
 class MigrationDriverTest {
 
@@ -58,11 +60,16 @@ class MigrationDriverTest {
     }
 
     private static Pair pair(FakeEngine sourceEngine, FakeEngine destinationEngine) throws Exception {
+        return pair(sourceEngine, destinationEngine, Map.of());
+    }
+
+    private static Pair pair(FakeEngine sourceEngine, FakeEngine destinationEngine, Map<String, String> destinationKafka)
+            throws Exception {
         int n = pairs.incrementAndGet();
         String source = "s" + n;
         String destination = "d" + n;
         nodes.start(source, sourceEngine);
-        nodes.start(destination, destinationEngine);
+        nodes.start(destination, destinationEngine, destinationKafka);
         String workload = nodes.prefix + "w" + n;
         String id = nodes.send(CommandKind.LAUNCH, workload, null, source, null, SLEEPER);
         MigrationEvent launched = nodes.await(e -> e.getCommandId().equals(id) && e.getPhase() != Phase.ACCEPTED, WAIT,
@@ -155,6 +162,23 @@ class MigrationDriverTest {
         assertEquals(Phase.ROLLED_BACK, end.getPhase(), nodes.eventsSummary());
         assertTrue(nodes.find(phase(end.getMigrationId(), Phase.RESTORED)).isPresent(), "never got to COMMIT");
         assertTrue(nodes.find(phase(end.getMigrationId(), Phase.COMPLETED)).isEmpty(), "COMPLETED for a rollback");
+        assertRunsOnlyOnTheSource(p, p.pid());
+    }
+
+    @Test
+    void aCompletedThatIsNotAcknowledgedIsOverruledAndTheSourceResumes() throws Exception {
+        Pair p = pair(new FakeEngine(), new FakeEngine(),
+                Map.of(ProducerConfig.PARTITIONER_CLASS_CONFIG, CompletedRefusingPartitioner.class.getName()));
+        MigrationEvent end = migrate(p);
+
+        assertEquals(Phase.ROLLED_BACK, end.getPhase(), nodes.eventsSummary());
+        assertTrue(nodes.find(phase(end.getMigrationId(), Phase.COMPLETED)).isEmpty(), "COMPLETED reached the log");
+        // the destination gave its copy up (ABANDONED) and said so; the source resumed its frozen tree
+        org.awaitility.Awaitility.await("the destination's ROLLED_BACK").atMost(WAIT).until(() -> !nodes.all(
+                e -> e.getMigrationId().equals(end.getMigrationId()) && e.getPhase() == Phase.ROLLED_BACK
+                        && e.getNode().equals(nodes.node(p.destination()))).isEmpty());
+        assertTrue(p.destinationEngine().calls().contains("restore"));
+        assertTrue(!p.destinationEngine().calls().contains("resumeCopy"), "the copy ran: " + p.destinationEngine().calls());
         assertRunsOnlyOnTheSource(p, p.pid());
     }
 

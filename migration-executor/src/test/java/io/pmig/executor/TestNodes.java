@@ -95,19 +95,26 @@ final class TestNodes implements AutoCloseable {
 
     /** Starts executor {@code name} (again: same work dir) with its config adjusted by {@code tweak}. */
     NodeExecutor start(String name, UnaryOperator<ExecutorConfig.Builder> tweak) throws Exception {
-        return start(name, tweak, null);
+        return start(name, tweak, null, Map.of());
     }
 
     /** Starts executor {@code name} whose migrations act through {@code engine} (the fake: no criu). */
     NodeExecutor start(String name, CheckpointEngine engine) throws Exception {
-        return start(name, UnaryOperator.identity(), engine);
+        return start(name, UnaryOperator.identity(), engine, Map.of());
     }
 
-    private NodeExecutor start(String name, UnaryOperator<ExecutorConfig.Builder> tweak, CheckpointEngine engine)
-            throws Exception {
+    /** The same, with these Kafka client properties on top of the shared broker's. */
+    NodeExecutor start(String name, CheckpointEngine engine, Map<String, String> kafkaOverrides) throws Exception {
+        return start(name, UnaryOperator.identity(), engine, kafkaOverrides);
+    }
+
+    private NodeExecutor start(String name, UnaryOperator<ExecutorConfig.Builder> tweak, CheckpointEngine engine,
+                               Map<String, String> kafkaOverrides) throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
-        ExecutorConfig.Builder config = ExecutorConfig.local(node, SharedBroker.clientProperties(), workdir, criu(),
+        java.util.Properties kafka = SharedBroker.clientProperties();
+        kafka.putAll(kafkaOverrides);
+        ExecutorConfig.Builder config = ExecutorConfig.local(node, kafka, workdir, criu(),
                 InitBinary.install(InitBinary.DEFAULT_PATH), SECRET)
                 .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
                 .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false); // a stopped executor leaves its workloads, as in production

@@ -14,8 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * Docker containers as pmig workloads. A LAUNCH whose argv is the single word {@code docker-container:NAME} adopts
  * the running container NAME of this node's engine: the workload directory gets a {@code container} file (the
  * container's id and name) and the usual pid file holds the container init's host pid, so the exit watcher, KILL,
- * the agent's process sampling and MIGRATE's checks treat it like any other workload. MIGRATE then moves the
- * container with {@link ContainerSourceMigration} instead of a criu process-tree dump.
+ * the agent's process sampling and MIGRATE's checks treat it like any other workload. MIGRATE then moves it through
+ * the same migration drivers with {@link ContainerEngine} instead of criu.
  */
 public final class ContainerWorkloads {
 

@@ -4,20 +4,35 @@ import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
+import io.pmig.executor.transfer.TransferConnection;
+import io.pmig.executor.transfer.TransferException;
 import io.pmig.executor.workload.WorkloadIdentity;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
 /**
- * Everything a migration does to a workload's processes, behind one interface: the drivers ({@link SourceMigration},
- * {@link DestinationMigration}) and {@link MigrationRecovery} decide what happens, in which order, and what is
- * journaled and published; the engine checks, freezes, dumps, restores, resumes and kills. {@link CriuEngine} does
- * it with criu and signals; the executor's tests also drive the same protocol against an in-memory fake.
+ * Everything a migration does to a workload, behind one interface - one engine per kind of workload, as P.Haul has
+ * one per kind of task tree: the drivers ({@link SourceMigration}, {@link DestinationMigration}) and
+ * {@link MigrationRecovery} decide what happens, in which order, and what is journaled and published; the engine
+ * checks, freezes, dumps, restores, resumes and kills. {@link CriuEngine} does it for process trees with criu and
+ * signals, {@code ContainerEngine} for Docker containers with the engine's checkpoint API; the executor's tests also
+ * drive the protocol against a fake.
  */
 public interface CheckpointEngine {
+
+    /** The kind of workload this engine moves, as journals and HELLO name it ({@code process}, {@code container}). */
+    String kind();
+
+    /**
+     * Whether memory can travel apart from the other images (PAGE_SERVER, LAZY); an engine that cannot moves every
+     * mode as one local checkpoint sent as files.
+     */
+    boolean carriesMemoryApart();
 
     // ---- what this node can do (exchanged in HELLO)
 
@@ -34,6 +49,19 @@ public interface CheckpointEngine {
 
     /** Whether that very process (pid, start time, pid namespace) still exists, running or stopped. */
     boolean isPresent(WorkloadIdentity init);
+
+    /**
+     * Before the freeze, over the authenticated connection: whatever the destination needs that does not change while
+     * the workload runs (a container's image). {@code staging} is the migration's own directory.
+     */
+    default void beforeFreeze(TransferConnection connection, int initPid, Path staging)
+            throws TransferException, IOException {
+    }
+
+    /** A control request of this engine's own, answered on the destination ({@link #beforeFreeze}'s counterpart). */
+    default String control(String verb, Map<String, String> args, Path sessionDir) throws Exception {
+        throw new IllegalArgumentException("unknown control request " + verb);
+    }
 
     /** Why the workload cannot be checkpointed here, one sentence each; empty if nothing is known to stop it. */
     List<String> refusals(int initPid);
@@ -58,8 +86,14 @@ public interface CheckpointEngine {
     /** LAZY: everything but the memory, which is served from here until the destination holds it. */
     CheckpointStrategy lazyDump(PageServerAddress serveAt, List<String> tls);
 
-    /** Lets a frozen tree run again where it was (not the tasks stopped before); false if it is gone. */
-    boolean resume(FrozenSource frozen);
+    /** Whether the frozen copy is still there to resume (or release). */
+    boolean isPresent(FrozenSource frozen);
+
+    /**
+     * Lets the frozen copy run again where it was (not the tasks stopped before); returns the host pid of its init
+     * now, 0 if it is gone.
+     */
+    int resume(FrozenSource frozen);
 
     /** Ends a frozen tree after the destination committed (or before a restore that needs its addresses). */
     void release(FrozenSource frozen);

@@ -35,6 +35,16 @@ public final class CriuEngine implements CheckpointEngine {
     }
 
     @Override
+    public String kind() {
+        return "process";
+    }
+
+    @Override
+    public boolean carriesMemoryApart() {
+        return true;
+    }
+
+    @Override
     public String version() {
         return criu.version();
     }
@@ -66,6 +76,11 @@ public final class CriuEngine implements CheckpointEngine {
 
     @Override
     public long residentBytes(int initPid) {
+        return residentSet(initPid);
+    }
+
+    /** The resident set of every task of the tree. */
+    public static long residentSet(int initPid) {
         long bytes = 0;
         for (int pid : ProcessTable.namespaceMembers(initPid)) {
             try {
@@ -102,9 +117,14 @@ public final class CriuEngine implements CheckpointEngine {
     }
 
     @Override
-    public boolean resume(FrozenSource frozen) {
+    public boolean isPresent(FrozenSource frozen) {
+        return frozen.init().isPresent();
+    }
+
+    @Override
+    public int resume(FrozenSource frozen) {
         if (!frozen.init().isPresent()) {
-            return false;
+            return 0;
         }
         List<Integer> members = ProcessTable.namespaceMembers(frozen.init().pid()).stream()
                 .filter(pid -> !frozen.stoppedBefore().contains(ProcessTable.namespacePid(pid)))
@@ -114,7 +134,7 @@ public final class CriuEngine implements CheckpointEngine {
         if (!ProcessTable.signal("CONT", members)) {
             log.warn("SIGCONT to {} did not reach every process", members);
         }
-        return true;
+        return frozen.init().pid();
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.pmig.executor.migration;
 
-import io.pmig.executor.container.ContainerReceiver;
 import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
@@ -67,7 +66,7 @@ public final class DestinationMigration implements SessionHandler {
     private volatile Optional<String> leftoverLockTable = Optional.empty();
     private volatile List<String> tlsOptions = List.of();
     private volatile boolean localDump; // the source dumps locally whatever the mode (NodeFacts#releaseBeforeRestore)
-    private ContainerReceiver container; // a Docker container workload uses this session as its transport
+    private volatile CheckpointEngine engine; // the node's process engine until HELLO names the workload's kind
 
     private DestinationMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
         this.node = node;
@@ -76,6 +75,7 @@ public final class DestinationMigration implements SessionHandler {
         this.workloadId = command.getWorkloadId();
         this.journal = journal;
         this.sessionDir = journal.dir().resolve("incoming");
+        this.engine = node.engine();
         this.images = sessionDir.resolve("images");
     }
 
@@ -168,8 +168,8 @@ public final class DestinationMigration implements SessionHandler {
         if (node.workloads().isRunning(workloadId)) {
             return "workload " + workloadId + " already runs on " + config.node();
         }
-        if (command.getMode() == MigrationMode.LAZY && node.engine().lazyPagesProblem().isPresent()) {
-            return "LAZY mode is unavailable: " + node.engine().lazyPagesProblem().get();
+        if (command.getMode() == MigrationMode.LAZY && engine.lazyPagesProblem().isPresent()) {
+            return "LAZY mode is unavailable: " + engine.lazyPagesProblem().get();
         }
         if (config.capacityCpus() > 0 && command.getCpuRequest() > config.capacityCpus()) {
             return "needs " + command.getCpuRequest() + " cpus, node capacity is " + config.capacityCpus() + " (--capacity cpus)";
@@ -207,12 +207,7 @@ public final class DestinationMigration implements SessionHandler {
                 abort();
                 yield "aborted";
             }
-            default -> {
-                if (ContainerReceiver.handles(verb)) {
-                    yield containerControl(verb, args);
-                }
-                throw new IllegalArgumentException("unknown control request " + verb);
-            }
+            default -> engine.control(verb, args, sessionDir);
         };
     }
 
@@ -222,10 +217,12 @@ public final class DestinationMigration implements SessionHandler {
      */
     private synchronized String hello(Map<String, String> args) throws Exception {
         NodeFacts source = NodeFacts.fromArguments(args);
-        localDump = NodeFacts.releaseBeforeRestore(source, NodeFacts.thisNetwork());
+        engine = node.engineForKind(source.kind());
+        journal.put("kind", engine.kind());
+        localDump = NodeFacts.releaseBeforeRestore(source, NodeFacts.thisNetwork()) || !engine.carriesMemoryApart();
         var config = node.config();
-        if (!node.engine().restoresImagesOf(source.criuVersion())) {
-            throw new IllegalStateException("incompatible destination: criu " + node.engine().version()
+        if (!engine.restoresImagesOf(source.criuVersion())) {
+            throw new IllegalStateException("incompatible destination: " + engine.version()
                     + " here cannot restore images of criu " + source.criuVersion() + " on " + command.getSourceNode());
         }
         if (!source.kernel().equals(NodeFacts.thisKernel())) {
@@ -252,13 +249,13 @@ public final class DestinationMigration implements SessionHandler {
                 // criu wants an IP literal; a wildcard listen address binds the page server to the advertised host
                 InetAddress host = node.pageServerHost();
                 PageServerAddress at = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
-                pageServer = node.engine().startPageServer(images, at, tlsOptions, Duration.ofSeconds(10));
+                pageServer = engine.startPageServer(images, at, tlsOptions, Duration.ofSeconds(10));
                 pages = at.toString();
             }
         }
         log.info("source {} proven (criu {}, {} bytes): ready to receive {}", command.getSourceNode(),
                 source.criuVersion(), source.bytesNeeded(), workloadId);
-        return NodeFacts.ofThisNode(node.engine().version(), 0, false, cert, pages).signedReply(config.credentials(), migrationId);
+        return NodeFacts.ofThisNode(engine.kind(), engine.version(), 0, false, cert, pages).signedReply(config.credentials(), migrationId);
     }
 
     private synchronized String restore(Map<String, String> args) throws Exception {
@@ -290,22 +287,22 @@ public final class DestinationMigration implements SessionHandler {
                 if (tlsOptions.isEmpty()) {
                     throw new IllegalStateException("LAZY RESTORE before HELLO: no TLS certificate of the source");
                 }
-                lazyPages = node.engine().startLazyPages(images, lazySource(args), tlsOptions, Duration.ofSeconds(30));
+                lazyPages = engine.startLazyPages(images, lazySource(args), tlsOptions, Duration.ofSeconds(30));
             }
-            pid = node.engine().restore(images, dir, true, lazy, "restore.log");
+            pid = engine.restore(images, dir, true, lazy, "restore.log");
         } catch (CriuException | RuntimeException e) {
             if (lazyPages != null) {
                 lazyPages.kill(); // the source's lazy dump then resumes its tree
                 log.warn("criu lazy-pages for {}: {}", workloadId, lazyPages.errors());
             }
             // the source restores its own checkpoint next and that removes the lock when both share a network
-            leftoverLockTable = node.engine().networkLock(images);
+            leftoverLockTable = engine.networkLock(images);
             NodeWorkloads.deleteTree(dir);
             log.warn("restore of {} failed: {}", workloadId, e.getMessage());
             throw e;
         }
         restoreMs = SourceMigration.millisSince(t);
-        if (!node.engine().isAlive(pid)) {
+        if (!engine.isAlive(pid)) {
             NodeWorkloads.deleteTree(dir);
             throw new IllegalStateException("restored init " + pid + " is not alive");
         }
@@ -322,7 +319,7 @@ public final class DestinationMigration implements SessionHandler {
 
     /** Publishes COMPLETED (durably) and only then lets the restored tasks run. */
     private synchronized String commit(Map<String, String> args) throws Exception {
-        if (restoredPid == 0 || !node.engine().isAlive(restoredPid)) {
+        if (restoredPid == 0 || !engine.isAlive(restoredPid)) {
             throw new IllegalStateException("nothing restored to commit");
         }
         long commitStart = System.nanoTime();
@@ -342,24 +339,15 @@ public final class DestinationMigration implements SessionHandler {
         } catch (RuntimeException e) {
             // not acknowledged in time - it may still reach the log: kill the copy and overrule it
             node.workloads().removePid(workloadId);
-            abandonCommit(node, journal, restoredPid, "COMPLETED not acknowledged: " + e.getMessage());
+            abandonCommit(node, engine, journal, restoredPid, "COMPLETED not acknowledged: " + e.getMessage());
             restoredPid = 0;
             throw e;
         }
         committed = true;
-        node.engine().resumeCopy(restoredPid, SourceMigration.parsePids(args.get("keepStopped")));
+        engine.resumeCopy(restoredPid, SourceMigration.parsePids(args.get("keepStopped")));
         node.exits().watch(workloadId, restoredPid);
         log.info("{} runs here as pid {} (downtime {} ms)", workloadId, restoredPid, timings.getDowntimeMs());
         return "pid=" + restoredPid;
-    }
-
-    private synchronized String containerControl(String verb, Map<String, String> args) throws Exception {
-        if (container == null) {
-            container = new ContainerReceiver(node, command, sessionDir, journal);
-        }
-        String reply = container.onControl(verb, args);
-        committed = container.committed();
-        return reply;
     }
 
     /**
@@ -367,20 +355,9 @@ public final class DestinationMigration implements SessionHandler {
      * retrying until the broker takes it, so that a late COMPLETED is overruled in the log (the source decides by
      * the destination's last decisive event). Shared with recovery.
      */
-    static void abandonCommit(NodeServices node, MigrationJournal journal, int pid, String why) throws IOException {
-        abandonCommit(node, journal, () -> node.engine().kill(pid), why);
-    }
-
-    /** The copy's kind-specific end (a killed process tree, a removed container). */
-    @FunctionalInterface
-    public interface CopyRemoval {
-        void remove() throws IOException;
-    }
-
-    /** {@link #abandonCommit(NodeServices, MigrationJournal, int, String)} for any kind of copy. */
-    public static void abandonCommit(NodeServices node, MigrationJournal journal, CopyRemoval removal, String why)
+    static void abandonCommit(NodeServices node, CheckpointEngine engine, MigrationJournal journal, int pid, String why)
             throws IOException {
-        removal.remove();
+        engine.kill(pid);
         String workloadId = journal.get("workloadId");
         NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         journal.step(Step.ABANDONED);
@@ -401,15 +378,12 @@ public final class DestinationMigration implements SessionHandler {
         if (committed) {
             return;
         }
-        if (container != null) {
-            container.abort();
-        }
         if (lazyPages != null) {
             lazyPages.kill(); // pages incomplete: the copy cannot run, and the source's dump must not finish
         }
         if (restoredPid != 0) {
             log.info("killing the uncommitted copy of {} (pid {})", workloadId, restoredPid);
-            node.engine().kill(restoredPid);
+            engine.kill(restoredPid);
             restoredPid = 0;
             NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         }
@@ -473,7 +447,7 @@ public final class DestinationMigration implements SessionHandler {
         }
         node.peers().await(migrationId, e -> command.getSourceNode().equals(e.getNode())
                 && (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED), Duration.ofMinutes(2));
-        node.engine().unlockNetwork(leftoverLockTable.get());
+        engine.unlockNetwork(leftoverLockTable.get());
         node.peers().forget(migrationId);
     }
 

@@ -53,7 +53,7 @@ public final class MigrationJournal {
                     Step.ROLLING_BACK, EnumSet.noneOf(Step.class)),
             Role.DESTINATION, Map.of(
                     Step.PREPARED, EnumSet.of(Step.RESTORING),
-                    Step.RESTORING, EnumSet.of(Step.RESTORED, Step.PREPARED),
+                    Step.RESTORING, EnumSet.of(Step.RESTORED),
                     Step.RESTORED, EnumSet.of(Step.COMMITTED),
                     Step.COMMITTED, EnumSet.of(Step.ABANDONED),
                     Step.ABANDONED, EnumSet.noneOf(Step.class)));

@@ -1,7 +1,5 @@
 package io.pmig.executor.migration;
 
-import io.pmig.executor.container.ContainerReceiver;
-import io.pmig.executor.container.ContainerSourceMigration;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.workload.NodeWorkloads;
@@ -23,9 +21,8 @@ import org.slf4j.MDC;
  * Finishes or rolls back, at start-up, the migrations a previous run of this executor left in its journals.
  * Source: a workload that was never frozen keeps running; a frozen one is resumed unless the destination's
  * events say it committed, and then it is killed. Destination: a copy whose COMPLETED was published is resumed,
- * anything else killed (and a COMPLETED that may still land is overruled with ROLLED_BACK). Container migrations
- * ({@code kind=container}) follow the same rules through their own copies (ContainerSourceMigration#recover,
- * ContainerReceiver#recover).
+ * anything else killed (and a COMPLETED that may still land is overruled with ROLLED_BACK). Every kind of
+ * workload the same way, through the engine of its kind (the journal's {@code kind}).
  */
 public final class MigrationRecovery {
 
@@ -38,17 +35,11 @@ public final class MigrationRecovery {
         for (MigrationJournal journal : MigrationJournal.all(node.config().workdir())) {
             MDC.put("migration", journal.get("migrationId"));
             try {
-                boolean container = ContainerSourceMigration.KIND.equals(journal.get("kind"));
+                CheckpointEngine engine = node.engineForKind(journal.get("kind"));
                 if (journal.role() == Role.SOURCE) {
-                    if (container) {
-                        ContainerSourceMigration.recover(node, journal);
-                    } else {
-                        recoverSource(node, journal);
-                    }
-                } else if (container) {
-                    ContainerReceiver.recover(node, journal);
+                    recoverSource(node, engine, journal);
                 } else {
-                    recoverDestination(node, journal);
+                    recoverDestination(node, engine, journal);
                 }
             } catch (IOException | RuntimeException e) {
                 // one journal must not keep the node from starting; it stays for the next start
@@ -59,19 +50,20 @@ public final class MigrationRecovery {
         }
     }
 
-    private static void recoverSource(NodeServices node, MigrationJournal journal) throws IOException, InterruptedException {
+    private static void recoverSource(NodeServices node, CheckpointEngine engine, MigrationJournal journal)
+            throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
         Step step = journal.step();
         Path images = journal.dir().resolve("images");
         log.info("recovering source side of the migration of {} (stopped at {})", workloadId, step);
-        node.engine().settleSource(journal);
+        engine.settleSource(journal);
         String why = "executor restarted mid-migration";
         Optional<FrozenSource> frozen = frozenSource(journal);
         boolean committed = step == Step.COMMITTING && destinationCommitted(node, journal);
         boolean released = journal.getInt("releaseBeforeRestore") == 1
                 && (step == Step.RELEASED || step == Step.RESTORING || step == Step.COMMITTING || step == Step.ROLLING_BACK);
         RecoveryDecision.SourceAction action = RecoveryDecision.forSource(step, committed,
-                frozen.map(tree -> node.engine().isPresent(tree.init())).orElse(false), released,
+                frozen.map(engine::isPresent).orElse(false), released,
                 Files.exists(images.resolve("inventory.img")));
         log.info("{}: {}", why, action);
         switch (action) {
@@ -85,18 +77,19 @@ public final class MigrationRecovery {
                 journal.delete();
             }
             case RELEASE_FROZEN -> {
-                frozen.ifPresent(node.engine()::release);
+                frozen.ifPresent(engine::release);
                 node.workloads().remove(workloadId);
                 journal.delete();
             }
             case RESUME_FROZEN -> {
-                if (node.engine().resume(frozen.get())) {
-                    SourceMigration.rolledBack(node, journal, frozen.get().init().pid(), why, PhaseTimings.newBuilder());
+                int pid = engine.resume(frozen.get());
+                if (pid != 0) {
+                    SourceMigration.rolledBack(node, journal, pid, why, PhaseTimings.newBuilder());
                 } else {
                     SourceMigration.lost(node, journal, why + " and the frozen tree vanished", PhaseTimings.newBuilder());
                 }
             }
-            case RESTORE_LOCAL_IMAGES -> SourceMigration.restoreLocally(node, journal, why, PhaseTimings.newBuilder());
+            case RESTORE_LOCAL_IMAGES -> SourceMigration.restoreLocally(node, engine, journal, why, PhaseTimings.newBuilder());
             case LOST -> SourceMigration.lost(node, journal, why + " and the frozen tree is gone", PhaseTimings.newBuilder());
         }
     }
@@ -139,10 +132,10 @@ public final class MigrationRecovery {
         }
     }
 
-    private static void recoverDestination(NodeServices node, MigrationJournal journal)
+    private static void recoverDestination(NodeServices node, CheckpointEngine engine, MigrationJournal journal)
             throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
-        int leftByRestore = node.engine().settleDestination(journal);
+        int leftByRestore = engine.settleDestination(journal);
         int pid = journal.getInt("restoredPid");
         if (pid == 0 && journal.step() == Step.RESTORING) {
             pid = leftByRestore;
@@ -150,9 +143,9 @@ public final class MigrationRecovery {
         log.info("recovering destination side of the migration of {} (stopped at {})", workloadId, journal.step());
         boolean published = journal.step() == Step.COMMITTED && destinationCommitted(node, journal);
         RecoveryDecision.DestinationAction action = RecoveryDecision.forDestination(journal.step(), published,
-                node.engine().isAlive(pid));
+                engine.isAlive(pid));
         if (action == RecoveryDecision.DestinationAction.RESUME_COPY) {
-            node.engine().resumeCopy(pid, SourceMigration.parsePids(journal.get("keepStopped")));
+            engine.resumeCopy(pid, SourceMigration.parsePids(journal.get("keepStopped")));
             node.workloads().writePid(workloadId, pid);
             node.exits().watch(workloadId, pid);
             log.info("COMPLETED was published before the restart: {} runs here as pid {}", workloadId, pid);
@@ -160,11 +153,11 @@ public final class MigrationRecovery {
             return;
         }
         if (action == RecoveryDecision.DestinationAction.GIVE_UP_COPY) {
-            DestinationMigration.abandonCommit(node, journal, pid, journal.step() == Step.ABANDONED
+            DestinationMigration.abandonCommit(node, engine, journal, pid, journal.step() == Step.ABANDONED
                     ? "executor restarted while giving the copy up" : "executor restarted before COMPLETED was acknowledged");
             return;
         }
-        node.engine().kill(pid);
+        engine.kill(pid);
         if (journal.step() == Step.RESTORING || journal.step() == Step.RESTORED) {
             NodeWorkloads.deleteTree(node.workloads().dir(workloadId));
         }

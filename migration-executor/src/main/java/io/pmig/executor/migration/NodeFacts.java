@@ -10,19 +10,20 @@ import java.util.Map;
 
 /**
  * What source and destination tell each other over the authenticated connection before anything is frozen
- * (the HELLO exchange): criu version, kernel, which network namespace they are in, and the TLS certificate criu
- * must pin for the memory pages. The destination's reply is MACed with the migration's key, so neither a page
+ * (the HELLO exchange): the kind of workload and the version of its checkpoint format (criu's, or the Docker
+ * engine's), kernel, which network namespace they are in, and the TLS certificate criu must pin for the memory pages. The destination's reply is MACed with the migration's key, so neither a page
  * address nor a certificate can be swapped on the way.
  *
  * @param network  boot id + network-namespace inode: equal only when both run in one network namespace of one host
  * @param tlsCert  PEM certificate, or null when the mode moves no memory over criu's own connections
  * @param pages    the destination's page server (PAGE_SERVER), else null
  */
-record NodeFacts(String criuVersion, String kernel, String network, long bytesNeeded, boolean holdsAddresses,
+record NodeFacts(String kind, String criuVersion, String kernel, String network, long bytesNeeded, boolean holdsAddresses,
                  String tlsCert, String pages) {
 
-    static NodeFacts ofThisNode(String criuVersion, long bytesNeeded, boolean holdsAddresses, String tlsCert, String pages) {
-        return new NodeFacts(criuVersion, thisKernel(), thisNetwork(), bytesNeeded, holdsAddresses, tlsCert, pages);
+    static NodeFacts ofThisNode(String kind, String criuVersion, long bytesNeeded, boolean holdsAddresses, String tlsCert,
+                                String pages) {
+        return new NodeFacts(kind, criuVersion, thisKernel(), thisNetwork(), bytesNeeded, holdsAddresses, tlsCert, pages);
     }
 
     /**
@@ -36,6 +37,7 @@ record NodeFacts(String criuVersion, String kernel, String network, long bytesNe
 
     Map<String, String> toArguments() {
         Map<String, String> args = new LinkedHashMap<>();
+        args.put("kind", kind);
         args.put("criu", criuVersion);
         args.put("kernel", kernel);
         args.put("network", network);
@@ -58,7 +60,7 @@ record NodeFacts(String criuVersion, String kernel, String network, long bytesNe
         } catch (NumberFormatException e) {
             bytes = 0;
         }
-        return new NodeFacts(args.getOrDefault("criu", "0.0"), args.getOrDefault("kernel", "?"),
+        return new NodeFacts(args.getOrDefault("kind", "process"), args.getOrDefault("criu", "0.0"), args.getOrDefault("kernel", "?"),
                 args.getOrDefault("network", "?"), bytes, Boolean.parseBoolean(args.get("addresses")),
                 cert == null ? null : new String(Base64.getDecoder().decode(cert), java.nio.charset.StandardCharsets.US_ASCII),
                 args.get("pages"));

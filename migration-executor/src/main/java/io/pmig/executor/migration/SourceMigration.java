@@ -71,6 +71,7 @@ public final class SourceMigration {
     private final String workloadId;
     private final MigrationMode mode;
     private final MigrationJournal journal;
+    private final CheckpointEngine engine;
     private final PhaseTimings.Builder timings = PhaseTimings.newBuilder();
     private CheckpointStrategy strategy;
     private FrozenSource frozen;
@@ -80,8 +81,9 @@ public final class SourceMigration {
     private long bytesMoved;
     private long queuedMs;
 
-    private SourceMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
+    private SourceMigration(NodeServices node, MigrationCommand command, MigrationJournal journal, CheckpointEngine engine) {
         this.node = node;
+        this.engine = engine;
         this.command = command;
         this.migrationId = command.getCommandId();
         this.workloadId = command.getWorkloadId();
@@ -90,10 +92,12 @@ public final class SourceMigration {
     }
 
     public static SourceMigration create(NodeServices node, MigrationCommand command) throws IOException {
+        CheckpointEngine engine = node.engineFor(command.getWorkloadId());
         MigrationJournal journal = MigrationJournal.create(node.config().workdir(), command.getCommandId(), Role.SOURCE);
         journal.put("workloadId", command.getWorkloadId()).put("commandId", command.getCommandId())
-                .put("destination", command.getDestinationNode()).put("mode", command.getMode().name());
-        return new SourceMigration(node, command, journal);
+                .put("destination", command.getDestinationNode()).put("mode", command.getMode().name())
+                .put("kind", engine.kind());
+        return new SourceMigration(node, command, journal, engine);
     }
 
     /** How long this migration waited for one of its node's migration slots (reported on ACCEPTED). */
@@ -105,7 +109,7 @@ public final class SourceMigration {
     public void run() throws IOException, InterruptedException {
         startNanos = System.nanoTime();
         // the identity this executor recorded, not the pid file the workload can write
-        Optional<WorkloadIdentity> init = node.workloads().identity(workloadId).filter(node.engine()::isPresent);
+        Optional<WorkloadIdentity> init = node.workloads().identity(workloadId).filter(engine::isPresent);
         int initPid = init.map(WorkloadIdentity::pid).orElse(0);
         journal.put("initPid", initPid).put("init", init.map(Object::toString).orElse("")).step(Step.ACCEPTED);
         node.events().publish(event(Phase.ACCEPTED).setDetail(queuedMs > 0
@@ -138,7 +142,7 @@ public final class SourceMigration {
             untouched("workload " + workloadId + " is no longer running here");
             return;
         }
-        List<String> refusals = node.engine().refusals(initPid);
+        List<String> refusals = engine.refusals(initPid);
         if (!refusals.isEmpty()) {
             untouched("pmig cannot checkpoint " + workloadId + " here: " + String.join("; ", refusals));
             return;
@@ -154,18 +158,19 @@ public final class SourceMigration {
         }
         try {
             strategy = handshake(connection, initPid);
+            engine.beforeFreeze(connection, initPid, journal.dir());
         } catch (TransferException | CriuException | IOException | RuntimeException e) {
             abortQuietly(connection);
             untouched(e instanceof TransferException || e instanceof CriuException ? e.getMessage()
                     : "cannot prepare the move: " + e.getMessage());
             return;
         }
-        Set<Integer> stoppedBefore = node.engine().stoppedTasks(initPid);
+        Set<Integer> stoppedBefore = engine.stoppedTasks(initPid);
         Path images = journal.dir().resolve("images");
         Files.createDirectories(images);
         journal.put("stoppedBefore", stoppedBefore.stream().map(String::valueOf).collect(Collectors.joining(",")))
                 .step(Step.CONNECTED);
-        if (!node.exits().unwatch(workloadId) || !node.engine().isPresent(init.get())) {
+        if (!node.exits().unwatch(workloadId) || !engine.isPresent(init.get())) {
             abortQuietly(connection);
             untouched("workload " + workloadId + " is no longer running here");
             return;
@@ -210,7 +215,7 @@ public final class SourceMigration {
             if (journal.getInt("releaseBeforeRestore") == 1) {
                 // one network namespace, addresses held: the restore needs them (class comment)
                 // the lock stays: the copy's restore takes over the connections it holds back
-                node.engine().kill(initPid);
+                engine.kill(initPid);
                 released = true;
                 journal.step(Step.RELEASED);
             }
@@ -253,13 +258,13 @@ public final class SourceMigration {
      */
     private CheckpointStrategy handshake(TransferConnection connection, int initPid)
             throws TransferException, CriuException, IOException {
-        CheckpointEngine engine = node.engine();
-        boolean memoryOverCriu = mode == MigrationMode.PAGE_SERVER || mode == MigrationMode.LAZY;
-        if (mode == MigrationMode.LAZY && engine.lazyPagesProblem().isPresent()) {
+        boolean memoryOverCriu = (mode == MigrationMode.PAGE_SERVER || mode == MigrationMode.LAZY)
+                && engine.carriesMemoryApart();
+        if (memoryOverCriu && mode == MigrationMode.LAZY && engine.lazyPagesProblem().isPresent()) {
             throw new CriuException("LAZY mode is unavailable on " + node.config().node() + ": " + engine.lazyPagesProblem().get());
         }
         TlsIdentity tls = memoryOverCriu ? TlsIdentity.in(node.config().workdir().resolve("tls")) : null;
-        NodeFacts mine = NodeFacts.ofThisNode(engine.version(), engine.residentBytes(initPid),
+        NodeFacts mine = NodeFacts.ofThisNode(engine.kind(), engine.version(), engine.residentBytes(initPid),
                 engine.holdsNetworkAddresses(initPid), tls == null ? null : tls.certificatePem(), null);
         String reply = connection.control("HELLO", mine.toArguments(), HELLO_TIMEOUT);
         NodeFacts theirs;
@@ -386,7 +391,7 @@ public final class SourceMigration {
                     workloadId, command.getDestinationNode());
         }
         if (frozen != null && !released) {
-            node.engine().release(frozen);
+            engine.release(frozen);
         }
         log.info("migration of {} completed; the source copy is gone", workloadId);
         node.workloads().remove(workloadId);
@@ -415,11 +420,12 @@ public final class SourceMigration {
             strategy.abandon();
         }
         RecoveryDecision.SourceAction action = RecoveryDecision.forSource(Step.ROLLING_BACK, false,
-                frozen != null && node.engine().isPresent(frozen.init()), released, true);
+                frozen != null && engine.isPresent(frozen), released, true);
         switch (action) {
             case RESUME_FROZEN -> {
-                if (node.engine().resume(frozen)) {
-                    rolledBack(node, journal, frozen.init().pid(), why, timings);
+                int pid = engine.resume(frozen);
+                if (pid != 0) {
+                    rolledBack(node, journal, pid, why, timings);
                     abortQuietly(connection); // the destination's copy is stopped and never resumes without COMMIT
                 } else {
                     abortQuietly(connection);
@@ -428,7 +434,7 @@ public final class SourceMigration {
             }
             case RESTORE_LOCAL_IMAGES -> {
                 abortQuietly(connection); // its copy must be gone before ours is restored
-                restoreLocally(node, journal, why, timings);
+                restoreLocally(node, engine, journal, why, timings);
             }
             default -> {
                 abortQuietly(connection);
@@ -470,7 +476,8 @@ public final class SourceMigration {
     }
 
     /** Restores the checkpoint in the journal's directory on this node, after the frozen tree was released. */
-    static void restoreLocally(NodeServices node, MigrationJournal journal, String why, PhaseTimings.Builder timings)
+    static void restoreLocally(NodeServices node, CheckpointEngine engine, MigrationJournal journal, String why,
+                               PhaseTimings.Builder timings)
             throws IOException, InterruptedException {
         String workloadId = journal.get("workloadId");
         Path images = journal.dir().resolve("images");
@@ -480,7 +487,7 @@ public final class SourceMigration {
         for (int attempt = 1; attempt <= 3; attempt++) {
             try {
                 long t = System.nanoTime();
-                int pid = node.engine().restore(images, dir, false, false, "rollback-" + attempt + ".log");
+                int pid = engine.restore(images, dir, false, false, "rollback-" + attempt + ".log");
                 timings.setRestoreMs(millisSince(t));
                 rolledBack(node, journal, pid, why, timings);
                 return;
@@ -491,7 +498,7 @@ public final class SourceMigration {
             }
         }
         // the workload is given up: nothing will unlock its connections any more
-        node.engine().networkLock(images).ifPresent(node.engine()::unlockNetwork);
+        engine.networkLock(images).ifPresent(engine::unlockNetwork);
         lost(node, journal, why + "; rollback failed: " + last.getMessage(), timings);
     }
 

@@ -4,7 +4,6 @@ import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.checkpoint.CheckpointShipper;
 import io.pmig.executor.checkpoint.CheckpointStore;
 import io.pmig.executor.checkpoint.NodeDeathRecovery;
-import io.pmig.executor.container.ContainerSourceMigration;
 import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
@@ -420,9 +419,7 @@ public final class NodeExecutor implements AutoCloseable {
                     return;
                 }
                 long queuedMs = (System.nanoTime() - queuedAt) / 1_000_000;
-                if (source && ContainerWorkloads.isContainer(services, id)) {
-                    ContainerSourceMigration.create(services, command).run();
-                } else if (source) {
+                if (source) {
                     SourceMigration.create(services, command).queuedFor(queuedMs).run();
                 } else {
                     DestinationMigration.create(services, command).run();
