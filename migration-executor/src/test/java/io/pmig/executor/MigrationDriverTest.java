@@ -32,8 +32,10 @@ import org.junit.jupiter.api.Test;
  * ACCEPTED→CONNECTED→DUMPING→DUMPED→RESTORING→COMMITTING and PREPARED→RESTORING→RESTORED→COMMITTED (completed),
  * DUMPING→ROLLING_BACK (dump fails), DUMPED→ROLLING_BACK (transfer fails), RESTORING→ROLLING_BACK (restore fails),
  * COMMITTING→ROLLING_BACK (the copy died before COMMIT), COMMITTED→ABANDONED (COMPLETED not acknowledged),
- * DUMPED→RELEASED→RESTORING (one network namespace) and a rollback after RELEASED by a local restore. Crash recovery
- * needs a killed executor: MigrationTest, ContainerMigrationTest and {@code pmig chaos} cover it for real.
+ * DUMPED→RELEASED→RESTORING (one network namespace) and a rollback after RELEASED by a local restore. The one
+ * transition not taken, RELEASED→ROLLING_BACK, needs a journal write to fail between the two steps; the rule it
+ * leads to is RecoveryDecisionTest's. Crash recovery needs a killed executor: MigrationTest, ContainerMigrationTest
+ * and {@code pmig chaos} cover it for real.
  */
 class MigrationDriverTest {
 
