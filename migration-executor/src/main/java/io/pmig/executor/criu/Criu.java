@@ -107,7 +107,7 @@ public final class Criu {
     static Optional<String> raisePipeMaxSize() {
         long current;
         try {
-            current = Long.parseLong(Files.readString(PIPE_MAX).strip());
+            current = Long.parseLong(readSysctl(PIPE_MAX));
         } catch (IOException | NumberFormatException e) {
             return Optional.of("cannot read " + PIPE_MAX + ": " + e.getMessage());
         }
@@ -122,6 +122,17 @@ public final class Criu {
             return Optional.of("fs.pipe-max-size is " + current + " (lazy-pages needs >= " + LAZY_PIPE_BYTES
                     + ") and cannot be raised: " + e.getMessage() + "; run 'sysctl -w fs.pipe-max-size=" + LAZY_PIPE_BYTES
                     + "' or scripts/install-criu.sh");
+        }
+    }
+
+    /**
+     * A sysctl's value in one read from offset 0: the kernel answers an integer sysctl read at a later offset with
+     * end-of-file, and Files.readString reads a size-0 /proc file one byte first - so it saw "4" for 4194304 and
+     * "raised" a setting that was already right.
+     */
+    static String readSysctl(Path file) throws IOException {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            return new String(in.readNBytes(4096), java.nio.charset.StandardCharsets.US_ASCII).strip();
         }
     }
 
