@@ -46,7 +46,12 @@ import org.slf4j.LoggerFactory;
  * <li><b>commit</b> - the destination publishes COMPLETED, then resumes; only then is the frozen source killed.</li>
  * </ol>
  * Any failure before the commit is a <b>rollback</b>: SIGCONT to the frozen tree. The source never depends on
- * the destination or on a second restore to get its workload back.
+ * the destination or on a second restore to get its workload back (a Docker container excepted: its frozen copy is a
+ * stopped container, resumed by restarting it from its checkpoint).
+ *
+ * <p>What the phases do to the workload is its kind's {@link CheckpointEngine} ({@link CriuEngine} for a process
+ * tree, {@code ContainerEngine} for a Docker container); what each mode does with the memory is a
+ * {@link CheckpointStrategy} the engine makes. The phases, the journal and the events are written here, once.
  *
  * <p>One exception, on one host: when the destination shares this node's network namespace and the workload holds
  * network addresses (inet sockets, abstract unix sockets), its copy cannot be restored while the frozen source
