@@ -156,6 +156,40 @@ class HostMountMigrationTest {
         }
     }
 
+    /**
+     * criu marks by mount point: a tmpfs the workload mounted on the node's between reading the marks and the freeze
+     * would be bound from the node's mount too, its content lost. Such a dump is undone and the workload runs on.
+     */
+    @Test
+    void aDumpThatRacedTheWorkloadMountingOnANodeMountIsUndone() throws Exception {
+        Criu criu = TestNodes.criu();
+        Path node = mountTmpfs(nodes.prefix + "raced");
+        NodeWorkloads workloads = new NodeWorkloads(nodes.root.resolve("raced"), InitBinary.install(InitBinary.DEFAULT_PATH));
+        int init = workloads.launch("raced", List.of("sh", "-c",
+                "while :; do mount -t tmpfs own " + node + "; umount " + node + "; done"));
+        try {
+            for (int attempt = 1; ; attempt++) {
+                Path images = nodes.root.resolve("raced-images-" + attempt);
+                try {
+                    criu.dumpLeavingStopped(init, images, null, List.of());
+                } catch (CriuException e) {
+                    assertTrue(e.getMessage().contains("changed the mounts at [" + node + "]"), e.getMessage());
+                    await().atMost(WAIT).until(() -> ProcessTable.namespaceMembers(init).stream()
+                            .noneMatch(p -> ProcessTable.state(p) == 'T'));
+                    String table = Criu.lockTable(images).orElseThrow();
+                    assertFalse(TestNodes.criuLockTables().contains("table inet " + table), table + " left behind");
+                    break;
+                }
+                ProcessTable.signal("CONT", ProcessTable.namespaceMembers(init));
+                Criu.lockTable(images).ifPresent(criu::deleteLockTable);
+                assertTrue(attempt < 60, "no dump raced a mount change in 60 attempts");
+            }
+        } finally {
+            ProcessTable.killNamespace(init);
+            unmount(node);
+        }
+    }
+
     private static void migrate(String w, String from, String to) throws Exception {
         String mid = nodes.send(CommandKind.MIGRATE, w, from, to, MigrationMode.PLAIN, List.of());
         MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
