@@ -21,12 +21,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Mounts a workload's namespace inherited from its node (pmig-init starts it as a copy of the node's mount table) are
@@ -83,10 +86,11 @@ class HostMountMigrationTest {
      * tmpfs, mounted on a directory of the host's, still travels with its content. Moved there and back: the restored
      * namespace's copy of the host mount (new mount ids) is recognised as the node's too.
      */
-    @Test
-    void aTmpfsInheritedFromTheNodeIsBoundFromTheDestinationsNodeAndNotDumpedWhileTheNodeChurnsItsFiles()
+    @ParameterizedTest
+    @EnumSource(MigrationMode.class)
+    void aTmpfsInheritedFromTheNodeIsBoundFromTheDestinationsNodeAndNotDumpedWhileTheNodeChurnsItsFiles(MigrationMode mode)
             throws Exception {
-        String w = nodes.prefix + "host-tmpfs";
+        String w = nodes.prefix + "host-tmpfs-" + mode.name().toLowerCase(Locale.ROOT).replace('_', '-');
         String h = hostTmpfs.toString();
         int init = launch("a", w, List.of("sh", "-c", """
                 H=%s
@@ -109,10 +113,10 @@ class HostMountMigrationTest {
         try {
             await().atMost(WAIT).until(() -> churned.get() > 2000);
             String ownDevice = ownTmpfsDevice(init);
-            migrate(w, "a", "b");
+            migrate(w, "a", "b", mode);
             assertMoved(w, "b", listingB, hostDevice, ownDevice);
             ownDevice = ownTmpfsDevice(nodes.runningPid("b", w).orElseThrow()); // restored: a new tmpfs instance
-            migrate(w, "b", "a");
+            migrate(w, "b", "a", mode);
             assertMoved(w, "a", listingA, hostDevice, ownDevice);
         } finally {
             churning.set(false);
@@ -121,6 +125,44 @@ class HostMountMigrationTest {
         assertEquals(List.of("churn", "host-data.bin", "host-file", "own"), list(hostTmpfs));
         assertEquals(List.of(), list(hostTmpfs.resolve("own")), "the workload's own tmpfs reached the node");
         kill("a", w);
+    }
+
+    /**
+     * A disk of the node (a loop-mounted ext4 here) is no filesystem criu can mount again by itself: every dump failed
+     * ("FS mnt ./... unsupported"). Now it is bound from the destination node's mount.
+     */
+    @Test
+    void aDiskTheNodeMountedIsBoundFromTheDestinationsNode() throws Exception {
+        String w = nodes.prefix + "node-disk";
+        Path disk = Files.createDirectories(HOST_MOUNTS.resolve(nodes.prefix + "disk"));
+        Path image = nodes.root.resolve("disk.img");
+        run("truncate", "-s", "16M", image.toString());
+        run("mkfs.ext4", "-q", image.toString());
+        run("mount", "-o", "loop", image.toString(), disk.toString());
+        try {
+            Files.writeString(disk.resolve("file"), "on the node's disk\n");
+            launch("a", w, List.of("sh", "-c", """
+                    i=0
+                    while :; do
+                      i=$((i+1))
+                      cat %s/file > /dev/null || echo "MISSING at $i" >&2
+                      echo $i >> counter.txt
+                      sleep 0.05
+                    done
+                    """.formatted(disk)));
+            awaitLines("a", w, 10);
+
+            migrate(w, "a", "b", MigrationMode.PLAIN);
+
+            int init = nodes.runningPid("b", w).orElseThrow(() -> new AssertionError("not running on b"));
+            awaitLines("b", w, lines("b", w).size() + 20);
+            assertEquals("", Files.readString(nodes.workloadDir("b", w).resolve("stderr.log")).strip());
+            assertEquals(device(Path.of("/proc/self/mountinfo"), disk.toString()),
+                    device(Path.of("/proc", String.valueOf(init), "mountinfo"), disk.toString()));
+            kill("b", w);
+        } finally {
+            unmount(disk);
+        }
     }
 
     /**
@@ -134,7 +176,9 @@ class HostMountMigrationTest {
         NodeWorkloads workloads = new NodeWorkloads(nodes.root.resolve("missing"), InitBinary.install(InitBinary.DEFAULT_PATH));
         int init = workloads.launch("missing", List.of("sh", "-c",
                 "while :; do ls " + gone + " > /dev/null; echo x >> counter.txt; sleep 0.05; done"));
+        Path counter = workloads.dir("missing").resolve("work").resolve("counter.txt");
         try {
+            await().atMost(WAIT).until(() -> Files.exists(counter));
             Path images = nodes.root.resolve("missing-images");
             criu.dumpLeavingStopped(init, images, null, List.of());
             unmount(gone);
@@ -145,13 +189,12 @@ class HostMountMigrationTest {
 
             Criu.lockTable(images).ifPresent(criu::deleteLockTable);
             ProcessTable.signal("CONT", ProcessTable.namespaceMembers(init));
-            Path counter = workloads.dir("missing").resolve("work").resolve("counter.txt");
             long before = Files.size(counter);
             await().atMost(WAIT).until(() -> Files.size(counter) > before + 10);
         } finally {
             ProcessTable.killNamespace(init);
             if (Files.isDirectory(gone)) {
-                Files.delete(gone);
+                unmount(gone);
             }
         }
     }
@@ -190,8 +233,8 @@ class HostMountMigrationTest {
         }
     }
 
-    private static void migrate(String w, String from, String to) throws Exception {
-        String mid = nodes.send(CommandKind.MIGRATE, w, from, to, MigrationMode.PLAIN, List.of());
+    private static void migrate(String w, String from, String to, MigrationMode mode) throws Exception {
+        String mid = nodes.send(CommandKind.MIGRATE, w, from, to, mode, List.of());
         MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
         assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
         await().atMost(WAIT).until(() -> !Files.exists(nodes.workloadDir(from, w)));
@@ -262,7 +305,9 @@ class HostMountMigrationTest {
     }
 
     private static void unmount(Path dir) throws Exception {
-        run("umount", "-l", dir.toString());
+        if (Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().anyMatch(l -> l.split(" ")[4].equals(dir.toString()))) {
+            run("umount", "-l", dir.toString());
+        }
         NodeWorkloads.deleteTree(dir);
     }
 
