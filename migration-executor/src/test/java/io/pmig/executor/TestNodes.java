@@ -169,6 +169,15 @@ final class TestNodes implements AutoCloseable {
                 while [ ! -e '%s' ]; do sleep 0.05; done""".formatted(gate));
     }
 
+    /**
+     * A criu that appends {@code ls -ln} of every migration's received images to {@code listing} before restoring them
+     * as usual: what a destination got, although the images are deleted once the migration ends.
+     */
+    Path listingCriu(Path listing) throws Exception {
+        return criuWrapper("criu-listing-" + listing.getFileName(), """
+                ls -ln "$images" >> '%s'""".formatted(listing));
+    }
+
     /** A criu wrapper in {@code root/bin}, with the real criu's nft beside it (leftover lock tables are deleted with it). */
     private Path criuWrapper(String name, String onReceivedRestore) throws Exception {
         Path bin = Files.createDirectories(root.resolve("bin"));

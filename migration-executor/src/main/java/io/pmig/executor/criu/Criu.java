@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The criu binary and the exact command lines pmig runs (measured in CRIU-NOTES.md). Workloads live in their
  * own PID, mount, IPC and UTS namespaces under pmig-init, with the node's workload directory bind-mounted at
- * {@link #WORKLOAD_MOUNT}; dumps mark that mount external so a restore can bind the destination's directory.
+ * {@link #WORKLOAD_MOUNT}; dumps mark that mount external so a restore can bind the destination's directory, and
+ * mark the mounts the namespace inherited from the node so a restore binds the destination node's ({@link HostMounts}).
  */
 public final class Criu {
 
@@ -163,7 +164,8 @@ public final class Criu {
      * a page server, memory pages go straight to it and only the small non-page images stay in imagesDir.
      */
     public void dump(int initPid, Path imagesDir, PageServerAddress pageServer) throws CriuException {
-        List<String> cmd = dumpCommand(initPid, imagesDir, carriedMounts(initPid, imagesDir));
+        List<String> cmd = dumpCommand(initPid, imagesDir, carriedMounts(initPid, imagesDir),
+                nodeMounts(initPid, imagesDir));
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
         }
@@ -188,15 +190,16 @@ public final class Criu {
     public void dumpLeavingStopped(int initPid, Path imagesDir, PageServerAddress pageServer, List<String> tls)
             throws CriuException {
         WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
+        HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
         List<Integer> stoppedBefore = ProcessTree.pids(initPid).stream().filter(p -> ProcessTable.state(p) == 'T').toList();
-        List<String> cmd = dumpCommand(initPid, imagesDir, mounts);
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts);
         cmd.add("--leave-stopped");
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
             cmd.addAll(tls);
         }
         runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
-        Optional<String> changed = mountsChanged(initPid, mounts);
+        Optional<String> changed = mountsChanged(initPid, mounts, nodeMounts);
         if (changed.isPresent()) {
             // as after criu's own failures: the tree runs again, unlocked, and what was stopped stays stopped
             lockTable(imagesDir).ifPresent(this::deleteLockTable);
@@ -209,9 +212,10 @@ public final class Criu {
     /**
      * The namespaces of the init (PID, mount, IPC, UTS: see pmig-init) need no option: criu dumps every namespace of
      * the root task that differs from its own, and a restore recreates them. The workload's directory and the mounts
-     * it made of it are external: a restore binds them from the destination's directory ({@link WorkloadMounts}).
+     * it made of it are external: a restore binds them from the destination's directory ({@link WorkloadMounts}). So
+     * are the mounts its namespace inherited from the node: a restore binds the destination node's ({@link HostMounts}).
      */
-    private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts) {
+    private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts) {
         long ghostLimit = GhostFiles.limit(GhostFiles.largest(initPid), ghostLimitCeiling);
         List<String> cmd = new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
                 "-D", imagesDir.toString(), "-o", "dump.log",
@@ -219,6 +223,7 @@ public final class Criu {
                 "--ghost-limit", String.valueOf(ghostLimit),
                 "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
         cmd.addAll(mounts.dumpOptions());
+        cmd.addAll(nodeMounts.dumpOptions());
         return cmd;
     }
 
@@ -237,13 +242,34 @@ public final class Criu {
     }
 
     /**
+     * The mounts the workload's namespace inherited from the node, recorded beside the images; the ones left unmarked
+     * (criu copies them as before) are logged.
+     */
+    private static HostMounts nodeMounts(int initPid, Path imagesDir) throws CriuException {
+        HostMounts mounts = HostMounts.of(initPid);
+        if (!mounts.unmarked().isEmpty()) {
+            log.info("workload with init {}: its checkpoint copies these mounts of the node as before: {}", initPid,
+                    String.join("; ", mounts.unmarked()));
+        }
+        try {
+            mounts.record(imagesDir);
+        } catch (IOException e) {
+            throw new CriuException("cannot record the node's mounts in " + imagesDir + ": " + e.getMessage(), e);
+        }
+        return mounts;
+    }
+
+    /**
      * Why the images may not match the mounts the dump was told about: a mount made or removed between reading them
      * and criu's freeze. Asked while the tree is still frozen, so the table read now is the one criu dumped.
      */
-    private static Optional<String> mountsChanged(int initPid, WorkloadMounts told) {
+    private static Optional<String> mountsChanged(int initPid, WorkloadMounts told, HostMounts nodeMounts) {
         WorkloadMounts now = WorkloadMounts.of(initPid);
-        return now.sameAs(told) ? Optional.empty() : Optional.of("the workload changed its mounts while criu dumped it"
-                + " (before: " + told + ", frozen: " + now + "); it runs again, nothing was moved");
+        if (!now.sameAs(told)) {
+            return Optional.of("the workload changed its mounts while criu dumped it (before: " + told + ", frozen: "
+                    + now + "); it runs again, nothing was moved");
+        }
+        return nodeMounts.changedIn(initPid).map(why -> why + "; it runs again, nothing was moved");
     }
 
     /**
@@ -256,13 +282,14 @@ public final class Criu {
     public BackgroundCriu startLazyDump(int initPid, Path imagesDir, PageServerAddress serveAt, List<String> tls,
                                         Duration readyTimeout) throws CriuException {
         WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
-        List<String> cmd = dumpCommand(initPid, imagesDir, mounts);
+        HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts);
         cmd.add("--leave-stopped");
         cmd.addAll(List.of("--lazy-pages", "--address", serveAt.host(), "--port", String.valueOf(serveAt.port()),
                 "--status-fd", "3"));
         cmd.addAll(tls);
         BackgroundCriu dump = startBackground(cmd, imagesDir, "lazy-dump", imagesDir.resolve("dump.log"), readyTimeout);
-        Optional<String> changed = mountsChanged(initPid, mounts);
+        Optional<String> changed = mountsChanged(initPid, mounts, nodeMounts);
         if (changed.isPresent()) {
             try {
                 dump.stop(); // criu resumes the tree; its lock table stays for the caller's rollback
@@ -343,9 +370,10 @@ public final class Criu {
     }
 
     /**
-     * Restores the images into a fresh PID namespace with {@code workloadDir} bound at the workload mount, and
-     * returns the restored init's host pid. {@code leaveStopped} keeps every task stopped (SIGCONT resumes them)
-     * so a destination can hold the copy until the source commits.
+     * Restores the images into a fresh PID namespace with {@code workloadDir} bound at the workload mount and this
+     * node's mounts bound where the images had the source node's ({@link HostMounts}; refused before criu runs if this
+     * node lacks one), and returns the restored init's host pid. {@code leaveStopped} keeps every task stopped
+     * (SIGCONT resumes them) so a destination can hold the copy until the source commits.
      */
     public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, String logName) throws CriuException {
         return restore(imagesDir, workloadDir, leaveStopped, false, logName);
@@ -354,6 +382,7 @@ public final class Criu {
     /** As above; {@code lazyPages} restores without memory, served by a running {@link #startLazyPages} daemon. */
     public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, boolean lazyPages, String logName)
             throws CriuException {
+        List<String> nodeMounts = HostMounts.restoreOptions(imagesDir);
         Path pidFile = imagesDir.resolve("restored.pid");
         try {
             Files.deleteIfExists(pidFile);
@@ -371,6 +400,7 @@ public final class Criu {
                 "--pidfile", pidFile.toString(),
                 "--external", "mnt[" + EXTERNAL_KEY + "]:" + workloadDir));
         cmd.addAll(WorkloadMounts.restoreOptions(imagesDir, workloadDir));
+        cmd.addAll(nodeMounts);
         if (leaveStopped) {
             cmd.add("--leave-stopped");
         }

@@ -1,11 +1,11 @@
 package io.pmig.executor.criu;
 
+import io.pmig.executor.criu.MountInfo.Mount;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.ProcessTree;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
-import java.nio.charset.Charset;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,12 +49,6 @@ public final class WorkloadMounts {
     record Carried(String mountPoint, String key, String relative) {
     }
 
-    private record Mount(String device, String root, String mountPoint, String fsType, String source) {
-    }
-
-    /** How the JVM encodes command-line arguments: a path this cannot represent would reach criu mangled. */
-    private static final Charset ARGUMENTS = argumentEncoding();
-
     private final List<Carried> carried;
     private final List<String> problems;
 
@@ -65,7 +59,7 @@ public final class WorkloadMounts {
 
     /** The mounts of the workload whose init has host pid {@code initPid}, read from /proc now. */
     public static WorkloadMounts of(int initPid) {
-        List<Mount> mounts = mountTable(initPid);
+        List<Mount> mounts = MountInfo.of(initPid);
         Optional<Mount> directory = mounts.stream()
                 .filter(m -> m.mountPoint().equals(Criu.WORKLOAD_MOUNT))
                 .findFirst(); // pmig-init's bind: the first mount at that point, anything else is stacked on it
@@ -82,10 +76,10 @@ public final class WorkloadMounts {
         }
         String own = mountNamespace(initPid).orElse("");
         Set<String> nodeDevices = new HashSet<>();
-        mountTable((int) ProcessHandle.current().pid()).forEach(m -> nodeDevices.add(m.device()));
+        MountInfo.ofThisProcess().forEach(m -> nodeDevices.add(m.device()));
         Set<String> foreign = new LinkedHashSet<>();
         namespaces.forEach((ns, pid) -> {
-            List<Mount> table = ns.equals(own) ? mounts : mountTable(pid);
+            List<Mount> table = ns.equals(own) ? mounts : MountInfo.of(pid);
             if (!ns.equals(own)) {
                 table.stream().filter(m -> showsPartOf(m, dir)).findFirst().ifPresent(m -> problems.add(
                         describeProcess(pid) + " is in a mount namespace of its own that shows the workload's directory"
@@ -124,9 +118,9 @@ public final class WorkloadMounts {
                 problems.add("the workload's bind mount at " + point.getKey() + " shows "
                         + relative.substring(0, relative.length() - DELETED.length()) + ", which it deleted from its"
                         + " directory: that content is in no file the migration copies");
-            } else if (unnamed(point.getKey()) || unnamed(relative)) {
+            } else if (MountInfo.unnamed(point.getKey()) || MountInfo.unnamed(relative)) {
                 problems.add("the workload's bind mount at " + point.getKey() + " has a path this executor cannot "
-                        + "pass to criu in its encoding " + ARGUMENTS);
+                        + "pass to criu in its encoding " + MountInfo.ARGUMENTS);
             } else if (!point.getKey().equals(Criu.WORKLOAD_MOUNT)) {
                 carried.add(new Carried(point.getKey(), Criu.EXTERNAL_KEY + "-" + (carried.size() + 1), relative));
             }
@@ -231,70 +225,11 @@ public final class WorkloadMounts {
                 : m.fsType() + " " + m.root();
     }
 
-    /** Characters the JVM could not decode from /proc: such a path would reach criu mangled. */
-    private static boolean unnamed(String path) {
-        return path.indexOf('\uFFFD') >= 0;
-    }
-
     private static Optional<String> mountNamespace(int pid) {
         try {
             return Optional.of(Files.readSymbolicLink(Path.of("/proc", String.valueOf(pid), "ns", "mnt")).toString());
         } catch (IOException | UnsupportedOperationException e) {
             return Optional.empty();
-        }
-    }
-
-    /** /proc/PID/mountinfo, in mount order; empty if the process is gone. */
-    private static List<Mount> mountTable(int pid) {
-        String text;
-        try {
-            // decoded as the JVM encodes command lines: a path that survives this survives the trip to criu
-            text = new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "mountinfo")), ARGUMENTS);
-        } catch (IOException e) {
-            return List.of();
-        }
-        List<Mount> mounts = new ArrayList<>();
-        for (String line : text.lines().toList()) {
-            String[] f = line.split(" ");
-            int separator = line.indexOf(" - ");
-            if (f.length < 7 || separator < 0) {
-                continue;
-            }
-            String[] fs = line.substring(separator + 3).split(" ");
-            mounts.add(new Mount(f[2], unescape(f[3]), unescape(f[4]), fs[0], fs.length > 1 ? unescape(fs[1]) : ""));
-        }
-        return mounts;
-    }
-
-    /** Undoes mountinfo's octal escapes of space, tab, newline and backslash. */
-    private static String unescape(String field) {
-        StringBuilder out = new StringBuilder(field.length());
-        for (int i = 0; i < field.length(); i++) {
-            char c = field.charAt(i);
-            if (c == '\\' && isOctal(field, i + 1)) {
-                out.append((char) Integer.parseInt(field.substring(i + 1, i + 4), 8));
-                i += 3;
-            } else {
-                out.append(c);
-            }
-        }
-        return out.toString();
-    }
-
-    private static boolean isOctal(String s, int from) {
-        for (int i = from; i < from + 3; i++) {
-            if (i >= s.length() || s.charAt(i) < '0' || s.charAt(i) > '7') {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static Charset argumentEncoding() {
-        try {
-            return Charset.forName(System.getProperty("sun.jnu.encoding"));
-        } catch (IllegalArgumentException | NullPointerException e) {
-            return Charset.defaultCharset();
         }
     }
 
