@@ -87,7 +87,7 @@ public final class NodeExecutor implements AutoCloseable {
         this(config, new CriuEngine(config.criu(), config.sessionTimeout()));
     }
 
-    /** An executor whose migrations act through {@code engine} (tests: the in-memory fake). */
+    /** An executor whose process-tree migrations act through {@code engine} (tests: a fake without criu). */
     public NodeExecutor(ExecutorConfig config, CheckpointEngine engine) {
         this.config = config;
         this.engine = engine;
