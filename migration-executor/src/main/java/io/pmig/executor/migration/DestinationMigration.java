@@ -222,8 +222,9 @@ public final class DestinationMigration implements SessionHandler {
         localDump = NodeFacts.releaseBeforeRestore(source, NodeFacts.thisNetwork()) || !engine.carriesMemoryApart();
         var config = node.config();
         if (!engine.restoresImagesOf(source.criuVersion())) {
-            throw new IllegalStateException("incompatible destination: " + engine.version()
-                    + " here cannot restore images of criu " + source.criuVersion() + " on " + command.getSourceNode());
+            throw new IllegalStateException("incompatible destination: " + engine.kind() + " checkpoints of version "
+                    + engine.version() + " here cannot restore those of version " + source.criuVersion() + " from "
+                    + command.getSourceNode());
         }
         if (!source.kernel().equals(NodeFacts.thisKernel())) {
             log.info("source kernel {} differs from this node's {}", source.kernel(), NodeFacts.thisKernel());
