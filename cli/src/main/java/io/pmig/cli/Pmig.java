@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
                 AgentCommand.class,
                 AnalyticsCommand.class,
                 ExecutorCommand.class,
+                io.pmig.executor.SecretCommand.class,
                 // the model
                 RecordTraceCommand.class,
                 TrainCommand.class,

@@ -44,6 +44,19 @@ class PmigCommandLineTest {
         assertTrue(err.toString().contains("--port"), err.toString());
     }
 
+    @Test
+    void aSecretIsNotOverwrittenAndTheRefusalIsOneLineNamingTheFile(@TempDir Path tmp) throws Exception {
+        Path secret = tmp.resolve("transfer.secret");
+        assertEquals(0, Pmig.run("secret", secret.toString()));
+        String written = Files.readString(secret);
+        StringWriter err = new StringWriter();
+        int status = Pmig.run(new CommandLine(new Pmig()), new PrintWriter(err), "secret", secret.toString());
+        assertEquals(2, status);
+        assertTrue(err.toString().contains(secret.toString()) && err.toString().contains("--force"), err.toString());
+        assertEquals(1, err.toString().strip().lines().count(), err.toString());
+        assertEquals(written, Files.readString(secret));
+    }
+
     /** A fresh JVM that builds a record before any Serde exists must not trip Avro's trusted-packages check. */
     @Test
     void aFreshJvmCanBuildCommandsBeforeDecodingAnything(@TempDir Path tmp) throws Exception {

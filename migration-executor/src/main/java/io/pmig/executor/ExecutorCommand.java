@@ -85,7 +85,7 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "Transfer endpoint announced to sources (default: the bound --listen address).")
     String advertise;
 
-    @Option(names = "--criu", paramLabel = "PATH", description = "criu >= 4.2 (default: $PMIG_CRIU, else criu on PATH).")
+    @Option(names = "--criu", paramLabel = "PATH", description = "criu >= 4.2 (default: $PMIG_CRIU, else /opt/pmig/criu/bin/criu, else criu on PATH).")
     String criu;
 
     @Option(names = "--secret-file", paramLabel = "FILE",

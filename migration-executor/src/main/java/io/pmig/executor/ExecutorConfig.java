@@ -82,7 +82,8 @@ public final class ExecutorConfig {
         define(ADVERTISE, null, text -> address(ADVERTISE, text),
                 "HOST:PORT announced to sources as this node's transfer endpoint. Unset: the bound listen address.");
         define(CRIU_PATH, null, text -> path(CRIU_PATH, text),
-                "criu >= 4.2 to run (verified at start-up). Unset: $" + CRIU_ENV + ", else criu on PATH.");
+                "criu >= 4.2 to run (verified at start-up). Unset: $" + CRIU_ENV + ", else " + Criu.PROJECT_INSTALL
+                        + " (where scripts/install-criu.sh puts it), else criu on PATH.");
         define(SECRET_FILE, null, text -> path(SECRET_FILE, text),
                 "File holding the shared transfer secret, >= 16 bytes, the same on every node. Unset: the environment"
                         + " variable " + SECRET_ENV + " holds the secret itself.");
@@ -402,7 +403,8 @@ public final class ExecutorConfig {
     private static Criu verifiedCriu(Path configured) {
         String key = configured != null ? CRIU_PATH : System.getenv(CRIU_ENV) != null ? CRIU_ENV : CRIU_PATH;
         Path binary = configured != null ? configured
-                : System.getenv(CRIU_ENV) != null ? Path.of(System.getenv(CRIU_ENV)) : Path.of("criu");
+                : System.getenv(CRIU_ENV) != null ? Path.of(System.getenv(CRIU_ENV))
+                : Files.isExecutable(Criu.PROJECT_INSTALL) ? Criu.PROJECT_INSTALL : Path.of("criu");
         try {
             return Criu.verified(binary);
         } catch (CriuException e) {

@@ -16,7 +16,6 @@ import java.util.List;
  */
 public final class CriuLocator {
 
-    private static final Path PRIVATE_INSTALL = Path.of("/opt/pmig/criu/bin/criu");
 
     private CriuLocator() {
     }
@@ -28,7 +27,7 @@ public final class CriuLocator {
         if (env != null && !env.isBlank()) {
             candidates.add(Path.of(env));
         }
-        candidates.add(PRIVATE_INSTALL);
+        candidates.add(Criu.PROJECT_INSTALL);
         for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
             if (!dir.isEmpty()) {
                 candidates.add(Path.of(dir, "criu"));

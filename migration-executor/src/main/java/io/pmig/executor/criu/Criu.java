@@ -37,6 +37,8 @@ public final class Criu {
     /** lazy-pages grows its pipes with F_SETPIPE_SZ up to this; below it criu fails with EPERM (no CAP_SYS_RESOURCE). */
     static final long LAZY_PIPE_BYTES = 4L << 20;
     private static final Path PIPE_MAX = Path.of("/proc/sys/fs/pipe-max-size");
+    /** Where scripts/install-criu.sh installs the criu pmig is tested with. */
+    public static final Path PROJECT_INSTALL = Path.of("/opt/pmig/criu/bin/criu");
 
     /** Default cap on the {@code --ghost-limit} of a dump: the biggest unlinked-but-open file a workload may carry. */
     public static final long DEFAULT_GHOST_LIMIT_CEILING = 1L << 30;
