@@ -9,6 +9,7 @@ import static io.pmig.executor.ExecutorConfig.CRIU_PATH;
 import static io.pmig.executor.ExecutorConfig.GHOST_LIMIT_CEILING_BYTES;
 import static io.pmig.executor.ExecutorConfig.INIT_PATH;
 import static io.pmig.executor.ExecutorConfig.KILL_WORKLOADS_ON_EXIT;
+import static io.pmig.executor.ExecutorConfig.TUNE_HOST;
 import static io.pmig.executor.ExecutorConfig.LISTEN;
 import static io.pmig.executor.ExecutorConfig.MAX_CONCURRENT_MIGRATIONS;
 import static io.pmig.executor.ExecutorConfig.NODE;
@@ -61,6 +62,7 @@ public final class ExecutorCommand implements Callable<Integer> {
             Map.entry(MAX_CONCURRENT_MIGRATIONS, "--max-concurrent-migrations"), Map.entry(CAPACITY_CPUS, "--capacity"),
             Map.entry(CAPACITY_MEM_BYTES, "--capacity"), Map.entry(INIT_PATH, "--init-path"),
             Map.entry(PREPARE_TIMEOUT_MS, "--prepare-timeout"), Map.entry(KILL_WORKLOADS_ON_EXIT, "--kill-workloads-on-exit"),
+            Map.entry(TUNE_HOST, "--tune-host"),
             Map.entry(CHECKPOINT_INTERVAL_MS, "--checkpoint-interval-s"), Map.entry(CHECKPOINT_PEER, "--checkpoint-peer"),
             Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"));
 
@@ -112,6 +114,11 @@ public final class ExecutorCommand implements Callable<Integer> {
     @Option(names = "--kill-workloads-on-exit",
             description = "When the executor stops, kill every workload it manages and delete its directory (demos).")
     boolean killWorkloadsOnExit;
+
+    @Option(names = "--tune-host",
+            description = "Raise host-wide settings the modes need (fs.pipe-max-size >= 4 MiB for LAZY) instead of"
+                    + " reporting them and leaving LAZY unavailable.")
+    boolean tuneHost;
 
     @Option(names = "--checkpoint-interval-s", paramLabel = "SECONDS",
             description = "Checkpoint every migratable workload this often (criu dump, then resumed) and send it to "
@@ -196,6 +203,7 @@ public final class ExecutorCommand implements Callable<Integer> {
         putIfGiven(overrides, INIT_PATH, initPath);
         putIfGiven(overrides, PREPARE_TIMEOUT_MS, prepareTimeoutSeconds * 1000);
         putIfGiven(overrides, KILL_WORKLOADS_ON_EXIT, killWorkloadsOnExit);
+        putIfGiven(overrides, TUNE_HOST, tuneHost);
         putIfGiven(overrides, CHECKPOINT_INTERVAL_MS, checkpointIntervalSeconds * 1000);
         putIfGiven(overrides, CHECKPOINT_PEER, checkpointPeer);
         putIfGiven(overrides, GHOST_LIMIT_CEILING_BYTES, ghostLimitCeiling);

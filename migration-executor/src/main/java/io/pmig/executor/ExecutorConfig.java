@@ -50,6 +50,7 @@ public final class ExecutorConfig {
     public static final String PREPARE_TIMEOUT_MS = "executor.prepare.timeout.ms";
     public static final String SESSION_TIMEOUT_MS = "executor.session.timeout.ms";
     public static final String KILL_WORKLOADS_ON_EXIT = "executor.kill.workloads.on.exit";
+    public static final String TUNE_HOST = "executor.tune.host";
     public static final String CHECKPOINT_INTERVAL_MS = "executor.checkpoint.interval.ms";
     public static final String CHECKPOINT_PEER = "executor.checkpoint.peer";
     public static final String GHOST_LIMIT_CEILING_BYTES = "executor.ghost.limit.ceiling.bytes";
@@ -107,6 +108,9 @@ public final class ExecutorConfig {
         define(KILL_WORKLOADS_ON_EXIT, false, text -> bool(KILL_WORKLOADS_ON_EXIT, text),
                 "When the executor stops, kill every workload it manages and delete its directory (demos); off in"
                         + " production, where workloads outlive executor restarts.");
+        define(TUNE_HOST, false, text -> bool(TUNE_HOST, text),
+                "Let the executor change host-wide settings its modes need (fs.pipe-max-size >= 4 MiB for LAZY) instead"
+                        + " of reporting them and leaving LAZY unavailable.");
         define(CHECKPOINT_INTERVAL_MS, 0L, text -> longAtLeast(CHECKPOINT_INTERVAL_MS, text, 0),
                 "Checkpoint every migratable workload this often (criu dump, then resumed) and send it to "
                         + CHECKPOINT_PEER + ", which restores it if this node is declared down; 0 = off.");
@@ -211,7 +215,8 @@ public final class ExecutorConfig {
          */
         public ExecutorConfig build() {
             Map<String, Object> values = parse(overrides);
-            Criu verified = criu != null && !overrides.containsKey(CRIU_PATH) ? criu : verifiedCriu((Path) values.get(CRIU_PATH));
+            Criu verified = criu != null && !overrides.containsKey(CRIU_PATH) ? criu
+                    : verifiedCriu((Path) values.get(CRIU_PATH), (Boolean) values.get(TUNE_HOST));
             Path init = initBinary != null && !overrides.containsKey(INIT_PATH) ? initBinary : installInit((Path) values.get(INIT_PATH));
             TransferCredentials secret = credentials != null && !overrides.containsKey(SECRET_FILE) ? credentials
                     : readSecret((Path) values.get(SECRET_FILE));
@@ -400,13 +405,13 @@ public final class ExecutorConfig {
         return value.toString().strip();
     }
 
-    private static Criu verifiedCriu(Path configured) {
+    private static Criu verifiedCriu(Path configured, boolean tuneHost) {
         String key = configured != null ? CRIU_PATH : System.getenv(CRIU_ENV) != null ? CRIU_ENV : CRIU_PATH;
         Path binary = configured != null ? configured
                 : System.getenv(CRIU_ENV) != null ? Path.of(System.getenv(CRIU_ENV))
                 : Files.isExecutable(Criu.PROJECT_INSTALL) ? Criu.PROJECT_INSTALL : Path.of("criu");
         try {
-            return Criu.verified(binary);
+            return Criu.verified(binary, tuneHost);
         } catch (CriuException e) {
             throw new ConfigException(key, e.getMessage() + " (scripts/install-criu.sh installs a working criu and prints its path)");
         }

@@ -78,7 +78,7 @@ public final class MigrateBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Criu criu = Criu.verified(criuPath != null ? criuPath
-                : Path.of(System.getenv().getOrDefault("PMIG_CRIU", "/opt/pmig/criu/bin/criu")));
+                : Path.of(System.getenv().getOrDefault("PMIG_CRIU", Criu.PROJECT_INSTALL.toString())), true);
         Path init = InitBinary.install(InitBinary.DEFAULT_PATH);
         Path root = Files.createTempDirectory("pmig-bench-migrate-");
         List<Map<String, Object>> entries = new ArrayList<>();

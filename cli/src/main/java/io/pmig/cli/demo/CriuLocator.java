@@ -36,7 +36,7 @@ public final class CriuLocator {
         for (Path candidate : candidates) {
             if (Files.isExecutable(candidate)) {
                 try {
-                    return Criu.verified(candidate);
+                    return Criu.verified(candidate, true); // one-machine runs may tune it, as install-criu.sh does
                 } catch (CriuException e) {
                     tried.add(candidate + ": " + e.getMessage());
                 }
@@ -54,7 +54,7 @@ public final class CriuLocator {
             throw new IllegalStateException("could not provision criu with " + script + " (see its messages above)");
         }
         try {
-            return Criu.verified(Path.of(out.lines().reduce((a, b) -> b).orElseThrow()));
+            return Criu.verified(Path.of(out.lines().reduce((a, b) -> b).orElseThrow()), true);
         } catch (CriuException e) {
             throw new IllegalStateException("criu installed by " + script + " is not usable on this kernel: " + e.getMessage(), e);
         }

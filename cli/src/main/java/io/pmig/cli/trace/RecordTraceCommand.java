@@ -242,7 +242,7 @@ public final class RecordTraceCommand implements Callable<Integer> {
                 : System.getenv("PMIG_CRIU") != null ? Path.of(System.getenv("PMIG_CRIU"))
                 : Files.isExecutable(Path.of("/opt/pmig/criu/bin/criu")) ? Path.of("/opt/pmig/criu/bin/criu") : Path.of("criu");
         try {
-            return Criu.verified(binary);
+            return Criu.verified(binary, true); // a one-machine tool, as the demo
         } catch (CriuException e) {
             throw new ConfigException("--criu", e.getMessage() + " (scripts/install-criu.sh installs a working criu)");
         }

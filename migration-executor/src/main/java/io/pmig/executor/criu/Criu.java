@@ -76,9 +76,18 @@ public final class Criu {
     /**
      * The criu to use and a proof that it works here: version >= 4.2 (older ones fail on this kernel or cannot
      * dump sockets, see FACTS.md) and a passing {@code criu check}. {@code nft} is looked up beside it (the
-     * private install puts it there) or on PATH; it is needed only to remove leftover lock tables.
+     * private install puts it there) or on PATH; it is needed only to remove leftover lock tables. A host setting LAZY
+     * needs is left as it is (LAZY then unavailable, with the reason); see {@link #verified(Path, boolean)}.
      */
     public static Criu verified(Path binary) throws CriuException {
+        return verified(binary, false);
+    }
+
+    /**
+     * {@link #verified(Path)}; with {@code tuneHost} it also raises {@code fs.pipe-max-size} to what LAZY needs when
+     * it is lower (a host-wide setting: only when asked - {@code --tune-host}, or one-machine tools like the demo).
+     */
+    public static Criu verified(Path binary, boolean tuneHost) throws CriuException {
         Path resolved = resolveExecutable(binary)
                 .orElseThrow(() -> new CriuException(binary + " is not an executable file or a command on PATH"));
         String versionOut = run(List.of(resolved.toString(), "--version"), Duration.ofSeconds(30)).output();
@@ -100,14 +109,14 @@ public final class Criu {
         if (!Files.isExecutable(nft)) {
             nft = resolveExecutable(Path.of("nft")).orElse(null);
         }
-        return new Criu(resolved, nft, raisePipeMaxSize(), major + "." + minor, DEFAULT_GHOST_LIMIT_CEILING);
+        return new Criu(resolved, nft, pipeMaxSizeProblem(tuneHost), major + "." + minor, DEFAULT_GHOST_LIMIT_CEILING);
     }
 
     /**
-     * LAZY mode needs {@code fs.pipe-max-size} >= 4 MiB (scripts/install-criu.sh sets it). Raised here when it is
-     * lower; the reason LAZY cannot work when that fails, else empty.
+     * LAZY mode needs {@code fs.pipe-max-size} >= 4 MiB (scripts/install-criu.sh sets it). Why LAZY cannot work here,
+     * else empty; with {@code tuneHost} a lower setting is raised first.
      */
-    static Optional<String> raisePipeMaxSize() {
+    static Optional<String> pipeMaxSizeProblem(boolean tuneHost) {
         long current;
         try {
             current = Long.parseLong(readSysctl(PIPE_MAX));
@@ -116,6 +125,11 @@ public final class Criu {
         }
         if (current >= LAZY_PIPE_BYTES) {
             return Optional.empty();
+        }
+        if (!tuneHost) {
+            String problem = pipeMaxSizeTooSmall(current);
+            log.warn("LAZY mode unavailable: {}", problem);
+            return Optional.of(problem);
         }
         try {
             Files.writeString(PIPE_MAX, String.valueOf(LAZY_PIPE_BYTES));
@@ -137,6 +151,12 @@ public final class Criu {
         try (java.io.InputStream in = Files.newInputStream(file)) {
             return new String(in.readNBytes(4096), java.nio.charset.StandardCharsets.US_ASCII).strip();
         }
+    }
+
+    static String pipeMaxSizeTooSmall(long current) {
+        return "fs.pipe-max-size is " + current + ", criu lazy-pages needs >= " + LAZY_PIPE_BYTES + ": run 'sysctl -w"
+                + " fs.pipe-max-size=" + LAZY_PIPE_BYTES + "' (scripts/install-criu.sh does), or start the executor with"
+                + " --tune-host to let it raise the setting";
     }
 
     /** Why LAZY migrations cannot run on this node, or empty if they can. */

@@ -18,4 +18,12 @@ class SysctlReadTest {
         assertEquals(whole, Criu.readSysctl(pipeMax));
         assertEquals(Long.parseLong(whole), Long.parseLong(Criu.readSysctl(pipeMax)));
     }
+
+    /** Without --tune-host a low setting is reported, naming both ways to fix it, and left alone. */
+    @Test
+    void aLowPipeMaxSizeIsReportedWithWhatToDo() {
+        String problem = Criu.pipeMaxSizeTooSmall(1_048_576);
+        org.junit.jupiter.api.Assertions.assertTrue(problem.contains("fs.pipe-max-size is 1048576")
+                && problem.contains("sysctl -w fs.pipe-max-size=4194304") && problem.contains("--tune-host"), problem);
+    }
 }
