@@ -1,7 +1,6 @@
 package io.pmig.analytics;
 
 import io.pmig.platform.config.KafkaClientOptions;
-import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -23,7 +22,7 @@ public final class AnalyticsCommand implements Callable<Integer> {
     @Mixin
     KafkaClientOptions kafka;
 
-    @Option(names = "--instance-id", paramLabel = "ID", description = "Name of this instance in logs and client ids (default: host name).")
+    @Option(names = "--instance-id", paramLabel = "ID", description = "Name of this instance in logs and client ids (default: the kernel's host name, unresolved).")
     String instanceId;
 
     @Option(names = "--http-host", paramLabel = "HOST", defaultValue = "127.0.0.1",
@@ -83,6 +82,23 @@ public final class AnalyticsCommand implements Callable<Integer> {
     @Option(names = "--list-config", description = "Print every analytics setting with its default and exit.")
     boolean listConfig;
 
+    private static final Path HOSTNAME = Path.of("/proc/sys/kernel/hostname");
+
+    /**
+     * The machine's host name as the kernel has it - never resolved: a name that DNS does not know crashed the start
+     * (UnknownHostException) - else {@code analytics-<pid>}; made to fit a Kafka client id and a directory name.
+     */
+    static String defaultInstanceId(Path hostnameFile) {
+        String name = "";
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(hostnameFile)) {
+            name = new String(in.readNBytes(256), java.nio.charset.StandardCharsets.UTF_8).strip()
+                    .replaceAll("[^A-Za-z0-9._-]", "_");
+        } catch (java.io.IOException e) {
+            // no procfs: fall back below
+        }
+        return name.isEmpty() ? "analytics-" + ProcessHandle.current().pid() : name;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (listConfig) {
@@ -90,7 +106,7 @@ public final class AnalyticsCommand implements Callable<Integer> {
             return 0;
         }
         AnalyticsConfig config = AnalyticsConfig.of(overrides());
-        String instance = instanceId != null ? instanceId : InetAddress.getLocalHost().getHostName();
+        String instance = instanceId != null ? instanceId : defaultInstanceId(HOSTNAME);
         Path state = stateDir != null ? stateDir : Path.of(System.getProperty("java.io.tmpdir"), "pmig-analytics-" + instance);
         AnalyticsApp app = AnalyticsApp.start(config, kafka.clientProperties(), instance, httpHost, httpPort, state);
 
