@@ -32,7 +32,26 @@ public final class ConsoleConsumerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<String> args = new ArrayList<>(stockArgs);
+        ConsoleConsumer.main(stockArguments(stockArgs).toArray(String[]::new));
+        return 0;
+    }
+
+    /**
+     * The stock tool's arguments: {@code --flag=value} split in two (so that a given {@code --bootstrap-server=...}
+     * is seen, instead of a second default being added and the stock tool dying on the duplicate), then pmig's
+     * defaults for the bootstrap server and the formatter where none is given.
+     */
+    static List<String> stockArguments(List<String> given) {
+        List<String> args = new ArrayList<>();
+        for (String arg : given) {
+            int eq = arg.indexOf('=');
+            if (arg.startsWith("--") && eq > 2) {
+                args.add(arg.substring(0, eq));
+                args.add(arg.substring(eq + 1));
+            } else {
+                args.add(arg);
+            }
+        }
         if (!args.contains("--bootstrap-server")) {
             args.add("--bootstrap-server");
             args.add("127.0.0.1:9092");
@@ -41,7 +60,6 @@ public final class ConsoleConsumerCommand implements Callable<Integer> {
             args.add("--formatter");
             args.add(PmigMessageFormatter.class.getName());
         }
-        ConsoleConsumer.main(args.toArray(String[]::new));
-        return 0;
+        return args;
     }
 }
