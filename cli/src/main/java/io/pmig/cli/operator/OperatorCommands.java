@@ -99,6 +99,14 @@ public final class OperatorCommands {
         }
     }
 
+    /**
+     * How long ago a node's latest sample was taken, as printed: measured when printing (the snapshot's start came
+     * before samples it read, so the age printed negative), never below 0 (a node whose clock runs ahead).
+     */
+    static long sampleAgeMs(long nowMs, long sampleMs) {
+        return Math.max(0, nowMs - sampleMs);
+    }
+
     @Command(name = "nodes", mixinStandardHelpOptions = true, description = "List nodes with their latest metrics.")
     public static final class Nodes implements Callable<Integer> {
         @Mixin KafkaClientOptions kafka;
@@ -110,8 +118,9 @@ public final class OperatorCommands {
         public Integer call() {
             ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofMinutes(5));
             System.out.printf("%-12s %-5s %-9s %7s %13s %9s %5s  %s%n", "NODE", "STATE", "MODE", "CPU%", "MEM", "CAPACITY", "WLS", "LAST SEEN");
+            long now = System.currentTimeMillis();
             for (NodeMetrics m : snapshot.nodes().values()) {
-                long age = snapshot.takenAtMs() - m.getTimestampMs();
+                long age = sampleAgeMs(now, m.getTimestampMs());
                 long managed = m.getProcesses().stream().filter(p -> p.getWorkloadId() != null).count();
                 System.out.printf("%-12s %-5s %-9s %7.1f %6s/%-6s %4.1fcpu %5d  %.1fs ago%n", m.getNodeId(),
                         age > downAfterS * 1000L ? "DOWN" : "UP", m.getMode(), m.getCpuPercent(),
