@@ -29,6 +29,24 @@ class OneExecutorPerNodeTest {
 
     private static final List<String> SLEEPER = List.of("sh", "-c", "while :; do sleep 0.2; done");
 
+    /** A used port gave a BindException stack trace naming no address. */
+    @Test
+    void aListenAddressInUseIsRefusedNamingTheAddressAndTheKey() throws Exception {
+        try (TestNodes nodes = new TestNodes();
+             java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            ExecutorConfig config = ExecutorConfig.local(nodes.node("busy"), SharedBroker.clientProperties(),
+                    nodes.root.resolve("busy"), TestNodes.criu(), InitBinary.install(InitBinary.DEFAULT_PATH),
+                    TestNodes.SECRET).set(ExecutorConfig.LISTEN, taken.getLocalSocketAddress()).build();
+
+            ConfigException refused = assertThrows(ConfigException.class, () -> new NodeExecutor(config).start());
+
+            assertTrue(refused.getMessage().contains(ExecutorConfig.LISTEN), refused.getMessage());
+            assertTrue(refused.getMessage().contains(":" + taken.getLocalPort()), refused.getMessage());
+            // and the node id is free again: its claim was given back
+            nodes.start("busy").close();
+        }
+    }
+
     @Test
     void aSecondExecutorForARunningNodeIsRefusedAndNamesTheRunningOne() throws Exception {
         try (TestNodes nodes = new TestNodes()) {

@@ -125,7 +125,13 @@ public final class NodeExecutor implements AutoCloseable {
         claim = NodeClaim.check(config); // a second executor for this node id stops here, before touching anything
         TransferServer transfer;
         try {
-            transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
+            try {
+                transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
+            } catch (java.net.BindException e) {
+                throw new io.pmig.platform.config.ConfigException(ExecutorConfig.LISTEN, "cannot listen on "
+                        + config.listen().getHostString() + ":" + config.listen().getPort() + " (" + e.getMessage()
+                        + "): another process holds it, or the address is not this host's; choose another --listen");
+            }
             try {
                 claim.take(config.advertise() != null ? config.advertise() : transfer.address(), this::claimLost);
             } catch (RuntimeException e) {
