@@ -6,6 +6,7 @@ import io.pmig.executor.transfer.TransferCredentials;
 import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.Sizes;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -97,8 +98,8 @@ public final class ExecutorConfig {
         define(CAPACITY_CPUS, 0.0, text -> doubleAtLeast(CAPACITY_CPUS, text, 0),
                 "CPUs this node may give an incoming workload, checked against its request; 0 = no limit.");
         define(CAPACITY_MEM_BYTES, 0L, text -> size(CAPACITY_MEM_BYTES, text),
-                "Memory this node may give an incoming workload, checked against its request (bytes, or with a K, M, G or"
-                        + " T suffix); 0 = no limit.");
+                "Memory this node may give an incoming workload, checked against its request (bytes, or with K, M, G or T,"
+                        + " e.g. 8G or 8GiB); 0 = no limit.");
         define(PREPARE_TIMEOUT_MS, 30_000L, text -> longAtLeast(PREPARE_TIMEOUT_MS, text, 1_000),
                 "How long a source waits for its destination's PREPARED before the migration FAILS with nothing moved.");
         define(SESSION_TIMEOUT_MS, 600_000L, text -> longAtLeast(SESSION_TIMEOUT_MS, text, 1_000),
@@ -119,7 +120,7 @@ public final class ExecutorConfig {
                         + " needed when " + CHECKPOINT_INTERVAL_MS + " is not 0.");
         define(GHOST_LIMIT_CEILING_BYTES, Criu.DEFAULT_GHOST_LIMIT_CEILING, text -> size(GHOST_LIMIT_CEILING_BYTES, text),
                 "Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the checkpoint"
-                        + " (criu --ghost-limit, sized per dump up to this; bytes, or with a K, M, G or T suffix).");
+                        + " (criu --ghost-limit, sized per dump up to this; bytes, or with K, M, G or T, e.g. 1G or 1GiB).");
         define(EVENTS_MAX_BLOCK_MS, 10_000L, text -> longAtLeast(EVENTS_MAX_BLOCK_MS, text, 100),
                 "Event producer's max.block.ms: how long a send may wait for metadata or buffer space before it fails.");
         define(EVENTS_DELIVERY_TIMEOUT_MS, 15_000L,
@@ -518,26 +519,9 @@ public final class ExecutorConfig {
         return value;
     }
 
-    /** Bytes, or a number with a K, M, G or T suffix (powers of 1024), as every size pmig takes. */
+    /** A size as every pmig command takes one ({@link Sizes}). */
     private static Object size(String key, String text) {
-        String s = text.toUpperCase(Locale.ROOT);
-        long unit = switch (s.isEmpty() ? ' ' : s.charAt(s.length() - 1)) {
-            case 'K' -> 1L << 10;
-            case 'M' -> 1L << 20;
-            case 'G' -> 1L << 30;
-            case 'T' -> 1L << 40;
-            default -> 1;
-        };
-        double number;
-        try {
-            number = Double.parseDouble(unit == 1 ? s : s.substring(0, s.length() - 1));
-        } catch (NumberFormatException e) {
-            number = Double.NaN;
-        }
-        if (!(number >= 0) || number * unit >= Long.MAX_VALUE) {
-            throw new ConfigException(key, "'" + text + "' is not a size: bytes, or a number with a K, M, G or T suffix");
-        }
-        return (long) (number * unit);
+        return Sizes.parse(key, text);
     }
 
     private static Object bool(String key, String text) {

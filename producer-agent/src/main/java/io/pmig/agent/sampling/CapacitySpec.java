@@ -1,20 +1,17 @@
 package io.pmig.agent.sampling;
 
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.Sizes;
 import io.pmig.schemas.NodeCapacity;
-import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
- * Parses a node capacity such as {@code cpus=2,mem=4GiB}. Memory takes binary units (KiB, MiB, GiB, TiB) or
- * plain bytes; decimal units like "GB" are refused rather than guessed. A key left out takes the host's figure.
+ * Parses a node capacity such as {@code cpus=2,mem=4GiB}. Memory is a size as every pmig command takes one
+ * ({@link Sizes}: 4GiB, 4G, 4096M or bytes; "GB" is refused rather than guessed). A key left out takes the host's figure.
  */
 public final class CapacitySpec {
 
     public static final String OPTION = "--capacity";
 
-    private static final Pattern MEMORY = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([A-Za-z]*)");
 
     private CapacitySpec() {
     }
@@ -65,27 +62,10 @@ public final class CapacitySpec {
     }
 
     static long parseMemory(String value) {
-        Matcher m = MEMORY.matcher(value);
-        if (!m.matches()) {
-            throw new ConfigException(OPTION, "mem '" + value + "' is not a size; expected e.g. 4GiB, 512MiB or 1073741824");
+        long bytes = Sizes.parse(OPTION, value);
+        if (bytes < 1) {
+            throw new ConfigException(OPTION, "mem must be at least 1 byte, got '" + value + "'");
         }
-        String unit = m.group(2);
-        long multiplier = switch (unit.toLowerCase(Locale.ROOT)) {
-            case "" -> 1L;
-            case "kib" -> 1L << 10;
-            case "mib" -> 1L << 20;
-            case "gib" -> 1L << 30;
-            case "tib" -> 1L << 40;
-            default -> throw new ConfigException(OPTION, "unknown memory unit '" + unit + "' in mem=" + value
-                    + "; use KiB, MiB, GiB, TiB or plain bytes");
-        };
-        if (multiplier == 1 && m.group(1).contains(".")) {
-            throw new ConfigException(OPTION, "mem '" + value + "' must be a whole number of bytes");
-        }
-        double bytes = Double.parseDouble(m.group(1)) * multiplier;
-        if (bytes < 1 || bytes > Long.MAX_VALUE) {
-            throw new ConfigException(OPTION, "mem '" + value + "' is out of range");
-        }
-        return (long) bytes;
+        return bytes;
     }
 }
