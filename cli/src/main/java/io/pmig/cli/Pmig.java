@@ -61,6 +61,8 @@ public final class Pmig {
             commandLine.setErr(err);
         }
         ConsoleConsumerCommand.register(commandLine);
+        // modes and other enums as the CLI prints them (lower case) or as the records spell them
+        commandLine.setCaseInsensitiveEnumValuesAllowed(true);
         commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // Bad configuration is the operator's to fix: name the key, skip the stack trace.
             Throwable cause = e;

@@ -44,6 +44,17 @@ class PmigCommandLineTest {
         assertTrue(err.toString().contains("--port"), err.toString());
     }
 
+    /** `--mode plain` was refused although the CLI prints modes in lower case. */
+    @Test
+    void modesAreTakenInAnyCase() {
+        CommandLine cmd = new CommandLine(new Pmig());
+        StringWriter err = new StringWriter();
+        // parsing only: --help stops before anything runs, after every option was converted
+        int status = Pmig.run(cmd, new PrintWriter(err), "migrate", "w", "--to", "n2", "--mode", "plain", "--help");
+        assertEquals(0, status, err.toString());
+        assertFalse(err.toString().contains("Invalid value"), err.toString());
+    }
+
     @Test
     void aSecretIsNotOverwrittenAndTheRefusalIsOneLineNamingTheFile(@TempDir Path tmp) throws Exception {
         Path secret = tmp.resolve("transfer.secret");
