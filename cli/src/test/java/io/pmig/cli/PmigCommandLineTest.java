@@ -44,6 +44,24 @@ class PmigCommandLineTest {
         assertTrue(err.toString().contains("--port"), err.toString());
     }
 
+    /** `pmig ps` with no broker printed 54 client warnings over 30 s, then a Kafka TimeoutException. */
+    @Test
+    void anOperatorCommandWithNoBrokerSaysSoInOneLine(@TempDir Path tmp) throws Exception {
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        Process ps = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Pmig.class.getName(),
+                "ps", "--bootstrap-server", "127.0.0.1:" + port)
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("out").toFile()).start();
+        assertTrue(ps.waitFor(120, TimeUnit.SECONDS));
+        String out = Files.readString(tmp.resolve("out"));
+        assertEquals(2, ps.exitValue(), out);
+        assertEquals(1, out.strip().lines().count(), "one line:\n" + out);
+        assertTrue(out.contains("--bootstrap-server") && out.contains("127.0.0.1:" + port), out);
+    }
+
     /** `--mode plain` was refused although the CLI prints modes in lower case. */
     @Test
     void modesAreTakenInAnyCase() {

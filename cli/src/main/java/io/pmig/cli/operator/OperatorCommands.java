@@ -40,6 +40,14 @@ public final class OperatorCommands {
         return kind.toLowerCase() + "-" + UUID.randomUUID();
     }
 
+    /** How long an operator command waits for a broker to answer at all (else one line, exit 2). */
+    static final Duration BROKER_WAIT = Duration.ofSeconds(5);
+
+    /** Asks the brokers once before anything else; quiets the Kafka clients' warnings unless --verbose. */
+    static void requireBroker(KafkaClientOptions kafka) {
+        kafka.reachableClientProperties(BROKER_WAIT);
+    }
+
     /** How a command ended for the operator: the last event shown, and whether the acting executor ever answered. */
     record Outcome(MigrationEvent last, boolean answered, boolean finished, long deadlineMs) {
     }
@@ -116,6 +124,7 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireBroker(kafka);
             ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofMinutes(5));
             System.out.printf("%-12s %-5s %-9s %7s %13s %9s %5s  %s%n", "NODE", "STATE", "MODE", "CPU%", "MEM", "CAPACITY", "WLS", "LAST SEEN");
             long now = System.currentTimeMillis();
@@ -139,6 +148,7 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireBroker(kafka);
             ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30));
             System.out.printf("%-24s %-12s %8s %7s %9s  %s%n", "WORKLOAD", "NODE", "PID", "CPU%", "RSS", "NAME / LAST EVENT");
             Set<String> shown = new java.util.HashSet<>();
@@ -185,6 +195,7 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireBroker(kafka);
             String id = workloadId != null ? workloadId : "w-" + UUID.randomUUID().toString().substring(0, 8);
             requireKnownNodes(kafka, "--node", node);
             MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
@@ -220,6 +231,7 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireBroker(kafka);
             requireKnownNodes(kafka, "--to", destination);
             if (source != null) {
                 requireKnownNodes(kafka, "--from", source);
@@ -252,6 +264,7 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireBroker(kafka);
             if (node != null) {
                 requireKnownNodes(kafka, "--node", node);
             }
@@ -278,6 +291,7 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireBroker(kafka);
             ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30));
             ClusterSnapshot.Location where = snapshot.workloads().get(workloadId);
             if (where == null || !where.lost()) {
@@ -307,6 +321,7 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
+            requireBroker(kafka);
             try (EventFeed feed = EventFeed.fromBeginning(kafka.clientProperties())) {
                 while (true) {
                     for (MigrationEvent event : feed.poll(Duration.ofMillis(500))) {

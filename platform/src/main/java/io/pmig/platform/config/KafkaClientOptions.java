@@ -7,7 +7,14 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.KafkaException;
 import picocli.CommandLine.Option;
 
 /**
@@ -29,6 +36,9 @@ public final class KafkaClientOptions {
             description = "A Kafka client property; repeatable.")
     Map<String, String> properties = new LinkedHashMap<>();
 
+    @Option(names = "--verbose", description = "Show the Kafka clients' warnings (connection attempts, retries).")
+    boolean verbose;
+
     public KafkaClientOptions() {
     }
 
@@ -45,6 +55,33 @@ public final class KafkaClientOptions {
 
     public String bootstrapServers() {
         return bootstrapServers;
+    }
+
+    /**
+     * The client properties of a command an operator runs and waits for (ps, migrate, ...): the brokers are asked
+     * once, for at most {@code timeout}, so a cluster that is not there is one line naming --bootstrap-server, not
+     * 30 s of client warnings and a stack trace; the clients' warnings are shown only with --verbose.
+     */
+    public Properties reachableClientProperties(Duration timeout) {
+        Properties props = clientProperties();
+        if (!verbose) {
+            org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.kafka",
+                    org.apache.logging.log4j.Level.ERROR);
+        }
+        Properties probe = new Properties();
+        probe.putAll(props);
+        probe.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, String.valueOf(timeout.toMillis()));
+        probe.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(timeout.toMillis()));
+        try (Admin admin = Admin.create(probe)) {
+            admin.describeCluster().nodes().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException | KafkaException e) {
+            throw new ConfigException("--bootstrap-server", "no Kafka broker answered at " + bootstrapServers + " within "
+                    + timeout.toSeconds() + " s: start one (bin/pmig broker) or name yours" + (verbose ? " (" + e + ")" : ""));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ConfigException("--bootstrap-server", "interrupted while asking " + bootstrapServers);
+        }
+        return props;
     }
 
     /** A fresh copy of the client properties; callers add their role's own settings. */
