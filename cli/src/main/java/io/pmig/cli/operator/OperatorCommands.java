@@ -187,6 +187,10 @@ public final class OperatorCommands {
         @Option(names = "--pinned", description = "Never migrate it (load generators, node-local daemons).")
         boolean pinned;
 
+        @Option(names = "--file", paramLabel = "PATH", description = "A file outside the workload's directory that"
+                + " moves with it (absolute path; repeatable): see 'declared files' in the README.")
+        List<String> files = new ArrayList<>();
+
         @Option(names = "--timeout-s", defaultValue = "30", description = "How long to wait for LAUNCHED (default: ${DEFAULT-VALUE}).")
         int timeoutS;
 
@@ -197,10 +201,17 @@ public final class OperatorCommands {
         public Integer call() {
             requireBroker(kafka);
             String id = workloadId != null ? workloadId : "w-" + UUID.randomUUID().toString().substring(0, 8);
+            for (String file : files) {
+                if (!file.startsWith("/") || java.nio.file.Path.of(file).normalize().toString().length() != file.length()
+                        || file.contains("/../") || file.endsWith("/..")) {
+                    throw new ConfigException("--file", "'" + file + "' must be an absolute path without '..' (the"
+                            + " same path on every node)");
+                }
+            }
             requireKnownNodes(kafka, "--node", node);
             MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("launch")).setKind(CommandKind.LAUNCH).setWorkloadId(id)
-                    .setDestinationNode(node).setArgv(argv).setMigratable(!pinned)
+                    .setDestinationNode(node).setArgv(argv).setMigratable(!pinned).setDeclaredFiles(new ArrayList<>(files))
                     .setReason(operatorReason("launched by operator"))
                     .setIssuedBy("pmig launch"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
             Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.LAUNCH_FAILED, Phase.FAILED),

@@ -104,6 +104,27 @@ class OperatorCliTest {
 
     @Test
     @Order(2)
+    void launchDeclaresFilesThatMoveWithTheWorkloadAndRefusesARelativeOne() throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("pmig-declared", ".txt");
+        try {
+            Run run = pmig("launch", "--node", "op-a", "--id", "w-declared", "--file", file.toString(), "--",
+                    "sh", "-c", "while :; do sleep 0.1; done");
+            assertEquals(0, run.status(), run.out() + run.err());
+            assertEquals(List.of(file.toString()), commandsAbout("w-declared").get(0).getDeclaredFiles().stream()
+                    .map(CharSequence::toString).toList());
+            assertEquals(0, pmig("kill", "w-declared").status());
+
+            Run relative = pmig("launch", "--node", "op-a", "--id", "w-relative", "--file", "data/x", "--", "sleep", "60");
+            assertEquals(2, relative.status(), relative.out() + relative.err());
+            assertTrue(relative.err().contains("--file") && relative.err().contains("data/x"), relative.err());
+            assertTrue(commandsAbout("w-relative").isEmpty(), "a refused launch produces no command");
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
+    @Order(2)
     void launchingAnIdThatRunsOnAnotherNodeIsRefused() {
         Run run = pmig("launch", "--node", "op-b", "--id", "w-cli", "--", "sh", "-c", "while :; do sleep 0.1; done");
         assertTrue(run.status() != 0, run.out());
