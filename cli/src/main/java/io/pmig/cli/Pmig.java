@@ -31,6 +31,7 @@ import picocli.CommandLine.Command;
                 // the model
                 RecordTraceCommand.class,
                 TrainCommand.class,
+                io.pmig.analytics.training.PublishModelCommand.class,
                 // operating and watching
                 DashboardCommand.class,
                 OperatorCommands.Nodes.class,
