@@ -40,6 +40,13 @@ public final class OperatorCommands {
         return kind.toLowerCase() + "-" + UUID.randomUUID();
     }
 
+    /** Events sorted by the time their node stamped them; events of one partition keep their order on ties. */
+    static List<MigrationEvent> inEventTimeOrder(List<MigrationEvent> events) {
+        List<MigrationEvent> sorted = new ArrayList<>(events);
+        sorted.sort(java.util.Comparator.comparingLong(MigrationEvent::getTimestampMs)); // stable
+        return sorted;
+    }
+
     /** How long an operator command waits for a broker to answer at all (else one line, exit 2). */
     static final Duration BROKER_WAIT = Duration.ofSeconds(5);
 
@@ -334,17 +341,22 @@ public final class OperatorCommands {
         public Integer call() {
             requireBroker(kafka);
             try (EventFeed feed = EventFeed.fromBeginning(kafka.clientProperties())) {
-                while (true) {
-                    for (MigrationEvent event : feed.poll(Duration.ofMillis(500))) {
-                        if (workloadId == null || workloadId.equals(event.getWorkloadId())) {
-                            System.out.println(EventLines.format(event));
-                        }
-                    }
-                    if (!follow && feed.caughtUp()) {
-                        return 0;
-                    }
+                // the history in event time, not partition by partition; then, with --follow, events as they come
+                List<MigrationEvent> history = new ArrayList<>();
+                while (!feed.caughtUp()) {
+                    history.addAll(feed.poll(Duration.ofMillis(500)));
                 }
+                inEventTimeOrder(history).stream().filter(this::shown).map(EventLines::format).forEach(System.out::println);
+                while (follow) {
+                    feed.poll(Duration.ofMillis(500)).stream().filter(this::shown).map(EventLines::format)
+                            .forEach(System.out::println);
+                }
+                return 0;
             }
+        }
+
+        private boolean shown(MigrationEvent event) {
+            return workloadId == null || workloadId.equals(event.getWorkloadId());
         }
     }
 
