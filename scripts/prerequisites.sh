@@ -32,6 +32,20 @@ ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
 }
 
+# Third-party programs the network-identity tests move while clients talk to them (redis-server); installed with its
+# service held back (policy-rc.d), as the tests start their own.
+ensure_test_programs() {
+  command -v redis-server >/dev/null && return 0
+  local held=""
+  if [ "$(id -u)" = 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && held=1
+  fi
+  local rc=0
+  apt_install redis-server || rc=$?
+  [ -z "$held" ] || rm -f /usr/sbin/policy-rc.d
+  return $rc
+}
+
 # Debian's docker.io (dockerd 20.10, containerd, runc) and busybox-static (the test images are built FROM scratch
 # with it: no registry is reachable on our machines). Installed with services held back by a temporary policy-rc.d:
 # a package-started dockerd would add iptables rules; pmig starts its engines itself (start_dockerd, test fixtures).

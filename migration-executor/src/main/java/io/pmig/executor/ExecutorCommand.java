@@ -7,6 +7,8 @@ import static io.pmig.executor.ExecutorConfig.CHECKPOINT_INTERVAL_MS;
 import static io.pmig.executor.ExecutorConfig.CHECKPOINT_PEER;
 import static io.pmig.executor.ExecutorConfig.CRIU_PATH;
 import static io.pmig.executor.ExecutorConfig.GHOST_LIMIT_CEILING_BYTES;
+import static io.pmig.executor.ExecutorConfig.WORKLOAD_BRIDGE;
+import static io.pmig.executor.ExecutorConfig.WORKLOAD_RANGE;
 import static io.pmig.executor.ExecutorConfig.INIT_PATH;
 import static io.pmig.executor.ExecutorConfig.KILL_WORKLOADS_ON_EXIT;
 import static io.pmig.executor.ExecutorConfig.TUNE_HOST;
@@ -64,7 +66,8 @@ public final class ExecutorCommand implements Callable<Integer> {
             Map.entry(PREPARE_TIMEOUT_MS, "--prepare-timeout"), Map.entry(KILL_WORKLOADS_ON_EXIT, "--kill-workloads-on-exit"),
             Map.entry(TUNE_HOST, "--tune-host"),
             Map.entry(CHECKPOINT_INTERVAL_MS, "--checkpoint-interval-s"), Map.entry(CHECKPOINT_PEER, "--checkpoint-peer"),
-            Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"));
+            Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"), Map.entry(WORKLOAD_BRIDGE, "--workload-bridge"),
+            Map.entry(WORKLOAD_RANGE, "--workload-range"));
 
     @Spec
     CommandSpec spec;
@@ -133,6 +136,15 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = {"Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the",
                     "checkpoint (criu --ghost-limit, sized per dump up to this; default: ${DEFAULT-VALUE})."})
     String ghostLimitCeiling;
+
+    @Option(names = "--workload-bridge", paramLabel = "BRIDGE",
+            description = {"Bridge carrying the cluster's workload segment: workloads launched with --net own attach",
+                    "to it and keep their address when they move (see 'Network identity' in the README)."})
+    String workloadBridge;
+
+    @Option(names = "--workload-range", paramLabel = "A.B.C.D/PREFIX",
+            description = "The cluster's workload range, the same on every node (default: 10.213.0.0/16).")
+    String workloadRange;
 
     @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any executor setting; repeatable.")
     Map<String, String> settings = new LinkedHashMap<>();
@@ -207,6 +219,8 @@ public final class ExecutorCommand implements Callable<Integer> {
         putIfGiven(overrides, CHECKPOINT_INTERVAL_MS, checkpointIntervalSeconds * 1000);
         putIfGiven(overrides, CHECKPOINT_PEER, checkpointPeer);
         putIfGiven(overrides, GHOST_LIMIT_CEILING_BYTES, ghostLimitCeiling);
+        putIfGiven(overrides, WORKLOAD_BRIDGE, workloadBridge);
+        putIfGiven(overrides, WORKLOAD_RANGE, workloadRange);
         if (given("--capacity")) {
             for (String part : capacity.split(",")) {
                 String[] kv = part.strip().split("=", 2);

@@ -1,7 +1,6 @@
 package io.pmig.executor.checkpoint;
 
 import io.pmig.executor.container.ContainerWorkloads;
-import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.migration.CriuEngine;
 import io.pmig.executor.migration.NodeServices;
@@ -152,8 +151,8 @@ public final class CheckpointShipper implements AutoCloseable {
 
     /** criu keeps a stopped tree's connections locked: once it runs again they must flow. */
     private void resume(int pid, Path images) {
+        node.config().criu().unlock(images, pid);
         CriuEngine.continueTree(pid, java.util.Set.of());
-        Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
     }
 
     /** Copies the workload's directory (not its pid file) to {@code dir/workload}; returns what to send. */
@@ -191,11 +190,12 @@ public final class CheckpointShipper implements AutoCloseable {
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path dir : dirs.toList()) {
                 String workloadId = dir.getFileName().toString();
-                node.workloads().pid(workloadId).filter(ProcessTable::isAlive).ifPresent(pid -> {
+                int pid = node.workloads().pid(workloadId).filter(ProcessTable::isAlive).orElse(0);
+                node.config().criu().unlock(dir.resolve("images"), pid);
+                if (pid != 0) {
                     log.warn("resuming {} (pid {}): the previous executor stopped during its checkpoint", workloadId, pid);
                     CriuEngine.continueTree(pid, java.util.Set.of());
-                });
-                Criu.lockTable(dir.resolve("images")).ifPresent(node.config().criu()::deleteLockTable);
+                }
                 NodeWorkloads.deleteTree(dir);
             }
         }

@@ -6,6 +6,7 @@ import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.migration.MigrationJournal.Step;
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.WorkloadIdentity;
 import io.pmig.schemas.MigrationMode;
@@ -102,6 +103,11 @@ public final class CriuEngine implements CheckpointEngine {
     }
 
     @Override
+    public boolean hasOwnNetwork(int initPid) {
+        return WorkloadNetwork.hasOwnNamespace(initPid);
+    }
+
+    @Override
     public CheckpointStrategy localDump() {
         return new CheckpointStrategy.LocalDump(criu);
     }
@@ -130,7 +136,10 @@ public final class CriuEngine implements CheckpointEngine {
                 .filter(pid -> !frozen.stoppedBefore().contains(ProcessTable.namespacePid(pid)))
                 .toList();
         // unlock before the tasks run, so their first packets are not dropped
-        networkLock(frozen.images()).ifPresent(this::unlockNetwork);
+        criu.unlock(frozen.images(), frozen.init().pid());
+        if (WorkloadNetwork.hasOwnNamespace(frozen.init().pid())) {
+            WorkloadNetwork.reinstate(frozen.init().pid()); // its address back on this node, announced
+        }
         if (!ProcessTable.signal("CONT", members)) {
             log.warn("SIGCONT to {} did not reach every process", members);
         }
@@ -140,7 +149,7 @@ public final class CriuEngine implements CheckpointEngine {
     @Override
     public void release(FrozenSource frozen) {
         if (frozen.init().isPresent()) {
-            kill(frozen.init().pid());
+            kill(frozen.init().pid()); // its veth goes first: a copy may come back here, and no reset leaves
         }
         // the killed tree's sockets close silently (they were in repair mode); the lock has nothing left to guard
         networkLock(frozen.images()).ifPresent(this::unlockNetwork);
@@ -186,6 +195,8 @@ public final class CriuEngine implements CheckpointEngine {
     @Override
     public void kill(int initPid) {
         if (initPid != 0) {
+            // off the segment first: the killed tree's sockets would close with a reset to every client
+            WorkloadNetwork.hostSideOf(initPid).ifPresent(WorkloadNetwork::delete);
             ProcessTable.killNamespace(initPid);
             ProcessTable.awaitGone(initPid, Duration.ofSeconds(10));
         }

@@ -270,7 +270,8 @@ public final class SourceMigration {
         }
         TlsIdentity tls = memoryOverCriu ? TlsIdentity.in(node.config().workdir().resolve("tls")) : null;
         NodeFacts mine = NodeFacts.ofThisNode(engine.kind(), engine.version(), engine.residentBytes(initPid),
-                engine.holdsNetworkAddresses(initPid), tls == null ? null : tls.certificatePem(), null);
+                engine.holdsNetworkAddresses(initPid), tls == null ? null : tls.certificatePem(), null)
+                .withOwnNetwork(engine.hasOwnNetwork(initPid));
         String reply = connection.control("HELLO", mine.toArguments(), HELLO_TIMEOUT);
         NodeFacts theirs;
         try {
