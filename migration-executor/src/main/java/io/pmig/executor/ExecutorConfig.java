@@ -231,7 +231,7 @@ public final class ExecutorConfig {
             Path init = initBinary != null && !overrides.containsKey(INIT_PATH) ? initBinary : installInit((Path) values.get(INIT_PATH));
             TransferCredentials secret = credentials != null && !overrides.containsKey(SECRET_FILE) ? credentials
                     : readSecret((Path) values.get(SECRET_FILE));
-            Criu configured = verified.withGhostLimitCeiling((Long) values.get(GHOST_LIMIT_CEILING_BYTES));
+            Criu configured = verified.withGhostLimitCeiling((Long) values.get(GHOST_LIMIT_CEILING_BYTES)).withInitBinary(init);
             if (values.get(WORKLOAD_BRIDGE) != null) {
                 configured = configured.withWorkloadNetwork(new WorkloadNetwork((String) values.get(NODE),
                         (String) values.get(WORKLOAD_BRIDGE), (AddressRange) values.get(WORKLOAD_RANGE)));

@@ -2,7 +2,6 @@ package io.pmig.executor.checkpoint;
 
 import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.criu.CriuException;
-import io.pmig.executor.migration.CriuEngine;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
@@ -151,8 +150,7 @@ public final class CheckpointShipper implements AutoCloseable {
 
     /** criu keeps a stopped tree's connections locked: once it runs again they must flow. */
     private void resume(int pid, Path images) {
-        node.config().criu().unlock(images, pid);
-        CriuEngine.continueTree(pid, java.util.Set.of());
+        node.config().criu().resumeDumped(images, pid, ProcessTable.namespaceMembers(pid));
     }
 
     /** Copies the workload's directory (not its pid file) to {@code dir/workload}; returns what to send. */
@@ -191,10 +189,11 @@ public final class CheckpointShipper implements AutoCloseable {
             for (Path dir : dirs.toList()) {
                 String workloadId = dir.getFileName().toString();
                 int pid = node.workloads().pid(workloadId).filter(ProcessTable::isAlive).orElse(0);
-                node.config().criu().unlock(dir.resolve("images"), pid);
                 if (pid != 0) {
                     log.warn("resuming {} (pid {}): the previous executor stopped during its checkpoint", workloadId, pid);
-                    CriuEngine.continueTree(pid, java.util.Set.of());
+                    node.config().criu().resumeDumped(dir.resolve("images"), pid, ProcessTable.namespaceMembers(pid));
+                } else {
+                    node.config().criu().unlock(dir.resolve("images"), 0);
                 }
                 NodeWorkloads.deleteTree(dir);
             }

@@ -50,10 +50,13 @@ public final class Criu {
     private final String version;
     private final long ghostLimitCeiling;
     private final Optional<WorkloadNetwork> workloadNetwork;
+    /** pmig-init, whose {@code --tcp-repair-off} takes a resumed tree's connections out of repair mode. */
+    private final Path initBinary;
 
     private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version, long ghostLimitCeiling,
-                 Optional<WorkloadNetwork> workloadNetwork) {
+                 Optional<WorkloadNetwork> workloadNetwork, Path initBinary) {
         this.workloadNetwork = workloadNetwork;
+        this.initBinary = initBinary;
         this.binary = binary;
         this.version = version;
         this.nft = nft;
@@ -70,12 +73,17 @@ public final class Criu {
             throw new IllegalArgumentException("the ghost limit ceiling must be at least criu's default of "
                     + GhostFiles.CRIU_DEFAULT_LIMIT + " bytes, got " + bytes);
         }
-        return new Criu(binary, nft, lazyPagesProblem, version, bytes, workloadNetwork);
+        return new Criu(binary, nft, lazyPagesProblem, version, bytes, workloadNetwork, initBinary);
     }
 
     /** This criu restoring workloads with their own network identity onto {@code network}'s bridge. */
     public Criu withWorkloadNetwork(WorkloadNetwork network) {
-        return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, Optional.of(network));
+        return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, Optional.of(network), initBinary);
+    }
+
+    /** This criu resuming stopped trees' connections with {@code pmigInit --tcp-repair-off} ({@link #resumeDumped}). */
+    public Criu withInitBinary(Path pmigInit) {
+        return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, workloadNetwork, pmigInit);
     }
 
     /** Where workloads with their own network identity attach on this node; empty: it cannot host them. */
@@ -124,7 +132,7 @@ public final class Criu {
             nft = resolveExecutable(Path.of("nft")).orElse(null);
         }
         return new Criu(resolved, nft, pipeMaxSizeProblem(tuneHost), major + "." + minor, DEFAULT_GHOST_LIMIT_CEILING,
-                Optional.empty());
+                Optional.empty(), null);
     }
 
     /**
@@ -245,8 +253,7 @@ public final class Criu {
         Optional<String> changed = mountsChanged(initPid, mounts, nodeMounts);
         if (changed.isPresent()) {
             // as after criu's own failures: the tree runs again, unlocked, and what was stopped stays stopped
-            unlock(imagesDir, initPid);
-            ProcessTable.signal("CONT", ProcessTable.namespaceMembers(initPid).stream()
+            resumeDumped(imagesDir, initPid, ProcessTable.namespaceMembers(initPid).stream()
                     .filter(p -> !stoppedBefore.contains(p)).toList());
             throw new CriuException(changed.get());
         }
@@ -578,6 +585,35 @@ public final class Criu {
      */
     public void deleteLockTable(String table) {
         deleteLockTable(table, 0);
+    }
+
+    /**
+     * Lets a tree a {@code --leave-stopped} dump left run again (a rollback, after a periodic checkpoint): criu leaves
+     * its network locked and its TCP connections in repair mode, where every send fails (criu undoes both itself
+     * only for a tree it lets run). The lock goes first, then repair mode (which sends a window probe), then
+     * SIGCONT to {@code members} (host pids; tasks that were stopped before the dump stay stopped). Returns false if a
+     * signal did not reach every member.
+     */
+    public boolean resumeDumped(Path imagesDir, int initPid, List<Integer> members) {
+        unlock(imagesDir, initPid);
+        if (initBinary == null) {
+            log.warn("no pmig-init to take the connections of {} out of repair mode: they will fail", initPid);
+        } else {
+            List<String> cmd = new ArrayList<>(List.of(initBinary.toString(), "--tcp-repair-off"));
+            // every task's sockets: one that stays stopped holds connections the others share or need
+            ProcessTable.namespaceMembers(initPid).forEach(p -> cmd.add(String.valueOf(p)));
+            try {
+                Result result = run(cmd, Duration.ofSeconds(30));
+                if (result.exitCode() != 0) {
+                    log.warn("pmig-init --tcp-repair-off {}: exit {}: {}", members, result.exitCode(), result.output().strip());
+                } else if (!result.output().strip().equals("0")) {
+                    log.info("{} connection(s) of {} out of repair mode", result.output().strip(), initPid);
+                }
+            } catch (CriuException e) {
+                log.warn("cannot take the connections of {} out of repair mode: {}", initPid, e.getMessage());
+            }
+        }
+        return ProcessTable.signal("CONT", members);
     }
 
     /** The lock table {@code imagesDir}'s dump made, if any, deleted where it is ({@link #deleteLockTable(String, int)}). */

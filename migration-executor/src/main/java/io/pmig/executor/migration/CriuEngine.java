@@ -135,12 +135,11 @@ public final class CriuEngine implements CheckpointEngine {
         List<Integer> members = ProcessTable.namespaceMembers(frozen.init().pid()).stream()
                 .filter(pid -> !frozen.stoppedBefore().contains(ProcessTable.namespacePid(pid)))
                 .toList();
-        // unlock before the tasks run, so their first packets are not dropped
-        criu.unlock(frozen.images(), frozen.init().pid());
         if (WorkloadNetwork.hasOwnNamespace(frozen.init().pid())) {
             WorkloadNetwork.reinstate(frozen.init().pid()); // its address back on this node, announced
         }
-        if (!ProcessTable.signal("CONT", members)) {
+        // unlocked and out of repair mode before the tasks run, so that their first packets go out
+        if (!criu.resumeDumped(frozen.images(), frozen.init().pid(), members)) {
             log.warn("SIGCONT to {} did not reach every process", members);
         }
         return frozen.init().pid();
