@@ -4,6 +4,11 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.Topic;
+import io.pmig.analytics.scoring.ModelScorer;
+import io.pmig.analytics.scoring.ThresholdScorer;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.NodeMetrics;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -15,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import picocli.CommandLine.Command;
@@ -100,11 +106,30 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Publish the model to pmig.models (default: yes when replaying the topic, no with --trace).")
     Boolean publish;
 
+    @Option(names = "--force",
+            description = "Publish even when the model does not pass the quality gate (it must beat the model in use and the tuned rule on the evaluation trace).")
+    boolean force;
+
+    @Option(names = "--eval-trace", paramLabel = "FILE",
+            description = "Fixed evaluation trace of the quality gate, used whole (default: the held-out part of the trace pmig ships).")
+    Path evalTrace;
+
+    @Option(names = "--censor-migrations", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "When replaying, leave out each node's windows from H before a MIGRATE off it until the move ended, "
+                    + "read from pmig.commands and pmig.events (default: ${DEFAULT-VALUE}; see TRAINING.md).")
+    boolean censorMigrations;
+
     @Option(names = "--out", paramLabel = "MODEL_FILE", description = "Also write the ModelUpdate to this Avro file.")
     Path out;
 
     @Option(names = "--json", description = "End stdout with one JSON line of the figures.")
     boolean json;
+
+    /** Exit status when the quality gate refuses the model. */
+    static final int GATE_REFUSED = 3;
+    /** The shipped trace's part the gate scores on: its held-out part, which the shipped model never saw. */
+    static final double DEFAULT_EVAL_FRACTION = 0.3;
+    static final long MIGRATION_LOOKBACK_MS = 10 * 60_000L;
 
     PrintStream stdout = System.out;
     PrintStream stderr = System.err;
@@ -131,25 +156,8 @@ public final class TrainCommand implements Callable<Integer> {
         }
         boolean doPublish = publish != null ? publish : trace == null;
         try {
-            List<NodeMetrics> samples;
-            String source;
-            if (trace != null) {
-                stderr.println("reading trace " + trace + " ...");
-                samples = TraceFile.read(trace).stream()
-                        .filter(s -> (fromMs == null || s.getTimestampMs() >= fromMs) && (toMs == null || s.getTimestampMs() < toMs))
-                        .toList();
-                source = "trace " + trace;
-            } else {
-                stderr.println("replaying " + Topic.METRICS.topicName() + " from " + kafka.bootstrapServers() + " ...");
-                samples = MetricsReplay.read(kafka.clientProperties(), fromMs, toMs, stderr).samples();
-                source = Topic.METRICS.topicName() + " at " + kafka.bootstrapServers();
-            }
-            if (samples.isEmpty()) {
-                stderr.println("pmig train: no samples in " + source + (fromMs != null || toMs != null ? " in the given time range" : ""));
-                return 1;
-            }
-            stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
-            Dataset dataset = Dataset.build(samples, analytics, overload);
+            String source = trace != null ? "trace " + trace : Topic.METRICS.topicName() + " at " + kafka.bootstrapServers();
+            Dataset dataset = dataset(analytics, overload, fromMs, toMs, source);
             stderr.printf("training %d-tree random forests on %,d windows, features %s ...%n", trees,
                     dataset.split(heldOut).train().size(), featureSet);
             OverloadModelTrainer.Result result = OverloadModelTrainer.train(dataset, analytics,
@@ -158,21 +166,125 @@ public final class TrainCommand implements Callable<Integer> {
                 ModelFile.write(out, result.update());
                 stderr.println("wrote " + out);
             }
+            QualityGate.Verdict gate = null;
+            boolean published = false;
             if (doPublish) {
-                RecordMetadata at = ModelPublisher.publish(kafka.clientProperties(), modelKey, result.update());
-                stderr.printf("published model %s to %s under key '%s' (offset %d)%n", result.update().getVersion(),
-                        Topic.MODELS.topicName(), modelKey, at.offset());
+                stderr.println("quality gate: reading the model in use under '" + modelKey + "' and scoring on the evaluation trace ...");
+                gate = gate(result, analytics, overload);
+                if (gate.passed() || force) {
+                    RecordMetadata at = ModelPublisher.publish(kafka.clientProperties(), modelKey, result.update());
+                    published = true;
+                    stderr.printf("published model %s to %s under key '%s' (offset %d)%n", result.update().getVersion(),
+                            Topic.MODELS.topicName(), modelKey, at.offset());
+                }
             }
             stdout.print(TrainingReport.text(result, source));
+            if (gate != null) {
+                stdout.print(TrainingReport.gateText(gate));
+            }
             if (json) {
-                stdout.println(TrainingReport.jsonLine(TrainingReport.summary(result, doPublish, out == null ? null : out.toString())));
+                Map<String, Object> summary = TrainingReport.summary(result, published, out == null ? null : out.toString());
+                if (gate != null) {
+                    TrainingReport.gateFields(summary, gate, force);
+                }
+                stdout.println(TrainingReport.jsonLine(summary));
             }
             stdout.flush();
+            if (gate != null && !gate.passed()) {
+                stderr.println("pmig train: " + (force ? "published despite the quality gate (--force): " : "not published: ")
+                        + gate.reason() + (force ? "" : "; --force publishes anyway"));
+                return force ? 0 : GATE_REFUSED;
+            }
             return 0;
         } catch (IllegalStateException | UncheckedIOException e) {
             stderr.println("pmig train: " + e.getMessage());
             return 1;
         }
+    }
+
+    /**
+     * The labelled windows of the trace or the replay; a replay leaves out the windows its migrations censor (unless
+     * --no-censor-migrations).
+     */
+    Dataset dataset(AnalyticsConfig analytics, OverloadDefinition overload, Long fromMs, Long toMs, String source) {
+        List<NodeMetrics> samples;
+        Censoring censoring = Censoring.NONE;
+        if (trace != null) {
+            stderr.println("reading trace " + trace + " ...");
+            samples = TraceFile.read(trace).stream()
+                    .filter(s -> (fromMs == null || s.getTimestampMs() >= fromMs) && (toMs == null || s.getTimestampMs() < toMs))
+                    .toList();
+        } else {
+            stderr.println("replaying " + Topic.METRICS.topicName() + " from " + kafka.bootstrapServers() + " ...");
+            samples = MetricsReplay.read(kafka.clientProperties(), fromMs, toMs, stderr).samples();
+            if (censorMigrations) {
+                censoring = readMigrations(fromMs, overload);
+            }
+        }
+        if (samples.isEmpty()) {
+            throw new IllegalStateException("no samples in " + source + (fromMs != null || toMs != null ? " in the given time range" : ""));
+        }
+        stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
+        Dataset dataset = Dataset.build(samples, analytics, overload, censoring);
+        if (dataset.censoredWindows() > 0) {
+            stderr.printf("left out %,d windows whose run-up a migration cut short%n", dataset.censoredWindows());
+        }
+        return dataset;
+    }
+
+    /**
+     * MIGRATE commands and their outcomes from pmig.commands and pmig.events. Read from 10 minutes before {@code --from}
+     * (a command issued then may still censor windows in range) to the end; censoring is by node and time, so commands
+     * outside the range censor nothing.
+     */
+    private Censoring readMigrations(Long fromMs, OverloadDefinition overload) {
+        Long since = fromMs == null ? null : fromMs - MIGRATION_LOOKBACK_MS;
+        List<MigrationCommand> commands = MetricsReplay.<MigrationCommand>records(kafka.clientProperties(), Topic.COMMANDS, since, null).values();
+        List<MigrationEvent> events = MetricsReplay.<MigrationEvent>records(kafka.clientProperties(), Topic.EVENTS, since, null).values();
+        Censoring censoring = Censoring.of(commands, events, overload.horizonMs());
+        stderr.printf("read %s and %s: %,d commands, %,d events, %d migrations to censor around%n", Topic.COMMANDS.topicName(),
+                Topic.EVENTS.topicName(), commands.size(), events.size(), censoring.migrations());
+        return censoring;
+    }
+
+    /**
+     * Scores the candidate, the model in use (or the threshold rule when none is published) and the tuned rule on the
+     * fixed evaluation trace.
+     */
+    private QualityGate.Verdict gate(OverloadModelTrainer.Result result, AnalyticsConfig analytics, OverloadDefinition overload) {
+        List<NodeMetrics> evalSamples = evalTrace != null ? TraceFile.read(evalTrace) : TraceFile.readDefault();
+        Dataset evalData = Dataset.build(evalSamples, analytics, overload);
+        List<LabelledWindow> windows;
+        String evalName;
+        if (evalTrace != null) {
+            windows = evalData.windows();
+            evalName = "evaluation trace " + evalTrace + " (" + windows.size() + " windows)";
+        } else {
+            windows = evalData.split(DEFAULT_EVAL_FRACTION).heldOut();
+            evalName = "the held-out part of the shipped trace (" + windows.size() + " windows)";
+        }
+        if (windows.isEmpty()) {
+            throw new IllegalStateException("the evaluation trace holds no labelled windows");
+        }
+        double threshold = analytics.modelScoreThreshold();
+        QualityGate.Contender candidate = QualityGate.contender("model " + result.update().getVersion(),
+                ModelScorer.load(result.update(), threshold), windows, evalData);
+        Optional<ModelUpdate> current = ModelPublisher.current(kafka.clientProperties(), modelKey);
+        QualityGate.Contender inUse;
+        if (current.isEmpty()) {
+            inUse = QualityGate.contender("the threshold rule (no model in use)", ThresholdScorer.from(analytics), windows, evalData);
+        } else {
+            ModelScorer scorer;
+            try {
+                scorer = ModelScorer.load(current.get(), threshold);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalStateException("the model in use cannot be scored (" + e.getMessage() + "); --no-publish or --model-key");
+            }
+            inUse = QualityGate.contender("model in use " + current.get().getVersion(), scorer, windows, evalData);
+        }
+        QualityGate.Contender rule = QualityGate.contender("the tuned rule " + result.ruleSelection().chosen(),
+                result.ruleSelection().chosen(), windows, evalData);
+        return QualityGate.check(candidate, List.of(inUse, rule), evalName);
     }
 
     /** An ISO-8601 instant, epoch milliseconds, or a time ago such as -90s, -30m, -2h, -1d. */
