@@ -65,7 +65,12 @@ public final class OverloadModelTrainer {
      * @param validationFraction the most recent fraction of the training part used to choose the settings;
      *                           0 keeps the first candidate without validating
      */
-    public record Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction) {
+    public record Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction,
+                          Criterion criterion) {
+
+        public Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction) {
+            this(trees, seed, heldOutFraction, features, validationFraction, Criterion.WINDOWS);
+        }
 
         public Options(int trees, long seed, double heldOutFraction) {
             this(trees, seed, heldOutFraction, FeatureSet.NODE_LOCAL, DEFAULT_VALIDATION_FRACTION);
@@ -73,6 +78,32 @@ public final class OverloadModelTrainer {
 
         public static Options defaults() {
             return new Options(200, 20240601L, 0.3);
+        }
+    }
+
+    /**
+     * How validation ranks candidates, forest settings and trend rules alike: lead time first (whether it reaches
+     * {@link #WANTED_LEAD_S}), then F1.
+     */
+    public enum Criterion {
+        /** Mean lead time, then F1 over windows: how the shipped model was chosen. */
+        WINDOWS,
+        /** Lead-time p50, then alarm F1 (alarm precision with onsets warned): what the quality gate compares. */
+        ALARMS;
+
+        boolean early(Evaluation evaluation) {
+            return (this == WINDOWS ? evaluation.meanLeadS() : evaluation.lead().p50S()) >= WANTED_LEAD_S;
+        }
+
+        double f1(Evaluation evaluation) {
+            return this == WINDOWS ? evaluation.all().f1() : evaluation.alarms().f1();
+        }
+
+        String describe(boolean anyEarly) {
+            String f1 = this == WINDOWS ? "validation F1" : "validation alarm F1";
+            String lead = this == WINDOWS ? "a mean lead time" : "a lead-time p50";
+            return anyEarly ? "best " + f1 + " with " + lead + " >= " + WANTED_LEAD_S + " s"
+                    : "best " + f1 + " (no candidate reached " + lead + " of " + WANTED_LEAD_S + " s)";
         }
     }
 
@@ -108,7 +139,7 @@ public final class OverloadModelTrainer {
      * A trained model, how it and the rules did on the held-out part, and the data behind it.
      *
      * @param hotNow    the "hot now" rule (the node is overloaded already), held out
-     * @param tunedRule the trend rule tuned on the validation part by {@link #better}, held out
+     * @param tunedRule the trend rule tuned on the validation part by the forest's criterion, held out
      */
     public record Result(ModelUpdate update, Evaluation model, Evaluation baseline, Evaluation cpuMemBaseline,
                          Evaluation hotNow, Evaluation tunedRule, RuleSelection ruleSelection,
@@ -205,36 +236,28 @@ public final class OverloadModelTrainer {
             candidates.add(new Candidate(settings, Evaluation.of(inner.heldOut(), dataset,
                     ModelScorer.load(probe, analytics.modelScoreThreshold()))));
         }
-        boolean anyEarly = candidates.stream().anyMatch(c -> early(c.validation()));
+        Criterion criterion = options.criterion();
+        boolean anyEarly = candidates.stream().anyMatch(c -> criterion.early(c.validation()));
         Candidate best = null;
         for (Candidate candidate : candidates) {
-            if (best == null || better(candidate.validation(), best.validation(), anyEarly)) {
+            if (best == null || better(criterion, candidate.validation(), best.validation(), anyEarly)) {
                 best = candidate;
             }
         }
-        return new Selection(List.copyOf(candidates), best.settings(), criterion(anyEarly),
+        return new Selection(List.copyOf(candidates), best.settings(), criterion.describe(anyEarly),
                 inner.train().size(), inner.heldOut().size());
     }
 
     /**
-     * The one selection criterion, for the forest's settings and for the trend rule alike: the best validation F1
-     * among candidates whose mean lead time reaches {@link #WANTED_LEAD_S} (when any does), else the best F1.
-     * Ties keep the earlier candidate.
+     * The one selection rule, for the forest's settings and for the trend rule alike: the best F1 (of the criterion)
+     * among candidates whose lead time reaches {@link #WANTED_LEAD_S} (when any does), else the best F1. Ties keep the
+     * earlier candidate.
      */
-    static boolean better(Evaluation candidate, Evaluation best, boolean anyEarly) {
-        if (anyEarly && !early(candidate)) {
+    static boolean better(Criterion criterion, Evaluation candidate, Evaluation best, boolean anyEarly) {
+        if (anyEarly && !criterion.early(candidate)) {
             return false;
         }
-        return candidate.all().f1() > best.all().f1() || (anyEarly && !early(best));
-    }
-
-    private static boolean early(Evaluation evaluation) {
-        return evaluation.meanLeadS() >= WANTED_LEAD_S;
-    }
-
-    private static String criterion(boolean anyEarly) {
-        return anyEarly ? "best validation F1 with a mean lead time >= " + WANTED_LEAD_S + " s"
-                : "best validation F1 (no candidate reached a mean lead time of " + WANTED_LEAD_S + " s)";
+        return criterion.f1(candidate) > criterion.f1(best) || (anyEarly && !criterion.early(best));
     }
 
     /** The rule "the node is overloaded now", at the label's own thresholds. */
@@ -243,7 +266,7 @@ public final class OverloadModelTrainer {
     }
 
     /**
-     * Tunes the trend rule on the same fit/validation split as the forest's settings, by {@link #better}: each rule
+     * Tunes the trend rule on the same fit/validation split as the forest's settings, by the same criterion: each rule
      * of {@link #RULE_GRID} is scored on the validation part (a rule has nothing to fit). Without validation the
      * first rule of the grid, "hot now", is kept.
      */
@@ -257,14 +280,15 @@ public final class OverloadModelTrainer {
             return new RuleSelection(grid.get(0), null, 0, "the validation split has no overloaded windows: hot now");
         }
         List<Evaluation> scored = grid.stream().map(rule -> Evaluation.of(inner.heldOut(), dataset, rule)).toList();
-        boolean anyEarly = scored.stream().anyMatch(OverloadModelTrainer::early);
+        Criterion criterion = options.criterion();
+        boolean anyEarly = scored.stream().anyMatch(criterion::early);
         int best = 0;
         for (int i = 1; i < scored.size(); i++) {
-            if (better(scored.get(i), scored.get(best), anyEarly)) {
+            if (better(criterion, scored.get(i), scored.get(best), anyEarly)) {
                 best = i;
             }
         }
-        return new RuleSelection(grid.get(best), scored.get(best), grid.size(), criterion(anyEarly));
+        return new RuleSelection(grid.get(best), scored.get(best), grid.size(), criterion.describe(anyEarly));
     }
 
     /**
@@ -316,6 +340,7 @@ public final class OverloadModelTrainer {
         metrics.put("tuned_rule_mem_lead_s", rule.chosen().memLeadS());
         metrics.put("tuned_rule_mem_fraction", rule.chosen().memFraction());
         metrics.put("censored_windows", (double) dataset.censoredWindows());
+        metrics.put("selected_by_alarms", options.criterion() == Criterion.ALARMS ? 1.0 : 0.0);
         metrics.put("censoring_migrations", (double) dataset.censoring().migrations());
         metrics.put("f1", model.all().f1());
         metrics.put("precision", model.all().precision());

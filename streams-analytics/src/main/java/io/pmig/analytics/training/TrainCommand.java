@@ -88,6 +88,12 @@ public final class TrainCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}). The held-out part is never used for choosing.")
     double validation;
 
+    @Option(names = "--select-by", paramLabel = "CRITERION", defaultValue = "alarms",
+            description = "How validation chooses the forest's settings and tunes the trend rule: windows (mean lead time >= 5 s, "
+                    + "then F1 over windows) or alarms (lead-time p50 >= 5 s, then alarm F1, as the quality gate compares) "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String selectBy;
+
     @Option(names = "--trees", paramLabel = "N", defaultValue = "200", description = "Trees in the forest (default: ${DEFAULT-VALUE}).")
     int trees;
 
@@ -148,6 +154,11 @@ public final class TrainCommand implements Callable<Integer> {
             throw new ConfigException("--validation", validation + " is outside [0, 1)");
         }
         FeatureSet featureSet = FeatureSet.parse(features);
+        OverloadModelTrainer.Criterion criterion = switch (selectBy.strip().toLowerCase(Locale.ROOT)) {
+            case "windows" -> OverloadModelTrainer.Criterion.WINDOWS;
+            case "alarms" -> OverloadModelTrainer.Criterion.ALARMS;
+            default -> throw new ConfigException("--select-by", "'" + selectBy + "' is neither windows nor alarms");
+        };
         long now = System.currentTimeMillis();
         Long fromMs = from == null ? null : parseTime("--from", from, now);
         Long toMs = to == null ? null : parseTime("--to", to, now);
@@ -161,7 +172,7 @@ public final class TrainCommand implements Callable<Integer> {
             stderr.printf("training %d-tree random forests on %,d windows, features %s ...%n", trees,
                     dataset.split(heldOut).train().size(), featureSet);
             OverloadModelTrainer.Result result = OverloadModelTrainer.train(dataset, analytics,
-                    new OverloadModelTrainer.Options(trees, seed, heldOut, featureSet, validation), stderr::println);
+                    new OverloadModelTrainer.Options(trees, seed, heldOut, featureSet, validation, criterion), stderr::println);
             if (out != null) {
                 ModelFile.write(out, result.update());
                 stderr.println("wrote " + out);

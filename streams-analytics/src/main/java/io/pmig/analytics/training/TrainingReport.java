@@ -47,16 +47,19 @@ public final class TrainingReport {
                     selection.fitWindows(), selection.validationWindows());
             for (OverloadModelTrainer.Candidate candidate : selection.candidates()) {
                 Evaluation v = candidate.validation();
-                line(out, "  %s %-18s F1 %.3f  precision %.3f  recall %.3f  lead %.1f s  (%d of %d onsets warned)",
+                line(out, "  %s %-18s F1 %.3f  precision %.3f  recall %.3f  lead %.1f s  (%d of %d onsets warned)  "
+                                + "alarm F1 %.3f (precision %.3f)  lead p50 %.1f s",
                         candidate.settings().equals(selection.chosen()) ? "*" : " ", candidate.settings(), v.all().f1(),
-                        v.all().precision(), v.all().recall(), v.meanLeadS(), v.onsetsWarned(), v.onsets());
+                        v.all().precision(), v.all().recall(), v.meanLeadS(), v.onsetsWarned(), v.onsets(),
+                        v.alarms().f1(), v.alarms().precision(), v.lead().p50S());
             }
             line(out, "  * kept: %s", selection.why());
         }
         OverloadModelTrainer.RuleSelection rule = result.ruleSelection();
         line(out, "tuned rule: %s (%s of %d rules on validation%s)", rule.chosen(), rule.why(), rule.rulesTried(),
-                rule.validation() == null ? "" : String.format(Locale.ROOT, ": F1 %.3f, lead %.1f s",
-                        rule.validation().all().f1(), rule.validation().meanLeadS()));
+                rule.validation() == null ? "" : String.format(Locale.ROOT, ": F1 %.3f, lead %.1f s, alarm F1 %.3f, lead p50 %.1f s",
+                        rule.validation().all().f1(), rule.validation().meanLeadS(), rule.validation().alarms().f1(),
+                        rule.validation().lead().p50S()));
         line(out, "");
         alarmTable(out, "held-out", new String[] {"model", "hot now", "tuned rule"},
                 result.model(), result.hotNow(), result.tunedRule());
@@ -130,6 +133,7 @@ public final class TrainingReport {
         alarmFields(json, "tuned_rule_", result.tunedRule());
         json.put("tuned_rule_f1", round(result.tunedRule().all().f1()));
         json.put("tuned_rule", result.ruleSelection().chosen().toString());
+        json.put("select_by", result.update().getMetrics().getOrDefault("selected_by_alarms", 0.0) == 1.0 ? "alarms" : "windows");
         json.put("censored_windows", result.dataset().censoredWindows());
         json.put("censoring_migrations", result.dataset().censoring().migrations());
         json.put("f1", round(result.model().all().f1()));
