@@ -20,6 +20,8 @@ import java.util.TreeMap;
  *
  * @param windows  every labellable window of every node, ordered by end time, then node
  * @param episodes each node's overload episodes in time order
+ * @param censoring       the stretches a migration decided (see {@link Censoring}); none for a recorded trace
+ * @param censoredWindows how many windows they removed
  */
 public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
                       AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples,

@@ -68,6 +68,7 @@ public final class OverloadModelTrainer {
     public record Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction,
                           Criterion criterion) {
 
+        /** Selecting by {@link Criterion#WINDOWS}, as the shipped model was; {@code pmig train} selects by alarms. */
         public Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction) {
             this(trees, seed, heldOutFraction, features, validationFraction, Criterion.WINDOWS);
         }
@@ -130,7 +131,7 @@ public final class OverloadModelTrainer {
     }
 
     /**
-     * The trend rule kept by validation, with how every rule of {@link #RULE_GRID} did there (empty without validation).
+     * The trend rule kept by validation among {@link #ruleGrid}, and how it did there (validation null without validation).
      */
     public record RuleSelection(TrendRuleScorer chosen, Evaluation validation, int rulesTried, String why) {
     }

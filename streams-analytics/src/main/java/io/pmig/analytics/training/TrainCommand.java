@@ -23,14 +23,17 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code pmig train}: builds the overload dataset from pmig.metrics (replayed for a time range) or from a
- * recorded trace, trains a random forest, evaluates it on the most recent part against the threshold rule,
- * prints a report and publishes the model to pmig.models. Progress goes to stderr, the report to stdout,
+ * {@code pmig train}: builds the overload dataset from pmig.metrics (replayed for a time range, leaving out the windows
+ * that migrations on pmig.commands/pmig.events cut short) or from a recorded trace, trains a random forest, evaluates it
+ * on the most recent part by its alarms against a "hot now" rule and a tuned trend rule (and per window against the
+ * threshold rule), prints a report and publishes the model to pmig.models if it passes the {@link QualityGate}
+ * (exit status {@value #GATE_REFUSED} otherwise, unless --force). Progress goes to stderr, the report to stdout,
  * and with --json stdout ends with one JSON line.
  * <pre>
  * pmig train --bootstrap-server 127.0.0.1:9092 --from -2h --json
@@ -39,8 +42,9 @@ import picocli.CommandLine.Option;
  * </pre>
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train the overload model from pmig.metrics (or a recorded trace), evaluate it against the "
-                + "threshold rule on a time-ordered held-out split, and publish it to pmig.models.",
+        description = {"Train the overload model from pmig.metrics (or a recorded trace), evaluate its alarms against a "
+                + "'hot now' rule and a tuned trend rule on a time-ordered held-out split, and publish it to pmig.models "
+                + "if it beats the model in use and the tuned rule on the evaluation trace (else exit 3; --force).",
                 "Label: the node is overloaded within --horizon-s seconds after the window (see streams-analytics/TRAINING.md)."})
 public final class TrainCommand implements Callable<Integer> {
 
@@ -207,7 +211,7 @@ public final class TrainCommand implements Callable<Integer> {
                 return force ? 0 : GATE_REFUSED;
             }
             return 0;
-        } catch (IllegalStateException | UncheckedIOException e) {
+        } catch (IllegalStateException | UncheckedIOException | KafkaException e) {
             stderr.println("pmig train: " + e.getMessage());
             return 1;
         }
