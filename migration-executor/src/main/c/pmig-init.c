@@ -642,6 +642,12 @@ int main(int argc, char **argv)
 
     init_host_pid = child;
     close(ready[1]);
+    /* the pid file before the workload runs: a workload may rewrite it, and must find it written already */
+    if (opt_pidfile && write_pidfile(opt_pidfile, child) < 0) {
+        msg("write pidfile %s: %s", opt_pidfile, strerror(errno));
+        kill(child, SIGKILL);
+        return 125;
+    }
     char said;
     ssize_t got;
     while ((got = read(ready[0], &said, 1)) < 0 && errno == EINTR) {
@@ -652,12 +658,8 @@ int main(int argc, char **argv)
         int st;
         while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
         }
+        if (opt_pidfile) unlink(opt_pidfile);
         return status_to_code(st) == 0 ? 125 : status_to_code(st);
-    }
-    if (opt_pidfile && write_pidfile(opt_pidfile, child) < 0) {
-        msg("write pidfile %s: %s", opt_pidfile, strerror(errno));
-        kill(child, SIGKILL);
-        return 125;
     }
     if (opt_detach) {
         printf("%d\n", (int)child);
