@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.network.AddressBook;
 import io.pmig.executor.network.AddressRange;
+import io.pmig.executor.network.LocalSegment;
 import io.pmig.platform.testing.SharedBroker;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
@@ -33,13 +34,13 @@ import org.junit.jupiter.api.Test;
 /**
  * Workloads with their own network identity (NETWORK-IDENTITY.md) keep their clients when they move: real executors and
  * criu, a real redis-server and HTTP server, clients in a network namespace of their own on a segment whose nodes each
- * have their own bridge ({@link TestSegment}). What the clients saw is checked by the clients' own records.
+ * have their own bridge ({@link LocalSegment}). What the clients saw is checked by the clients' own records.
  */
 class NetworkIdentityMigrationTest {
 
     private static final Duration WAIT = Duration.ofSeconds(120);
     private static final int KEYS = 100_000;
-    private static TestSegment segment;
+    private static LocalSegment segment;
     private static TestNodes nodes;
     private static final List<Process> clients = new ArrayList<>();
     private static final java.util.Map<Process, Path> outputs = new java.util.concurrent.ConcurrentHashMap<>();
@@ -48,17 +49,17 @@ class NetworkIdentityMigrationTest {
     static void startNodes() throws Exception {
         assertTrue(Files.isExecutable(Path.of("/usr/bin/redis-server")),
                 "no /usr/bin/redis-server: scripts/test.sh installs Debian's redis-server package");
-        segment = new TestSegment();
+        segment = new LocalSegment();
         nodes = new TestNodes();
         for (String name : List.of("a", "b", "c")) {
             String bridge = segment.nodeBridge(name);
             nodes.start(name, c -> c.set(ExecutorConfig.WORKLOAD_BRIDGE, bridge)
-                    .set(ExecutorConfig.WORKLOAD_RANGE, segment.range));
+                    .set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString()));
         }
-        nodes.start("plain", c -> c.set(ExecutorConfig.WORKLOAD_RANGE, segment.range)); // no bridge
+        nodes.start("plain", c -> c.set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString())); // no bridge
         String failing = segment.nodeBridge("f");
         Path corrupting = nodes.corruptingCriu();
-        nodes.start("f", c -> c.set(ExecutorConfig.WORKLOAD_BRIDGE, failing).set(ExecutorConfig.WORKLOAD_RANGE, segment.range)
+        nodes.start("f", c -> c.set(ExecutorConfig.WORKLOAD_BRIDGE, failing).set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString())
                 .set(ExecutorConfig.CRIU_PATH, corrupting));
     }
 
@@ -190,7 +191,7 @@ class NetworkIdentityMigrationTest {
     /** Two executors that claim one address at once: one of them gets it, the other is told who holds it. */
     @Test
     void theAddressBookGivesAnAddressToOneWorkloadOnlyAndTakesItBack() throws Exception {
-        AddressRange range = AddressRange.parse(segment.range);
+        AddressRange range = segment.range();
         try (AddressBook x = new AddressBook(SharedBroker.clientProperties(), range, nodes.node("x"));
              AddressBook y = new AddressBook(SharedBroker.clientProperties(), range, nodes.node("y"))) {
             String wanted = AddressRange.format(range.address(200));
@@ -227,9 +228,9 @@ class NetworkIdentityMigrationTest {
         MigrationEvent launched = nodes.await(e -> e.getCommandId().equals(launch), WAIT, "LAUNCHED " + w);
         assertEquals(Phase.LAUNCHED, launched.getPhase(), String.valueOf(launched.getError()));
         assertNotNull(launched.getAddress(), "LAUNCHED names no address");
-        assertTrue(AddressRange.parse(segment.range).refusal(AddressRange.parseAddress(
+        assertTrue(segment.range().refusal(AddressRange.parseAddress(
                 launched.getAddress().substring(0, launched.getAddress().indexOf('/'))).orElseThrow()).isEmpty(),
-                launched.getAddress() + " is not in " + segment.range);
+                launched.getAddress() + " is not in " + segment.range());
         return launched.getAddress();
     }
 
@@ -253,13 +254,13 @@ class NetworkIdentityMigrationTest {
     private static Process client(String script, String... args) throws Exception {
         List<String> argv = new ArrayList<>(List.of("python3", script(script)));
         argv.addAll(List.of(args));
-        Process p = new ProcessBuilder(segment.inClient(argv.toArray(String[]::new))).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(segment.inClient(argv)).redirectErrorStream(true).start();
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " " + List.of(args) + " did not end");
         return p;
     }
 
     private static Process background(List<String> argv, Path output) throws IOException {
-        Process p = new ProcessBuilder(segment.inClient(argv.toArray(String[]::new))).redirectErrorStream(true)
+        Process p = new ProcessBuilder(segment.inClient(argv)).redirectErrorStream(true)
                 .redirectOutput(output.toFile()).start();
         clients.add(p);
         outputs.put(p, output);
@@ -267,8 +268,8 @@ class NetworkIdentityMigrationTest {
     }
 
     private static boolean segmentAnswers(String ip, int port) throws Exception {
-        return new ProcessBuilder(segment.inClient("python3", "-c", "import socket; socket.create_connection(('"
-                + ip + "', " + port + "), timeout=2)")).start().waitFor() == 0;
+        return new ProcessBuilder(segment.inClient(List.of("python3", "-c", "import socket; socket.create_connection(('"
+                + ip + "', " + port + "), timeout=2)"))).start().waitFor() == 0;
     }
 
     /** The client scripts, copied out of the test resources. */

@@ -84,6 +84,10 @@ public final class AddressBook implements AutoCloseable {
         if (held.isPresent() && (requested == null || held.get().equals(AddressRange.parseAddress(requested).orElse(null)))) {
             return range.withPrefix(held.get());
         }
+        if (held.isPresent()) {
+            send(key(held.get(), workloadId), null); // launched again with another address: one address per workload
+            catchUp();
+        }
         Integer wanted = null;
         if (requested != null) {
             wanted = AddressRange.parseAddress(requested).orElseThrow(() ->
