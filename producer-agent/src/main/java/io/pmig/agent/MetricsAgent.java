@@ -83,7 +83,7 @@ public final class MetricsAgent implements AutoCloseable {
             NodeMetrics metrics = nodeSampler.sample(sequence, agentStartMs);
             buffer.add(new BufferedSample(sequence, serde.encode(metrics)));
             nextSequence.incrementAndGet();
-            meters.taken();
+            meters.taken(metrics);
         } catch (RuntimeException e) {
             meters.failed();
             // An uncaught exception would cancel every later run of a scheduled task.

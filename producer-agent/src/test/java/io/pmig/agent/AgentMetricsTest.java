@@ -42,6 +42,10 @@ class AgentMetricsTest {
             assertEquals(100, scrape.value("pmig_agent_buffer_capacity", "node", nodeId));
             assertTrue(scrape.value("pmig_agent_buffer_depth", "node", nodeId) >= 0);
             assertEquals(0, scrape.value("pmig_agent_samples_dropped_total", "node", nodeId));
+            double cpu = scrape.value("pmig_agent_node_cpu_percent", "node", nodeId);
+            assertTrue(cpu >= 0 && cpu <= 100, "cpu " + cpu);
+            double used = scrape.value("pmig_agent_node_memory_used_bytes", "node", nodeId);
+            assertTrue(used > 0 && used <= scrape.value("pmig_agent_node_memory_total_bytes", "node", nodeId), "memory " + used);
             // the producer's own client metrics and the JVM's
             assertTrue(scrape.value("kafka_producer_record_send_total", "node", nodeId) >= 3,
                     "kafka_producer_record_send_total: " + scrape.find("kafka_producer_record_send_total"));

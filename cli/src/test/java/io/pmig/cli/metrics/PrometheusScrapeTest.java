@@ -37,6 +37,8 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -52,6 +54,7 @@ import picocli.CommandLine;
 class PrometheusScrapeTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern PMIG_SERIES = Pattern.compile("pmig_[a-z_]+");
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     @TempDir
@@ -109,6 +112,25 @@ class PrometheusScrapeTest {
                         + "(pmig_agent_sampling_lag_seconds_bucket{job=\"pmig-agent\"}))")) < 60, "the lag is a histogram");
                 assertTrue(prometheus.query("kafka_consumer_fetch_manager_records_consumed_total{job=\"pmig-executor\"}").size() > 0);
                 assertTrue(prometheus.query("{job=\"pmig-analytics\",__name__=~\"kafka_stream_.*\"}").size() > 0);
+
+                // the Grafana dashboard's queries are PromQL this Prometheus accepts, over series README documents
+                JsonNode dashboard = JSON.readTree(Path.of("..", "compose", "grafana", "pmig-dashboard.json").toFile());
+                String readme = Files.readString(Path.of("..", "README.md"));
+                int queries = 0;
+                for (JsonNode panel : dashboard.path("panels")) {
+                    for (JsonNode target : panel.path("targets")) {
+                        String expr = target.path("expr").asText();
+                        JsonNode answer = prometheus.get("/api/v1/query?query=" + URLEncoder.encode(expr, StandardCharsets.UTF_8));
+                        assertEquals("success", answer.path("status").asText(), panel.path("title") + ": " + expr + " -> " + answer);
+                        Matcher names = PMIG_SERIES.matcher(expr);
+                        while (names.find()) {
+                            String base = names.group().replaceAll("_(bucket|sum|count)$", "");
+                            assertTrue(readme.contains("`" + base), "README's Metrics section documents " + base);
+                        }
+                        queries++;
+                    }
+                }
+                assertTrue(queries >= 15, queries + " queries");
             }
         }
     }

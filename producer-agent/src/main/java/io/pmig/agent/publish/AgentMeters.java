@@ -5,13 +5,16 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.pmig.schemas.NodeMetrics;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The agent's own series (README, Metrics): samples taken and published, how old a sample is when Kafka takes it
- * (the sampling lag: near the linger while the broker answers, the length of an outage after one), and the buffer
- * between the sampler and the sender.
+ * (the sampling lag: near the linger while the broker answers, the length of an outage after one), the buffer
+ * between the sampler and the sender, and the node's CPU and memory from the latest sample (for dashboards; the
+ * samples themselves go to pmig.metrics).
  */
 public final class AgentMeters {
 
@@ -19,6 +22,7 @@ public final class AgentMeters {
     private final Counter published;
     private final Counter failed;
     private final Timer lag;
+    private volatile NodeMetrics latest;
 
     public AgentMeters(MeterRegistry registry, SampleBuffer buffer) {
         taken = Counter.builder("pmig.agent.samples.taken").description("Samples taken and put in the buffer")
@@ -36,12 +40,25 @@ public final class AgentMeters {
                 .description("Samples waiting in the buffer for Kafka").register(registry);
         Gauge.builder("pmig.agent.buffer.capacity", buffer, SampleBuffer::capacity)
                 .description("Samples the buffer holds before it drops the oldest").register(registry);
+        Gauge.builder("pmig.agent.node.cpu.percent", this, m -> m.latest(NodeMetrics::getCpuPercent))
+                .description("The node's CPU use in its latest sample, 0-100 of its capacity").register(registry);
+        Gauge.builder("pmig.agent.node.memory.used", this, m -> m.latest(s -> (double) s.getMemUsedBytes())).baseUnit("bytes")
+                .description("The node's memory use in its latest sample").register(registry);
+        Gauge.builder("pmig.agent.node.memory.total", this, m -> m.latest(s -> (double) s.getMemTotalBytes())).baseUnit("bytes")
+                .description("The node's memory in its latest sample (its capacity in simulated mode)").register(registry);
         FunctionCounter.builder("pmig.agent.samples.dropped", buffer, SampleBuffer::dropped)
                 .description("Samples dropped because the buffer was full (a long broker outage)").register(registry);
     }
 
-    public void taken() {
+    /** A sample was taken and buffered. */
+    public void taken(NodeMetrics sample) {
+        latest = sample;
         taken.increment();
+    }
+
+    private double latest(ToDoubleFunction<NodeMetrics> field) {
+        NodeMetrics sample = latest;
+        return sample == null ? Double.NaN : field.applyAsDouble(sample);
     }
 
     public void failed() {
