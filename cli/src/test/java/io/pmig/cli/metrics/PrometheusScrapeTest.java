@@ -68,6 +68,7 @@ class PrometheusScrapeTest {
                 NodeCapacity.newBuilder().setCpus(2).setMemBytes(1L << 30).build(), null, 100,
                 SharedBroker.clientProperties()).withMetrics("127.0.0.1", 0);
         AnalyticsConfig analyticsConfig = AnalyticsConfig.of(Map.of(AnalyticsConfig.APPLICATION_ID, "analytics-prom-" + run,
+                AnalyticsConfig.MODEL_KEY, "prom-model-" + run, // the threshold rule, whatever other tests published
                 AnalyticsConfig.METRICS_HOST, "127.0.0.1", AnalyticsConfig.METRICS_PORT, "0"));
         ExecutorCommand command = new ExecutorCommand();
         new CommandLine(command).parseArgs("--node", node, "--listen", "127.0.0.1:0",
