@@ -67,8 +67,8 @@ public final class AgentMeters {
 
     /** A sample taken at {@code takenAtNanos} (System.nanoTime) was acknowledged now. */
     public void published(long takenAtNanos) {
-        published.increment();
         lag.record(System.nanoTime() - takenAtNanos, TimeUnit.NANOSECONDS);
+        published.increment();
     }
 
     private static Duration millis(long ms) {
