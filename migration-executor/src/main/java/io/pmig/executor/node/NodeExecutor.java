@@ -1,5 +1,7 @@
 package io.pmig.executor.node;
 
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.checkpoint.CheckpointShipper;
 import io.pmig.executor.checkpoint.CheckpointStore;
@@ -22,8 +24,6 @@ import io.pmig.executor.transfer.TransferServer;
 import io.pmig.executor.workload.ExecutableLookup;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
-import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
