@@ -27,6 +27,15 @@ ensure_criu() {
   echo "pmig: using criu at $PMIG_CRIU" >&2
 }
 
+# Exports PMIG_PROMETHEUS: Debian's prometheus in a private prefix (no service started), for the metrics tests.
+ensure_prometheus() {
+  local here
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  PMIG_PROMETHEUS="$("$here/install-prometheus.sh" | tail -n 1)"
+  export PMIG_PROMETHEUS
+  echo "pmig: using prometheus at $PMIG_PROMETHEUS" >&2
+}
+
 # Debian's chromium, for the dashboard's browser test (a test tool's own browser download cannot work here).
 ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium

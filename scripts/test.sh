@@ -10,6 +10,7 @@ cd "$root"
 source "$root/scripts/prerequisites.sh"
 ensure_build_tools
 ensure_criu
+ensure_prometheus
 ensure_chromium
 ensure_docker
 ensure_test_programs

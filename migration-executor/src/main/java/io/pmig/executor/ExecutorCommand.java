@@ -14,6 +14,8 @@ import static io.pmig.executor.ExecutorConfig.KILL_WORKLOADS_ON_EXIT;
 import static io.pmig.executor.ExecutorConfig.TUNE_HOST;
 import static io.pmig.executor.ExecutorConfig.LISTEN;
 import static io.pmig.executor.ExecutorConfig.MAX_CONCURRENT_MIGRATIONS;
+import static io.pmig.executor.ExecutorConfig.METRICS_HOST;
+import static io.pmig.executor.ExecutorConfig.METRICS_PORT;
 import static io.pmig.executor.ExecutorConfig.NODE;
 import static io.pmig.executor.ExecutorConfig.PREPARE_TIMEOUT_MS;
 import static io.pmig.executor.ExecutorConfig.SECRET_FILE;
@@ -67,7 +69,8 @@ public final class ExecutorCommand implements Callable<Integer> {
             Map.entry(TUNE_HOST, "--tune-host"),
             Map.entry(CHECKPOINT_INTERVAL_MS, "--checkpoint-interval-s"), Map.entry(CHECKPOINT_PEER, "--checkpoint-peer"),
             Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"), Map.entry(WORKLOAD_BRIDGE, "--workload-bridge"),
-            Map.entry(WORKLOAD_RANGE, "--workload-range"));
+            Map.entry(WORKLOAD_RANGE, "--workload-range"),
+            Map.entry(METRICS_PORT, "--metrics-port"), Map.entry(METRICS_HOST, "--metrics-host"));
 
     @Spec
     CommandSpec spec;
@@ -146,6 +149,14 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "The cluster's workload range, the same on every node (default: 10.213.0.0/16).")
     String workloadRange;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve Prometheus metrics at http://--metrics-host:PORT/metrics (default: no endpoint).")
+    String metricsPort;
+
+    @Option(names = "--metrics-host", paramLabel = "HOST",
+            description = "Address the metrics endpoint listens on (default: ${DEFAULT-VALUE}, every interface).")
+    String metricsHost;
+
     @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any executor setting; repeatable.")
     Map<String, String> settings = new LinkedHashMap<>();
 
@@ -171,7 +182,13 @@ public final class ExecutorCommand implements Callable<Integer> {
             throw named(new ConfigException(key, e.getMessage()));
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        try (NodeExecutor executor = new NodeExecutor(config).start()) {
+        NodeExecutor started;
+        try {
+            started = new NodeExecutor(config).start();
+        } catch (ConfigException e) {
+            throw e.key().equals(METRICS_PORT) ? named(e) : e; // a port in use: named as the operator gave it
+        }
+        try (NodeExecutor executor = started) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 executor.close();
                 stopped.countDown();
@@ -221,6 +238,8 @@ public final class ExecutorCommand implements Callable<Integer> {
         putIfGiven(overrides, GHOST_LIMIT_CEILING_BYTES, ghostLimitCeiling);
         putIfGiven(overrides, WORKLOAD_BRIDGE, workloadBridge);
         putIfGiven(overrides, WORKLOAD_RANGE, workloadRange);
+        putIfGiven(overrides, METRICS_PORT, metricsPort);
+        putIfGiven(overrides, METRICS_HOST, metricsHost);
         if (given("--capacity")) {
             for (String part : capacity.split(",")) {
                 String[] kv = part.strip().split("=", 2);

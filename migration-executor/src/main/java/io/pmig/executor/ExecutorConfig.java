@@ -63,6 +63,8 @@ public final class ExecutorConfig {
     public static final String EVENTS_DELIVERY_TIMEOUT_MS = "executor.events.delivery.timeout.ms";
     public static final String EVENTS_PUBLISH_WAIT_MS = "executor.events.publish.wait.ms";
     public static final String COMMIT_TIMEOUT_MS = "executor.commit.timeout.ms";
+    public static final String METRICS_PORT = "executor.metrics.port";
+    public static final String METRICS_HOST = "executor.metrics.host";
 
     /** Where criu and the transfer secret come from when their keys are not set. */
     public static final String CRIU_ENV = "PMIG_CRIU";
@@ -131,6 +133,11 @@ public final class ExecutorConfig {
         define(WORKLOAD_RANGE, AddressRange.parse("10.213.0.0/16"), text -> range(WORKLOAD_RANGE, text),
                 "The cluster's workload range (A.B.C.D/PREFIX, the same on every node): addresses of workloads with their"
                         + " own network identity come from it (allocated cluster-wide through pmig.addresses).");
+        define(METRICS_PORT, null, text -> port(METRICS_PORT, text),
+                "Port of the Prometheus /metrics endpoint (0 = any free one). Unset: no endpoint (several nodes may share"
+                        + " a host, each needs a port of its own).");
+        define(METRICS_HOST, "0.0.0.0", text -> nonEmpty(METRICS_HOST, text),
+                "Address the /metrics endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
         define(EVENTS_MAX_BLOCK_MS, 10_000L, text -> longAtLeast(EVENTS_MAX_BLOCK_MS, text, 100),
                 "Event producer's max.block.ms: how long a send may wait for metadata or buffer space before it fails.");
         define(EVENTS_DELIVERY_TIMEOUT_MS, 15_000L,
@@ -404,6 +411,15 @@ public final class ExecutorConfig {
     }
 
     /** How long a source waits for the answer to its COMMIT; the destination's decision is settled by then. */
+    /** Port of the /metrics endpoint, or null for none. */
+    public Integer metricsPort() {
+        return (Integer) values.get(METRICS_PORT);
+    }
+
+    public String metricsHost() {
+        return (String) values.get(METRICS_HOST);
+    }
+
     public Duration commitTimeout() {
         return millis(COMMIT_TIMEOUT_MS);
     }
@@ -502,6 +518,21 @@ public final class ExecutorConfig {
             throw new ConfigException(key, "'" + text + "' has no valid port (HOST:PORT, port 0 to 65535)");
         }
         return new InetSocketAddress(text.substring(0, colon), port);
+    }
+
+    private static Object port(String key, String text) {
+        long port = (Long) longAtLeast(key, text, 0);
+        if (port > 65535) {
+            throw new ConfigException(key, port + " is not a port (0 to 65535)");
+        }
+        return (int) port;
+    }
+
+    private static Object nonEmpty(String key, String text) {
+        if (text.isEmpty()) {
+            throw new ConfigException(key, "must not be empty");
+        }
+        return text;
     }
 
     private static Object longAtLeast(String key, String text, long min) {

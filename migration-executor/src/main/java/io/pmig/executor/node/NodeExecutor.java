@@ -1,5 +1,7 @@
 package io.pmig.executor.node;
 
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.checkpoint.CheckpointShipper;
 import io.pmig.executor.checkpoint.CheckpointStore;
@@ -7,6 +9,7 @@ import io.pmig.executor.checkpoint.NodeDeathRecovery;
 import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
+import io.pmig.executor.events.ExecutorMeters;
 import io.pmig.executor.events.PeerEvents;
 import io.pmig.executor.events.WorkloadPlacement;
 import io.pmig.executor.migration.CheckpointEngine;
@@ -22,6 +25,8 @@ import io.pmig.executor.workload.ExecutableLookup;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.platform.commands.CommandDeadline;
+import io.pmig.platform.metrics.MetricsServer;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.DeadLetterPublisher;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
@@ -87,6 +92,9 @@ public final class NodeExecutor implements AutoCloseable {
     private volatile boolean running;
     private volatile boolean fenced;
     private NodeClaim claim;
+    private RoleMetrics exported;
+    private MetricsServer metricsServer;
+    private ExecutorMeters meters;
 
     public NodeExecutor(ExecutorConfig config) {
         this(config, new CriuEngine(config.criu(), config.sessionTimeout()));
@@ -130,6 +138,7 @@ public final class NodeExecutor implements AutoCloseable {
         claim = NodeClaim.check(config); // a second executor for this node id stops here, before touching anything
         TransferServer transfer;
         try {
+            startMetrics();
             try {
                 transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
             } catch (java.net.BindException e) {
@@ -144,12 +153,13 @@ public final class NodeExecutor implements AutoCloseable {
                 throw e;
             }
         } catch (IOException | RuntimeException e) {
+            closeMetrics();
             claim.close();
             throw e;
         }
         NodeWorkloads workloads = new NodeWorkloads(config.workdir(), config.initBinary());
         ledger = new CommandLedger(config.workdir().resolve("state").resolve("commands-seen"));
-        EventPublisher events = new EventPublisher(config);
+        EventPublisher events = new EventPublisher(config, meters, exported);
         ExitWatcher exits = new ExitWatcher(node, this::exited);
         PeerEvents peers = new PeerEvents(config.kafka(), node);
         services = new NodeServices(config, engine, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
@@ -175,7 +185,15 @@ public final class NodeExecutor implements AutoCloseable {
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-commands");
         consumer = new KafkaConsumer<>(props, new StringDeserializer(), Topic.COMMANDS.<MigrationCommand>serde().deserializer());
-        deadLetters = new DeadLetterPublisher(config.kafka(), "executor " + node);
+        if (exported != null) {
+            exported.bind(consumer);
+        }
+        Gauge.builder("pmig.executor.workloads", workloads, w -> w.ids().size())
+                .description("Workloads this node manages").register(meters.registry());
+        Gauge.builder("pmig.executor.migrations.in.progress", migrating, Set::size)
+                .description("Migrations this node takes part in right now, as source or destination")
+                .register(meters.registry());
+        deadLetters = new DeadLetterPublisher(config.kafka(), "executor " + node, meters.registry(), "executor");
         running = true;
         commandThread = new Thread(this::consumeCommands, "pmig-executor-" + node + "-commands");
         commandThread.start();
@@ -187,6 +205,39 @@ public final class NodeExecutor implements AutoCloseable {
         config.criu().lazyPagesProblem().ifPresent(problem ->
                 log.warn("LAZY migrations to or from {} will be refused: {}", node, problem));
         return this;
+    }
+
+    /**
+     * Counts into an exported registry when {@value ExecutorConfig#METRICS_PORT} is set, else into one nobody reads
+     * (in-process nodes of the demo and benchmarks get no JVM binders each).
+     */
+    private void startMetrics() {
+        if (config.metricsPort() != null) {
+            exported = RoleMetrics.of("executor", "node", node);
+            metricsServer = MetricsServer.start(exported, config.metricsHost(), config.metricsPort(), ExecutorConfig.METRICS_PORT);
+        }
+        meters = new ExecutorMeters(exported != null ? exported.registry() : new SimpleMeterRegistry());
+    }
+
+    private void closeMetrics() {
+        if (metricsServer != null) {
+            metricsServer.close();
+            metricsServer = null;
+        }
+        if (exported != null) {
+            exported.close();
+            exported = null;
+        }
+    }
+
+    /** Where /metrics listens, or null without {@value ExecutorConfig#METRICS_PORT}. */
+    public InetSocketAddress metricsAddress() {
+        return metricsServer == null ? null : metricsServer.address();
+    }
+
+    /** What this executor counts (exported or not). */
+    public ExecutorMeters meters() {
+        return meters;
     }
 
     public String nodeId() {
@@ -642,6 +693,7 @@ public final class NodeExecutor implements AutoCloseable {
         if (claim != null) {
             claim.close();
         }
+        closeMetrics();
         log.info("executor {} stopped", node);
     }
 }

@@ -1,6 +1,7 @@
 package io.pmig.analytics.decisions;
 
 import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.AnalyticsMeters;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
 import io.pmig.schemas.CommandKind;
@@ -50,6 +51,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private static final Logger log = LoggerFactory.getLogger(DecisionProcessor.class);
 
     private final AnalyticsConfig config;
+    private final AnalyticsMeters meters;
     private final MigrationPlanner planner;
     private final String nodesStoreName;
     private final String inFlightStoreName;
@@ -62,7 +64,13 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private TreeMap<String, NodeView> views;
 
     public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName) {
+        this(config, nodesStoreName, inFlightStoreName, workloadsStoreName, AnalyticsMeters.unexported(config));
+    }
+
+    public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName,
+                             AnalyticsMeters meters) {
         this.config = config;
+        this.meters = meters;
         this.planner = new MigrationPlanner(config);
         this.nodesStoreName = nodesStoreName;
         this.inFlightStoreName = inFlightStoreName;
@@ -125,6 +133,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         putView(view.migrated(now));
         putView(views().get(plan.destinationNode()).involvedIn(now));
         workloads.put(workload.workloadId(), new WorkloadHistory(now, plan.sourceNode()));
+        meters.decided(command.getReason().getTrigger());
         if (config.dryRun()) {
             log.info("dry run, not issued: {} ({})", command.getCommandId(), command.getReason().getText());
             return;
