@@ -102,70 +102,74 @@ public final class MigrateBench implements Callable<Integer> {
         List<Map<String, Object>> entries = new ArrayList<>();
         List<NodeExecutor> executors = new ArrayList<>();
         try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
-            Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
-            TopicCreator.ensureTopics(client);
-            Path workload = HeartbeatWorkload.build(root.resolve("bin"));
-            if (this.client == ClientKind.TCP) {
-                segment = new LocalSegment();
-                clientBinary = TcpClient.build(root.resolve("bin"));
-            }
-            openClients(client);
-            byte[] secret = new byte[32];
-            new SecureRandom().nextBytes(secret);
-            for (String name : List.of("a", "b")) {
-                ExecutorConfig.Builder builder = ExecutorConfig.local(prefix + name, client, root.resolve(name), criu, init, secret)
-                        .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
-                        .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false);
-                if (segment != null) {
-                    builder.set(ExecutorConfig.WORKLOAD_BRIDGE, segment.nodeBridge(name))
-                            .set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString());
+            try {
+                Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
+                TopicCreator.ensureTopics(client);
+                Path workload = HeartbeatWorkload.build(root.resolve("bin"));
+                if (this.client == ClientKind.TCP) {
+                    segment = new LocalSegment();
+                    clientBinary = TcpClient.build(root.resolve("bin"));
                 }
-                ExecutorConfig config = builder.build();
-                NodeExecutor executor = new NodeExecutor(config).start();
-                executors.add(executor);
-                if (!executor.awaitReady(Duration.ofSeconds(60))) {
-                    throw new IllegalStateException("executor " + name + " was never assigned pmig.commands");
-                }
-            }
-            System.out.printf(Locale.ROOT, "migration: heartbeat workload every 10 ms, sizes %s MiB, modes %s, criu %s%n",
-                    sizesMib, modes, criu.binary());
-            System.out.printf(Locale.ROOT, "  %8s %-11s %11s %9s %9s %7s  %s%n", "size", "mode", "downtime", "total", "raw",
-                    "ratio", "phases (executor's events): freeze / dump / transfer / restore, ms");
-            for (int size : sizesMib) {
-                RawResult raw = raw(criu, init, workload, root.resolve("raw"), size);
-                System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7s  criu dump %d + restore %d%n",
-                        size, "raw criu", raw.gapMs(), raw.dumpMs() + raw.restoreMs(), raw.gapMs(), "1.00",
-                        raw.dumpMs(), raw.restoreMs());
-                for (MigrationMode mode : modes) {
-                    Map<String, Object> entry = migrate(workload, root, size, mode, raw);
-                    entries.add(entry);
-                    PhaseTimings t = (PhaseTimings) entry.remove("timings");
-                    if ("COMPLETED".equals(entry.get("status"))) {
-                        System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7.2f  %d / %d / %d / %d (executor downtime %d)%n",
-                                size, mode, entry.get("downtime_ms"), entry.get("total_ms"), raw.gapMs(), entry.get("ratio"),
-                                t.getFreezeMs(), t.getDumpMs(), t.getTransferMs(), t.getRestoreMs(), t.getDowntimeMs());
-                        if (entry.containsKey("client_gap_ms")) {
-                            System.out.printf(Locale.ROOT, "  %9s %-11s client: longest gap %d ms on its connection, %d resets,"
-                                            + " %d refused, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
-                                    entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
-                                    entry.get("client_probes"));
-                        }
-                    } else {
-                        System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, mode, entry.get("status"), entry.get("error"));
+                openClients(client);
+                byte[] secret = new byte[32];
+                new SecureRandom().nextBytes(secret);
+                for (String name : List.of("a", "b")) {
+                    ExecutorConfig.Builder builder = ExecutorConfig.local(prefix + name, client, root.resolve(name), criu, init, secret)
+                            .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
+                            .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false);
+                    if (segment != null) {
+                        builder.set(ExecutorConfig.WORKLOAD_BRIDGE, segment.nodeBridge(name))
+                                .set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString());
+                    }
+                    ExecutorConfig config = builder.build();
+                    NodeExecutor executor = new NodeExecutor(config).start();
+                    executors.add(executor);
+                    if (!executor.awaitReady(Duration.ofSeconds(60))) {
+                        throw new IllegalStateException("executor " + name + " was never assigned pmig.commands");
                     }
                 }
+                System.out.printf(Locale.ROOT, "migration: heartbeat workload every 10 ms, sizes %s MiB, modes %s, criu %s%n",
+                        sizesMib, modes, criu.binary());
+                System.out.printf(Locale.ROOT, "  %8s %-11s %11s %9s %9s %7s  %s%n", "size", "mode", "downtime", "total", "raw",
+                        "ratio", "phases (executor's events): freeze / dump / transfer / restore, ms");
+                for (int size : sizesMib) {
+                    RawResult raw = raw(criu, init, workload, root.resolve("raw"), size);
+                    System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7s  criu dump %d + restore %d%n",
+                            size, "raw criu", raw.gapMs(), raw.dumpMs() + raw.restoreMs(), raw.gapMs(), "1.00",
+                            raw.dumpMs(), raw.restoreMs());
+                    for (MigrationMode mode : modes) {
+                        Map<String, Object> entry = migrate(workload, root, size, mode, raw);
+                        entries.add(entry);
+                        PhaseTimings t = (PhaseTimings) entry.remove("timings");
+                        if ("COMPLETED".equals(entry.get("status"))) {
+                            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7.2f  %d / %d / %d / %d (executor downtime %d)%n",
+                                    size, mode, entry.get("downtime_ms"), entry.get("total_ms"), raw.gapMs(), entry.get("ratio"),
+                                    t.getFreezeMs(), t.getDumpMs(), t.getTransferMs(), t.getRestoreMs(), t.getDowntimeMs());
+                            if (entry.containsKey("client_gap_ms")) {
+                                System.out.printf(Locale.ROOT, "  %9s %-11s client: longest gap %d ms on its connection, %d resets,"
+                                                + " %d refused, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
+                                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
+                                        entry.get("client_probes"));
+                            }
+                        } else {
+                            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, mode, entry.get("status"), entry.get("error"));
+                        }
+                    }
+                }
+                printGoals(entries);
+            } finally {
+                // before the broker goes: an executor stopping without one waits a minute for each write
+                executors.forEach(NodeExecutor::close);
+                if (commands != null) {
+                    commands.close();
+                }
+                if (eventReader != null) {
+                    eventReader.close();
+                }
             }
-            printGoals(entries);
         } finally {
-            executors.forEach(NodeExecutor::close);
             if (segment != null) {
                 segment.close();
-            }
-            if (commands != null) {
-                commands.close();
-            }
-            if (eventReader != null) {
-                eventReader.close();
             }
             killLeftovers(root);
             NodeWorkloads.deleteTree(root);

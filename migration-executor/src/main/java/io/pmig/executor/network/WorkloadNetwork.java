@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
@@ -197,8 +198,38 @@ public final class WorkloadNetwork {
 
     /** A restored workload's host side onto this node's bridge, up; then its address is announced ({@link #announce}). */
     public void attach(String workloadId, int initPid) throws IOException {
-        run("ip", "link", "set", hostSide(workloadId), "master", bridge, "up");
+        String host = hostSide(workloadId);
+        run("ip", "link", "set", host, "master", bridge, "up");
+        // an announcement sent before the new port forwards is lost, and the segment would go on delivering the
+        // workload's frames to its old place until the switches forget it (minutes): wait for the carrier, announce,
+        // and announce twice more in the background in case the first went out too early for some switch
+        awaitCarrier(host, Duration.ofSeconds(2));
         announce(initPid);
+        Thread again = new Thread(() -> {
+            for (long delayMs : new long[] {200, 1000}) {
+                try {
+                    Thread.sleep(delayMs);
+                    announce(initPid);
+                } catch (IOException | InterruptedException e) {
+                    return; // the copy is gone (rolled back) or the executor stops
+                }
+            }
+        }, "pmig-announce-" + workloadId);
+        again.setDaemon(true);
+        again.start();
+    }
+
+    private static void awaitCarrier(String device, Duration timeout) throws IOException {
+        Path operstate = Path.of("/sys/class/net", device, "operstate");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!Files.readString(operstate).strip().equals("up") && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /**

@@ -417,7 +417,7 @@ public final class NodeExecutor implements AutoCloseable {
     private Optional<String> runsElsewhere(String id) {
         Optional<MigrationEvent> last;
         try {
-            last = services.history().last(id, WorkloadPlacement::places);
+            last = services.history().lastPlacing(id);
         } catch (RuntimeException e) {
             log.warn("cannot read pmig.events to check that {} runs nowhere else ({}); launching", id, e.toString());
             return Optional.empty();
