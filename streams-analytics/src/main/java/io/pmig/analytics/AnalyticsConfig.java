@@ -60,6 +60,14 @@ public final class AnalyticsConfig {
     public static final String AUTO = "AUTO";
     public static final String AUTO_PLAIN_BELOW_BYTES = "analytics.decision.auto.plain.below.bytes";
     public static final String DRY_RUN = "analytics.decision.dry.run";
+    public static final String RELIEF_LOOKAHEAD_MS = "analytics.decision.relief.lookahead.ms";
+    public static final String RELIEF_MIN_FRACTION = "analytics.decision.relief.min.fraction";
+    public static final String DOWNTIME_FIXED_MS = "analytics.decision.downtime.fixed.ms";
+    public static final String DOWNTIME_MS_PER_MIB = "analytics.decision.downtime.ms.per.mib";
+    public static final String MAX_DOWNTIME_MS = "analytics.decision.max.downtime.ms";
+    public static final String DESTINATION_COOLDOWN_MS = "analytics.decision.destination.cooldown.ms";
+    public static final String SEED = "analytics.decision.seed";
+    public static final String TICK_WAIT_MS = "analytics.decision.tick.wait.ms";
     public static final String COMMAND_TTL_MS = "analytics.decision.command.ttl.ms";
 
     /** One declared key: its default (already typed), a parser that rejects bad text, and its documentation. */
@@ -119,6 +127,30 @@ public final class AnalyticsConfig {
                 "A MIGRATE's deadline is its window end plus this: an executor that gets it later never acts on it (the overload it answered is old news).");
         define(DRY_RUN, false, text -> bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
+        define(RELIEF_LOOKAHEAD_MS, 10_000L, text -> longAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
+                "A source's excess over the threshold rule is measured on its latest CPU and memory extrapolated this far by their"
+                        + " rising slopes; a move must relieve at least that excess, or nothing moves.");
+        define(RELIEF_MIN_FRACTION, 0.05, text -> doubleBetween(RELIEF_MIN_FRACTION, text, 0, 1),
+                "A move must also relieve the source's pressing resource (the one nearest its threshold) by at least this fraction"
+                        + " of capacity: a node predicted to overload while still under the threshold has no excess yet, and moving a"
+                        + " 0.00-core workload helps it no more than not moving.");
+        define(DOWNTIME_FIXED_MS, 340L, text -> longAtLeast(DOWNTIME_FIXED_MS, text, 0),
+                "Cost model: a migration's outage is this plus " + DOWNTIME_MS_PER_MIB + " per MiB of RSS (measured: a 0.3 MiB"
+                        + " witness 338 ms, PAGE_SERVER 256 MiB 784 ms and 1 GiB 3,241 ms; BENCHMARKS.md). The cheapest move that"
+                        + " relieves the source enough is chosen.");
+        define(DOWNTIME_MS_PER_MIB, 3.2, text -> doubleBetween(DOWNTIME_MS_PER_MIB, text, 0, 1000),
+                "Cost model: outage per MiB of the workload's RSS, in ms (PAGE_SERVER's slope between 256 MiB and 1 GiB, BENCHMARKS.md).");
+        define(MAX_DOWNTIME_MS, 10_000L, text -> longAtLeast(MAX_DOWNTIME_MS, text, 0),
+                "No move whose estimated outage (the cost model above) exceeds this.");
+        define(DESTINATION_COOLDOWN_MS, 30_000L, text -> longAtLeast(DESTINATION_COOLDOWN_MS, text, 0),
+                "A node that took part in a migration is no destination for this long: its 10 s CPU mean shows a moved load only a"
+                        + " window later, and several sources choosing the same quiet node at once is herding.");
+        define(SEED, 0L, text -> longAtLeast(SEED, text, Long.MIN_VALUE),
+                "Seed of the destination choice: two feasible nodes drawn at random from (seed, workload, source, window end), the"
+                        + " less loaded wins (power of two choices). Same input, same choice.");
+        define(TICK_WAIT_MS, 500L, text -> longAtLeast(TICK_WAIT_MS, text, 0),
+                "Overloaded nodes of one window end are planned together, most severe first, once every UP node has reported that"
+                        + " window; a node that has not after this long (wall clock) is not waited for.");
     }
 
     private final Map<String, Object> values;
@@ -251,6 +283,35 @@ public final class AnalyticsConfig {
             return fixed;
         }
         return rssBytes < (Long) values.get(AUTO_PLAIN_BELOW_BYTES) ? MigrationMode.PLAIN : MigrationMode.PAGE_SERVER;
+    }
+
+    public long reliefLookaheadMs() {
+        return (Long) values.get(RELIEF_LOOKAHEAD_MS);
+    }
+
+    public double reliefMinFraction() {
+        return (Double) values.get(RELIEF_MIN_FRACTION);
+    }
+
+    /** The cost model: estimated outage of moving a workload of {@code rssBytes}, in ms. */
+    public double estimatedDowntimeMs(long rssBytes) {
+        return (Long) values.get(DOWNTIME_FIXED_MS) + (Double) values.get(DOWNTIME_MS_PER_MIB) * rssBytes / (1 << 20);
+    }
+
+    public long maxDowntimeMs() {
+        return (Long) values.get(MAX_DOWNTIME_MS);
+    }
+
+    public long destinationCooldownMs() {
+        return (Long) values.get(DESTINATION_COOLDOWN_MS);
+    }
+
+    public long seed() {
+        return (Long) values.get(SEED);
+    }
+
+    public long tickWaitMs() {
+        return (Long) values.get(TICK_WAIT_MS);
     }
 
     public boolean dryRun() {
