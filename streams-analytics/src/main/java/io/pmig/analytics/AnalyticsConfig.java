@@ -127,9 +127,10 @@ public final class AnalyticsConfig {
                 "A MIGRATE's deadline is its window end plus this: an executor that gets it later never acts on it (the overload it answered is old news).");
         define(DRY_RUN, false, text -> bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
-        define(RELIEF_LOOKAHEAD_MS, 10_000L, text -> longAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
-                "A source's excess over the threshold rule is measured on its latest CPU and memory extrapolated this far by their"
-                        + " rising slopes; a move must relieve at least that excess, or nothing moves.");
+        define(RELIEF_LOOKAHEAD_MS, 0L, text -> longAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
+                "A source's excess over the threshold rule is measured on its latest CPU and memory, extrapolated this far by their"
+                        + " rising slopes (CPU capped at 100 %); a move must relieve at least that excess, or nothing moves. 0: today's"
+                        + " excess (a 10 s window's least-squares slope turns one step into a steep trend).");
         define(RELIEF_MIN_FRACTION, 0.05, text -> doubleBetween(RELIEF_MIN_FRACTION, text, 0, 1),
                 "A move must also relieve the source's pressing resource (the one nearest its threshold) by at least this fraction"
                         + " of capacity: a node predicted to overload while still under the threshold has no excess yet, and moving a"

@@ -24,8 +24,8 @@ import java.util.stream.Collectors;
  *       off it in flight;</li>
  *   <li>candidates are migratable, not in flight and not in their cooldown;</li>
  *   <li><b>a move must help</b>: it must relieve the source by at least its excess over the threshold rule's
- *       CPU and memory thresholds, the source's latest figures extrapolated by their rising slopes over
- *       {@value AnalyticsConfig#RELIEF_LOOKAHEAD_MS}, and its pressing resource by at least
+ *       CPU and memory thresholds, on the source's latest figures extrapolated by their rising slopes over
+ *       {@value AnalyticsConfig#RELIEF_LOOKAHEAD_MS} (0 by default: today's excess), and its pressing resource by at least
  *       {@value AnalyticsConfig#RELIEF_MIN_FRACTION} of capacity; if no candidate does, nothing moves and the
  *       rejection says what was needed and what the largest candidate offered;</li>
  *   <li><b>cost</b>: of the candidates that help, the cheapest by the cost model (fixed outage + outage per MiB
@@ -132,9 +132,9 @@ public final class MigrationPlanner {
     Need need(NodeReport source) {
         Map<String, Double> features = source.features();
         double lookaheadS = config.reliefLookaheadMs() / 1000.0;
-        double cpuLevel = feature(features, "cpu_last") != null
+        double cpuLevel = Math.min(1.0, feature(features, "cpu_last") != null
                 ? (feature(features, "cpu_last") + Math.max(0, orZero(feature(features, "cpu_slope"))) * lookaheadS) / 100
-                : source.cpuFraction();
+                : source.cpuFraction());
         double memLevel = feature(features, "mem_fraction_last") != null
                 ? feature(features, "mem_fraction_last") + Math.max(0, orZero(feature(features, "mem_slope"))) * lookaheadS
                 : source.memFraction();
@@ -148,11 +148,11 @@ public final class MigrationPlanner {
         } else {
             memNeed = Math.max(memNeed, config.reliefMinFraction() * source.memCapacityBytes());
         }
-        String text = String.format(Locale.ROOT, "%s%s%s (CPU at %.0f %%, memory at %.0f %% of capacity in %d s at their trend)",
+        String text = String.format(Locale.ROOT, "%s%s%s (CPU at %.0f %%, memory at %.0f %% of capacity%s)",
                 cpuNeed > 0 ? String.format(Locale.ROOT, ">= %.2f cores", cpuNeed) : "",
                 cpuNeed > 0 && memNeed > 0 ? " and " : "",
                 memNeed > 0 ? String.format(Locale.ROOT, ">= %d MiB", (long) memNeed >> 20) : "",
-                cpuLevel * 100, memLevel * 100, config.reliefLookaheadMs() / 1000);
+                cpuLevel * 100, memLevel * 100, lookaheadS > 0 ? String.format(Locale.ROOT, " in %.0f s at their trend", lookaheadS) : "");
         return new Need(cpuNeed, (long) Math.ceil(memNeed), text);
     }
 
