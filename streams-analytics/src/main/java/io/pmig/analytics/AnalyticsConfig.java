@@ -106,8 +106,9 @@ public final class AnalyticsConfig {
                 "After a migration from or to a node, that node is not a source again for this long (its metrics lag the move).");
         define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> longAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
                 "A workload is not moved again for this long after a move was issued for it.");
-        define(RETURN_COOLDOWN_MS, 300_000L, text -> longAtLeast(RETURN_COOLDOWN_MS, text, 0),
-                "A workload is not moved back to the node it left for this long (ping-pong prevention).");
+        define(RETURN_COOLDOWN_MS, 600_000L, text -> longAtLeast(RETURN_COOLDOWN_MS, text, 0),
+                "A workload is not moved back to the node it left for this long (ping-pong prevention; pmig bench outcomes counts a"
+                        + " return within 10 min as ping-pong, and measured 3 with 5 min on its shipped trace).");
         define(MAX_CONCURRENT_MIGRATIONS, 2, text -> intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
                 "Cluster-wide cap on migrations issued and not yet COMPLETED, ROLLED_BACK or FAILED on pmig.events.");
         define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> longAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),

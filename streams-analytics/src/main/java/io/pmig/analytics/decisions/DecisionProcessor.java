@@ -223,7 +223,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         WorkloadLoad workload = plan.workload();
         putView(view.migrated(now));
         putView(views().get(plan.destinationNode()).involvedIn(now));
-        workloads.put(workload.workloadId(), new WorkloadHistory(now, plan.sourceNode()));
+        workloads.put(workload.workloadId(), WorkloadHistory.moved(workloads.get(workload.workloadId()), plan.sourceNode(), now,
+                config.returnCooldownMs()));
         if (config.dryRun()) {
             log.info("dry run, not issued: {} ({})", command.getCommandId(), command.getReason().getText());
             return;

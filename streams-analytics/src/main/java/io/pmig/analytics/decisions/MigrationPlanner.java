@@ -33,7 +33,7 @@ import java.util.stream.Collectors;
  *       {@value AnalyticsConfig#MAX_DOWNTIME_MS};</li>
  *   <li>destinations are other UP nodes outside their destination cooldown (they took part in no migration
  *       recently) with room after the move (CPU and memory within the destination limits, counting every
- *       reservation on them: moves in flight and moves completed but not yet in their reports), excluding the
+ *       reservation on them: moves in flight and moves completed but not yet in their reports), excluding every
  *       node the workload left within the return cooldown;</li>
  *   <li>among those, <b>power of two choices</b>: two drawn at random with a seed derived from the configured
  *       seed, the workload, the source and the time, the less loaded after the move wins (ties by id). Sending
@@ -162,8 +162,7 @@ public final class MigrationPlanner {
         List<NodeReport> feasible = new ArrayList<>();
         List<Double> loads = new ArrayList<>();
         for (NodeReport destination : destinations) {
-            boolean returning = history != null && destination.nodeId().equals(history.leftNode())
-                    && nowMs - history.lastMoveMs() < config.returnCooldownMs();
+            boolean returning = history != null && history.leftWithin(destination.nodeId(), nowMs, config.returnCooldownMs());
             if (returning) {
                 continue;
             }

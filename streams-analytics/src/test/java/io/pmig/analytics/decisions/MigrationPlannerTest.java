@@ -200,4 +200,32 @@ class MigrationPlannerTest {
             assertEquals("quiet", planner.plan(source, two, List.of(), Map.of(), NOW + i).destinationNode());
         }
     }
+
+    @Test
+    void noNodeTheWorkloadLeftWithinTheReturnCooldownIsADestinationNotOnlyTheLastOne() {
+        // web went b -> z -> a: b is two moves back, still within the cooldown.
+        WorkloadHistory fromB = WorkloadHistory.moved(null, "b", NOW - 200_000, config.returnCooldownMs());
+        WorkloadHistory fromZ = WorkloadHistory.moved(fromB, "z", NOW - 100_000, config.returnCooldownMs());
+        assertEquals("z", fromZ.leftNode());
+        assertFalse(planner.plan(source, List.of(source, idle("b")), List.of(), Map.of("web", fromZ), NOW).isMove());
+        WorkloadHistory later = WorkloadHistory.moved(fromB, "z", NOW - config.workloadCooldownMs(), 100_000);
+        assertEquals(Map.of("z", NOW - config.workloadCooldownMs()), later.left(), "departures older than the cooldown are forgotten");
+    }
+
+    @Test
+    void decisionStateWrittenBeforeTheseFieldsExistedStillReads() {
+        io.pmig.analytics.JsonSerde<WorkloadHistory> histories = io.pmig.analytics.JsonSerde.of(WorkloadHistory.class);
+        WorkloadHistory old = histories.deserialize("t", "{\"lastMoveMs\":5,\"leftNode\":\"b\"}".getBytes());
+        assertTrue(old.leftWithin("b", 6, 10));
+        assertFalse(old.leftWithin("c", 6, 10));
+        WorkloadHistory now = WorkloadHistory.moved(old, "c", 7, 10);
+        assertEquals(now, histories.deserialize("t", histories.serialize("t", now)));
+
+        io.pmig.analytics.JsonSerde<InFlightMove> moves = io.pmig.analytics.JsonSerde.of(InFlightMove.class);
+        InFlightMove legacy = moves.deserialize("t", ("{\"commandId\":\"m\",\"workloadId\":\"w\",\"sourceNode\":\"a\","
+                + "\"destinationNode\":\"b\",\"issuedAtMs\":1,\"cpuCores\":1.0,\"memBytes\":2}").getBytes());
+        assertTrue(legacy.inFlight(), "a move recorded before completions were kept is still in flight");
+        InFlightMove completed = legacy.completed(9);
+        assertEquals(completed, moves.deserialize("t", moves.serialize("t", completed)));
+    }
 }

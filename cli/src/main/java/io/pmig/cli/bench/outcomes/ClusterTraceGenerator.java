@@ -49,7 +49,7 @@ public final class ClusterTraceGenerator {
             String node = String.format(Locale.ROOT, "node-%02d", n + 1);
             nodes.add(new ClusterTrace.Node(node, NODE_CPUS, NODE_MEM_GIB << 30));
             Random r = new Random(cluster.nextLong());
-            double factor = 0.8 + 0.45 * r.nextDouble();
+            double factor = 0.85 + 0.45 * r.nextDouble();
             int phase = (n % 3) * DAY_S / 3;
             workloads.add(system(node, seconds, r));
             int webs = 2 + r.nextInt(2);
@@ -93,7 +93,7 @@ public final class ClusterTraceGenerator {
         double baseRss = 300 + 600 * r.nextDouble();
         double drift = 0;
         double burst = 1;
-        int nextBurst = (int) exponential(r, 900);
+        int nextBurst = (int) exponential(r, 600);
         int up = 0;
         int hold = 0;
         int down = 0;
@@ -106,7 +106,7 @@ public final class ClusterTraceGenerator {
                 up = 10 + r.nextInt(51);
                 hold = 30 + r.nextInt(151);
                 down = 10 + r.nextInt(21);
-                nextBurst = s + up + hold + down + (int) exponential(r, 900);
+                nextBurst = s + up + hold + down + (int) exponential(r, 600);
             }
             if (burstAt >= 0) {
                 int t = s - burstAt;

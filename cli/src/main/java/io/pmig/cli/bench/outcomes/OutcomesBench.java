@@ -36,10 +36,10 @@ import picocli.CommandLine.Option;
                 + "(none, threshold, tuned_rule, model, oracle) on one multi-node trace, replayed through the real topology and planner."})
 public final class OutcomesBench implements Callable<Integer> {
 
-    /** The shipped trace: {@code --nodes 24 --duration-s 5400 --seed 1} of {@link ClusterTraceGenerator}. */
+    /** The shipped trace: {@code --nodes 24 --duration-s 3600 --seed 1} of {@link ClusterTraceGenerator}. */
     public static final String SHIPPED_TRACE = "/io/pmig/analytics/training/trace-cluster.avro";
     static final int DEFAULT_NODES = 24;
-    static final int DEFAULT_SECONDS = 5400;
+    static final int DEFAULT_SECONDS = 3600;
     static final long DEFAULT_SEED = 1;
 
     static final double GOAL_VS_NONE = 0.5;
