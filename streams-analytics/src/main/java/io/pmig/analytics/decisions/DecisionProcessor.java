@@ -36,8 +36,10 @@ import org.slf4j.LoggerFactory;
  * workload's move history, all in changelogged stores.
  *
  * <p>A node overloaded for {@value AnalyticsConfig#HYSTERESIS_WINDOWS} consecutive windows is handed to
- * the {@link MigrationPlanner}; a resulting move becomes one MIGRATE command on pmig.commands, keyed by
- * workload id. Time here is the reports' window end, never the wall clock, so cooldowns and command
+ * the {@link MigrationPlanner} together with the other overloaded nodes of the same window end, the most
+ * severe first; a resulting move becomes one MIGRATE command on pmig.commands, keyed by workload id. A
+ * COMPLETED move keeps its destination's reservation until the destination reports a window that holds
+ * the moved load. Time here is the reports' window end, never the wall clock, so cooldowns and command
  * fields are the same when the input is replayed. The command id is derived from the workload, the source
  * node and the deciding window's end: if a fail-over re-runs a decision whose transaction was aborted, the
  * re-issued command carries the same id, and an executor that somehow saw both de-duplicates it.

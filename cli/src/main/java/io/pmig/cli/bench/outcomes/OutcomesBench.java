@@ -1,10 +1,12 @@
 package io.pmig.cli.bench.outcomes;
 
 import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.training.ModelFile;
 import io.pmig.analytics.training.OverloadDefinition;
 import io.pmig.analytics.training.TraceFile;
 import io.pmig.cli.bench.JsonLine;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.serde.SchemaCatalog;
 import java.io.IOException;
@@ -62,6 +64,14 @@ public final class OutcomesBench implements Callable<Integer> {
     @Option(names = "--write-trace", paramLabel = "FILE", description = "Also write the trace used to FILE (how the shipped one is made).")
     Path writeTrace;
 
+    @Option(names = "--write-tuning-trace", paramLabel = "FILE",
+            description = "Also write the tuning part (the seconds no strategy is measured on) to FILE, e.g. to train a model on it with pmig train --trace.")
+    Path writeTuningTrace;
+
+    @Option(names = "--model", paramLabel = "MODEL_FILE",
+            description = "Model file (pmig train --out) for the 'model' strategy instead of the shipped model.")
+    Path modelFile;
+
     @Option(names = "--tune-fraction", defaultValue = "0.33", paramLabel = "F",
             description = "Leading share of the trace that tunes the rule and is not replayed (default: ${DEFAULT-VALUE}).")
     double tuneFraction;
@@ -93,6 +103,11 @@ public final class OutcomesBench implements Callable<Integer> {
         int cut = (int) (trace.seconds() * tuneFraction);
         ClusterTrace tuning = trace.slice(0, cut);
         ClusterTrace replay = trace.slice(cut, trace.seconds());
+        if (writeTuningTrace != null) {
+            TraceFile.write(writeTuningTrace, tuning.toSamples());
+            System.out.println("wrote the tuning part to " + writeTuningTrace);
+        }
+        ModelUpdate model = modelFile == null ? OutcomeReplay.shippedModel() : ModelFile.read(modelFile);
         System.out.printf(Locale.ROOT, "trace: %s, %d nodes, %d workloads (%d migratable), %d s; rule tuned on the first %d s,"
                         + " strategies measured on the last %d s%n", source(), trace.nodes().size(), trace.workloads().size(),
                 trace.workloads().stream().filter(ClusterTrace.Workload::migratable).count(), trace.seconds(), cut, replay.seconds());
@@ -105,10 +120,11 @@ public final class OutcomesBench implements Callable<Integer> {
 
         Map<String, Outcome> outcomes = new LinkedHashMap<>();
         timed("none", outcomes, () -> OutcomeReplay.none(replay, config, horizonS));
+
         timed("threshold", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OutcomeReplay.threshold(config), null));
         timed("tuned_rule", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, cluster -> tuned.rule(), null));
-        timed("model", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OutcomeReplay.threshold(config),
-                OutcomeReplay.shippedModel()));
+        System.out.println("model: " + model.getVersion() + (modelFile == null ? " (shipped)" : " from " + modelFile));
+        timed("model", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OutcomeReplay.threshold(config), model));
         timed("oracle", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OracleScorer::new, null));
 
         System.out.println();
@@ -128,6 +144,7 @@ public final class OutcomesBench implements Callable<Integer> {
             result.put("strategies", strategies);
             result.put("goals", goals);
             result.put("tuned_rule", tuned.rule().toString());
+            result.put("model", model.getVersion().toString());
             result.put("trace", Map.of("source", source(), "nodes", trace.nodes().size(), "seconds", trace.seconds(),
                     "replayed_seconds", replay.seconds()));
             System.out.println(JsonLine.of(result));
