@@ -67,6 +67,7 @@ public final class AnalyticsConfig {
     public static final String MAX_DOWNTIME_MS = "analytics.decision.max.downtime.ms";
     public static final String DESTINATION_COOLDOWN_MS = "analytics.decision.destination.cooldown.ms";
     public static final String SEED = "analytics.decision.seed";
+    public static final String DESTINATION_TIE_MARGIN = "analytics.decision.destination.tie.margin";
     public static final String TICK_WAIT_MS = "analytics.decision.tick.wait.ms";
     public static final String COMMAND_TTL_MS = "analytics.decision.command.ttl.ms";
 
@@ -144,11 +145,15 @@ public final class AnalyticsConfig {
                 "Cost model: outage per MiB of the workload's RSS, in ms (PAGE_SERVER's slope between 256 MiB and 1 GiB, BENCHMARKS.md).");
         define(MAX_DOWNTIME_MS, 10_000L, text -> longAtLeast(MAX_DOWNTIME_MS, text, 0),
                 "No move whose estimated outage (the cost model above) exceeds this.");
-        define(DESTINATION_COOLDOWN_MS, 30_000L, text -> longAtLeast(DESTINATION_COOLDOWN_MS, text, 0),
-                "A node that took part in a migration is no destination for this long: its 10 s CPU mean shows a moved load only a"
-                        + " window later, and several sources choosing the same quiet node at once is herding.");
+        define(DESTINATION_COOLDOWN_MS, 10_000L, text -> longAtLeast(DESTINATION_COOLDOWN_MS, text, 0),
+                "A node that took part in a migration is no destination for this long (one window by default: until then its 10 s"
+                        + " CPU mean does not show a moved load in full; its reservation covers the same gap in the planner's sums)."
+                        + " Longer throttles how many moves a cluster can absorb: each destination takes at most one per cooldown.");
+        define(DESTINATION_TIE_MARGIN, 0.05, text -> doubleBetween(DESTINATION_TIE_MARGIN, text, 0, 1),
+                "Destinations whose load after the move (dominant-resource fraction) is within this of the least loaded one's are"
+                        + " tied; ties are broken by the seeded power of two choices below, not by node id.");
         define(SEED, 0L, text -> longAtLeast(SEED, text, Long.MIN_VALUE),
-                "Seed of the destination choice: two feasible nodes drawn at random from (seed, workload, source, window end), the"
+                "Seed of the destination tie-break: two tied nodes drawn at random from (seed, workload, source, window end), the"
                         + " less loaded wins (power of two choices). Same input, same choice.");
         define(TICK_WAIT_MS, 500L, text -> longAtLeast(TICK_WAIT_MS, text, 0),
                 "Overloaded nodes of one window end are planned together, most severe first, once every UP node has reported that"
@@ -306,6 +311,10 @@ public final class AnalyticsConfig {
 
     public long destinationCooldownMs() {
         return (Long) values.get(DESTINATION_COOLDOWN_MS);
+    }
+
+    public double destinationTieMargin() {
+        return (Double) values.get(DESTINATION_TIE_MARGIN);
     }
 
     public long seed() {

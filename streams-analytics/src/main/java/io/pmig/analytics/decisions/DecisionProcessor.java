@@ -279,7 +279,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         Trigger trigger = "model".equals(report.scorer()) ? Trigger.MODEL : Trigger.THRESHOLD;
         String text = String.format(Locale.ROOT,
                 "node %s overloaded for %d windows (score %.3f by %s%s); moving %s (%.2f cores, %d MiB, estimated outage %.2f s),"
-                        + " the cheapest move that relieves %s, to %s, the less loaded of two nodes with room drawn at random"
+                        + " the cheapest move that relieves %s, to %s, the least loaded node with room (near-ties broken by two seeded random draws)"
                         + " (load after move: source %.2f, destination %.2f)",
                 plan.sourceNode(), source.overloadStreak(), report.score(), report.scorer(),
                 report.modelVersion() == null ? "" : " " + report.modelVersion(), workload.workloadId(),

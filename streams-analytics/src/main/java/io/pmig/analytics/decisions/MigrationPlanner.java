@@ -35,9 +35,11 @@ import java.util.stream.Collectors;
  *       recently) with room after the move (CPU and memory within the destination limits, counting every
  *       reservation on them: moves in flight and moves completed but not yet in their reports), excluding every
  *       node the workload left within the return cooldown;</li>
- *   <li>among those, <b>power of two choices</b>: two drawn at random with a seed derived from the configured
- *       seed, the workload, the source and the time, the less loaded after the move wins (ties by id). Sending
- *       every source to the one least-loaded node makes them herd onto it.</li>
+ *   <li>the least loaded of those after the move, where nodes within {@value AnalyticsConfig#DESTINATION_TIE_MARGIN}
+ *       of it count as tied; ties are broken by <b>power of two choices</b>: two tied nodes drawn at random with a
+ *       seed derived from the configured seed, the workload, the source and the time, the less loaded wins (exact
+ *       ties by id). Sending every source to the one node with the lowest id among equally quiet ones makes them herd
+ *       onto it.</li>
  * </ol>
  */
 public final class MigrationPlanner {
@@ -185,17 +187,26 @@ public final class MigrationPlanner {
         if (feasible.isEmpty()) {
             return null;
         }
-        int chosen = 0;
-        if (feasible.size() > 1) {
+        // The least loaded after the move, but nodes within the tie margin of it are tied: among those, the less
+        // loaded of two drawn at random (power of two choices), so equally quiet nodes share the moves.
+        double least = loads.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+        List<Integer> tied = new ArrayList<>();
+        for (int i = 0; i < feasible.size(); i++) {
+            if (loads.get(i) <= least + config.destinationTieMargin()) {
+                tied.add(i);
+            }
+        }
+        int chosen = tied.get(0);
+        if (tied.size() > 1) {
             Random random = new Random(seed(workload.workloadId(), source.nodeId(), nowMs));
-            int first = random.nextInt(feasible.size());
-            int second = random.nextInt(feasible.size() - 1);
+            int first = random.nextInt(tied.size());
+            int second = random.nextInt(tied.size() - 1);
             if (second >= first) {
                 second++;
             }
-            int a = Math.min(first, second);
-            int b = Math.max(first, second);
-            chosen = loads.get(b) < loads.get(a) ? b : a; // a has the lower id: it wins ties
+            int a = tied.get(Math.min(first, second));
+            int b = tied.get(Math.max(first, second));
+            chosen = loads.get(b) < loads.get(a) ? b : a; // a has the lower id: it wins exact ties
         }
         double sourceAfter = dominantLoad(source.cpuUsedCores() - workload.cpuCores(), source.cpuCapacity(),
                 source.memUsedBytes() - workload.rssBytes(), source.memCapacityBytes());

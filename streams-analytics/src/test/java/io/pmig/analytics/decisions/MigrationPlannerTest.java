@@ -173,7 +173,7 @@ class MigrationPlannerTest {
     }
 
     @Test
-    void destinationsAreTheLessLoadedOfTwoDrawnBySeedSoSourcesDoNotHerdOntoOneNode() {
+    void equallyQuietDestinationsAreChosenByTwoSeededRandomDrawsSoSourcesDoNotHerdOntoOneNode() {
         List<NodeView> cluster = new java.util.ArrayList<>(List.of(source));
         for (int i = 0; i < 10; i++) {
             cluster.add(idle("n" + i));
@@ -194,11 +194,16 @@ class MigrationPlannerTest {
         }
         assertTrue(other.size() >= 5, other.toString());
 
-        // Two feasible nodes: both are drawn, and the less loaded always wins.
+        // A clearly quieter node always wins; nodes within the tie margin (5 % of capacity) share the moves.
         List<NodeView> two = List.of(source, node("busy", NodeState.UP, 1.2), node("quiet", NodeState.UP, 0.2));
-        for (int i = 0; i < 10; i++) {
+        List<NodeView> near = List.of(source, node("b", NodeState.UP, 0.4), node("c", NodeState.UP, 0.5), node("d", NodeState.UP, 0.45));
+        Set<String> nearChoices = new HashSet<>();
+        for (int i = 0; i < 20; i++) {
             assertEquals("quiet", planner.plan(source, two, List.of(), Map.of(), NOW + i).destinationNode());
+            nearChoices.add(planner.plan(source, near, List.of(), Map.of(), NOW + i * 1_000).destinationNode());
         }
+        assertEquals(Set.of("b", "d"), nearChoices, "0.4, 0.45 and 0.5 busy cores of 4 are within 5 % of each other: b and d"
+                + " each win some draws, c (the busiest of the three) loses every pair");
     }
 
     @Test
