@@ -5,8 +5,9 @@
 #   scripts/build-images.sh          PMIG_BASE_IMAGE unset: builds the offline base (build-base-image.sh) and uses it
 #   PMIG_BASE_IMAGE=eclipse-temurin:17-jre scripts/build-images.sh     with a registry: the official JRE image
 #
-# Images: pmig/pmig:latest (PMIG_IMAGE; every role) and pmig/kafka:latest (PMIG_KAFKA_IMAGE; the broker with the
-# apache/kafka image's interface, for Testcontainers). PMIG_JAR: use this pmig.jar instead of building one. The build
+# Images: pmig/pmig:latest (PMIG_IMAGE; every role), pmig/kafka:latest (PMIG_KAFKA_IMAGE; the broker with the
+# apache/kafka image's interface, for Testcontainers) and pmig/prometheus:latest (PMIG_PROMETHEUS_IMAGE; Debian's
+# prometheus from scripts/install-prometheus.sh with compose/prometheus.yml). PMIG_JAR: use this pmig.jar instead of building one. The build
 # context is compose/build, which also keeps the transfer secret the compose file mounts. Also installs docker-compose
 # (v1) when no compose is available.
 set -euo pipefail
@@ -14,6 +15,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 image="${PMIG_IMAGE:-pmig/pmig:latest}"
 kafka_image="${PMIG_KAFKA_IMAGE:-pmig/kafka:latest}"
+prometheus_image="${PMIG_PROMETHEUS_IMAGE:-pmig/prometheus:latest}"
 
 # shellcheck source=scripts/prerequisites.sh
 source "$here/prerequisites.sh"
@@ -42,15 +44,23 @@ prefix="${PMIG_CRIU_PREFIX:-/opt/pmig/criu}"
 [ -x "$prefix/bin/criu" ] && [ -x "$prefix/usr/sbin/criu" ] || PMIG_CRIU_FORCE=1 "$here/install-criu.sh" >/dev/null
 cp -a "$prefix" "$ctx/criu"
 cp "$PMIG_JAR" "$ctx/pmig.jar"
+# Debian's prometheus, extracted privately (no system service); only its binaries and web assets go into the image
+prometheus_bin="$("$here/install-prometheus.sh" | tail -n 1)"
+rm -rf "$ctx/prometheus"
+mkdir -p "$ctx/prometheus/usr/bin" "$ctx/prometheus/usr/share"
+cp "$prometheus_bin" "$(dirname "$prometheus_bin")/promtool" "$ctx/prometheus/usr/bin/"
+cp -a "$(dirname "$prometheus_bin")/../share/prometheus" "$ctx/prometheus/usr/share/"
+cp "$root/compose/prometheus.yml" "$ctx/"
 cp "$root/compose/node-entrypoint.sh" "$root/compose/kafka-run.sh" "$ctx/"
 [ -s "$ctx/transfer.secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$ctx/transfer.secret"
 chmod 600 "$ctx/transfer.secret"
 
 # Each rebuild leaves the previous image untagged (a new jar layer, ~160 MB): remove it unless something still uses it.
-previous="$(docker image inspect -f '{{.Id}}' "$image" "$kafka_image" 2>/dev/null || true)"
+previous="$(docker image inspect -f '{{.Id}}' "$image" "$kafka_image" "$prometheus_image" 2>/dev/null || true)"
 docker build -q -f "$root/compose/Dockerfile" --build-arg "BASE_IMAGE=$PMIG_BASE_IMAGE" -t "$image" "$ctx" >&2
 docker build -q -f "$root/compose/Dockerfile.kafka" --build-arg "PMIG_IMAGE=$image" -t "$kafka_image" "$ctx" >&2
+docker build -q -f "$root/compose/Dockerfile.prometheus" --build-arg "BASE_IMAGE=$PMIG_BASE_IMAGE" -t "$prometheus_image" "$ctx" >&2
 for id in $previous; do
   [ "$(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ] && docker rmi "$id" >/dev/null 2>&1 || true
 done
-echo "build-images: $image and $kafka_image built on $PMIG_BASE_IMAGE" >&2
+echo "build-images: $image, $kafka_image and $prometheus_image built on $PMIG_BASE_IMAGE" >&2

@@ -27,9 +27,32 @@ ensure_criu() {
   echo "pmig: using criu at $PMIG_CRIU" >&2
 }
 
+# Exports PMIG_PROMETHEUS: Debian's prometheus in a private prefix (no service started), for the metrics tests.
+ensure_prometheus() {
+  local here
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  PMIG_PROMETHEUS="$("$here/install-prometheus.sh" | tail -n 1)"
+  export PMIG_PROMETHEUS
+  echo "pmig: using prometheus at $PMIG_PROMETHEUS" >&2
+}
+
 # Debian's chromium, for the dashboard's browser test (a test tool's own browser download cannot work here).
 ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
+}
+
+# Third-party programs the network-identity tests move while clients talk to them (redis-server); installed with its
+# service held back (policy-rc.d), as the tests start their own.
+ensure_test_programs() {
+  command -v redis-server >/dev/null && return 0
+  local held=""
+  if [ "$(id -u)" = 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && held=1
+  fi
+  local rc=0
+  apt_install redis-server || rc=$?
+  [ -z "$held" ] || rm -f /usr/sbin/policy-rc.d
+  return $rc
 }
 
 # Debian's docker.io (dockerd 20.10, containerd, runc) and busybox-static (the test images are built FROM scratch

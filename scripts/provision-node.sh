@@ -57,8 +57,8 @@ UNIT
 }
 
 units=(pmig-agent pmig-executor)
-unit pmig-executor "pmig executor ($node)" "executor --node $node --bootstrap-server $bootstrap --listen $address:7070 --workdir /var/lib/pmig/executor --secret-file /etc/pmig/transfer.secret --criu $PMIG_CRIU"
-unit pmig-agent "pmig agent ($node)" "agent --node $node --bootstrap-server $bootstrap --workdir /var/lib/pmig/executor"
+unit pmig-executor "pmig executor ($node)" "executor --node $node --bootstrap-server $bootstrap --listen $address:7070 --workdir /var/lib/pmig/executor --secret-file /etc/pmig/transfer.secret --criu $PMIG_CRIU --metrics-host $address --metrics-port 9402"
+unit pmig-agent "pmig agent ($node)" "agent --node $node --bootstrap-server $bootstrap --workdir /var/lib/pmig/executor --metrics-host $address --metrics-port 9401"
 if [ "$controller" = 1 ]; then
   unit pmig-broker "pmig Kafka broker" "broker --data-dir /var/lib/pmig/broker --broker-property listeners=PLAINTEXT://$address:9092 --broker-property advertised.listeners=PLAINTEXT://$address:9092"
   unit pmig-analytics "pmig analytics" "analytics --bootstrap-server $bootstrap --state-dir /var/lib/pmig/analytics --http-host $address --http-port 7071"

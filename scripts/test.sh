@@ -10,8 +10,10 @@ cd "$root"
 source "$root/scripts/prerequisites.sh"
 ensure_build_tools
 ensure_criu
+ensure_prometheus
 ensure_chromium
 ensure_docker
+ensure_test_programs
 ensure_ruby
 # The Docker container tests (they start their own dockerd instances) and the Vagrantfile check must run here, not skip.
 export PMIG_REQUIRE_DOCKER=1 PMIG_REQUIRE_RUBY=1

@@ -90,6 +90,9 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <limits.h>
 #include <unistd.h>
 
 #ifndef SYS_close_range
@@ -128,11 +131,87 @@ static void msg(const char *fmt, ...)
     (void)r;
 }
 
+/*
+ * --tcp-repair-off PID...: takes the TCP sockets of these processes out of repair mode, as `criu dump` does itself
+ * when the dumped tree is to run on (network_unlock -> libsoccr_resume) but not with --leave-stopped. A tree that was
+ * left stopped and is then resumed with SIGCONT (a rollback, a periodic checkpoint) would otherwise find its
+ * connections in repair mode: every send fails with EINVAL and the application drops its clients (measured: a
+ * redis client reset after a rollback). Repair mode is recognised by SO_REUSEADDR reading SK_FORCE_REUSE (2), a value
+ * only TCP_REPAIR sets; it is set back to 0 (what TCP_REPAIR off leaves; established connections never bind again).
+ * Each socket is reached through pidfd_getfd(2). Prints how many sockets it resumed; exit 0 unless a process could
+ * not be read.
+ */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef TCP_REPAIR
+#define TCP_REPAIR 19
+#endif
+#define SK_FORCE_REUSE_VALUE 2
+
+static int tcp_repair_off(int argc, char **argv)
+{
+    int resumed = 0, failed = 0;
+    for (int i = 0; i < argc; i++) {
+        pid_t pid = (pid_t)atoi(argv[i]);
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pid <= 0 || pidfd < 0) {
+            msg("pidfd_open %s: %s", argv[i], strerror(errno));
+            failed++;
+            continue;
+        }
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+        DIR *d = opendir(dir);
+        if (!d) {
+            msg("opendir %s: %s", dir, strerror(errno));
+            close(pidfd);
+            failed++;
+            continue;
+        }
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            char link[PATH_MAX], target[64];
+            snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+            ssize_t n = readlink(link, target, sizeof target - 1);
+            if (n <= 0) continue;
+            target[n] = '\0';
+            if (strncmp(target, "socket:", 7) != 0) continue;
+            int fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(e->d_name), 0);
+            if (fd < 0) continue;
+            int protocol = 0, reuse = 0;
+            socklen_t len = sizeof protocol;
+            if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 && protocol == IPPROTO_TCP) {
+                len = sizeof reuse;
+                if (getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, &len) == 0 && reuse == SK_FORCE_REUSE_VALUE) {
+                    int off = 0;
+                    if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof off) == 0) {
+                        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+                        resumed++;
+                    } else {
+                        msg("pid %d fd %s: TCP_REPAIR off: %s", (int)pid, e->d_name, strerror(errno));
+                    }
+                }
+            }
+            close(fd);
+        }
+        closedir(d);
+        close(pidfd);
+    }
+    printf("%d\n", resumed);
+    return failed == 0 ? 0 : 1;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: pmig-init [--stdout FILE] [--stderr FILE] [--stdin FILE] [--cwd DIR]\n"
-            "                 [--pidfile FILE] [--status-file FILE] [--bind SRC:DST]... [--detach] [--no-ns] -- command [args...]\n");
+            "                 [--pidfile FILE] [--status-file FILE] [--bind SRC:DST]... [--detach] [--no-ns] -- command [args...]\n"
+            "       pmig-init --tcp-repair-off PID...\n");
     exit(2);
 }
 
@@ -507,6 +586,9 @@ static void forward_to_init(int sig)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--tcp-repair-off") == 0) {
+        return tcp_repair_off(argc - 2, argv + 2);
+    }
     if (argc > 2 && strcmp(argv[1], "--ns-stage2") == 0) {
         /* Re-executed inside the fresh namespaces by ns_child_setup_and_reexec(). */
         ready_fd = atoi(argv[2]);
@@ -560,6 +642,12 @@ int main(int argc, char **argv)
 
     init_host_pid = child;
     close(ready[1]);
+    /* the pid file before the workload runs: a workload may rewrite it, and must find it written already */
+    if (opt_pidfile && write_pidfile(opt_pidfile, child) < 0) {
+        msg("write pidfile %s: %s", opt_pidfile, strerror(errno));
+        kill(child, SIGKILL);
+        return 125;
+    }
     char said;
     ssize_t got;
     while ((got = read(ready[0], &said, 1)) < 0 && errno == EINTR) {
@@ -570,12 +658,8 @@ int main(int argc, char **argv)
         int st;
         while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
         }
+        if (opt_pidfile) unlink(opt_pidfile);
         return status_to_code(st) == 0 ? 125 : status_to_code(st);
-    }
-    if (opt_pidfile && write_pidfile(opt_pidfile, child) < 0) {
-        msg("write pidfile %s: %s", opt_pidfile, strerror(errno));
-        kill(child, SIGKILL);
-        return 125;
     }
     if (opt_detach) {
         printf("%d\n", (int)child);

@@ -7,11 +7,15 @@ import static io.pmig.executor.ExecutorConfig.CHECKPOINT_INTERVAL_MS;
 import static io.pmig.executor.ExecutorConfig.CHECKPOINT_PEER;
 import static io.pmig.executor.ExecutorConfig.CRIU_PATH;
 import static io.pmig.executor.ExecutorConfig.GHOST_LIMIT_CEILING_BYTES;
+import static io.pmig.executor.ExecutorConfig.WORKLOAD_BRIDGE;
+import static io.pmig.executor.ExecutorConfig.WORKLOAD_RANGE;
 import static io.pmig.executor.ExecutorConfig.INIT_PATH;
 import static io.pmig.executor.ExecutorConfig.KILL_WORKLOADS_ON_EXIT;
 import static io.pmig.executor.ExecutorConfig.TUNE_HOST;
 import static io.pmig.executor.ExecutorConfig.LISTEN;
 import static io.pmig.executor.ExecutorConfig.MAX_CONCURRENT_MIGRATIONS;
+import static io.pmig.executor.ExecutorConfig.METRICS_HOST;
+import static io.pmig.executor.ExecutorConfig.METRICS_PORT;
 import static io.pmig.executor.ExecutorConfig.NODE;
 import static io.pmig.executor.ExecutorConfig.PREPARE_TIMEOUT_MS;
 import static io.pmig.executor.ExecutorConfig.SECRET_FILE;
@@ -64,7 +68,9 @@ public final class ExecutorCommand implements Callable<Integer> {
             Map.entry(PREPARE_TIMEOUT_MS, "--prepare-timeout"), Map.entry(KILL_WORKLOADS_ON_EXIT, "--kill-workloads-on-exit"),
             Map.entry(TUNE_HOST, "--tune-host"),
             Map.entry(CHECKPOINT_INTERVAL_MS, "--checkpoint-interval-s"), Map.entry(CHECKPOINT_PEER, "--checkpoint-peer"),
-            Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"));
+            Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"), Map.entry(WORKLOAD_BRIDGE, "--workload-bridge"),
+            Map.entry(WORKLOAD_RANGE, "--workload-range"),
+            Map.entry(METRICS_PORT, "--metrics-port"), Map.entry(METRICS_HOST, "--metrics-host"));
 
     @Spec
     CommandSpec spec;
@@ -134,6 +140,23 @@ public final class ExecutorCommand implements Callable<Integer> {
                     "checkpoint (criu --ghost-limit, sized per dump up to this; default: ${DEFAULT-VALUE})."})
     String ghostLimitCeiling;
 
+    @Option(names = "--workload-bridge", paramLabel = "BRIDGE",
+            description = {"Bridge carrying the cluster's workload segment: workloads launched with --net own attach",
+                    "to it and keep their address when they move (see 'Network identity' in the README)."})
+    String workloadBridge;
+
+    @Option(names = "--workload-range", paramLabel = "A.B.C.D/PREFIX",
+            description = "The cluster's workload range, the same on every node (default: 10.213.0.0/16).")
+    String workloadRange;
+
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve Prometheus metrics at http://--metrics-host:PORT/metrics (default: no endpoint).")
+    String metricsPort;
+
+    @Option(names = "--metrics-host", paramLabel = "HOST",
+            description = "Address the metrics endpoint listens on (default: ${DEFAULT-VALUE}, every interface).")
+    String metricsHost;
+
     @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any executor setting; repeatable.")
     Map<String, String> settings = new LinkedHashMap<>();
 
@@ -159,7 +182,13 @@ public final class ExecutorCommand implements Callable<Integer> {
             throw named(new ConfigException(key, e.getMessage()));
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        try (NodeExecutor executor = new NodeExecutor(config).start()) {
+        NodeExecutor started;
+        try {
+            started = new NodeExecutor(config).start();
+        } catch (ConfigException e) {
+            throw e.key().equals(METRICS_PORT) ? named(e) : e; // a port in use: named as the operator gave it
+        }
+        try (NodeExecutor executor = started) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 executor.close();
                 stopped.countDown();
@@ -207,6 +236,10 @@ public final class ExecutorCommand implements Callable<Integer> {
         putIfGiven(overrides, CHECKPOINT_INTERVAL_MS, checkpointIntervalSeconds * 1000);
         putIfGiven(overrides, CHECKPOINT_PEER, checkpointPeer);
         putIfGiven(overrides, GHOST_LIMIT_CEILING_BYTES, ghostLimitCeiling);
+        putIfGiven(overrides, WORKLOAD_BRIDGE, workloadBridge);
+        putIfGiven(overrides, WORKLOAD_RANGE, workloadRange);
+        putIfGiven(overrides, METRICS_PORT, metricsPort);
+        putIfGiven(overrides, METRICS_HOST, metricsHost);
         if (given("--capacity")) {
             for (String part : capacity.split(",")) {
                 String[] kv = part.strip().split("=", 2);

@@ -1,6 +1,8 @@
 package io.pmig.executor;
 
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.network.AddressRange;
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.transfer.TransferCredentials;
 import io.pmig.executor.transfer.TransferLimits;
@@ -55,10 +57,14 @@ public final class ExecutorConfig {
     public static final String CHECKPOINT_INTERVAL_MS = "executor.checkpoint.interval.ms";
     public static final String CHECKPOINT_PEER = "executor.checkpoint.peer";
     public static final String GHOST_LIMIT_CEILING_BYTES = "executor.ghost.limit.ceiling.bytes";
+    public static final String WORKLOAD_BRIDGE = "executor.workload.bridge";
+    public static final String WORKLOAD_RANGE = "executor.workload.range";
     public static final String EVENTS_MAX_BLOCK_MS = "executor.events.max.block.ms";
     public static final String EVENTS_DELIVERY_TIMEOUT_MS = "executor.events.delivery.timeout.ms";
     public static final String EVENTS_PUBLISH_WAIT_MS = "executor.events.publish.wait.ms";
     public static final String COMMIT_TIMEOUT_MS = "executor.commit.timeout.ms";
+    public static final String METRICS_PORT = "executor.metrics.port";
+    public static final String METRICS_HOST = "executor.metrics.host";
 
     /** Where criu and the transfer secret come from when their keys are not set. */
     public static final String CRIU_ENV = "PMIG_CRIU";
@@ -121,6 +127,17 @@ public final class ExecutorConfig {
         define(GHOST_LIMIT_CEILING_BYTES, Criu.DEFAULT_GHOST_LIMIT_CEILING, text -> size(GHOST_LIMIT_CEILING_BYTES, text),
                 "Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the checkpoint"
                         + " (criu --ghost-limit, sized per dump up to this; bytes, or with K, M, G or T, e.g. 1G or 1GiB).");
+        define(WORKLOAD_BRIDGE, null, text -> text.strip(),
+                "Bridge in the executor's network namespace that carries the cluster's workload segment: workloads with"
+                        + " their own network identity (launch --net own) attach to it; unset = this node cannot host them.");
+        define(WORKLOAD_RANGE, AddressRange.parse("10.213.0.0/16"), text -> range(WORKLOAD_RANGE, text),
+                "The cluster's workload range (A.B.C.D/PREFIX, the same on every node): addresses of workloads with their"
+                        + " own network identity come from it (allocated cluster-wide through pmig.addresses).");
+        define(METRICS_PORT, null, text -> port(METRICS_PORT, text),
+                "Port of the Prometheus /metrics endpoint (0 = any free one). Unset: no endpoint (several nodes may share"
+                        + " a host, each needs a port of its own).");
+        define(METRICS_HOST, "0.0.0.0", text -> nonEmpty(METRICS_HOST, text),
+                "Address the /metrics endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
         define(EVENTS_MAX_BLOCK_MS, 10_000L, text -> longAtLeast(EVENTS_MAX_BLOCK_MS, text, 100),
                 "Event producer's max.block.ms: how long a send may wait for metadata or buffer space before it fails.");
         define(EVENTS_DELIVERY_TIMEOUT_MS, 15_000L,
@@ -221,8 +238,12 @@ public final class ExecutorConfig {
             Path init = initBinary != null && !overrides.containsKey(INIT_PATH) ? initBinary : installInit((Path) values.get(INIT_PATH));
             TransferCredentials secret = credentials != null && !overrides.containsKey(SECRET_FILE) ? credentials
                     : readSecret((Path) values.get(SECRET_FILE));
-            return new ExecutorConfig(values, kafka,
-                    verified.withGhostLimitCeiling((Long) values.get(GHOST_LIMIT_CEILING_BYTES)), init, secret);
+            Criu configured = verified.withGhostLimitCeiling((Long) values.get(GHOST_LIMIT_CEILING_BYTES)).withInitBinary(init);
+            if (values.get(WORKLOAD_BRIDGE) != null) {
+                configured = configured.withWorkloadNetwork(new WorkloadNetwork((String) values.get(NODE),
+                        (String) values.get(WORKLOAD_BRIDGE), (AddressRange) values.get(WORKLOAD_RANGE)));
+            }
+            return new ExecutorConfig(values, kafka, configured, init, secret);
         }
     }
 
@@ -311,6 +332,11 @@ public final class ExecutorConfig {
         return (Path) values.get(WORKDIR);
     }
 
+    /** The cluster's workload range ({@link #WORKLOAD_RANGE}). */
+    public AddressRange workloadRange() {
+        return (AddressRange) values.get(WORKLOAD_RANGE);
+    }
+
     public InetSocketAddress listen() {
         return (InetSocketAddress) values.get(LISTEN);
     }
@@ -385,6 +411,15 @@ public final class ExecutorConfig {
     }
 
     /** How long a source waits for the answer to its COMMIT; the destination's decision is settled by then. */
+    /** Port of the /metrics endpoint, or null for none. */
+    public Integer metricsPort() {
+        return (Integer) values.get(METRICS_PORT);
+    }
+
+    public String metricsHost() {
+        return (String) values.get(METRICS_HOST);
+    }
+
     public Duration commitTimeout() {
         return millis(COMMIT_TIMEOUT_MS);
     }
@@ -485,6 +520,21 @@ public final class ExecutorConfig {
         return new InetSocketAddress(text.substring(0, colon), port);
     }
 
+    private static Object port(String key, String text) {
+        long port = (Long) longAtLeast(key, text, 0);
+        if (port > 65535) {
+            throw new ConfigException(key, port + " is not a port (0 to 65535)");
+        }
+        return (int) port;
+    }
+
+    private static Object nonEmpty(String key, String text) {
+        if (text.isEmpty()) {
+            throw new ConfigException(key, "must not be empty");
+        }
+        return text;
+    }
+
     private static Object longAtLeast(String key, String text, long min) {
         long value;
         try {
@@ -520,6 +570,14 @@ public final class ExecutorConfig {
     }
 
     /** A size as every pmig command takes one ({@link Sizes}). */
+    private static Object range(String key, String text) {
+        try {
+            return AddressRange.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(key, e.getMessage());
+        }
+    }
+
     private static Object size(String key, String text) {
         return Sizes.parse(key, text);
     }

@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.transfer.TransferCredentials;
+import io.pmig.platform.testing.Scrape;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.schemas.CommandKind;
@@ -54,6 +56,9 @@ class MigrationTest {
     private static final Duration WAIT = Duration.ofSeconds(90);
     private static TestNodes nodes;
     private static CuttingProxy cutProxy;
+    /** /metrics of nodes a and b. */
+    private static String metricsA;
+    private static String metricsB;
 
     private static java.util.Set<String> lockTablesBefore;
 
@@ -61,13 +66,22 @@ class MigrationTest {
     static void startNodes() throws Exception {
         lockTablesBefore = TestNodes.criuLockTables();
         nodes = new TestNodes();
-        nodes.start("a");
-        nodes.start("b");
+        // a and b serve /metrics: tests read how their migrations changed the series
+        metricsA = metricsUrl(nodes.start("a", MigrationTest::withMetrics));
+        metricsB = metricsUrl(nodes.start("b", MigrationTest::withMetrics));
         Path corrupting = nodes.corruptingCriu();
         nodes.start("bad", c -> c.set(ExecutorConfig.CRIU_PATH, corrupting));
         InetSocketAddress cutListen = new InetSocketAddress(InetAddress.getLoopbackAddress(), TestNodes.freePort());
         cutProxy = new CuttingProxy(cutListen, 64 * 1024);
         nodes.start("cut", c -> c.set(ExecutorConfig.LISTEN, cutListen).set(ExecutorConfig.ADVERTISE, cutProxy.address()));
+    }
+
+    private static ExecutorConfig.Builder withMetrics(ExecutorConfig.Builder config) {
+        return config.set(ExecutorConfig.METRICS_HOST, "127.0.0.1").set(ExecutorConfig.METRICS_PORT, 0);
+    }
+
+    private static String metricsUrl(NodeExecutor executor) {
+        return "http://127.0.0.1:" + executor.metricsAddress().getPort() + "/metrics";
     }
 
     @AfterAll
@@ -87,9 +101,11 @@ class MigrationTest {
         String w = nodes.prefix + "counter";
         int pidBefore = launch("a", w, List.of("sh", "-c", COUNTER));
         awaitLines(nodes.workloadDir("a", w), 10);
+        Scrape before = Scrape.of(metricsB);
 
         String mid = nodes.send(CommandKind.MIGRATE, w, "a", "b", MigrationMode.PAGE_SERVER, List.of());
         MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+        assertMetricsOfACompletedMigration(before, Scrape.of(metricsB), done);
 
         assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());
         assertEquals(w, done.getWorkloadId());
@@ -161,11 +177,19 @@ class MigrationTest {
         String w = nodes.prefix + "badrestore";
         int pid = launch("a", w, List.of("sh", "-c", COUNTER));
         awaitLines(nodes.workloadDir("a", w), 10);
+        Scrape before = Scrape.of(metricsA);
 
         String mid = nodes.send(CommandKind.MIGRATE, w, "a", "bad", MigrationMode.PLAIN, List.of());
         MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
 
         assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        Scrape after = Scrape.of(metricsA);
+        assertEquals(1, delta(before, after, "pmig_executor_migrations_total", "mode", "PLAIN", "outcome", "ROLLED_BACK",
+                "side", "source"), "the source counts its rollback");
+        assertEquals(1, delta(before, after, "pmig_executor_rollbacks_total", "mode", "PLAIN", "reason", "restore"),
+                "a rollback after the destination's restore failed: " + after.find("pmig_executor_rollbacks_total"));
+        assertEquals(0, delta(before, after, "pmig_executor_migration_phase_seconds_count", "phase", "downtime"),
+                "only COMPLETED migrations are timed");
         assertTrue(done.getError().contains("restore"), done.getError());
         assertEquals(Optional.of(pid), nodes.runningPid("a", w), "the rollback should resume the frozen source, not restore it");
         assertTrue(nodes.runningPid("bad", w).isEmpty(), "running on the failed destination");
@@ -592,6 +616,50 @@ class MigrationTest {
         assertEquals(Phase.LAUNCH_FAILED, refused.getPhase());
         assertTrue(refused.getError().contains("must be an absolute path"), refused.getError());
         assertTrue(nodes.runningPid("a", w).isEmpty(), "nothing was started");
+    }
+
+    @Test
+    void aMetricsPortInUseStopsTheStartNamingTheKeyAndTheAddressAndReleasesTheNode() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            io.pmig.platform.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.pmig.platform.config.ConfigException.class, () -> nodes.start("metrics-port",
+                            c -> c.set(ExecutorConfig.METRICS_HOST, "127.0.0.1").set(ExecutorConfig.METRICS_PORT, taken.getLocalPort())));
+            assertEquals(ExecutorConfig.METRICS_PORT, e.key());
+            assertTrue(e.getMessage().contains("127.0.0.1:" + taken.getLocalPort()), e.getMessage());
+        }
+        nodes.start("metrics-port"); // the failed start left no claim on the node behind
+    }
+
+    /** b, the destination, counted the COMPLETED migration once and timed each of its phases once. */
+    private static void assertMetricsOfACompletedMigration(Scrape before, Scrape after, MigrationEvent done) {
+        String mode = done.getMode().name();
+        assertEquals(1, delta(before, after, "pmig_executor_migrations_total", "mode", mode, "outcome", "COMPLETED",
+                "side", "destination"), after.find("pmig_executor_migrations_total").toString());
+        for (String phase : List.of("freeze", "dump", "transfer", "restore", "downtime", "total")) {
+            assertEquals(1, delta(before, after, "pmig_executor_migration_phase_seconds_count", "mode", mode, "phase", phase),
+                    phase);
+        }
+        assertEquals(done.getTimings().getDowntimeMs() / 1000.0, delta(before, after,
+                "pmig_executor_migration_phase_seconds_sum", "mode", mode, "phase", "downtime"), 0.0005);
+        // the histogram's buckets hold the one downtime: in every bucket at or above it, in none below
+        for (var bucket : after.find("pmig_executor_migration_phase_seconds_bucket", "mode", mode, "phase", "downtime")) {
+            double le = bucket.labels().get("le").equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(bucket.labels().get("le"));
+            double was = before.value(bucket.name(), "mode", mode, "phase", "downtime", "le", bucket.labels().get("le"));
+            double added = bucket.value() - (Double.isNaN(was) ? 0 : was);
+            assertEquals(le * 1000 >= done.getTimings().getDowntimeMs() ? 1 : 0, added, "bucket le=" + bucket.labels().get("le"));
+        }
+        assertEquals(1, delta(before, after, "pmig_executor_events_total", "phase", "COMPLETED"));
+        assertTrue(after.value("pmig_executor_workloads", "node", nodes.prefix + "b", "role", "executor") >= 1);
+        assertTrue(after.value("kafka_producer_record_send_total", "node", nodes.prefix + "b") >= 2, "events producer");
+        assertTrue(after.value("kafka_consumer_fetch_manager_records_consumed_total", "node", nodes.prefix + "b") >= 1,
+                "commands consumer: " + after.find("kafka_consumer_fetch_manager_records_consumed_total"));
+    }
+
+    /** How much a series grew between two scrapes (an absent series counts as 0). */
+    private static double delta(Scrape before, Scrape after, String name, String... labels) {
+        double was = before.value(name, labels);
+        double is = after.value(name, labels);
+        return (Double.isNaN(is) ? 0 : is) - (Double.isNaN(was) ? 0 : was);
     }
 
     private static int launch(String node, String w, List<String> argv) throws Exception {

@@ -82,6 +82,14 @@ public final class AgentCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}, an hour at 1 Hz).")
     int bufferRecords;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve Prometheus metrics at http://--metrics-host:PORT/metrics (default: no endpoint).")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-host", paramLabel = "HOST", defaultValue = "0.0.0.0",
+            description = "Address the metrics endpoint listens on (default: ${DEFAULT-VALUE}, every interface).")
+    String metricsHost;
+
     /** Runs the agent on its own, without the pmig launcher (overhead measurements, systemd units). */
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
@@ -144,10 +152,13 @@ public final class AgentCommand implements Callable<Integer> {
             throw new ConfigException("--workdir", "is required in simulated mode: a simulated node's load is "
                     + "what its executor's workloads use");
         }
+        if (metricsPort != null && (metricsPort < 0 || metricsPort > 65535)) {
+            throw new ConfigException("--metrics-port", "must be a port, 0 to 65535, got " + metricsPort);
+        }
         Properties clientProperties = kafka.clientProperties();
         requireResolvableBootstrap(clientProperties.getProperty(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG));
         return new AgentConfig(nodeId, Duration.ofMillis(intervalMs), samplingMode, nodeCapacity, workdir,
-                bufferRecords, clientProperties);
+                bufferRecords, clientProperties, metricsHost, metricsPort);
     }
 
     /** Fails when no bootstrap host resolves; warns about single ones that do not. */

@@ -1,9 +1,13 @@
 package io.pmig.analytics;
 
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.pmig.analytics.query.NodeStatusServer;
 import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
+import io.pmig.platform.metrics.MetricsServer;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.TopicCreator;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Properties;
@@ -27,13 +31,18 @@ public final class AnalyticsApp implements AutoCloseable {
     private final KafkaStreams streams;
     private final NodeStatusServer server;
     private final CurrentScorer scorer;
+    private final RoleMetrics metrics;
+    private final MetricsServer metricsServer;
 
     private final CountDownLatch stopped;
 
-    private AnalyticsApp(KafkaStreams streams, NodeStatusServer server, CurrentScorer scorer, CountDownLatch stopped) {
+    private AnalyticsApp(KafkaStreams streams, NodeStatusServer server, CurrentScorer scorer, RoleMetrics metrics,
+                         MetricsServer metricsServer, CountDownLatch stopped) {
         this.streams = streams;
         this.server = server;
         this.scorer = scorer;
+        this.metrics = metrics;
+        this.metricsServer = metricsServer;
         this.stopped = stopped;
     }
 
@@ -46,7 +55,23 @@ public final class AnalyticsApp implements AutoCloseable {
     public static AnalyticsApp start(AnalyticsConfig config, Properties clientProperties, String instanceId,
                                      String httpHost, int httpPort, Path stateDir) {
         TopicCreator.ensureTopics(clientProperties);
-        NodeStatusServer server = new NodeStatusServer(httpHost, httpPort);
+        RoleMetrics metrics = RoleMetrics.of("analytics", "analytics_instance", instanceId);
+        MetricsServer metricsServer = null;
+        NodeStatusServer server;
+        try {
+            // the separate endpoint first: a port in use stops the start before anything joins the group
+            if (config.metricsPort() >= 0) {
+                metricsServer = MetricsServer.start(metrics, config.metricsHost(), config.metricsPort(),
+                        AnalyticsConfig.METRICS_PORT);
+            }
+            server = new NodeStatusServer(httpHost, httpPort);
+        } catch (RuntimeException e) {
+            if (metricsServer != null) {
+                metricsServer.close();
+            }
+            metrics.close();
+            throw e;
+        }
         HostInfo address = server.address();
 
         Properties props = new Properties();
@@ -58,7 +83,10 @@ public final class AnalyticsApp implements AutoCloseable {
         props.putAll(clientProperties);
 
         CurrentScorer scorer = new CurrentScorer(ThresholdScorer.from(config));
-        KafkaStreams streams = new KafkaStreams(AnalyticsTopology.buildTopology(config, scorer), props);
+        AnalyticsMeters meters = new AnalyticsMeters(metrics.registry(), config.dryRun());
+        scorer.onChange(meters::modelInUse);
+        KafkaStreams streams = new KafkaStreams(AnalyticsTopology.buildTopology(config, scorer, meters), props);
+        metrics.track(new KafkaStreamsMetrics(streams));
         streams.setUncaughtExceptionHandler(e -> {
             log.error("analytics instance {} stops on an unexpected error", instanceId, e);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
@@ -70,11 +98,11 @@ public final class AnalyticsApp implements AutoCloseable {
                 stopped.countDown();
             }
         });
-        server.start(streams, scorer::modelVersion);
+        server.start(streams, scorer::modelVersion, metrics);
         streams.start();
         log.info("analytics instance {} started (application {}, state in {}, dry run {})", instanceId,
                 config.applicationId(), stateDir, config.dryRun());
-        return new AnalyticsApp(streams, server, scorer, stopped);
+        return new AnalyticsApp(streams, server, scorer, metrics, metricsServer, stopped);
     }
 
     public KafkaStreams streams() {
@@ -92,6 +120,11 @@ public final class AnalyticsApp implements AutoCloseable {
         return "http://" + server.address().host() + ":" + server.address().port();
     }
 
+    /** Where the separate /metrics endpoint listens ({@value AnalyticsConfig#METRICS_PORT}), or null without one. */
+    public InetSocketAddress metricsAddress() {
+        return metricsServer == null ? null : metricsServer.address();
+    }
+
     /** The model version this instance scores with, or null for the threshold rule. */
     public String modelVersion() {
         return scorer.modelVersion();
@@ -101,7 +134,11 @@ public final class AnalyticsApp implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
         streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
                 .withTimeout(Duration.ofSeconds(30)));
+        metrics.close();
     }
 }

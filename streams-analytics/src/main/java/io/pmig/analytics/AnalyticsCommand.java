@@ -76,6 +76,14 @@ public final class AnalyticsCommand implements Callable<Integer> {
     @Option(names = "--migration-mode", paramLabel = "MODE", description = "Overrides " + AnalyticsConfig.MIGRATION_MODE + " (AUTO, PAGE_SERVER, PLAIN, LAZY).")
     String migrationMode;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT", description = "Overrides " + AnalyticsConfig.METRICS_PORT
+            + ": a Prometheus /metrics endpoint of its own (default: none; /metrics is on --http-port anyway).")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-host", paramLabel = "HOST", description = "Overrides " + AnalyticsConfig.METRICS_HOST
+            + " (default 0.0.0.0).")
+    String metricsHost;
+
     @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any analytics setting; repeatable.")
     Map<String, String> settings = new LinkedHashMap<>();
 
@@ -130,6 +138,8 @@ public final class AnalyticsCommand implements Callable<Integer> {
         putIfSet(overrides, AnalyticsConfig.WORKLOAD_COOLDOWN_MS, workloadCooldownMs);
         putIfSet(overrides, AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, maxConcurrentMigrations);
         putIfSet(overrides, AnalyticsConfig.MIGRATION_MODE, migrationMode);
+        putIfSet(overrides, AnalyticsConfig.METRICS_PORT, metricsPort);
+        putIfSet(overrides, AnalyticsConfig.METRICS_HOST, metricsHost);
         if (dryRun) {
             overrides.put(AnalyticsConfig.DRY_RUN, true);
         }

@@ -70,6 +70,8 @@ public final class AnalyticsConfig {
     public static final String DESTINATION_TIE_MARGIN = "analytics.decision.destination.tie.margin";
     public static final String TICK_WAIT_MS = "analytics.decision.tick.wait.ms";
     public static final String COMMAND_TTL_MS = "analytics.decision.command.ttl.ms";
+    public static final String METRICS_PORT = "analytics.metrics.port";
+    public static final String METRICS_HOST = "analytics.metrics.host";
 
     /** One declared key: its default (already typed), a parser that rejects bad text, and its documentation. */
     public record Key(String name, Object defaultValue, Function<String, Object> parser, String doc) {
@@ -127,6 +129,11 @@ public final class AnalyticsConfig {
                         + " (measured crossover on a 2-core machine: 96-160 MiB).");
         define(COMMAND_TTL_MS, 30_000L, text -> longAtLeast(COMMAND_TTL_MS, text, 1_000),
                 "A MIGRATE's deadline is its window end plus this: an executor that gets it later never acts on it (the overload it answered is old news).");
+        define(METRICS_PORT, -1, text -> intBetween(METRICS_PORT, text, -1, 65535),
+                "Port of a Prometheus /metrics endpoint of its own (0 = any free one); -1 = none. /metrics is always served"
+                        + " on the query port (--http-port) as well.");
+        define(METRICS_HOST, "0.0.0.0", text -> nonBlank(METRICS_HOST, text),
+                "Address the " + METRICS_PORT + " endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
         define(DRY_RUN, false, text -> bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
         define(RELIEF_LOOKAHEAD_MS, 0L, text -> longAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
@@ -325,6 +332,15 @@ public final class AnalyticsConfig {
         return (Long) values.get(TICK_WAIT_MS);
     }
 
+    /** Port of the separate /metrics endpoint, or -1 for none. */
+    public int metricsPort() {
+        return (Integer) values.get(METRICS_PORT);
+    }
+
+    public String metricsHost() {
+        return (String) values.get(METRICS_HOST);
+    }
+
     public boolean dryRun() {
         return (Boolean) values.get(DRY_RUN);
     }
@@ -372,6 +388,14 @@ public final class AnalyticsConfig {
         long value = (Long) longAtLeast(key, text, min);
         if (value > Integer.MAX_VALUE) {
             throw new ConfigException(key, value + " is too large");
+        }
+        return (int) value;
+    }
+
+    private static Object intBetween(String key, String text, int min, int max) {
+        long value = (Long) longAtLeast(key, text, min);
+        if (value > max) {
+            throw new ConfigException(key, value + " is above the maximum " + max);
         }
         return (int) value;
     }

@@ -98,6 +98,11 @@ public final class AnalyticsTopology {
 
     /** As {@link #buildTopology(AnalyticsConfig)}, scoring with the given holder so its owner can see the model in use. */
     public static Topology buildTopology(AnalyticsConfig config, CurrentScorer scorer) {
+        return buildTopology(config, scorer, AnalyticsMeters.unexported(config));
+    }
+
+    /** As {@link #buildTopology(AnalyticsConfig, CurrentScorer)}, counting decisions, scores and dead letters in meters. */
+    public static Topology buildTopology(AnalyticsConfig config, CurrentScorer scorer, AnalyticsMeters meters) {
         StreamsBuilder builder = new StreamsBuilder();
 
         builder.addGlobalStore(
@@ -109,7 +114,7 @@ public final class AnalyticsTopology {
 
         // Ingest.
         KStream<byte[], DecodeAttempt<NodeMetrics>> samples = decodeOrDeadLetter(builder, Topic.METRICS, NodeMetrics.class,
-                sample -> PlausibleSample.problem(sample, System.currentTimeMillis()), new SampleTimestampExtractor(), "metrics");
+                sample -> PlausibleSample.problem(sample, System.currentTimeMillis()), new SampleTimestampExtractor(), "metrics", meters);
 
         // Windows and scoring.
         // Values are the samples' bytes as they arrived (Avro single-object encoding): stored without re-encoding.
@@ -120,7 +125,7 @@ public final class AnalyticsTopology {
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATUS_STORE),
                 Serdes.String(), AvroSerde.of(NodeScore.class)));
         KStream<String, NodeVerdict> verdicts = samples.process(
-                () -> new NodeWindowProcessor(config, scorer, SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE),
+                () -> new NodeWindowProcessor(config, scorer, SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE, meters),
                 Named.as("node-windows"), SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE);
         verdicts.filter((node, verdict) -> verdict.score() != null, Named.as("has-score"))
                 .mapValues(NodeVerdict::score, Named.as("score"))
@@ -133,7 +138,7 @@ public final class AnalyticsTopology {
         KStream<String, DecisionInput> reports = verdicts
                 .filter((node, verdict) -> verdict.report() != null, Named.as("has-report"))
                 .mapValues(verdict -> DecisionInput.of(verdict.report()), Named.as("report"));
-        KStream<String, DecisionInput> outcomes = decodeOrDeadLetter(builder, Topic.EVENTS, MigrationEvent.class, event -> null, null, "events")
+        KStream<String, DecisionInput> outcomes = decodeOrDeadLetter(builder, Topic.EVENTS, MigrationEvent.class, event -> null, null, "events", meters)
                 .mapValues(DecodeAttempt::value, Named.as("events-value"))
                 .filter((key, event) -> ExecutorOutcome.isFinal(event), Named.as("final-phases"))
                 .map((key, event) -> KeyValue.pair(event.getWorkloadId().toString(), DecisionInput.of(ExecutorOutcome.of(event))),
@@ -148,7 +153,7 @@ public final class AnalyticsTopology {
                 .selectKey((key, input) -> CLUSTER_KEY, Named.as("to-cluster-key"))
                 .repartition(Repartitioned.with(Serdes.String(), DecisionCodec.decisionInputSerde())
                         .withName("decision-input").withNumberOfPartitions(1))
-                .process(() -> new DecisionProcessor(config, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE),
+                .process(() -> new DecisionProcessor(config, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE, meters),
                         Named.as("decisions"), DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE)
                 .to(Topic.COMMANDS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(MigrationCommand.class)).withName("commands-sink"));
 
@@ -158,7 +163,7 @@ public final class AnalyticsTopology {
     /** Reads a topic, decoding each value once at the source; what cannot be decoded, or fails {@code check}, goes to pmig.dlq. */
     private static <T extends SpecificRecordBase> KStream<byte[], DecodeAttempt<T>> decodeOrDeadLetter(
             StreamsBuilder builder, Topic topic, Class<T> type, Function<T, String> check, TimestampExtractor timestamps,
-            String name) {
+            String name, AnalyticsMeters meters) {
         Consumed<byte[], DecodeAttempt<T>> consumed = Consumed.with(Serdes.ByteArray(), DecodeAttempt.serde(type, check))
                 .withName(name + "-source");
         if (timestamps != null) {
@@ -166,7 +171,7 @@ public final class AnalyticsTopology {
         }
         KStream<byte[], DecodeAttempt<T>> attempts = builder.stream(topic.topicName(), consumed);
         attempts.filter((key, attempt) -> attempt == null || !attempt.decoded(), Named.as(name + "-undecodable"))
-                .processValues(() -> new DeadLetterProcessor<>(type), Named.as(name + "-dead-letter"))
+                .processValues(() -> new DeadLetterProcessor<>(type, meters), Named.as(name + "-dead-letter"))
                 .map((key, deadLetter) -> KeyValue.pair(deadLetter.getSourceTopic().toString(), deadLetter),
                         Named.as(name + "-dead-letter-key"))
                 .to(Topic.DLQ.topicName(), Produced.with(Serdes.String(), AvroSerde.<DeadLetter>of(DeadLetter.class))

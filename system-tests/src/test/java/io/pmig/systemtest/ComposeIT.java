@@ -26,10 +26,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code compose/docker-compose.yml} as the README runs it - broker, three nodes, two analytics replicas, dashboard -
- * under its own project name, with this build's images. The README's commands move a workload between node
- * containers twice: by hand ({@code pmig migrate}) and by analytics, when a CPU fault overloads its node; and the
- * analytics service scales to three replicas.
+ * {@code compose/docker-compose.yml} as the README runs it - broker, three nodes, two analytics replicas, dashboard,
+ * Prometheus - under its own project name, with this build's images. The README's commands move a workload between
+ * node containers twice: by hand ({@code pmig migrate}) and by analytics, when a CPU fault overloads its node; the
+ * analytics service scales to three replicas; Prometheus' query API answers pmig's series from every role.
  */
 class ComposeIT {
 
@@ -44,6 +44,7 @@ class ComposeIT {
     private static List<String> compose;
     private static Map<String, String> env;
     private static int dashboardPort;
+    private static int prometheusPort;
 
     @BeforeAll
     static void up() throws Exception {
@@ -54,7 +55,11 @@ class ComposeIT {
         try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             dashboardPort = free.getLocalPort();
         }
-        env = Map.of("PMIG_IMAGE", PmigImages.PMIG, "PMIG_DASHBOARD_PORT", String.valueOf(dashboardPort));
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            prometheusPort = free.getLocalPort();
+        }
+        env = Map.of("PMIG_IMAGE", PmigImages.PMIG, "PMIG_DASHBOARD_PORT", String.valueOf(dashboardPort),
+                "PMIG_PROMETHEUS_IMAGE", PmigImages.PROMETHEUS, "PMIG_PROMETHEUS_PORT", String.valueOf(prometheusPort));
         compose("down", "-v", "-t", "5"); // a previous run killed before its @AfterAll
         Result up = compose("up", "-d");
         assertEquals(0, up.code(), "compose up:\n" + up.output());
@@ -115,7 +120,45 @@ class ComposeIT {
         for (String id : ids) {
             Await.until("analytics " + id + " serving", Duration.ofMinutes(2),
                     () -> docker("logs", id).contains("serving http://"));
-            assertEquals("0", docker("inspect", "-f", "{{.RestartCount}}", id).strip(), "never restarted: " + id);
+            String restarts = docker("inspect", "-f", "{{.RestartCount}}", id).strip();
+            if (!restarts.equals("0")) { // what the previous run said before it stopped
+                fail("analytics " + id + " restarted " + restarts + " time(s); its log ends:\n" + docker("logs", "--tail", "40", id));
+            }
+        }
+    }
+
+    @Test
+    void prometheusScrapesEveryRoleAndItsQueryApiAnswersPmigSeries() throws Exception {
+        // every target up: three agents, three executors, the analytics replicas (2, or 3 once scaled)
+        Await.until("Prometheus scraping every agent", Duration.ofMinutes(2),
+                () -> promQuery("count(up{job=\"pmig-agent\"} == 1)") == 3);
+        Await.until("Prometheus scraping every executor", Duration.ofMinutes(1),
+                () -> promQuery("count(up{job=\"pmig-executor\"} == 1)") == 3);
+        Await.until("Prometheus scraping the analytics replicas", Duration.ofMinutes(1),
+                () -> promQuery("count(up{job=\"pmig-analytics\"} == 1)") >= 2);
+        // pmig's own series, from each role, per node
+        Await.until("samples published by every node's agent", Duration.ofMinutes(1),
+                () -> promQuery("count(pmig_agent_samples_published_total{job=\"pmig-agent\"} > 0)") == 3);
+        assertEquals(3, promQuery("count(pmig_executor_workloads{job=\"pmig-executor\"})"), "every executor's gauge");
+        assertEquals(3, promQuery("count(count by (node) (pmig_executor_migrations_total{job=\"pmig-executor\"}))"));
+        Await.until("analytics scoring every node", Duration.ofMinutes(1),
+                () -> promQuery("count(count by (node) (pmig_analytics_node_score{job=\"pmig-analytics\"} >= 0))") == 3);
+        assertTrue(promQuery("sum(pmig_analytics_model_info{job=\"pmig-analytics\"})") >= 2,
+                "each replica reports the scorer it uses");
+        assertTrue(promQuery("count({job=\"pmig-analytics\",__name__=~\"kafka_stream_.*\"})") > 0, "Kafka Streams metrics");
+    }
+
+    /** A PromQL query's single value from the compose Prometheus' HTTP API; NaN when it has none (yet). */
+    private static double promQuery(String promql) throws Exception {
+        URI uri = URI.create("http://127.0.0.1:" + prometheusPort + "/api/v1/query?query="
+                + java.net.URLEncoder.encode(promql, StandardCharsets.UTF_8));
+        try {
+            HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri)
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            var result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body()).path("data").path("result");
+            return result.isEmpty() ? Double.NaN : Double.parseDouble(result.path(0).path("value").path(1).asText());
+        } catch (java.io.IOException notUpYet) {
+            return Double.NaN;
         }
     }
 

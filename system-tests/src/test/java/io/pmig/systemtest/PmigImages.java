@@ -23,6 +23,7 @@ final class PmigImages {
 
     static final String PMIG = "pmig/pmig:it";
     static final String KAFKA = "pmig/kafka:it";
+    static final String PROMETHEUS = "pmig/prometheus:it";
 
     private static boolean built;
     private static Path root;
@@ -54,6 +55,7 @@ final class PmigImages {
         pb.environment().put("PMIG_JAR", jar.toString());
         pb.environment().put("PMIG_IMAGE", PMIG);
         pb.environment().put("PMIG_KAFKA_IMAGE", KAFKA);
+        pb.environment().put("PMIG_PROMETHEUS_IMAGE", PROMETHEUS);
         Process build = pb.start();
         if (!build.waitFor(20, TimeUnit.MINUTES) || build.exitValue() != 0) {
             build.destroyForcibly();

@@ -2,6 +2,7 @@ package io.pmig.cli.bench;
 
 import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.network.LocalSegment;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
@@ -15,6 +16,7 @@ import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.NetworkIdentity;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
@@ -70,6 +72,22 @@ public final class MigrateBench implements Callable<Integer> {
     @Option(names = "--json", description = "End with one JSON line: an entry per size and mode with downtime_ms, total_ms, raw_ms, ratio.")
     boolean json;
 
+    /** Who watches the workload besides its own heartbeat. */
+    enum ClientKind { NONE, TCP }
+
+    @Option(names = "--client", paramLabel = "NONE|TCP", defaultValue = "NONE", description = {
+            "TCP: the workload gets its own network identity on a local segment (bridges of its own) and echoes a",
+            "client in its own namespace, which keeps one connection and opens a new one every 50 ms; adds",
+            "client_gap_ms, client_resets, client_refused, client_timeouts (default: ${DEFAULT-VALUE})."})
+    ClientKind client;
+
+    /** Goal of issue 15: what a client sees is what pmig reports. */
+    static final double CLIENT_GAP_RATIO_GOAL = 1.1;
+    static final long LAZY_CLIENT_GAP_GOAL_MS = 500;
+    private static final int ECHO_PORT = 7000;
+    private LocalSegment segment;
+    private Path clientBinary;
+
     private final String prefix = "bench" + UUID.randomUUID().toString().substring(0, 4) + "-";
     private KafkaProducer<String, MigrationCommand> commands;
     private KafkaConsumer<String, MigrationEvent> eventReader;
@@ -84,53 +102,74 @@ public final class MigrateBench implements Callable<Integer> {
         List<Map<String, Object>> entries = new ArrayList<>();
         List<NodeExecutor> executors = new ArrayList<>();
         try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
-            Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
-            TopicCreator.ensureTopics(client);
-            Path workload = HeartbeatWorkload.build(root.resolve("bin"));
-            openClients(client);
-            byte[] secret = new byte[32];
-            new SecureRandom().nextBytes(secret);
-            for (String name : List.of("a", "b")) {
-                ExecutorConfig config = ExecutorConfig.local(prefix + name, client, root.resolve(name), criu, init, secret)
-                        .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
-                        .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false)
-                        .build();
-                NodeExecutor executor = new NodeExecutor(config).start();
-                executors.add(executor);
-                if (!executor.awaitReady(Duration.ofSeconds(60))) {
-                    throw new IllegalStateException("executor " + name + " was never assigned pmig.commands");
+            try {
+                Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
+                TopicCreator.ensureTopics(client);
+                Path workload = HeartbeatWorkload.build(root.resolve("bin"));
+                if (this.client == ClientKind.TCP) {
+                    segment = new LocalSegment();
+                    clientBinary = TcpClient.build(root.resolve("bin"));
                 }
-            }
-            System.out.printf(Locale.ROOT, "migration: heartbeat workload every 10 ms, sizes %s MiB, modes %s, criu %s%n",
-                    sizesMib, modes, criu.binary());
-            System.out.printf(Locale.ROOT, "  %8s %-11s %11s %9s %9s %7s  %s%n", "size", "mode", "downtime", "total", "raw",
-                    "ratio", "phases (executor's events): freeze / dump / transfer / restore, ms");
-            for (int size : sizesMib) {
-                RawResult raw = raw(criu, init, workload, root.resolve("raw"), size);
-                System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7s  criu dump %d + restore %d%n",
-                        size, "raw criu", raw.gapMs(), raw.dumpMs() + raw.restoreMs(), raw.gapMs(), "1.00",
-                        raw.dumpMs(), raw.restoreMs());
-                for (MigrationMode mode : modes) {
-                    Map<String, Object> entry = migrate(workload, root, size, mode, raw);
-                    entries.add(entry);
-                    PhaseTimings t = (PhaseTimings) entry.remove("timings");
-                    if ("COMPLETED".equals(entry.get("status"))) {
-                        System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7.2f  %d / %d / %d / %d (executor downtime %d)%n",
-                                size, mode, entry.get("downtime_ms"), entry.get("total_ms"), raw.gapMs(), entry.get("ratio"),
-                                t.getFreezeMs(), t.getDumpMs(), t.getTransferMs(), t.getRestoreMs(), t.getDowntimeMs());
-                    } else {
-                        System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, mode, entry.get("status"), entry.get("error"));
+                openClients(client);
+                byte[] secret = new byte[32];
+                new SecureRandom().nextBytes(secret);
+                for (String name : List.of("a", "b")) {
+                    ExecutorConfig.Builder builder = ExecutorConfig.local(prefix + name, client, root.resolve(name), criu, init, secret)
+                            .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
+                            .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false);
+                    if (segment != null) {
+                        builder.set(ExecutorConfig.WORKLOAD_BRIDGE, segment.nodeBridge(name))
+                                .set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString());
+                    }
+                    ExecutorConfig config = builder.build();
+                    NodeExecutor executor = new NodeExecutor(config).start();
+                    executors.add(executor);
+                    if (!executor.awaitReady(Duration.ofSeconds(60))) {
+                        throw new IllegalStateException("executor " + name + " was never assigned pmig.commands");
                     }
                 }
+                System.out.printf(Locale.ROOT, "migration: heartbeat workload every 10 ms, sizes %s MiB, modes %s, criu %s%n",
+                        sizesMib, modes, criu.binary());
+                System.out.printf(Locale.ROOT, "  %8s %-11s %11s %9s %9s %7s  %s%n", "size", "mode", "downtime", "total", "raw",
+                        "ratio", "phases (executor's events): freeze / dump / transfer / restore, ms");
+                for (int size : sizesMib) {
+                    RawResult raw = raw(criu, init, workload, root.resolve("raw"), size);
+                    System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7s  criu dump %d + restore %d%n",
+                            size, "raw criu", raw.gapMs(), raw.dumpMs() + raw.restoreMs(), raw.gapMs(), "1.00",
+                            raw.dumpMs(), raw.restoreMs());
+                    for (MigrationMode mode : modes) {
+                        Map<String, Object> entry = migrate(workload, root, size, mode, raw);
+                        entries.add(entry);
+                        PhaseTimings t = (PhaseTimings) entry.remove("timings");
+                        if ("COMPLETED".equals(entry.get("status"))) {
+                            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7.2f  %d / %d / %d / %d (executor downtime %d)%n",
+                                    size, mode, entry.get("downtime_ms"), entry.get("total_ms"), raw.gapMs(), entry.get("ratio"),
+                                    t.getFreezeMs(), t.getDumpMs(), t.getTransferMs(), t.getRestoreMs(), t.getDowntimeMs());
+                            if (entry.containsKey("client_gap_ms")) {
+                                System.out.printf(Locale.ROOT, "  %9s %-11s client: longest gap %d ms on its connection, %d resets,"
+                                                + " %d refused, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
+                                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
+                                        entry.get("client_probes"));
+                            }
+                        } else {
+                            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, mode, entry.get("status"), entry.get("error"));
+                        }
+                    }
+                }
+                printGoals(entries);
+            } finally {
+                // before the broker goes: an executor stopping without one waits a minute for each write
+                executors.forEach(NodeExecutor::close);
+                if (commands != null) {
+                    commands.close();
+                }
+                if (eventReader != null) {
+                    eventReader.close();
+                }
             }
-            printGoals(entries);
         } finally {
-            executors.forEach(NodeExecutor::close);
-            if (commands != null) {
-                commands.close();
-            }
-            if (eventReader != null) {
-                eventReader.close();
+            if (segment != null) {
+                segment.close();
             }
             killLeftovers(root);
             NodeWorkloads.deleteTree(root);
@@ -183,7 +222,9 @@ public final class MigrateBench implements Callable<Integer> {
         Map<String, Object> entry = new LinkedHashMap<>();
         entry.put("size_mib", sizeMib);
         entry.put("mode", mode.name());
-        String launchId = send(CommandKind.LAUNCH, id, null, prefix + "a", mode, List.of(workload.toString(), String.valueOf(sizeMib)));
+        List<String> argv = segment == null ? List.of(workload.toString(), String.valueOf(sizeMib))
+                : List.of(workload.toString(), String.valueOf(sizeMib), String.valueOf(ECHO_PORT));
+        String launchId = send(CommandKind.LAUNCH, id, null, prefix + "a", mode, argv);
         MigrationEvent launched = await(e -> e.getCommandId().toString().equals(launchId), "LAUNCHED " + id);
         if (launched.getPhase() != Phase.LAUNCHED) {
             throw new IllegalStateException("launch of " + id + " failed: " + launched.getError());
@@ -191,6 +232,8 @@ public final class MigrateBench implements Callable<Integer> {
         Path sourceWork = root.resolve("a").resolve("workloads").resolve(id).resolve("work");
         Path destinationWork = root.resolve("b").resolve("workloads").resolve(id).resolve("work");
         HeartbeatWorkload.awaitBeatAfter(sourceWork, System.currentTimeMillis() + 100, WAIT.toMillis());
+        TcpClient tcp = segment == null ? null : TcpClient.start(clientBinary, segment,
+                launched.getAddress().substring(0, launched.getAddress().indexOf('/')), ECHO_PORT, root.resolve("client-" + id));
         long started = System.currentTimeMillis();
         long t0 = System.nanoTime();
         String migrationId = send(CommandKind.MIGRATE, id, prefix + "a", prefix + "b", mode, List.of());
@@ -199,6 +242,16 @@ public final class MigrateBench implements Callable<Integer> {
         long totalMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         entry.put("status", end.getPhase().name());
         String where = "a";
+        if (tcp != null) {
+            tcp.awaitReplyAfter(System.currentTimeMillis() + 100, WAIT.toMillis());
+            tcp.close();
+            TcpClient.Seen seen = tcp.seen(started);
+            entry.put("client_gap_ms", seen.longestGapMs());
+            entry.put("client_resets", seen.resets());
+            entry.put("client_refused", seen.refused());
+            entry.put("client_timeouts", seen.timeouts());
+            entry.put("client_probes", seen.probes());
+        }
         if (end.getPhase() == Phase.COMPLETED) {
             where = "b";
             HeartbeatWorkload.awaitBeatAfter(destinationWork, System.currentTimeMillis() + 100, WAIT.toMillis());
@@ -236,6 +289,19 @@ public final class MigrateBench implements Callable<Integer> {
                         downtime == null ? "not measured (" + entry.get("status") + ": " + entry.get("error") + ")"
                                 : downtime + " ms " + ((Long) downtime <= LAZY_DOWNTIME_GOAL_MS ? "met" : "MISSED"));
             }
+            if (entry.get("client_gap_ms") instanceof Long gap && entry.get("executor_downtime_ms") instanceof Long reported) {
+                double clientRatio = Stats.ratio(gap, reported);
+                boolean clean = (Integer) entry.get("client_resets") == 0 && (Integer) entry.get("client_refused") == 0;
+                System.out.printf(Locale.ROOT, "  goal client gap <= %.1fx reported downtime, 0 resets, 0 refused (%s, %d MiB):"
+                                + " %d ms / %d ms = %.2fx, %d resets, %d refused, %d timeouts of %d probes %s%n",
+                        CLIENT_GAP_RATIO_GOAL, entry.get("mode"), entry.get("size_mib"), gap, reported, clientRatio,
+                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
+                        entry.get("client_probes"), clientRatio <= CLIENT_GAP_RATIO_GOAL && clean ? "met" : "MISSED");
+                if (entry.get("mode").equals(MigrationMode.LAZY.name()) && (Integer) entry.get("size_mib") == 1024) {
+                    System.out.printf(Locale.ROOT, "  goal LAZY client gap <= %d ms at 1 GiB: %d ms %s%n", LAZY_CLIENT_GAP_GOAL_MS,
+                            gap, gap <= LAZY_CLIENT_GAP_GOAL_MS ? "met" : "MISSED");
+                }
+            }
         }
     }
 
@@ -263,6 +329,7 @@ public final class MigrateBench implements Callable<Integer> {
                         List<String> argv) throws Exception {
         String commandId = prefix + kind + "-" + UUID.randomUUID();
         MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder().setCommandId(commandId).setKind(kind)
+                .setNetwork(segment != null ? NetworkIdentity.OWN : NetworkIdentity.NODE)
                 .setWorkloadId(workloadId).setSourceNode(source).setDestinationNode(destination).setMode(mode)
                 .setArgv(argv).setIssuedBy("bench"), System.currentTimeMillis(), CommandDeadline.OPERATOR_TTL).build();
         commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), workloadId, command)).get();

@@ -2,6 +2,7 @@ package io.pmig.cli.chaos;
 
 import io.pmig.cli.demo.WitnessLog;
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.events.WorkloadPlacement;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
@@ -472,7 +473,10 @@ public final class ChaosHarness {
     private TrialResult verify(int index, FaultKind kind, MigrationMode mode, Injection fault, String mid,
                                String workload, String src, String dst, long start) throws Exception {
         List<MigrationEvent> about = cluster.events().stream().filter(e -> workload.equals(e.getWorkloadId())).toList();
-        MigrationEvent outcome = about.stream().filter(e -> e.getMigrationId().equals(mid) && OUTCOMES.contains(e.getPhase()))
+        // as every reader does: a COMPLETED of a migration its destination gave up is a late one, wherever it stands
+        boolean givenUp = about.stream().anyMatch(e -> e.getMigrationId().equals(mid) && WorkloadPlacement.givenUpByDestination(e));
+        MigrationEvent outcome = about.stream().filter(e -> e.getMigrationId().equals(mid) && OUTCOMES.contains(e.getPhase())
+                        && !(givenUp && e.getPhase() == Phase.COMPLETED))
                 .reduce((a, b) -> b).orElse(null);
         int accepted = (int) about.stream().filter(e -> e.getMigrationId().equals(mid) && e.getPhase() == Phase.ACCEPTED
                 && src.equals(e.getNode())).count();

@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pmig.cli.operator.EventLines;
+import io.pmig.platform.metrics.MetricsServer;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.ModelUpdate;
@@ -57,6 +59,7 @@ public final class DashboardServer implements AutoCloseable {
     private final Thread follower;
     private volatile KafkaConsumer<String, byte[]> consumer;
     private volatile boolean running = true;
+    private final RoleMetrics metrics;
 
     public DashboardServer(Properties clientProperties, List<URI> analytics, InetSocketAddress listen) throws IOException {
         this.clientProperties = clientProperties;
@@ -67,6 +70,9 @@ public final class DashboardServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         }));
+        InetSocketAddress bound = http.getAddress();
+        metrics = RoleMetrics.of("dashboard", "dashboard", bound.getHostString() + ":" + bound.getPort());
+        http.createContext("/metrics", MetricsServer.handler(metrics)); // JVM and its consumer, for Prometheus
         http.createContext("/api/state", this::serveState);
         http.createContext("/", this::servePage);
         follower = new Thread(this::follow, "pmig-dashboard-follower");
@@ -91,6 +97,7 @@ public final class DashboardServer implements AutoCloseable {
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         try (var kafka = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
             consumer = kafka;
+            metrics.bind(kafka);
             Map<TopicPartition, Long> since = new HashMap<>();
             long fiveMinutesAgo = System.currentTimeMillis() - 300_000;
             for (Topic topic : List.of(Topic.METRICS, Topic.SCORES, Topic.EVENTS, Topic.MODELS)) {
@@ -200,5 +207,6 @@ public final class DashboardServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        metrics.close();
     }
 }

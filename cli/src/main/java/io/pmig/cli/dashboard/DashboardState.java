@@ -52,7 +52,8 @@ final class DashboardState {
                 ObjectNode w = workloads.computeIfAbsent(p.getWorkloadId(), id -> json.createObjectNode().put("id", id));
                 w.put("node", m.getNodeId()).put("pid", p.getPid()).put("cpu", p.getCpuPercent())
                         .put("rssMiB", p.getRssBytes() / 1048576.0).put("name", p.getName())
-                        .put("migratable", p.getMigratable()).put("seenMs", m.getTimestampMs());
+                        .put("migratable", p.getMigratable()).put("seenMs", m.getTimestampMs())
+                        .put("address", p.getAddress() == null ? "node's" : p.getAddress());
             }
         }
     }

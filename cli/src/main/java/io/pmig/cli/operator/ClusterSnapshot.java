@@ -1,8 +1,10 @@
 package io.pmig.cli.operator;
 
+import io.pmig.executor.events.WorkloadPlacement;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.Phase;
 import io.pmig.schemas.ProcessSample;
 import java.time.Duration;
 import java.util.HashMap;
@@ -102,22 +104,32 @@ public final class ClusterSnapshot {
 
     private static Map<String, Location> workloadLocations(Properties clientProperties) {
         Map<String, Location> locations = new TreeMap<>();
+        java.util.Set<String> givenUp = new java.util.HashSet<>();
         try (var consumer = consumer(clientProperties, Topic.EVENTS.<MigrationEvent>serde().deserializer())) {
             List<TopicPartition> partitions = assignAll(consumer, Topic.EVENTS.topicName());
             consumer.seekToBeginning(partitions);
             drain(consumer, consumer.endOffsets(partitions), record -> {
                 MigrationEvent event = record.value();
                 if (event != null && !event.getWorkloadId().isEmpty()) {
-                    fold(locations, event);
+                    fold(locations, givenUp, event);
                 }
             });
         }
         return locations;
     }
 
-    /** The phases that say where a workload runs now; others (intermediate phases) change nothing. */
-    static void fold(Map<String, Location> locations, MigrationEvent event) {
+    /**
+     * The phases that say where a workload runs now; others (intermediate phases) change nothing. A COMPLETED of a
+     * migration its destination gave up (seen in {@code givenUp}) is a late one and places nothing.
+     */
+    static void fold(Map<String, Location> locations, java.util.Set<String> givenUp, MigrationEvent event) {
         String id = event.getWorkloadId();
+        if (WorkloadPlacement.givenUpByDestination(event)) {
+            givenUp.add(event.getMigrationId());
+        }
+        if (event.getPhase() == Phase.COMPLETED && givenUp.contains(event.getMigrationId())) {
+            return;
+        }
         switch (event.getPhase()) {
             case LAUNCHED, RECOVERED -> locations.put(id, new Location(id, event.getNode(), event.getPid(),
                     event.getPhase().toString(), event.getTimestampMs()));

@@ -10,6 +10,7 @@ import io.pmig.schemas.DecisionReason;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.MigrationMode;
+import io.pmig.schemas.NetworkIdentity;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.ProcessSample;
@@ -157,23 +158,26 @@ public final class OperatorCommands {
         public Integer call() {
             requireBroker(kafka);
             ClusterSnapshot snapshot = ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30));
-            System.out.printf("%-24s %-12s %8s %7s %9s  %s%n", "WORKLOAD", "NODE", "PID", "CPU%", "RSS", "NAME / LAST EVENT");
+            System.out.printf("%-24s %-12s %8s %7s %9s %-18s  %s%n", "WORKLOAD", "NODE", "PID", "CPU%", "RSS", "ADDRESS",
+                    "NAME / LAST EVENT");
             Set<String> shown = new java.util.HashSet<>();
             for (NodeMetrics m : snapshot.nodes().values()) {
                 for (ProcessSample p : m.getProcesses()) {
                     if (p.getWorkloadId() != null && shown.add(p.getWorkloadId())) {
-                        System.out.printf("%-24s %-12s %8d %7.1f %9s  %s%s%n", p.getWorkloadId(), m.getNodeId(), p.getPid(),
-                                p.getCpuPercent(), mib(p.getRssBytes()), p.getName(), p.getMigratable() ? "" : " (pinned)");
+                        System.out.printf("%-24s %-12s %8d %7.1f %9s %-18s  %s%s%n", p.getWorkloadId(), m.getNodeId(),
+                                p.getPid(), p.getCpuPercent(), mib(p.getRssBytes()),
+                                p.getAddress() == null ? "node's" : p.getAddress(), p.getName(),
+                                p.getMigratable() ? "" : " (pinned)");
                     }
                 }
             }
             for (ClusterSnapshot.Location l : snapshot.workloads().values()) {
                 if (l.lost() && shown.add(l.workloadId())) {
-                    System.out.printf("%-24s %-12s %8s %7s %9s  LOST: %s (clear with pmig forget %s)%n",
-                            l.workloadId(), l.node(), "-", "-", "-", l.reason(), l.workloadId());
+                    System.out.printf("%-24s %-12s %8s %7s %9s %-18s  LOST: %s (clear with pmig forget %s)%n",
+                            l.workloadId(), l.node(), "-", "-", "-", "-", l.reason(), l.workloadId());
                 } else if (shown.add(l.workloadId())) {
-                    System.out.printf("%-24s %-12s %8d %7s %9s  %s (not in recent metrics)%n",
-                            l.workloadId(), l.node(), l.pid(), "-", "-", l.lastPhase());
+                    System.out.printf("%-24s %-12s %8d %7s %9s %-18s  %s (not in recent metrics)%n",
+                            l.workloadId(), l.node(), l.pid(), "-", "-", "-", l.lastPhase());
                 }
             }
             return 0;
@@ -201,6 +205,15 @@ public final class OperatorCommands {
         @Option(names = "--timeout-s", defaultValue = "30", description = "How long to wait for LAUNCHED (default: ${DEFAULT-VALUE}).")
         int timeoutS;
 
+        @Option(names = "--net", paramLabel = "NODE|OWN|AUTO", defaultValue = "AUTO", description = {
+                "OWN: its own network namespace and an address from the cluster's workload range that moves with it;",
+                "NODE: the node's network; AUTO: OWN where the node has a workload bridge (default: ${DEFAULT-VALUE})."})
+        NetworkIdentity network;
+
+        @Option(names = "--address", paramLabel = "A.B.C.D", description = "With --net own: this address of the workload"
+                + " range instead of a free one.")
+        String address;
+
         @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command line, after --.")
         List<String> argv = new ArrayList<>();
 
@@ -215,9 +228,14 @@ public final class OperatorCommands {
                             + " same path on every node)");
                 }
             }
+            if (address != null && network != NetworkIdentity.OWN) {
+                throw new ConfigException("--address", "an address is for a workload with its own network identity:"
+                        + " add --net own");
+            }
             requireKnownNodes(kafka, "--node", node);
             MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("launch")).setKind(CommandKind.LAUNCH).setWorkloadId(id)
+                    .setNetwork(network).setAddress(address)
                     .setDestinationNode(node).setArgv(argv).setMigratable(!pinned).setDeclaredFiles(new ArrayList<>(files))
                     .setReason(operatorReason("launched by operator"))
                     .setIssuedBy("pmig launch"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();

@@ -2,6 +2,7 @@ package io.pmig.cli.dashboard;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.platform.testing.Scrape;
 import io.pmig.platform.testing.SharedBroker;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationEvent;
@@ -80,6 +81,10 @@ class DashboardBrowserTest {
             assertTrue(points(second, "node-1") > pointsBefore, "charts got new points");
             assertTrue(second.contains("data-migration=\"mig-browser\""), "the migration is on the timeline");
             assertTrue(second.contains("COMPLETED") && second.contains("downtime 120 ms"), "with its outcome and timings");
+
+            Scrape scrape = Scrape.of(dashboard.url() + "metrics");
+            assertTrue(scrape.value("kafka_consumer_fetch_manager_records_consumed_total", "role", "dashboard") > 0,
+                    "the dashboard's /metrics shows its consumer: " + scrape.find("kafka_consumer_fetch_manager_records_consumed_total"));
 
             Path screenshot = Path.of("target", "dashboard-screenshot.png").toAbsolutePath();
             chromium(tmp, "--screenshot=" + screenshot, "--window-size=1400,1100", dashboard.url());

@@ -1,9 +1,7 @@
 package io.pmig.executor.checkpoint;
 
 import io.pmig.executor.container.ContainerWorkloads;
-import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
-import io.pmig.executor.migration.CriuEngine;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
@@ -152,8 +150,7 @@ public final class CheckpointShipper implements AutoCloseable {
 
     /** criu keeps a stopped tree's connections locked: once it runs again they must flow. */
     private void resume(int pid, Path images) {
-        CriuEngine.continueTree(pid, java.util.Set.of());
-        Criu.lockTable(images).ifPresent(node.config().criu()::deleteLockTable);
+        node.config().criu().resumeDumped(images, pid, ProcessTable.namespaceMembers(pid));
     }
 
     /** Copies the workload's directory (not its pid file) to {@code dir/workload}; returns what to send. */
@@ -191,11 +188,13 @@ public final class CheckpointShipper implements AutoCloseable {
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path dir : dirs.toList()) {
                 String workloadId = dir.getFileName().toString();
-                node.workloads().pid(workloadId).filter(ProcessTable::isAlive).ifPresent(pid -> {
+                int pid = node.workloads().pid(workloadId).filter(ProcessTable::isAlive).orElse(0);
+                if (pid != 0) {
                     log.warn("resuming {} (pid {}): the previous executor stopped during its checkpoint", workloadId, pid);
-                    CriuEngine.continueTree(pid, java.util.Set.of());
-                });
-                Criu.lockTable(dir.resolve("images")).ifPresent(node.config().criu()::deleteLockTable);
+                    node.config().criu().resumeDumped(dir.resolve("images"), pid, ProcessTable.namespaceMembers(pid));
+                } else {
+                    node.config().criu().unlock(dir.resolve("images"), 0);
+                }
                 NodeWorkloads.deleteTree(dir);
             }
         }

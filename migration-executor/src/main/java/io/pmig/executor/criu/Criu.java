@@ -1,5 +1,6 @@
 package io.pmig.executor.criu;
 
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.ProcessTree;
 import java.io.IOException;
@@ -48,8 +49,14 @@ public final class Criu {
     private final Optional<String> lazyPagesProblem;
     private final String version;
     private final long ghostLimitCeiling;
+    private final Optional<WorkloadNetwork> workloadNetwork;
+    /** pmig-init, whose {@code --tcp-repair-off} takes a resumed tree's connections out of repair mode. */
+    private final Path initBinary;
 
-    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version, long ghostLimitCeiling) {
+    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version, long ghostLimitCeiling,
+                 Optional<WorkloadNetwork> workloadNetwork, Path initBinary) {
+        this.workloadNetwork = workloadNetwork;
+        this.initBinary = initBinary;
         this.binary = binary;
         this.version = version;
         this.nft = nft;
@@ -66,7 +73,22 @@ public final class Criu {
             throw new IllegalArgumentException("the ghost limit ceiling must be at least criu's default of "
                     + GhostFiles.CRIU_DEFAULT_LIMIT + " bytes, got " + bytes);
         }
-        return new Criu(binary, nft, lazyPagesProblem, version, bytes);
+        return new Criu(binary, nft, lazyPagesProblem, version, bytes, workloadNetwork, initBinary);
+    }
+
+    /** This criu restoring workloads with their own network identity onto {@code network}'s bridge. */
+    public Criu withWorkloadNetwork(WorkloadNetwork network) {
+        return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, Optional.of(network), initBinary);
+    }
+
+    /** This criu resuming stopped trees' connections with {@code pmigInit --tcp-repair-off} ({@link #resumeDumped}). */
+    public Criu withInitBinary(Path pmigInit) {
+        return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, workloadNetwork, pmigInit);
+    }
+
+    /** Where workloads with their own network identity attach on this node; empty: it cannot host them. */
+    public Optional<WorkloadNetwork> workloadNetwork() {
+        return workloadNetwork;
     }
 
     public long ghostLimitCeiling() {
@@ -109,7 +131,8 @@ public final class Criu {
         if (!Files.isExecutable(nft)) {
             nft = resolveExecutable(Path.of("nft")).orElse(null);
         }
-        return new Criu(resolved, nft, pipeMaxSizeProblem(tuneHost), major + "." + minor, DEFAULT_GHOST_LIMIT_CEILING);
+        return new Criu(resolved, nft, pipeMaxSizeProblem(tuneHost), major + "." + minor, DEFAULT_GHOST_LIMIT_CEILING,
+                Optional.empty(), null);
     }
 
     /**
@@ -200,7 +223,7 @@ public final class Criu {
      * deletes the network-lock table, which criu keeps locked for a stopped tree.
      */
     public void checkpoint(int initPid, Path imagesDir) throws CriuException {
-        dumpLeavingStopped(initPid, imagesDir, null, List.of());
+        dumpLeavingStopped(initPid, imagesDir, null, List.of(), false);
     }
 
     /**
@@ -211,6 +234,12 @@ public final class Criu {
      */
     public void dumpLeavingStopped(int initPid, Path imagesDir, PageServerAddress pageServer, List<String> tls)
             throws CriuException {
+        dumpLeavingStopped(initPid, imagesDir, pageServer, tls, true);
+    }
+
+    /** {@code migrating}: the dump takes the address of a workload with its own network namespace off this node. */
+    private void dumpLeavingStopped(int initPid, Path imagesDir, PageServerAddress pageServer, List<String> tls,
+                                    boolean migrating) throws CriuException {
         WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
         HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
         List<Integer> stoppedBefore = ProcessTree.pids(initPid).stream().filter(p -> ProcessTable.state(p) == 'T').toList();
@@ -224,10 +253,22 @@ public final class Criu {
         Optional<String> changed = mountsChanged(initPid, mounts, nodeMounts);
         if (changed.isPresent()) {
             // as after criu's own failures: the tree runs again, unlocked, and what was stopped stays stopped
-            lockTable(imagesDir).ifPresent(this::deleteLockTable);
-            ProcessTable.signal("CONT", ProcessTable.namespaceMembers(initPid).stream()
+            resumeDumped(imagesDir, initPid, ProcessTable.namespaceMembers(initPid).stream()
                     .filter(p -> !stoppedBefore.contains(p)).toList());
             throw new CriuException(changed.get());
+        }
+        if (migrating) {
+            withdrawAddress(initPid);
+        }
+    }
+
+    /**
+     * A workload with its own network namespace: its frozen kernel would go on answering ARP for the address the
+     * copy is about to announce, so the host side of its veth goes down until a rollback brings it up again.
+     */
+    private static void withdrawAddress(int initPid) {
+        if (WorkloadNetwork.hasOwnNamespace(initPid)) {
+            WorkloadNetwork.withdraw(initPid);
         }
     }
 
@@ -237,7 +278,13 @@ public final class Criu {
      * it made of it are external: a restore binds them from the destination's directory ({@link WorkloadMounts}). So
      * are the mounts its namespace inherited from the node: a restore binds the destination node's ({@link HostMounts}).
      */
-    private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts) {
+    private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts)
+            throws CriuException {
+        try {
+            WorkloadNetwork.recordDump(initPid, imagesDir); // criu dumps an own network namespace by itself, veth included
+        } catch (IOException e) {
+            throw new CriuException("cannot record the network of " + initPid + " in " + imagesDir + ": " + e.getMessage(), e);
+        }
         long ghostLimit = GhostFiles.limit(GhostFiles.largest(initPid), ghostLimitCeiling);
         List<String> cmd = new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
                 "-D", imagesDir.toString(), "-o", "dump.log",
@@ -320,6 +367,7 @@ public final class Criu {
             }
             throw new CriuException(changed.get());
         }
+        withdrawAddress(initPid);
         return dump;
     }
 
@@ -405,6 +453,17 @@ public final class Criu {
     public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, boolean lazyPages, String logName)
             throws CriuException {
         List<String> nodeMounts = HostMounts.restoreOptions(imagesDir);
+        boolean ownNetwork = WorkloadNetwork.dumpedOwnNamespace(imagesDir);
+        if (ownNetwork) {
+            if (workloadNetwork.isEmpty()) {
+                throw new CriuException("this node cannot host workload addresses (no executor.workload.bridge), and the"
+                        + " workload in " + imagesDir + " has its own network identity");
+            }
+            Optional<String> problem = workloadNetwork.get().problem();
+            if (problem.isPresent()) {
+                throw new CriuException("the workload has its own network identity and " + problem.get());
+            }
+        }
         Path pidFile = imagesDir.resolve("restored.pid");
         try {
             Files.deleteIfExists(pidFile);
@@ -429,12 +488,30 @@ public final class Criu {
         if (lazyPages) {
             cmd.add("--lazy-pages");
         }
+        if (ownNetwork) {
+            String host = workloadNetwork.get().hostSide(workloadDir.getFileName().toString());
+            WorkloadNetwork.delete(host); // left by a copy that died here: criu would fail on it ("File exists")
+            cmd.addAll(workloadNetwork.get().restoreOptions(workloadDir.getFileName().toString()));
+        }
         runLogged(cmd, imagesDir.resolve(logName), "restore");
+        int pid;
         try {
-            return Integer.parseInt(Files.readString(pidFile).strip());
+            pid = Integer.parseInt(Files.readString(pidFile).strip());
         } catch (IOException | NumberFormatException e) {
             throw new CriuException("criu restore succeeded but wrote no readable pid to " + pidFile, e);
         }
+        if (ownNetwork) {
+            try {
+                // before anything resumes: clients' next packets find the new port
+                workloadNetwork.get().attach(workloadDir.getFileName().toString(), pid);
+            } catch (IOException e) {
+                ProcessTable.killNamespace(pid);
+                ProcessTable.awaitGone(pid, Duration.ofSeconds(10));
+                throw new CriuException("restored, but cannot plug the workload into " + workloadNetwork.get().bridge()
+                        + ": " + e.getMessage(), e);
+            }
+        }
+        return pid;
     }
 
     /**
@@ -507,16 +584,60 @@ public final class Criu {
      * reset the peer (CRIU-NOTES).
      */
     public void deleteLockTable(String table) {
+        deleteLockTable(table, 0);
+    }
+
+    /**
+     * Lets a tree a {@code --leave-stopped} dump left run again (a rollback, after a periodic checkpoint): criu leaves
+     * its network locked and its TCP connections in repair mode, where every send fails (criu undoes both itself
+     * only for a tree it lets run). The lock goes first, then repair mode (which sends a window probe), then
+     * SIGCONT to {@code members} (host pids; tasks that were stopped before the dump stay stopped). Returns false if a
+     * signal did not reach every member.
+     */
+    public boolean resumeDumped(Path imagesDir, int initPid, List<Integer> members) {
+        unlock(imagesDir, initPid);
+        if (initBinary == null) {
+            log.warn("no pmig-init to take the connections of {} out of repair mode: they will fail", initPid);
+        } else {
+            List<String> cmd = new ArrayList<>(List.of(initBinary.toString(), "--tcp-repair-off"));
+            // every task's sockets: one that stays stopped holds connections the others share or need
+            ProcessTable.namespaceMembers(initPid).forEach(p -> cmd.add(String.valueOf(p)));
+            try {
+                Result result = run(cmd, Duration.ofSeconds(30));
+                if (result.exitCode() != 0) {
+                    log.warn("pmig-init --tcp-repair-off {}: exit {}: {}", members, result.exitCode(), result.output().strip());
+                } else if (!result.output().strip().equals("0")) {
+                    log.info("{} connection(s) of {} out of repair mode", result.output().strip(), initPid);
+                }
+            } catch (CriuException e) {
+                log.warn("cannot take the connections of {} out of repair mode: {}", initPid, e.getMessage());
+            }
+        }
+        return ProcessTable.signal("CONT", members);
+    }
+
+    /** The lock table {@code imagesDir}'s dump made, if any, deleted where it is ({@link #deleteLockTable(String, int)}). */
+    public void unlock(Path imagesDir, int initPid) {
+        lockTable(imagesDir).ifPresent(t -> deleteLockTable(t, initPid));
+    }
+
+    /**
+     * As {@link #deleteLockTable(String)}, where criu put it: a dump of a tree with its own network namespace locks
+     * that namespace (the table is inside it), any other the node's. {@code initPid} 0: the node's.
+     */
+    public void deleteLockTable(String table, int initPid) {
         if (nft == null) {
             log.warn("cannot delete nft table inet {}: no nft binary beside {} or on PATH", table, binary);
             return;
         }
         try {
-            Result list = run(List.of(nft.toString(), "list", "tables"), Duration.ofSeconds(30));
+            Result list = run(WorkloadNetwork.inNamespaceOf(initPid, List.of(nft.toString(), "list", "tables")),
+                    Duration.ofSeconds(30));
             if (!list.output().contains("inet " + table)) {
                 return;
             }
-            Result del = run(List.of(nft.toString(), "delete", "table", "inet", table), Duration.ofSeconds(30));
+            Result del = run(WorkloadNetwork.inNamespaceOf(initPid, List.of(nft.toString(), "delete", "table", "inet", table)),
+                    Duration.ofSeconds(30));
             if (del.exitCode() == 0) {
                 log.info("deleted leftover criu network-lock table inet {}", table);
             } else {

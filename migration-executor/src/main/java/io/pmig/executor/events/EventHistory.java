@@ -30,20 +30,38 @@ public final class EventHistory {
     }
 
     /**
-     * True if the migration's destination committed: its last decisive event about the migration is COMPLETED. A
-     * destination whose COMPLETED was not acknowledged in time kills its copy and publishes ROLLED_BACK after it, so
-     * a COMPLETED that reached the log anyway is overruled by what follows it.
+     * True if the migration's destination committed: it published COMPLETED and never gave the migration up. A
+     * destination whose COMPLETED was not acknowledged in time kills its copy and publishes ROLLED_BACK; the COMPLETED
+     * may still reach the log, even after that ROLLED_BACK (a request the broker took late), so order decides nothing.
      */
     public boolean completed(String workloadId, String migrationId) {
-        return last(workloadId, e -> migrationId.equals(e.getMigrationId())
-                && (e.getPhase() == Phase.COMPLETED
-                    || (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED)
-                       && e.getNode().equals(e.getDestinationNode())))
-                .map(e -> e.getPhase() == Phase.COMPLETED).orElse(false);
+        List<MigrationEvent> events = all(workloadId, e -> migrationId.equals(e.getMigrationId()));
+        return events.stream().anyMatch(e -> e.getPhase() == Phase.COMPLETED)
+                && events.stream().noneMatch(WorkloadPlacement::givenUpByDestination);
+    }
+
+    /** The last event that places the workload ({@link WorkloadPlacement}), a given-up migration's COMPLETED skipped. */
+    public java.util.Optional<MigrationEvent> lastPlacing(String workloadId) {
+        List<MigrationEvent> events = all(workloadId, e -> true);
+        java.util.Set<String> givenUp = new java.util.HashSet<>();
+        events.stream().filter(WorkloadPlacement::givenUpByDestination).forEach(e -> givenUp.add(e.getMigrationId()));
+        MigrationEvent found = null;
+        for (MigrationEvent e : events) {
+            if (WorkloadPlacement.places(e) && !(e.getPhase() == Phase.COMPLETED && givenUp.contains(e.getMigrationId()))) {
+                found = e;
+            }
+        }
+        return java.util.Optional.ofNullable(found);
     }
 
     /** The last event about this workload that matches, reading its whole partition. */
     public java.util.Optional<MigrationEvent> last(String workloadId, java.util.function.Predicate<MigrationEvent> match) {
+        List<MigrationEvent> events = all(workloadId, match);
+        return events.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(events.get(events.size() - 1));
+    }
+
+    /** Every event about this workload that matches, in log order, reading its whole partition. */
+    public List<MigrationEvent> all(String workloadId, java.util.function.Predicate<MigrationEvent> match) {
         Properties props = new Properties();
         props.putAll(kafka);
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -56,7 +74,7 @@ public final class EventHistory {
             consumer.assign(List.of(tp));
             consumer.seekToBeginning(List.of(tp));
             long end = consumer.endOffsets(List.of(tp)).get(tp);
-            MigrationEvent found = null;
+            List<MigrationEvent> found = new java.util.ArrayList<>();
             while (consumer.position(tp) < end) {
                 ConsumerRecords<String, MigrationEvent> records;
                 try {
@@ -68,11 +86,11 @@ public final class EventHistory {
                 for (ConsumerRecord<String, MigrationEvent> r : records) {
                     MigrationEvent e = r.value();
                     if (e != null && r.offset() < end && workloadId.equals(e.getWorkloadId()) && match.test(e)) {
-                        found = e;
+                        found.add(e);
                     }
                 }
             }
-            return java.util.Optional.ofNullable(found);
+            return found;
         }
     }
 }

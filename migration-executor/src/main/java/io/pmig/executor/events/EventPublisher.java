@@ -1,6 +1,8 @@
 package io.pmig.executor.events;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.executor.ExecutorConfig;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.Phase;
@@ -30,6 +32,7 @@ public final class EventPublisher implements AutoCloseable {
     private final KafkaProducer<String, MigrationEvent> producer;
     private final String node;
     private final java.time.Duration publishWait;
+    private final ExecutorMeters meters;
 
     /**
      * A send may take the config's max block plus delivery timeout before the producer gives up on it, which is less
@@ -37,6 +40,12 @@ public final class EventPublisher implements AutoCloseable {
      * destination decides to kill its copy.
      */
     public EventPublisher(ExecutorConfig config) {
+        this(config, new ExecutorMeters(new SimpleMeterRegistry()), null);
+    }
+
+    /** Counts what it publishes in meters; exports its producer's client metrics to exported unless null. */
+    public EventPublisher(ExecutorConfig config, ExecutorMeters meters, RoleMetrics exported) {
+        this.meters = meters;
         Properties props = new Properties();
         props.putAll(config.kafka());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -49,6 +58,9 @@ public final class EventPublisher implements AutoCloseable {
         this.producer = new KafkaProducer<>(props, new StringSerializer(), Topic.EVENTS.<MigrationEvent>serde().serializer());
         this.node = config.node();
         this.publishWait = config.eventsPublishWait();
+        if (exported != null) {
+            exported.bind(producer); // unbound when the registry closes, after this producer
+        }
     }
 
     /** A new event from this node with zero timings; the caller fills what it knows. */
@@ -72,6 +84,7 @@ public final class EventPublisher implements AutoCloseable {
             log.info("event {} workload={} pid={}{}{}", event.getPhase(), event.getWorkloadId(), event.getPid(),
                     event.getError() == null ? "" : " error=" + event.getError(),
                     event.getTimings().getTotalMs() == 0 ? "" : " timings=" + event.getTimings());
+            meters.published(event);
             return meta.offset();
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot publish " + event.getPhase() + " to " + Topic.EVENTS.topicName()
@@ -135,6 +148,7 @@ public final class EventPublisher implements AutoCloseable {
                         event.getWorkloadId(), e.getMessage());
             }
         });
+        meters.published(event);
         log.info("event {} workload={} pid={}{} (sent)", event.getPhase(), event.getWorkloadId(), event.getPid(),
                 event.getTimings().getTotalMs() == 0 ? "" : " timings=" + event.getTimings());
     }

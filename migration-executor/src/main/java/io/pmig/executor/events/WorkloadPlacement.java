@@ -32,6 +32,15 @@ public final class WorkloadPlacement {
         };
     }
 
+    /**
+     * The destination gave the migration up: its own ROLLED_BACK or FAILED. It then has no copy, so the migration's
+     * COMPLETED - which can reach the log late, after this, when the broker took it only after its delivery timed out -
+     * places nothing, wherever it stands in the log.
+     */
+    public static boolean givenUpByDestination(MigrationEvent e) {
+        return (e.getPhase() == Phase.ROLLED_BACK || e.getPhase() == Phase.FAILED) && e.getNode().equals(e.getDestinationNode());
+    }
+
     /** A migration or recovery that ended with the workload running nowhere (the executors' "workload lost: ..."). */
     public static boolean isLost(MigrationEvent e) {
         return e.getPhase() == Phase.LOST

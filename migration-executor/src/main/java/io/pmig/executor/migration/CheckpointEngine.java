@@ -75,6 +75,11 @@ public interface CheckpointEngine {
     /** Whether the workload holds addresses in this node's network namespace (inet or abstract unix sockets). */
     boolean holdsNetworkAddresses(int initPid);
 
+    /** Whether the workload has a network identity of its own, which its destination must be able to host. */
+    default boolean hasOwnNetwork(int initPid) {
+        return false;
+    }
+
     // ---- source: freeze + dump, one strategy per mode; the frozen copy
 
     /** PLAIN: a full local checkpoint, tree left stopped. */

@@ -6,6 +6,7 @@ import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.migration.MigrationJournal.Step;
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.WorkloadIdentity;
 import io.pmig.schemas.MigrationMode;
@@ -102,6 +103,11 @@ public final class CriuEngine implements CheckpointEngine {
     }
 
     @Override
+    public boolean hasOwnNetwork(int initPid) {
+        return WorkloadNetwork.hasOwnNamespace(initPid);
+    }
+
+    @Override
     public CheckpointStrategy localDump() {
         return new CheckpointStrategy.LocalDump(criu);
     }
@@ -129,9 +135,11 @@ public final class CriuEngine implements CheckpointEngine {
         List<Integer> members = ProcessTable.namespaceMembers(frozen.init().pid()).stream()
                 .filter(pid -> !frozen.stoppedBefore().contains(ProcessTable.namespacePid(pid)))
                 .toList();
-        // unlock before the tasks run, so their first packets are not dropped
-        networkLock(frozen.images()).ifPresent(this::unlockNetwork);
-        if (!ProcessTable.signal("CONT", members)) {
+        if (WorkloadNetwork.hasOwnNamespace(frozen.init().pid())) {
+            WorkloadNetwork.reinstate(frozen.init().pid()); // its address back on this node, announced
+        }
+        // unlocked and out of repair mode before the tasks run, so that their first packets go out
+        if (!criu.resumeDumped(frozen.images(), frozen.init().pid(), members)) {
             log.warn("SIGCONT to {} did not reach every process", members);
         }
         return frozen.init().pid();
@@ -140,7 +148,7 @@ public final class CriuEngine implements CheckpointEngine {
     @Override
     public void release(FrozenSource frozen) {
         if (frozen.init().isPresent()) {
-            kill(frozen.init().pid());
+            kill(frozen.init().pid()); // its veth goes first: a copy may come back here, and no reset leaves
         }
         // the killed tree's sockets close silently (they were in repair mode); the lock has nothing left to guard
         networkLock(frozen.images()).ifPresent(this::unlockNetwork);
@@ -186,6 +194,8 @@ public final class CriuEngine implements CheckpointEngine {
     @Override
     public void kill(int initPid) {
         if (initPid != 0) {
+            // off the segment first: the killed tree's sockets would close with a reset to every client
+            WorkloadNetwork.hostSideOf(initPid).ifPresent(WorkloadNetwork::delete);
             ProcessTable.killNamespace(initPid);
             ProcessTable.awaitGone(initPid, Duration.ofSeconds(10));
         }

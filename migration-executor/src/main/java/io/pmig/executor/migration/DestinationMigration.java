@@ -226,6 +226,17 @@ public final class DestinationMigration implements SessionHandler {
                     + engine.version() + " here cannot restore those of version " + source.criuVersion() + " from "
                     + command.getSourceNode());
         }
+        if (source.ownNetwork()) {
+            var network = config.criu().workloadNetwork();
+            if (network.isEmpty()) {
+                throw new IllegalStateException(workloadId + " has its own network identity and " + config.node()
+                        + " cannot host workload addresses: no workload bridge (executor.workload.bridge)");
+            }
+            network.get().problem().ifPresent(why -> {
+                throw new IllegalStateException(workloadId + " has its own network identity and on " + config.node()
+                        + " " + why);
+            });
+        }
         if (!source.kernel().equals(NodeFacts.thisKernel())) {
             log.info("source kernel {} differs from this node's {}", source.kernel(), NodeFacts.thisKernel());
         }

@@ -17,13 +17,19 @@ import java.util.Map;
  * @param network  boot id + network-namespace inode: equal only when both run in one network namespace of one host
  * @param tlsCert  PEM certificate, or null when the mode moves no memory over criu's own connections
  * @param pages    the destination's page server (PAGE_SERVER), else null
+ * @param ownNetwork the source's workload has its own network identity: the destination must have a workload bridge
  */
 record NodeFacts(String kind, String criuVersion, String kernel, String network, long bytesNeeded, boolean holdsAddresses,
-                 String tlsCert, String pages) {
+                 String tlsCert, String pages, boolean ownNetwork) {
 
     static NodeFacts ofThisNode(String kind, String criuVersion, long bytesNeeded, boolean holdsAddresses, String tlsCert,
                                 String pages) {
-        return new NodeFacts(kind, criuVersion, thisKernel(), thisNetwork(), bytesNeeded, holdsAddresses, tlsCert, pages);
+        return new NodeFacts(kind, criuVersion, thisKernel(), thisNetwork(), bytesNeeded, holdsAddresses, tlsCert, pages,
+                false);
+    }
+
+    NodeFacts withOwnNetwork(boolean own) {
+        return new NodeFacts(kind, criuVersion, kernel, network, bytesNeeded, holdsAddresses, tlsCert, pages, own);
     }
 
     /**
@@ -43,6 +49,9 @@ record NodeFacts(String kind, String criuVersion, String kernel, String network,
         args.put("network", network);
         args.put("bytes", String.valueOf(bytesNeeded));
         args.put("addresses", String.valueOf(holdsAddresses));
+        if (ownNetwork) {
+            args.put("ownNetwork", "true");
+        }
         if (tlsCert != null) {
             args.put("tlsCert", Base64.getEncoder().encodeToString(tlsCert.getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
         }
@@ -63,7 +72,7 @@ record NodeFacts(String kind, String criuVersion, String kernel, String network,
         return new NodeFacts(args.getOrDefault("kind", "process"), args.getOrDefault("criu", "0.0"), args.getOrDefault("kernel", "?"),
                 args.getOrDefault("network", "?"), bytes, Boolean.parseBoolean(args.get("addresses")),
                 cert == null ? null : new String(Base64.getDecoder().decode(cert), java.nio.charset.StandardCharsets.US_ASCII),
-                args.get("pages"));
+                args.get("pages"), Boolean.parseBoolean(args.get("ownNetwork")));
     }
 
     /** The destination's reply: its facts, MACed. */

@@ -270,7 +270,8 @@ public final class SourceMigration {
         }
         TlsIdentity tls = memoryOverCriu ? TlsIdentity.in(node.config().workdir().resolve("tls")) : null;
         NodeFacts mine = NodeFacts.ofThisNode(engine.kind(), engine.version(), engine.residentBytes(initPid),
-                engine.holdsNetworkAddresses(initPid), tls == null ? null : tls.certificatePem(), null);
+                engine.holdsNetworkAddresses(initPid), tls == null ? null : tls.certificatePem(), null)
+                .withOwnNetwork(engine.hasOwnNetwork(initPid));
         String reply = connection.control("HELLO", mine.toArguments(), HELLO_TIMEOUT);
         NodeFacts theirs;
         try {
@@ -307,7 +308,7 @@ public final class SourceMigration {
     /** After a lost COMMIT reply: the destination's events decide, read as recovery reads them. */
     private boolean destinationCommitted() throws InterruptedException {
         try {
-            return MigrationRecovery.destinationCommitted(node, journal);
+            return MigrationRecovery.destinationCommitted(node, journal, true);
         } catch (RuntimeException e) {
             log.error("cannot read the events for {} s ({}); resuming {} here", node.config().sessionTimeout().toSeconds(),
                     e.getMessage(), workloadId);

@@ -1,5 +1,7 @@
 package io.pmig.executor.node;
 
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.checkpoint.CheckpointShipper;
 import io.pmig.executor.checkpoint.CheckpointStore;
@@ -7,6 +9,7 @@ import io.pmig.executor.checkpoint.NodeDeathRecovery;
 import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
+import io.pmig.executor.events.ExecutorMeters;
 import io.pmig.executor.events.PeerEvents;
 import io.pmig.executor.events.WorkloadPlacement;
 import io.pmig.executor.migration.CheckpointEngine;
@@ -15,17 +18,22 @@ import io.pmig.executor.migration.DestinationMigration;
 import io.pmig.executor.migration.MigrationRecovery;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.migration.SourceMigration;
+import io.pmig.executor.network.AddressBook;
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.transfer.TransferServer;
 import io.pmig.executor.workload.ExecutableLookup;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.platform.commands.CommandDeadline;
+import io.pmig.platform.metrics.MetricsServer;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.DeadLetterPublisher;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.NetworkIdentity;
 import io.pmig.schemas.Phase;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -68,6 +76,8 @@ public final class NodeExecutor implements AutoCloseable {
 
     private final ExecutorConfig config;
     private final String node;
+    /** pmig.addresses, opened on first use: only nodes that launch or end workloads with their own address need it. */
+    private AddressBook addresses;
     private final Set<String> migrating = ConcurrentHashMap.newKeySet();
     private final Semaphore migrationSlots;
     private final CountDownLatch assigned = new CountDownLatch(1);
@@ -82,6 +92,9 @@ public final class NodeExecutor implements AutoCloseable {
     private volatile boolean running;
     private volatile boolean fenced;
     private NodeClaim claim;
+    private RoleMetrics exported;
+    private MetricsServer metricsServer;
+    private ExecutorMeters meters;
 
     public NodeExecutor(ExecutorConfig config) {
         this(config, new CriuEngine(config.criu(), config.sessionTimeout()));
@@ -125,6 +138,7 @@ public final class NodeExecutor implements AutoCloseable {
         claim = NodeClaim.check(config); // a second executor for this node id stops here, before touching anything
         TransferServer transfer;
         try {
+            startMetrics();
             try {
                 transfer = new TransferServer(config.listen(), config.credentials(), config.transferLimits()).start();
             } catch (java.net.BindException e) {
@@ -139,12 +153,13 @@ public final class NodeExecutor implements AutoCloseable {
                 throw e;
             }
         } catch (IOException | RuntimeException e) {
+            closeMetrics();
             claim.close();
             throw e;
         }
         NodeWorkloads workloads = new NodeWorkloads(config.workdir(), config.initBinary());
         ledger = new CommandLedger(config.workdir().resolve("state").resolve("commands-seen"));
-        EventPublisher events = new EventPublisher(config);
+        EventPublisher events = new EventPublisher(config, meters, exported);
         ExitWatcher exits = new ExitWatcher(node, this::exited);
         PeerEvents peers = new PeerEvents(config.kafka(), node);
         services = new NodeServices(config, engine, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
@@ -170,7 +185,15 @@ public final class NodeExecutor implements AutoCloseable {
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-commands");
         consumer = new KafkaConsumer<>(props, new StringDeserializer(), Topic.COMMANDS.<MigrationCommand>serde().deserializer());
-        deadLetters = new DeadLetterPublisher(config.kafka(), "executor " + node);
+        if (exported != null) {
+            exported.bind(consumer);
+        }
+        Gauge.builder("pmig.executor.workloads", workloads, w -> w.ids().size())
+                .description("Workloads this node manages").register(meters.registry());
+        Gauge.builder("pmig.executor.migrations.in.progress", migrating, Set::size)
+                .description("Migrations this node takes part in right now, as source or destination")
+                .register(meters.registry());
+        deadLetters = new DeadLetterPublisher(config.kafka(), "executor " + node, meters.registry(), "executor");
         running = true;
         commandThread = new Thread(this::consumeCommands, "pmig-executor-" + node + "-commands");
         commandThread.start();
@@ -182,6 +205,39 @@ public final class NodeExecutor implements AutoCloseable {
         config.criu().lazyPagesProblem().ifPresent(problem ->
                 log.warn("LAZY migrations to or from {} will be refused: {}", node, problem));
         return this;
+    }
+
+    /**
+     * Counts into an exported registry when {@value ExecutorConfig#METRICS_PORT} is set, else into one nobody reads
+     * (in-process nodes of the demo and benchmarks get no JVM binders each).
+     */
+    private void startMetrics() {
+        if (config.metricsPort() != null) {
+            exported = RoleMetrics.of("executor", "node", node);
+            metricsServer = MetricsServer.start(exported, config.metricsHost(), config.metricsPort(), ExecutorConfig.METRICS_PORT);
+        }
+        meters = new ExecutorMeters(exported != null ? exported.registry() : new SimpleMeterRegistry());
+    }
+
+    private void closeMetrics() {
+        if (metricsServer != null) {
+            metricsServer.close();
+            metricsServer = null;
+        }
+        if (exported != null) {
+            exported.close();
+            exported = null;
+        }
+    }
+
+    /** Where /metrics listens, or null without {@value ExecutorConfig#METRICS_PORT}. */
+    public InetSocketAddress metricsAddress() {
+        return metricsServer == null ? null : metricsServer.address();
+    }
+
+    /** What this executor counts (exported or not). */
+    public ExecutorMeters meters() {
+        return meters;
     }
 
     public String nodeId() {
@@ -303,6 +359,20 @@ public final class NodeExecutor implements AutoCloseable {
             refuse(command, Phase.LAUNCH_FAILED, elsewhere.get());
             return;
         }
+        Optional<WorkloadNetwork> network = config.criu().workloadNetwork();
+        boolean ownNetwork = command.getNetwork() == NetworkIdentity.OWN
+                || (command.getNetwork() == NetworkIdentity.AUTO && network.isPresent() && container.isEmpty());
+        if (ownNetwork) {
+            Optional<String> cannotHost = container.isPresent()
+                    ? Optional.of("a Docker container keeps the network Docker gives it; --net own is for process workloads")
+                    : network.isEmpty() ? Optional.of(node + " cannot host workload addresses: it has no workload bridge"
+                    + " (executor.workload.bridge, --workload-bridge); launch with --net node, or see 'Network identity'"
+                    + " in the README") : network.get().problem();
+            if (cannotHost.isPresent()) {
+                refuse(command, Phase.LAUNCH_FAILED, cannotHost.get());
+                return;
+            }
+        }
         if (container.isEmpty() && !argv.isEmpty()) {
             Optional<String> cannotExec = ExecutableLookup.problem(argv.get(0), services.workloads().dir(id).resolve("work"));
             if (cannotExec.isPresent()) {
@@ -311,20 +381,30 @@ public final class NodeExecutor implements AutoCloseable {
             }
         }
         boolean existed = java.nio.file.Files.exists(services.workloads().dir(id));
+        String address = null;
         try {
             command.getDeclaredFiles().forEach(NodeWorkloads::checkDeclaredPath); // refuse before starting anything
+            if (ownNetwork) {
+                address = addresses().claim(id, command.getCommandId(), command.getAddress());
+            }
             int pid = container.isPresent() ? ContainerWorkloads.adopt(services, id, container.get())
-                    : services.workloads().launch(id, argv);
+                    : services.workloads().launch(id, argv, ownNetwork ? network.get() : null, address);
+            if (address != null) {
+                services.workloads().recordAddress(id, address);
+            }
             if (!command.getMigratable()) {
                 services.workloads().pin(id);
             }
             services.workloads().declareFiles(id, List.copyOf(command.getDeclaredFiles()));
             services.exits().watch(id, pid);
             services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.LAUNCHED)
-                    .setDestinationNode(node).setPid(pid));
+                    .setDestinationNode(node).setPid(pid).setAddress(address));
         } catch (IOException | RuntimeException e) {
             if (!existed && services.workloads().pid(id).isEmpty()) {
                 services.workloads().remove(id); // no half-made workload for a restart to find and report
+                if (address != null) {
+                    releaseAddress(id);
+                }
             }
             refuse(command, Phase.LAUNCH_FAILED, "launch failed: " + e.getMessage());
         }
@@ -337,7 +417,7 @@ public final class NodeExecutor implements AutoCloseable {
     private Optional<String> runsElsewhere(String id) {
         Optional<MigrationEvent> last;
         try {
-            last = services.history().last(id, WorkloadPlacement::places);
+            last = services.history().lastPlacing(id);
         } catch (RuntimeException e) {
             log.warn("cannot read pmig.events to check that {} runs nowhere else ({}); launching", id, e.toString());
             return Optional.empty();
@@ -375,9 +455,13 @@ public final class NodeExecutor implements AutoCloseable {
             return;
         }
         services.exits().unwatch(id);
+        boolean ownAddress = services.workloads().address(id).isPresent();
         services.workloads().stop(id, Duration.ofSeconds(10));
         ContainerWorkloads.removeContainer(services, id);
         services.workloads().remove(id);
+        if (ownAddress) {
+            releaseAddress(id);
+        }
         services.events().publish(services.events().event(command.getCommandId(), command.getCommandId(), id, Phase.KILLED)
                 .setSourceNode(node).setPid(pid));
     }
@@ -442,11 +526,18 @@ public final class NodeExecutor implements AutoCloseable {
         });
     }
 
-    /** Claims the workload for a migration; a periodic checkpoint of it is short, so it is waited for, not refused. */
+    /**
+     * Claims the workload for a migration; a periodic checkpoint of it is short, so it is waited for, not refused, and so
+     * is a migration of it that is finishing here (up to 15 s, on the command thread, as KILL waits).
+     */
     private boolean claimAfterCheckpoint(String id) {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        // a migration that just completed here may still be finishing (its session, its journal): a MIGRATE sent
+        // right after COMPLETED waits for it rather than being refused
+        long finishing = System.nanoTime() + Duration.ofSeconds(15).toNanos();
         while (!migrating.add(id)) {
-            if (checkpoints == null || !checkpoints.isCheckpointing(id) || System.nanoTime() > deadline) {
+            boolean checkpointing = checkpoints != null && checkpoints.isCheckpointing(id);
+            if ((!checkpointing && System.nanoTime() > finishing) || System.nanoTime() > deadline) {
                 return false;
             }
             try {
@@ -520,9 +611,29 @@ public final class NodeExecutor implements AutoCloseable {
         } catch (IOException e) {
             log.warn("cannot remove the pid file of {}: {}", workloadId, e.getMessage());
         }
+        if (services.workloads().address(workloadId).isPresent()) {
+            releaseAddress(workloadId);
+        }
         String id = "exit-" + workloadId + "-" + pid;
         services.events().publish(services.events().event(id, id, workloadId, Phase.EXITED).setSourceNode(node).setPid(pid)
                 .setError(code == null ? "killed (no exit status)" : code == 0 ? null : "exit status " + code));
+    }
+
+    private synchronized AddressBook addresses() {
+        if (addresses == null) {
+            addresses = new AddressBook(config.kafka(), config.workloadRange(), node);
+        }
+        return addresses;
+    }
+
+    /** The workload ended for good: its address goes back to the range (it stays held if that cannot be written). */
+    private void releaseAddress(String workloadId) {
+        try {
+            addresses().release(workloadId);
+        } catch (RuntimeException e) {
+            log.warn("cannot give back the address of {} on {}: {}", workloadId,
+                    Topic.ADDRESSES.topicName(), e.getMessage());
+        }
     }
 
     /** True if the workload runs on this node now. */
@@ -574,9 +685,15 @@ public final class NodeExecutor implements AutoCloseable {
             services.peers().close();
             services.events().close();
         }
+        synchronized (this) {
+            if (addresses != null) {
+                addresses.close();
+            }
+        }
         if (claim != null) {
             claim.close();
         }
+        closeMetrics();
         log.info("executor {} stopped", node);
     }
 }

@@ -1,6 +1,7 @@
 package io.pmig.executor.workload;
 
 import io.pmig.executor.criu.Criu;
+import io.pmig.executor.network.WorkloadNetwork;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -28,6 +29,8 @@ public final class NodeWorkloads {
     public static final String PID_FILE = "pid";
     /** Marker of a workload launched with migratable=false; the node's agent reports it as not migratable. */
     public static final String PINNED_FILE = "pinned";
+    /** Beside the pid file: the workload's own address (address/prefix), when it has its own network identity. */
+    public static final String ADDRESS_FILE = "address";
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     private final Path root;
@@ -58,6 +61,14 @@ public final class NodeWorkloads {
      * (detached: the init is adopted by the host's init, exactly like a restored one) and returns the init's host pid.
      */
     public int launch(String workloadId, List<String> argv) throws IOException {
+        return launch(workloadId, argv, null, null);
+    }
+
+    /**
+     * As {@link #launch(String, List)}; with {@code network}, in a network namespace of its own whose interface
+     * carries {@code cidr} (address/prefix), attached to the network's bridge.
+     */
+    public int launch(String workloadId, List<String> argv, WorkloadNetwork network, String cidr) throws IOException {
         if (argv.isEmpty()) {
             throw new IllegalArgumentException("LAUNCH needs a command line (argv is empty)");
         }
@@ -68,17 +79,38 @@ public final class NodeWorkloads {
         Files.createDirectories(dir.resolve("work"));
         Files.deleteIfExists(dir.resolve("exit.status"));
         String inside = Criu.WORKLOAD_MOUNT;
-        List<String> cmd = new ArrayList<>(List.of(initBinary.toString(), "--detach",
+        WorkloadNetwork.Prepared ownNetwork = network == null ? null : network.prepare(workloadId, cidr);
+        List<String> cmd = new ArrayList<>(ownNetwork == null ? List.of() : ownNetwork.enter());
+        cmd.addAll(List.of(initBinary.toString(), "--detach",
                 "--pidfile", dir.resolve(PID_FILE).toString(),
                 "--bind", dir + ":" + inside,
                 "--stdout", inside + "/stdout.log", "--stderr", inside + "/stderr.log",
                 "--status-file", inside + "/exit.status", "--cwd", inside + "/work", "--"));
         cmd.addAll(argv);
-        Path launchLog = dir.resolve("launch.log");
+        int pid;
+        try {
+            pid = runLauncher(workloadId, cmd, dir.resolve("launch.log"));
+        } catch (IOException | RuntimeException e) {
+            if (ownNetwork != null) {
+                WorkloadNetwork.delete(ownNetwork.hostSide());
+            }
+            throw e;
+        } finally {
+            if (ownNetwork != null) {
+                ownNetwork.close(); // the init holds the namespace now
+            }
+        }
+        // the identity of the pid the launcher printed, not of the pid file's: the workload may have rewritten that already
+        writeIdentity(workloadId, pid);
+        return pid;
+    }
+
+    /** Runs pmig-init's launcher, which exits once the init runs in its set-up namespaces; returns its host pid. */
+    private static int runLauncher(String workloadId, List<String> cmd, Path launchLog) throws IOException {
         Process launcher = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(launchLog.toFile()).start();
+        String printed = new String(launcher.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         try {
             if (!launcher.waitFor(30, TimeUnit.SECONDS)) {
                 launcher.destroyForcibly();
@@ -92,9 +124,11 @@ public final class NodeWorkloads {
             throw new IOException("pmig-init failed (exit " + launcher.exitValue() + "): "
                     + Files.readString(launchLog, StandardCharsets.UTF_8).strip());
         }
-        int pid = pidFile(workloadId).orElseThrow(() -> new IOException("pmig-init wrote no pid file in " + dir));
-        writeIdentity(workloadId, pid);
-        return pid;
+        try {
+            return Integer.parseInt(printed);
+        } catch (NumberFormatException e) {
+            throw new IOException("pmig-init printed no pid ('" + printed + "')");
+        }
     }
 
     /**
@@ -162,6 +196,24 @@ public final class NodeWorkloads {
         Files.writeString(tmp, pid + "\n");
         Files.move(tmp, dir.resolve(PID_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         writeIdentity(workloadId, pid);
+    }
+
+    /**
+     * Records the workload's own address (address/prefix) in its directory, where it travels with it and the agent
+     * reads it. A hint for display and for giving the address back; pmig.addresses is what holds it.
+     */
+    public void recordAddress(String workloadId, String cidr) throws IOException {
+        Files.writeString(dir(workloadId).resolve(ADDRESS_FILE), cidr + "\n");
+    }
+
+    /** The address {@link #recordAddress} recorded, if any. */
+    public Optional<String> address(String workloadId) {
+        try {
+            String text = Files.readString(dir(workloadId).resolve(ADDRESS_FILE)).strip();
+            return text.isEmpty() ? Optional.empty() : Optional.of(text);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 
     /** Pins the workload to this node: MIGRATE is refused and the agent reports it as not migratable. */

@@ -1,5 +1,6 @@
 package io.pmig.executor.workload;
 
+import io.pmig.executor.network.WorkloadNetwork;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -127,6 +128,9 @@ public final class ProcessTable {
      * still holds them (criu: "Can't bind", "Cannot assign requested address").
      */
     public static boolean holdsNetworkAddresses(int initPid) {
+        if (WorkloadNetwork.hasOwnNamespace(initPid)) {
+            return false; // its addresses are in its own namespace, which travels with it
+        }
         java.util.Set<String> inodes = new java.util.HashSet<>();
         for (int pid : namespaceMembers(initPid)) {
             try (Stream<Path> fds = Files.list(Path.of("/proc", String.valueOf(pid), "fd"))) {

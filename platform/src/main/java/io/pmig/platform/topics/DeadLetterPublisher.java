@@ -1,5 +1,7 @@
 package io.pmig.platform.topics;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.schemas.DeadLetter;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -26,12 +28,21 @@ public final class DeadLetterPublisher implements AutoCloseable {
 
     private final Properties kafka;
     private final String stage;
+    private final MeterRegistry registry;
+    private final String role;
     private KafkaProducer<String, DeadLetter> producer;
 
     /** @param stage who met the record ("executor node-2"), kept in the dead letter */
     public DeadLetterPublisher(Properties kafka, String stage) {
+        this(kafka, stage, null, null);
+    }
+
+    /** Also counts each dead letter in {@value RoleMetrics#DEAD_LETTERS} with {@code stage=role}. */
+    public DeadLetterPublisher(Properties kafka, String stage, MeterRegistry registry, String role) {
         this.kafka = kafka;
         this.stage = stage;
+        this.registry = registry;
+        this.role = role;
     }
 
     /** Seeks the consumer past the undecodable record and dead-letters it; waits for the broker's ack. */
@@ -39,6 +50,9 @@ public final class DeadLetterPublisher implements AutoCloseable {
         consumer.seek(e.topicPartition(), e.offset() + 1);
         String reason = e.getCause() == null ? e.getMessage() : e.getMessage() + ": " + e.getCause().getMessage();
         log.warn("dead letter from {}@{}: {}", e.topicPartition(), e.offset(), reason);
+        if (registry != null) {
+            RoleMetrics.deadLetters(registry, role, e.topicPartition().topic()).increment();
+        }
         DeadLetter letter = DeadLetter.newBuilder()
                 .setSourceTopic(e.topicPartition().topic())
                 .setPartition(e.topicPartition().partition())

@@ -1,6 +1,7 @@
 package io.pmig.platform.topics;
 
 import io.pmig.schemas.DeadLetter;
+import io.pmig.schemas.AddressClaim;
 import io.pmig.schemas.ExecutorClaim;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -32,6 +33,10 @@ public enum Topic {
     DLQ("pmig.dlq", DeadLetter.class, "source topic", 1, Map.of()),
     /** The node registry and the executors' fence: the latest ExecutorClaim of each node id (see NodeClaim). */
     NODES("pmig.nodes", ExecutorClaim.class, "node id", 1,
+            Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                    TopicConfig.SEGMENT_MS_CONFIG, String.valueOf(3600L * 1000))),
+    /** Which workload holds each address of the cluster's workload range (see AddressBook in the executor). */
+    ADDRESSES("pmig.addresses", AddressClaim.class, "address|workload id", 1,
             Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.SEGMENT_MS_CONFIG, String.valueOf(3600L * 1000)));
 

@@ -1,6 +1,8 @@
 package io.pmig.agent.publish;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
 import java.time.Duration;
@@ -55,6 +57,9 @@ public final class MetricsPublisher implements AutoCloseable {
     private final SampleBuffer buffer;
     private final Thread thread;
     private final AtomicLong delivered = new AtomicLong();
+    private final AgentMeters meters;
+    private final RoleMetrics exported;
+    private AutoCloseable producerMetrics;
 
     private volatile KafkaProducer<String, byte[]> producer;
     private volatile boolean stopping;
@@ -65,6 +70,14 @@ public final class MetricsPublisher implements AutoCloseable {
     private long retryPauseMs = RETRY_PAUSE_MS;
 
     public MetricsPublisher(String nodeId, Properties clientProperties, SampleBuffer buffer) {
+        this(nodeId, clientProperties, buffer, new AgentMeters(new SimpleMeterRegistry(), buffer), null);
+    }
+
+    /** @param exported where the producer's client metrics go as well; null: nowhere */
+    public MetricsPublisher(String nodeId, Properties clientProperties, SampleBuffer buffer, AgentMeters meters,
+                            RoleMetrics exported) {
+        this.meters = meters;
+        this.exported = exported;
         this.nodeId = nodeId;
         this.clientProperties = clientProperties;
         this.bootstrapServers = clientProperties.getProperty(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG);
@@ -99,7 +112,7 @@ public final class MetricsPublisher implements AutoCloseable {
      */
     public void start() {
         try {
-            producer = new KafkaProducer<>(producerProperties(clientProperties, nodeId));
+            producer = newProducer();
         } catch (KafkaException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new ConfigException("--client-config/--property", "Kafka rejected the producer settings: "
@@ -168,6 +181,7 @@ public final class MetricsPublisher implements AutoCloseable {
             Throwable error = awaitAcknowledgement(pending.get(i));
             if (error == null) {
                 delivered.incrementAndGet();
+                meters.published(chunk.get(i).takenAtNanos());
                 noteDelivered();
                 retryPauseMs = RETRY_PAUSE_MS;
             } else {
@@ -269,17 +283,38 @@ public final class MetricsPublisher implements AutoCloseable {
     private KafkaProducer<String, byte[]> producer() {
         KafkaProducer<String, byte[]> current = producer;
         if (current == null) {
-            current = new KafkaProducer<>(producerProperties(clientProperties, nodeId));
+            current = newProducer();
             producer = current;
         }
         return current;
+    }
+
+    private KafkaProducer<String, byte[]> newProducer() {
+        KafkaProducer<String, byte[]> created = new KafkaProducer<>(producerProperties(clientProperties, nodeId));
+        if (exported != null) {
+            producerMetrics = exported.bind(created);
+        }
+        return created;
     }
 
     private void closeProducer(Duration timeout) {
         KafkaProducer<String, byte[]> current = producer;
         producer = null;
         if (current != null) {
+            closeProducerMetrics();
             current.close(timeout);
+        }
+    }
+
+    private void closeProducerMetrics() {
+        AutoCloseable binding = producerMetrics;
+        producerMetrics = null;
+        if (binding != null) {
+            try {
+                binding.close();
+            } catch (Exception e) {
+                log.debug("unbinding the producer's metrics: {}", e.toString());
+            }
         }
     }
 

@@ -22,12 +22,13 @@ public final class ManagedWorkloads {
     private static final Logger log = LoggerFactory.getLogger(ManagedWorkloads.class);
 
     /**
-     * One managed workload: its id, the host pid of its init process, and whether it may be migrated (the executor
-     * writes a {@code pinned} marker beside the pid file for a workload launched with migratable=false).
+     * One managed workload: its id, the host pid of its init process, whether it may be migrated (the executor
+     * writes a {@code pinned} marker beside the pid file for a workload launched with migratable=false), and its own
+     * address (the executor's {@code address} file, address/prefix) or null when it uses the node's network.
      */
-    public record Workload(String workloadId, int initPid, boolean migratable) {
+    public record Workload(String workloadId, int initPid, boolean migratable, String address) {
         public Workload(String workloadId, int initPid) {
-            this(workloadId, initPid, true);
+            this(workloadId, initPid, true, null);
         }
     }
 
@@ -51,7 +52,8 @@ public final class ManagedWorkloads {
             for (Path dir : dirs) {
                 Integer pid = readPid(dir.resolve("pid"));
                 if (pid != null && Files.isDirectory(Path.of("/proc", pid.toString()))) {
-                    workloads.add(new Workload(dir.getFileName().toString(), pid, !Files.exists(dir.resolve("pinned"))));
+                    workloads.add(new Workload(dir.getFileName().toString(), pid, !Files.exists(dir.resolve("pinned")),
+                            address(dir.resolve("address"))));
                 }
             }
         } catch (IOException e) {
@@ -59,6 +61,15 @@ public final class ManagedWorkloads {
         }
         workloads.sort(Comparator.comparing(Workload::workloadId));
         return workloads;
+    }
+
+    private static String address(Path file) {
+        try {
+            String text = Files.readString(file).strip();
+            return text.isEmpty() || text.length() > 18 ? null : text; // A.B.C.D/PP at most
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static Integer readPid(Path pidFile) {

@@ -117,7 +117,7 @@ public final class NodeSampler {
             managedCpuPercent += cpu;
             managedRssBytes += rss;
             samples.add(new ProcessSample(workload.workloadId(), workload.initPid(), main.name(), cpu, rss, threads,
-                    main.stateName(), workload.migratable()));
+                    main.stateName(), workload.migratable(), workload.address()));
         }
         samples.addAll(busiestOthers(processes, managedPids));
         previousProcesses = processes;
@@ -166,7 +166,7 @@ public final class NodeSampler {
                         .thenComparing(Comparator.comparingLong((Usage u) -> u.stat().rssPages()).reversed()))
                 .limit(TOP_OTHER_PROCESSES)
                 .map(u -> new ProcessSample(null, u.stat().pid(), u.stat().name(), u.cpuPercent(),
-                        u.stat().rssPages() * pageSize, u.stat().threads(), u.stat().stateName(), false))
+                        u.stat().rssPages() * pageSize, u.stat().threads(), u.stat().stateName(), false, null))
                 .toList();
     }
 

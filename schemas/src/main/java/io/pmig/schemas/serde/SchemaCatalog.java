@@ -1,6 +1,7 @@
 package io.pmig.schemas.serde;
 
 import io.pmig.schemas.DeadLetter;
+import io.pmig.schemas.AddressClaim;
 import io.pmig.schemas.ExecutorClaim;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -45,7 +46,7 @@ public final class SchemaCatalog {
 
     public static final List<Class<? extends org.apache.avro.specific.SpecificRecordBase>> RECORD_TYPES = List.of(
             NodeMetrics.class, NodeScore.class, MigrationCommand.class, MigrationEvent.class,
-            ModelUpdate.class, DeadLetter.class, ExecutorClaim.class);
+            ModelUpdate.class, DeadLetter.class, ExecutorClaim.class, AddressClaim.class);
 
     private static final String HISTORY_INDEX = "META-INF/pmig/schema-history.list";
 

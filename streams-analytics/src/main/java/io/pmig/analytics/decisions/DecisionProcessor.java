@@ -1,6 +1,7 @@
 package io.pmig.analytics.decisions;
 
 import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.AnalyticsMeters;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
 import io.pmig.schemas.CommandKind;
@@ -59,6 +60,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private static final Logger log = LoggerFactory.getLogger(DecisionProcessor.class);
 
     private final AnalyticsConfig config;
+    private final AnalyticsMeters meters;
     private final MigrationPlanner planner;
     private final String nodesStoreName;
     private final String inFlightStoreName;
@@ -76,7 +78,13 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private final Map<String, String> lastRejection = new HashMap<>();
 
     public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName) {
+        this(config, nodesStoreName, inFlightStoreName, workloadsStoreName, AnalyticsMeters.unexported(config));
+    }
+
+    public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName,
+                             AnalyticsMeters meters) {
         this.config = config;
+        this.meters = meters;
         this.planner = new MigrationPlanner(config);
         this.nodesStoreName = nodesStoreName;
         this.inFlightStoreName = inFlightStoreName;
@@ -227,6 +235,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         putView(views().get(plan.destinationNode()).involvedIn(now));
         workloads.put(workload.workloadId(), WorkloadHistory.moved(workloads.get(workload.workloadId()), plan.sourceNode(), now,
                 config.returnCooldownMs()));
+        meters.decided(command.getReason().getTrigger());
         if (config.dryRun()) {
             log.info("dry run, not issued: {} ({})", command.getCommandId(), command.getReason().getText());
             return;

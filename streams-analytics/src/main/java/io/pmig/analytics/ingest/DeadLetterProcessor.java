@@ -1,5 +1,6 @@
 package io.pmig.analytics.ingest;
 
+import io.pmig.analytics.AnalyticsMeters;
 import io.pmig.schemas.DeadLetter;
 import java.nio.ByteBuffer;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
@@ -23,10 +24,12 @@ public final class DeadLetterProcessor<T> implements FixedKeyProcessor<byte[], D
     private static final Logger log = LoggerFactory.getLogger(DeadLetterProcessor.class);
 
     private final Class<T> type;
+    private final AnalyticsMeters meters;
     private FixedKeyProcessorContext<byte[], DeadLetter> context;
 
-    public DeadLetterProcessor(Class<T> type) {
+    public DeadLetterProcessor(Class<T> type, AnalyticsMeters meters) {
         this.type = type;
+        this.meters = meters;
     }
 
     @Override
@@ -42,6 +45,7 @@ public final class DeadLetterProcessor<T> implements FixedKeyProcessor<byte[], D
                 : attempt.failure();
         RecordMetadata source = context.recordMetadata().orElseThrow();
         log.warn("dead letter from {}-{}@{}: {}", source.topic(), source.partition(), source.offset(), reason);
+        meters.deadLetter(source.topic());
         DeadLetter deadLetter = DeadLetter.newBuilder()
                 .setSourceTopic(source.topic())
                 .setPartition(source.partition())

@@ -8,6 +8,8 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pmig.analytics.AnalyticsTopology;
 import io.pmig.platform.inspect.RecordJson;
+import io.pmig.platform.metrics.MetricsServer;
+import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.schemas.NodeScore;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -48,6 +50,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /nodes/{id}}: one node, answered by the instance that owns its partition
  *       ({@link KafkaStreams#queryMetadataForKey}), forwarded there if that is another instance.</li>
  *   <li>{@code GET /model}: the model this instance scores with.</li>
+ *   <li>{@code GET /metrics}: this instance's Prometheus metrics.</li>
  * </ul>
  * {@code ?scope=local} answers from this instance's stores only; instances use it between themselves.
  */
@@ -84,9 +87,17 @@ public final class NodeStatusServer implements AutoCloseable {
     }
 
     public void start(KafkaStreams streams, Supplier<String> modelVersion) {
+        start(streams, modelVersion, null);
+    }
+
+    /** Also serves {@code GET /metrics} (Prometheus) from metrics, unless null. */
+    public void start(KafkaStreams streams, Supplier<String> modelVersion, RoleMetrics metrics) {
         this.streams = streams;
         this.modelVersion = modelVersion;
         server.setExecutor(executor);
+        if (metrics != null) {
+            server.createContext("/metrics", MetricsServer.handler(metrics));
+        }
         server.createContext("/nodes", this::handleNodes);
         server.createContext("/model", this::handleModel);
         server.start();

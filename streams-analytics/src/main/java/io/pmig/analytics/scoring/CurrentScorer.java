@@ -2,6 +2,7 @@ package io.pmig.analytics.scoring;
 
 import io.pmig.analytics.features.FeatureVector;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
  * The scorer in use by one application instance: the latest model from pmig.models if there is one, else
@@ -12,6 +13,7 @@ public final class CurrentScorer implements OverloadScorer {
 
     private final OverloadScorer fallback;
     private final AtomicReference<ModelScorer> model = new AtomicReference<>();
+    private volatile Consumer<String> onChange = version -> { };
 
     /** @param fallback the threshold rule in the app; any rule (a tuned one, a benchmark's oracle) elsewhere */
     public CurrentScorer(OverloadScorer fallback) {
@@ -21,6 +23,13 @@ public final class CurrentScorer implements OverloadScorer {
     /** Install a model, or revert to the threshold rule with null. */
     public void use(ModelScorer next) {
         model.set(next);
+        onChange.accept(next == null ? null : next.version());
+    }
+
+    /** Tells listener the model version (null: the threshold rule) now and after every change. */
+    public void onChange(Consumer<String> listener) {
+        onChange = listener;
+        listener.accept(modelVersion());
     }
 
     /** Version of the model in use, or null while the threshold rule is. */

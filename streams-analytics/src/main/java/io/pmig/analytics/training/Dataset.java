@@ -20,11 +20,27 @@ import java.util.TreeMap;
  *
  * @param windows  every labellable window of every node, ordered by end time, then node
  * @param episodes each node's overload episodes in time order
+ * @param censoring       the stretches a migration decided (see {@link Censoring}); none for a recorded trace
+ * @param censoredWindows how many windows they removed
  */
 public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
-                      AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples) {
+                      AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples,
+                      Censoring censoring, int censoredWindows) {
+
+    public Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
+                   AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples) {
+        this(windows, episodes, overload, windowConfig, firstSampleMs, lastSampleMs, samples, Censoring.NONE, 0);
+    }
 
     public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload) {
+        return build(samples, config, overload, Censoring.NONE);
+    }
+
+    /**
+     * @param censoring windows it censors (run-ups a migration cut short) are left out; their number is kept
+     */
+    public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload,
+                                Censoring censoring) {
         Map<String, List<NodeMetrics>> byNode = new TreeMap<>();
         for (NodeMetrics sample : samples) {
             byNode.computeIfAbsent(sample.getNodeId().toString(), node -> new ArrayList<>()).add(sample);
@@ -33,6 +49,7 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
         Map<String, List<Episode>> episodes = new TreeMap<>();
         long first = Long.MAX_VALUE;
         long last = Long.MIN_VALUE;
+        int censored = 0;
         for (Map.Entry<String, List<NodeMetrics>> entry : byNode.entrySet()) {
             List<NodeMetrics> nodeSamples = entry.getValue();
             // Stable sort: a replay reads each node's samples in publish order already; this only guards merges.
@@ -46,6 +63,10 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
                 if (window.endMs() + overload.horizonMs() > nodeLast) {
                     break; // the horizon runs past what we know of this node: no label
                 }
+                if (censoring.censors(entry.getKey(), window.startMs(), window.endMs())) {
+                    censored++;
+                    continue;
+                }
                 windows.add(new LabelledWindow(entry.getKey(), window.startMs(), window.endMs(),
                         WindowFeatures.compute(window.samples()), overload.label(window.endMs(), nodeEpisodes),
                         OverloadDefinition.overloadedAt(window.endMs(), nodeEpisodes),
@@ -54,7 +75,7 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
         }
         windows.sort(Comparator.comparingLong(LabelledWindow::endMs).thenComparing(LabelledWindow::nodeId));
         return new Dataset(List.copyOf(windows), Collections.unmodifiableMap(episodes), overload, config,
-                samples.isEmpty() ? 0 : first, samples.isEmpty() ? 0 : last, samples.size());
+                samples.isEmpty() ? 0 : first, samples.isEmpty() ? 0 : last, samples.size(), censoring, censored);
     }
 
     public long positives() {

@@ -18,6 +18,7 @@ import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.avro.specific.SpecificRecordBase;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,16 +44,42 @@ public final class MetricsReplay {
      * @param progress where to report progress (stderr in the CLI), or null
      */
     public static Result read(Properties clientProperties, Long fromMs, Long toMs, PrintStream progress) {
+        List<NodeMetrics> samples = new ArrayList<>();
+        Records<NodeMetrics> records = records(clientProperties, Topic.METRICS, fromMs, progress);
+        for (NodeMetrics sample : records.values()) {
+            long t = sample.getTimestampMs();
+            if ((fromMs == null || t >= fromMs) && (toMs == null || t < toMs)) {
+                samples.add(sample);
+            }
+        }
+        if (progress != null) {
+            progress.printf("replayed %s: %,d records, %,d samples in range, %,d undecodable%n",
+                    Topic.METRICS.topicName(), records.read(), samples.size(), records.undecodable());
+        }
+        return new Result(samples, records.read(), records.undecodable());
+    }
+
+    /** Every decodable record of a topic, in each partition's order, and how many were read and could not be decoded. */
+    public record Records<T>(List<T> values, long read, long undecodable) {
+    }
+
+    /**
+     * Reads a pmig topic once, without a consumer group, from the offsets for {@code fromMs} (Kafka timestamps) or the
+     * beginning, up to its end as of the start of the read. pmig.commands and pmig.events are read this way for the
+     * migrations that censor windows ({@link Censoring}).
+     */
+    public static <T extends SpecificRecordBase> Records<T> records(Properties clientProperties, Topic topic, Long fromMs,
+                                                                    PrintStream progress) {
         Properties props = (Properties) clientProperties.clone();
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-train-replay-" + UUID.randomUUID().toString().substring(0, 8));
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        AvroSerde<NodeMetrics> serde = Topic.METRICS.serde();
+        AvroSerde<T> serde = topic.serde();
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<PartitionInfo> infos = consumer.partitionsFor(Topic.METRICS.topicName(), Duration.ofSeconds(30));
+            List<PartitionInfo> infos = consumer.partitionsFor(topic.topicName(), Duration.ofSeconds(30));
             if (infos == null || infos.isEmpty()) {
-                throw new IllegalStateException("topic " + Topic.METRICS.topicName() + " does not exist at "
+                throw new IllegalStateException("topic " + topic.topicName() + " does not exist at "
                         + clientProperties.getProperty("bootstrap.servers"));
             }
             List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
@@ -72,7 +99,7 @@ public final class MetricsReplay {
             partitions.stream().filter(p -> end.get(p) > start.get(p)).forEach(p -> remaining.put(p, end.get(p)));
             consumer.pause(partitions.stream().filter(p -> !remaining.containsKey(p)).toList());
 
-            List<NodeMetrics> samples = new ArrayList<>();
+            List<T> values = new ArrayList<>();
             long read = 0;
             long undecodable = 0;
             long lastReport = System.currentTimeMillis();
@@ -85,11 +112,7 @@ public final class MetricsReplay {
                     }
                     read++;
                     try {
-                        NodeMetrics sample = serde.decode(record.value());
-                        long t = sample.getTimestampMs();
-                        if ((fromMs == null || t >= fromMs) && (toMs == null || t < toMs)) {
-                            samples.add(sample);
-                        }
+                        values.add(serde.decode(record.value()));
                     } catch (RuntimeException e) {
                         undecodable++;
                         log.debug("skipping undecodable record {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
@@ -107,15 +130,11 @@ public final class MetricsReplay {
                     }
                 }
                 if (progress != null && System.currentTimeMillis() - lastReport >= 1000) {
-                    progress.printf("replaying %s: %,d of %,d records%n", Topic.METRICS.topicName(), read, total);
+                    progress.printf("replaying %s: %,d of %,d records%n", topic.topicName(), read, total);
                     lastReport = System.currentTimeMillis();
                 }
             }
-            if (progress != null) {
-                progress.printf("replayed %s: %,d records, %,d samples in range, %,d undecodable%n",
-                        Topic.METRICS.topicName(), read, samples.size(), undecodable);
-            }
-            return new Result(samples, read, undecodable);
+            return new Records<>(values, read, undecodable);
         }
     }
 

@@ -3,6 +3,7 @@ package io.pmig.analytics.training;
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
+import io.pmig.analytics.scoring.TrendRuleScorer;
 import io.pmig.schemas.ModelUpdate;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -52,6 +53,8 @@ public final class OverloadModelTrainer {
     static final List<Settings> CANDIDATES = List.of(
             new Settings(1, 5), new Settings(2, 5), new Settings(3, 5),
             new Settings(1, 20), new Settings(2, 20), new Settings(3, 20));
+    /** Seconds a trend rule looks ahead along the CPU and memory slopes. */
+    static final double[] RULE_LEADS_S = {0, 2, 5, 10, 15};
     private static final DateTimeFormatter VERSION_TIME = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
     /**
@@ -62,7 +65,13 @@ public final class OverloadModelTrainer {
      * @param validationFraction the most recent fraction of the training part used to choose the settings;
      *                           0 keeps the first candidate without validating
      */
-    public record Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction) {
+    public record Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction,
+                          Criterion criterion) {
+
+        /** Selecting by {@link Criterion#WINDOWS}, as the shipped model was; {@code pmig train} selects by alarms. */
+        public Options(int trees, long seed, double heldOutFraction, FeatureSet features, double validationFraction) {
+            this(trees, seed, heldOutFraction, features, validationFraction, Criterion.WINDOWS);
+        }
 
         public Options(int trees, long seed, double heldOutFraction) {
             this(trees, seed, heldOutFraction, FeatureSet.NODE_LOCAL, DEFAULT_VALIDATION_FRACTION);
@@ -70,6 +79,32 @@ public final class OverloadModelTrainer {
 
         public static Options defaults() {
             return new Options(200, 20240601L, 0.3);
+        }
+    }
+
+    /**
+     * How validation ranks candidates, forest settings and trend rules alike: lead time first (whether it reaches
+     * {@link #WANTED_LEAD_S}), then F1.
+     */
+    public enum Criterion {
+        /** Mean lead time, then F1 over windows: how the shipped model was chosen. */
+        WINDOWS,
+        /** Lead-time p50, then alarm F1 (alarm precision with onsets warned): what the quality gate compares. */
+        ALARMS;
+
+        boolean early(Evaluation evaluation) {
+            return (this == WINDOWS ? evaluation.meanLeadS() : evaluation.lead().p50S()) >= WANTED_LEAD_S;
+        }
+
+        double f1(Evaluation evaluation) {
+            return this == WINDOWS ? evaluation.all().f1() : evaluation.alarms().f1();
+        }
+
+        String describe(boolean anyEarly) {
+            String f1 = this == WINDOWS ? "validation F1" : "validation alarm F1";
+            String lead = this == WINDOWS ? "a mean lead time" : "a lead-time p50";
+            return anyEarly ? "best " + f1 + " with " + lead + " >= " + WANTED_LEAD_S + " s"
+                    : "best " + f1 + " (no candidate reached " + lead + " of " + WANTED_LEAD_S + " s)";
         }
     }
 
@@ -95,8 +130,20 @@ public final class OverloadModelTrainer {
     public record Candidate(Settings settings, Evaluation validation) {
     }
 
-    /** A trained model, how it and the threshold rule did on the held-out part, and the data behind it. */
+    /**
+     * The trend rule kept by validation among {@link #ruleGrid}, and how it did there (validation null without validation).
+     */
+    public record RuleSelection(TrendRuleScorer chosen, Evaluation validation, int rulesTried, String why) {
+    }
+
+    /**
+     * A trained model, how it and the rules did on the held-out part, and the data behind it.
+     *
+     * @param hotNow    the "hot now" rule (the node is overloaded already), held out
+     * @param tunedRule the trend rule tuned on the validation part by the forest's criterion, held out
+     */
     public record Result(ModelUpdate update, Evaluation model, Evaluation baseline, Evaluation cpuMemBaseline,
+                         Evaluation hotNow, Evaluation tunedRule, RuleSelection ruleSelection,
                          Dataset dataset, Dataset.Split split, Selection selection, FeatureSet features, long trainMillis) {
     }
 
@@ -142,17 +189,21 @@ public final class OverloadModelTrainer {
                 .build();
         // Evaluate through the scorer the app uses, at the threshold the app uses: what is measured is what runs.
         ModelScorer scorer = ModelScorer.load(unscored, analytics.modelScoreThreshold());
-        Evaluation model = Evaluation.of(split.heldOut(), dataset.episodes(), overload, scorer);
-        Evaluation baseline = Evaluation.of(split.heldOut(), dataset.episodes(), overload, ThresholdScorer.from(analytics));
+        Evaluation model = Evaluation.of(split.heldOut(), dataset, scorer);
+        Evaluation baseline = Evaluation.of(split.heldOut(), dataset, ThresholdScorer.from(analytics));
         // The rule without its load-average criterion too: on simulated nodes the load average is the shared host's,
         // so the app leaves it out there (the baseline above then equals this); on host-mode nodes it shows how the
         // rule does on CPU and memory alone.
-        Evaluation cpuMem = Evaluation.of(split.heldOut(), dataset.episodes(), overload,
+        Evaluation cpuMem = Evaluation.of(split.heldOut(), dataset,
                 new ThresholdScorer(analytics.thresholdCpuPercent(), analytics.thresholdMemFraction(), Double.POSITIVE_INFINITY));
+        Evaluation hotNow = Evaluation.of(split.heldOut(), dataset, hotNow(overload));
+        RuleSelection rule = tuneRule(dataset, split.train(), options);
+        Evaluation tuned = Evaluation.of(split.heldOut(), dataset, rule.chosen());
         ModelUpdate update = ModelUpdate.newBuilder(unscored)
-                .setMetrics(metrics(model, baseline, cpuMem, dataset, split, selection, options))
+                .setMetrics(metrics(model, baseline, cpuMem, hotNow, tuned, rule, dataset, split, selection, options))
                 .build();
-        return new Result(update, model, baseline, cpuMem, dataset, split, selection, options.features(), trainMillis);
+        return new Result(update, model, baseline, cpuMem, hotNow, tuned, rule, dataset, split, selection, options.features(),
+                trainMillis);
     }
 
     /**
@@ -183,23 +234,81 @@ public final class OverloadModelTrainer {
                     .setFeatures(List.copyOf(options.features().features()))
                     .setTrainedFromMs(0).setTrainedToMs(0).setHorizonS(dataset.overload().horizonS())
                     .setMetrics(Map.of()).setTrainedAtMs(0).setModelBytes(ByteBuffer.wrap(serialize(forest))).build();
-            candidates.add(new Candidate(settings, Evaluation.of(inner.heldOut(), dataset.episodes(), dataset.overload(),
+            candidates.add(new Candidate(settings, Evaluation.of(inner.heldOut(), dataset,
                     ModelScorer.load(probe, analytics.modelScoreThreshold()))));
         }
-        boolean anyEarly = candidates.stream().anyMatch(c -> c.validation().meanLeadS() >= WANTED_LEAD_S);
+        Criterion criterion = options.criterion();
+        boolean anyEarly = candidates.stream().anyMatch(c -> criterion.early(c.validation()));
         Candidate best = null;
         for (Candidate candidate : candidates) {
-            if (anyEarly && candidate.validation().meanLeadS() < WANTED_LEAD_S) {
-                continue;
-            }
-            if (best == null || candidate.validation().all().f1() > best.validation().all().f1()) {
+            if (best == null || better(criterion, candidate.validation(), best.validation(), anyEarly)) {
                 best = candidate;
             }
         }
-        return new Selection(List.copyOf(candidates), best.settings(), anyEarly
-                ? "best validation F1 with a mean lead time >= " + WANTED_LEAD_S + " s"
-                : "best validation F1 (no candidate reached a mean lead time of " + WANTED_LEAD_S + " s)",
+        return new Selection(List.copyOf(candidates), best.settings(), criterion.describe(anyEarly),
                 inner.train().size(), inner.heldOut().size());
+    }
+
+    /**
+     * The one selection rule, for the forest's settings and for the trend rule alike: the best F1 (of the criterion)
+     * among candidates whose lead time reaches {@link #WANTED_LEAD_S} (when any does), else the best F1. Ties keep the
+     * earlier candidate.
+     */
+    static boolean better(Criterion criterion, Evaluation candidate, Evaluation best, boolean anyEarly) {
+        if (anyEarly && !criterion.early(candidate)) {
+            return false;
+        }
+        return criterion.f1(candidate) > criterion.f1(best) || (anyEarly && !criterion.early(best));
+    }
+
+    /** The rule "the node is overloaded now", at the label's own thresholds. */
+    static TrendRuleScorer hotNow(OverloadDefinition overload) {
+        return TrendRuleScorer.hotNow(overload.cpuPercent(), overload.memFraction());
+    }
+
+    /**
+     * Tunes the trend rule on the same fit/validation split as the forest's settings, by the same criterion: each rule
+     * of {@link #RULE_GRID} is scored on the validation part (a rule has nothing to fit). Without validation the
+     * first rule of the grid, "hot now", is kept.
+     */
+    static RuleSelection tuneRule(Dataset dataset, List<LabelledWindow> train, Options options) {
+        List<TrendRuleScorer> grid = ruleGrid(dataset.overload());
+        if (options.validationFraction() <= 0) {
+            return new RuleSelection(grid.get(0), null, 0, "no validation asked: hot now");
+        }
+        Dataset.Split inner = Dataset.split(train, options.validationFraction(), dataset.overload().horizonMs());
+        if (inner.heldOut().stream().noneMatch(LabelledWindow::positive)) {
+            return new RuleSelection(grid.get(0), null, 0, "the validation split has no overloaded windows: hot now");
+        }
+        List<Evaluation> scored = grid.stream().map(rule -> Evaluation.of(inner.heldOut(), dataset, rule)).toList();
+        Criterion criterion = options.criterion();
+        boolean anyEarly = scored.stream().anyMatch(criterion::early);
+        int best = 0;
+        for (int i = 1; i < scored.size(); i++) {
+            if (better(criterion, scored.get(i), scored.get(best), anyEarly)) {
+                best = i;
+            }
+        }
+        return new RuleSelection(grid.get(best), scored.get(best), grid.size(), criterion.describe(anyEarly));
+    }
+
+    /**
+     * Rules tried: "hot now" first, then CPU extrapolated 0-15 s ahead against 60-90 % and memory 0-15 s ahead
+     * against 0.80-0.90 of capacity (the label's thresholds are the upper ends).
+     */
+    static List<TrendRuleScorer> ruleGrid(OverloadDefinition overload) {
+        List<TrendRuleScorer> grid = new ArrayList<>();
+        grid.add(hotNow(overload));
+        for (double cpuLead : RULE_LEADS_S) {
+            for (double cpu = 60; cpu <= overload.cpuPercent() + 1e-9; cpu += 5) {
+                for (double memLead : RULE_LEADS_S) {
+                    for (double mem : new double[] {overload.memFraction() - 0.1, overload.memFraction() - 0.05, overload.memFraction()}) {
+                        grid.add(new TrendRuleScorer(cpuLead, cpu, memLead, Math.round(mem * 100) / 100.0));
+                    }
+                }
+            }
+        }
+        return List.copyOf(grid);
     }
 
     static RandomForest fit(List<LabelledWindow> train, Options options, Settings settings) {
@@ -218,9 +327,22 @@ public final class OverloadModelTrainer {
                 LongStream.range(options.seed(), options.seed() + options.trees()));
     }
 
-    static Map<String, Double> metrics(Evaluation model, Evaluation baseline, Evaluation cpuMem, Dataset dataset,
-                                       Dataset.Split split, Selection selection, Options options) {
+    static Map<String, Double> metrics(Evaluation model, Evaluation baseline, Evaluation cpuMem, Evaluation hotNow,
+                                       Evaluation tuned, RuleSelection rule, Dataset dataset, Dataset.Split split,
+                                       Selection selection, Options options) {
         Map<String, Double> metrics = new LinkedHashMap<>();
+        alarmMetrics(metrics, "", model);
+        alarmMetrics(metrics, "hot_now_", hotNow);
+        alarmMetrics(metrics, "tuned_rule_", tuned);
+        metrics.put("hot_now_f1", hotNow.all().f1());
+        metrics.put("tuned_rule_f1", tuned.all().f1());
+        metrics.put("tuned_rule_cpu_lead_s", rule.chosen().cpuLeadS());
+        metrics.put("tuned_rule_cpu_percent", rule.chosen().cpuPercent());
+        metrics.put("tuned_rule_mem_lead_s", rule.chosen().memLeadS());
+        metrics.put("tuned_rule_mem_fraction", rule.chosen().memFraction());
+        metrics.put("censored_windows", (double) dataset.censoredWindows());
+        metrics.put("selected_by_alarms", options.criterion() == Criterion.ALARMS ? 1.0 : 0.0);
+        metrics.put("censoring_migrations", (double) dataset.censoring().migrations());
         metrics.put("f1", model.all().f1());
         metrics.put("precision", model.all().precision());
         metrics.put("recall", model.all().recall());
@@ -255,6 +377,18 @@ public final class OverloadModelTrainer {
             metrics.put("validation_onsets", (double) c.validation().onsets());
         });
         return metrics;
+    }
+
+    /** Alarm precision and recall, false alarms per node-hour, lead-time percentiles and pre-onset F1, under a prefix. */
+    static void alarmMetrics(Map<String, Double> metrics, String prefix, Evaluation evaluation) {
+        metrics.put(prefix + "alarm_precision", evaluation.alarms().precision());
+        metrics.put(prefix + "alarm_recall", evaluation.alarms().recall());
+        metrics.put(prefix + "alarms", (double) evaluation.alarms().raised());
+        metrics.put(prefix + "false_alarms_per_node_hour", evaluation.alarms().falsePerNodeHour());
+        metrics.put(prefix + "lead_p10_s", evaluation.lead().p10S());
+        metrics.put(prefix + "lead_p50_s", evaluation.lead().p50S());
+        metrics.put(prefix + "lead_p90_s", evaluation.lead().p90S());
+        metrics.put(prefix + "pre_onset_f1", evaluation.preOnset().f1());
     }
 
     static byte[] serialize(RandomForest forest) {

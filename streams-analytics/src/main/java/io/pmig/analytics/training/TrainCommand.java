@@ -4,6 +4,11 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.Topic;
+import io.pmig.analytics.scoring.ModelScorer;
+import io.pmig.analytics.scoring.ThresholdScorer;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.NodeMetrics;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -15,16 +20,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code pmig train}: builds the overload dataset from pmig.metrics (replayed for a time range) or from a
- * recorded trace, trains a random forest, evaluates it on the most recent part against the threshold rule,
- * prints a report and publishes the model to pmig.models. Progress goes to stderr, the report to stdout,
+ * {@code pmig train}: builds the overload dataset from pmig.metrics (replayed for a time range, leaving out the windows
+ * that migrations on pmig.commands/pmig.events cut short) or from a recorded trace, trains a random forest, evaluates it
+ * on the most recent part by its alarms against a "hot now" rule and a tuned trend rule (and per window against the
+ * threshold rule), prints a report and publishes the model to pmig.models if it passes the {@link QualityGate}
+ * (exit status {@value #GATE_REFUSED} otherwise, unless --force). Progress goes to stderr, the report to stdout,
  * and with --json stdout ends with one JSON line.
  * <pre>
  * pmig train --bootstrap-server 127.0.0.1:9092 --from -2h --json
@@ -33,8 +42,9 @@ import picocli.CommandLine.Option;
  * </pre>
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train the overload model from pmig.metrics (or a recorded trace), evaluate it against the "
-                + "threshold rule on a time-ordered held-out split, and publish it to pmig.models.",
+        description = {"Train the overload model from pmig.metrics (or a recorded trace), evaluate its alarms against a "
+                + "'hot now' rule and a tuned trend rule on a time-ordered held-out split, and publish it to pmig.models "
+                + "if it beats the model in use and the tuned rule on the evaluation trace (else exit 3; --force).",
                 "Label: the node is overloaded within --horizon-s seconds after the window (see streams-analytics/TRAINING.md)."})
 public final class TrainCommand implements Callable<Integer> {
 
@@ -82,6 +92,12 @@ public final class TrainCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}). The held-out part is never used for choosing.")
     double validation;
 
+    @Option(names = "--select-by", paramLabel = "CRITERION", defaultValue = "alarms",
+            description = "How validation chooses the forest's settings and tunes the trend rule: windows (mean lead time >= 5 s, "
+                    + "then F1 over windows) or alarms (lead-time p50 >= 5 s, then alarm F1, as the quality gate compares) "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String selectBy;
+
     @Option(names = "--trees", paramLabel = "N", defaultValue = "200", description = "Trees in the forest (default: ${DEFAULT-VALUE}).")
     int trees;
 
@@ -100,11 +116,30 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Publish the model to pmig.models (default: yes when replaying the topic, no with --trace).")
     Boolean publish;
 
+    @Option(names = "--force",
+            description = "Publish even when the model does not pass the quality gate (it must beat the model in use and the tuned rule on the evaluation trace).")
+    boolean force;
+
+    @Option(names = "--eval-trace", paramLabel = "FILE",
+            description = "Fixed evaluation trace of the quality gate, used whole (default: the held-out part of the trace pmig ships).")
+    Path evalTrace;
+
+    @Option(names = "--censor-migrations", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "When replaying, leave out each node's windows from H before a MIGRATE off it until the move ended, "
+                    + "read from pmig.commands and pmig.events (default: ${DEFAULT-VALUE}; see TRAINING.md).")
+    boolean censorMigrations;
+
     @Option(names = "--out", paramLabel = "MODEL_FILE", description = "Also write the ModelUpdate to this Avro file.")
     Path out;
 
     @Option(names = "--json", description = "End stdout with one JSON line of the figures.")
     boolean json;
+
+    /** Exit status when the quality gate refuses the model. */
+    static final int GATE_REFUSED = 3;
+    /** The shipped trace's part the gate scores on: its held-out part, which the shipped model never saw. */
+    static final double DEFAULT_EVAL_FRACTION = 0.3;
+    static final long MIGRATION_LOOKBACK_MS = 10 * 60_000L;
 
     PrintStream stdout = System.out;
     PrintStream stderr = System.err;
@@ -123,6 +158,11 @@ public final class TrainCommand implements Callable<Integer> {
             throw new ConfigException("--validation", validation + " is outside [0, 1)");
         }
         FeatureSet featureSet = FeatureSet.parse(features);
+        OverloadModelTrainer.Criterion criterion = switch (selectBy.strip().toLowerCase(Locale.ROOT)) {
+            case "windows" -> OverloadModelTrainer.Criterion.WINDOWS;
+            case "alarms" -> OverloadModelTrainer.Criterion.ALARMS;
+            default -> throw new ConfigException("--select-by", "'" + selectBy + "' is neither windows nor alarms");
+        };
         long now = System.currentTimeMillis();
         Long fromMs = from == null ? null : parseTime("--from", from, now);
         Long toMs = to == null ? null : parseTime("--to", to, now);
@@ -131,48 +171,135 @@ public final class TrainCommand implements Callable<Integer> {
         }
         boolean doPublish = publish != null ? publish : trace == null;
         try {
-            List<NodeMetrics> samples;
-            String source;
-            if (trace != null) {
-                stderr.println("reading trace " + trace + " ...");
-                samples = TraceFile.read(trace).stream()
-                        .filter(s -> (fromMs == null || s.getTimestampMs() >= fromMs) && (toMs == null || s.getTimestampMs() < toMs))
-                        .toList();
-                source = "trace " + trace;
-            } else {
-                stderr.println("replaying " + Topic.METRICS.topicName() + " from " + kafka.bootstrapServers() + " ...");
-                samples = MetricsReplay.read(kafka.clientProperties(), fromMs, toMs, stderr).samples();
-                source = Topic.METRICS.topicName() + " at " + kafka.bootstrapServers();
-            }
-            if (samples.isEmpty()) {
-                stderr.println("pmig train: no samples in " + source + (fromMs != null || toMs != null ? " in the given time range" : ""));
-                return 1;
-            }
-            stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
-            Dataset dataset = Dataset.build(samples, analytics, overload);
+            String source = trace != null ? "trace " + trace : Topic.METRICS.topicName() + " at " + kafka.bootstrapServers();
+            Dataset dataset = dataset(analytics, overload, fromMs, toMs, source);
             stderr.printf("training %d-tree random forests on %,d windows, features %s ...%n", trees,
                     dataset.split(heldOut).train().size(), featureSet);
             OverloadModelTrainer.Result result = OverloadModelTrainer.train(dataset, analytics,
-                    new OverloadModelTrainer.Options(trees, seed, heldOut, featureSet, validation), stderr::println);
+                    new OverloadModelTrainer.Options(trees, seed, heldOut, featureSet, validation, criterion), stderr::println);
             if (out != null) {
                 ModelFile.write(out, result.update());
                 stderr.println("wrote " + out);
             }
+            QualityGate.Verdict gate = null;
+            boolean published = false;
             if (doPublish) {
-                RecordMetadata at = ModelPublisher.publish(kafka.clientProperties(), modelKey, result.update());
-                stderr.printf("published model %s to %s under key '%s' (offset %d)%n", result.update().getVersion(),
-                        Topic.MODELS.topicName(), modelKey, at.offset());
+                stderr.println("quality gate: reading the model in use under '" + modelKey + "' and scoring on the evaluation trace ...");
+                gate = gate(result, analytics, overload);
+                if (gate.passed() || force) {
+                    RecordMetadata at = ModelPublisher.publish(kafka.clientProperties(), modelKey, result.update());
+                    published = true;
+                    stderr.printf("published model %s to %s under key '%s' (offset %d)%n", result.update().getVersion(),
+                            Topic.MODELS.topicName(), modelKey, at.offset());
+                }
             }
             stdout.print(TrainingReport.text(result, source));
+            if (gate != null) {
+                stdout.print(TrainingReport.gateText(gate));
+            }
             if (json) {
-                stdout.println(TrainingReport.jsonLine(TrainingReport.summary(result, doPublish, out == null ? null : out.toString())));
+                Map<String, Object> summary = TrainingReport.summary(result, published, out == null ? null : out.toString());
+                if (gate != null) {
+                    TrainingReport.gateFields(summary, gate, force);
+                }
+                stdout.println(TrainingReport.jsonLine(summary));
             }
             stdout.flush();
+            if (gate != null && !gate.passed()) {
+                stderr.println("pmig train: " + (force ? "published despite the quality gate (--force): " : "not published: ")
+                        + gate.reason() + (force ? "" : "; --force publishes anyway"));
+                return force ? 0 : GATE_REFUSED;
+            }
             return 0;
-        } catch (IllegalStateException | UncheckedIOException e) {
+        } catch (IllegalStateException | UncheckedIOException | KafkaException e) {
             stderr.println("pmig train: " + e.getMessage());
             return 1;
         }
+    }
+
+    /**
+     * The labelled windows of the trace or the replay; a replay leaves out the windows its migrations censor (unless
+     * --no-censor-migrations).
+     */
+    Dataset dataset(AnalyticsConfig analytics, OverloadDefinition overload, Long fromMs, Long toMs, String source) {
+        List<NodeMetrics> samples;
+        Censoring censoring = Censoring.NONE;
+        if (trace != null) {
+            stderr.println("reading trace " + trace + " ...");
+            samples = TraceFile.read(trace).stream()
+                    .filter(s -> (fromMs == null || s.getTimestampMs() >= fromMs) && (toMs == null || s.getTimestampMs() < toMs))
+                    .toList();
+        } else {
+            stderr.println("replaying " + Topic.METRICS.topicName() + " from " + kafka.bootstrapServers() + " ...");
+            samples = MetricsReplay.read(kafka.clientProperties(), fromMs, toMs, stderr).samples();
+            if (censorMigrations) {
+                censoring = readMigrations(fromMs, overload);
+            }
+        }
+        if (samples.isEmpty()) {
+            throw new IllegalStateException("no samples in " + source + (fromMs != null || toMs != null ? " in the given time range" : ""));
+        }
+        stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
+        Dataset dataset = Dataset.build(samples, analytics, overload, censoring);
+        if (dataset.censoredWindows() > 0) {
+            stderr.printf("left out %,d windows whose run-up a migration cut short%n", dataset.censoredWindows());
+        }
+        return dataset;
+    }
+
+    /**
+     * MIGRATE commands and their outcomes from pmig.commands and pmig.events. Read from 10 minutes before {@code --from}
+     * (a command issued then may still censor windows in range) to the end; censoring is by node and time, so commands
+     * outside the range censor nothing.
+     */
+    private Censoring readMigrations(Long fromMs, OverloadDefinition overload) {
+        Long since = fromMs == null ? null : fromMs - MIGRATION_LOOKBACK_MS;
+        List<MigrationCommand> commands = MetricsReplay.<MigrationCommand>records(kafka.clientProperties(), Topic.COMMANDS, since, null).values();
+        List<MigrationEvent> events = MetricsReplay.<MigrationEvent>records(kafka.clientProperties(), Topic.EVENTS, since, null).values();
+        Censoring censoring = Censoring.of(commands, events, overload.horizonMs());
+        stderr.printf("read %s and %s: %,d commands, %,d events, %d migrations to censor around%n", Topic.COMMANDS.topicName(),
+                Topic.EVENTS.topicName(), commands.size(), events.size(), censoring.migrations());
+        return censoring;
+    }
+
+    /**
+     * Scores the candidate, the model in use (or the threshold rule when none is published) and the tuned rule on the
+     * fixed evaluation trace.
+     */
+    private QualityGate.Verdict gate(OverloadModelTrainer.Result result, AnalyticsConfig analytics, OverloadDefinition overload) {
+        List<NodeMetrics> evalSamples = evalTrace != null ? TraceFile.read(evalTrace) : TraceFile.readDefault();
+        Dataset evalData = Dataset.build(evalSamples, analytics, overload);
+        List<LabelledWindow> windows;
+        String evalName;
+        if (evalTrace != null) {
+            windows = evalData.windows();
+            evalName = "evaluation trace " + evalTrace + " (" + windows.size() + " windows)";
+        } else {
+            windows = evalData.split(DEFAULT_EVAL_FRACTION).heldOut();
+            evalName = "the held-out part of the shipped trace (" + windows.size() + " windows)";
+        }
+        if (windows.isEmpty()) {
+            throw new IllegalStateException("the evaluation trace holds no labelled windows");
+        }
+        double threshold = analytics.modelScoreThreshold();
+        QualityGate.Contender candidate = QualityGate.contender("model " + result.update().getVersion(),
+                ModelScorer.load(result.update(), threshold), windows, evalData);
+        Optional<ModelUpdate> current = ModelPublisher.current(kafka.clientProperties(), modelKey);
+        QualityGate.Contender inUse;
+        if (current.isEmpty()) {
+            inUse = QualityGate.contender("the threshold rule (no model in use)", ThresholdScorer.from(analytics), windows, evalData);
+        } else {
+            ModelScorer scorer;
+            try {
+                scorer = ModelScorer.load(current.get(), threshold);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalStateException("the model in use cannot be scored (" + e.getMessage() + "); --no-publish or --model-key");
+            }
+            inUse = QualityGate.contender("model in use " + current.get().getVersion(), scorer, windows, evalData);
+        }
+        QualityGate.Contender rule = QualityGate.contender("the tuned rule " + result.ruleSelection().chosen(),
+                result.ruleSelection().chosen(), windows, evalData);
+        return QualityGate.check(candidate, List.of(inUse, rule), evalName);
     }
 
     /** An ISO-8601 instant, epoch milliseconds, or a time ago such as -90s, -30m, -2h, -1d. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pmig.analytics.training.Evaluation.Counts;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -29,6 +30,10 @@ public final class TrainingReport {
                 data.windows().size(), data.windowConfig().windowSizeMs() / 1000, data.windowConfig().windowAdvanceMs(),
                 data.positives(), data.onsets());
         line(out, "label: %s", data.overload());
+        if (data.censoring().migrations() > 0 || data.censoredWindows() > 0) {
+            line(out, "censored: %,d windows around %d migrations (from H before each MIGRATE until the move ended)",
+                    data.censoredWindows(), data.censoring().migrations());
+        }
         line(out, "split at %s: train %,d windows (%,d positive), held out %,d windows (%,d positive)",
                 Instant.ofEpochMilli(split.cutMs()), split.train().size(),
                 split.train().stream().filter(LabelledWindow::positive).count(), split.heldOut().size(),
@@ -42,12 +47,22 @@ public final class TrainingReport {
                     selection.fitWindows(), selection.validationWindows());
             for (OverloadModelTrainer.Candidate candidate : selection.candidates()) {
                 Evaluation v = candidate.validation();
-                line(out, "  %s %-18s F1 %.3f  precision %.3f  recall %.3f  lead %.1f s  (%d of %d onsets warned)",
+                line(out, "  %s %-18s F1 %.3f  precision %.3f  recall %.3f  lead %.1f s  (%d of %d onsets warned)  "
+                                + "alarm F1 %.3f (precision %.3f)  lead p50 %.1f s",
                         candidate.settings().equals(selection.chosen()) ? "*" : " ", candidate.settings(), v.all().f1(),
-                        v.all().precision(), v.all().recall(), v.meanLeadS(), v.onsetsWarned(), v.onsets());
+                        v.all().precision(), v.all().recall(), v.meanLeadS(), v.onsetsWarned(), v.onsets(),
+                        v.alarms().f1(), v.alarms().precision(), v.lead().p50S());
             }
             line(out, "  * kept: %s", selection.why());
         }
+        OverloadModelTrainer.RuleSelection rule = result.ruleSelection();
+        line(out, "tuned rule: %s (%s of %d rules on validation%s)", rule.chosen(), rule.why(), rule.rulesTried(),
+                rule.validation() == null ? "" : String.format(Locale.ROOT, ": F1 %.3f, lead %.1f s, alarm F1 %.3f, lead p50 %.1f s",
+                        rule.validation().all().f1(), rule.validation().meanLeadS(), rule.validation().alarms().f1(),
+                        rule.validation().lead().p50S()));
+        line(out, "");
+        alarmTable(out, "held-out", new String[] {"model", "hot now", "tuned rule"},
+                result.model(), result.hotNow(), result.tunedRule());
         line(out, "");
         line(out, "held-out                     %-12s %-16s %s", "model", "threshold rule", "rule without load avg");
         Evaluation m = result.model();
@@ -65,10 +80,62 @@ public final class TrainingReport {
         return out.toString();
     }
 
+    /**
+     * Alarm-level figures side by side: what each alarm costs (a migration) and how early it comes. First in the report
+     * because they are what the gate compares.
+     */
+    static void alarmTable(StringBuilder out, String title, String[] names, Evaluation... evaluations) {
+        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-28s", title));
+        for (String name : names) {
+            head.append(String.format(Locale.ROOT, " %-14s", name));
+        }
+        line(out, "%s", head.toString().stripTrailing());
+        alarmRow(out, "alarm precision", evaluations, e -> String.format(Locale.ROOT, "%.3f", e.alarms().precision()));
+        alarmRow(out, "alarm recall (onsets warned)", evaluations, e -> String.format(Locale.ROOT, "%.3f", e.alarms().recall()));
+        alarmRow(out, "alarms (false)", evaluations, e -> e.alarms().raised() + " (" + e.alarms().falseAlarms() + ")");
+        alarmRow(out, "false alarms per node-hour", evaluations,
+                e -> String.format(Locale.ROOT, "%.1f", e.alarms().falsePerNodeHour()));
+        alarmRow(out, "lead p10/p50/p90 (s)", evaluations, e -> String.format(Locale.ROOT, "%.0f/%.0f/%.0f",
+                e.lead().p10S(), e.lead().p50S(), e.lead().p90S()));
+        alarmRow(out, "F1 before onset only", evaluations, e -> String.format(Locale.ROOT, "%.3f", e.preOnset().f1()));
+        alarmRow(out, "F1 (all windows)", evaluations, e -> String.format(Locale.ROOT, "%.3f", e.all().f1()));
+    }
+
+    private static void alarmRow(StringBuilder out, String name, Evaluation[] evaluations,
+                                 java.util.function.Function<Evaluation, String> cell) {
+        StringBuilder text = new StringBuilder(String.format(Locale.ROOT, "%-28s", name));
+        for (Evaluation evaluation : evaluations) {
+            text.append(String.format(Locale.ROOT, " %-14s", cell.apply(evaluation)));
+        }
+        line(out, "%s", text.toString().stripTrailing());
+    }
+
+    /** Alarm-level figures of one scorer under a prefix of the JSON summary. */
+    static void alarmFields(Map<String, Object> json, String prefix, Evaluation evaluation) {
+        json.put(prefix + "alarm_precision", round(evaluation.alarms().precision()));
+        json.put(prefix + "alarm_recall", round(evaluation.alarms().recall()));
+        json.put(prefix + "alarms", evaluation.alarms().raised());
+        json.put(prefix + "false_alarms", evaluation.alarms().falseAlarms());
+        json.put(prefix + "false_alarms_per_node_hour", round(evaluation.alarms().falsePerNodeHour()));
+        json.put(prefix + "lead_p10_s", round(evaluation.lead().p10S()));
+        json.put(prefix + "lead_p50_s", round(evaluation.lead().p50S()));
+        json.put(prefix + "lead_p90_s", round(evaluation.lead().p90S()));
+        json.put(prefix + "pre_onset_f1", round(evaluation.preOnset().f1()));
+    }
+
     /** The summary: at least f1, baseline_f1, precision, recall, lead_time_s, model_version. */
     public static Map<String, Object> summary(OverloadModelTrainer.Result result, boolean published, String modelFile) {
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("model_version", result.update().getVersion().toString());
+        alarmFields(json, "", result.model());
+        alarmFields(json, "hot_now_", result.hotNow());
+        json.put("hot_now_f1", round(result.hotNow().all().f1()));
+        alarmFields(json, "tuned_rule_", result.tunedRule());
+        json.put("tuned_rule_f1", round(result.tunedRule().all().f1()));
+        json.put("tuned_rule", result.ruleSelection().chosen().toString());
+        json.put("select_by", result.update().getMetrics().getOrDefault("selected_by_alarms", 0.0) == 1.0 ? "alarms" : "windows");
+        json.put("censored_windows", result.dataset().censoredWindows());
+        json.put("censoring_migrations", result.dataset().censoring().migrations());
         json.put("f1", round(result.model().all().f1()));
         json.put("precision", round(result.model().all().precision()));
         json.put("recall", round(result.model().all().recall()));
@@ -106,6 +173,43 @@ public final class TrainingReport {
         return json;
     }
 
+    /** The gate's verdict and every contender's alarm figures on the evaluation trace. */
+    public static String gateText(QualityGate.Verdict gate) {
+        StringBuilder out = new StringBuilder();
+        line(out, "");
+        List<QualityGate.Contender> all = new java.util.ArrayList<>();
+        all.add(gate.candidate());
+        all.addAll(gate.others());
+        alarmTable(out, "quality gate (evaluation)", all.stream().map(c -> shortName(c.name())).toArray(String[]::new),
+                all.stream().map(QualityGate.Contender::evaluation).toArray(Evaluation[]::new));
+        line(out, "gate: %s: %s", gate.passed() ? "passed" : "refused", gate.reason());
+        return out.toString();
+    }
+
+    private static String shortName(String name) {
+        if (name.startsWith("the tuned rule")) {
+            return "tuned rule";
+        }
+        if (name.startsWith("model in use")) {
+            return "in use";
+        }
+        if (name.startsWith("the threshold rule")) {
+            return "threshold";
+        }
+        return "candidate";
+    }
+
+    public static void gateFields(Map<String, Object> json, QualityGate.Verdict gate, boolean forced) {
+        json.put("gate", gate.passed() ? "passed" : forced ? "forced" : "refused");
+        json.put("gate_reason", gate.reason());
+        json.put("gate_alarm_f1", round(gate.candidate().evaluation().alarms().f1()));
+        for (QualityGate.Contender other : gate.others()) {
+            String prefix = "gate_" + shortName(other.name()).replace(' ', '_') + "_";
+            json.put(prefix + "name", other.name());
+            json.put(prefix + "alarm_f1", round(other.evaluation().alarms().f1()));
+        }
+    }
+
     public static String jsonLine(Map<String, Object> summary) {
         try {
             return JSON.writeValueAsString(summary);
@@ -114,7 +218,7 @@ public final class TrainingReport {
         }
     }
 
-    private static double round(double value) {
+    static double round(double value) {
         return Math.round(value * 10_000) / 10_000.0;
     }
 

@@ -1,6 +1,7 @@
 package io.pmig.analytics.windows;
 
 import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.AnalyticsMeters;
 import io.pmig.analytics.features.FeatureVector;
 import io.pmig.analytics.features.WindowFeatures;
 import io.pmig.analytics.ingest.DecodeAttempt;
@@ -51,6 +52,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
 
     private final AnalyticsConfig config;
     private final OverloadScorer scorer;
+    private final AnalyticsMeters meters;
     private final String samplesStoreName;
     private final String clocksStoreName;
     private final String statusStoreName;
@@ -64,6 +66,12 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
 
     public NodeWindowProcessor(AnalyticsConfig config, OverloadScorer scorer, String samplesStoreName,
                                String clocksStoreName, String statusStoreName) {
+        this(config, scorer, samplesStoreName, clocksStoreName, statusStoreName, AnalyticsMeters.unexported(config));
+    }
+
+    public NodeWindowProcessor(AnalyticsConfig config, OverloadScorer scorer, String samplesStoreName,
+                               String clocksStoreName, String statusStoreName, AnalyticsMeters meters) {
+        this.meters = meters;
         this.config = config;
         this.scorer = scorer;
         this.samplesStoreName = samplesStoreName;
@@ -190,6 +198,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
                 .setTimestampMs(endMs)
                 .build();
         status.put(node, score);
+        meters.scored(node, verdict.scorer(), verdict.score());
         NodeReport report = down ? NodeReport.down(score) : NodeReport.of(score, window);
         if (verdict.overloaded()) {
             log.debug("node {} window [{}, {}) overloaded: {} score {}", node, startMs, endMs, verdict.scorer(), verdict.score());

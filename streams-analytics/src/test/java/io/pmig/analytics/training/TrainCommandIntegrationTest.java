@@ -72,10 +72,12 @@ class TrainCommandIntegrationTest {
         String key = "overload-it-" + System.nanoTime();
         TrainFromTraceTest.Run run = TrainFromTraceTest.train("--bootstrap-server", SharedBroker.bootstrapServers(),
                 "--from", String.valueOf(first + shift), "--to", String.valueOf(last + shift + 1),
-                "--model-key", key, "--trees", "30", "--json");
+                "--model-key", key, "--trees", "30", "--json", "--force"); // the gate's own outcomes: TrainQualityGateTest
         assertEquals(0, run.exit(), run.stdout());
         JsonNode json = run.json();
         assertTrue(json.get("published").asBoolean());
+        assertTrue(json.get("gate").asText().equals("passed") || json.get("gate").asText().equals("forced"), json.toString());
+        assertEquals(0, json.get("censored_windows").asInt(), "no migration in this range");
 
         // The replay yields the dataset the trace file does.
         Dataset fromTrace = Dataset.build(moved, AnalyticsConfig.defaults(), OverloadDefinition.defaults());

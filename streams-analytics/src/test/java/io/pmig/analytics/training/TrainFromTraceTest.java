@@ -55,7 +55,11 @@ class TrainFromTraceTest {
         assertEquals(0, run.exit(), run.stdout());
         assertTrue(run.stdout().contains("threshold rule"), run.stdout());
         JsonNode json = run.json();
-        for (String field : List.of("f1", "baseline_f1", "precision", "recall", "lead_time_s", "model_version")) {
+        assertTrue(run.stdout().contains("alarm precision"), run.stdout());
+        for (String field : List.of("f1", "baseline_f1", "precision", "recall", "lead_time_s", "model_version",
+                "alarm_precision", "alarm_recall", "false_alarms_per_node_hour", "lead_p10_s", "lead_p50_s", "lead_p90_s",
+                "pre_onset_f1", "hot_now_alarm_precision", "hot_now_lead_p50_s", "tuned_rule_alarm_precision",
+                "tuned_rule_lead_p50_s", "tuned_rule_pre_onset_f1", "tuned_rule")) {
             assertTrue(json.has(field), "JSON line lacks " + field + ": " + json);
         }
         assertTrue(json.get("f1").asDouble() >= 0 && json.get("f1").asDouble() <= 1);

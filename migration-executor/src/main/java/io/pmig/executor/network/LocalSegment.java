@@ -1,0 +1,92 @@
+package io.pmig.executor.network;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A workload segment for several nodes on one machine (tests, benchmarks), made of real kernel devices of its own:
+ * one bridge per node (that node's workload bridge), each joined by a veth "cable" to a switch bridge, and a client in a
+ * network namespace of its own plugged into the switch. A workload that moves from node a to node b moves from a's
+ * bridge to b's, so the switch must learn its MAC on another port - as between hosts on one L2 segment. No device has
+ * an address in the node's namespace, so no traffic leaves the segment; {@link #close} removes every device.
+ */
+public final class LocalSegment implements AutoCloseable {
+
+    private final String tag = "pn" + UUID.randomUUID().toString().substring(0, 5);
+    private final AddressRange range;
+    private final String clientAddress;
+    private final String clientNamespace = tag + "cl";
+    private final String switchBridge = tag + "sw";
+    private final List<String> nodes = new ArrayList<>();
+
+    /** A segment on a /24 of 10.213.0.0/16 picked at random; the client takes its router address (.1). */
+    public LocalSegment() throws IOException {
+        int subnet = ThreadLocalRandom.current().nextInt(1, 255);
+        range = AddressRange.parse("10.213." + subnet + ".0/24");
+        clientAddress = "10.213." + subnet + ".1";
+        sh(bridge(switchBridge)
+                + " && ip netns add " + clientNamespace + " && ip -n " + clientNamespace + " link set lo up"
+                + " && ip link add " + tag + "c type veth peer name eth0 netns " + clientNamespace
+                + " && ip link set " + tag + "c master " + switchBridge + " up"
+                + " && ip -n " + clientNamespace + " addr add " + clientAddress + "/24 dev eth0"
+                + " && ip -n " + clientNamespace + " link set eth0 up");
+    }
+
+    /** The workload range to configure every node's executor with. */
+    public AddressRange range() {
+        return range;
+    }
+
+    /** Node {@code name}'s workload bridge, cabled to the switch; its name is what the executor is configured with. */
+    public String nodeBridge(String name) throws IOException {
+        String bridge = tag + "b" + name;
+        sh(bridge(bridge) + " && ip link add " + tag + "u" + name + " type veth peer name " + tag + "s" + name
+                + " && ip link set " + tag + "u" + name + " master " + bridge + " up"
+                + " && ip link set " + tag + "s" + name + " master " + switchBridge + " up");
+        nodes.add(name);
+        return bridge;
+    }
+
+    /** argv, run in the client's namespace. */
+    public List<String> inClient(List<String> argv) {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", clientNamespace));
+        cmd.addAll(argv);
+        return cmd;
+    }
+
+    @Override
+    public void close() throws IOException {
+        StringBuilder script = new StringBuilder("ip netns del " + clientNamespace + "; ip link del " + switchBridge + ";");
+        for (String node : nodes) {
+            script.append(" ip link del ").append(tag).append("b").append(node).append("; ip link del ")
+                    .append(tag).append("u").append(node).append(";");
+        }
+        sh(script + " true");
+    }
+
+    /** A bridge that is up, forwards at once (no STP delay) and has no IPv6 of its own. */
+    private static String bridge(String name) {
+        return "ip link add " + name + " type bridge forward_delay 0 && sysctl -qw net.ipv6.conf." + name
+                + ".disable_ipv6=1 && ip link set " + name + " up";
+    }
+
+    private static void sh(String script) throws IOException {
+        Process p = new ProcessBuilder("sh", "-c", script).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException("cannot set up the local workload segment (needs root and iproute2): " + out.strip());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while setting up the local workload segment", e);
+        }
+    }
+}
