@@ -31,7 +31,7 @@ import java.util.stream.Collectors;
  *   <li><b>cost</b>: of the candidates that help, the cheapest by the cost model (fixed outage + outage per MiB
  *       of RSS, {@link AnalyticsConfig#estimatedDowntimeMs}) is tried first, then the next; none above
  *       {@value AnalyticsConfig#MAX_DOWNTIME_MS};</li>
- *   <li>destinations are other UP nodes outside their destination cooldown (they took part in no migration
+ *   <li>destinations are other UP nodes that reported a window within the node-down time of this one, outside their destination cooldown (they took part in no migration
  *       recently) with room after the move (CPU and memory within the destination limits, counting every
  *       reservation on them: moves in flight and moves completed but not yet in their reports), excluding every
  *       node the workload left within the return cooldown;</li>
@@ -104,6 +104,8 @@ public final class MigrationPlanner {
         List<NodeReport> destinations = cluster.stream()
                 .filter(view -> !view.nodeId().equals(sourceId))
                 .filter(view -> view.report().state() == NodeState.UP)
+                // a node whose last window ended long before the source's is silent, even if not marked DOWN yet
+                .filter(view -> source.report().windowEndMs() - view.report().windowEndMs() <= config.nodeDownAfterMs())
                 .filter(view -> view.lastMigrationMs() < 0 || nowMs - view.lastMigrationMs() >= config.destinationCooldownMs())
                 .map(NodeView::report)
                 .sorted(Comparator.comparing(NodeReport::nodeId))
