@@ -1,6 +1,9 @@
 package io.pmig.analytics;
 
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.ConfigValues;
+import io.pmig.platform.config.Durations;
+import io.pmig.platform.config.Sizes;
 import io.pmig.schemas.MigrationMode;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -71,60 +74,60 @@ public final class AnalyticsConfig {
     private static final Map<String, Key> KEYS = new LinkedHashMap<>();
 
     static {
-        define(APPLICATION_ID, "pmig-analytics", text -> nonBlank(APPLICATION_ID, text),
+        define(APPLICATION_ID, "pmig-analytics", text -> ConfigValues.nonEmpty(APPLICATION_ID, text),
                 "Kafka Streams application.id: instances with the same id share the work; internal topics and the consumer group are named after it.");
-        define(WINDOW_SIZE_MS, 10_000L, text -> longAtLeast(WINDOW_SIZE_MS, text, 100),
+        define(WINDOW_SIZE_MS, 10_000L, text -> Durations.millisAtLeast(WINDOW_SIZE_MS, text, 100),
                 "Length of each per-node hopping window, in ms of sample time.");
-        define(WINDOW_ADVANCE_MS, 1_000L, text -> longAtLeast(WINDOW_ADVANCE_MS, text, 10),
+        define(WINDOW_ADVANCE_MS, 1_000L, text -> Durations.millisAtLeast(WINDOW_ADVANCE_MS, text, 10),
                 "How far consecutive windows hop, in ms; one window closes (and one score is published) per advance per node.");
-        define(WINDOW_GRACE_MS, 100L, text -> longAtLeast(WINDOW_GRACE_MS, text, 0),
+        define(WINDOW_GRACE_MS, 100L, text -> Durations.millisAtLeast(WINDOW_GRACE_MS, text, 0),
                 "How long after its end a window still accepts late samples before it is scored; adds to every decision's latency.");
-        define(PUNCTUATE_INTERVAL_MS, 100L, text -> longAtLeast(PUNCTUATE_INTERVAL_MS, text, 10),
+        define(PUNCTUATE_INTERVAL_MS, 100L, text -> Durations.millisAtLeast(PUNCTUATE_INTERVAL_MS, text, 10),
                 "Wall-clock period at which due windows are closed without waiting for the node's next sample, and silence is detected.");
-        define(NODE_DOWN_AFTER_MS, 5_000L, text -> longAtLeast(NODE_DOWN_AFTER_MS, text, 100),
+        define(NODE_DOWN_AFTER_MS, 5_000L, text -> Durations.millisAtLeast(NODE_DOWN_AFTER_MS, text, 100),
                 "A node that sends no sample for this long (wall clock) is marked DOWN and never chosen as a destination.");
-        define(THRESHOLD_CPU_PERCENT, 85.0, text -> doubleBetween(THRESHOLD_CPU_PERCENT, text, 1, 100),
+        define(THRESHOLD_CPU_PERCENT, 85.0, text -> ConfigValues.doubleBetween(THRESHOLD_CPU_PERCENT, text, 1, 100),
                 "Threshold rule: a window whose p95 node CPU (percent of capacity) reaches this is overloaded.");
-        define(THRESHOLD_MEM_FRACTION, 0.90, text -> doubleBetween(THRESHOLD_MEM_FRACTION, text, 0.01, 1),
+        define(THRESHOLD_MEM_FRACTION, 0.90, text -> ConfigValues.doubleBetween(THRESHOLD_MEM_FRACTION, text, 0.01, 1),
                 "Threshold rule: a window whose latest memory use (fraction of capacity) reaches this is overloaded.");
-        define(THRESHOLD_LOAD_PER_CPU, 2.0, text -> doubleBetween(THRESHOLD_LOAD_PER_CPU, text, 0.1, 1000),
+        define(THRESHOLD_LOAD_PER_CPU, 2.0, text -> ConfigValues.doubleBetween(THRESHOLD_LOAD_PER_CPU, text, 0.1, 1000),
                 "Threshold rule: a window whose latest 1-minute load average per CPU reaches this is overloaded.");
-        define(MODEL_KEY, "overload", text -> nonBlank(MODEL_KEY, text),
+        define(MODEL_KEY, "overload", text -> ConfigValues.nonEmpty(MODEL_KEY, text),
                 "Key on pmig.models whose latest ModelUpdate is the model in use; a tombstone reverts to the threshold rule.");
-        define(MODEL_SCORE_THRESHOLD, 0.5, text -> doubleBetween(MODEL_SCORE_THRESHOLD, text, 0.01, 1),
+        define(MODEL_SCORE_THRESHOLD, 0.5, text -> ConfigValues.doubleBetween(MODEL_SCORE_THRESHOLD, text, 0.01, 1),
                 "Model rule: a window whose predicted overload probability reaches this is overloaded.");
-        define(HYSTERESIS_WINDOWS, 1, text -> intAtLeast(HYSTERESIS_WINDOWS, text, 1),
+        define(HYSTERESIS_WINDOWS, 1, text -> ConfigValues.intAtLeast(HYSTERESIS_WINDOWS, text, 1),
                 "A node must be overloaded in this many consecutive windows before a workload is moved off it; each window beyond the first"
                         + " adds one advance of latency and filters only overloads that flicker between windows (see the class docs).");
-        define(NODE_COOLDOWN_MS, 30_000L, text -> longAtLeast(NODE_COOLDOWN_MS, text, 0),
+        define(NODE_COOLDOWN_MS, 30_000L, text -> Durations.millisAtLeast(NODE_COOLDOWN_MS, text, 0),
                 "After a migration from or to a node, that node is not a source again for this long (its metrics lag the move).");
-        define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> longAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
+        define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> Durations.millisAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
                 "A workload is not moved again for this long after a move was issued for it.");
-        define(RETURN_COOLDOWN_MS, 300_000L, text -> longAtLeast(RETURN_COOLDOWN_MS, text, 0),
+        define(RETURN_COOLDOWN_MS, 300_000L, text -> Durations.millisAtLeast(RETURN_COOLDOWN_MS, text, 0),
                 "A workload is not moved back to the node it left for this long (ping-pong prevention).");
-        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
+        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> ConfigValues.intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
                 "Cluster-wide cap on migrations issued and not yet COMPLETED, ROLLED_BACK or FAILED on pmig.events.");
-        define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> longAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
+        define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> Durations.millisAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
                 "A migration with no final event after this long no longer counts against the cap (its executor is presumed gone).");
-        define(DESTINATION_CPU_LIMIT, 0.75, text -> doubleBetween(DESTINATION_CPU_LIMIT, text, 0.05, 1),
+        define(DESTINATION_CPU_LIMIT, 0.75, text -> ConfigValues.doubleBetween(DESTINATION_CPU_LIMIT, text, 0.05, 1),
                 "A destination has room only if its CPU use, plus in-flight moves to it, plus the workload stays within this fraction of capacity.");
-        define(DESTINATION_MEM_LIMIT, 0.85, text -> doubleBetween(DESTINATION_MEM_LIMIT, text, 0.05, 1),
+        define(DESTINATION_MEM_LIMIT, 0.85, text -> ConfigValues.doubleBetween(DESTINATION_MEM_LIMIT, text, 0.05, 1),
                 "A destination has room only if its memory use, plus in-flight moves to it, plus the workload's RSS stays within this fraction of capacity.");
         define(MIGRATION_MODE, AUTO, text -> migrationMode(MIGRATION_MODE, text),
                 "Mode put on MIGRATE commands: AUTO, PAGE_SERVER, PLAIN or LAZY. AUTO is PLAIN for a workload whose RSS is below "
                         + AUTO_PLAIN_BELOW_BYTES + " and PAGE_SERVER from there on: criu's page-server dump costs a fixed ~100-200 ms"
                         + " that copying a small image does not (BENCHMARKS.md), and PLAIN can always roll back.");
-        define(AUTO_PLAIN_BELOW_BYTES, 128L << 20, text -> longAtLeast(AUTO_PLAIN_BELOW_BYTES, text, 0),
+        define(AUTO_PLAIN_BELOW_BYTES, 128L << 20, text -> Sizes.parse(AUTO_PLAIN_BELOW_BYTES, text),
                 "With mode AUTO: workloads with less RSS than this (bytes) move in PLAIN mode, the others in PAGE_SERVER"
                         + " (measured crossover on a 2-core machine: 96-160 MiB).");
-        define(COMMAND_TTL_MS, 30_000L, text -> longAtLeast(COMMAND_TTL_MS, text, 1_000),
+        define(COMMAND_TTL_MS, 30_000L, text -> Durations.millisAtLeast(COMMAND_TTL_MS, text, 1_000),
                 "A MIGRATE's deadline is its window end plus this: an executor that gets it later never acts on it (the overload it answered is old news).");
-        define(METRICS_PORT, -1, text -> intBetween(METRICS_PORT, text, -1, 65535),
+        define(METRICS_PORT, -1, text -> ConfigValues.intBetween(METRICS_PORT, text, -1, 65535),
                 "Port of a Prometheus /metrics endpoint of its own (0 = any free one); -1 = none. /metrics is always served"
                         + " on the query port (--http-port) as well.");
-        define(METRICS_HOST, "0.0.0.0", text -> nonBlank(METRICS_HOST, text),
+        define(METRICS_HOST, "0.0.0.0", text -> ConfigValues.nonEmpty(METRICS_HOST, text),
                 "Address the " + METRICS_PORT + " endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
-        define(DRY_RUN, false, text -> bool(DRY_RUN, text),
+        define(DRY_RUN, false, text -> ConfigValues.bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
     }
 
@@ -290,63 +293,6 @@ public final class AnalyticsConfig {
 
     private static void define(String name, Object defaultValue, Function<String, Object> parser, String doc) {
         KEYS.put(name, new Key(name, defaultValue, parser, doc));
-    }
-
-    private static Object nonBlank(String key, String text) {
-        if (text.isEmpty()) {
-            throw new ConfigException(key, "must not be empty");
-        }
-        return text;
-    }
-
-    private static Object longAtLeast(String key, String text, long min) {
-        long value;
-        try {
-            value = Long.parseLong(text.replace("_", ""));
-        } catch (NumberFormatException e) {
-            throw new ConfigException(key, "'" + text + "' is not a whole number");
-        }
-        if (value < min) {
-            throw new ConfigException(key, value + " is below the minimum " + min);
-        }
-        return value;
-    }
-
-    private static Object intAtLeast(String key, String text, int min) {
-        long value = (Long) longAtLeast(key, text, min);
-        if (value > Integer.MAX_VALUE) {
-            throw new ConfigException(key, value + " is too large");
-        }
-        return (int) value;
-    }
-
-    private static Object intBetween(String key, String text, int min, int max) {
-        long value = (Long) longAtLeast(key, text, min);
-        if (value > max) {
-            throw new ConfigException(key, value + " is above the maximum " + max);
-        }
-        return (int) value;
-    }
-
-    private static Object doubleBetween(String key, String text, double min, double max) {
-        double value;
-        try {
-            value = Double.parseDouble(text);
-        } catch (NumberFormatException e) {
-            throw new ConfigException(key, "'" + text + "' is not a number");
-        }
-        if (!(value >= min && value <= max)) {
-            throw new ConfigException(key, text + " is outside [" + min + ", " + max + "]");
-        }
-        return value;
-    }
-
-    private static Object bool(String key, String text) {
-        return switch (text.toLowerCase(Locale.ROOT)) {
-            case "true" -> true;
-            case "false" -> false;
-            default -> throw new ConfigException(key, "'" + text + "' is not true or false");
-        };
     }
 
     private static Object migrationMode(String key, String text) {
