@@ -81,12 +81,14 @@ public final class OptionTypes {
         commandLine.setCaseInsensitiveEnumValuesAllowed(true);
         CommandLine.IParameterExceptionHandler usage = commandLine.getParameterExceptionHandler();
         commandLine.setParameterExceptionHandler((e, args) -> {
-            if (!(e.getCause() instanceof TypeConversionException)) {
+            if (!(e.getCause() instanceof TypeConversionException) || !(e.getArgSpec() instanceof OptionSpec option)) {
                 return usage.handleParseException(e, args);
             }
             CommandLine cmd = e.getCommandLine();
-            cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + e.getMessage()
-                    + " (see " + cmd.getCommandSpec().qualifiedName() + " --help)");
+            String command = cmd.getCommandSpec().qualifiedName();
+            String typed = typedName(option, args);
+            cmd.getErr().println(command + ": " + (typed != null ? typed : option.longestName()) + ": " + e.getCause().getMessage()
+                    + " (see " + command + " --help)");
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
         return commandLine;
@@ -101,14 +103,20 @@ public final class OptionTypes {
         if (option == null || spec.commandLine() == null || spec.commandLine().getParseResult() == null) {
             return anyName;
         }
-        for (String arg : spec.commandLine().getParseResult().originalArgs()) {
+        String typed = typedName(option, spec.commandLine().getParseResult().originalArgs().toArray(String[]::new));
+        return typed != null ? typed : anyName;
+    }
+
+    /** The first of the option's names on the command line; null if none is. */
+    private static String typedName(OptionSpec option, String[] args) {
+        for (String arg : args) {
             for (String name : option.names()) {
                 if (arg.equals(name) || arg.startsWith(name + "=")) {
                     return name;
                 }
             }
         }
-        return anyName;
+        return null;
     }
 
     private static Duration duration(String value, ChronoUnit bareUnit) {
