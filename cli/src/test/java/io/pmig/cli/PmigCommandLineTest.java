@@ -88,6 +88,9 @@ class PmigCommandLineTest {
                 {"record-trace", "--out", "t", "--duration", "2m"},
                 {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--prepare-timeout", "2m"},
                 {"agent", "--node", "n1", "--interval", "2m"},
+                {"analytics", "--window-size", "2m"},
+                {"bench", "agent", "--warmup", "2m"},
+                {"bench", "load", "--episode", "2m"},
         };
         for (String[] args : commands) {
             assertEquals(twoMinutes, durationGiven(args), String.join(" ", args));
@@ -101,11 +104,24 @@ class PmigCommandLineTest {
         assertEquals(twoMinutes, durationGiven("executor", "--node", "n1", "--listen", "127.0.0.1:0", "--checkpoint-interval-s", "120"));
         assertEquals(twoMinutes, durationGiven("agent", "--node", "n1", "--interval-ms", "120000"));
         assertEquals(Duration.ofMillis(500), durationGiven("agent", "--node", "n1", "--interval", "500MS"));
+        assertEquals(twoMinutes, durationGiven("analytics", "--window-size-ms", "120000"));
+        assertEquals(twoMinutes, durationGiven("bench", "agent", "--warmup-seconds", "120"));
+        assertEquals(twoMinutes, durationGiven("bench", "load", "--episode-s", "120"));
+    }
+
+    @Test
+    void sizesAreReadAsEverywhere() {
+        CommandLine.ParseResult parsed = OptionTypes.install(new CommandLine(new Pmig())).parseArgs("executor", "--node", "n1",
+                "--listen", "127.0.0.1:0", "--ghost-limit-ceiling", "512MiB").subcommand();
+        assertEquals(512L << 20, (Long) parsed.matchedOptionValue("--ghost-limit-ceiling", 0L));
     }
 
     /** The Duration the command's one duration option was given, as its converter read it. */
     private static Duration durationGiven(String... args) {
-        CommandLine.ParseResult parsed = OptionTypes.install(new CommandLine(new Pmig())).parseArgs(args).subcommand();
+        CommandLine.ParseResult parsed = OptionTypes.install(new CommandLine(new Pmig())).parseArgs(args);
+        while (parsed.hasSubcommand()) {
+            parsed = parsed.subcommand();
+        }
         List<Duration> durations = parsed.matchedOptions().stream().map(o -> o.getValue())
                 .filter(Duration.class::isInstance).map(Duration.class::cast).toList();
         assertEquals(1, durations.size(), String.join(" ", args));
@@ -121,6 +137,8 @@ class PmigCommandLineTest {
                 "or a bare number of milliseconds");
         assertRefusedInOneLine(new String[] {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--prepare-timeout", "1y"},
                 "--prepare-timeout", "not a duration");
+        assertRefusedInOneLine(new String[] {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--ghost-limit-ceiling", "4GB"},
+                "--ghost-limit-ceiling", "is ambiguous");
         assertRefusedInOneLine(new String[] {"ps", "--bootstrap-server", "localhost"}, "--bootstrap-server",
                 "'localhost' is not HOST:PORT or [IPv6]:PORT, port 0 to 65535");
         assertRefusedInOneLine(new String[] {"nodes", "--bootstrap-server", "127.0.0.1:9092,kafka:99999"}, "--bootstrap-server",

@@ -142,10 +142,10 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "Transfer endpoint (--advertise / --listen) of the executor that keeps this node's checkpoints.")
     String checkpointPeer;
 
-    @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE",
+    @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE", converter = OptionTypes.Size.class,
             description = {"Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the",
                     "checkpoint (criu --ghost-limit, sized per dump up to this; default: ${DEFAULT-VALUE})."})
-    String ghostLimitCeiling;
+    Long ghostLimitCeiling;
 
     @Option(names = "--workload-bridge", paramLabel = "BRIDGE",
             description = {"Bridge carrying the cluster's workload segment: workloads launched with --net own attach",
