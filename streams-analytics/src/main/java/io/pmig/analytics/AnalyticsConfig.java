@@ -63,6 +63,15 @@ public final class AnalyticsConfig {
     public static final String AUTO = "AUTO";
     public static final String AUTO_PLAIN_BELOW_BYTES = "analytics.decision.auto.plain.below.bytes";
     public static final String DRY_RUN = "analytics.decision.dry.run";
+    public static final String RELIEF_LOOKAHEAD_MS = "analytics.decision.relief.lookahead.ms";
+    public static final String RELIEF_MIN_FRACTION = "analytics.decision.relief.min.fraction";
+    public static final String DOWNTIME_FIXED_MS = "analytics.decision.downtime.fixed.ms";
+    public static final String DOWNTIME_MS_PER_MIB = "analytics.decision.downtime.ms.per.mib";
+    public static final String MAX_DOWNTIME_MS = "analytics.decision.max.downtime.ms";
+    public static final String DESTINATION_COOLDOWN_MS = "analytics.decision.destination.cooldown.ms";
+    public static final String SEED = "analytics.decision.seed";
+    public static final String DESTINATION_TIE_MARGIN = "analytics.decision.destination.tie.margin";
+    public static final String TICK_WAIT_MS = "analytics.decision.tick.wait.ms";
     public static final String COMMAND_TTL_MS = "analytics.decision.command.ttl.ms";
     public static final String METRICS_PORT = "analytics.metrics.port";
     public static final String METRICS_HOST = "analytics.metrics.host";
@@ -103,8 +112,9 @@ public final class AnalyticsConfig {
                 "After a migration from or to a node, that node is not a source again for this long (its metrics lag the move).");
         define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> Durations.millisAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
                 "A workload is not moved again for this long after a move was issued for it.");
-        define(RETURN_COOLDOWN_MS, 300_000L, text -> Durations.millisAtLeast(RETURN_COOLDOWN_MS, text, 0),
-                "A workload is not moved back to the node it left for this long (ping-pong prevention).");
+        define(RETURN_COOLDOWN_MS, 600_000L, text -> Durations.millisAtLeast(RETURN_COOLDOWN_MS, text, 0),
+                "A workload is not moved back to the node it left for this long (ping-pong prevention; pmig bench outcomes counts a"
+                        + " return within 10 min as ping-pong, and measured 3 with 5 min on its shipped trace).");
         define(MAX_CONCURRENT_MIGRATIONS, 2, text -> ConfigValues.intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
                 "Cluster-wide cap on migrations issued and not yet COMPLETED, ROLLED_BACK or FAILED on pmig.events.");
         define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> Durations.millisAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
@@ -129,6 +139,35 @@ public final class AnalyticsConfig {
                 "Address the " + METRICS_PORT + " endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
         define(DRY_RUN, false, text -> ConfigValues.bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
+        define(RELIEF_LOOKAHEAD_MS, 0L, text -> Durations.millisAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
+                "A source's excess over the threshold rule is measured on its latest CPU and memory, extrapolated this far by their"
+                        + " rising slopes (CPU capped at 100 %); a move must relieve at least that excess, or nothing moves. 0: today's"
+                        + " excess (a 10 s window's least-squares slope turns one step into a steep trend).");
+        define(RELIEF_MIN_FRACTION, 0.05, text -> ConfigValues.doubleBetween(RELIEF_MIN_FRACTION, text, 0, 1),
+                "A move must also relieve the source's pressing resource (the one nearest its threshold) by at least this fraction"
+                        + " of capacity: a node predicted to overload while still under the threshold has no excess yet, and moving a"
+                        + " 0.00-core workload helps it no more than not moving.");
+        define(DOWNTIME_FIXED_MS, 340L, text -> Durations.millisAtLeast(DOWNTIME_FIXED_MS, text, 0),
+                "Cost model: a migration's outage is this plus " + DOWNTIME_MS_PER_MIB + " per MiB of RSS (measured: a 0.3 MiB"
+                        + " witness 338 ms, PAGE_SERVER 256 MiB 784 ms and 1 GiB 3,241 ms; BENCHMARKS.md). The cheapest move that"
+                        + " relieves the source enough is chosen.");
+        define(DOWNTIME_MS_PER_MIB, 3.2, text -> ConfigValues.doubleBetween(DOWNTIME_MS_PER_MIB, text, 0, 1000),
+                "Cost model: outage per MiB of the workload's RSS, in ms (PAGE_SERVER's slope between 256 MiB and 1 GiB, BENCHMARKS.md).");
+        define(MAX_DOWNTIME_MS, 10_000L, text -> Durations.millisAtLeast(MAX_DOWNTIME_MS, text, 0),
+                "No move whose estimated outage (the cost model above) exceeds this.");
+        define(DESTINATION_COOLDOWN_MS, 10_000L, text -> Durations.millisAtLeast(DESTINATION_COOLDOWN_MS, text, 0),
+                "A node that took part in a migration is no destination for this long (one window by default: until then its 10 s"
+                        + " CPU mean does not show a moved load in full; its reservation covers the same gap in the planner's sums)."
+                        + " Longer throttles how many moves a cluster can absorb: each destination takes at most one per cooldown.");
+        define(DESTINATION_TIE_MARGIN, 0.05, text -> ConfigValues.doubleBetween(DESTINATION_TIE_MARGIN, text, 0, 1),
+                "Destinations whose load after the move (dominant-resource fraction) is within this of the least loaded one's are"
+                        + " tied; ties are broken by the seeded power of two choices below, not by node id.");
+        define(SEED, 0L, text -> ConfigValues.longAtLeast(SEED, text, Long.MIN_VALUE),
+                "Seed of the destination tie-break: two tied nodes drawn at random from (seed, workload, source, window end), the"
+                        + " less loaded wins (power of two choices). Same input, same choice.");
+        define(TICK_WAIT_MS, 500L, text -> Durations.millisAtLeast(TICK_WAIT_MS, text, 0),
+                "Overloaded nodes of one window end are planned together, most severe first, once every UP node has reported that"
+                        + " window; a node that has not after this long (wall clock) is not waited for.");
     }
 
     private final Map<String, Object> values;
@@ -261,6 +300,39 @@ public final class AnalyticsConfig {
             return fixed;
         }
         return rssBytes < (Long) values.get(AUTO_PLAIN_BELOW_BYTES) ? MigrationMode.PLAIN : MigrationMode.PAGE_SERVER;
+    }
+
+    public long reliefLookaheadMs() {
+        return (Long) values.get(RELIEF_LOOKAHEAD_MS);
+    }
+
+    public double reliefMinFraction() {
+        return (Double) values.get(RELIEF_MIN_FRACTION);
+    }
+
+    /** The cost model: estimated outage of moving a workload of {@code rssBytes}, in ms. */
+    public double estimatedDowntimeMs(long rssBytes) {
+        return (Long) values.get(DOWNTIME_FIXED_MS) + (Double) values.get(DOWNTIME_MS_PER_MIB) * rssBytes / (1 << 20);
+    }
+
+    public long maxDowntimeMs() {
+        return (Long) values.get(MAX_DOWNTIME_MS);
+    }
+
+    public long destinationCooldownMs() {
+        return (Long) values.get(DESTINATION_COOLDOWN_MS);
+    }
+
+    public double destinationTieMargin() {
+        return (Double) values.get(DESTINATION_TIE_MARGIN);
+    }
+
+    public long seed() {
+        return (Long) values.get(SEED);
+    }
+
+    public long tickWaitMs() {
+        return (Long) values.get(TICK_WAIT_MS);
     }
 
     /** Port of the separate /metrics endpoint, or -1 for none. */

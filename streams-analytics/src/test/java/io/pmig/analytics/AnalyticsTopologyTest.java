@@ -133,7 +133,8 @@ class AnalyticsTopologyTest {
             harness.publishEvent(event(first, Phase.COMPLETED));
             // w-big now runs on n3; n1 stays overloaded with what is left.
             harness.run(40, t -> new NodeMetrics[] {
-                    sample("n1", t, 95, 0.30, workload("w-small", 20, 64 * MIB, true), workload("w-pinned", 100, 256 * MIB, false)),
+                    // w-small now uses half a core: enough to relieve n1's 10 % (0.4 cores) over the threshold.
+                    sample("n1", t, 95, 0.30, workload("w-small", 50, 64 * MIB, true), workload("w-pinned", 100, 256 * MIB, false)),
                     sample("n2", t, 60, 0.30),
                     sample("n3", t, 58, 0.35, workload("w-big", 150, 512 * MIB, true)),
             });
@@ -168,6 +169,53 @@ class AnalyticsTopologyTest {
             List<MigrationCommand> commands = harness.commands();
             assertEquals(2, commands.size(), "the FAILED outcome frees the slot");
             assertNotEquals(first.getSourceNode().toString(), commands.get(1).getSourceNode().toString());
+        }
+    }
+
+    @Test
+    void theMostSevereNodeOfAWindowIsPlannedFirstWhateverOrderItsReportArrivesIn() {
+        long onset = T0 + 12_000;
+        try (TopologyHarness harness = new TopologyHarness(Map.of(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "1"))) {
+            // n1 reports first in every step and is hot; n4 reports after it and is hotter. One move allowed.
+            harness.run(16, t -> new NodeMetrics[] {
+                    sample("n1", t, t < onset ? 30 : 90, 0.30, workload("w1", 150, 512 * MIB, true)),
+                    sample("n4", t, t < onset ? 30 : 99, 0.30, workload("w4", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.20),
+                    sample("n3", t, 10, 0.20),
+            });
+            List<MigrationCommand> commands = harness.commands();
+            assertEquals(1, commands.size());
+            assertEquals("n4", commands.get(0).getSourceNode().toString(), "99 % scores above 90 %");
+        }
+    }
+
+    @Test
+    void aDestinationStaysReservedAfterCompletedUntilItReportsAWindowThatHoldsTheMovedLoad() {
+        long firstOnset = T0 + 12_000;
+        long secondOnset = T0 + 16_000;
+        // Only n2 has room; its samples never show the moved load, as if its 10 s mean had not caught up yet.
+        LongFunction<NodeMetrics[]> cluster = t -> new NodeMetrics[] {
+                sample("n1", t, t < firstOnset ? 30 : 95, 0.30, workload("w1", 150, 512 * MIB, true)),
+                sample("n4", t, t < secondOnset ? 30 : 95, 0.30, workload("w4", 150, 512 * MIB, true)),
+                sample("n2", t, 10, 0.20),
+                sample("n3", t, 70, 0.20),
+        };
+        try (TopologyHarness harness = new TopologyHarness(Map.of(AnalyticsConfig.DESTINATION_COOLDOWN_MS, "0"))) {
+            harness.run(15, cluster);
+            List<MigrationCommand> commands = harness.commands();
+            assertEquals(1, commands.size());
+            MigrationCommand first = commands.get(0);
+            assertEquals("n2", first.getDestinationNode().toString());
+            harness.publishEvent(event(first, Phase.COMPLETED));
+            long completedAt = first.getIssuedAtMs() + 2_000;
+            harness.run(30, cluster);
+            commands = harness.commands();
+            assertEquals(2, commands.size(), "n4's move waits for n2's reservation, then goes there");
+            MigrationCommand second = commands.get(1);
+            assertEquals("n4", second.getSourceNode().toString());
+            assertEquals("n2", second.getDestinationNode().toString());
+            assertEquals(completedAt + AnalyticsConfig.defaults().windowSizeMs(), second.getIssuedAtMs(),
+                    "not before n2 reports the window [completed, completed + 10 s)");
         }
     }
 

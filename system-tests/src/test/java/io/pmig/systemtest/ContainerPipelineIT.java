@@ -53,7 +53,11 @@ class ContainerPipelineIT {
     private static final String BOOTSTRAP = "kafka:19092";
     private static final List<String> NODES = List.of("node1", "node2", "node3");
     /** One tick a second: a copy that started over would need {@link #TICKS_BEFORE_LOAD} s to catch up. */
-    private static final String COUNTER = "i=0; while :; do i=$((i+1)); echo $i > n; sleep 1; done";
+    /**
+     * Counts once a second and burns a fifth of a core (0.2 s of every second): analytics moves only a workload whose
+     * move relieves its node (issue 16), so the witness must carry load of its own beside the pinned fault.
+     */
+    private static final String COUNTER = "sh -c 'while :; do :; done' & b=$!; trap \"kill -CONT $b; kill $b\" EXIT; i=0; while :; do i=$((i+1)); echo $i > n; kill -CONT $b; sleep 0.2; kill -STOP $b; sleep 0.8; done";
     private static final long TICKS_BEFORE_LOAD = 15;
     private static final String COUNTER_FILE = "/var/lib/pmig/workloads/witness/work/n";
 

@@ -1,5 +1,6 @@
 package io.pmig.cli.bench;
 
+import io.pmig.cli.bench.outcomes.OutcomesBench;
 import picocli.CommandLine.Command;
 
 /**
@@ -8,6 +9,6 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks against baselines measured in the same run.",
-        subcommands = {PipelineBench.class, MigrateBench.class, AgentBench.class, LoadBench.class})
+        subcommands = {PipelineBench.class, MigrateBench.class, AgentBench.class, LoadBench.class, OutcomesBench.class})
 public final class BenchCommand {
 }

@@ -7,14 +7,14 @@ import java.util.List;
 import java.util.Map;
 
 /** The one-line JSON summary a benchmark prints last with --json; NaN (not measured) becomes null. */
-final class JsonLine {
+public final class JsonLine {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private JsonLine() {
     }
 
-    static String of(Object value) {
+    public static String of(Object value) {
         try {
             return MAPPER.writeValueAsString(clean(value));
         } catch (JsonProcessingException e) {

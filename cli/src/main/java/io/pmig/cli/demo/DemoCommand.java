@@ -32,8 +32,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig demo}: the whole system on this machine. Three simulated nodes, a witness process on node-2
- * that counts every 50 ms, a CPU ramp that drives node-2 into overload, and the shipped model deciding to
- * move the witness - which really moves, with CRIU, and keeps counting.
+ * that counts every 50 ms and carries a CPU ramp of its own, which together with a pinned load drives node-2
+ * into overload, and the shipped model deciding to move the witness - which really moves, with CRIU, relieves
+ * node-2 and keeps counting.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Run the whole system on this machine (as root): embedded Kafka, three nodes, analytics with the",
@@ -99,13 +100,16 @@ public final class DemoCommand implements Callable<Integer> {
                 out.println("pmig demo: dashboard at " + cluster.dashboardUrl());
             }
 
-            launch(cluster, WITNESS, HOT_NODE, WitnessLog.ARGV, true);
-            out.println("pmig demo: witness launched on " + HOT_NODE + "; letting the windows fill for 20 s");
+            // The planner moves only what relieves the node (issue 16): so the witness carries load of its own. node-2
+            // holds a pinned half of its capacity; 20 s in, the witness's own load climbs from 5 % to 60 % of the
+            // node's capacity over 30 s (a run-up the model can see coming), holds 40 s, and stops.
+            launch(cluster, "base-load", HOT_NODE, FaultCommand.cpuRamp(150, 150, 1, durationS), false);
+            launch(cluster, WITNESS, HOT_NODE, WitnessLog.withLoad(20, FaultCommand.cpuRamp(15, 180, 30, 40)), true);
+            out.println("pmig demo: witness launched on " + HOT_NODE + " beside a pinned load of half the node; letting the"
+                    + " windows fill for 20 s");
             sleepUntil(Math.min(deadline, System.currentTimeMillis() + 20_000));
-
-            // A run-up the model can see coming: node-2's CPU climbs from 17 % to 200 % of its capacity over 30 s.
-            launch(cluster, "load-ramp", HOT_NODE, FaultCommand.cpuRamp(50, 600, 30, durationS), false);
-            out.println("pmig demo: overloading " + HOT_NODE + " with a CPU ramp (a pinned load the model cannot move)");
+            out.println("pmig demo: the witness's own load now climbs to 60 % of " + HOT_NODE + "'s capacity: together with"
+                    + " the pinned half, an overload that moving the witness relieves");
 
             MigrationEvent completed = narrator.awaitModelMigrationOutcome(deadline);
             if (completed != null && exitAfterMigration) {

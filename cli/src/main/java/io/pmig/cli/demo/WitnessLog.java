@@ -13,8 +13,19 @@ import java.util.List;
 public record WitnessLog(long lines, long lastNumber, boolean continuous, long maxGapMs) {
 
     /** The witness: a shell loop, so it checkpoints in a few milliseconds and proves its state by counting. */
-    public static final List<String> ARGV = List.of("sh", "-c",
-            "i=0; while :; do i=$((i+1)); echo \"$i $(date +%s%3N)\"; sleep 0.05; done");
+    static final String COUNTER = "i=0; while :; do i=$((i+1)); echo \"$i $(date +%s%3N)\"; sleep 0.05; done";
+    public static final List<String> ARGV = List.of("sh", "-c", COUNTER);
+
+    /**
+     * The counter, plus a load that starts {@code delayS} seconds after launch inside the same workload (so it moves
+     * with it and counts as the workload's CPU): {@code load} is an argv run in the background, printing nothing.
+     */
+    public static List<String> withLoad(int delayS, List<String> load) {
+        List<String> argv = new java.util.ArrayList<>(List.of("sh", "-c",
+                "delay=$1; shift; (sleep \"$delay\"; exec \"$@\") & " + COUNTER, "pmig-witness", String.valueOf(delayS)));
+        argv.addAll(load);
+        return List.copyOf(argv);
+    }
 
     public static WitnessLog read(Path stdout) throws IOException {
         String text = Files.readString(stdout);

@@ -7,13 +7,20 @@ import io.pmig.analytics.windows.WorkloadLoad;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.DecisionReason;
 import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.NodeState;
+import io.pmig.schemas.Phase;
 import io.pmig.schemas.Trigger;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -30,8 +37,10 @@ import org.slf4j.LoggerFactory;
  * workload's move history, all in changelogged stores.
  *
  * <p>A node overloaded for {@value AnalyticsConfig#HYSTERESIS_WINDOWS} consecutive windows is handed to
- * the {@link MigrationPlanner}; a resulting move becomes one MIGRATE command on pmig.commands, keyed by
- * workload id. Time here is the reports' window end, never the wall clock, so cooldowns and command
+ * the {@link MigrationPlanner} together with the other overloaded nodes of the same window end, the most
+ * severe first; a resulting move becomes one MIGRATE command on pmig.commands, keyed by workload id. A
+ * COMPLETED move keeps its destination's reservation until the destination reports a window that holds
+ * the moved load. Time here is the reports' window end, never the wall clock, so cooldowns and command
  * fields are the same when the input is replayed. The command id is derived from the workload, the source
  * node and the deciding window's end: if a fail-over re-runs a decision whose transaction was aborted, the
  * re-issued command carries the same id, and an executor that somehow saw both de-duplicates it.
@@ -62,6 +71,11 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private KeyValueStore<String, WorkloadHistory> workloads;
     /** Every node's view, by node id as in the store; null until loaded from the store after init. */
     private TreeMap<String, NodeView> views;
+    /** Overloaded nodes waiting for the rest of their window end's reports, and that window end (-1: none). */
+    private final Set<String> pending = new TreeSet<>();
+    private long pendingTickMs = -1;
+    private long pendingSinceWallMs;
+    private final Map<String, String> lastRejection = new HashMap<>();
 
     public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName) {
         this(config, nodesStoreName, inFlightStoreName, workloadsStoreName, AnalyticsMeters.unexported(config));
@@ -84,6 +98,9 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         this.inFlight = context.getStateStore(inFlightStoreName);
         this.workloads = context.getStateStore(workloadsStoreName);
         this.views = null;
+        this.pending.clear();
+        this.pendingTickMs = -1;
+        context.schedule(Duration.ofMillis(config.punctuateIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
     }
 
     @Override
@@ -98,22 +115,100 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
 
     private void finish(ExecutorOutcome outcome) {
         InFlightMove move = inFlight.get(outcome.commandId());
-        if (move == null) {
+        if (move == null || !move.inFlight()) {
             return; // not ours, or already finished (the other node of the migration reports too)
         }
-        inFlight.delete(outcome.commandId());
+        if (outcome.phase() == Phase.COMPLETED) {
+            // The load is on the destination now, but its reports show it only a window later: keep the reservation.
+            inFlight.put(outcome.commandId(), move.completed(outcome.timestampMs()));
+        } else {
+            inFlight.delete(outcome.commandId());
+        }
         log.info("migration {} of {} from {} to {} ended {}", move.commandId(), move.workloadId(), move.sourceNode(),
                 move.destinationNode(), outcome.phase());
     }
 
+    /**
+     * A report joins its node's view; an overloaded node is planned with the others of the same window end,
+     * most severe first, once every UP node has reported that window end (or a later one arrives, or the
+     * wall clock says {@value AnalyticsConfig#TICK_WAIT_MS} passed). Pending nodes live in memory only: a
+     * fail-over between a report and its tick's planning plans that node at its next overloaded window.
+     */
     private void decide(NodeReport report) {
         long now = report.windowEndMs();
+        releaseReported(report);
+        if (pendingTickMs >= 0 && now > pendingTickMs) {
+            planPending();
+        }
         NodeView previous = views().get(report.nodeId());
         NodeView view = previous == null ? new NodeView(report, report.overloaded() ? 1 : 0, -1) : previous.next(report);
         putView(view);
-        if (view.overloadStreak() < config.hysteresisWindows()) {
-            return;
+        if (view.overloadStreak() >= config.hysteresisWindows()) {
+            if (pendingTickMs >= 0 && now < pendingTickMs) {
+                plan(view, now); // a straggler of an earlier window end: no reason to hold it back
+                return;
+            }
+            if (pending.isEmpty()) {
+                pendingTickMs = now;
+                pendingSinceWallMs = context.currentSystemTimeMs();
+            }
+            pending.add(report.nodeId());
         }
+        if (!pending.isEmpty() && everyUpNodeReported(pendingTickMs)) {
+            planPending();
+        }
+    }
+
+    private void onWallClock(long wallNowMs) {
+        if (!pending.isEmpty() && wallNowMs - pendingSinceWallMs >= config.tickWaitMs()) {
+            planPending();
+        }
+    }
+
+    private boolean everyUpNodeReported(long windowEndMs) {
+        for (NodeView view : views().values()) {
+            if (view.report().state() != NodeState.DOWN && view.report().windowEndMs() < windowEndMs) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Plans the pending nodes of one window end, the most severe first: highest score, then highest load. */
+    private void planPending() {
+        long tick = pendingTickMs;
+        List<NodeView> due = new ArrayList<>();
+        for (String node : pending) {
+            NodeView view = views().get(node);
+            if (view != null && view.report().windowEndMs() == tick && view.overloadStreak() >= config.hysteresisWindows()) {
+                due.add(view);
+            }
+        }
+        pending.clear();
+        pendingTickMs = -1;
+        due.sort(Comparator.comparingDouble((NodeView v) -> -v.report().score())
+                .thenComparingDouble(v -> -Math.max(v.report().cpuFraction(), v.report().memFraction()))
+                .thenComparing(NodeView::nodeId));
+        for (NodeView view : due) {
+            plan(views().get(view.nodeId()), tick);
+        }
+    }
+
+    /** A reservation ends once its destination reports a window wholly after the move: the load is in its figures. */
+    private void releaseReported(NodeReport report) {
+        List<String> released = new ArrayList<>();
+        try (KeyValueIterator<String, InFlightMove> all = inFlight.all()) {
+            all.forEachRemaining(entry -> {
+                if (entry.value.reportedBy(report.nodeId(), report.windowStartMs())) {
+                    released.add(entry.key);
+                }
+            });
+        }
+        released.forEach(inFlight::delete);
+    }
+
+    private void plan(NodeView view, long now) {
+        NodeReport report = view.report();
         List<InFlightMove> moves = currentMoves(now);
         List<NodeView> cluster = new ArrayList<>(views().values());
         Map<String, WorkloadHistory> history = new HashMap<>();
@@ -125,14 +220,21 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         }
         MigrationPlan plan = planner.plan(view, cluster, moves, history, now);
         if (!plan.isMove()) {
-            log.debug("node {} overloaded for {} windows but nothing to do: {}", report.nodeId(), view.overloadStreak(), plan.rejection());
+            // Said once per change of reason, not every window: "nothing to do, and why" is part of the decision.
+            String kind = plan.rejection().replaceAll("[0-9][0-9.]*", "#");
+            if (!kind.equals(lastRejection.put(report.nodeId(), kind))) {
+                log.info("node {} overloaded for {} windows, not moving anything: {}", report.nodeId(), view.overloadStreak(),
+                        plan.rejection());
+            }
             return;
         }
+        lastRejection.remove(report.nodeId());
         MigrationCommand command = command(plan, view, now);
         WorkloadLoad workload = plan.workload();
         putView(view.migrated(now));
         putView(views().get(plan.destinationNode()).involvedIn(now));
-        workloads.put(workload.workloadId(), new WorkloadHistory(now, plan.sourceNode()));
+        workloads.put(workload.workloadId(), WorkloadHistory.moved(workloads.get(workload.workloadId()), plan.sourceNode(), now,
+                config.returnCooldownMs()));
         meters.decided(command.getReason().getTrigger());
         if (config.dryRun()) {
             log.info("dry run, not issued: {} ({})", command.getCommandId(), command.getReason().getText());
@@ -168,8 +270,10 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         List<InFlightMove> current = new ArrayList<>();
         for (KeyValue<String, InFlightMove> entry : all) {
             if (now - entry.value.issuedAtMs() >= config.inFlightTimeoutMs()) {
-                log.warn("migration {} of {} has had no outcome for {} ms; no longer counting it as in flight",
-                        entry.key, entry.value.workloadId(), now - entry.value.issuedAtMs());
+                if (entry.value.inFlight()) {
+                    log.warn("migration {} of {} has had no outcome for {} ms; no longer counting it as in flight",
+                            entry.key, entry.value.workloadId(), now - entry.value.issuedAtMs());
+                }
                 inFlight.delete(entry.key);
             } else {
                 current.add(entry.value);
@@ -183,11 +287,13 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         WorkloadLoad workload = plan.workload();
         Trigger trigger = "model".equals(report.scorer()) ? Trigger.MODEL : Trigger.THRESHOLD;
         String text = String.format(Locale.ROOT,
-                "node %s overloaded for %d windows (score %.3f by %s%s); moving %s (%.2f cores, %d MiB) to %s, the least-loaded node with room (load after move: source %.2f, destination %.2f)",
+                "node %s overloaded for %d windows (score %.3f by %s%s); moving %s (%.2f cores, %d MiB, estimated outage %.2f s),"
+                        + " the cheapest move that relieves %s, to %s, the least loaded node with room (near-ties broken by two seeded random draws)"
+                        + " (load after move: source %.2f, destination %.2f)",
                 plan.sourceNode(), source.overloadStreak(), report.score(), report.scorer(),
                 report.modelVersion() == null ? "" : " " + report.modelVersion(), workload.workloadId(),
-                workload.cpuCores(), workload.rssBytes() >> 20, plan.destinationNode(), plan.sourceLoadAfter(),
-                plan.destinationLoadAfter());
+                workload.cpuCores(), workload.rssBytes() >> 20, plan.downtimeMs() / 1000, plan.need(), plan.destinationNode(),
+                plan.sourceLoadAfter(), plan.destinationLoadAfter());
         return MigrationCommand.newBuilder()
                 .setCommandId(commandId(workload.workloadId(), plan.sourceNode(), now))
                 .setKind(CommandKind.MIGRATE)

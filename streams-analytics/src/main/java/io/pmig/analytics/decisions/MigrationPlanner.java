@@ -4,25 +4,43 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
 import io.pmig.schemas.NodeState;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
  * Chooses what to move off an overloaded node and where, from the cluster view; a pure function of its
- * inputs so that a replay decides identically.
+ * inputs (the seed included) so that a replay decides identically, and so that it can be run per cell.
  *
- * <p>Rules, in order: the cluster-wide cap on in-flight migrations; the source is not in its node cooldown
- * and has no move off it in flight; candidate workloads are migratable, not in flight and not in their
- * cooldown; destinations are other nodes in state UP with room for the workload after the move (CPU and
- * memory within the configured limits, counting moves already in flight to them), excluding the node the
- * workload left within the return cooldown. For each candidate the destination is the least-loaded such
- * node (lowest dominant-resource use after the move), and the candidate chosen is the one whose move best
- * relieves the source (largest drop of its dominant-resource use), smaller RSS first on ties since it moves
- * faster. Every tie ends on ids, so the choice never depends on iteration order.
+ * <p>Rules, in order:
+ * <ol>
+ *   <li>the cluster-wide cap on migrations in flight; the source is not in its node cooldown and has no move
+ *       off it in flight;</li>
+ *   <li>candidates are migratable, not in flight and not in their cooldown;</li>
+ *   <li><b>a move must help</b>: it must relieve the source by at least its excess over the threshold rule's
+ *       CPU and memory thresholds, on the source's latest figures extrapolated by their rising slopes over
+ *       {@value AnalyticsConfig#RELIEF_LOOKAHEAD_MS} (0 by default: today's excess), and its pressing resource by at least
+ *       {@value AnalyticsConfig#RELIEF_MIN_FRACTION} of capacity; if no candidate does, nothing moves and the
+ *       rejection says what was needed and what the largest candidate offered;</li>
+ *   <li><b>cost</b>: of the candidates that help, the cheapest by the cost model (fixed outage + outage per MiB
+ *       of RSS, {@link AnalyticsConfig#estimatedDowntimeMs}) is tried first, then the next; none above
+ *       {@value AnalyticsConfig#MAX_DOWNTIME_MS};</li>
+ *   <li>destinations are other UP nodes outside their destination cooldown (they took part in no migration
+ *       recently) with room after the move (CPU and memory within the destination limits, counting every
+ *       reservation on them: moves in flight and moves completed but not yet in their reports), excluding every
+ *       node the workload left within the return cooldown;</li>
+ *   <li>the least loaded of those after the move, where nodes within {@value AnalyticsConfig#DESTINATION_TIE_MARGIN}
+ *       of it count as tied; ties are broken by <b>power of two choices</b>: two tied nodes drawn at random with a
+ *       seed derived from the configured seed, the workload, the source and the time, the less loaded wins (exact
+ *       ties by id). Sending every source to the one node with the lowest id among equally quiet ones makes them herd
+ *       onto it.</li>
+ * </ol>
  */
 public final class MigrationPlanner {
 
@@ -32,9 +50,22 @@ public final class MigrationPlanner {
         this.config = config;
     }
 
-    public MigrationPlan plan(NodeView source, Collection<NodeView> cluster, Collection<InFlightMove> inFlight,
+    /** What a move must relieve on a source: cores and bytes, and the words for it. */
+    record Need(double cpuCores, long memBytes, String text) {
+
+        boolean metBy(WorkloadLoad workload) {
+            return workload.cpuCores() >= cpuCores && workload.rssBytes() >= memBytes;
+        }
+    }
+
+    /**
+     * @param moves every reserved move: in flight ({@link InFlightMove#inFlight()}) or completed but not yet
+     *              reported by its destination
+     */
+    public MigrationPlan plan(NodeView source, Collection<NodeView> cluster, Collection<InFlightMove> moves,
                               Map<String, WorkloadHistory> history, long nowMs) {
         String sourceId = source.nodeId();
+        List<InFlightMove> inFlight = moves.stream().filter(InFlightMove::inFlight).toList();
         if (inFlight.size() >= config.maxConcurrentMigrations()) {
             return MigrationPlan.rejected(sourceId, "cluster cap of " + config.maxConcurrentMigrations()
                     + " concurrent migrations reached");
@@ -55,39 +86,91 @@ public final class MigrationPlanner {
         if (candidates.isEmpty()) {
             return MigrationPlan.rejected(sourceId, "no migratable workload outside its cooldown");
         }
+        NodeReport sourceReport = source.report();
+        Need need = need(sourceReport);
+        List<WorkloadLoad> helping = candidates.stream()
+                .filter(need::metBy)
+                .sorted(Comparator.comparingDouble((WorkloadLoad w) -> config.estimatedDowntimeMs(w.rssBytes()))
+                        .thenComparing(Comparator.comparingDouble(WorkloadLoad::cpuCores).reversed())
+                        .thenComparing(WorkloadLoad::workloadId))
+                .toList();
+        if (helping.isEmpty()) {
+            WorkloadLoad largest = candidates.stream().max(Comparator.comparingDouble(WorkloadLoad::cpuCores)
+                    .thenComparing(WorkloadLoad::rssBytes)).orElseThrow();
+            return MigrationPlan.rejected(sourceId, String.format(Locale.ROOT,
+                    "no move would help: a move must relieve %s, the largest candidate %s has %.2f cores and %d MiB; not moving",
+                    need.text(), largest.workloadId(), largest.cpuCores(), largest.rssBytes() >> 20));
+        }
         List<NodeReport> destinations = cluster.stream()
+                .filter(view -> !view.nodeId().equals(sourceId))
+                .filter(view -> view.report().state() == NodeState.UP)
+                .filter(view -> view.lastMigrationMs() < 0 || nowMs - view.lastMigrationMs() >= config.destinationCooldownMs())
                 .map(NodeView::report)
-                .filter(node -> !node.nodeId().equals(sourceId))
-                .filter(node -> node.state() == NodeState.UP)
                 .sorted(Comparator.comparing(NodeReport::nodeId))
                 .toList();
-
-        NodeReport sourceReport = source.report();
-        double sourceLoad = dominantLoad(sourceReport.cpuUsedCores(), sourceReport.cpuCapacity(),
-                sourceReport.memUsedBytes(), sourceReport.memCapacityBytes());
-        MigrationPlan best = null;
-        for (WorkloadLoad workload : candidates) {
-            MigrationPlan move = bestDestination(sourceReport, workload, destinations, inFlight, history.get(workload.workloadId()), nowMs);
-            if (move != null && (best == null || better(move, best, sourceLoad))) {
-                best = move;
+        List<String> tooCostly = new ArrayList<>();
+        for (WorkloadLoad workload : helping) {
+            double downtimeMs = config.estimatedDowntimeMs(workload.rssBytes());
+            if (downtimeMs > config.maxDowntimeMs()) {
+                tooCostly.add(workload.workloadId());
+                continue;
+            }
+            MigrationPlan move = destination(sourceReport, workload, destinations, moves, history.get(workload.workloadId()),
+                    nowMs, downtimeMs, need);
+            if (move != null) {
+                return move;
             }
         }
-        return best != null ? best : MigrationPlan.rejected(sourceId, "no UP node has room for any of "
-                + candidates.stream().map(WorkloadLoad::workloadId).toList());
+        return MigrationPlan.rejected(sourceId, (tooCostly.isEmpty() ? "" : "outage over " + config.maxDowntimeMs()
+                + " ms for " + tooCostly + "; ") + "no UP node outside its destination cooldown has room for any of "
+                + helping.stream().map(WorkloadLoad::workloadId).filter(id -> !tooCostly.contains(id)).toList());
     }
 
-    private MigrationPlan bestDestination(NodeReport source, WorkloadLoad workload, List<NodeReport> destinations,
-                                          Collection<InFlightMove> inFlight, WorkloadHistory history, long nowMs) {
-        MigrationPlan best = null;
+    /**
+     * The source's excess over the thresholds, on its latest CPU and memory extrapolated by their rising slopes,
+     * plus the minimum relief of the pressing resource. Without features (reports from before features were
+     * carried) the window's mean CPU and latest memory stand in.
+     */
+    Need need(NodeReport source) {
+        Map<String, Double> features = source.features();
+        double lookaheadS = config.reliefLookaheadMs() / 1000.0;
+        double cpuLevel = Math.min(1.0, feature(features, "cpu_last") != null
+                ? (feature(features, "cpu_last") + Math.max(0, orZero(feature(features, "cpu_slope"))) * lookaheadS) / 100
+                : source.cpuFraction());
+        double memLevel = feature(features, "mem_fraction_last") != null
+                ? feature(features, "mem_fraction_last") + Math.max(0, orZero(feature(features, "mem_slope"))) * lookaheadS
+                : source.memFraction();
+        double cpuThreshold = config.thresholdCpuPercent() / 100;
+        double memThreshold = config.thresholdMemFraction();
+        double cpuNeed = Math.max(0, cpuLevel - cpuThreshold) * source.cpuCapacity();
+        double memNeed = Math.max(0, memLevel - memThreshold) * source.memCapacityBytes();
+        boolean cpuPressing = cpuLevel / cpuThreshold >= memLevel / memThreshold;
+        if (cpuPressing) {
+            cpuNeed = Math.max(cpuNeed, config.reliefMinFraction() * source.cpuCapacity());
+        } else {
+            memNeed = Math.max(memNeed, config.reliefMinFraction() * source.memCapacityBytes());
+        }
+        String text = String.format(Locale.ROOT, "%s%s%s (CPU at %.0f %%, memory at %.0f %% of capacity%s)",
+                cpuNeed > 0 ? String.format(Locale.ROOT, ">= %.2f cores", cpuNeed) : "",
+                cpuNeed > 0 && memNeed > 0 ? " and " : "",
+                memNeed > 0 ? String.format(Locale.ROOT, ">= %d MiB", (long) memNeed >> 20) : "",
+                cpuLevel * 100, memLevel * 100, lookaheadS > 0 ? String.format(Locale.ROOT, " in %.0f s at their trend", lookaheadS) : "");
+        return new Need(cpuNeed, (long) Math.ceil(memNeed), text);
+    }
+
+    private MigrationPlan destination(NodeReport source, WorkloadLoad workload, List<NodeReport> destinations,
+                                      Collection<InFlightMove> moves, WorkloadHistory history, long nowMs, double downtimeMs,
+                                      Need need) {
+        List<NodeReport> feasible = new ArrayList<>();
+        List<Double> loads = new ArrayList<>();
         for (NodeReport destination : destinations) {
-            boolean returning = history != null && destination.nodeId().equals(history.leftNode())
-                    && nowMs - history.lastMoveMs() < config.returnCooldownMs();
+            boolean returning = history != null && history.leftWithin(destination.nodeId(), nowMs, config.returnCooldownMs());
             if (returning) {
                 continue;
             }
             double reservedCpu = 0;
             long reservedMem = 0;
-            for (InFlightMove move : inFlight) {
+            for (InFlightMove move : moves) {
                 if (move.destinationNode().equals(destination.nodeId())) {
                     reservedCpu += move.cpuCores();
                     reservedMem += move.memBytes();
@@ -98,30 +181,57 @@ public final class MigrationPlanner {
             if (cpuAfter > config.destinationCpuLimit() || memAfter > config.destinationMemLimit()) {
                 continue;
             }
-            double loadAfter = Math.max(cpuAfter, memAfter);
-            if (best == null || loadAfter < best.destinationLoadAfter()) {
-                double sourceAfter = dominantLoad(source.cpuUsedCores() - workload.cpuCores(), source.cpuCapacity(),
-                        source.memUsedBytes() - workload.rssBytes(), source.memCapacityBytes());
-                best = new MigrationPlan(workload, source.nodeId(), destination.nodeId(), sourceAfter, loadAfter, null);
+            feasible.add(destination);
+            loads.add(Math.max(cpuAfter, memAfter));
+        }
+        if (feasible.isEmpty()) {
+            return null;
+        }
+        // The least loaded after the move, but nodes within the tie margin of it are tied: among those, the less
+        // loaded of two drawn at random (power of two choices), so equally quiet nodes share the moves.
+        double least = loads.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+        List<Integer> tied = new ArrayList<>();
+        for (int i = 0; i < feasible.size(); i++) {
+            if (loads.get(i) <= least + config.destinationTieMargin()) {
+                tied.add(i);
             }
         }
-        return best;
+        int chosen = tied.get(0);
+        if (tied.size() > 1) {
+            Random random = new Random(seed(workload.workloadId(), source.nodeId(), nowMs));
+            int first = random.nextInt(tied.size());
+            int second = random.nextInt(tied.size() - 1);
+            if (second >= first) {
+                second++;
+            }
+            int a = tied.get(Math.min(first, second));
+            int b = tied.get(Math.max(first, second));
+            chosen = loads.get(b) < loads.get(a) ? b : a; // a has the lower id: it wins exact ties
+        }
+        double sourceAfter = dominantLoad(source.cpuUsedCores() - workload.cpuCores(), source.cpuCapacity(),
+                source.memUsedBytes() - workload.rssBytes(), source.memCapacityBytes());
+        return new MigrationPlan(workload, source.nodeId(), feasible.get(chosen).nodeId(), sourceAfter, loads.get(chosen),
+                downtimeMs, need.text(), null);
     }
 
-    private static boolean better(MigrationPlan candidate, MigrationPlan incumbent, double sourceLoad) {
-        double candidateRelief = sourceLoad - candidate.sourceLoadAfter();
-        double incumbentRelief = sourceLoad - incumbent.sourceLoadAfter();
-        if (Math.abs(candidateRelief - incumbentRelief) > 1e-9) {
-            return candidateRelief > incumbentRelief;
-        }
-        if (candidate.workload().rssBytes() != incumbent.workload().rssBytes()) {
-            return candidate.workload().rssBytes() < incumbent.workload().rssBytes();
-        }
-        return candidate.workload().workloadId().compareTo(incumbent.workload().workloadId()) < 0;
+    private long seed(String workloadId, String sourceId, long nowMs) {
+        long h = config.seed();
+        h = h * 31 + workloadId.hashCode();
+        h = h * 31 + sourceId.hashCode();
+        h = h * 31 + Long.hashCode(nowMs);
+        return h;
     }
 
     private boolean inCooldown(WorkloadHistory history, long nowMs) {
         return history != null && nowMs - history.lastMoveMs() < config.workloadCooldownMs();
+    }
+
+    private static Double feature(Map<String, Double> features, String name) {
+        return features == null ? null : features.get(name);
+    }
+
+    private static double orZero(Double value) {
+        return value == null ? 0 : value;
     }
 
     private static double dominantLoad(double cpuCores, double cpuCapacity, long memBytes, long memCapacity) {

@@ -11,11 +11,12 @@ import java.util.function.Consumer;
  */
 public final class CurrentScorer implements OverloadScorer {
 
-    private final ThresholdScorer fallback;
+    private final OverloadScorer fallback;
     private final AtomicReference<ModelScorer> model = new AtomicReference<>();
     private volatile Consumer<String> onChange = version -> { };
 
-    public CurrentScorer(ThresholdScorer fallback) {
+    /** @param fallback the threshold rule in the app; any rule (a tuned one, a benchmark's oracle) elsewhere */
+    public CurrentScorer(OverloadScorer fallback) {
         this.fallback = fallback;
     }
 
@@ -46,5 +47,11 @@ public final class CurrentScorer implements OverloadScorer {
     public OverloadScore score(FeatureVector features, boolean sharedHost) {
         ModelScorer current = model.get();
         return current == null ? fallback.score(features, sharedHost) : current.score(features, sharedHost);
+    }
+
+    @Override
+    public OverloadScore score(String nodeId, long windowEndMs, FeatureVector features, boolean sharedHost) {
+        ModelScorer current = model.get();
+        return current == null ? fallback.score(nodeId, windowEndMs, features, sharedHost) : current.score(features, sharedHost);
     }
 }

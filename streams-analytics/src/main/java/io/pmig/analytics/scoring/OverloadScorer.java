@@ -15,4 +15,13 @@ public interface OverloadScorer {
     default OverloadScore score(FeatureVector features, boolean sharedHost) {
         return score(features);
     }
+
+    /**
+     * As {@link #score(FeatureVector, boolean)} for the window of {@code nodeId} ending at {@code windowEndMs}: what the
+     * topology calls. Scorers judge the features alone; only a benchmark's oracle, which knows each node's future, needs
+     * to know which window it is looking at.
+     */
+    default OverloadScore score(String nodeId, long windowEndMs, FeatureVector features, boolean sharedHost) {
+        return score(features, sharedHost);
+    }
 }

@@ -183,7 +183,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
     private void emitWindow(String node, long startMs, long endMs, List<NodeMetrics> window, boolean down) {
         FeatureVector features = WindowFeatures.compute(window);
         boolean sharedHost = window.get(window.size() - 1).getMode() == SamplingMode.SIMULATED;
-        OverloadScore verdict = scorer.score(features, sharedHost);
+        OverloadScore verdict = scorer.score(node, endMs, features, sharedHost);
         NodeState state = down ? NodeState.DOWN : verdict.overloaded() ? NodeState.OVERLOADED : NodeState.UP;
         NodeScore score = NodeScore.newBuilder()
                 .setNodeId(node)

@@ -10,8 +10,11 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
 import io.pmig.schemas.NodeState;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class MigrationPlannerTest {
@@ -24,6 +27,19 @@ class MigrationPlannerTest {
         NodeReport report = new NodeReport(id, NOW - 10_000, NOW, state, 0.9, state == NodeState.OVERLOADED, "threshold", null,
                 Map.of(), 4, 8 * GIB, cpuCores, 2 * GIB, List.of(workloads));
         return new NodeView(report, state == NodeState.OVERLOADED ? 3 : 0, -1);
+    }
+
+    /** An overloaded 4-core, 8 GiB source whose latest CPU and memory (percent, fraction) and their slopes are given. */
+    private static NodeView source(double cpuLast, double cpuSlope, double memLast, double memSlope, WorkloadLoad... workloads) {
+        Map<String, Double> features = Map.of("cpu_last", cpuLast, "cpu_slope", cpuSlope, "mem_fraction_last", memLast,
+                "mem_slope", memSlope);
+        NodeReport report = new NodeReport("a", NOW - 10_000, NOW, NodeState.OVERLOADED, 0.9, true, "model", "rf-1", features,
+                4, 8 * GIB, cpuLast / 100 * 4, (long) (memLast * 8 * GIB), List.of(workloads));
+        return new NodeView(report, 1, -1);
+    }
+
+    private static NodeView idle(String id) {
+        return node(id, NodeState.UP, 0.4);
     }
 
     private final WorkloadLoad web = new WorkloadLoad("web", 1.5, 512 * MIB, true);
@@ -68,5 +84,153 @@ class MigrationPlannerTest {
     void unmigratableWorkloadsAreNotCandidates() {
         NodeView pinned = node("a", NodeState.OVERLOADED, 3.8, new WorkloadLoad("db", 1.5, 512 * MIB, false));
         assertFalse(planner.plan(pinned, List.of(pinned, node("b", NodeState.UP, 0.4)), List.of(), Map.of(), NOW).isMove());
+    }
+
+    @Test
+    void aMoveThatCannotRelieveTheSourceIsNotMadeAndTheReasonSaysWhy() {
+        // The case: a pinned CPU fault on the node, and only idle migratable workloads (0.00 cores).
+        NodeView faulted = source(97, 0, 0.3, 0, new WorkloadLoad("outfile", 0.0, 3 * MIB, true),
+                new WorkloadLoad("redis", 0.0, 17 * MIB, true), new WorkloadLoad("fault", 3.9, 10 * MIB, false));
+        MigrationPlan plan = planner.plan(faulted, List.of(faulted, idle("b")), List.of(), Map.of(), NOW);
+        assertFalse(plan.isMove());
+        assertTrue(plan.rejection().contains("no move would help"), plan.rejection());
+        assertTrue(plan.rejection().contains(">= 0.48 cores"), "97 % of 4 cores is 0.48 over the 85 % threshold: " + plan.rejection());
+    }
+
+    @Test
+    void aPredictedOverloadStillNeedsAMoveThatRelievesTheSourceByTheMinimumShare() {
+        // The model flags the node at 70 %, under the threshold: no excess yet, but a 0.01-core move is still no help.
+        NodeView predicted = source(70, 0, 0.3, 0, new WorkloadLoad("tiny", 0.01, 3 * MIB, true));
+        assertFalse(planner.plan(predicted, List.of(predicted, idle("b")), List.of(), Map.of(), NOW).isMove());
+        NodeView withWeb = source(70, 0, 0.3, 0, new WorkloadLoad("tiny", 0.01, 3 * MIB, true),
+                new WorkloadLoad("web", 0.3, 300 * MIB, true));
+        MigrationPlan plan = planner.plan(withWeb, List.of(withWeb, idle("b")), List.of(), Map.of(), NOW);
+        assertEquals("web", plan.workload().workloadId(), "0.3 cores is more than 5 % of 4 cores");
+    }
+
+    @Test
+    void memoryCountsAndWithALookaheadTheExcessIsMeasuredWhereTheTrendLeads() {
+        MigrationPlanner planner = new MigrationPlanner(AnalyticsConfig.of(Map.of(AnalyticsConfig.RELIEF_LOOKAHEAD_MS, "10000")));
+        // 80 % CPU rising 1 %/s: 90 % in 10 s, so 0.2 cores over the threshold; memory at 0.8 rising 0.02/s: 1.0 in 10 s.
+        WorkloadLoad cpuOnly = new WorkloadLoad("cpu-only", 1.0, 100 * MIB, true);
+        WorkloadLoad both = new WorkloadLoad("both", 1.0, 1536 * MIB, true);
+        NodeView rising = source(80, 1, 0.8, 0.02, cpuOnly, both);
+        MigrationPlan plan = planner.plan(rising, List.of(rising, idle("b")), List.of(), Map.of(), NOW);
+        assertEquals("both", plan.workload().workloadId(), "memory 10 % over its 0.9 threshold needs >= 819 MiB: " + plan.need());
+        NodeView flat = source(80, 1, 0.8, 0, cpuOnly, both);
+        assertEquals("cpu-only", planner.plan(flat, List.of(flat, idle("b")), List.of(), Map.of(), NOW).workload().workloadId(),
+                "without the memory trend the cheaper move relieves enough");
+        NodeView full = source(80, 0, 0.97, 0, cpuOnly, both);
+        assertEquals("both", this.planner.plan(full, List.of(full, idle("b")), List.of(), Map.of(), NOW).workload().workloadId(),
+                "by default the excess is today's: memory 7 % over its threshold needs >= 573 MiB");
+    }
+
+    @Test
+    void ofTheMovesThatHelpTheCheapestByDowntimeIsChosenAndTheNextIfItHasNowhereToGo() {
+        WorkloadLoad small = new WorkloadLoad("small", 0.6, 200 * MIB, true);
+        WorkloadLoad large = new WorkloadLoad("large", 1.0, 2 * GIB, true);
+        NodeView a = source(95, 0, 0.3, 0, large, small);
+        MigrationPlan plan = planner.plan(a, List.of(a, idle("b")), List.of(), Map.of(), NOW);
+        assertEquals("small", plan.workload().workloadId());
+        assertEquals(340 + 3.2 * 200, plan.downtimeMs(), 1e-6, "the cost model: 340 ms + 3.2 ms per MiB");
+
+        // The cheaper one needs more CPU than any destination has room for: the next one that helps is moved.
+        WorkloadLoad cpuHeavy = new WorkloadLoad("cpu-heavy", 2.5, 100 * MIB, true);
+        NodeView b = source(95, 0, 0.3, 0, large, cpuHeavy);
+        assertEquals("large", planner.plan(b, List.of(b, node("c", NodeState.UP, 1.0)), List.of(), Map.of(), NOW)
+                .workload().workloadId(), "c has room for 2 more cores at most (75 % of 4)");
+
+        AnalyticsConfig strict = AnalyticsConfig.of(Map.of(AnalyticsConfig.MAX_DOWNTIME_MS, "1000"));
+        MigrationPlan tooLong = new MigrationPlanner(strict).plan(source(95, 0, 0.3, 0, large), List.of(idle("b")), List.of(),
+                Map.of(), NOW);
+        assertFalse(tooLong.isMove(), "2 GiB costs about 7 s of outage");
+        assertTrue(tooLong.rejection().contains("outage over 1000 ms"), tooLong.rejection());
+    }
+
+    @Test
+    void aCompletedMoveStillReservesItsDestinationButNoLongerCountsAgainstTheCap() {
+        AnalyticsConfig capOne = AnalyticsConfig.of(Map.of(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "1"));
+        MigrationPlanner planner = new MigrationPlanner(capOne);
+        NodeView b = idle("b");
+        InFlightMove inFlight = new InFlightMove("m1", "other", "x", "b", NOW - 3_000, 1.2, 0);
+        assertFalse(planner.plan(source, List.of(source, b), List.of(inFlight), Map.of(), NOW).isMove(), "cap of one reached");
+        InFlightMove completed = inFlight.completed(NOW - 1_000);
+        // Completed, but b's report (the window from NOW - 10 s) does not hold the moved 1.2 cores yet.
+        assertFalse(planner.plan(source, List.of(source, b), List.of(completed), Map.of(), NOW).isMove(),
+                "b's reported 0.4 cores + the reserved 1.2 + web's 1.5 exceed 75 % of 4 cores");
+        assertTrue(completed.reportedBy("b", NOW - 1_000));
+        assertFalse(completed.reportedBy("b", NOW - 10_000));
+        assertEquals("b", planner.plan(source, List.of(source, b), List.of(), Map.of(), NOW).destinationNode(),
+                "once released, b has room");
+    }
+
+    @Test
+    void aNodeThatJustTookPartInAMigrationIsNoDestinationUntilItsCooldownEnds() {
+        NodeView recent = new NodeView(idle("b").report(), 0, NOW - config.destinationCooldownMs() + 1);
+        assertFalse(planner.plan(source, List.of(source, recent), List.of(), Map.of(), NOW).isMove());
+        NodeView cooled = new NodeView(idle("b").report(), 0, NOW - config.destinationCooldownMs());
+        assertEquals("b", planner.plan(source, List.of(source, cooled), List.of(), Map.of(), NOW).destinationNode());
+    }
+
+    @Test
+    void equallyQuietDestinationsAreChosenByTwoSeededRandomDrawsSoSourcesDoNotHerdOntoOneNode() {
+        List<NodeView> cluster = new java.util.ArrayList<>(List.of(source));
+        for (int i = 0; i < 10; i++) {
+            cluster.add(idle("n" + i));
+        }
+        Set<String> chosen = new HashSet<>();
+        for (int i = 0; i < 40; i++) {
+            String destination = planner.plan(source, cluster, List.of(), Map.of(), NOW + i * 1_000).destinationNode();
+            chosen.add(destination);
+            assertEquals(destination, planner.plan(source, cluster, List.of(), Map.of(), NOW + i * 1_000).destinationNode(),
+                    "same inputs, same choice");
+        }
+        assertTrue(chosen.size() >= 5, "ten equally idle nodes, forty decisions: " + chosen);
+
+        Map<String, Integer> other = new HashMap<>();
+        MigrationPlanner seeded = new MigrationPlanner(AnalyticsConfig.of(Map.of(AnalyticsConfig.SEED, "7")));
+        for (int i = 0; i < 40; i++) {
+            other.merge(seeded.plan(source, cluster, List.of(), Map.of(), NOW + i * 1_000).destinationNode(), 1, Integer::sum);
+        }
+        assertTrue(other.size() >= 5, other.toString());
+
+        // A clearly quieter node always wins; nodes within the tie margin (5 % of capacity) share the moves.
+        List<NodeView> two = List.of(source, node("busy", NodeState.UP, 1.2), node("quiet", NodeState.UP, 0.2));
+        List<NodeView> near = List.of(source, node("b", NodeState.UP, 0.4), node("c", NodeState.UP, 0.5), node("d", NodeState.UP, 0.45));
+        Set<String> nearChoices = new HashSet<>();
+        for (int i = 0; i < 20; i++) {
+            assertEquals("quiet", planner.plan(source, two, List.of(), Map.of(), NOW + i).destinationNode());
+            nearChoices.add(planner.plan(source, near, List.of(), Map.of(), NOW + i * 1_000).destinationNode());
+        }
+        assertEquals(Set.of("b", "d"), nearChoices, "0.4, 0.45 and 0.5 busy cores of 4 are within 5 % of each other: b and d"
+                + " each win some draws, c (the busiest of the three) loses every pair");
+    }
+
+    @Test
+    void noNodeTheWorkloadLeftWithinTheReturnCooldownIsADestinationNotOnlyTheLastOne() {
+        // web went b -> z -> a: b is two moves back, still within the cooldown.
+        WorkloadHistory fromB = WorkloadHistory.moved(null, "b", NOW - 200_000, config.returnCooldownMs());
+        WorkloadHistory fromZ = WorkloadHistory.moved(fromB, "z", NOW - 100_000, config.returnCooldownMs());
+        assertEquals("z", fromZ.leftNode());
+        assertFalse(planner.plan(source, List.of(source, idle("b")), List.of(), Map.of("web", fromZ), NOW).isMove());
+        WorkloadHistory later = WorkloadHistory.moved(fromB, "z", NOW - config.workloadCooldownMs(), 100_000);
+        assertEquals(Map.of("z", NOW - config.workloadCooldownMs()), later.left(), "departures older than the cooldown are forgotten");
+    }
+
+    @Test
+    void decisionStateWrittenBeforeTheseFieldsExistedStillReads() {
+        io.pmig.analytics.JsonSerde<WorkloadHistory> histories = io.pmig.analytics.JsonSerde.of(WorkloadHistory.class);
+        WorkloadHistory old = histories.deserialize("t", "{\"lastMoveMs\":5,\"leftNode\":\"b\"}".getBytes());
+        assertTrue(old.leftWithin("b", 6, 10));
+        assertFalse(old.leftWithin("c", 6, 10));
+        WorkloadHistory now = WorkloadHistory.moved(old, "c", 7, 10);
+        assertEquals(now, histories.deserialize("t", histories.serialize("t", now)));
+
+        io.pmig.analytics.JsonSerde<InFlightMove> moves = io.pmig.analytics.JsonSerde.of(InFlightMove.class);
+        InFlightMove legacy = moves.deserialize("t", ("{\"commandId\":\"m\",\"workloadId\":\"w\",\"sourceNode\":\"a\","
+                + "\"destinationNode\":\"b\",\"issuedAtMs\":1,\"cpuCores\":1.0,\"memBytes\":2}").getBytes());
+        assertTrue(legacy.inFlight(), "a move recorded before completions were kept is still in flight");
+        InFlightMove completed = legacy.completed(9);
+        assertEquals(completed, moves.deserialize("t", moves.serialize("t", completed)));
     }
 }
