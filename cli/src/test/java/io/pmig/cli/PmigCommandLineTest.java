@@ -107,6 +107,9 @@ class PmigCommandLineTest {
         assertEquals(twoMinutes, durationGiven("analytics", "--window-size-ms", "120000"));
         assertEquals(twoMinutes, durationGiven("bench", "agent", "--warmup-seconds", "120"));
         assertEquals(twoMinutes, durationGiven("bench", "load", "--episode-s", "120"));
+        assertEquals(twoMinutes, durationGiven("bench", "pipeline", "--live-seconds", "120"));
+        assertEquals(twoMinutes, durationGiven("demo", "--duration-s", "120"));
+        assertEquals(twoMinutes, durationGiven("chaos", "--trial-timeout", "2m"));
     }
 
     @Test
