@@ -47,19 +47,6 @@ public final class OptionTypes {
         }
     }
 
-    /** HOST:PORT[,HOST:PORT...], checked and kept as text (Kafka's bootstrap.servers). */
-    public static final class EndpointList implements ITypeConverter<String> {
-        @Override
-        public String convert(String value) {
-            try {
-                HostPort.parseList("", value);
-                return value.strip();
-            } catch (ConfigException e) {
-                throw new TypeConversionException(e.problem());
-            }
-        }
-    }
-
     /** A size in bytes ({@link Sizes}). */
     public static final class Size implements ITypeConverter<Long> {
         @Override
