@@ -2,6 +2,7 @@ package io.pmig.cli;
 
 import io.pmig.platform.broker.BrokerCommand;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.agent.AgentCommand;
 import io.pmig.analytics.AnalyticsCommand;
 import io.pmig.analytics.training.TrainCommand;
@@ -62,8 +63,9 @@ public final class Pmig {
             commandLine.setErr(err);
         }
         ConsoleConsumerCommand.register(commandLine);
-        // modes and other enums as the CLI prints them (lower case) or as the records spell them
-        commandLine.setCaseInsensitiveEnumValuesAllowed(true);
+        // one set of conventions: sizes, durations, HOST:PORT and modes (any case) read alike by every command, and a
+        // value an option cannot take is one line naming the option
+        OptionTypes.install(commandLine);
         commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // Bad configuration is the operator's to fix: name the key, skip the stack trace.
             Throwable cause = e;

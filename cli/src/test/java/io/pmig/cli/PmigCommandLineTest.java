@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.platform.config.OptionTypes;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -71,6 +73,90 @@ class PmigCommandLineTest {
         int status = Pmig.run(cmd, new PrintWriter(err), "migrate", "w", "--to", "n2", "--mode", "plain", "--help");
         assertEquals(0, status, err.toString());
         assertFalse(err.toString().contains("Invalid value"), err.toString());
+    }
+
+    /** Durations were spelled --timeout-s, --warmup-seconds, --prepare-timeout: now one way, old spellings kept. */
+    @Test
+    void theSameDurationSpellingMeansTheSameInEveryCommand() {
+        Duration twoMinutes = Duration.ofMinutes(2);
+        String[][] commands = {
+                {"migrate", "w", "--to", "n2", "--timeout", "2m"},
+                {"launch", "--node", "n1", "--timeout", "2m", "--", "true"},
+                {"kill", "w", "--timeout", "2m"},
+                {"nodes", "--down-after", "2m"},
+                {"fault", "cpu", "--node", "n1", "--duration", "2m"},
+                {"record-trace", "--out", "t", "--duration", "2m"},
+                {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--prepare-timeout", "2m"},
+                {"agent", "--node", "n1", "--interval", "2m"},
+                {"analytics", "--window-size", "2m"},
+                {"bench", "agent", "--warmup", "2m"},
+                {"bench", "load", "--episode", "2m"},
+        };
+        for (String[] args : commands) {
+            assertEquals(twoMinutes, durationGiven(args), String.join(" ", args));
+        }
+        // the old spellings: a bare number keeps the unit the option always had
+        assertEquals(twoMinutes, durationGiven("migrate", "w", "--to", "n2", "--timeout-s", "120"));
+        assertEquals(twoMinutes, durationGiven("launch", "--node", "n1", "--timeout-s=120", "--", "true"));
+        assertEquals(twoMinutes, durationGiven("nodes", "--down-after-s", "120"));
+        assertEquals(twoMinutes, durationGiven("fault", "cpu", "--node", "n1", "--duration-s", "120"));
+        assertEquals(twoMinutes, durationGiven("executor", "--node", "n1", "--listen", "127.0.0.1:0", "--prepare-timeout", "120"));
+        assertEquals(twoMinutes, durationGiven("executor", "--node", "n1", "--listen", "127.0.0.1:0", "--checkpoint-interval-s", "120"));
+        assertEquals(twoMinutes, durationGiven("agent", "--node", "n1", "--interval-ms", "120000"));
+        assertEquals(Duration.ofMillis(500), durationGiven("agent", "--node", "n1", "--interval", "500MS"));
+        assertEquals(twoMinutes, durationGiven("analytics", "--window-size-ms", "120000"));
+        assertEquals(twoMinutes, durationGiven("bench", "agent", "--warmup-seconds", "120"));
+        assertEquals(twoMinutes, durationGiven("bench", "load", "--episode-s", "120"));
+        assertEquals(twoMinutes, durationGiven("bench", "pipeline", "--live-seconds", "120"));
+        assertEquals(twoMinutes, durationGiven("demo", "--duration-s", "120"));
+        assertEquals(twoMinutes, durationGiven("chaos", "--trial-timeout", "2m"));
+    }
+
+    @Test
+    void sizesAreReadAsEverywhere() {
+        CommandLine.ParseResult parsed = OptionTypes.install(new CommandLine(new Pmig())).parseArgs("executor", "--node", "n1",
+                "--listen", "127.0.0.1:0", "--ghost-limit-ceiling", "512MiB").subcommand();
+        assertEquals(512L << 20, (Long) parsed.matchedOptionValue("--ghost-limit-ceiling", 0L));
+    }
+
+    /** The Duration the command's one duration option was given, as its converter read it. */
+    private static Duration durationGiven(String... args) {
+        CommandLine.ParseResult parsed = OptionTypes.install(new CommandLine(new Pmig())).parseArgs(args);
+        while (parsed.hasSubcommand()) {
+            parsed = parsed.subcommand();
+        }
+        List<Duration> durations = parsed.matchedOptions().stream().map(o -> o.getValue())
+                .filter(Duration.class::isInstance).map(Duration.class::cast).toList();
+        assertEquals(1, durations.size(), String.join(" ", args));
+        return durations.get(0);
+    }
+
+    @Test
+    void aBadDurationOrAddressIsOneLineNamingTheOptionAndWhatItTakes() {
+        assertRefusedInOneLine(new String[] {"migrate", "w", "--to", "n2", "--timeout", "2 weeks"},
+                "--timeout", "'2 weeks' is not a duration: a whole number with ms, s, m or h (e.g. 500ms, 30s, 2m), or a bare number of seconds");
+        assertRefusedInOneLine(new String[] {"kill", "w", "--timeout-s", "-5"}, "--timeout-s", "not a duration");
+        assertRefusedInOneLine(new String[] {"agent", "--node", "n1", "--interval=soon"}, "--interval",
+                "or a bare number of milliseconds");
+        assertRefusedInOneLine(new String[] {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--prepare-timeout", "1y"},
+                "--prepare-timeout", "not a duration");
+        assertRefusedInOneLine(new String[] {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--ghost-limit-ceiling", "4GB"},
+                "--ghost-limit-ceiling", "is ambiguous");
+        assertRefusedInOneLine(new String[] {"ps", "--bootstrap-server", "localhost"}, "--bootstrap-server",
+                "'localhost' is not HOST:PORT or [IPv6]:PORT, port 0 to 65535");
+        assertRefusedInOneLine(new String[] {"nodes", "--bootstrap-server", "127.0.0.1:9092,kafka:99999"}, "--bootstrap-server",
+                "'kafka:99999' has no valid port");
+    }
+
+    private static void assertRefusedInOneLine(String[] args, String option, String what) {
+        StringWriter err = new StringWriter();
+        int status = Pmig.run(new CommandLine(new Pmig()), new PrintWriter(err), args);
+        String text = err.toString();
+        assertEquals(2, status, text);
+        assertEquals(1, text.strip().lines().count(), "one line:\n" + text);
+        assertTrue(text.startsWith("pmig " + args[0] + ": "), text);
+        assertTrue(text.contains(" " + option + ": ") && text.contains(what), "names " + option + ": " + text);
+        assertFalse(text.contains("Exception") || text.contains("\tat "), text);
     }
 
     @Test

@@ -25,10 +25,14 @@ import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.node.CriuSelfTest;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.Durations;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -67,7 +71,7 @@ public final class ExecutorCommand implements Callable<Integer> {
             Map.entry(CAPACITY_MEM_BYTES, "--capacity"), Map.entry(INIT_PATH, "--init-path"),
             Map.entry(PREPARE_TIMEOUT_MS, "--prepare-timeout"), Map.entry(KILL_WORKLOADS_ON_EXIT, "--kill-workloads-on-exit"),
             Map.entry(TUNE_HOST, "--tune-host"),
-            Map.entry(CHECKPOINT_INTERVAL_MS, "--checkpoint-interval-s"), Map.entry(CHECKPOINT_PEER, "--checkpoint-peer"),
+            Map.entry(CHECKPOINT_INTERVAL_MS, "--checkpoint-interval"), Map.entry(CHECKPOINT_PEER, "--checkpoint-peer"),
             Map.entry(GHOST_LIMIT_CEILING_BYTES, "--ghost-limit-ceiling"), Map.entry(WORKLOAD_BRIDGE, "--workload-bridge"),
             Map.entry(WORKLOAD_RANGE, "--workload-range"),
             Map.entry(METRICS_PORT, "--metrics-port"), Map.entry(METRICS_HOST, "--metrics-host"));
@@ -113,9 +117,10 @@ public final class ExecutorCommand implements Callable<Integer> {
                     "this pmig version, never overwritten under running workloads (default: ${DEFAULT-VALUE})."})
     String initPath;
 
-    @Option(names = "--prepare-timeout", paramLabel = "SECONDS",
-            description = "How long a source waits for its destination to prepare (default: ${DEFAULT-VALUE}).")
-    long prepareTimeoutSeconds;
+    @Option(names = "--prepare-timeout", paramLabel = "DURATION", converter = OptionTypes.Seconds.class,
+            description = "How long a source waits for its destination to prepare (default: ${DEFAULT-VALUE}), e.g. 45s"
+                    + " or 2m; a bare number is seconds.")
+    Duration prepareTimeout;
 
     @Option(names = "--kill-workloads-on-exit",
             description = "When the executor stops, kill every workload it manages and delete its directory (demos).")
@@ -126,19 +131,21 @@ public final class ExecutorCommand implements Callable<Integer> {
                     + " reporting them and leaving LAZY unavailable.")
     boolean tuneHost;
 
-    @Option(names = "--checkpoint-interval-s", paramLabel = "SECONDS",
-            description = "Checkpoint every migratable workload this often (criu dump, then resumed) and send it to "
-                    + "--checkpoint-peer, which restores it if this node is declared down; 0 = off (default: ${DEFAULT-VALUE}).")
-    long checkpointIntervalSeconds;
+    @Option(names = {"--checkpoint-interval", "--checkpoint-interval-s"}, paramLabel = "DURATION",
+            converter = OptionTypes.Seconds.class,
+            description = "Checkpoint every migratable workload this often, e.g. 30s or 5m, a bare number is seconds"
+                    + " (criu dump, then resumed) and send it to --checkpoint-peer, which restores it if this node is"
+                    + " declared down; 0 = off (default: ${DEFAULT-VALUE}).")
+    Duration checkpointInterval;
 
     @Option(names = "--checkpoint-peer", paramLabel = "HOST:PORT",
             description = "Transfer endpoint (--advertise / --listen) of the executor that keeps this node's checkpoints.")
     String checkpointPeer;
 
-    @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE",
+    @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE", converter = OptionTypes.Size.class,
             description = {"Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the",
                     "checkpoint (criu --ghost-limit, sized per dump up to this; default: ${DEFAULT-VALUE})."})
-    String ghostLimitCeiling;
+    Long ghostLimitCeiling;
 
     @Option(names = "--workload-bridge", paramLabel = "BRIDGE",
             description = {"Bridge carrying the cluster's workload segment: workloads launched with --net own attach",
@@ -205,11 +212,8 @@ public final class ExecutorCommand implements Callable<Integer> {
         if (!isRoot()) {
             throw new ConfigException("--criu", "the executor must run as root: criu dump/restore and new PID namespaces need it");
         }
-        if (given("--prepare-timeout") && prepareTimeoutSeconds < 1) {
-            throw new ConfigException("--prepare-timeout", "must be at least 1 second, got " + prepareTimeoutSeconds);
-        }
-        if (given("--checkpoint-interval-s") && checkpointIntervalSeconds < 0) {
-            throw new ConfigException("--checkpoint-interval-s", "must be 0 (off) or a number of seconds");
+        if (given("--prepare-timeout") && prepareTimeout.toMillis() < 1000) {
+            throw new ConfigException("--prepare-timeout", "must be at least 1s, got " + Durations.format(prepareTimeout));
         }
         try {
             return ExecutorConfig.builder(kafka.clientProperties()).setAll(overrides()).build();
@@ -230,10 +234,10 @@ public final class ExecutorCommand implements Callable<Integer> {
         putIfGiven(overrides, SECRET_FILE, secretFile);
         putIfGiven(overrides, MAX_CONCURRENT_MIGRATIONS, maxConcurrentMigrations);
         putIfGiven(overrides, INIT_PATH, initPath);
-        putIfGiven(overrides, PREPARE_TIMEOUT_MS, prepareTimeoutSeconds * 1000);
+        putIfGiven(overrides, PREPARE_TIMEOUT_MS, given("--prepare-timeout") ? prepareTimeout.toMillis() : null);
         putIfGiven(overrides, KILL_WORKLOADS_ON_EXIT, killWorkloadsOnExit);
         putIfGiven(overrides, TUNE_HOST, tuneHost);
-        putIfGiven(overrides, CHECKPOINT_INTERVAL_MS, checkpointIntervalSeconds * 1000);
+        putIfGiven(overrides, CHECKPOINT_INTERVAL_MS, given("--checkpoint-interval") ? checkpointInterval.toMillis() : null);
         putIfGiven(overrides, CHECKPOINT_PEER, checkpointPeer);
         putIfGiven(overrides, GHOST_LIMIT_CEILING_BYTES, ghostLimitCeiling);
         putIfGiven(overrides, WORKLOAD_BRIDGE, workloadBridge);
@@ -266,8 +270,10 @@ public final class ExecutorCommand implements Callable<Integer> {
         }
     }
 
+    /** Whether the option was on the command line, under any of its names. */
     private boolean given(String flag) {
-        return spec.commandLine().getParseResult().hasMatchedOption(flag);
+        OptionSpec option = spec.findOption(flag);
+        return option != null && spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
     /**
@@ -293,7 +299,7 @@ public final class ExecutorCommand implements Callable<Integer> {
             if (!(arg instanceof OptionSpec option)) {
                 return null;
             }
-            String key = FLAG_OF_KEY.entrySet().stream().filter(e -> e.getValue().equals(option.longestName()))
+            String key = FLAG_OF_KEY.entrySet().stream().filter(e -> Arrays.asList(option.names()).contains(e.getValue()))
                     .map(Map.Entry::getKey).findFirst().orElse(null);
             Object value = key == null || key.equals(CAPACITY_CPUS) || key.equals(CAPACITY_MEM_BYTES)
                     ? null : ExecutorConfig.keys().get(key).defaultValue();

@@ -8,6 +8,9 @@ import io.pmig.executor.transfer.TransferCredentials;
 import io.pmig.executor.transfer.TransferLimits;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.ConfigValues;
+import io.pmig.platform.config.Durations;
+import io.pmig.platform.config.HostPort;
 import io.pmig.platform.config.Sizes;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -19,7 +22,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.function.Function;
@@ -98,27 +100,27 @@ public final class ExecutorConfig {
         define(INIT_PATH, InitBinary.DEFAULT_PATH, text -> path(INIT_PATH, text),
                 "Base path of pmig-init; the binary goes to <path>-<content hash>, the same on every node running this"
                         + " pmig version, never overwritten under running workloads.");
-        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
+        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> ConfigValues.intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
                 "Migrations this node takes part in at once, as source or destination; more wait their turn until"
                         + " their command's deadline.");
-        define(CAPACITY_CPUS, 0.0, text -> doubleAtLeast(CAPACITY_CPUS, text, 0),
+        define(CAPACITY_CPUS, 0.0, text -> ConfigValues.doubleAtLeast(CAPACITY_CPUS, text, 0),
                 "CPUs this node may give an incoming workload, checked against its request; 0 = no limit.");
         define(CAPACITY_MEM_BYTES, 0L, text -> size(CAPACITY_MEM_BYTES, text),
                 "Memory this node may give an incoming workload, checked against its request (bytes, or with K, M, G or T,"
                         + " e.g. 8G or 8GiB); 0 = no limit.");
-        define(PREPARE_TIMEOUT_MS, 30_000L, text -> longAtLeast(PREPARE_TIMEOUT_MS, text, 1_000),
+        define(PREPARE_TIMEOUT_MS, 30_000L, text -> Durations.millisAtLeast(PREPARE_TIMEOUT_MS, text, 1_000),
                 "How long a source waits for its destination's PREPARED before the migration FAILS with nothing moved.");
-        define(SESSION_TIMEOUT_MS, 600_000L, text -> longAtLeast(SESSION_TIMEOUT_MS, text, 1_000),
+        define(SESSION_TIMEOUT_MS, 600_000L, text -> Durations.millisAtLeast(SESSION_TIMEOUT_MS, text, 1_000),
                 "How long a prepared destination waits for its source to finish, and a source whose COMMIT answer was"
                         + " lost keeps its workload frozen while the events cannot be read; at least twice "
                         + COMMIT_TIMEOUT_MS + ".");
-        define(KILL_WORKLOADS_ON_EXIT, false, text -> bool(KILL_WORKLOADS_ON_EXIT, text),
+        define(KILL_WORKLOADS_ON_EXIT, false, text -> ConfigValues.bool(KILL_WORKLOADS_ON_EXIT, text),
                 "When the executor stops, kill every workload it manages and delete its directory (demos); off in"
                         + " production, where workloads outlive executor restarts.");
-        define(TUNE_HOST, false, text -> bool(TUNE_HOST, text),
+        define(TUNE_HOST, false, text -> ConfigValues.bool(TUNE_HOST, text),
                 "Let the executor change host-wide settings its modes need (fs.pipe-max-size >= 4 MiB for LAZY) instead"
                         + " of reporting them and leaving LAZY unavailable.");
-        define(CHECKPOINT_INTERVAL_MS, 0L, text -> longAtLeast(CHECKPOINT_INTERVAL_MS, text, 0),
+        define(CHECKPOINT_INTERVAL_MS, 0L, text -> Durations.millisAtLeast(CHECKPOINT_INTERVAL_MS, text, 0),
                 "Checkpoint every migratable workload this often (criu dump, then resumed) and send it to "
                         + CHECKPOINT_PEER + ", which restores it if this node is declared down; 0 = off.");
         define(CHECKPOINT_PEER, null, text -> address(CHECKPOINT_PEER, text),
@@ -133,21 +135,21 @@ public final class ExecutorConfig {
         define(WORKLOAD_RANGE, AddressRange.parse("10.213.0.0/16"), text -> range(WORKLOAD_RANGE, text),
                 "The cluster's workload range (A.B.C.D/PREFIX, the same on every node): addresses of workloads with their"
                         + " own network identity come from it (allocated cluster-wide through pmig.addresses).");
-        define(METRICS_PORT, null, text -> port(METRICS_PORT, text),
+        define(METRICS_PORT, null, text -> ConfigValues.port(METRICS_PORT, text),
                 "Port of the Prometheus /metrics endpoint (0 = any free one). Unset: no endpoint (several nodes may share"
                         + " a host, each needs a port of its own).");
-        define(METRICS_HOST, "0.0.0.0", text -> nonEmpty(METRICS_HOST, text),
+        define(METRICS_HOST, "0.0.0.0", text -> ConfigValues.nonEmpty(METRICS_HOST, text),
                 "Address the /metrics endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
-        define(EVENTS_MAX_BLOCK_MS, 10_000L, text -> longAtLeast(EVENTS_MAX_BLOCK_MS, text, 100),
+        define(EVENTS_MAX_BLOCK_MS, 10_000L, text -> Durations.millisAtLeast(EVENTS_MAX_BLOCK_MS, text, 100),
                 "Event producer's max.block.ms: how long a send may wait for metadata or buffer space before it fails.");
         define(EVENTS_DELIVERY_TIMEOUT_MS, 15_000L,
-                text -> longAtLeast(EVENTS_DELIVERY_TIMEOUT_MS, text, EVENTS_REQUEST_TIMEOUT_MS),
+                text -> Durations.millisAtLeast(EVENTS_DELIVERY_TIMEOUT_MS, text, EVENTS_REQUEST_TIMEOUT_MS),
                 "Event producer's delivery.timeout.ms: how long a sent event may wait for the broker's acknowledgement"
                         + " (at least its request.timeout.ms, " + EVENTS_REQUEST_TIMEOUT_MS + ").");
-        define(EVENTS_PUBLISH_WAIT_MS, 30_000L, text -> longAtLeast(EVENTS_PUBLISH_WAIT_MS, text, 100),
+        define(EVENTS_PUBLISH_WAIT_MS, 30_000L, text -> Durations.millisAtLeast(EVENTS_PUBLISH_WAIT_MS, text, 100),
                 "How long publishing an event (a destination's COMPLETED among them) waits for the outcome; more than "
                         + EVENTS_MAX_BLOCK_MS + " + " + EVENTS_DELIVERY_TIMEOUT_MS + ", so the outcome is always known.");
-        define(COMMIT_TIMEOUT_MS, 45_000L, text -> longAtLeast(COMMIT_TIMEOUT_MS, text, 100),
+        define(COMMIT_TIMEOUT_MS, 45_000L, text -> Durations.millisAtLeast(COMMIT_TIMEOUT_MS, text, 100),
                 "How long a source waits for its destination's answer to COMMIT before the events decide; more than "
                         + EVENTS_PUBLISH_WAIT_MS + ", so the destination's decision is settled by then.");
     }
@@ -435,8 +437,7 @@ public final class ExecutorConfig {
     /** A value as the text its parser reads: typed values are accepted too, in the form their key documents. */
     private static String text(Object value) {
         if (value instanceof InetSocketAddress address) { // the address itself, not a name that may resolve elsewhere
-            return (address.isUnresolved() ? address.getHostString() : address.getAddress().getHostAddress())
-                    + ":" + address.getPort();
+            return HostPort.of(address).toString();
         }
         return value.toString().strip();
     }
@@ -496,6 +497,10 @@ public final class ExecutorConfig {
         return text;
     }
 
+    private static Object address(String key, String text) {
+        return HostPort.parse(key, text).toSocketAddress();
+    }
+
     private static Object path(String key, String text) {
         if (text.isEmpty()) {
             throw new ConfigException(key, "must not be empty");
@@ -503,73 +508,6 @@ public final class ExecutorConfig {
         return Path.of(text);
     }
 
-    private static Object address(String key, String text) {
-        int colon = text.lastIndexOf(':');
-        if (colon <= 0) {
-            throw new ConfigException(key, "'" + text + "' is not HOST:PORT");
-        }
-        int port;
-        try {
-            port = Integer.parseInt(text.substring(colon + 1));
-        } catch (NumberFormatException e) {
-            port = -1;
-        }
-        if (port < 0 || port > 65535) {
-            throw new ConfigException(key, "'" + text + "' has no valid port (HOST:PORT, port 0 to 65535)");
-        }
-        return new InetSocketAddress(text.substring(0, colon), port);
-    }
-
-    private static Object port(String key, String text) {
-        long port = (Long) longAtLeast(key, text, 0);
-        if (port > 65535) {
-            throw new ConfigException(key, port + " is not a port (0 to 65535)");
-        }
-        return (int) port;
-    }
-
-    private static Object nonEmpty(String key, String text) {
-        if (text.isEmpty()) {
-            throw new ConfigException(key, "must not be empty");
-        }
-        return text;
-    }
-
-    private static Object longAtLeast(String key, String text, long min) {
-        long value;
-        try {
-            value = Long.parseLong(text.replace("_", ""));
-        } catch (NumberFormatException e) {
-            throw new ConfigException(key, "'" + text + "' is not a whole number");
-        }
-        if (value < min) {
-            throw new ConfigException(key, value + " is below the minimum " + min);
-        }
-        return value;
-    }
-
-    private static Object intAtLeast(String key, String text, int min) {
-        long value = (Long) longAtLeast(key, text, min);
-        if (value > Integer.MAX_VALUE) {
-            throw new ConfigException(key, value + " is too large");
-        }
-        return (int) value;
-    }
-
-    private static Object doubleAtLeast(String key, String text, double min) {
-        double value;
-        try {
-            value = Double.parseDouble(text);
-        } catch (NumberFormatException e) {
-            throw new ConfigException(key, "'" + text + "' is not a number");
-        }
-        if (!(value >= min) || Double.isInfinite(value)) {
-            throw new ConfigException(key, text + " is below the minimum " + min);
-        }
-        return value;
-    }
-
-    /** A size as every pmig command takes one ({@link Sizes}). */
     private static Object range(String key, String text) {
         try {
             return AddressRange.parse(text);
@@ -578,15 +516,8 @@ public final class ExecutorConfig {
         }
     }
 
+    /** A size as every pmig command takes one ({@link Sizes}). */
     private static Object size(String key, String text) {
         return Sizes.parse(key, text);
-    }
-
-    private static Object bool(String key, String text) {
-        return switch (text.toLowerCase(Locale.ROOT)) {
-            case "true" -> true;
-            case "false" -> false;
-            default -> throw new ConfigException(key, "'" + text + "' is not true or false");
-        };
     }
 }

@@ -74,6 +74,35 @@ class ExecutorCommandTest {
         assertEquals(Duration.ofMinutes(10), config.sessionTimeout(), "a key neither sets keeps its default");
     }
 
+    /** Durations as every command takes them; the old spellings (bare seconds, --checkpoint-interval-s) still work. */
+    @Test
+    void durationFlagsTakeUnitsAndKeepTheirOldSpellings() throws Exception {
+        Path secret = Files.writeString(tmp.resolve("secret"), "0123456789abcdef0123\n");
+        String[] common = {"--node", "n1", "--listen", "127.0.0.1:0", "--workdir", tmp.toString(),
+                "--criu", TestNodes.criu().binary().toString(), "--init-path", tmp.resolve("bin/pmig-init").toString(),
+                "--secret-file", secret.toString(), "--checkpoint-peer", "[::1]:7070"};
+        ExecutorConfig units = parse(concat(common, "--prepare-timeout", "1m", "--checkpoint-interval", "90s")).config();
+        assertEquals(Duration.ofMinutes(1), units.prepareTimeout());
+        assertEquals(Duration.ofSeconds(90), units.checkpointInterval());
+        assertEquals(7070, units.checkpointPeer().getPort());
+        ExecutorConfig old = parse(concat(common, "--prepare-timeout", "60", "--checkpoint-interval-s", "90")).config();
+        assertEquals(units.prepareTimeout(), old.prepareTimeout());
+        assertEquals(units.checkpointInterval(), old.checkpointInterval());
+        ConfigException tooShort = assertThrows(ConfigException.class,
+                () -> parse(concat(common, "--prepare-timeout", "500ms")).config());
+        assertEquals("--prepare-timeout", tooShort.key());
+        ConfigException badPeer = assertThrows(ConfigException.class,
+                () -> parse("--node", "n1", "--listen", "127.0.0.1:0", "--checkpoint-peer", "10.0.0.2").config());
+        assertEquals("--checkpoint-peer", badPeer.key());
+        assertTrue(badPeer.getMessage().contains("HOST:PORT or [IPv6]:PORT"), badPeer.getMessage());
+    }
+
+    private static String[] concat(String[] first, String... more) {
+        String[] all = java.util.Arrays.copyOf(first, first.length + more.length);
+        System.arraycopy(more, 0, all, first.length, more.length);
+        return all;
+    }
+
     @Test
     void errorsNameTheFlagOrTheKeyTheOperatorUsed() {
         ConfigException unknown = assertThrows(ConfigException.class, () -> parse("--node", "n1", "--listen", "127.0.0.1:0",

@@ -61,6 +61,11 @@ class ExecutorConfigTest {
         assertEquals(true, values.get(ExecutorConfig.KILL_WORKLOADS_ON_EXIT));
         assertEquals(30_000L, values.get(ExecutorConfig.CHECKPOINT_INTERVAL_MS));
         assertEquals(5_000L, values.get(ExecutorConfig.PREPARE_TIMEOUT_MS));
+        Map<String, Object> durations = ExecutorConfig.parse(with(ExecutorConfig.SESSION_TIMEOUT_MS, "15m",
+                ExecutorConfig.COMMIT_TIMEOUT_MS, "50s", ExecutorConfig.EVENTS_MAX_BLOCK_MS, "500ms"));
+        assertEquals(900_000L, durations.get(ExecutorConfig.SESSION_TIMEOUT_MS), "durations as every command takes them");
+        assertEquals(50_000L, durations.get(ExecutorConfig.COMMIT_TIMEOUT_MS));
+        assertEquals(500L, durations.get(ExecutorConfig.EVENTS_MAX_BLOCK_MS));
     }
 
     @Test
@@ -79,8 +84,10 @@ class ExecutorConfigTest {
         assertKeyRejected(ExecutorConfig.NODE, Map.of(ExecutorConfig.LISTEN, "127.0.0.1:0"), "must be set");
         assertKeyRejected(ExecutorConfig.MAX_CONCURRENT_MIGRATIONS, with(ExecutorConfig.MAX_CONCURRENT_MIGRATIONS, "0"),
                 "minimum 1");
-        assertKeyRejected(ExecutorConfig.PREPARE_TIMEOUT_MS, with(ExecutorConfig.PREPARE_TIMEOUT_MS, "30s"),
-                "not a whole number");
+        assertKeyRejected(ExecutorConfig.PREPARE_TIMEOUT_MS, with(ExecutorConfig.PREPARE_TIMEOUT_MS, "30x"),
+                "not a duration");
+        assertKeyRejected(ExecutorConfig.LISTEN, Map.of(ExecutorConfig.NODE, "n1", ExecutorConfig.LISTEN, "host:70000"),
+                "port 0 to 65535");
         assertKeyRejected(ExecutorConfig.CAPACITY_MEM_BYTES, with(ExecutorConfig.CAPACITY_MEM_BYTES, "4GB"),
                 "K, M, G or T");
         assertKeyRejected(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, with(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, "yes"),

@@ -3,13 +3,15 @@ package io.pmig.agent;
 import io.pmig.agent.sampling.CapacitySpec;
 import io.pmig.agent.sampling.NodeSampler;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.Durations;
+import io.pmig.platform.config.HostPort;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.NodeCapacity;
 import io.pmig.schemas.SamplingMode;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -27,7 +29,9 @@ import org.slf4j.MDC;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig agent}: samples one node about once a second and publishes {@code NodeMetrics} to
@@ -58,9 +62,13 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--node", required = true, paramLabel = "ID", description = "This node's id (the record key).")
     String nodeId;
 
-    @Option(names = "--interval-ms", paramLabel = "MS", defaultValue = "1000",
-            description = "Sampling interval (default: ${DEFAULT-VALUE}).")
-    long intervalMs;
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"--interval", "--interval-ms"}, paramLabel = "DURATION", defaultValue = "1s",
+            converter = OptionTypes.Millis.class,
+            description = "Sampling interval, e.g. 1s or 500ms; a bare number is milliseconds (default: ${DEFAULT-VALUE}).")
+    Duration interval;
 
     @Option(names = "--mode", paramLabel = "host|simulated", defaultValue = "host",
             description = "host: report the real host's figures. simulated: several nodes share this host; the "
@@ -97,7 +105,7 @@ public final class AgentCommand implements Callable<Integer> {
 
     /** The command with pmig's handling of bad configuration: one line naming the option, exit code 2. */
     static CommandLine commandLine() {
-        CommandLine commandLine = new CommandLine(new AgentCommand());
+        CommandLine commandLine = OptionTypes.install(new CommandLine(new AgentCommand()));
         commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof ConfigException) {
                 cmd.getErr().println("pmig agent: bad configuration: " + e.getMessage());
@@ -128,8 +136,9 @@ public final class AgentCommand implements Callable<Integer> {
         if (nodeId == null || !nodeId.matches("[A-Za-z0-9._-]{1,64}")) {
             throw new ConfigException("--node", "'" + nodeId + "' is not a node id (1-64 of A-Z a-z 0-9 . _ -)");
         }
-        if (intervalMs < 50) {
-            throw new ConfigException("--interval-ms", "must be at least 50, got " + intervalMs);
+        if (interval.toMillis() < 50) {
+            throw new ConfigException(OptionTypes.givenName(spec, "--interval"), "must be at least 50ms, got "
+                    + Durations.format(interval));
         }
         if (bufferRecords < 1) {
             throw new ConfigException("--buffer-records", "must be at least 1, got " + bufferRecords);
@@ -157,23 +166,22 @@ public final class AgentCommand implements Callable<Integer> {
         }
         Properties clientProperties = kafka.clientProperties();
         requireResolvableBootstrap(clientProperties.getProperty(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG));
-        return new AgentConfig(nodeId, Duration.ofMillis(intervalMs), samplingMode, nodeCapacity, workdir,
+        return new AgentConfig(nodeId, interval, samplingMode, nodeCapacity, workdir,
                 bufferRecords, clientProperties, metricsHost, metricsPort);
     }
 
     /** Fails when no bootstrap host resolves; warns about single ones that do not. */
     static void requireResolvableBootstrap(String bootstrapServers) {
         List<String> unresolvable = new ArrayList<>();
-        String[] servers = bootstrapServers.split(",");
-        for (String server : servers) {
-            String host = hostOf(server);
+        List<HostPort> servers = HostPort.parseList("--bootstrap-server", bootstrapServers);
+        for (HostPort server : servers) {
             try {
-                InetAddress.getAllByName(host);
+                InetAddress.getAllByName(server.host());
             } catch (UnknownHostException e) {
-                unresolvable.add(host);
+                unresolvable.add(server.host());
             }
         }
-        if (unresolvable.size() == servers.length) {
+        if (unresolvable.size() == servers.size()) {
             throw new ConfigException("--bootstrap-server", "cannot resolve " + String.join(", ", unresolvable)
                     + " (bootstrap.servers=" + bootstrapServers + ")");
         }
@@ -184,12 +192,9 @@ public final class AgentCommand implements Callable<Integer> {
 
     private static void warnIfNoBrokerReachable(Properties clientProperties) {
         String bootstrapServers = clientProperties.getProperty(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG);
-        for (String server : bootstrapServers.split(",")) {
-            String trimmed = server.strip();
-            int port = Integer.parseInt(trimmed.substring(trimmed.lastIndexOf(':') + 1));
+        for (HostPort server : HostPort.parseList("--bootstrap-server", bootstrapServers)) {
             try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(hostOf(trimmed), port),
-                        (int) REACHABILITY_PROBE_TIMEOUT.toMillis());
+                socket.connect(server.toSocketAddress(), (int) REACHABILITY_PROBE_TIMEOUT.toMillis());
                 return;
             } catch (IOException unreachable) {
                 // try the next one
@@ -197,10 +202,5 @@ public final class AgentCommand implements Callable<Integer> {
         }
         log.warn("no Kafka broker reachable at bootstrap.servers={}; sampling into the buffer and publishing to {} "
                 + "once one is", bootstrapServers, Topic.METRICS.topicName());
-    }
-
-    private static String hostOf(String server) {
-        String trimmed = server.strip();
-        return trimmed.substring(0, trimmed.lastIndexOf(':'));
     }
 }

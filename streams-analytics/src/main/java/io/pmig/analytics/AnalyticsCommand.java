@@ -1,7 +1,9 @@
 package io.pmig.analytics;
 
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -43,17 +45,21 @@ public final class AnalyticsCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Log decisions instead of issuing MIGRATE commands.")
     boolean dryRun;
 
-    @Option(names = "--window-size-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WINDOW_SIZE_MS + ".")
-    Long windowSizeMs;
+    @Option(names = {"--window-size", "--window-size-ms"}, paramLabel = "DURATION", converter = OptionTypes.Millis.class,
+            description = "Overrides " + AnalyticsConfig.WINDOW_SIZE_MS + ", e.g. 10s or 500ms; a bare number is ms.")
+    Duration windowSize;
 
-    @Option(names = "--window-advance-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WINDOW_ADVANCE_MS + ".")
-    Long windowAdvanceMs;
+    @Option(names = {"--window-advance", "--window-advance-ms"}, paramLabel = "DURATION", converter = OptionTypes.Millis.class,
+            description = "Overrides " + AnalyticsConfig.WINDOW_ADVANCE_MS + ", e.g. 10s or 500ms; a bare number is ms.")
+    Duration windowAdvance;
 
-    @Option(names = "--window-grace-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WINDOW_GRACE_MS + ".")
-    Long windowGraceMs;
+    @Option(names = {"--window-grace", "--window-grace-ms"}, paramLabel = "DURATION", converter = OptionTypes.Millis.class,
+            description = "Overrides " + AnalyticsConfig.WINDOW_GRACE_MS + ", e.g. 10s or 500ms; a bare number is ms.")
+    Duration windowGrace;
 
-    @Option(names = "--node-down-after-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.NODE_DOWN_AFTER_MS + ".")
-    Long nodeDownAfterMs;
+    @Option(names = {"--node-down-after", "--node-down-after-ms"}, paramLabel = "DURATION", converter = OptionTypes.Millis.class,
+            description = "Overrides " + AnalyticsConfig.NODE_DOWN_AFTER_MS + ", e.g. 10s or 500ms; a bare number is ms.")
+    Duration nodeDownAfter;
 
     @Option(names = "--cpu-threshold", paramLabel = "PERCENT", description = "Overrides " + AnalyticsConfig.THRESHOLD_CPU_PERCENT + ".")
     Double cpuThreshold;
@@ -64,11 +70,13 @@ public final class AnalyticsCommand implements Callable<Integer> {
     @Option(names = "--hysteresis-windows", paramLabel = "K", description = "Overrides " + AnalyticsConfig.HYSTERESIS_WINDOWS + ".")
     Integer hysteresisWindows;
 
-    @Option(names = "--node-cooldown-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.NODE_COOLDOWN_MS + ".")
-    Long nodeCooldownMs;
+    @Option(names = {"--node-cooldown", "--node-cooldown-ms"}, paramLabel = "DURATION", converter = OptionTypes.Millis.class,
+            description = "Overrides " + AnalyticsConfig.NODE_COOLDOWN_MS + ", e.g. 10s or 500ms; a bare number is ms.")
+    Duration nodeCooldown;
 
-    @Option(names = "--workload-cooldown-ms", paramLabel = "MS", description = "Overrides " + AnalyticsConfig.WORKLOAD_COOLDOWN_MS + ".")
-    Long workloadCooldownMs;
+    @Option(names = {"--workload-cooldown", "--workload-cooldown-ms"}, paramLabel = "DURATION", converter = OptionTypes.Millis.class,
+            description = "Overrides " + AnalyticsConfig.WORKLOAD_COOLDOWN_MS + ", e.g. 10s or 500ms; a bare number is ms.")
+    Duration workloadCooldown;
 
     @Option(names = "--max-concurrent-migrations", paramLabel = "N", description = "Overrides " + AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS + ".")
     Integer maxConcurrentMigrations;
@@ -127,15 +135,15 @@ public final class AnalyticsCommand implements Callable<Integer> {
     private Map<String, Object> overrides() {
         Map<String, Object> overrides = new LinkedHashMap<>(settings);
         putIfSet(overrides, AnalyticsConfig.APPLICATION_ID, applicationId);
-        putIfSet(overrides, AnalyticsConfig.WINDOW_SIZE_MS, windowSizeMs);
-        putIfSet(overrides, AnalyticsConfig.WINDOW_ADVANCE_MS, windowAdvanceMs);
-        putIfSet(overrides, AnalyticsConfig.WINDOW_GRACE_MS, windowGraceMs);
-        putIfSet(overrides, AnalyticsConfig.NODE_DOWN_AFTER_MS, nodeDownAfterMs);
+        putIfSet(overrides, AnalyticsConfig.WINDOW_SIZE_MS, windowSize == null ? null : windowSize.toMillis());
+        putIfSet(overrides, AnalyticsConfig.WINDOW_ADVANCE_MS, windowAdvance == null ? null : windowAdvance.toMillis());
+        putIfSet(overrides, AnalyticsConfig.WINDOW_GRACE_MS, windowGrace == null ? null : windowGrace.toMillis());
+        putIfSet(overrides, AnalyticsConfig.NODE_DOWN_AFTER_MS, nodeDownAfter == null ? null : nodeDownAfter.toMillis());
         putIfSet(overrides, AnalyticsConfig.THRESHOLD_CPU_PERCENT, cpuThreshold);
         putIfSet(overrides, AnalyticsConfig.THRESHOLD_MEM_FRACTION, memThreshold);
         putIfSet(overrides, AnalyticsConfig.HYSTERESIS_WINDOWS, hysteresisWindows);
-        putIfSet(overrides, AnalyticsConfig.NODE_COOLDOWN_MS, nodeCooldownMs);
-        putIfSet(overrides, AnalyticsConfig.WORKLOAD_COOLDOWN_MS, workloadCooldownMs);
+        putIfSet(overrides, AnalyticsConfig.NODE_COOLDOWN_MS, nodeCooldown == null ? null : nodeCooldown.toMillis());
+        putIfSet(overrides, AnalyticsConfig.WORKLOAD_COOLDOWN_MS, workloadCooldown == null ? null : workloadCooldown.toMillis());
         putIfSet(overrides, AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, maxConcurrentMigrations);
         putIfSet(overrides, AnalyticsConfig.MIGRATION_MODE, migrationMode);
         putIfSet(overrides, AnalyticsConfig.METRICS_PORT, metricsPort);

@@ -1,6 +1,9 @@
 package io.pmig.analytics;
 
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.ConfigValues;
+import io.pmig.platform.config.Durations;
+import io.pmig.platform.config.Sizes;
 import io.pmig.schemas.MigrationMode;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -80,89 +83,89 @@ public final class AnalyticsConfig {
     private static final Map<String, Key> KEYS = new LinkedHashMap<>();
 
     static {
-        define(APPLICATION_ID, "pmig-analytics", text -> nonBlank(APPLICATION_ID, text),
+        define(APPLICATION_ID, "pmig-analytics", text -> ConfigValues.nonEmpty(APPLICATION_ID, text),
                 "Kafka Streams application.id: instances with the same id share the work; internal topics and the consumer group are named after it.");
-        define(WINDOW_SIZE_MS, 10_000L, text -> longAtLeast(WINDOW_SIZE_MS, text, 100),
+        define(WINDOW_SIZE_MS, 10_000L, text -> Durations.millisAtLeast(WINDOW_SIZE_MS, text, 100),
                 "Length of each per-node hopping window, in ms of sample time.");
-        define(WINDOW_ADVANCE_MS, 1_000L, text -> longAtLeast(WINDOW_ADVANCE_MS, text, 10),
+        define(WINDOW_ADVANCE_MS, 1_000L, text -> Durations.millisAtLeast(WINDOW_ADVANCE_MS, text, 10),
                 "How far consecutive windows hop, in ms; one window closes (and one score is published) per advance per node.");
-        define(WINDOW_GRACE_MS, 100L, text -> longAtLeast(WINDOW_GRACE_MS, text, 0),
+        define(WINDOW_GRACE_MS, 100L, text -> Durations.millisAtLeast(WINDOW_GRACE_MS, text, 0),
                 "How long after its end a window still accepts late samples before it is scored; adds to every decision's latency.");
-        define(PUNCTUATE_INTERVAL_MS, 100L, text -> longAtLeast(PUNCTUATE_INTERVAL_MS, text, 10),
+        define(PUNCTUATE_INTERVAL_MS, 100L, text -> Durations.millisAtLeast(PUNCTUATE_INTERVAL_MS, text, 10),
                 "Wall-clock period at which due windows are closed without waiting for the node's next sample, and silence is detected.");
-        define(NODE_DOWN_AFTER_MS, 5_000L, text -> longAtLeast(NODE_DOWN_AFTER_MS, text, 100),
+        define(NODE_DOWN_AFTER_MS, 5_000L, text -> Durations.millisAtLeast(NODE_DOWN_AFTER_MS, text, 100),
                 "A node that sends no sample for this long (wall clock) is marked DOWN and never chosen as a destination.");
-        define(THRESHOLD_CPU_PERCENT, 85.0, text -> doubleBetween(THRESHOLD_CPU_PERCENT, text, 1, 100),
+        define(THRESHOLD_CPU_PERCENT, 85.0, text -> ConfigValues.doubleBetween(THRESHOLD_CPU_PERCENT, text, 1, 100),
                 "Threshold rule: a window whose p95 node CPU (percent of capacity) reaches this is overloaded.");
-        define(THRESHOLD_MEM_FRACTION, 0.90, text -> doubleBetween(THRESHOLD_MEM_FRACTION, text, 0.01, 1),
+        define(THRESHOLD_MEM_FRACTION, 0.90, text -> ConfigValues.doubleBetween(THRESHOLD_MEM_FRACTION, text, 0.01, 1),
                 "Threshold rule: a window whose latest memory use (fraction of capacity) reaches this is overloaded.");
-        define(THRESHOLD_LOAD_PER_CPU, 2.0, text -> doubleBetween(THRESHOLD_LOAD_PER_CPU, text, 0.1, 1000),
+        define(THRESHOLD_LOAD_PER_CPU, 2.0, text -> ConfigValues.doubleBetween(THRESHOLD_LOAD_PER_CPU, text, 0.1, 1000),
                 "Threshold rule: a window whose latest 1-minute load average per CPU reaches this is overloaded.");
-        define(MODEL_KEY, "overload", text -> nonBlank(MODEL_KEY, text),
+        define(MODEL_KEY, "overload", text -> ConfigValues.nonEmpty(MODEL_KEY, text),
                 "Key on pmig.models whose latest ModelUpdate is the model in use; a tombstone reverts to the threshold rule.");
-        define(MODEL_SCORE_THRESHOLD, 0.5, text -> doubleBetween(MODEL_SCORE_THRESHOLD, text, 0.01, 1),
+        define(MODEL_SCORE_THRESHOLD, 0.5, text -> ConfigValues.doubleBetween(MODEL_SCORE_THRESHOLD, text, 0.01, 1),
                 "Model rule: a window whose predicted overload probability reaches this is overloaded.");
-        define(HYSTERESIS_WINDOWS, 1, text -> intAtLeast(HYSTERESIS_WINDOWS, text, 1),
+        define(HYSTERESIS_WINDOWS, 1, text -> ConfigValues.intAtLeast(HYSTERESIS_WINDOWS, text, 1),
                 "A node must be overloaded in this many consecutive windows before a workload is moved off it; each window beyond the first"
                         + " adds one advance of latency and filters only overloads that flicker between windows (see the class docs).");
-        define(NODE_COOLDOWN_MS, 30_000L, text -> longAtLeast(NODE_COOLDOWN_MS, text, 0),
+        define(NODE_COOLDOWN_MS, 30_000L, text -> Durations.millisAtLeast(NODE_COOLDOWN_MS, text, 0),
                 "After a migration from or to a node, that node is not a source again for this long (its metrics lag the move).");
-        define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> longAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
+        define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> Durations.millisAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
                 "A workload is not moved again for this long after a move was issued for it.");
-        define(RETURN_COOLDOWN_MS, 600_000L, text -> longAtLeast(RETURN_COOLDOWN_MS, text, 0),
+        define(RETURN_COOLDOWN_MS, 600_000L, text -> Durations.millisAtLeast(RETURN_COOLDOWN_MS, text, 0),
                 "A workload is not moved back to the node it left for this long (ping-pong prevention; pmig bench outcomes counts a"
                         + " return within 10 min as ping-pong, and measured 3 with 5 min on its shipped trace).");
-        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
+        define(MAX_CONCURRENT_MIGRATIONS, 2, text -> ConfigValues.intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
                 "Cluster-wide cap on migrations issued and not yet COMPLETED, ROLLED_BACK or FAILED on pmig.events.");
-        define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> longAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
+        define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> Durations.millisAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
                 "A migration with no final event after this long no longer counts against the cap (its executor is presumed gone).");
-        define(DESTINATION_CPU_LIMIT, 0.75, text -> doubleBetween(DESTINATION_CPU_LIMIT, text, 0.05, 1),
+        define(DESTINATION_CPU_LIMIT, 0.75, text -> ConfigValues.doubleBetween(DESTINATION_CPU_LIMIT, text, 0.05, 1),
                 "A destination has room only if its CPU use, plus in-flight moves to it, plus the workload stays within this fraction of capacity.");
-        define(DESTINATION_MEM_LIMIT, 0.85, text -> doubleBetween(DESTINATION_MEM_LIMIT, text, 0.05, 1),
+        define(DESTINATION_MEM_LIMIT, 0.85, text -> ConfigValues.doubleBetween(DESTINATION_MEM_LIMIT, text, 0.05, 1),
                 "A destination has room only if its memory use, plus in-flight moves to it, plus the workload's RSS stays within this fraction of capacity.");
         define(MIGRATION_MODE, AUTO, text -> migrationMode(MIGRATION_MODE, text),
                 "Mode put on MIGRATE commands: AUTO, PAGE_SERVER, PLAIN or LAZY. AUTO is PLAIN for a workload whose RSS is below "
                         + AUTO_PLAIN_BELOW_BYTES + " and PAGE_SERVER from there on: criu's page-server dump costs a fixed ~100-200 ms"
                         + " that copying a small image does not (BENCHMARKS.md), and PLAIN can always roll back.");
-        define(AUTO_PLAIN_BELOW_BYTES, 128L << 20, text -> longAtLeast(AUTO_PLAIN_BELOW_BYTES, text, 0),
+        define(AUTO_PLAIN_BELOW_BYTES, 128L << 20, text -> Sizes.parse(AUTO_PLAIN_BELOW_BYTES, text),
                 "With mode AUTO: workloads with less RSS than this (bytes) move in PLAIN mode, the others in PAGE_SERVER"
                         + " (measured crossover on a 2-core machine: 96-160 MiB).");
-        define(COMMAND_TTL_MS, 30_000L, text -> longAtLeast(COMMAND_TTL_MS, text, 1_000),
+        define(COMMAND_TTL_MS, 30_000L, text -> Durations.millisAtLeast(COMMAND_TTL_MS, text, 1_000),
                 "A MIGRATE's deadline is its window end plus this: an executor that gets it later never acts on it (the overload it answered is old news).");
-        define(METRICS_PORT, -1, text -> intBetween(METRICS_PORT, text, -1, 65535),
+        define(METRICS_PORT, -1, text -> ConfigValues.intBetween(METRICS_PORT, text, -1, 65535),
                 "Port of a Prometheus /metrics endpoint of its own (0 = any free one); -1 = none. /metrics is always served"
                         + " on the query port (--http-port) as well.");
-        define(METRICS_HOST, "0.0.0.0", text -> nonBlank(METRICS_HOST, text),
+        define(METRICS_HOST, "0.0.0.0", text -> ConfigValues.nonEmpty(METRICS_HOST, text),
                 "Address the " + METRICS_PORT + " endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
-        define(DRY_RUN, false, text -> bool(DRY_RUN, text),
+        define(DRY_RUN, false, text -> ConfigValues.bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
-        define(RELIEF_LOOKAHEAD_MS, 0L, text -> longAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
+        define(RELIEF_LOOKAHEAD_MS, 0L, text -> Durations.millisAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
                 "A source's excess over the threshold rule is measured on its latest CPU and memory, extrapolated this far by their"
                         + " rising slopes (CPU capped at 100 %); a move must relieve at least that excess, or nothing moves. 0: today's"
                         + " excess (a 10 s window's least-squares slope turns one step into a steep trend).");
-        define(RELIEF_MIN_FRACTION, 0.05, text -> doubleBetween(RELIEF_MIN_FRACTION, text, 0, 1),
+        define(RELIEF_MIN_FRACTION, 0.05, text -> ConfigValues.doubleBetween(RELIEF_MIN_FRACTION, text, 0, 1),
                 "A move must also relieve the source's pressing resource (the one nearest its threshold) by at least this fraction"
                         + " of capacity: a node predicted to overload while still under the threshold has no excess yet, and moving a"
                         + " 0.00-core workload helps it no more than not moving.");
-        define(DOWNTIME_FIXED_MS, 340L, text -> longAtLeast(DOWNTIME_FIXED_MS, text, 0),
+        define(DOWNTIME_FIXED_MS, 340L, text -> Durations.millisAtLeast(DOWNTIME_FIXED_MS, text, 0),
                 "Cost model: a migration's outage is this plus " + DOWNTIME_MS_PER_MIB + " per MiB of RSS (measured: a 0.3 MiB"
                         + " witness 338 ms, PAGE_SERVER 256 MiB 784 ms and 1 GiB 3,241 ms; BENCHMARKS.md). The cheapest move that"
                         + " relieves the source enough is chosen.");
-        define(DOWNTIME_MS_PER_MIB, 3.2, text -> doubleBetween(DOWNTIME_MS_PER_MIB, text, 0, 1000),
+        define(DOWNTIME_MS_PER_MIB, 3.2, text -> ConfigValues.doubleBetween(DOWNTIME_MS_PER_MIB, text, 0, 1000),
                 "Cost model: outage per MiB of the workload's RSS, in ms (PAGE_SERVER's slope between 256 MiB and 1 GiB, BENCHMARKS.md).");
-        define(MAX_DOWNTIME_MS, 10_000L, text -> longAtLeast(MAX_DOWNTIME_MS, text, 0),
+        define(MAX_DOWNTIME_MS, 10_000L, text -> Durations.millisAtLeast(MAX_DOWNTIME_MS, text, 0),
                 "No move whose estimated outage (the cost model above) exceeds this.");
-        define(DESTINATION_COOLDOWN_MS, 10_000L, text -> longAtLeast(DESTINATION_COOLDOWN_MS, text, 0),
+        define(DESTINATION_COOLDOWN_MS, 10_000L, text -> Durations.millisAtLeast(DESTINATION_COOLDOWN_MS, text, 0),
                 "A node that took part in a migration is no destination for this long (one window by default: until then its 10 s"
                         + " CPU mean does not show a moved load in full; its reservation covers the same gap in the planner's sums)."
                         + " Longer throttles how many moves a cluster can absorb: each destination takes at most one per cooldown.");
-        define(DESTINATION_TIE_MARGIN, 0.05, text -> doubleBetween(DESTINATION_TIE_MARGIN, text, 0, 1),
+        define(DESTINATION_TIE_MARGIN, 0.05, text -> ConfigValues.doubleBetween(DESTINATION_TIE_MARGIN, text, 0, 1),
                 "Destinations whose load after the move (dominant-resource fraction) is within this of the least loaded one's are"
                         + " tied; ties are broken by the seeded power of two choices below, not by node id.");
-        define(SEED, 0L, text -> longAtLeast(SEED, text, Long.MIN_VALUE),
+        define(SEED, 0L, text -> ConfigValues.longAtLeast(SEED, text, Long.MIN_VALUE),
                 "Seed of the destination tie-break: two tied nodes drawn at random from (seed, workload, source, window end), the"
                         + " less loaded wins (power of two choices). Same input, same choice.");
-        define(TICK_WAIT_MS, 500L, text -> longAtLeast(TICK_WAIT_MS, text, 0),
+        define(TICK_WAIT_MS, 500L, text -> Durations.millisAtLeast(TICK_WAIT_MS, text, 0),
                 "Overloaded nodes of one window end are planned together, most severe first, once every UP node has reported that"
                         + " window; a node that has not after this long (wall clock) is not waited for.");
     }
@@ -362,63 +365,6 @@ public final class AnalyticsConfig {
 
     private static void define(String name, Object defaultValue, Function<String, Object> parser, String doc) {
         KEYS.put(name, new Key(name, defaultValue, parser, doc));
-    }
-
-    private static Object nonBlank(String key, String text) {
-        if (text.isEmpty()) {
-            throw new ConfigException(key, "must not be empty");
-        }
-        return text;
-    }
-
-    private static Object longAtLeast(String key, String text, long min) {
-        long value;
-        try {
-            value = Long.parseLong(text.replace("_", ""));
-        } catch (NumberFormatException e) {
-            throw new ConfigException(key, "'" + text + "' is not a whole number");
-        }
-        if (value < min) {
-            throw new ConfigException(key, value + " is below the minimum " + min);
-        }
-        return value;
-    }
-
-    private static Object intAtLeast(String key, String text, int min) {
-        long value = (Long) longAtLeast(key, text, min);
-        if (value > Integer.MAX_VALUE) {
-            throw new ConfigException(key, value + " is too large");
-        }
-        return (int) value;
-    }
-
-    private static Object intBetween(String key, String text, int min, int max) {
-        long value = (Long) longAtLeast(key, text, min);
-        if (value > max) {
-            throw new ConfigException(key, value + " is above the maximum " + max);
-        }
-        return (int) value;
-    }
-
-    private static Object doubleBetween(String key, String text, double min, double max) {
-        double value;
-        try {
-            value = Double.parseDouble(text);
-        } catch (NumberFormatException e) {
-            throw new ConfigException(key, "'" + text + "' is not a number");
-        }
-        if (!(value >= min && value <= max)) {
-            throw new ConfigException(key, text + " is outside [" + min + ", " + max + "]");
-        }
-        return value;
-    }
-
-    private static Object bool(String key, String text) {
-        return switch (text.toLowerCase(Locale.ROOT)) {
-            case "true" -> true;
-            case "false" -> false;
-            default -> throw new ConfigException(key, "'" + text + "' is not true or false");
-        };
     }
 
     private static Object migrationMode(String key, String text) {

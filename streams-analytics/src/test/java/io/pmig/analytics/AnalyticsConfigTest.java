@@ -37,6 +37,20 @@ class AnalyticsConfigTest {
         assertTrue(config.dryRun());
     }
 
+    /** The same durations and sizes as every command; a bare number keeps the key's unit (ms, bytes). */
+    @Test
+    void timeKeysTakeDurationsAndSizeKeysSizes() {
+        AnalyticsConfig config = AnalyticsConfig.of(Map.of(AnalyticsConfig.WINDOW_SIZE_MS, "10s",
+                AnalyticsConfig.WINDOW_ADVANCE_MS, "500ms", AnalyticsConfig.RETURN_COOLDOWN_MS, "5M",
+                AnalyticsConfig.NODE_DOWN_AFTER_MS, "2500", AnalyticsConfig.AUTO_PLAIN_BELOW_BYTES, "1MiB"));
+        assertEquals(10_000, config.windowSizeMs());
+        assertEquals(500, config.windowAdvanceMs());
+        assertEquals(300_000, config.returnCooldownMs());
+        assertEquals(2_500, config.nodeDownAfterMs());
+        assertEquals(MigrationMode.PAGE_SERVER, config.migrationModeFor(1L << 20));
+        assertEquals(MigrationMode.PLAIN, config.migrationModeFor((1L << 20) - 1));
+    }
+
     @Test
     void badValuesAreRejectedNamingTheKey() {
         assertKeyRejected(AnalyticsConfig.HYSTERESIS_WINDOWS, Map.of(AnalyticsConfig.HYSTERESIS_WINDOWS, "0"));

@@ -2,6 +2,7 @@ package io.pmig.cli.bench;
 
 import io.pmig.platform.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
 import java.io.IOException;
@@ -37,11 +38,15 @@ public final class AgentBench implements Callable<Integer> {
     /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat on Linux. */
     static final double CLOCK_TICKS_PER_SECOND = 100.0;
 
-    @Option(names = "--seconds", defaultValue = "60", description = "Measured time after the warm-up (default: ${DEFAULT-VALUE}).")
-    int seconds;
+    @Option(names = {"--duration", "--seconds"}, paramLabel = "DURATION", defaultValue = "60s",
+            converter = OptionTypes.Seconds.class,
+            description = "Measured time after the warm-up, e.g. 60s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration duration;
 
-    @Option(names = "--warmup-seconds", defaultValue = "15", description = "Not measured (default: ${DEFAULT-VALUE}).")
-    int warmupSeconds;
+    @Option(names = {"--warmup", "--warmup-seconds"}, paramLabel = "DURATION", defaultValue = "15s",
+            converter = OptionTypes.Seconds.class,
+            description = "Not measured, e.g. 15s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration warmup;
 
     @Option(names = "--java-opts", defaultValue = "-Xss1m -XX:+UseSerialGC", description = "JVM options of the agent, as bin/pmig's default (default: ${DEFAULT-VALUE}).")
     String javaOpts;
@@ -51,6 +56,8 @@ public final class AgentBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        long seconds = duration.toSeconds();
+        long warmupSeconds = warmup.toSeconds();
         try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
             Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
             TopicCreator.ensureTopics(client);

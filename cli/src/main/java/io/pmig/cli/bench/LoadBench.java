@@ -4,6 +4,7 @@ import io.pmig.analytics.AnalyticsApp;
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.platform.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.CommandKind;
@@ -64,8 +65,12 @@ public final class LoadBench implements Callable<Integer> {
     @Option(names = "--agents", defaultValue = "1000", description = "Simulated node agents, 1 sample/s each (default: ${DEFAULT-VALUE}).")
     int agents;
 
-    @Option(names = "--duration-s", defaultValue = "600", description = "Length of the run (default: ${DEFAULT-VALUE}).")
-    int durationS;
+    @Option(names = {"--duration", "--duration-s"}, paramLabel = "DURATION", defaultValue = "600s",
+            converter = OptionTypes.Seconds.class,
+            description = "Length of the run, e.g. 600s or 10m; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration duration;
+
+    private int durationS;
 
     @Option(names = "--producers", defaultValue = "4", description = "Threads producing the agents' samples (default: ${DEFAULT-VALUE}).")
     int producers;
@@ -73,14 +78,26 @@ public final class LoadBench implements Callable<Integer> {
     @Option(names = "--overloaded", defaultValue = "5", description = "Nodes that overload in each episode (default: ${DEFAULT-VALUE}).")
     int overloaded;
 
-    @Option(names = "--episode-s", defaultValue = "60", description = "An overload episode starts every this many seconds (default: ${DEFAULT-VALUE}).")
-    int episodeS;
+    @Option(names = {"--episode", "--episode-s"}, paramLabel = "DURATION", defaultValue = "60s",
+            converter = OptionTypes.Seconds.class,
+            description = "An overload episode starts this often, e.g. 60s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration episode;
 
-    @Option(names = "--overload-s", defaultValue = "30", description = "How long each episode lasts (default: ${DEFAULT-VALUE}).")
-    int overloadS;
+    private int episodeS;
 
-    @Option(names = "--report-s", defaultValue = "10", description = "Seconds between lag/CPU/memory reports (default: ${DEFAULT-VALUE}).")
-    int reportS;
+    @Option(names = {"--overload", "--overload-s"}, paramLabel = "DURATION", defaultValue = "30s",
+            converter = OptionTypes.Seconds.class,
+            description = "How long each episode lasts, e.g. 30s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration overload;
+
+    private int overloadS;
+
+    @Option(names = {"--report-interval", "--report-s"}, paramLabel = "DURATION", defaultValue = "10s",
+            converter = OptionTypes.Seconds.class,
+            description = "Time between lag/CPU/memory reports, e.g. 10s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration report;
+
+    private int reportS;
 
     @Option(names = "--json", description = "End with one JSON line: agents, lag_max, lag_second_half_max, lag_flat, cpu, memory, migrate_commands, ...")
     boolean json;
@@ -96,6 +113,10 @@ public final class LoadBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        durationS = (int) Math.min(Integer.MAX_VALUE, duration.toSeconds());
+        episodeS = (int) Math.min(Integer.MAX_VALUE, episode.toSeconds());
+        overloadS = (int) Math.min(Integer.MAX_VALUE, overload.toSeconds());
+        reportS = (int) Math.min(Integer.MAX_VALUE, report.toSeconds());
         String applicationId = "pmig-bench-load-" + UUID.randomUUID().toString().substring(0, 8);
         AnalyticsConfig config = AnalyticsConfig.of(Map.of(
                 AnalyticsConfig.APPLICATION_ID, applicationId,

@@ -4,6 +4,7 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.AnalyticsTopology;
 import io.pmig.platform.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.NodeMetrics;
 import java.time.Duration;
@@ -51,8 +52,12 @@ public final class PipelineBench implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "1", description = "num.stream.threads of both throughput runs (default: ${DEFAULT-VALUE}, as pmig analytics).")
     int threads;
 
-    @Option(names = "--live-seconds", defaultValue = "110", description = "Length of the live latency run; 0 skips it (default: ${DEFAULT-VALUE}).")
-    int liveSeconds;
+    @Option(names = {"--live", "--live-seconds"}, paramLabel = "DURATION", defaultValue = "110s",
+            converter = OptionTypes.Seconds.class,
+            description = "Length of the live latency run, e.g. 110s; 0 skips it; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration live;
+
+    private int liveSeconds;
 
     @Option(names = "--live-nodes", defaultValue = "16", description = "Nodes that overload repeatedly in the live run, plus " + SPARE_NODES + " calm spares (default: ${DEFAULT-VALUE}).")
     int liveNodes;
@@ -76,6 +81,7 @@ public final class PipelineBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        liveSeconds = (int) Math.min(Integer.MAX_VALUE, live.toSeconds());
         AnalyticsConfig base = AnalyticsConfig.of(settings);
         Map<String, Object> result = new LinkedHashMap<>();
 

@@ -2,12 +2,15 @@ package io.pmig.cli.chaos;
 
 import io.pmig.cli.demo.CriuLocator;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.schemas.MigrationMode;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig chaos}: counted fault injection. Starts its own broker and four executors as separate processes on
@@ -27,6 +30,9 @@ import picocli.CommandLine.Option;
                 "Exit code 0 only if no workload was lost or duplicated and the events always told the truth."})
 public final class ChaosCommand implements Callable<Integer> {
 
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--trials", defaultValue = "50", description = "Migrations to run (default: ${DEFAULT-VALUE}).")
     int trials;
 
@@ -45,8 +51,10 @@ public final class ChaosCommand implements Callable<Integer> {
             description = "Only these faults, by their keys (e.g. wrong_secret,expired_command; default: all).")
     List<String> faults;
 
-    @Option(names = "--trial-timeout-s", defaultValue = "150", description = "Bound of one trial (default: ${DEFAULT-VALUE}).")
-    int trialTimeoutS;
+    @Option(names = {"--trial-timeout", "--trial-timeout-s"}, paramLabel = "DURATION", defaultValue = "150s",
+            converter = OptionTypes.Seconds.class,
+            description = "Bound of one trial, e.g. 150s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration trialTimeout;
 
     @Option(names = "--keep-files", description = "Keep the work dirs and every process's log (for a post-mortem).")
     boolean keepFiles;
@@ -56,8 +64,8 @@ public final class ChaosCommand implements Callable<Integer> {
         if (trials < 1) {
             throw new ConfigException("--trials", "must be at least 1");
         }
-        if (trialTimeoutS < 30) {
-            throw new ConfigException("--trial-timeout-s", "must be at least 30 (a broker restart alone takes seconds)");
+        if (trialTimeout.toSeconds() < 30) {
+            throw new ConfigException(OptionTypes.givenName(spec, "--trial-timeout"), "must be at least 30s (a broker restart alone takes seconds)");
         }
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
         List<MigrationMode> distinct = List.copyOf(new java.util.LinkedHashSet<>(modes));
@@ -70,7 +78,7 @@ public final class ChaosCommand implements Callable<Integer> {
             }
         }).toList();
         ChaosReport report = ChaosHarness.run(new ChaosHarness.Options(trials, s, distinct, kinds,
-                Duration.ofSeconds(trialTimeoutS), keepFiles),
+                trialTimeout, keepFiles),
                 CriuLocator.locate(), System.out);
         System.out.println(report.table());
         if (json) {

@@ -11,6 +11,7 @@ import io.pmig.cli.operator.OperatorCommands;
 import io.pmig.executor.criu.Criu;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -20,11 +21,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig demo}: the whole system on this machine. Three simulated nodes, a witness process on node-2
@@ -37,6 +41,9 @@ import picocli.CommandLine.Option;
                 "shipped model, the dashboard; overload node-2 and watch the model move a live process off it."})
 public final class DemoCommand implements Callable<Integer> {
 
+    @Spec
+    CommandSpec spec;
+
     static final String WITNESS = "witness";
     static final String HOT_NODE = "node-2";
     /** Node capacities match the recorded training trace's, so the shipped model sees familiar figures. */
@@ -45,9 +52,12 @@ public final class DemoCommand implements Callable<Integer> {
             new LocalCluster.NodeSpec(HOT_NODE, 0.3, 512L << 20),
             new LocalCluster.NodeSpec("node-3", 0.3, 512L << 20));
 
-    @Option(names = "--duration-s", defaultValue = "180",
-            description = "Stop after this many seconds (default: ${DEFAULT-VALUE}).")
-    int durationS;
+    @Option(names = {"--duration", "--duration-s"}, paramLabel = "DURATION", defaultValue = "180s",
+            converter = OptionTypes.Seconds.class,
+            description = "Stop after this long, e.g. 180s or 5m; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration duration;
+
+    private int durationS;
 
     @Option(names = "--exit-after-migration", description = "Stop 10 s after the first model-triggered migration completes.")
     boolean exitAfterMigration;
@@ -63,9 +73,10 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (durationS < 60) {
-            throw new ConfigException("--duration-s", "must be at least 60 (windows need filling before the model can judge)");
+        if (duration.toSeconds() < 60) {
+            throw new ConfigException(OptionTypes.givenName(spec, "--duration"), "must be at least 60s (windows need filling before the model can judge)");
         }
+        durationS = (int) Math.min(Integer.MAX_VALUE, duration.toSeconds());
         if (!"0".equals(procStatusUid())) {
             throw new ConfigException("user", "the demo checkpoints processes with CRIU and must run as root (try: sudo bin/pmig demo)");
         }

@@ -6,6 +6,7 @@ import io.pmig.cli.operator.OperatorCommands;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationMode;
@@ -21,8 +22,10 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig fault}: bounded, self-cleaning faults for demos and tests. Load faults run as pinned workloads
@@ -30,8 +33,11 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "fault", mixinStandardHelpOptions = true,
         description = {"Inject a bounded fault on a node: cpu, memory, disk, kill, migrate.",
-                "Each stops by itself after --duration-s and removes what it wrote."})
+                "Each stops by itself after --duration and removes what it wrote."})
 public final class FaultCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
 
     enum Kind { cpu, memory, disk, kill, migrate }
 
@@ -43,8 +49,12 @@ public final class FaultCommand implements Callable<Integer> {
     @Option(names = "--node", required = true, description = "Node to hit.")
     String node;
 
-    @Option(names = "--duration-s", defaultValue = "30", description = "How long the fault lasts (default: ${DEFAULT-VALUE}).")
-    int durationS;
+    @Option(names = {"--duration", "--duration-s"}, paramLabel = "DURATION", defaultValue = "30s",
+            converter = OptionTypes.Seconds.class,
+            description = "How long the fault lasts, in whole seconds, e.g. 30s or 10m; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration duration;
+
+    private int durationS;
 
     @Option(names = "--intensity", description = {"cpu: busy cores (default 1); memory: MiB leaked per second (default 16);",
             "disk: MiB written (default 256)."})
@@ -61,9 +71,10 @@ public final class FaultCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (durationS <= 0) {
-            throw new ConfigException("--duration-s", "must be positive");
+        if (duration.toSeconds() <= 0) {
+            throw new ConfigException(OptionTypes.givenName(spec, "--duration"), "must be at least 1s");
         }
+        durationS = (int) Math.min(Integer.MAX_VALUE, duration.toSeconds());
         if (intensity != null && intensity <= 0) {
             throw new ConfigException("--intensity", "must be positive");
         }

@@ -3,6 +3,7 @@ package io.pmig.cli.operator;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.nodes.NodeRegistry;
 import io.pmig.schemas.ClaimState;
 import io.pmig.schemas.CommandKind;
@@ -127,8 +128,10 @@ public final class OperatorCommands {
     public static final class Nodes implements Callable<Integer> {
         @Mixin KafkaClientOptions kafka;
 
-        @Option(names = "--down-after-s", defaultValue = "5", description = "A node silent this long is shown DOWN (default: ${DEFAULT-VALUE}).")
-        int downAfterS;
+        @Option(names = {"--down-after", "--down-after-s"}, paramLabel = "DURATION", defaultValue = "5s",
+                converter = OptionTypes.Seconds.class,
+                description = "A node silent this long is shown DOWN, e.g. 5s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+        Duration downAfter;
 
         @Override
         public Integer call() {
@@ -140,7 +143,7 @@ public final class OperatorCommands {
                 long age = sampleAgeMs(now, m.getTimestampMs());
                 long managed = m.getProcesses().stream().filter(p -> p.getWorkloadId() != null).count();
                 System.out.printf("%-12s %-5s %-9s %7.1f %6s/%-6s %4.1fcpu %5d  %.1fs ago%n", m.getNodeId(),
-                        age > downAfterS * 1000L ? "DOWN" : "UP", m.getMode(), m.getCpuPercent(),
+                        age > downAfter.toMillis() ? "DOWN" : "UP", m.getMode(), m.getCpuPercent(),
                         mib(m.getMemUsedBytes()), mib(m.getMemTotalBytes()), m.getCapacity().getCpus(), managed, age / 1000.0);
             }
             if (snapshot.nodes().isEmpty()) {
@@ -202,8 +205,10 @@ public final class OperatorCommands {
                 + " moves with it (absolute path; repeatable): see 'declared files' in the README.")
         List<String> files = new ArrayList<>();
 
-        @Option(names = "--timeout-s", defaultValue = "30", description = "How long to wait for LAUNCHED (default: ${DEFAULT-VALUE}).")
-        int timeoutS;
+        @Option(names = {"--timeout", "--timeout-s"}, paramLabel = "DURATION", defaultValue = "30s",
+                converter = OptionTypes.Seconds.class,
+                description = "How long to wait for LAUNCHED, e.g. 30s or 2m; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+        Duration timeout;
 
         @Option(names = "--net", paramLabel = "NODE|OWN|AUTO", defaultValue = "AUTO", description = {
                 "OWN: its own network namespace and an address from the cluster's workload range that moves with it;",
@@ -238,9 +243,9 @@ public final class OperatorCommands {
                     .setNetwork(network).setAddress(address)
                     .setDestinationNode(node).setArgv(argv).setMigratable(!pinned).setDeclaredFiles(new ArrayList<>(files))
                     .setReason(operatorReason("launched by operator"))
-                    .setIssuedBy("pmig launch"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
+                    .setIssuedBy("pmig launch"), System.currentTimeMillis(), timeout).build();
             Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.LAUNCH_FAILED, Phase.FAILED),
-                    Duration.ofSeconds(timeoutS), false);
+                    timeout, false);
             return exitStatus(outcome, Phase.LAUNCHED, node);
         }
     }
@@ -262,8 +267,10 @@ public final class OperatorCommands {
         @Option(names = "--mode", defaultValue = "PAGE_SERVER", description = "PAGE_SERVER, PLAIN or LAZY (default: ${DEFAULT-VALUE}).")
         MigrationMode mode;
 
-        @Option(names = "--timeout-s", defaultValue = "120", description = "Give up waiting after this long (default: ${DEFAULT-VALUE}).")
-        int timeoutS;
+        @Option(names = {"--timeout", "--timeout-s"}, paramLabel = "DURATION", defaultValue = "2m",
+                converter = OptionTypes.Seconds.class,
+                description = "Give up waiting after this long, e.g. 120s or 2m; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+        Duration timeout;
 
         @Override
         public Integer call() {
@@ -275,12 +282,12 @@ public final class OperatorCommands {
             String from = source != null ? source
                     : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
-            Duration ttl = Duration.ofSeconds(timeoutS).compareTo(CommandDeadline.OPERATOR_TTL) < 0
-                    ? Duration.ofSeconds(timeoutS) : CommandDeadline.OPERATOR_TTL;
+            Duration ttl = timeout.compareTo(CommandDeadline.OPERATOR_TTL) < 0
+                    ? timeout : CommandDeadline.OPERATOR_TTL;
             MigrationCommand command = migrateCommand(workloadId, from, destination, mode,
                     operatorReason("requested by operator"), "pmig migrate", ttl);
             System.out.println("migrating " + workloadId + " from " + from + " to " + destination + " (" + mode + ")");
-            Outcome outcome = sendAndFollow(kafka, command, MIGRATION_ENDS, Duration.ofSeconds(timeoutS), false);
+            Outcome outcome = sendAndFollow(kafka, command, MIGRATION_ENDS, timeout, false);
             return exitStatus(outcome, Phase.COMPLETED, from);
         }
     }
@@ -295,8 +302,10 @@ public final class OperatorCommands {
         @Option(names = "--node", description = "Node it runs on (default: where metrics and events say it runs).")
         String node;
 
-        @Option(names = "--timeout-s", defaultValue = "30", description = "How long to wait for KILLED (default: ${DEFAULT-VALUE}).")
-        int timeoutS;
+        @Option(names = {"--timeout", "--timeout-s"}, paramLabel = "DURATION", defaultValue = "30s",
+                converter = OptionTypes.Seconds.class,
+                description = "How long to wait for KILLED, e.g. 30s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+        Duration timeout;
 
         @Override
         public Integer call() {
@@ -310,8 +319,8 @@ public final class OperatorCommands {
             MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("kill")).setKind(CommandKind.KILL).setWorkloadId(workloadId)
                     .setSourceNode(where).setReason(operatorReason("killed by operator"))
-                    .setIssuedBy("pmig kill"), System.currentTimeMillis(), Duration.ofSeconds(timeoutS)).build();
-            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), Duration.ofSeconds(timeoutS), false);
+                    .setIssuedBy("pmig kill"), System.currentTimeMillis(), timeout).build();
+            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), timeout, false);
             return exitStatus(outcome, Phase.KILLED, where);
         }
     }
@@ -400,7 +409,7 @@ public final class OperatorCommands {
             return 3;
         }
         if (!outcome.finished()) {
-            System.err.println("no final event within --timeout-s: it may still be running; follow it with pmig events --follow");
+            System.err.println("no final event within --timeout: it may still be running; follow it with pmig events --follow");
             return 3;
         }
         return outcome.last().getPhase() == success ? 0 : 1;

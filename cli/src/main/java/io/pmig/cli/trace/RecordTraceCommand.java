@@ -17,6 +17,7 @@ import io.pmig.platform.broker.EmbeddedBroker;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
@@ -37,7 +38,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig record-trace}: records real training data. Starts an embedded broker, and per node an executor
@@ -52,11 +55,18 @@ import picocli.CommandLine.Option;
                 + "and record their pmig.metrics into an Avro trace file (training data for pmig train --trace)."})
 public final class RecordTraceCommand implements Callable<Integer> {
 
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Trace file to write (Avro container of NodeMetrics).")
     Path out;
 
-    @Option(names = "--duration-s", required = true, paramLabel = "N", description = "How long to drive load, in seconds.")
-    int durationS;
+    @Option(names = {"--duration", "--duration-s"}, required = true, paramLabel = "DURATION",
+            converter = OptionTypes.Seconds.class,
+            description = "How long to drive load, e.g. 600s or 10m; a bare number is seconds.")
+    Duration duration;
+
+    private int durationS;
 
     @Option(names = "--nodes", defaultValue = "3", paramLabel = "N", description = "Simulated nodes (default: ${DEFAULT-VALUE}).")
     int nodes;
@@ -88,9 +98,10 @@ public final class RecordTraceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (durationS < 60) {
-            throw new ConfigException("--duration-s", "must be at least 60 to hold any overload with its run-up");
+        if (duration.toSeconds() < 60) {
+            throw new ConfigException(OptionTypes.givenName(spec, "--duration"), "must be at least 60s to hold any overload with its run-up");
         }
+        durationS = (int) Math.min(Integer.MAX_VALUE, duration.toSeconds());
         if (nodes < 1 || nodes > 9) {
             throw new ConfigException("--nodes", "must be 1..9");
         }

@@ -4,13 +4,20 @@ package io.pmig.platform.config;
 public final class ConfigException extends RuntimeException {
 
     private final String key;
+    private final String problem;
 
     public ConfigException(String key, String problem) {
         super(key + ": " + problem);
         this.key = key;
+        this.problem = problem;
     }
 
     public String key() {
         return key;
+    }
+
+    /** What is wrong, without the key: for a caller that names the value another way (a flag for a key). */
+    public String problem() {
+        return problem;
     }
 }

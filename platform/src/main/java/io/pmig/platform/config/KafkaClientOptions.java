@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
  */
 public final class KafkaClientOptions {
 
-    @Option(names = "--bootstrap-server", paramLabel = "HOST:PORT",
+    @Option(names = "--bootstrap-server", paramLabel = "HOST:PORT[,HOST:PORT...]",
             description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE}).", defaultValue = "127.0.0.1:9092")
     String bootstrapServers;
 
@@ -98,11 +98,7 @@ public final class KafkaClientOptions {
         if (bootstrapServers == null || bootstrapServers.isBlank()) {
             throw new ConfigException("--bootstrap-server", "must name at least one HOST:PORT");
         }
-        for (String server : bootstrapServers.split(",")) {
-            if (!server.strip().matches("^[^:\\s]+:\\d{1,5}$")) {
-                throw new ConfigException("--bootstrap-server", "'" + server + "' is not HOST:PORT");
-            }
-        }
+        HostPort.parseList("--bootstrap-server", bootstrapServers); // every role's HOST:PORT, one way
         props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         return props;
     }
