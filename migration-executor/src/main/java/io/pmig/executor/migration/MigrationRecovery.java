@@ -59,7 +59,7 @@ public final class MigrationRecovery {
         engine.settleSource(journal);
         String why = "executor restarted mid-migration";
         Optional<FrozenSource> frozen = frozenSource(journal);
-        boolean committed = step == Step.COMMITTING && destinationCommitted(node, journal, true);
+        boolean committed = step == Step.COMMITTING && destinationCommitted(node, journal);
         boolean released = journal.getInt("releaseBeforeRestore") == 1
                 && (step == Step.RELEASED || step == Step.RESTORING || step == Step.COMMITTING || step == Step.ROLLING_BACK);
         RecoveryDecision.SourceAction action = RecoveryDecision.forSource(step, committed,
@@ -100,31 +100,28 @@ public final class MigrationRecovery {
     }
 
     /**
-     * Whether the destination committed, read once the answer is settled - the longest a COMPLETED can take to be
-     * acknowledged after COMMIT - and, for a source about to kill its frozen tree ({@code confirm}), read again a
-     * publish-wait later if it says COMPLETED (below). Retries while the events cannot be read.
+     * Whether the destination committed: at once if COMPLETED is in the log, else read again once the answer is
+     * settled - the longest a COMPLETED can take to be acknowledged after COMMIT. Retries while the events cannot be
+     * read.
      */
-    public static boolean destinationCommitted(NodeServices node, MigrationJournal journal, boolean confirm)
-            throws InterruptedException {
+    public static boolean destinationCommitted(NodeServices node, MigrationJournal journal) throws InterruptedException {
+        // a COMPLETED already in the log is final (only the destination could overrule it, and it has not)
+        try {
+            if (node.history().completed(journal.get("workloadId"), journal.get("migrationId"))) {
+                return true;
+            }
+        } catch (RuntimeException e) {
+            log.warn("cannot read the events yet ({}); waiting until the commit is settled", e.getMessage());
+        }
         long sentMs = Math.max(journal.getLong("commitSentMs"), journal.getLong("commitStartMs"));
         long settled = sentMs + node.config().eventsPublishWait().toMillis() + 2_000;
         while (System.currentTimeMillis() < settled) {
             Thread.sleep(Math.min(500, Math.max(1, settled - System.currentTimeMillis())));
         }
         long giveUp = System.currentTimeMillis() + node.config().sessionTimeout().toMillis();
-        boolean confirming = false;
         while (true) {
             try {
-                boolean completed = node.history().completed(journal.get("workloadId"), journal.get("migrationId"));
-                if (!completed || confirming || !confirm) {
-                    return completed;
-                }
-                // a COMPLETED the broker took late can stand in the log before the destination's give-up reaches it
-                // (the destination retries that ROLLED_BACK until the broker takes it): keeping the frozen tree a
-                // publish-wait longer costs nothing, killing it for a copy that is gone costs the workload
-                confirming = true;
-                Thread.sleep(node.config().eventsPublishWait().toMillis());
-                continue;
+                return node.history().completed(journal.get("workloadId"), journal.get("migrationId"));
             } catch (RuntimeException e) {
                 if (System.currentTimeMillis() > giveUp) {
                     throw e;
@@ -144,7 +141,7 @@ public final class MigrationRecovery {
             pid = leftByRestore;
         }
         log.info("recovering destination side of the migration of {} (stopped at {})", workloadId, journal.step());
-        boolean published = journal.step() == Step.COMMITTED && destinationCommitted(node, journal, false);
+        boolean published = journal.step() == Step.COMMITTED && destinationCommitted(node, journal);
         RecoveryDecision.DestinationAction action = RecoveryDecision.forDestination(journal.step(), published,
                 engine.isAlive(pid));
         if (action == RecoveryDecision.DestinationAction.RESUME_COPY) {

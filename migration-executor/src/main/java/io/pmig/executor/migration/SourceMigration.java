@@ -308,7 +308,7 @@ public final class SourceMigration {
     /** After a lost COMMIT reply: the destination's events decide, read as recovery reads them. */
     private boolean destinationCommitted() throws InterruptedException {
         try {
-            return MigrationRecovery.destinationCommitted(node, journal, true);
+            return MigrationRecovery.destinationCommitted(node, journal);
         } catch (RuntimeException e) {
             log.error("cannot read the events for {} s ({}); resuming {} here", node.config().sessionTimeout().toSeconds(),
                     e.getMessage(), workloadId);
