@@ -92,8 +92,7 @@ class MigrationTest {
         if (cutProxy != null) {
             cutProxy.close();
         }
-        assertTrue(TestNodes.newCriuLockTables(lockTablesBefore).isEmpty(),
-                "criu network-lock tables left behind: " + TestNodes.newCriuLockTables(lockTablesBefore));
+        TestNodes.assertNoLockTableLeftSince(lockTablesBefore);
     }
 
     @Test

@@ -53,8 +53,7 @@ class NodeDeathRecoveryTest {
     @AfterEach
     void stopNodes() throws Exception {
         nodes.close();
-        assertTrue(TestNodes.newCriuLockTables(lockTablesBefore).isEmpty(),
-                "criu network-lock tables left behind: " + TestNodes.newCriuLockTables(lockTablesBefore));
+        TestNodes.assertNoLockTableLeftSince(lockTablesBefore);
     }
 
     @Test

@@ -360,4 +360,15 @@ final class TestNodes implements AutoCloseable {
         now.removeAll(before);
         return now;
     }
+
+    /**
+     * Asserts that no lock table appeared since {@code before} and stayed. Another criu on the machine (a chaos run,
+     * another suite) holds a table while it dumps, for up to its broker-stall timeout; a table this test's
+     * migrations left behind never goes away, so waiting out the transient ones keeps the check to this test's own.
+     */
+    static void assertNoLockTableLeftSince(java.util.Set<String> before) {
+        org.awaitility.Awaitility.await("criu network-lock tables left behind")
+                .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
+                .until(() -> newCriuLockTables(before), org.hamcrest.Matchers.empty());
+    }
 }
