@@ -147,11 +147,13 @@ public final class ExecutorConfig {
                 "Event producer's delivery.timeout.ms: how long a sent event may wait for the broker's acknowledgement"
                         + " (at least its request.timeout.ms, " + EVENTS_REQUEST_TIMEOUT_MS + ").");
         define(EVENTS_PUBLISH_WAIT_MS, 30_000L, text -> Durations.millisAtLeast(EVENTS_PUBLISH_WAIT_MS, text, 100),
-                "How long publishing an event (a destination's COMPLETED among them) waits for the outcome; more than "
-                        + EVENTS_MAX_BLOCK_MS + " + " + EVENTS_DELIVERY_TIMEOUT_MS + ", so the outcome is always known.");
+                "How long publishing an event waits for the outcome (more than " + EVENTS_MAX_BLOCK_MS + " + "
+                        + EVENTS_DELIVERY_TIMEOUT_MS + ", so the outcome is known), and the transaction timeout of a"
+                        + " destination's COMPLETED (the broker aborts a commit that nobody ended after it).");
         define(COMMIT_TIMEOUT_MS, 45_000L, text -> Durations.millisAtLeast(COMMIT_TIMEOUT_MS, text, 100),
-                "How long a source waits for its destination's answer to COMMIT before the events decide; more than "
-                        + EVENTS_PUBLISH_WAIT_MS + ", so the destination's decision is settled by then.");
+                "How long a source waits for its destination's answer to COMMIT before it settles the commit itself"
+                        + " (fences the destination's COMPLETED transaction and reads the events); more than "
+                        + EVENTS_PUBLISH_WAIT_MS + ".");
     }
 
     private final Map<String, Object> values;

@@ -13,15 +13,20 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RecordDeserializationException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.utils.Utils;
 
 /**
- * The durable answer to "did this migration complete?": the destination publishes COMPLETED before the restored
- * workload resumes, and every event of a workload is in the partition its key hashes to, so reading that one
- * partition to its end decides whether the source may still roll back (a workload never runs twice).
+ * The durable answer to "did this migration complete?": the destination commits COMPLETED ({@link MigrationCommit})
+ * before the restored workload resumes, and every event of a workload is in the partition its key hashes to, so
+ * reading that one partition to its end - once the commit is settled - decides whether the source may still roll
+ * back (a workload never runs twice).
  */
 public final class EventHistory {
+
+    /** How long a read waits for an open transaction in the partition to end before it gives up (and may be retried). */
+    private static final Duration OPEN_TRANSACTION_WAIT = Duration.ofSeconds(60);
 
     private final Properties kafka;
 
@@ -30,9 +35,9 @@ public final class EventHistory {
     }
 
     /**
-     * True if the migration's destination committed: it published COMPLETED and never gave the migration up. A
-     * destination whose COMPLETED was not acknowledged in time kills its copy and publishes ROLLED_BACK; the COMPLETED
-     * may still reach the log, even after that ROLLED_BACK (a request the broker took late), so order decides nothing.
+     * True if the migration's destination committed: its COMPLETED is committed and it never gave the migration up.
+     * Since COMPLETED is transactional a destination gives up only a commit that settled as never made; the give-up
+     * rule stays for logs written by executors before that, whose plain COMPLETED could reach the log late.
      */
     public boolean completed(String workloadId, String migrationId) {
         List<MigrationEvent> events = all(workloadId, e -> migrationId.equals(e.getMigrationId()));
@@ -60,11 +65,17 @@ public final class EventHistory {
         return events.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(events.get(events.size() - 1));
     }
 
-    /** Every event about this workload that matches, in log order, reading its whole partition. */
+    /**
+     * Every event about this workload that matches, in log order, reading its whole partition. Committed events only
+     * (a COMPLETED whose transaction was aborted is not an event), up to everything written before the call: where a
+     * transaction is still open in the partition the read waits until it ends (a commit's transaction is short, and
+     * the coordinator aborts a forgotten one after its timeout).
+     */
     public List<MigrationEvent> all(String workloadId, java.util.function.Predicate<MigrationEvent> match) {
         Properties props = new Properties();
         props.putAll(kafka);
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         try (KafkaConsumer<String, MigrationEvent> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
                 Topic.EVENTS.<MigrationEvent>serde().deserializer())) {
             int partitions = consumer.partitionsFor(Topic.EVENTS.topicName()).size();
@@ -73,9 +84,15 @@ public final class EventHistory {
             TopicPartition tp = new TopicPartition(Topic.EVENTS.topicName(), partition);
             consumer.assign(List.of(tp));
             consumer.seekToBeginning(List.of(tp));
-            long end = consumer.endOffsets(List.of(tp)).get(tp);
+            long end = highWatermark(tp); // a read_committed end offset stops before any open transaction
             List<MigrationEvent> found = new java.util.ArrayList<>();
-            while (consumer.position(tp) < end) {
+            long lastProgress = System.nanoTime();
+            long position = consumer.position(tp);
+            while (position < end) {
+                if (System.nanoTime() - lastProgress > OPEN_TRANSACTION_WAIT.toNanos()) {
+                    throw new IllegalStateException("the events of " + workloadId + " are held at offset " + position
+                            + " by a transaction still open after " + OPEN_TRANSACTION_WAIT.toSeconds() + " s");
+                }
                 ConsumerRecords<String, MigrationEvent> records;
                 try {
                     records = consumer.poll(Duration.ofMillis(500));
@@ -89,8 +106,23 @@ public final class EventHistory {
                         found.add(e);
                     }
                 }
+                long now = consumer.position(tp);
+                if (now > position) {
+                    position = now;
+                    lastProgress = System.nanoTime();
+                }
             }
             return found;
+        }
+    }
+
+    private long highWatermark(TopicPartition tp) {
+        Properties props = new Properties();
+        props.putAll(kafka);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            return consumer.endOffsets(List.of(tp)).get(tp);
         }
     }
 }

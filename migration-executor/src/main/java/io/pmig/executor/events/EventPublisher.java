@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes this node's events to pmig.events, keyed by workload id so every event of a workload is in one
  * partition, in order. Sends are synchronous: an event is the record other nodes (and a restarted executor)
- * decide on - a COMPLETED must be durable before the workload resumes - except the progress events of a frozen
- * workload ({@link #publishProgress}).
+ * decide on - except the progress events of a frozen workload ({@link #publishProgress}). A destination's COMPLETED
+ * is committed in a transaction of its own ({@link #openCommit}).
  */
 public final class EventPublisher implements AutoCloseable {
 
@@ -33,11 +33,12 @@ public final class EventPublisher implements AutoCloseable {
     private final String node;
     private final java.time.Duration publishWait;
     private final ExecutorMeters meters;
+    private final ExecutorConfig config;
 
     /**
      * A send may take the config's max block plus delivery timeout before the producer gives up on it, which is less
-     * than {@link #publish}'s wait (checked by {@link ExecutorConfig}): a COMPLETED is never "maybe sent" when a
-     * destination decides to kill its copy.
+     * than {@link #publish}'s wait (checked by {@link ExecutorConfig}). Even so a send that failed can reach the log
+     * later, which is why COMPLETED goes through a {@link MigrationCommit} instead.
      */
     public EventPublisher(ExecutorConfig config) {
         this(config, new ExecutorMeters(new SimpleMeterRegistry()), null);
@@ -46,6 +47,7 @@ public final class EventPublisher implements AutoCloseable {
     /** Counts what it publishes in meters; exports its producer's client metrics to exported unless null. */
     public EventPublisher(ExecutorConfig config, ExecutorMeters meters, RoleMetrics exported) {
         this.meters = meters;
+        this.config = config;
         Properties props = new Properties();
         props.putAll(config.kafka());
         props.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -73,6 +75,16 @@ public final class EventPublisher implements AutoCloseable {
                 .setPhase(phase)
                 .setTimings(PhaseTimings.newBuilder().build())
                 .setTimestampMs(System.currentTimeMillis());
+    }
+
+    /** A migration's COMPLETED transaction, opened by its destination while preparing ({@link MigrationCommit}). */
+    public MigrationCommit openCommit(String migrationId) {
+        return MigrationCommit.open(config, migrationId, meters);
+    }
+
+    /** Waits until every event sent so far was acknowledged or failed (at most the delivery timeout). */
+    public void flushProgress() {
+        producer.flush();
     }
 
     /** Publishes and waits for the broker's acknowledgement; returns the record's offset. */

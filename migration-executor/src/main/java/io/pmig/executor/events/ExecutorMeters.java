@@ -83,7 +83,7 @@ public final class ExecutorMeters {
 
     /**
      * How far a rolled-back migration got, from its event: {@code executor_restart} (recovery after a restart),
-     * {@code commit_unconfirmed} (the destination's COMPLETED was not acknowledged, it dropped its copy),
+     * {@code commit_unconfirmed} (the destination's COMPLETED was never committed, it dropped its copy),
      * {@code before_freeze} (refused in HELLO or preflight, nothing stopped), {@code dump}, {@code transfer},
      * {@code restore}, {@code commit} (the first phase whose duration the source had not measured yet).
      */

@@ -5,6 +5,7 @@ import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.criu.TlsIdentity;
+import io.pmig.executor.events.MigrationCommit;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.transfer.SessionHandler;
@@ -62,6 +63,8 @@ public final class DestinationMigration implements SessionHandler {
     private volatile BackgroundCriu lazyPages;
     private volatile int restoredPid;
     private volatile boolean committed;
+    /** This migration's COMPLETED transaction, opened while preparing. */
+    private MigrationCommit completion;
     private volatile long restoreMs;
     private volatile Optional<String> leftoverLockTable = Optional.empty();
     private volatile List<String> tlsOptions = List.of();
@@ -116,6 +119,7 @@ public final class DestinationMigration implements SessionHandler {
         PreparedEndpoint endpoint;
         try {
             Files.createDirectories(images);
+            completion = node.events().openCommit(migrationId);
             session = node.transfer().openSession(migrationId, sessionDir, this);
             // a page server starts only once the source has authenticated itself (HELLO)
             endpoint = new PreparedEndpoint(node.advertised(), null);
@@ -150,6 +154,7 @@ public final class DestinationMigration implements SessionHandler {
         // no COMMIT, no copy: the source keeps its frozen tree until it commits, in every mode (LAZY too)
         synchronized (this) {
             if (committed) {
+                completion.close();
                 if (lazyPages == null || !lazyPages.isRunning()) {
                     journal.delete(); // else the lazy-pages watcher does, once the daemon is done with its images
                 }
@@ -329,7 +334,11 @@ public final class DestinationMigration implements SessionHandler {
         return "pid=" + pid + ";restoreMs=" + restoreMs;
     }
 
-    /** Publishes COMPLETED (durably) and only then lets the restored tasks run. */
+    /**
+     * Commits COMPLETED ({@link MigrationCommit}) and only then lets the restored tasks run. A commit that was not
+     * acknowledged is settled first, the copy kept stopped meanwhile: committed after all, it runs; never committed,
+     * it is killed. An error answer therefore always means "not committed" (the source settles anyway).
+     */
     private synchronized String commit(Map<String, String> args) throws Exception {
         if (restoredPid == 0 || !engine.isAlive(restoredPid)) {
             throw new IllegalStateException("nothing restored to commit");
@@ -345,15 +354,18 @@ public final class DestinationMigration implements SessionHandler {
                 .setDowntimeMs(downtime + SourceMigration.millisSince(commitStart))
                 .setTotalMs(number(args, "totalMs") + SourceMigration.millisSince(commitStart)).build();
         node.workloads().writePid(workloadId, restoredPid); // still stopped: not running twice, only reported
-        try {
-            node.events().publish(event(Phase.COMPLETED).setPid(restoredPid).setTimings(timings)
-                    .setBytesMoved(number(args, "bytesMoved")));
-        } catch (RuntimeException e) {
-            // not acknowledged in time - it may still reach the log: kill the copy and overrule it
-            node.workloads().removePid(workloadId);
-            abandonCommit(node, engine, journal, restoredPid, "COMPLETED not acknowledged: " + e.getMessage());
-            restoredPid = 0;
-            throw e;
+        node.events().flushProgress(); // RESTORED and the rest before COMPLETED, as the log's readers expect
+        MigrationEvent completed = event(Phase.COMPLETED).setPid(restoredPid).setTimings(timings)
+                .setBytesMoved(number(args, "bytesMoved")).setTimestampMs(System.currentTimeMillis()).build();
+        if (!completion.publishCompleted(completed)) {
+            completion.close();
+            if (!MigrationCommit.settle(node.config(), node.history(), workloadId, migrationId)) {
+                node.workloads().removePid(workloadId);
+                abandonCommit(node, engine, journal, restoredPid, "COMPLETED was never committed");
+                restoredPid = 0;
+                throw new IllegalStateException("COMPLETED of " + workloadId + " was never committed; the copy here is gone");
+            }
+            log.info("COMPLETED of {} was committed after all", workloadId);
         }
         committed = true;
         engine.resumeCopy(restoredPid, SourceMigration.parsePids(args.get("keepStopped")));
@@ -439,6 +451,9 @@ public final class DestinationMigration implements SessionHandler {
     }
 
     private void cleanUp() throws IOException {
+        if (completion != null) {
+            completion.close();
+        }
         if (pageServer != null) {
             pageServer.close();
         }

@@ -1,5 +1,6 @@
 package io.pmig.executor.migration;
 
+import io.pmig.executor.events.MigrationCommit;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.workload.NodeWorkloads;
@@ -100,36 +101,11 @@ public final class MigrationRecovery {
     }
 
     /**
-     * Whether the destination committed: at once if COMPLETED is in the log, else read again once the answer is
-     * settled - the longest a COMPLETED can take to be acknowledged after COMMIT. Retries while the events cannot be
-     * read.
+     * Whether the destination committed, settled for good ({@link MigrationCommit#settle}): its commit producer is
+     * fenced, then the events are read. Waits for the broker as long as it takes.
      */
     public static boolean destinationCommitted(NodeServices node, MigrationJournal journal) throws InterruptedException {
-        // a COMPLETED already in the log is final (only the destination could overrule it, and it has not)
-        try {
-            if (node.history().completed(journal.get("workloadId"), journal.get("migrationId"))) {
-                return true;
-            }
-        } catch (RuntimeException e) {
-            log.warn("cannot read the events yet ({}); waiting until the commit is settled", e.getMessage());
-        }
-        long sentMs = Math.max(journal.getLong("commitSentMs"), journal.getLong("commitStartMs"));
-        long settled = sentMs + node.config().eventsPublishWait().toMillis() + 2_000;
-        while (System.currentTimeMillis() < settled) {
-            Thread.sleep(Math.min(500, Math.max(1, settled - System.currentTimeMillis())));
-        }
-        long giveUp = System.currentTimeMillis() + node.config().sessionTimeout().toMillis();
-        while (true) {
-            try {
-                return node.history().completed(journal.get("workloadId"), journal.get("migrationId"));
-            } catch (RuntimeException e) {
-                if (System.currentTimeMillis() > giveUp) {
-                    throw e;
-                }
-                log.warn("cannot read the events yet ({}); retrying", e.getMessage());
-                Thread.sleep(1000);
-            }
-        }
+        return MigrationCommit.settle(node.config(), node.history(), journal.get("workloadId"), journal.get("migrationId"));
     }
 
     private static void recoverDestination(NodeServices node, CheckpointEngine engine, MigrationJournal journal)

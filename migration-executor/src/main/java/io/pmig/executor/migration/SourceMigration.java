@@ -59,9 +59,9 @@ import org.slf4j.LoggerFactory;
  * before the restore; a rollback after that restores the local images (the first generation's rollback, which can
  * fail where the destination's restore failed). Workloads with their own network namespace do not need this.
  *
- * <p>If the COMMIT's answer is lost, the events decide: the destination's last decisive event about the migration
- * (COMPLETED, or the ROLLED_BACK it publishes when its COMPLETED was not acknowledged). The timeouts are ordered so
- * that the answer is settled by the time the source reads it (see {@link io.pmig.executor.ExecutorConfig}).
+ * <p>If the COMMIT's answer is lost, the settled commit decides ({@link io.pmig.executor.events.MigrationCommit}):
+ * the source fences the destination's COMPLETED transaction and reads the events; COMPLETED committed, the frozen
+ * tree is killed, else it resumes.
  */
 public final class SourceMigration {
 
@@ -243,11 +243,11 @@ public final class SourceMigration {
             completed();
         } catch (TransferException | IOException | RuntimeException e) {
             String why = e instanceof TransferException ? e.getMessage() : "source error: " + e;
-            if (journal.step() == Step.COMMITTING && !(e instanceof TransferException t && !t.retriable())) {
-                // the COMMIT may have arrived: the destination's events decide
+            if (journal.step() == Step.COMMITTING) {
+                // the COMMIT may have arrived: the settled commit decides (an error answer too: settling costs little)
                 closeQuietly(connection);
-                if (destinationCommitted()) {
-                    log.info("COMMIT reply lost ({}) but the destination published COMPLETED", why);
+                if (MigrationRecovery.destinationCommitted(node, journal)) {
+                    log.info("no COMMIT answer ({}) but the destination's COMPLETED is committed", why);
                     completed();
                     return;
                 }
@@ -303,17 +303,6 @@ public final class SourceMigration {
         PageServerAddress serveAt = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
         journal.put("lazyAddress", serveAt);
         return engine.lazyDump(serveAt, tlsOptions);
-    }
-
-    /** After a lost COMMIT reply: the destination's events decide, read as recovery reads them. */
-    private boolean destinationCommitted() throws InterruptedException {
-        try {
-            return MigrationRecovery.destinationCommitted(node, journal);
-        } catch (RuntimeException e) {
-            log.error("cannot read the events for {} s ({}); resuming {} here", node.config().sessionTimeout().toSeconds(),
-                    e.getMessage(), workloadId);
-            return false;
-        }
     }
 
     private static PageServerAddress pageAddress(String text) {

@@ -39,7 +39,7 @@ public final class ConsoleConsumerCommand implements Callable<Integer> {
     /**
      * The stock tool's arguments: {@code --flag=value} split in two (so that a given {@code --bootstrap-server=...}
      * is seen, instead of a second default being added and the stock tool dying on the duplicate), then pmig's
-     * defaults for the bootstrap server and the formatter where none is given.
+     * defaults for the bootstrap server, the formatter and read_committed where none is given.
      */
     static List<String> stockArguments(List<String> given) {
         List<String> args = new ArrayList<>();
@@ -59,6 +59,11 @@ public final class ConsoleConsumerCommand implements Callable<Integer> {
         if (!args.contains("--formatter")) {
             args.add("--formatter");
             args.add(PmigMessageFormatter.class.getName());
+        }
+        if (!args.contains("--isolation-level") && args.stream().noneMatch(a -> a.contains("isolation.level"))) {
+            // what pmig's readers see: a COMPLETED whose transaction was aborted never happened
+            args.add("--isolation-level");
+            args.add("read_committed");
         }
         return args;
     }

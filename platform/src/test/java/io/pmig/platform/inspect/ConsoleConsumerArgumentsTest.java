@@ -21,4 +21,19 @@ class ConsoleConsumerArgumentsTest {
         List<String> defaults = ConsoleConsumerCommand.stockArguments(List.of("--topic", "pmig.events"));
         assertEquals("127.0.0.1:9092", defaults.get(defaults.indexOf("--bootstrap-server") + 1));
     }
+
+    /** An aborted COMPLETED (a commit that was fenced) must not print as if it happened: read_committed unless asked. */
+    @Test
+    void readsCommittedRecordsUnlessTheUserChoosesOtherwise() {
+        List<String> defaults = ConsoleConsumerCommand.stockArguments(List.of("--topic", "pmig.events"));
+        assertEquals("read_committed", defaults.get(defaults.indexOf("--isolation-level") + 1));
+
+        List<String> chosen = ConsoleConsumerCommand.stockArguments(List.of("--topic", "pmig.events", "--isolation-level=read_uncommitted"));
+        assertEquals(1, Collections.frequency(chosen, "--isolation-level"), chosen.toString());
+        assertEquals("read_uncommitted", chosen.get(chosen.indexOf("--isolation-level") + 1));
+
+        List<String> property = ConsoleConsumerCommand.stockArguments(
+                List.of("--topic", "pmig.events", "--consumer-property", "isolation.level=read_uncommitted"));
+        assertEquals(0, Collections.frequency(property, "--isolation-level"), property.toString());
+    }
 }
