@@ -62,8 +62,9 @@ final class TestNodes implements AutoCloseable {
         root = Files.createTempDirectory("pmig-executor-test");
         commands = new KafkaProducer<>(SharedBroker.clientProperties(), new StringSerializer(),
                 Topic.COMMANDS.<MigrationCommand>serde().serializer());
-        eventReader = new KafkaConsumer<>(SharedBroker.clientProperties(), new StringDeserializer(),
-                Topic.EVENTS.<MigrationEvent>serde().deserializer());
+        java.util.Properties committed = SharedBroker.clientProperties();
+        committed.put(org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"); // as pmig reads
+        eventReader = new KafkaConsumer<>(committed, new StringDeserializer(), Topic.EVENTS.<MigrationEvent>serde().deserializer());
         List<TopicPartition> parts = eventReader.partitionsFor(Topic.EVENTS.topicName()).stream()
                 .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
         eventReader.assign(parts);

@@ -37,6 +37,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -318,7 +319,9 @@ public final class MigrateBench implements Callable<Integer> {
 
     private void openClients(Properties client) {
         commands = new KafkaProducer<>(client, new StringSerializer(), Topic.COMMANDS.<MigrationCommand>serde().serializer());
-        eventReader = new KafkaConsumer<>(client, new StringDeserializer(), Topic.EVENTS.<MigrationEvent>serde().deserializer());
+        Properties committed = (Properties) client.clone();
+        committed.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"); // a COMPLETED is a committed transaction
+        eventReader = new KafkaConsumer<>(committed, new StringDeserializer(), Topic.EVENTS.<MigrationEvent>serde().deserializer());
         List<TopicPartition> partitions = eventReader.partitionsFor(Topic.EVENTS.topicName()).stream()
                 .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
         eventReader.assign(partitions);
