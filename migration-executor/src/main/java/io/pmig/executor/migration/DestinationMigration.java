@@ -97,8 +97,8 @@ public final class DestinationMigration implements SessionHandler {
                 e -> command.getSourceNode().equals(e.getNode()) && (e.getPhase() == Phase.ACCEPTED
                         || e.getPhase() == Phase.FAILED || e.getPhase() == Phase.ROLLED_BACK), Duration.ofMillis(waitMs));
         if (sourceAnswer.isEmpty()) {
-            node.events().publish(event(Phase.FAILED).setError("source node " + command.getSourceNode()
-                    + " never accepted the migration within " + waitMs / 1000 + " s (unknown or down); nothing was moved"));
+            node.events().publishEventually(event(Phase.FAILED).setError("source node " + command.getSourceNode()
+                    + " never accepted the migration within " + waitMs / 1000 + " s (unknown or down); nothing was moved"), () -> { });
             journal.delete();
             return;
         }
@@ -110,7 +110,7 @@ public final class DestinationMigration implements SessionHandler {
         String refusal = refusal();
         if (refusal != null) {
             log.warn("refusing to receive {}: {}", workloadId, refusal);
-            node.events().publish(event(Phase.FAILED).setError("destination refused: " + refusal));
+            node.events().publishEventually(event(Phase.FAILED).setError("destination refused: " + refusal), () -> { });
             journal.delete();
             return;
         }
@@ -124,7 +124,7 @@ public final class DestinationMigration implements SessionHandler {
             // a page server starts only once the source has authenticated itself (HELLO)
             endpoint = new PreparedEndpoint(node.advertised(), null);
         } catch (IOException | RuntimeException e) {
-            node.events().publish(event(Phase.FAILED).setError("destination refused: cannot prepare: " + e.getMessage()));
+            node.events().publishEventually(event(Phase.FAILED).setError("destination refused: cannot prepare: " + e.getMessage()), () -> { });
             cleanUp();
             return;
         }

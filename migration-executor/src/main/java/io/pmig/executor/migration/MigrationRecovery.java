@@ -69,13 +69,18 @@ public final class MigrationRecovery {
         log.info("{}: {}", why, action);
         switch (action) {
             case KEEP_RUNNING -> {
-                node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
-                                Phase.ROLLED_BACK)
+                node.events().publishEventually(node.events().event(journal.get("commandId"), journal.get("migrationId"),
+                                workloadId, Phase.ROLLED_BACK)
                         .setMode(MigrationMode.valueOf(journal.get("mode"))).setSourceNode(node.config().node())
                         .setDestinationNode(journal.get("destination"))
                         .setPid(node.workloads().pid(workloadId).orElse(0))
-                        .setError(why + " before the freeze; the workload kept running here"));
-                journal.delete();
+                        .setError(why + " before the freeze; the workload kept running here"), () -> {
+                            try {
+                                journal.delete();
+                            } catch (IOException e) {
+                                log.warn("cannot delete the journal in {}: {}", journal.dir(), e.getMessage());
+                            }
+                        });
             }
             case RELEASE_FROZEN -> {
                 frozen.ifPresent(engine::release);

@@ -402,9 +402,9 @@ public final class SourceMigration {
     private void untouched(Phase phase, String why) throws IOException {
         log.warn("migration of {} abandoned before the freeze: {}", workloadId, why);
         node.workloads().pid(workloadId).ifPresent(pid -> node.exits().watch(workloadId, pid));
-        node.events().publish(event(phase).setError(why)
-                .setPid(node.workloads().pid(workloadId).orElse(0)));
-        journal.delete();
+        // the outcome must reach the log even if the broker is away now (the journal keeps it for a restart)
+        node.events().publishEventually(event(phase).setError(why)
+                .setPid(node.workloads().pid(workloadId).orElse(0)), () -> deleteQuietly(journal));
     }
 
     /** Gives the workload back to this node after a failure before the commit. */
@@ -462,11 +462,11 @@ public final class SourceMigration {
 
     static void lost(NodeServices node, MigrationJournal journal, String why, PhaseTimings.Builder timings) {
         String workloadId = journal.get("workloadId");
-        node.events().publish(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
+        node.events().publishEventually(node.events().event(journal.get("commandId"), journal.get("migrationId"), workloadId,
                         Phase.FAILED)
                 .setMode(MigrationMode.valueOf(journal.get("mode")))
                 .setSourceNode(node.config().node()).setDestinationNode(journal.get("destination"))
-                .setTimings(timings.build()).setError("workload lost: " + why));
+                .setTimings(timings.build()).setError("workload lost: " + why), () -> { });
         log.error("workload {} lost: {} (journal kept in {})", workloadId, why, journal.dir());
     }
 
