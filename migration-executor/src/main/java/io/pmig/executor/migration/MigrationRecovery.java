@@ -20,9 +20,9 @@ import org.slf4j.MDC;
 
 /**
  * Finishes or rolls back, at start-up, the migrations a previous run of this executor left in its journals.
- * Source: a workload that was never frozen keeps running; a frozen one is resumed unless the destination's
- * events say it committed, and then it is killed. Destination: a copy whose COMPLETED was published is resumed,
- * anything else killed (and a COMPLETED that may still land is overruled with ROLLED_BACK). Every kind of
+ * Source: a workload that was never frozen keeps running; a frozen one is resumed unless the settled commit
+ * ({@link MigrationCommit#settle}) says the destination committed, and then it is killed. Destination: a copy whose
+ * COMPLETED settles as committed is resumed, anything else killed (with ROLLED_BACK published). Every kind of
  * workload the same way, through the engine of its kind (the journal's {@code kind}).
  */
 public final class MigrationRecovery {
