@@ -1,6 +1,6 @@
 package io.pmig.cli;
 
-import io.pmig.platform.broker.BrokerCommand;
+import io.pmig.cli.broker.BrokerCommand;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.OptionTypes;
 import io.pmig.agent.AgentCommand;
@@ -13,7 +13,7 @@ import io.pmig.cli.fault.FaultCommand;
 import io.pmig.cli.operator.OperatorCommands;
 import io.pmig.cli.trace.RecordTraceCommand;
 import io.pmig.executor.ExecutorCommand;
-import io.pmig.platform.inspect.ConsoleConsumerCommand;
+import io.pmig.cli.inspect.ConsoleConsumerCommand;
 import io.pmig.schemas.serde.SchemaCatalog;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

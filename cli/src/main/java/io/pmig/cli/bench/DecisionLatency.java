@@ -2,7 +2,7 @@ package io.pmig.cli.bench;
 
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.AnalyticsTopology;
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;

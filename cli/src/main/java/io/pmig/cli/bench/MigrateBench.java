@@ -7,7 +7,7 @@ import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.executor.workload.ProcessTable;
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.Topic;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.testing.SharedBroker;
 import io.pmig.platform.topics.Topic;

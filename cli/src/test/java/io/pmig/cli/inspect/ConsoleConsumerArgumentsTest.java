@@ -1,7 +1,8 @@
-package io.pmig.platform.inspect;
+package io.pmig.cli.inspect;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.pmig.platform.inspect.PmigMessageFormatter;
 import java.util.Collections;
 import java.util.List;
 import org.junit.jupiter.api.Test;

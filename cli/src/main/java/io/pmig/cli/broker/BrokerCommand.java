@@ -1,5 +1,6 @@
-package io.pmig.platform.broker;
+package io.pmig.cli.broker;
 
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.topics.TopicCreator;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

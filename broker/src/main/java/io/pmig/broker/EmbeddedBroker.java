@@ -1,4 +1,4 @@
-package io.pmig.platform.broker;
+package io.pmig.broker;
 
 import java.io.IOException;
 import java.io.PrintStream;

@@ -1,5 +1,6 @@
-package io.pmig.platform.inspect;
+package io.pmig.cli.inspect;
 
+import io.pmig.platform.inspect.PmigMessageFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
