@@ -1,7 +1,6 @@
-package io.pmig.platform.broker;
+package io.pmig.platform.topics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.testing.SharedBroker;
-import io.pmig.platform.topics.Topic;
-import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.serde.AvroSerde;
@@ -37,10 +34,11 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class EmbeddedBrokerTest {
+/** pmig's topics on a real broker: what they keep across a restart, and what a reader sees of bytes that are no record. */
+class TopicRecordsTest {
 
     @Test
-    void restartWithADataDirKeepsTopicsAndRecords(@TempDir Path dataDir) throws Exception {
+    void pmigTopicsAndTheirRecordsSurviveABrokerRestart(@TempDir Path dataDir) throws Exception {
         int port;
         MigrationEvent event = SampleRecords.migrationEvent();
         try (EmbeddedBroker broker = EmbeddedBroker.start(0, dataDir)) {
@@ -65,15 +63,6 @@ class EmbeddedBrokerTest {
             List<MigrationEvent> read = readAll(props, Topic.EVENTS.topicName(), Topic.EVENTS.<MigrationEvent>serde());
             assertEquals(List.of(event), read);
         }
-    }
-
-    @Test
-    void temporaryDataDirIsRemovedOnClose() {
-        EmbeddedBroker broker = EmbeddedBroker.start(0, null);
-        Path dir = broker.dataDir();
-        assertTrue(Files.exists(dir));
-        broker.close();
-        assertFalse(Files.exists(dir));
     }
 
     @Test
