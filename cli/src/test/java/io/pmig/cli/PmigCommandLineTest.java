@@ -37,6 +37,18 @@ class PmigCommandLineTest {
         }
     }
 
+    /** pmig.jar, what nodes and images run, carries no benchmark or chaos code; asked for them, it says where they are. */
+    @Test
+    void benchAndChaosAreNotInThisJarAndItSaysWhereTheyAre() {
+        assertFalse(Pmig.commandLine().getSubcommands().containsKey("bench"));
+        for (String tool : List.of("bench", "chaos")) {
+            StringWriter err = new StringWriter();
+            assertEquals(2, Pmig.run(Pmig.commandLine(), new PrintWriter(err), tool, "--help"));
+            assertEquals(1, err.toString().strip().lines().count(), err.toString());
+            assertTrue(err.toString().startsWith("pmig " + tool + ": ") && err.toString().contains("pmig-tools.jar"), err.toString());
+        }
+    }
+
     @Test
     void badConfigurationNamesTheKey() {
         StringWriter err = new StringWriter();
@@ -89,8 +101,6 @@ class PmigCommandLineTest {
                 {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--prepare-timeout", "2m"},
                 {"agent", "--node", "n1", "--interval", "2m"},
                 {"analytics", "--window-size", "2m"},
-                {"bench", "agent", "--warmup", "2m"},
-                {"bench", "load", "--episode", "2m"},
         };
         for (String[] args : commands) {
             assertEquals(twoMinutes, durationGiven(args), String.join(" ", args));
@@ -105,11 +115,7 @@ class PmigCommandLineTest {
         assertEquals(twoMinutes, durationGiven("agent", "--node", "n1", "--interval-ms", "120000"));
         assertEquals(Duration.ofMillis(500), durationGiven("agent", "--node", "n1", "--interval", "500MS"));
         assertEquals(twoMinutes, durationGiven("analytics", "--window-size-ms", "120000"));
-        assertEquals(twoMinutes, durationGiven("bench", "agent", "--warmup-seconds", "120"));
-        assertEquals(twoMinutes, durationGiven("bench", "load", "--episode-s", "120"));
-        assertEquals(twoMinutes, durationGiven("bench", "pipeline", "--live-seconds", "120"));
         assertEquals(twoMinutes, durationGiven("demo", "--duration-s", "120"));
-        assertEquals(twoMinutes, durationGiven("chaos", "--trial-timeout", "2m"));
     }
 
     @Test
