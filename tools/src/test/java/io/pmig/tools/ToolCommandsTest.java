@@ -38,6 +38,27 @@ class ToolCommandsTest {
         assertEquals(twoMinutes, durationGiven("bench", "agent", "--warmup-seconds", "120"));
         assertEquals(twoMinutes, durationGiven("bench", "load", "--episode-s", "120"));
         assertEquals(twoMinutes, durationGiven("bench", "pipeline", "--live-seconds", "120"));
+        assertEquals(twoMinutes, durationGiven("bench", "outcomes", "--duration", "2m"));
+        assertEquals(twoMinutes, durationGiven("bench", "outcomes", "--horizon", "2m"));
+        assertEquals(twoMinutes, durationGiven("bench", "outcomes", "--duration-s", "120"));
+        assertEquals(twoMinutes, durationGiven("bench", "outcomes", "--horizon-s", "120"));
+    }
+
+    /** A value an option cannot take is one line naming the option as typed, exit 2, as in every other command. */
+    @Test
+    void aBadDurationIsOneLineNamingTheOption() {
+        for (String[] args : List.of(new String[] {"bench", "outcomes", "--horizon", "2 weeks"},
+                new String[] {"bench", "outcomes", "--duration-s=-5"})) {
+            StringWriter err = new StringWriter();
+            CommandLine cmd = Pmig.commandLine();
+            cmd.setErr(new PrintWriter(err));
+            int status = OptionTypes.install(cmd).execute(args);
+            String text = err.toString();
+            String option = args[2].split("=")[0];
+            assertEquals(2, status, text);
+            assertEquals(1, text.strip().lines().count(), "one line:\n" + text);
+            assertTrue(text.startsWith("pmig bench outcomes: " + option + ": ") && text.contains("is not a duration"), text);
+        }
     }
 
     /** The Duration the command's one duration option was given, as its converter read it. */

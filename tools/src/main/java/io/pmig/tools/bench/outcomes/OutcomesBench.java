@@ -6,6 +6,7 @@ import io.pmig.analytics.training.OverloadDefinition;
 import io.pmig.analytics.training.TraceFile;
 import io.pmig.tools.bench.JsonLine;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.serde.SchemaCatalog;
@@ -13,6 +14,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,7 +24,9 @@ import java.util.concurrent.Callable;
 import org.apache.avro.file.DataFileStream;
 import org.apache.avro.specific.SpecificDatumReader;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig bench outcomes}: what the decisions achieve, not how well windows are classified. Replays a
@@ -38,7 +42,7 @@ import picocli.CommandLine.Option;
                 + "(none, threshold, tuned_rule, model, oracle) on one multi-node trace, replayed through the real topology and planner."})
 public final class OutcomesBench implements Callable<Integer> {
 
-    /** The shipped trace: {@code --nodes 24 --duration-s 3600 --seed 1} of {@link ClusterTraceGenerator}. */
+    /** The shipped trace: {@code --nodes 24 --duration 3600s --seed 1} of {@link ClusterTraceGenerator}. */
     public static final String SHIPPED_TRACE = "/io/pmig/analytics/training/trace-cluster.avro";
     static final int DEFAULT_NODES = 24;
     static final int DEFAULT_SECONDS = 3600;
@@ -52,14 +56,21 @@ public final class OutcomesBench implements Callable<Integer> {
             + " processes' CPU is read as demand). Default: the shipped 24-node trace.")
     Path traceFile;
 
-    @Option(names = "--nodes", paramLabel = "N", description = "Generate a trace of N nodes instead (seeded, see --seed, --duration-s).")
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--nodes", paramLabel = "N", description = "Generate a trace of N nodes instead (seeded, see --seed, --duration).")
     Integer nodes;
 
     @Option(names = "--seed", paramLabel = "S", description = "Seed of a generated trace (default " + DEFAULT_SEED + ").")
     Long seed;
 
-    @Option(names = "--duration-s", paramLabel = "N", description = "Seconds of a generated trace (default " + DEFAULT_SECONDS + ").")
-    Integer durationS;
+    @Option(names = {"--duration", "--duration-s"}, paramLabel = "DURATION", converter = OptionTypes.Seconds.class,
+            description = "Length of a generated trace, e.g. 3600s or 1h; a bare number is seconds (default " + DEFAULT_SECONDS + "s).")
+    Duration duration;
+
+    /** --duration in whole seconds, null when not given. */
+    private Integer durationS;
 
     @Option(names = "--write-trace", paramLabel = "FILE", description = "Also write the trace used to FILE (how the shipped one is made).")
     Path writeTrace;
@@ -76,9 +87,13 @@ public final class OutcomesBench implements Callable<Integer> {
             description = "Leading share of the trace that tunes the rule and is not replayed (default: ${DEFAULT-VALUE}).")
     double tuneFraction;
 
-    @Option(names = "--horizon-s", defaultValue = "15", paramLabel = "H",
-            description = "Horizon of the oracle, of 'needless' and 'ineffective', and of the tuned rule's labels (default: ${DEFAULT-VALUE}, as training).")
-    int horizonS;
+    @Option(names = {"--horizon", "--horizon-s"}, defaultValue = "15s", paramLabel = "DURATION", converter = OptionTypes.Seconds.class,
+            description = "Horizon of the oracle, of 'needless' and 'ineffective', and of the tuned rule's labels, e.g. 15s;"
+                    + " a bare number is seconds (default: ${DEFAULT-VALUE}, as training).")
+    Duration horizon;
+
+    /** --horizon in whole seconds. */
+    private int horizonS;
 
     @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Analytics setting for every strategy; repeatable (default: the app's defaults).")
     Map<String, String> settings = new LinkedHashMap<>();
@@ -88,6 +103,11 @@ public final class OutcomesBench implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        durationS = duration == null ? null : (int) Math.min(Integer.MAX_VALUE, duration.toSeconds());
+        horizonS = (int) Math.min(Integer.MAX_VALUE, horizon.toSeconds());
+        if (horizonS < 1 || horizon.toMillis() % 1000 != 0) {
+            throw new ConfigException(OptionTypes.givenName(spec, "--horizon"), "must be whole seconds, at least 1s");
+        }
         if (!(tuneFraction > 0 && tuneFraction < 1)) {
             throw new ConfigException("--tune-fraction", tuneFraction + " is outside (0, 1)");
         }
@@ -207,7 +227,7 @@ public final class OutcomesBench implements Callable<Integer> {
             return traceFile.toString();
         }
         if (generated()) {
-            return String.format(Locale.ROOT, "generated (--nodes %d --duration-s %d --seed %d)", nodesOrDefault(),
+            return String.format(Locale.ROOT, "generated (--nodes %d --duration %ds --seed %d)", nodesOrDefault(),
                     durationS == null ? DEFAULT_SECONDS : durationS, seed == null ? DEFAULT_SEED : seed);
         }
         return "shipped " + SHIPPED_TRACE;
@@ -224,14 +244,14 @@ public final class OutcomesBench implements Callable<Integer> {
     private ClusterTrace trace() {
         if (traceFile != null) {
             if (nodes != null || seed != null || durationS != null) {
-                throw new ConfigException("--trace", "replays a file; --nodes, --seed and --duration-s generate one instead");
+                throw new ConfigException("--trace", "replays a file; --nodes, --seed and --duration generate one instead");
             }
             return ClusterTrace.of(TraceFile.read(traceFile));
         }
         if (generated()) {
             int seconds = durationS == null ? DEFAULT_SECONDS : durationS;
             if (seconds < 120) {
-                throw new ConfigException("--duration-s", "must be at least 120");
+                throw new ConfigException(OptionTypes.givenName(spec, "--duration"), "must be at least 120s");
             }
             if (nodesOrDefault() < 2) {
                 throw new ConfigException("--nodes", "must be at least 2");
