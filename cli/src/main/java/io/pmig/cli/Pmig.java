@@ -1,20 +1,20 @@
 package io.pmig.cli;
 
-import io.pmig.platform.broker.BrokerCommand;
+import io.pmig.cli.broker.BrokerCommand;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.OptionTypes;
 import io.pmig.agent.AgentCommand;
 import io.pmig.analytics.AnalyticsCommand;
 import io.pmig.analytics.training.TrainCommand;
-import io.pmig.cli.bench.BenchCommand;
 import io.pmig.cli.dashboard.DashboardCommand;
 import io.pmig.cli.demo.DemoCommand;
 import io.pmig.cli.fault.FaultCommand;
 import io.pmig.cli.operator.OperatorCommands;
 import io.pmig.cli.trace.RecordTraceCommand;
 import io.pmig.executor.ExecutorCommand;
-import io.pmig.platform.inspect.ConsoleConsumerCommand;
+import io.pmig.cli.inspect.ConsoleConsumerCommand;
 import io.pmig.schemas.serde.SchemaCatalog;
+import java.util.ServiceLoader;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -44,10 +44,12 @@ import picocli.CommandLine.Command;
                 OperatorCommands.Events.class,
                 ConsoleConsumerCommand.class,
                 FaultCommand.class,
-                io.pmig.cli.chaos.ChaosCommand.class,
-                BenchCommand.class,
+                // chaos and bench: the tools jar's, listed when it is on the class path (CommandPlugin)
         })
 public final class Pmig {
+
+    /** The tools jar's commands (CommandPlugin), named here only to say where they are when that jar is absent. */
+    private static final java.util.Set<String> TOOLS = java.util.Set.of("bench", "chaos");
 
     public static void main(String[] args) {
         SchemaCatalog.trustPmigClasses(); // before any record is built, not only before the first decode
@@ -55,12 +57,26 @@ public final class Pmig {
     }
 
     public static int run(String... args) {
-        return run(new CommandLine(new Pmig()), null, args);
+        return run(commandLine(), null, args);
+    }
+
+    /** Every command: the built-in ones, then those of the plugins on the class path (the tools jar's bench, chaos). */
+    public static CommandLine commandLine() {
+        CommandLine commandLine = new CommandLine(new Pmig());
+        for (CommandPlugin plugin : ServiceLoader.load(CommandPlugin.class)) {
+            plugin.commands().forEach(commandLine::addSubcommand);
+        }
+        return commandLine;
     }
 
     static int run(CommandLine commandLine, java.io.PrintWriter err, String... args) {
         if (err != null) {
             commandLine.setErr(err);
+        }
+        if (args.length > 0 && TOOLS.contains(args[0]) && !commandLine.getSubcommands().containsKey(args[0])) {
+            commandLine.getErr().println("pmig " + args[0] + ": not in this jar: bench and chaos are in the tools jar"
+                    + " (tools/target/pmig-tools.jar); run them with bin/pmig, which puts it beside pmig.jar");
+            return 2;
         }
         ConsoleConsumerCommand.register(commandLine);
         // one set of conventions: sizes, durations, HOST:PORT and modes (any case) read alike by every command, and a

@@ -37,6 +37,18 @@ class PmigCommandLineTest {
         }
     }
 
+    /** pmig.jar, what nodes and images run, carries no benchmark or chaos code; asked for them, it says where they are. */
+    @Test
+    void benchAndChaosAreNotInThisJarAndItSaysWhereTheyAre() {
+        assertFalse(Pmig.commandLine().getSubcommands().containsKey("bench"));
+        for (String tool : List.of("bench", "chaos")) {
+            StringWriter err = new StringWriter();
+            assertEquals(2, Pmig.run(Pmig.commandLine(), new PrintWriter(err), tool, "--help"));
+            assertEquals(1, err.toString().strip().lines().count(), err.toString());
+            assertTrue(err.toString().startsWith("pmig " + tool + ": ") && err.toString().contains("pmig-tools.jar"), err.toString());
+        }
+    }
+
     @Test
     void badConfigurationNamesTheKey() {
         StringWriter err = new StringWriter();
@@ -89,8 +101,8 @@ class PmigCommandLineTest {
                 {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--prepare-timeout", "2m"},
                 {"agent", "--node", "n1", "--interval", "2m"},
                 {"analytics", "--window-size", "2m"},
-                {"bench", "agent", "--warmup", "2m"},
-                {"bench", "load", "--episode", "2m"},
+                {"train", "--horizon", "2m"},
+                {"train", "--sustain", "2m"},
         };
         for (String[] args : commands) {
             assertEquals(twoMinutes, durationGiven(args), String.join(" ", args));
@@ -105,11 +117,9 @@ class PmigCommandLineTest {
         assertEquals(twoMinutes, durationGiven("agent", "--node", "n1", "--interval-ms", "120000"));
         assertEquals(Duration.ofMillis(500), durationGiven("agent", "--node", "n1", "--interval", "500MS"));
         assertEquals(twoMinutes, durationGiven("analytics", "--window-size-ms", "120000"));
-        assertEquals(twoMinutes, durationGiven("bench", "agent", "--warmup-seconds", "120"));
-        assertEquals(twoMinutes, durationGiven("bench", "load", "--episode-s", "120"));
-        assertEquals(twoMinutes, durationGiven("bench", "pipeline", "--live-seconds", "120"));
+        assertEquals(twoMinutes, durationGiven("train", "--horizon-s", "120"));
+        assertEquals(twoMinutes, durationGiven("train", "--sustain-s", "120"));
         assertEquals(twoMinutes, durationGiven("demo", "--duration-s", "120"));
-        assertEquals(twoMinutes, durationGiven("chaos", "--trial-timeout", "2m"));
     }
 
     @Test
@@ -146,6 +156,16 @@ class PmigCommandLineTest {
                 "'localhost' is not HOST:PORT or [IPv6]:PORT, port 0 to 65535");
         assertRefusedInOneLine(new String[] {"nodes", "--bootstrap-server", "127.0.0.1:9092,kafka:99999"}, "--bootstrap-server",
                 "'kafka:99999' has no valid port");
+        assertRefusedInOneLine(new String[] {"executor", "--node", "n1", "--listen", "7070"}, "--listen",
+                "'7070' is not HOST:PORT or [IPv6]:PORT");
+        assertRefusedInOneLine(new String[] {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--advertise=10.0.0.1"},
+                "--advertise", "'10.0.0.1' is not HOST:PORT");
+        assertRefusedInOneLine(new String[] {"executor", "--node", "n1", "--listen", "127.0.0.1:0", "--checkpoint-peer", "[::1]:70000"},
+                "--checkpoint-peer", "has no valid port");
+        assertRefusedInOneLine(new String[] {"agent", "--node", "n1", "--bootstrap-server", "kafka:9092,"}, "--bootstrap-server",
+                "is not a list of HOST:PORT");
+        assertRefusedInOneLine(new String[] {"train", "--horizon", "soon"}, "--horizon", "'soon' is not a duration");
+        assertRefusedInOneLine(new String[] {"train", "--sustain-s", "2.5"}, "--sustain-s", "or a bare number of seconds");
     }
 
     private static void assertRefusedInOneLine(String[] args, String option, String what) {

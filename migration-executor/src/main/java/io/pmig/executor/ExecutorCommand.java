@@ -26,6 +26,7 @@ import io.pmig.executor.node.CriuSelfTest;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.Durations;
+import io.pmig.platform.config.HostPort;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.config.OptionTypes;
 import java.io.IOException;
@@ -89,13 +90,13 @@ public final class ExecutorCommand implements Callable<Integer> {
             description = "Workloads, checkpoints and persisted state of this node (default /var/lib/pmig/nodes/<node>).")
     String workdir;
 
-    @Option(names = "--listen", paramLabel = "HOST:PORT",
+    @Option(names = "--listen", paramLabel = "HOST:PORT", converter = OptionTypes.Endpoint.class,
             description = "Transfer endpoint for incoming migrations (port 0 = any); the criu page server binds to HOST too (required).")
-    String listen;
+    HostPort listen;
 
-    @Option(names = "--advertise", paramLabel = "HOST:PORT",
+    @Option(names = "--advertise", paramLabel = "HOST:PORT", converter = OptionTypes.Endpoint.class,
             description = "Transfer endpoint announced to sources (default: the bound --listen address).")
-    String advertise;
+    HostPort advertise;
 
     @Option(names = "--criu", paramLabel = "PATH", description = "criu >= 4.2 (default: $PMIG_CRIU, else /opt/pmig/criu/bin/criu, else criu on PATH).")
     String criu;
@@ -138,9 +139,9 @@ public final class ExecutorCommand implements Callable<Integer> {
                     + " declared down; 0 = off (default: ${DEFAULT-VALUE}).")
     Duration checkpointInterval;
 
-    @Option(names = "--checkpoint-peer", paramLabel = "HOST:PORT",
+    @Option(names = "--checkpoint-peer", paramLabel = "HOST:PORT", converter = OptionTypes.Endpoint.class,
             description = "Transfer endpoint (--advertise / --listen) of the executor that keeps this node's checkpoints.")
-    String checkpointPeer;
+    HostPort checkpointPeer;
 
     @Option(names = "--ghost-limit-ceiling", paramLabel = "SIZE", converter = OptionTypes.Size.class,
             description = {"Largest open-but-unlinked file a workload may hold and still migrate: it is copied into the",

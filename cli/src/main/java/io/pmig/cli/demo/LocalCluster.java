@@ -10,7 +10,7 @@ import io.pmig.executor.criu.Criu;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.NodeCapacity;

@@ -13,7 +13,7 @@ import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.workload.InitBinary;
 import io.pmig.executor.workload.NodeWorkloads;
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;

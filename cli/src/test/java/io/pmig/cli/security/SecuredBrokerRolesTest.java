@@ -13,7 +13,7 @@ import io.pmig.executor.ExecutorCommand;
 import io.pmig.executor.ExecutorConfig;
 import io.pmig.executor.node.NodeExecutor;
 import io.pmig.executor.workload.InitBinary;
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.inspect.PmigMessageFormatter;
 import io.pmig.platform.topics.Topic;
 import io.pmig.platform.topics.TopicCreator;

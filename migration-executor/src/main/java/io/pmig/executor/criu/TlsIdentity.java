@@ -13,6 +13,8 @@ import java.security.PrivateKey;
 import java.security.cert.Certificate;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -36,8 +38,17 @@ public final class TlsIdentity {
         this.key = key;
     }
 
-    /** The identity kept in {@code dir}, made there on first use. */
-    public static synchronized TlsIdentity in(Path dir) throws CriuException {
+    /** One lock per work dir: the nodes of one JVM (demo, tests) make their keys side by side. */
+    private static final Map<Path, Object> MAKING = new ConcurrentHashMap<>();
+
+    /** The identity kept in {@code dir}, made there on first use (the executor asks at start). */
+    public static TlsIdentity in(Path dir) throws CriuException {
+        synchronized (MAKING.computeIfAbsent(dir.toAbsolutePath().normalize(), d -> new Object())) {
+            return inLocked(dir);
+        }
+    }
+
+    private static TlsIdentity inLocked(Path dir) throws CriuException {
         Path cert = dir.resolve("cert.pem");
         Path key = dir.resolve("key.pem");
         if (Files.isRegularFile(cert) && Files.isRegularFile(key)) {

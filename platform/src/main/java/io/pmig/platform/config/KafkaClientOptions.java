@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
  */
 public final class KafkaClientOptions {
 
-    @Option(names = "--bootstrap-server", paramLabel = "HOST:PORT[,HOST:PORT...]",
+    @Option(names = "--bootstrap-server", paramLabel = "HOST:PORT[,HOST:PORT...]", converter = OptionTypes.EndpointList.class,
             description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE}).", defaultValue = "127.0.0.1:9092")
     String bootstrapServers;
 

@@ -47,6 +47,19 @@ public final class OptionTypes {
         }
     }
 
+    /** A comma-separated list of HOST:PORT (Kafka's bootstrap servers), checked and kept as written. */
+    public static final class EndpointList implements ITypeConverter<String> {
+        @Override
+        public String convert(String value) {
+            try {
+                HostPort.parseList("", value);
+                return value;
+            } catch (ConfigException e) {
+                throw new TypeConversionException(e.problem());
+            }
+        }
+    }
+
     /** A size in bytes ({@link Sizes}). */
     public static final class Size implements ITypeConverter<Long> {
         @Override

@@ -1,6 +1,6 @@
 package io.pmig.platform.testing;
 
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.TopicCreator;
 import java.util.Properties;

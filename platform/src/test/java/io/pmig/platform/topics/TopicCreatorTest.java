@@ -2,7 +2,7 @@ package io.pmig.platform.topics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
 import java.util.HashMap;
 import java.util.Map;

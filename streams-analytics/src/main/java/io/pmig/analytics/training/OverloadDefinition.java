@@ -39,10 +39,10 @@ public record OverloadDefinition(double cpuPercent, double memFraction, double s
             throw new ConfigException("--overload-mem", memFraction + " is outside (0, 1]");
         }
         if (!(sustainS >= 0)) {
-            throw new ConfigException("--sustain-s", sustainS + " must not be negative");
+            throw new ConfigException("--sustain", sustainS + " must not be negative");
         }
         if (horizonS < 1) {
-            throw new ConfigException("--horizon-s", horizonS + " must be at least 1");
+            throw new ConfigException("--horizon", horizonS + " must be at least 1");
         }
     }
 

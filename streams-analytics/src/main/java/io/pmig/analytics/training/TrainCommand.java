@@ -2,7 +2,9 @@ package io.pmig.analytics.training;
 
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.platform.config.ConfigException;
+import io.pmig.platform.config.Durations;
 import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.topics.Topic;
 import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
@@ -26,7 +28,9 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code pmig train}: builds the overload dataset from pmig.metrics (replayed for a time range, leaving out the windows
@@ -45,8 +49,11 @@ import picocli.CommandLine.Option;
         description = {"Train the overload model from pmig.metrics (or a recorded trace), evaluate its alarms against a "
                 + "'hot now' rule and a tuned trend rule on a time-ordered held-out split, and publish it to pmig.models "
                 + "if it beats the model in use and the tuned rule on the evaluation trace (else exit 3; --force).",
-                "Label: the node is overloaded within --horizon-s seconds after the window (see streams-analytics/TRAINING.md)."})
+                "Label: the node is overloaded within --horizon after the window (see streams-analytics/TRAINING.md)."})
 public final class TrainCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
 
     @Mixin
     KafkaClientOptions kafka = new KafkaClientOptions();
@@ -62,9 +69,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--to", paramLabel = "TIME", description = "Sample time to stop at (exclusive), same forms as --from. Default: now / the end.")
     String to;
 
-    @Option(names = "--horizon-s", paramLabel = "H", defaultValue = "" + OverloadDefinition.DEFAULT_HORIZON_S,
-            description = "Label windows positive when the node is overloaded within H s after them (default: ${DEFAULT-VALUE}).")
-    int horizonS;
+    @Option(names = {"--horizon", "--horizon-s"}, paramLabel = "DURATION", defaultValue = OverloadDefinition.DEFAULT_HORIZON_S + "s",
+            converter = OptionTypes.Seconds.class,
+            description = "Label windows positive when the node is overloaded within this long after them, e.g. 15s; a bare"
+                    + " number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration horizon;
 
     @Option(names = "--overload-cpu", paramLabel = "PERCENT", defaultValue = "" + OverloadDefinition.DEFAULT_CPU_PERCENT,
             description = "A sample is hot at this node CPU, percent of capacity (default: ${DEFAULT-VALUE}).")
@@ -74,9 +83,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "... or at this memory use, fraction of capacity (default: ${DEFAULT-VALUE}).")
     double overloadMem;
 
-    @Option(names = "--sustain-s", paramLabel = "S", defaultValue = "" + OverloadDefinition.DEFAULT_SUSTAIN_S,
-            description = "Hot samples count as an overload once they last this long (default: ${DEFAULT-VALUE}).")
-    double sustainS;
+    @Option(names = {"--sustain", "--sustain-s"}, paramLabel = "DURATION", defaultValue = (long) OverloadDefinition.DEFAULT_SUSTAIN_S + "s",
+            converter = OptionTypes.Seconds.class,
+            description = "Hot samples count as an overload once they last this long, e.g. 3s or 2500ms; a bare number is"
+                    + " seconds (default: ${DEFAULT-VALUE}).")
+    Duration sustain;
 
     @Option(names = "--held-out", paramLabel = "FRACTION", defaultValue = "0.3",
             description = "Most recent fraction of the time range kept for evaluation only (default: ${DEFAULT-VALUE}).")
@@ -147,7 +158,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         AnalyticsConfig analytics = AnalyticsConfig.of(settings);
-        OverloadDefinition overload = new OverloadDefinition(overloadCpu, overloadMem, sustainS, horizonS);
+        if (horizon.toMillis() % 1000 != 0) {
+            throw new ConfigException(OptionTypes.givenName(spec, "--horizon"), "must be whole seconds, got " + Durations.format(horizon));
+        }
+        OverloadDefinition overload = new OverloadDefinition(overloadCpu, overloadMem, sustain.toMillis() / 1000.0,
+                (int) Math.min(Integer.MAX_VALUE, horizon.toSeconds()));
         if (trees < 1) {
             throw new ConfigException("--trees", "must be at least 1");
         }

@@ -1,0 +1,383 @@
+package io.pmig.tools.bench;
+
+import io.pmig.analytics.AnalyticsApp;
+import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.broker.EmbeddedBroker;
+import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
+import io.pmig.platform.topics.Topic;
+import io.pmig.platform.topics.TopicCreator;
+import io.pmig.schemas.CommandKind;
+import io.pmig.schemas.MigrationCommand;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.Phase;
+import io.pmig.schemas.PhaseTimings;
+import io.pmig.schemas.serde.AvroSerde;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code pmig bench load}: many simulated node agents at 1 Hz against one analytics instance on the embedded
+ * broker, for minutes. Every few seconds it reports the analytics consumer group's lag (committed offsets vs
+ * end offsets, from the Admin API), the CPU used by the analytics stream threads and by the whole process
+ * (broker and load generators included), heap and RSS, and the MIGRATE commands issued so far. A rotating
+ * handful of nodes overloads periodically; a stand-in executor answers each MIGRATE with COMPLETED, so
+ * decisions keep flowing under the cluster-wide cap. Lag is "flat" when the second half's worst is within two
+ * seconds of production.
+ */
+@Command(name = "load", mixinStandardHelpOptions = true,
+        description = "N simulated agents at 1 Hz against one analytics instance: lag, CPU, memory, decisions.")
+public final class LoadBench implements Callable<Integer> {
+
+    @Option(names = "--agents", defaultValue = "1000", description = "Simulated node agents, 1 sample/s each (default: ${DEFAULT-VALUE}).")
+    int agents;
+
+    @Option(names = {"--duration", "--duration-s"}, paramLabel = "DURATION", defaultValue = "600s",
+            converter = OptionTypes.Seconds.class,
+            description = "Length of the run, e.g. 600s or 10m; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration duration;
+
+    private int durationS;
+
+    @Option(names = "--producers", defaultValue = "4", description = "Threads producing the agents' samples (default: ${DEFAULT-VALUE}).")
+    int producers;
+
+    @Option(names = "--overloaded", defaultValue = "5", description = "Nodes that overload in each episode (default: ${DEFAULT-VALUE}).")
+    int overloaded;
+
+    @Option(names = {"--episode", "--episode-s"}, paramLabel = "DURATION", defaultValue = "60s",
+            converter = OptionTypes.Seconds.class,
+            description = "An overload episode starts this often, e.g. 60s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration episode;
+
+    private int episodeS;
+
+    @Option(names = {"--overload", "--overload-s"}, paramLabel = "DURATION", defaultValue = "30s",
+            converter = OptionTypes.Seconds.class,
+            description = "How long each episode lasts, e.g. 30s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration overload;
+
+    private int overloadS;
+
+    @Option(names = {"--report-interval", "--report-s"}, paramLabel = "DURATION", defaultValue = "10s",
+            converter = OptionTypes.Seconds.class,
+            description = "Time between lag/CPU/memory reports, e.g. 10s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration report;
+
+    private int reportS;
+
+    @Option(names = "--json", description = "End with one JSON line: agents, lag_max, lag_second_half_max, lag_flat, cpu, memory, migrate_commands, ...")
+    boolean json;
+
+    private final AtomicLong sent = new AtomicLong();
+    private final AtomicLong sendErrors = new AtomicLong();
+    private final AtomicLong migrateCommands = new AtomicLong();
+    private final AtomicBoolean running = new AtomicBoolean(true);
+
+    private record Report(long elapsedS, long sent, long metricsLag, long totalLag, double streamCores, double processCores,
+                          long heapMiB, long rssMiB, long migrateCommands) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        durationS = (int) Math.min(Integer.MAX_VALUE, duration.toSeconds());
+        episodeS = (int) Math.min(Integer.MAX_VALUE, episode.toSeconds());
+        overloadS = (int) Math.min(Integer.MAX_VALUE, overload.toSeconds());
+        reportS = (int) Math.min(Integer.MAX_VALUE, report.toSeconds());
+        String applicationId = "pmig-bench-load-" + UUID.randomUUID().toString().substring(0, 8);
+        AnalyticsConfig config = AnalyticsConfig.of(Map.of(
+                AnalyticsConfig.APPLICATION_ID, applicationId,
+                // a node or workload may be moved again in the next episode that picks it
+                AnalyticsConfig.NODE_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L),
+                AnalyticsConfig.WORKLOAD_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L)));
+        System.out.printf(Locale.ROOT, "load: %d agents at 1 Hz for %d s, %d overloading every %d s for %d s; one analytics instance (%s)%n",
+                agents, durationS, overloaded, episodeS, overloadS, applicationId);
+        Path stateDir = Files.createTempDirectory("pmig-bench-load-");
+        List<Report> reports = new ArrayList<>();
+        try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
+            Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
+            TopicCreator.ensureTopics(client);
+            try (AnalyticsApp analytics = AnalyticsApp.start(config, client, "load", "127.0.0.1", 0, stateDir);
+                 Admin admin = Admin.create(client);
+                 KafkaProducer<String, byte[]> metrics = new KafkaProducer<>(producerProps(client), new StringSerializer(), new ByteArraySerializer());
+                 KafkaProducer<String, MigrationEvent> events = new KafkaProducer<>(producerProps(client), new StringSerializer(),
+                         Topic.EVENTS.<MigrationEvent>serde().serializer())) {
+                awaitRunning(analytics.streams());
+                Thread executor = new Thread(() -> standInExecutor(client, events), "bench-load-executor");
+                executor.setDaemon(true);
+                executor.start();
+                ScheduledExecutorService agentsPool = Executors.newScheduledThreadPool(producers);
+                long startMs = System.currentTimeMillis();
+                for (int p = 0; p < producers; p++) {
+                    int shard = p;
+                    AvroSerde<NodeMetrics> serde = AvroSerde.of(NodeMetrics.class);
+                    MetricsLoad load = new MetricsLoad(startMs);
+                    Random random = new Random(shard);
+                    long[] sequence = {0};
+                    // staggered like real agents, whose clocks are not aligned
+                    agentsPool.scheduleAtFixedRate(() -> tick(shard, startMs, sequence[0]++, load, serde, random, metrics),
+                            shard * 1000L / producers, 1000, TimeUnit.MILLISECONDS);
+                }
+                Usage usage = new Usage(config.applicationId());
+                long deadline = startMs + durationS * 1000L;
+                while (System.currentTimeMillis() < deadline) {
+                    Thread.sleep(Math.min(reportS * 1000L, Math.max(1, deadline - System.currentTimeMillis())));
+                    if (analytics.streams().state() == KafkaStreams.State.ERROR) {
+                        throw new IllegalStateException("analytics failed during the run");
+                    }
+                    long[] lag = lag(admin, applicationId);
+                    Usage.Sample u = usage.sample();
+                    Report r = new Report((System.currentTimeMillis() - startMs) / 1000, sent.get(), lag[0], lag[1],
+                            u.streamCores(), u.processCores(), u.heapMiB(), u.rssMiB(), migrateCommands.get());
+                    reports.add(r);
+                    System.out.printf(Locale.ROOT, "  t=%4ds sent=%,9d lag metrics=%,7d all=%,7d  cpu analytics=%.2f process=%.2f cores"
+                                    + "  heap=%,5d MiB rss=%,5d MiB  MIGRATE=%d%n", r.elapsedS(), r.sent(), r.metricsLag(), r.totalLag(),
+                            r.streamCores(), r.processCores(), r.heapMiB(), r.rssMiB(), r.migrateCommands());
+                }
+                running.set(false);
+                agentsPool.shutdownNow();
+                agentsPool.awaitTermination(10, TimeUnit.SECONDS);
+                executor.join(5_000);
+            }
+        } finally {
+            StreamsThroughput.deleteTree(stateDir);
+        }
+        return summarise(reports);
+    }
+
+    private void tick(int shard, long startMs, long sequence, MetricsLoad load, AvroSerde<NodeMetrics> serde, Random random,
+                      KafkaProducer<String, byte[]> metrics) {
+        if (!running.get()) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        long second = (now - startMs) / 1000;
+        long episode = second / episodeS;
+        boolean episodeOn = second % episodeS < overloadS;
+        for (int i = shard; i < agents; i += producers) {
+            String node = String.format(Locale.ROOT, "node-%04d", i);
+            // each episode overloads the next few nodes, so decisions are fresh and not held back by cooldowns
+            boolean hot = episodeOn && Math.floorMod(i - episode * overloaded, agents) < overloaded;
+            double baseline = 20 + (i % 7) * 5;
+            NodeMetrics sample = load.sample(node, now, sequence, baseline, hot, random);
+            metrics.send(new ProducerRecord<>(Topic.METRICS.topicName(), node, serde.encode(sample)), (meta, e) -> {
+                if (e != null) {
+                    sendErrors.incrementAndGet();
+                }
+            });
+            sent.incrementAndGet();
+        }
+    }
+
+    /** Answers every MIGRATE with COMPLETED at once, so the cluster-wide cap never holds decisions back. */
+    private void standInExecutor(Properties client, KafkaProducer<String, MigrationEvent> events) {
+        Properties props = new Properties();
+        props.putAll(client);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        try (KafkaConsumer<String, MigrationCommand> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
+                Topic.COMMANDS.<MigrationCommand>serde().deserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topic.COMMANDS.topicName()).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            while (running.get()) {
+                for (var record : consumer.poll(Duration.ofMillis(200))) {
+                    MigrationCommand command = record.value();
+                    if (command == null || command.getKind() != CommandKind.MIGRATE) {
+                        continue;
+                    }
+                    migrateCommands.incrementAndGet();
+                    String id = command.getCommandId();
+                    events.send(new ProducerRecord<>(Topic.EVENTS.topicName(), command.getWorkloadId(), MigrationEvent.newBuilder()
+                            .setCommandId(id).setMigrationId(id).setWorkloadId(command.getWorkloadId())
+                            .setNode(command.getDestinationNode()).setPhase(Phase.COMPLETED).setMode(command.getMode())
+                            .setSourceNode(command.getSourceNode()).setDestinationNode(command.getDestinationNode())
+                            .setTimings(PhaseTimings.newBuilder().build()).setTimestampMs(System.currentTimeMillis()).build()));
+                }
+            }
+        }
+    }
+
+    /** [lag on pmig.metrics, lag on every topic the group reads (incl. its repartition topic)]. */
+    private static long[] lag(Admin admin, String group) throws Exception {
+        Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
+                .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+        Map<TopicPartition, OffsetSpec> request = new LinkedHashMap<>();
+        committed.keySet().forEach(tp -> request.put(tp, OffsetSpec.latest()));
+        for (var p : admin.describeTopics(List.of(Topic.METRICS.topicName())).allTopicNames().get(30, TimeUnit.SECONDS)
+                .get(Topic.METRICS.topicName()).partitions()) {
+            request.put(new TopicPartition(Topic.METRICS.topicName(), p.partition()), OffsetSpec.latest());
+        }
+        var ends = admin.listOffsets(request).all().get(30, TimeUnit.SECONDS);
+        long metricsLag = 0;
+        long total = 0;
+        for (var end : ends.entrySet()) {
+            OffsetAndMetadata at = committed.get(end.getKey());
+            long lag = Math.max(0, end.getValue().offset() - (at == null ? 0 : at.offset()));
+            total += lag;
+            if (end.getKey().topic().equals(Topic.METRICS.topicName())) {
+                metricsLag += lag;
+            }
+        }
+        return new long[] {metricsLag, total};
+    }
+
+    private int summarise(List<Report> reports) {
+        if (reports.isEmpty()) {
+            System.out.println("no reports: the run was shorter than --report-s");
+            return 1;
+        }
+        List<Report> secondHalf = reports.subList(reports.size() / 2, reports.size());
+        long lagMax = reports.stream().mapToLong(Report::metricsLag).max().orElse(0);
+        long lagSecondHalfMax = secondHalf.stream().mapToLong(Report::metricsLag).max().orElse(0);
+        double lagFirstHalfMean = reports.subList(0, Math.max(1, reports.size() / 2)).stream().mapToLong(Report::metricsLag).average().orElse(0);
+        double lagSecondHalfMean = secondHalf.stream().mapToLong(Report::metricsLag).average().orElse(0);
+        boolean flat = lagSecondHalfMax <= 2L * agents;
+        double streamCores = reports.stream().mapToDouble(Report::streamCores).average().orElse(0);
+        double processCores = reports.stream().mapToDouble(Report::processCores).average().orElse(0);
+        long heapMax = reports.stream().mapToLong(Report::heapMiB).max().orElse(0);
+        long rssMax = reports.stream().mapToLong(Report::rssMiB).max().orElse(0);
+        Report last = reports.get(reports.size() - 1);
+        long episodes = Math.max(1, (last.elapsedS() + episodeS - 1) / episodeS);
+        System.out.printf(Locale.ROOT, "result: %,d samples sent (%,d send errors); metrics lag mean %.0f -> %.0f (first/second half),"
+                        + " max %,d, second-half max %,d (%s: flat means <= %,d, two seconds of samples)%n",
+                last.sent(), sendErrors.get(), lagFirstHalfMean, lagSecondHalfMean, lagMax, lagSecondHalfMax,
+                flat ? "FLAT" : "GROWING", 2L * agents);
+        System.out.printf(Locale.ROOT, "        cpu: analytics stream threads %.2f cores, whole process %.2f cores (broker and %d producer threads included)"
+                        + " of %d; heap max %,d MiB, rss max %,d MiB%n", streamCores, processCores, producers,
+                Runtime.getRuntime().availableProcessors(), heapMax, rssMax);
+        System.out.printf(Locale.ROOT, "        decisions: %d MIGRATE commands over %d overload episodes of %d nodes%n",
+                last.migrateCommands(), episodes, overloaded);
+        if (json) {
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("agents", agents);
+            result.put("duration_s", last.elapsedS());
+            result.put("samples_sent", last.sent());
+            result.put("send_errors", sendErrors.get());
+            result.put("lag_first_half_mean", Stats.round(lagFirstHalfMean, 0));
+            result.put("lag_second_half_mean", Stats.round(lagSecondHalfMean, 0));
+            result.put("lag_max", lagMax);
+            result.put("lag_second_half_max", lagSecondHalfMax);
+            result.put("lag_flat", flat);
+            result.put("analytics_cpu_cores", Stats.round(streamCores, 2));
+            result.put("process_cpu_cores", Stats.round(processCores, 2));
+            result.put("heap_max_mib", heapMax);
+            result.put("rss_max_mib", rssMax);
+            result.put("migrate_commands", last.migrateCommands());
+            result.put("overload_episodes", episodes);
+            result.put("lag_series", reports.stream().map(r -> r.elapsedS() + ":" + r.metricsLag()).collect(Collectors.joining(",")));
+            System.out.println(JsonLine.of(result));
+        }
+        return flat && last.migrateCommands() > 0 ? 0 : 1;
+    }
+
+    private static Properties producerProps(Properties client) {
+        Properties props = new Properties();
+        props.putAll(client);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.LINGER_MS_CONFIG, "20");
+        props.put(ProducerConfig.BATCH_SIZE_CONFIG, String.valueOf(256 * 1024));
+        return props;
+    }
+
+    private static void awaitRunning(KafkaStreams streams) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (streams.state() != KafkaStreams.State.RUNNING) {
+            if (System.nanoTime() > deadline || streams.state() == KafkaStreams.State.ERROR) {
+                throw new IllegalStateException("analytics did not reach RUNNING (" + streams.state() + ")");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** CPU (cores used since the last sample) of the analytics threads and of the process; heap and RSS now. */
+    private static final class Usage {
+        private final String threadPrefix;
+        private final com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        private final com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        private final Map<Long, Long> lastThreadCpu = new LinkedHashMap<>();
+        private long lastProcessCpu;
+        private long lastWall;
+
+        record Sample(double streamCores, double processCores, long heapMiB, long rssMiB) {
+        }
+
+        Usage(String applicationId) {
+            this.threadPrefix = applicationId;
+            this.lastProcessCpu = os.getProcessCpuTime();
+            this.lastWall = System.nanoTime();
+            sampleThreads();
+        }
+
+        /** CPU ns of the analytics threads since the last call (Streams names them after the client id). */
+        private long sampleThreads() {
+            long delta = 0;
+            for (var info : threads.getThreadInfo(threads.getAllThreadIds())) {
+                if (info == null || !info.getThreadName().startsWith(threadPrefix)) {
+                    continue;
+                }
+                long cpu = threads.getThreadCpuTime(info.getThreadId());
+                if (cpu >= 0) {
+                    Long previous = lastThreadCpu.put(info.getThreadId(), cpu);
+                    delta += cpu - (previous == null ? 0 : previous);
+                }
+            }
+            return delta;
+        }
+
+        Sample sample() throws Exception {
+            long wall = System.nanoTime();
+            long processCpu = os.getProcessCpuTime();
+            long streamCpu = sampleThreads();
+            double elapsed = Math.max(1, wall - lastWall);
+            Sample s = new Sample(streamCpu / elapsed, (processCpu - lastProcessCpu) / elapsed,
+                    ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed() >> 20, rssMiB());
+            lastWall = wall;
+            lastProcessCpu = processCpu;
+            return s;
+        }
+
+        private static long rssMiB() throws Exception {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) >> 10;
+                }
+            }
+            return -1;
+        }
+    }
+}

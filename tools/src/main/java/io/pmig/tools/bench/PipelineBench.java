@@ -1,0 +1,242 @@
+package io.pmig.tools.bench;
+
+import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.AnalyticsTopology;
+import io.pmig.broker.EmbeddedBroker;
+import io.pmig.platform.config.KafkaClientOptions;
+import io.pmig.platform.config.OptionTypes;
+import io.pmig.platform.topics.TopicCreator;
+import io.pmig.schemas.NodeMetrics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code pmig bench pipeline}: in one run, (a) the throughput of pmig's scoring topology and (b) of a bare
+ * windowed count over the same records, and their ratio; then the overload-onset-to-MIGRATE latency with
+ * live 1 Hz samples, for the default analytics config and, side by side on a second broker, a tuned one.
+ */
+@Command(name = "pipeline", mixinStandardHelpOptions = true,
+        description = "Scored vs bare Kafka Streams throughput, and overload-onset-to-command latency.")
+public final class PipelineBench implements Callable<Integer> {
+
+    /** Goal of issue 10: scored throughput at least this fraction of the bare count's. */
+    static final double RATIO_GOAL = 0.8;
+    static final long DECISION_P99_GOAL_MS = 1_500;
+    static final int OVERLOAD_SECONDS = 4;
+    /**
+     * Calm nodes that take the moves. The stand-in executor moves no load, so a spare's reports never show what it
+     * received, and since a destination stays reserved until its reports do (10 s), each spare takes two or three
+     * moves per 10 s: 8 take the live run's 16 moves per 24 s (3 took 6 and left a quarter of the onsets waiting).
+     */
+    static final int SPARE_NODES = 8;
+
+    @Option(names = "--records", defaultValue = "30000", description = "Records pre-produced for the throughput runs (default: ${DEFAULT-VALUE}).")
+    int records;
+
+    @Option(names = "--nodes", defaultValue = "100", description = "Nodes those records come from, 1 Hz each (default: ${DEFAULT-VALUE}).")
+    int nodes;
+
+    @Option(names = "--threads", defaultValue = "1", description = "num.stream.threads of both throughput runs (default: ${DEFAULT-VALUE}, as pmig analytics).")
+    int threads;
+
+    @Option(names = {"--live", "--live-seconds"}, paramLabel = "DURATION", defaultValue = "110s",
+            converter = OptionTypes.Seconds.class,
+            description = "Length of the live latency run, e.g. 110s; 0 skips it; a bare number is seconds (default: ${DEFAULT-VALUE}).")
+    Duration live;
+
+    private int liveSeconds;
+
+    @Option(names = "--live-nodes", defaultValue = "16", description = "Nodes that overload repeatedly in the live run, plus " + SPARE_NODES + " calm spares (default: ${DEFAULT-VALUE}).")
+    int liveNodes;
+
+    @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Analytics setting for every run (e.g. window size); repeatable.")
+    Map<String, String> settings = new LinkedHashMap<>();
+
+    @Option(names = "--tuned", paramLabel = "KEY=VALUE", description = "Settings of the tuned latency run on top of --config "
+            + "(default: hysteresis 1, advance 500 ms, grace 100 ms, punctuation 100 ms).")
+    Map<String, String> tuned = new LinkedHashMap<>(Map.of(
+            AnalyticsConfig.HYSTERESIS_WINDOWS, "1",
+            AnalyticsConfig.WINDOW_ADVANCE_MS, "500",
+            AnalyticsConfig.WINDOW_GRACE_MS, "100",
+            AnalyticsConfig.PUNCTUATE_INTERVAL_MS, "100"));
+
+    @Option(names = "--no-tuned", description = "Time the default config only.")
+    boolean noTuned;
+
+    @Option(names = "--json", description = "End with one JSON line: scored_rps, bare_rps, ratio, decision_p50_ms, decision_p99_ms, ...")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        liveSeconds = (int) Math.min(Integer.MAX_VALUE, live.toSeconds());
+        AnalyticsConfig base = AnalyticsConfig.of(settings);
+        Map<String, Object> result = new LinkedHashMap<>();
+
+        System.out.printf(Locale.ROOT, "throughput: %d records from %d nodes at 1 Hz, %d stream thread(s), exactly-once v2%n",
+                records, nodes, threads);
+        try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
+            Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
+            TopicCreator.ensureTopics(client);
+            try (Admin admin = Admin.create(client)) {
+                StreamsThroughput.createBareOutput(admin);
+            }
+            long produced = StreamsThroughput.produceBacklog(client, records, nodes, 42);
+            Duration timeout = Duration.ofMinutes(10);
+            // Bare first: any warm-up of the broker's page cache then favours the baseline, not pmig.
+            StreamsThroughput.Result bare = StreamsThroughput.measure(StreamsThroughput.bareWindowedCount(base), client,
+                    DecisionLatency.applicationId("bare"), threads, produced, timeout);
+            AnalyticsConfig scoredConfig = base.with(Map.of(AnalyticsConfig.APPLICATION_ID, DecisionLatency.applicationId("scored")));
+            StreamsThroughput.Result scored = StreamsThroughput.measure(AnalyticsTopology.buildTopology(scoredConfig), client,
+                    scoredConfig.applicationId(), threads, produced, timeout);
+            double ratio = Stats.ratio(scored.recordsPerSecond(), bare.recordsPerSecond());
+            double cpuRatio = Stats.ratio(scored.recordsPerCpuSecond(), bare.recordsPerCpuSecond());
+            System.out.printf(Locale.ROOT, "  bare windowed count  %,10.0f records/s  %,10.0f records/CPU-s  (all consumed %d ms after start)%n",
+                    bare.recordsPerSecond(), bare.recordsPerCpuSecond(), bare.elapsedMs());
+            System.out.printf(Locale.ROOT, "  pmig scoring         %,10.0f records/s  %,10.0f records/CPU-s  (all consumed %d ms after start)%n",
+                    scored.recordsPerSecond(), scored.recordsPerCpuSecond(), scored.elapsedMs());
+            System.out.printf(Locale.ROOT, "  ratio scored/bare    %10.2f             %10.2f per CPU-s  (goal >= %.1f: %s)%n", ratio,
+                    cpuRatio, RATIO_GOAL, verdict(ratio >= RATIO_GOAL, Double.isNaN(ratio)));
+            result.put("scored_rps", Stats.round(scored.recordsPerSecond(), 0));
+            result.put("bare_rps", Stats.round(bare.recordsPerSecond(), 0));
+            result.put("ratio", Stats.round(ratio, 3));
+            result.put("scored_records_per_cpu_s", Stats.round(scored.recordsPerCpuSecond(), 0));
+            result.put("bare_records_per_cpu_s", Stats.round(bare.recordsPerCpuSecond(), 0));
+            result.put("cpu_ratio", Stats.round(cpuRatio, 3));
+        }
+
+        List<DecisionLatency> runs = new ArrayList<>();
+        if (liveSeconds > 0) {
+            try {
+                // No destination cooldown: the stand-in executor moves no load, and a spare that sat one out would only
+                // push moves onto live nodes, whose node cooldown would then hold back their own onsets.
+                runs.add(new DecisionLatency("default", base.with(Map.of(AnalyticsConfig.APPLICATION_ID,
+                        DecisionLatency.applicationId("default"), AnalyticsConfig.NODE_COOLDOWN_MS, nodeCooldownMs(base),
+                        AnalyticsConfig.WORKLOAD_COOLDOWN_MS, nodeCooldownMs(base), AnalyticsConfig.DESTINATION_COOLDOWN_MS, 0))));
+                if (!noTuned) {
+                    AnalyticsConfig tunedConfig = runs.get(0).config().with(tuned)
+                            .with(Map.of(AnalyticsConfig.APPLICATION_ID, DecisionLatency.applicationId("tuned")));
+                    runs.add(new DecisionLatency("tuned", tunedConfig));
+                }
+                runLive(base, runs);
+                for (DecisionLatency run : runs) {
+                    report(run, result);
+                }
+            } finally {
+                for (DecisionLatency run : runs) {
+                    run.close();
+                }
+            }
+        } else {
+            result.put("decision_p50_ms", Double.NaN);
+            result.put("decision_p99_ms", Double.NaN);
+        }
+        if (json) {
+            System.out.println(JsonLine.of(result));
+        }
+        return 0;
+    }
+
+    /** Long enough to block a second decision in one episode (its windows stay overloaded a window length after it). */
+    private static long nodeCooldownMs(AnalyticsConfig config) {
+        return config.windowSizeMs() + (OVERLOAD_SECONDS + 1) * 1000L;
+    }
+
+    /** Seconds between one node's onsets: the episode, a window length for its overloaded windows to pass, then calm. */
+    private static int cycleSeconds(AnalyticsConfig config) {
+        return (int) (OVERLOAD_SECONDS + config.windowSizeMs() / 1000 + 10);
+    }
+
+    /**
+     * Every node samples once a second at its own random phase (so onsets fall anywhere relative to window
+     * boundaries) and overloads for a few seconds once per cycle, node onsets spread evenly over the cycle.
+     * Each sample goes to every run at once, so the default and the tuned config see the same load.
+     */
+    private void runLive(AnalyticsConfig base, List<DecisionLatency> runs) throws Exception {
+        int cycle = cycleSeconds(base);
+        int warmup = (int) (base.windowSizeMs() / 1000) + 3; // spares need full windows before they can receive
+        int lastOnset = liveSeconds - 8;
+        System.out.printf(Locale.ROOT, "decision latency: %d s live, %d nodes overloading for %d s every %d s, %d spares, configs: %s%n",
+                liveSeconds, liveNodes, OVERLOAD_SECONDS, cycle, SPARE_NODES,
+                runs.stream().map(DecisionLatency::label).toList());
+        for (DecisionLatency run : runs) {
+            run.start();
+        }
+        Random random = new Random(7);
+        MetricsLoad load = new MetricsLoad(System.currentTimeMillis());
+        ScheduledExecutorService ticker = Executors.newScheduledThreadPool(2);
+        long t0 = System.currentTimeMillis() + 200;
+        try {
+            for (int i = 0; i < liveNodes + SPARE_NODES; i++) {
+                boolean spare = i >= liveNodes;
+                String node = spare ? String.format("spare-%02d", i - liveNodes) : String.format("live-%02d", i);
+                int firstOnset = spare ? Integer.MAX_VALUE : warmup + i * cycle / liveNodes;
+                long phaseMs = random.nextInt(1000);
+                Random noise = new Random(i);
+                long[] tick = {0};
+                ticker.scheduleAtFixedRate(() -> {
+                    long k = tick[0]++;
+                    long sinceOnset = k - firstOnset;
+                    boolean overloaded = sinceOnset >= 0 && sinceOnset % cycle < OVERLOAD_SECONDS
+                            && k - sinceOnset % cycle <= lastOnset;
+                    boolean onset = overloaded && sinceOnset % cycle == 0;
+                    NodeMetrics sample = load.sample(node, System.currentTimeMillis(), k, spare ? 10 : 35, overloaded, noise);
+                    for (DecisionLatency run : runs) {
+                        run.send(sample, onset);
+                    }
+                }, Math.max(0, t0 + phaseMs - System.currentTimeMillis()), 1000, TimeUnit.MILLISECONDS);
+            }
+            long end = t0 + liveSeconds * 1000L;
+            while (System.currentTimeMillis() < end) {
+                Thread.sleep(500);
+                runs.forEach(DecisionLatency::checkHealthy);
+            }
+        } finally {
+            ticker.shutdownNow();
+            ticker.awaitTermination(5, TimeUnit.SECONDS);
+        }
+        Thread.sleep(2_000); // commands for the last onsets are still on their way
+    }
+
+    private static void report(DecisionLatency run, Map<String, Object> result) {
+        List<DecisionLatency.Sample> samples = run.samples();
+        List<Long> latency = samples.stream().map(DecisionLatency.Sample::latencyMs).toList();
+        List<Long> windowWait = samples.stream().map(DecisionLatency.Sample::windowWaitMs).toList();
+        List<Long> pipeline = samples.stream().map(DecisionLatency.Sample::pipelineMs).toList();
+        double p50 = Stats.percentile(latency, 0.50);
+        double p99 = Stats.percentile(latency, 0.99);
+        AnalyticsConfig c = run.config();
+        System.out.printf(Locale.ROOT, "  %-8s K=%d advance=%d ms grace=%d ms punctuate=%d ms: %d onsets, %d commands timed, %d extra%n",
+                run.label(), c.hysteresisWindows(), c.windowAdvanceMs(), c.windowGraceMs(), c.punctuateIntervalMs(),
+                run.onsets(), samples.size(), run.extraCommands());
+        System.out.printf(Locale.ROOT, "           onset -> MIGRATE p50 %.0f ms, p99 %.0f ms, max %.0f ms (goal p99 <= %d ms: %s)%n",
+                p50, p99, Stats.percentile(latency, 1.0), DECISION_P99_GOAL_MS,
+                verdict(p99 <= DECISION_P99_GOAL_MS, Double.isNaN(p99)));
+        System.out.printf(Locale.ROOT, "           where it goes: window rules (onset -> deciding window end + grace) mean %.0f ms, p99 %.0f ms;"
+                        + " punctuation + commits + hops mean %.0f ms, p99 %.0f ms%n",
+                Stats.mean(windowWait), Stats.percentile(windowWait, 0.99), Stats.mean(pipeline), Stats.percentile(pipeline, 0.99));
+        String prefix = run.label().equals("default") ? "" : run.label() + "_";
+        result.put(prefix + "decision_p50_ms", p50);
+        result.put(prefix + "decision_p99_ms", p99);
+        result.put(prefix + "decision_onsets", run.onsets());
+        result.put(prefix + "decision_timed", samples.size());
+        result.put(prefix + "decision_window_wait_mean_ms", Stats.round(Stats.mean(windowWait), 0));
+        result.put(prefix + "decision_pipeline_mean_ms", Stats.round(Stats.mean(pipeline), 0));
+    }
+
+    private static String verdict(boolean met, boolean unmeasured) {
+        return unmeasured ? "not measured" : met ? "met" : "MISSED";
+    }
+}
