@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Issue 17, "Executors read only their own commands": each executor reads the one partition of pmig.commands its
- * node id hashes to, not the whole topic, and still answers every command addressed to it.
+ * node id hashes to, not the whole topic, and still answers every command addressed to it; of pmig.events it reads
+ * only the partitions of the workloads it runs or migrates.
  */
 class CommandShareTest {
 
@@ -66,13 +67,44 @@ class CommandShareTest {
             for (String id : sent) {
                 assertEquals(1, nodes.all(e -> e.getCommandId().equals(id)).size(), "one answer to " + id + ", by its node");
             }
+            for (NodeExecutor executor : executors.values()) {
+                assertEquals(0, executor.eventRecordsRead(), executor.nodeId() + " has no workload and no migration: no"
+                        + " event concerns it, none of the " + sent.size() + " FAILED is read");
+            }
+        }
+    }
+
+    @Test
+    void aMigrationsEventsAreReadByItsTwoNodesOnlyFromItsWorkloadsPartition() throws Exception {
+        try (TestNodes nodes = new TestNodes()) {
+            NodeExecutor source = nodes.start("s", new FakeEngine());
+            NodeExecutor destination = nodes.start("d", new FakeEngine());
+            NodeExecutor bystander = nodes.start("x", new FakeEngine());
+            String workload = nodes.prefix + "w";
+            String launch = nodes.send(CommandKind.LAUNCH, workload, null, "s", null, List.of("sleep", "1000000"));
+            nodes.await(TestNodes.phase(launch, Phase.LAUNCHED), Duration.ofSeconds(60), "LAUNCHED");
+            String migrate = nodes.send(CommandKind.MIGRATE, workload, "s", "d", io.pmig.schemas.MigrationMode.PLAIN, List.of());
+            nodes.await(TestNodes.phase(migrate, Phase.COMPLETED), Duration.ofSeconds(60), "COMPLETED");
+
+            int partitions = endOffsets(Topic.EVENTS).size();
+            TopicPartition workloads = new TopicPartition(Topic.EVENTS.topicName(), CommandRouting.partition(workload, partitions));
+            assertTrue(source.eventRecordsRead() > 0 && destination.eventRecordsRead() > 0, "the two nodes read the migration's events");
+            await().atMost(Duration.ofSeconds(10)).until(() -> Set.of(workloads).containsAll(source.eventPartitions())
+                    && Set.of(workloads).containsAll(destination.eventPartitions()));
+            assertEquals(0, bystander.eventRecordsRead(), "a node not in the migration reads none of its events");
+            assertEquals(Set.of(), bystander.eventPartitions());
+            nodes.send(CommandKind.KILL, workload, "d", null, null, List.of());
         }
     }
 
     private static Map<TopicPartition, Long> endOffsets() {
+        return endOffsets(Topic.COMMANDS);
+    }
+
+    private static Map<TopicPartition, Long> endOffsets(Topic topic) {
         try (var consumer = new KafkaConsumer<>(SharedBroker.clientProperties(), new ByteArrayDeserializer(),
                 new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = consumer.partitionsFor(Topic.COMMANDS.topicName()).stream()
+            List<TopicPartition> parts = consumer.partitionsFor(topic.topicName()).stream()
                     .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
             return consumer.endOffsets(parts);
         }

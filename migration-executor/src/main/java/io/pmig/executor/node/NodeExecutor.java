@@ -182,6 +182,17 @@ public final class NodeExecutor implements AutoCloseable {
         NodeDeathRecovery deathRecovery = new NodeDeathRecovery(services, held, migrating, migrations);
         deathRecovery.retireSuperseded();
         peers.listen(deathRecovery::onEvent);
+        // always read: a RECOVERED of a workload of this node (a peer restored it), a NODE_DOWN of a node whose
+        // checkpoints are held here; a migration's workload is watched while it runs (migrate)
+        peers.standing(() -> {
+            try {
+                java.util.Set<String> keys = new java.util.HashSet<>(workloads.ids());
+                keys.addAll(held.sources());
+                return keys;
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
         for (String id : workloads.ids()) {
             workloads.pid(id).ifPresent(pid -> exits.watch(id, pid)); // a dead one is reported EXITED at once
         }
@@ -307,6 +318,16 @@ public final class NodeExecutor implements AutoCloseable {
     /** Records of pmig.commands this executor has read (all of them addressed to its partition's nodes). */
     public long commandRecordsRead() {
         return commandRecordsRead.get();
+    }
+
+    /** Records of pmig.events this executor's peer-event reader has read (the partitions of its watched keys only). */
+    public long eventRecordsRead() {
+        return services.peers().recordsRead();
+    }
+
+    /** The partitions of pmig.events this executor reads right now. */
+    public Set<TopicPartition> eventPartitions() {
+        return services.peers().partitions();
     }
 
     /** The partitions of pmig.commands this executor reads. */
@@ -543,11 +564,13 @@ public final class NodeExecutor implements AutoCloseable {
                 refuse(command, Phase.FAILED, "workload " + id + " is already migrating");
                 return;
             }
-            if (source) {
-                forwardToDestination(command);
-            }
         } finally {
             MDC.remove("migration");
+        }
+        // this migration's events are in its workload's partition of pmig.events: read it while the migration runs
+        PeerEvents.Watch events = services.peers().watch(id, command.getIssuedAtMs());
+        if (source) {
+            forwardToDestination(command);
         }
         migrations.execute(() -> {
             MDC.put("node", node);
@@ -577,6 +600,7 @@ public final class NodeExecutor implements AutoCloseable {
                 log.error("migration of {} failed on {}: {}", id, node, e.toString(), e);
             } finally {
                 migrating.remove(id);
+                events.close();
                 if (slot) {
                     migrationSlots.release();
                 }
