@@ -58,7 +58,7 @@ public final class PeerEvents implements AutoCloseable {
     private volatile boolean running = true;
     /** Watched keys and how many watch each (guarded by this). */
     private final Map<String, Integer> watched = new HashMap<>();
-    /** The earliest time each key's partition must be read from, not yet applied by the reader thread (guarded by this). */
+    /** The earliest time each watched key's partition must be read from, kept while it is watched (guarded by this). */
     private final Map<String, Long> wantedFrom = new HashMap<>();
     private volatile Supplier<Collection<String>> standing = List::of;
     private volatile boolean reassign;
@@ -112,7 +112,9 @@ public final class PeerEvents implements AutoCloseable {
 
     private void unwatch(String key) {
         synchronized (this) {
-            watched.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1);
+            if (watched.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1) == null) {
+                wantedFrom.remove(key);
+            }
         }
         wake();
     }
@@ -153,19 +155,12 @@ public final class PeerEvents implements AutoCloseable {
             wanted.merge(partition(key, partitions), now, Math::min);
         }
         synchronized (this) {
-            for (String key : watched.keySet()) {
-                wanted.merge(partition(key, partitions), Long.MAX_VALUE, Math::min);
-            }
-            wantedFrom.forEach((key, since) -> {
-                if (watched.containsKey(key)) {
-                    wanted.merge(partition(key, partitions), since, Math::min);
-                }
-            });
-            wantedFrom.clear();
+            // kept, not drained: a reconcile cut short by a wakeup must still seek back when it runs again
+            wantedFrom.forEach((key, since) -> wanted.merge(partition(key, partitions), since, Math::min));
         }
         Map<TopicPartition, Long> seek = new HashMap<>();
         for (Map.Entry<TopicPartition, Long> entry : wanted.entrySet()) {
-            long from = Math.max(startedMs, entry.getValue() == Long.MAX_VALUE ? now : entry.getValue() - SKEW_MS);
+            long from = Math.max(startedMs, entry.getValue() - SKEW_MS);
             Long current = readFrom.get(entry.getKey());
             if (current == null || from < current) {
                 seek.put(entry.getKey(), from);
