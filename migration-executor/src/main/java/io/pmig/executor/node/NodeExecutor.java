@@ -1,5 +1,6 @@
 package io.pmig.executor.node;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.executor.ExecutorConfig;
@@ -37,8 +38,10 @@ import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NetworkIdentity;
 import io.pmig.schemas.Phase;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -186,11 +189,11 @@ public final class NodeExecutor implements AutoCloseable {
         // checkpoints are held here; a migration's workload is watched while it runs (migrate)
         peers.standing(() -> {
             try {
-                java.util.Set<String> keys = new java.util.HashSet<>(workloads.ids());
+                Set<String> keys = new HashSet<>(workloads.ids());
                 keys.addAll(held.sources());
                 return keys;
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                throw new UncheckedIOException(e);
             }
         });
         for (String id : workloads.ids()) {
@@ -212,8 +215,7 @@ public final class NodeExecutor implements AutoCloseable {
         }
         Gauge.builder("pmig.executor.workloads", workloads, w -> w.ids().size())
                 .description("Workloads this node manages").register(meters.registry());
-        io.micrometer.core.instrument.FunctionCounter.builder("pmig.executor.command.records.read", commandRecordsRead,
-                        AtomicLong::get)
+        FunctionCounter.builder("pmig.executor.command.records.read", commandRecordsRead, AtomicLong::get)
                 .description("Records of pmig.commands this executor read: its node's partition only, not the whole topic")
                 .register(meters.registry());
         Gauge.builder("pmig.executor.migrations.in.progress", migrating, Set::size)
