@@ -35,7 +35,6 @@ import java.util.function.UnaryOperator;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -255,7 +254,7 @@ final class TestNodes implements AutoCloseable {
     }
 
     void send(MigrationCommand command) throws Exception {
-        commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), command.getWorkloadId(), command)).get();
+        commands.send(io.pmig.platform.commands.CommandRouting.record(command)).get();
     }
 
     /** Waits for an event (from any node) matching; fails the test if none comes within the timeout. */

@@ -56,6 +56,10 @@ public final class AnalyticsConfig {
     public static final String RETURN_COOLDOWN_MS = "analytics.decision.return.cooldown.ms";
     public static final String MAX_CONCURRENT_MIGRATIONS = "analytics.decision.max.concurrent.migrations";
     public static final String IN_FLIGHT_TIMEOUT_MS = "analytics.decision.in.flight.timeout.ms";
+    public static final String CELL_BUDGET_FRACTION = "analytics.decision.cell.budget.fraction";
+    public static final String MAX_OUT_PER_NODE = "analytics.decision.max.out.per.node";
+    public static final String MAX_IN_PER_NODE = "analytics.decision.max.in.per.node";
+    public static final String CELLS = "analytics.cells";
     public static final String DESTINATION_CPU_LIMIT = "analytics.decision.destination.cpu.limit";
     public static final String DESTINATION_MEM_LIMIT = "analytics.decision.destination.mem.limit";
     public static final String MIGRATION_MODE = "analytics.decision.migration.mode";
@@ -116,9 +120,22 @@ public final class AnalyticsConfig {
                 "A workload is not moved back to the node it left for this long (ping-pong prevention; pmig bench outcomes counts a"
                         + " return within 10 min as ping-pong, and measured 3 with 5 min on its shipped trace).");
         define(MAX_CONCURRENT_MIGRATIONS, 2, text -> ConfigValues.intAtLeast(MAX_CONCURRENT_MIGRATIONS, text, 1),
-                "Cluster-wide cap on migrations issued and not yet COMPLETED, ROLLED_BACK or FAILED on pmig.events.");
+                "Per-cell budget of migrations issued and not yet COMPLETED, ROLLED_BACK or FAILED on pmig.events, at its"
+                        + " smallest: a cell may have this many in flight, or " + CELL_BUDGET_FRACTION + " of its nodes if that is more"
+                        + " (with one cell, the default, this is the cluster-wide cap of a cluster of up to 200 nodes).");
+        define(CELL_BUDGET_FRACTION, 0.01, text -> ConfigValues.doubleBetween(CELL_BUDGET_FRACTION, text, 0, 1),
+                "Per-cell budget of migrations in flight, as a fraction of the cell's nodes not DOWN (rounded up; never below "
+                        + MAX_CONCURRENT_MIGRATIONS + "), so the budget grows with the cluster instead of staying one number.");
+        define(MAX_OUT_PER_NODE, 1, text -> ConfigValues.intAtLeast(MAX_OUT_PER_NODE, text, 1),
+                "Migrations in flight off one node at most: a source is not planned again until its move ends.");
+        define(MAX_IN_PER_NODE, 2, text -> ConfigValues.intAtLeast(MAX_IN_PER_NODE, text, 1),
+                "Migrations in flight to one node at most (an executor runs executor.max.concurrent.migrations, default 2, at once).");
+        define(CELLS, 1, text -> ConfigValues.intAtLeast(CELLS, text, 1),
+                "Cells the nodes are divided into, by a hash of the node id: each cell has its own budget of migrations in"
+                        + " flight, and a workload moves only within its node's cell. The same on every instance.");
         define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> Durations.millisAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
-                "A migration with no final event after this long no longer counts against the cap (its executor is presumed gone).");
+                "A migration with no final event after this long no longer counts against the caps (its executor is presumed gone);"
+                        + " one whose source or destination is DOWN stops counting at once, and counts again if the node comes back.");
         define(DESTINATION_CPU_LIMIT, 0.75, text -> ConfigValues.doubleBetween(DESTINATION_CPU_LIMIT, text, 0.05, 1),
                 "A destination has room only if its CPU use, plus in-flight moves to it, plus the workload stays within this fraction of capacity.");
         define(DESTINATION_MEM_LIMIT, 0.85, text -> ConfigValues.doubleBetween(DESTINATION_MEM_LIMIT, text, 0.05, 1),
@@ -280,6 +297,22 @@ public final class AnalyticsConfig {
 
     public int maxConcurrentMigrations() {
         return (Integer) values.get(MAX_CONCURRENT_MIGRATIONS);
+    }
+
+    public double cellBudgetFraction() {
+        return (Double) values.get(CELL_BUDGET_FRACTION);
+    }
+
+    public int maxOutPerNode() {
+        return (Integer) values.get(MAX_OUT_PER_NODE);
+    }
+
+    public int maxInPerNode() {
+        return (Integer) values.get(MAX_IN_PER_NODE);
+    }
+
+    public int cells() {
+        return (Integer) values.get(CELLS);
     }
 
     public long inFlightTimeoutMs() {

@@ -100,10 +100,17 @@ class AnalyticsAppIntegrationTest {
             }
             assertNotEquals(get(a.httpAddress() + "/nodes").path("answeredBy").asText(),
                     get(b.httpAddress() + "/nodes").path("answeredBy").asText());
+            assertPagesOfTwoListEveryNode(a, allNodes);
+            JsonNode summary = get(b.httpAddress() + "/cluster");
+            assertTrue(summary.path("nodes").asLong() >= allNodes.size(), summary.toString());
+            assertEquals(summary.path("nodes").asLong(), summary.path("cells").path("cell-0").path("nodes").asLong(), summary.toString());
             assertTrue(commands(run).isEmpty(), "nothing is hot yet");
             heat.set(true);
 
             awaitCondition("the first hot node's command", () -> commands(run).size() >= 1);
+            JsonNode hottest = get(b.httpAddress() + "/nodes?state=hot&sort=score&limit=1");
+            assertEquals(1, hottest.path("nodes").size(), hottest.toString());
+            assertEquals("OVERLOADED", hottest.path("nodes").get(0).path("state").asText(), hottest.toString());
             awaitCondition("the second hot node is about to tip over", () -> heatingMs.get() >= 5_500);
             b.close();
             assertFalse(b.awaitStopped(), "b stopped because it was closed, not on an error"); // what `pmig analytics` waits on
@@ -186,6 +193,23 @@ class AnalyticsAppIntegrationTest {
     private static boolean hasActiveTasks(AnalyticsApp app) {
         return app.streams().state() == KafkaStreams.State.RUNNING
                 && app.streams().metadataForLocalThreads().stream().mapToInt(thread -> thread.activeTasks().size()).sum() > 0;
+    }
+
+    /** Paging through /nodes two at a time, across both instances' parts, lists every node once, in node id order. */
+    private void assertPagesOfTwoListEveryNode(AnalyticsApp app, Set<String> ours) throws Exception {
+        List<String> paged = new java.util.ArrayList<>();
+        String after = null;
+        do {
+            JsonNode page = get(app.httpAddress() + "/nodes?limit=2" + (after == null ? "" : "&after="
+                    + java.net.URLEncoder.encode(after, java.nio.charset.StandardCharsets.UTF_8)));
+            assertTrue(page.path("nodes").size() <= 2, page.toString());
+            assertTrue(page.path("total").asLong() >= page.path("nodes").size(), page.toString());
+            page.path("nodes").forEach(node -> paged.add(node.path("nodeId").asText()));
+            after = page.path("next").isNull() ? null : page.path("next").asText();
+        } while (after != null);
+        assertTrue(paged.containsAll(ours), paged + " lacks some of " + ours);
+        List<String> sorted = new java.util.ArrayList<>(new java.util.TreeSet<>(paged));
+        assertEquals(sorted, paged, "each node once, in node id order");
     }
 
     private Set<String> nodesListed(AnalyticsApp app) {

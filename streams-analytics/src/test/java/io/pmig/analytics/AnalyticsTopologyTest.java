@@ -173,6 +173,36 @@ class AnalyticsTopologyTest {
     }
 
     @Test
+    void aMoveWhoseSourceWentDownReleasesItsSlotAtOnceInsteadOfAfterTheInFlightTimeout() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "1"))) {
+            harness.run(stepsForWindows(3) + 10, t -> new NodeMetrics[] {
+                    sample("n1", t, 95, 0.30, workload("w1", 150, 512 * MIB, true)),
+                    sample("n4", t, 95, 0.30, workload("w4", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.20),
+                    sample("n3", t, 10, 0.20),
+            });
+            assertEquals(1, harness.commands().size(), "cap of one in-flight migration");
+            MigrationCommand first = harness.commands().get(0);
+            String dead = first.getSourceNode().toString();
+            String other = dead.equals("n1") ? "n4" : "n1";
+            // the first move's source dies with its executor: no outcome will ever come for its move
+            long downAfterS = AnalyticsConfig.defaults().nodeDownAfterMs() / 1000;
+            long silentFrom = harness.now();
+            harness.run((int) downAfterS + 6, t -> new NodeMetrics[] {
+                    sample(other, t, 95, 0.30, workload(other.equals("n1") ? "w1" : "w4", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.20),
+                    sample("n3", t, 10, 0.20),
+            });
+            List<MigrationCommand> commands = harness.commands();
+            assertEquals(2, commands.size(), "the DOWN source's move holds no slot; "
+                    + AnalyticsConfig.defaults().inFlightTimeoutMs() / 1000 + " s did not have to pass");
+            assertEquals(other, commands.get(1).getSourceNode().toString());
+            long after = commands.get(1).getIssuedAtMs() - silentFrom;
+            assertTrue(after <= (downAfterS + 6) * 1000, "issued " + after + " ms after the source fell silent");
+        }
+    }
+
+    @Test
     void theMostSevereNodeOfAWindowIsPlannedFirstWhateverOrderItsReportArrivesIn() {
         long onset = T0 + 12_000;
         try (TopologyHarness harness = new TopologyHarness(Map.of(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "1"))) {

@@ -107,8 +107,8 @@ final class TopologyHarness implements AutoCloseable {
     /** Commands issued so far (drains the output topic into {@link #issued}). */
     List<MigrationCommand> commands() {
         for (KeyValue<String, MigrationCommand> record : commands.readKeyValuesToList()) {
-            if (!record.key.equals(record.value.getWorkloadId().toString())) {
-                throw new AssertionError("command keyed " + record.key + " for workload " + record.value.getWorkloadId());
+            if (!record.key.equals(record.value.getSourceNode().toString())) {
+                throw new AssertionError("command keyed " + record.key + " for source " + record.value.getSourceNode());
             }
             issued.add(record.value);
         }

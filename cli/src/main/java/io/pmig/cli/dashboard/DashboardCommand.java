@@ -29,14 +29,21 @@ public final class DashboardCommand implements Callable<Integer> {
             description = "Interactive-query endpoints of analytics instances, e.g. http://127.0.0.1:7070/ (any one answers for all).")
     List<URI> analytics = new ArrayList<>();
 
+    @Option(names = "--top", paramLabel = "N", defaultValue = "" + DashboardServer.TOP_NODES,
+            description = "Chart the N hottest nodes (overloaded, then by score); the others are counted in the summary (default: ${DEFAULT-VALUE}).")
+    int top;
+
     @Override
     public Integer call() throws Exception {
+        if (top < 1) {
+            throw new ConfigException("--top", top + " is not a number of nodes (at least 1)");
+        }
         if (port < 0 || port > 65535) {
             throw new ConfigException("--http-port", port + " is not a TCP port");
         }
         CountDownLatch stopped = new CountDownLatch(1);
         try (DashboardServer server = new DashboardServer(kafka.clientProperties(), analytics,
-                new InetSocketAddress(host, port)).start()) {
+                new InetSocketAddress(host, port), top).start()) {
             System.out.println("pmig dashboard: " + server.url());
             Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
             stopped.await();

@@ -50,6 +50,8 @@ public final class DashboardServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DashboardServer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long DOWN_AFTER_MS = 5_000;
+    /** Nodes shown with charts by default: the hottest; the rest are counted in the summary. */
+    public static final int TOP_NODES = 12;
 
     private final DashboardState state = new DashboardState();
     private final Properties clientProperties;
@@ -60,8 +62,18 @@ public final class DashboardServer implements AutoCloseable {
     private volatile KafkaConsumer<String, byte[]> consumer;
     private volatile boolean running = true;
     private final RoleMetrics metrics;
+    private final int top;
 
     public DashboardServer(Properties clientProperties, List<URI> analytics, InetSocketAddress listen) throws IOException {
+        this(clientProperties, analytics, listen, TOP_NODES);
+    }
+
+    /** A dashboard that charts the {@code top} hottest nodes and summarises the others. */
+    public DashboardServer(Properties clientProperties, List<URI> analytics, InetSocketAddress listen, int top) throws IOException {
+        if (top < 1) {
+            throw new IllegalArgumentException("at least one node is shown: " + top);
+        }
+        this.top = top;
         this.clientProperties = clientProperties;
         this.analytics = analytics;
         this.http = HttpServer.create(listen, 0);
@@ -144,10 +156,15 @@ public final class DashboardServer implements AutoCloseable {
     }
 
     private void serveState(HttpExchange exchange) throws IOException {
-        ObjectNode body = state.toJson(System.currentTimeMillis(), DOWN_AFTER_MS);
-        JsonNode verdicts = askAnalytics("/nodes");
+        ObjectNode body = state.toJson(System.currentTimeMillis(), DOWN_AFTER_MS, top);
+        // analytics' verdicts of the hottest nodes only, and its per-cell counts: bounded whatever the cluster's size
+        JsonNode verdicts = askAnalytics("/nodes?sort=score&limit=" + top);
         if (verdicts != null) {
             body.set("analytics", verdicts);
+        }
+        JsonNode cluster = askAnalytics("/cluster");
+        if (cluster != null) {
+            body.set("analyticsCluster", cluster);
         }
         JsonNode model = askAnalytics("/model");
         if (model != null) {

@@ -123,14 +123,48 @@ final class DashboardState {
         }
     }
 
-    synchronized ObjectNode toJson(long nowMs, long downAfterMs) {
+    private String state(String id, long nowMs, long downAfterMs) {
+        NodeScore score = latestScores.get(id);
+        return nowMs - latestMetrics.get(id).getTimestampMs() > downAfterMs ? "DOWN" : score == null ? "UP" : score.getState().toString();
+    }
+
+    /** The hottest first: overloaded nodes, then by score, then by CPU; DOWN nodes last. */
+    private java.util.List<String> hottest(long nowMs, long downAfterMs) {
+        Map<String, String> states = new TreeMap<>();
+        latestMetrics.keySet().forEach(id -> states.put(id, state(id, nowMs, downAfterMs)));
+        java.util.Comparator<String> order = java.util.Comparator
+                .comparingInt((String id) -> switch (states.get(id)) {
+                    case "OVERLOADED" -> 0;
+                    case "DOWN" -> 2;
+                    default -> 1;
+                })
+                .thenComparingDouble(id -> latestScores.containsKey(id) ? -latestScores.get(id).getScore() : 0)
+                .thenComparingDouble(id -> -latestMetrics.get(id).getCpuPercent())
+                .thenComparing(id -> id);
+        return states.keySet().stream().sorted(order).toList();
+    }
+
+    /**
+     * The page's state: the {@code top} hottest nodes with their series and workloads, and a summary of all of them
+     * (how many in each state), so the page stays the same size however many nodes the cluster has.
+     */
+    synchronized ObjectNode toJson(long nowMs, long downAfterMs, int top) {
         ObjectNode root = json.createObjectNode().put("now", nowMs);
+        java.util.List<String> ranked = hottest(nowMs, downAfterMs);
+        java.util.List<String> shown = ranked.subList(0, Math.min(top, ranked.size()));
+        ObjectNode summary = root.putObject("summary").put("nodes", ranked.size()).put("shown", shown.size())
+                .put("workloads", workloads.size());
+        ObjectNode byState = summary.putObject("byState");
+        ranked.forEach(id -> {
+            String state = state(id, nowMs, downAfterMs);
+            byState.put(state, byState.path(state).asInt() + 1);
+        });
         ObjectNode nodes = root.putObject("nodes");
-        latestMetrics.forEach((id, m) -> {
+        for (String id : shown) {
+            NodeMetrics m = latestMetrics.get(id);
             ObjectNode node = nodes.putObject(id);
             NodeScore score = latestScores.get(id);
-            boolean silent = nowMs - m.getTimestampMs() > downAfterMs;
-            node.put("state", silent ? "DOWN" : score == null ? "UP" : score.getState().toString())
+            node.put("state", state(id, nowMs, downAfterMs))
                     .put("cpu", m.getCpuPercent()).put("mode", m.getMode().toString())
                     .put("capacityCpus", m.getCapacity().getCpus())
                     .put("memUsedMiB", m.getMemUsedBytes() / 1048576.0).put("memTotalMiB", m.getMemTotalBytes() / 1048576.0)
@@ -143,9 +177,10 @@ final class DashboardState {
             for (Point p : series.getOrDefault(id, new ArrayDeque<>())) {
                 points.addArray().add(p.t).add(round(p.cpu)).add(round(p.mem)).add(Double.isNaN(p.score) ? null : round(p.score));
             }
-        });
+        }
         ArrayNode wl = root.putArray("workloads");
-        workloads.values().forEach(wl::add);
+        Set<String> shownSet = Set.copyOf(shown);
+        workloads.values().stream().filter(w -> shownSet.contains(w.path("node").asText())).forEach(wl::add);
         ArrayNode timeline = root.putArray("migrations");
         migrations.values().forEach(timeline::add);
         ArrayNode events = root.putArray("events");

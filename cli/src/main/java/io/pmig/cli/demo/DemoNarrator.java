@@ -96,8 +96,8 @@ final class DemoNarrator implements AutoCloseable {
             }
             case COMMANDS -> {
                 MigrationCommand command = Topic.COMMANDS.<MigrationCommand>serde().decode(record.value());
-                if (command.getKind() == CommandKind.MIGRATE) {
-                    migrateCommands.putIfAbsent(command.getCommandId(), command);
+                // a MIGRATE appears twice: as issued, and its source's copy for the destination
+                if (command.getKind() == CommandKind.MIGRATE && migrateCommands.putIfAbsent(command.getCommandId(), command) == null) {
                     if (firstMigrate == null) {
                         firstMigrate = command;
                     }

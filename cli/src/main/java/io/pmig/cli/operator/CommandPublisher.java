@@ -1,5 +1,6 @@
 package io.pmig.cli.operator;
 
+import io.pmig.platform.commands.CommandRouting;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationCommand;
 import java.util.Properties;
@@ -8,10 +9,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 
-/** Sends operator commands to pmig.commands, keyed by workload id so each workload's commands stay ordered. */
+/** Sends operator commands to pmig.commands, keyed by the node that acts on them (see {@link CommandRouting}). */
 public final class CommandPublisher {
 
     private CommandPublisher() {
@@ -23,7 +23,7 @@ public final class CommandPublisher {
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         try (var producer = new KafkaProducer<>(props, new StringSerializer(),
                 Topic.COMMANDS.<MigrationCommand>serde().serializer())) {
-            producer.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), command.getWorkloadId(), command))
+            producer.send(CommandRouting.record(command))
                     .get(30, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("could not publish " + command.getKind() + " for " + command.getWorkloadId()

@@ -87,7 +87,7 @@ class PrometheusScrapeTest {
             // the executor answers a KILL of a workload it does not have with FAILED: one event to count
             try (var producer = new KafkaProducer<>(SharedBroker.clientProperties(), new StringSerializer(),
                     Topic.COMMANDS.<MigrationCommand>serde().serializer())) {
-                producer.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), "absent-" + run, MigrationCommand.newBuilder()
+                producer.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), node, MigrationCommand.newBuilder()
                         .setCommandId("prom-kill-" + run).setKind(CommandKind.KILL).setWorkloadId("absent-" + run)
                         .setSourceNode(node).setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("test").build()))
                         .get(30, TimeUnit.SECONDS);

@@ -187,7 +187,7 @@ class SecuredBrokerRolesTest {
         try (NodeExecutor executor = NodeExecutor.start(config);
              var producer = new KafkaProducer<>(config.kafka(), new StringSerializer(),
                      Topic.COMMANDS.<MigrationCommand>serde().serializer())) {
-            producer.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), "w-absent", MigrationCommand.newBuilder()
+            producer.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), node, MigrationCommand.newBuilder()
                     .setCommandId("secure-kill-1").setKind(CommandKind.KILL).setWorkloadId("w-absent")
                     .setSourceNode(node).setIssuedAtMs(System.currentTimeMillis()).setIssuedBy("test").build()))
                     .get(30, TimeUnit.SECONDS);

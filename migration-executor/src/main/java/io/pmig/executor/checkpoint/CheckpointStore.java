@@ -156,6 +156,13 @@ public final class CheckpointStore implements SessionIntake {
         return bytes;
     }
 
+    /** The nodes some of whose checkpoints are held here (their NODE_DOWN matters to this node). */
+    public synchronized List<String> sources() throws IOException {
+        try (Stream<Path> sources = Files.list(held)) {
+            return sources.map(p -> p.getFileName().toString()).filter(n -> NODE_ID.matcher(n).matches()).toList();
+        }
+    }
+
     /** The newest complete checkpoint of each workload of {@code source} held here. */
     public synchronized List<Held> heldFrom(String source) throws IOException {
         List<Held> result = new ArrayList<>();

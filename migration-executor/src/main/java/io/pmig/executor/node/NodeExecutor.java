@@ -1,5 +1,6 @@
 package io.pmig.executor.node;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pmig.executor.ExecutorConfig;
@@ -27,6 +28,7 @@ import io.pmig.executor.workload.ExecutableLookup;
 import io.pmig.executor.workload.ExitWatcher;
 import io.pmig.executor.workload.NodeWorkloads;
 import io.pmig.platform.commands.CommandDeadline;
+import io.pmig.platform.commands.CommandRouting;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.DeadLetterPublisher;
@@ -38,9 +40,10 @@ import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NetworkIdentity;
 import io.pmig.schemas.Phase;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -52,22 +55,26 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * One node's executor: reads pmig.commands (consumer group {@code pmig-executor-<node>}), acts on the commands
- * that name this node - LAUNCH, KILL, and either side of MIGRATE - and reports on pmig.events. LAUNCH and KILL
+ * One node's executor: reads the partition of pmig.commands its node id hashes to ({@link CommandRouting}; offsets
+ * kept by group {@code pmig-executor-<node>}), acts on the commands addressed to this node - LAUNCH, KILL, and either
+ * side of MIGRATE - and reports on pmig.events. LAUNCH and KILL
  * run in command order; migrations run in the background, at most {@code maxConcurrentMigrations} at once and
  * one per workload.
  */
@@ -75,6 +82,8 @@ public final class NodeExecutor implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(NodeExecutor.class);
     static final Duration EXPIRED_REPORT_WINDOW = Duration.ofMinutes(10);
+    /** How often the partition count of pmig.commands is looked at again (the client's cached metadata). */
+    private static final Duration PARTITION_CHECK = Duration.ofSeconds(30);
 
     private final ExecutorConfig config;
     private final String node;
@@ -88,6 +97,10 @@ public final class NodeExecutor implements AutoCloseable {
     private CheckpointShipper checkpoints;
     private CommandLedger ledger;
     private KafkaConsumer<String, MigrationCommand> consumer;
+    private KafkaProducer<String, MigrationCommand> relay;
+    private final Set<TopicPartition> ownPartitions = ConcurrentHashMap.newKeySet();
+    private final AtomicLong commandRecordsRead = new AtomicLong();
+    private long partitionsCheckedAt;
     private DeadLetterPublisher deadLetters;
     private Thread commandThread;
     private final CheckpointEngine engine;
@@ -179,24 +192,39 @@ public final class NodeExecutor implements AutoCloseable {
         NodeDeathRecovery deathRecovery = new NodeDeathRecovery(services, held, migrating, migrations);
         deathRecovery.retireSuperseded();
         peers.listen(deathRecovery::onEvent);
+        // always read: a RECOVERED of a workload of this node (a peer restored it), a NODE_DOWN of a node whose
+        // checkpoints are held here; a migration's workload is watched while it runs (migrate)
+        peers.standing(() -> {
+            try {
+                Set<String> keys = new HashSet<>(workloads.ids());
+                keys.addAll(held.sources());
+                return keys;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
         for (String id : workloads.ids()) {
             workloads.pid(id).ifPresent(pid -> exits.watch(id, pid)); // a dead one is reported EXITED at once
         }
 
         Properties props = new Properties();
         props.putAll(config.kafka());
+        // the group only keeps this node's committed offset: the partition is assigned, not subscribed, so an
+        // executor restarted after a crash reads on at once (no rebalance, no dead member's session to wait out)
         props.put(ConsumerConfig.GROUP_ID_CONFIG, "pmig-executor-" + node);
-        // static membership: an executor restarted after a crash takes its partitions back at once, instead of
-        // waiting out the dead member's session (45 s without commands); a second executor for the node is fenced
-        props.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "pmig-executor-" + node);
+        props.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-commands");
         consumer = new KafkaConsumer<>(props, new StringDeserializer(), Topic.COMMANDS.<MigrationCommand>serde().deserializer());
+        relay = new KafkaProducer<>(relayProperties(), new StringSerializer(), Topic.COMMANDS.<MigrationCommand>serde().serializer());
         if (exported != null) {
             exported.bind(consumer);
         }
         Gauge.builder("pmig.executor.workloads", workloads, w -> w.ids().size())
                 .description("Workloads this node manages").register(meters.registry());
+        FunctionCounter.builder("pmig.executor.command.records.read", commandRecordsRead, AtomicLong::get)
+                .description("Records of pmig.commands this executor read: its node's partition only, not the whole topic")
+                .register(meters.registry());
         Gauge.builder("pmig.executor.migrations.in.progress", migrating, Set::size)
                 .description("Migrations this node takes part in right now, as source or destination")
                 .register(meters.registry());
@@ -279,20 +307,70 @@ public final class NodeExecutor implements AutoCloseable {
         return assigned.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    private Properties relayProperties() {
+        Properties props = new Properties();
+        props.putAll(config.kafka());
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        props.put(ProducerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-relay");
+        return props;
+    }
+
+    /**
+     * The partitions of pmig.commands this node reads: the one its id hashes to now, and any it hashed to before in
+     * this run (after partitions are added, producers with older metadata may still write to the old one for a while).
+     */
+    private void assignOwnPartition() {
+        int partitions = consumer.partitionsFor(Topic.COMMANDS.topicName()).size();
+        TopicPartition own = new TopicPartition(Topic.COMMANDS.topicName(), CommandRouting.partition(node, partitions));
+        if (ownPartitions.add(own)) {
+            if (ownPartitions.size() > 1) {
+                log.warn("{} now has {} partitions: {} reads partition {} too", Topic.COMMANDS.topicName(), partitions,
+                        node, own.partition());
+            }
+            consumer.assign(List.copyOf(ownPartitions));
+        }
+        partitionsCheckedAt = System.nanoTime();
+    }
+
+    /** Records of pmig.commands this executor has read (all of them addressed to its partition's nodes). */
+    public long commandRecordsRead() {
+        return commandRecordsRead.get();
+    }
+
+    /** Records of pmig.events this executor's peer-event reader has read (the partitions of its watched keys only). */
+    public long eventRecordsRead() {
+        return services.peers().recordsRead();
+    }
+
+    /** The partitions of pmig.events this executor reads right now. */
+    public Set<TopicPartition> eventPartitions() {
+        return services.peers().partitions();
+    }
+
+    /** The partitions of pmig.commands this executor reads. */
+    public Set<TopicPartition> commandPartitions() {
+        return Set.copyOf(ownPartitions);
+    }
+
     private void consumeCommands() {
         MDC.put("node", node);
         try {
-            consumer.subscribe(List.of(Topic.COMMANDS.topicName()), new ConsumerRebalanceListener() {
-                @Override
-                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-                }
-
-                @Override
-                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-                    assigned.countDown();
-                }
-            });
             while (running) {
+                if (ownPartitions.isEmpty() || System.nanoTime() - partitionsCheckedAt > PARTITION_CHECK.toNanos()) {
+                    try {
+                        assignOwnPartition();
+                        assigned.countDown();
+                    } catch (WakeupException e) {
+                        throw e;
+                    } catch (org.apache.kafka.common.KafkaException e) {
+                        partitionsCheckedAt = System.nanoTime();
+                        log.warn("cannot read the partitions of {}: {}", Topic.COMMANDS.topicName(), e.toString());
+                        if (ownPartitions.isEmpty()) {
+                            continue; // partitionsFor waited its default.api.timeout.ms already
+                        }
+                    }
+                }
                 ConsumerRecords<String, MigrationCommand> records;
                 try {
                     records = consumer.poll(Duration.ofMillis(200));
@@ -300,8 +378,11 @@ public final class NodeExecutor implements AutoCloseable {
                     deadLetters.skip(consumer, e); // else every later poll fails on the same record
                     continue;
                 }
+                commandRecordsRead.addAndGet(records.count());
                 for (ConsumerRecord<String, MigrationCommand> record : records) {
-                    if (record.value() == null || fenced) {
+                    // a record not addressed to this node (another node sharing the partition, or written before
+                    // commands were keyed by node) is not this node's to act on
+                    if (record.value() == null || fenced || !node.equals(record.key())) {
                         continue;
                     }
                     try {
@@ -316,15 +397,13 @@ public final class NodeExecutor implements AutoCloseable {
             }
         } catch (WakeupException e) {
             // closing
-        } catch (org.apache.kafka.common.errors.FencedInstanceIdException e) {
-            log.error("another executor started for node {} and took over pmig.commands; this one acts on no more "
-                    + "commands (run one executor per node)", node);
         } finally {
             consumer.close();
             deadLetters.close();
         }
     }
 
+    /** Acts on a command addressed to this node: as its source, or as the destination of a MIGRATE its source forwarded. */
     void handle(MigrationCommand command) throws IOException, InterruptedException {
         boolean source = node.equals(Objects.toString(command.getSourceNode(), null));
         boolean destination = node.equals(Objects.toString(command.getDestinationNode(), null));
@@ -506,6 +585,11 @@ public final class NodeExecutor implements AutoCloseable {
         } finally {
             MDC.remove("migration");
         }
+        // this migration's events are in its workload's partition of pmig.events: read it while the migration runs
+        PeerEvents.Watch events = services.peers().watch(id, command.getIssuedAtMs());
+        if (source) {
+            forwardToDestination(command);
+        }
         migrations.execute(() -> {
             MDC.put("node", node);
             MDC.put("migration", command.getCommandId());
@@ -534,10 +618,25 @@ public final class NodeExecutor implements AutoCloseable {
                 log.error("migration of {} failed on {}: {}", id, node, e.toString(), e);
             } finally {
                 migrating.remove(id);
+                events.close();
                 if (slot) {
                     migrationSlots.release();
                 }
                 MDC.remove("migration");
+            }
+        });
+    }
+
+    /**
+     * The destination reads only its own partition: the source hands it the command once it has taken it on. The
+     * destination waits for this source's ACCEPTED before anything, as it always did; if the copy is lost the source
+     * sees no PREPARED and gives up before anything is frozen.
+     */
+    private void forwardToDestination(MigrationCommand command) {
+        relay.send(CommandRouting.toDestination(command), (metadata, e) -> {
+            if (e != null) {
+                log.error("cannot forward {} to its destination {}: {}; it will not prepare", command.getCommandId(),
+                        command.getDestinationNode(), e.toString());
             }
         });
     }
@@ -694,6 +793,9 @@ public final class NodeExecutor implements AutoCloseable {
         }
         if (services != null && config.killWorkloadsOnExit()) {
             stopAllWorkloads();
+        }
+        if (relay != null) {
+            relay.close(Duration.ofSeconds(10));
         }
         if (services != null) {
             services.exits().close();

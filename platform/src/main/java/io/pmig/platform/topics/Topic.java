@@ -25,7 +25,11 @@ public enum Topic {
             Map.of(TopicConfig.RETENTION_MS_CONFIG, String.valueOf(7L * 24 * 3600 * 1000))),
     SCORES("pmig.scores", NodeScore.class, "node id", 6,
             Map.of(TopicConfig.RETENTION_MS_CONFIG, String.valueOf(24L * 3600 * 1000))),
-    COMMANDS("pmig.commands", MigrationCommand.class, "workload id", 3, Map.of()),
+    /**
+     * Keyed by the node that acts on a command (CommandRouting); each executor reads only its node's partition, so
+     * more partitions mean a smaller share per executor. A topic created before keeps its count (see the README).
+     */
+    COMMANDS("pmig.commands", MigrationCommand.class, "node id (the command's addressee)", 24, Map.of()),
     EVENTS("pmig.events", MigrationEvent.class, "workload id", 3, Map.of()),
     MODELS("pmig.models", ModelUpdate.class, "model name", 1,
             Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,

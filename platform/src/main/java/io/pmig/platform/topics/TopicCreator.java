@@ -40,11 +40,10 @@ public final class TopicCreator {
      */
     static void awaitLeadersServing(Admin admin) throws ExecutionException, TimeoutException, InterruptedException {
         Map<TopicPartition, OffsetSpec> every = new HashMap<>();
-        for (Topic topic : Topic.values()) {
-            for (int partition = 0; partition < topic.partitions(); partition++) {
-                every.put(new TopicPartition(topic.topicName(), partition), OffsetSpec.latest());
-            }
-        }
+        // the partitions each topic has, not those a new one gets: a cluster's topics may predate a catalogue change
+        List<String> names = Arrays.stream(Topic.values()).map(Topic::topicName).toList();
+        admin.describeTopics(names).allTopicNames().get(60, TimeUnit.SECONDS).forEach((name, description) ->
+                description.partitions().forEach(p -> every.put(new TopicPartition(name, p.partition()), OffsetSpec.latest())));
         admin.listOffsets(every).all().get(60, TimeUnit.SECONDS);
     }
 

@@ -39,4 +39,19 @@ class TopicCreatorTest {
             }
         }
     }
+
+    /** A cluster whose pmig.commands predates the 24-partition layout (3 partitions) keeps it, and every role still starts. */
+    @Test
+    void aTopicCreatedWithFewerPartitionsThanTheCatalogueNamesIsKeptAsItIs() throws Exception {
+        try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
+            Properties props = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
+            try (Admin admin = Admin.create(props)) {
+                admin.createTopics(java.util.List.of(new org.apache.kafka.clients.admin.NewTopic(Topic.COMMANDS.topicName(),
+                        java.util.Optional.of(3), java.util.Optional.empty()))).all().get();
+                TopicCreator.ensureTopics(props);
+                assertEquals(3, admin.describeTopics(java.util.List.of(Topic.COMMANDS.topicName())).allTopicNames().get()
+                        .get(Topic.COMMANDS.topicName()).partitions().size());
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.AnalyticsMeters;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
+import io.pmig.platform.commands.CommandRouting;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.DecisionReason;
 import io.pmig.schemas.MigrationCommand;
@@ -243,7 +244,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         inFlight.put(command.getCommandId().toString(), new InFlightMove(command.getCommandId().toString(),
                 workload.workloadId(), plan.sourceNode(), plan.destinationNode(), now, workload.cpuCores(), workload.rssBytes()));
         log.info("issuing {}: {}", command.getCommandId(), command.getReason().getText());
-        context.forward(new Record<>(workload.workloadId(), command, now));
+        context.forward(new Record<>(CommandRouting.addressee(command), command, now)); // the source's partition
     }
 
     private Map<String, NodeView> views() {

@@ -20,8 +20,10 @@ import java.util.stream.Collectors;
  *
  * <p>Rules, in order:
  * <ol>
- *   <li>the cluster-wide cap on migrations in flight; the source is not in its node cooldown and has no move
- *       off it in flight;</li>
+ *   <li>the budget of the source's cell ({@link Cells}) on migrations in flight - {@value AnalyticsConfig#CELL_BUDGET_FRACTION}
+ *       of the cell's nodes up, at least {@value AnalyticsConfig#MAX_CONCURRENT_MIGRATIONS}; the source is not in its node
+ *       cooldown and has fewer than {@value AnalyticsConfig#MAX_OUT_PER_NODE} moves off it in flight. A move whose source
+ *       or destination is DOWN (or silent for the node-down time) counts against nothing: its executor may never answer;</li>
  *   <li>candidates are migratable, not in flight and not in their cooldown;</li>
  *   <li><b>a move must help</b>: it must relieve the source by at least its excess over the threshold rule's
  *       CPU and memory thresholds, on the source's latest figures extrapolated by their rising slopes over
@@ -31,7 +33,8 @@ import java.util.stream.Collectors;
  *   <li><b>cost</b>: of the candidates that help, the cheapest by the cost model (fixed outage + outage per MiB
  *       of RSS, {@link AnalyticsConfig#estimatedDowntimeMs}) is tried first, then the next; none above
  *       {@value AnalyticsConfig#MAX_DOWNTIME_MS};</li>
- *   <li>destinations are other UP nodes that reported a window within the node-down time of this one, outside their destination cooldown (they took part in no migration
+ *   <li>destinations are other UP nodes of the source's cell, with fewer than {@value AnalyticsConfig#MAX_IN_PER_NODE}
+ *       moves to them in flight, that reported a window within the node-down time of this one, outside their destination cooldown (they took part in no migration
  *       recently) with room after the move (CPU and memory within the destination limits, counting every
  *       reservation on them: moves in flight and moves completed but not yet in their reports), excluding every
  *       node the workload left within the return cooldown;</li>
@@ -45,9 +48,11 @@ import java.util.stream.Collectors;
 public final class MigrationPlanner {
 
     private final AnalyticsConfig config;
+    private final Cells cells;
 
     public MigrationPlanner(AnalyticsConfig config) {
         this.config = config;
+        this.cells = new Cells(config.cells());
     }
 
     /** What a move must relieve on a source: cores and bytes, and the words for it. */
@@ -65,17 +70,28 @@ public final class MigrationPlanner {
     public MigrationPlan plan(NodeView source, Collection<NodeView> cluster, Collection<InFlightMove> moves,
                               Map<String, WorkloadHistory> history, long nowMs) {
         String sourceId = source.nodeId();
-        List<InFlightMove> inFlight = moves.stream().filter(InFlightMove::inFlight).toList();
-        if (inFlight.size() >= config.maxConcurrentMigrations()) {
-            return MigrationPlan.rejected(sourceId, "cluster cap of " + config.maxConcurrentMigrations()
-                    + " concurrent migrations reached");
+        Set<String> down = cluster.stream().filter(view -> isDown(view, nowMs)).map(NodeView::nodeId).collect(Collectors.toSet());
+        // a move whose source or destination is DOWN holds no slot: its executor is silent, it may never report an end
+        List<InFlightMove> inFlight = moves.stream().filter(InFlightMove::inFlight)
+                .filter(move -> !down.contains(move.sourceNode()) && !down.contains(move.destinationNode())).toList();
+        // reservations: live moves, and completed ones not yet in their destination's reports
+        List<InFlightMove> reserved = moves.stream().filter(move -> !move.inFlight() || inFlight.contains(move)).toList();
+        String cell = cells.cellOf(sourceId);
+        long cellNodes = cluster.stream().filter(view -> !down.contains(view.nodeId()) && cells.cellOf(view.nodeId()).equals(cell)).count();
+        int budget = cellBudget(cellNodes);
+        long cellMoves = inFlight.stream().filter(move -> cells.cellOf(move.sourceNode()).equals(cell)).count();
+        if (cellMoves >= budget) {
+            return MigrationPlan.rejected(sourceId, (config.cells() == 1 ? "cluster" : "cell " + cell) + " budget of "
+                    + budget + " concurrent migrations reached (" + cellNodes + " nodes up)");
         }
         if (source.lastMigrationMs() >= 0 && nowMs - source.lastMigrationMs() < config.nodeCooldownMs()) {
             return MigrationPlan.rejected(sourceId, "node cooldown: took part in a migration "
                     + (nowMs - source.lastMigrationMs()) + " ms ago");
         }
-        if (inFlight.stream().anyMatch(move -> move.sourceNode().equals(sourceId))) {
-            return MigrationPlan.rejected(sourceId, "a move off this node is still in flight");
+        long out = inFlight.stream().filter(move -> move.sourceNode().equals(sourceId)).count();
+        if (out >= config.maxOutPerNode()) {
+            return MigrationPlan.rejected(sourceId, out == 1 ? "a move off this node is still in flight"
+                    : out + " moves off this node are in flight (" + AnalyticsConfig.MAX_OUT_PER_NODE + ")");
         }
         Set<String> movingWorkloads = inFlight.stream().map(InFlightMove::workloadId).collect(Collectors.toSet());
         List<WorkloadLoad> candidates = source.report().workloads().stream()
@@ -101,12 +117,15 @@ public final class MigrationPlanner {
                     "no move would help: a move must relieve %s, the largest candidate %s has %.2f cores and %d MiB; not moving",
                     need.text(), largest.workloadId(), largest.cpuCores(), largest.rssBytes() >> 20));
         }
+        Map<String, Long> incoming = inFlight.stream().collect(Collectors.groupingBy(InFlightMove::destinationNode, Collectors.counting()));
         List<NodeReport> destinations = cluster.stream()
                 .filter(view -> !view.nodeId().equals(sourceId))
                 .filter(view -> view.report().state() == NodeState.UP)
                 // a node whose last window ended long before the source's is silent, even if not marked DOWN yet
                 .filter(view -> source.report().windowEndMs() - view.report().windowEndMs() <= config.nodeDownAfterMs())
                 .filter(view -> view.lastMigrationMs() < 0 || nowMs - view.lastMigrationMs() >= config.destinationCooldownMs())
+                .filter(view -> cells.cellOf(view.nodeId()).equals(cell))
+                .filter(view -> incoming.getOrDefault(view.nodeId(), 0L) < config.maxInPerNode())
                 .map(NodeView::report)
                 .sorted(Comparator.comparing(NodeReport::nodeId))
                 .toList();
@@ -117,7 +136,7 @@ public final class MigrationPlanner {
                 tooCostly.add(workload.workloadId());
                 continue;
             }
-            MigrationPlan move = destination(sourceReport, workload, destinations, moves, history.get(workload.workloadId()),
+            MigrationPlan move = destination(sourceReport, workload, destinations, reserved, history.get(workload.workloadId()),
                     nowMs, downtimeMs, need);
             if (move != null) {
                 return move;
@@ -126,6 +145,16 @@ public final class MigrationPlanner {
         return MigrationPlan.rejected(sourceId, (tooCostly.isEmpty() ? "" : "outage over " + config.maxDowntimeMs()
                 + " ms for " + tooCostly + "; ") + "no UP node outside its destination cooldown has room for any of "
                 + helping.stream().map(WorkloadLoad::workloadId).filter(id -> !tooCostly.contains(id)).toList());
+    }
+
+    /** A cell's budget of migrations in flight: a fraction of its nodes up, never below the configured minimum. */
+    int cellBudget(long cellNodes) {
+        return (int) Math.max(config.maxConcurrentMigrations(), Math.ceil(config.cellBudgetFraction() * cellNodes));
+    }
+
+    /** DOWN, or silent for longer than the node-down time at this window end (not marked yet). */
+    private boolean isDown(NodeView view, long nowMs) {
+        return view.report().state() == NodeState.DOWN || nowMs - view.report().windowEndMs() > config.nodeDownAfterMs();
     }
 
     /**

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pmig.analytics.AnalyticsTopology;
+import io.pmig.analytics.decisions.Cells;
 import io.pmig.platform.inspect.RecordJson;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
@@ -22,8 +23,14 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
@@ -43,10 +50,13 @@ import org.slf4j.LoggerFactory;
 /**
  * Interactive queries over HTTP (JDK server, JSON), answering from any instance:
  * <ul>
- *   <li>{@code GET /nodes}: every node's latest features, score and state. Each instance holds the nodes
- *       of its own pmig.metrics partitions, so the receiving instance asks every instance that hosts
- *       {@value AnalyticsTopology#STATUS_STORE} (found through {@code application.server}) for its local
- *       part and merges them.</li>
+ *   <li>{@code GET /nodes[?state=hot&sort=score&limit=50&after=<node>&fields=full]}: the nodes' latest score and
+ *       state, filtered, ordered and paged ({@link NodeQuery}; {@code next} names the {@code after} of the next page).
+ *       Each instance holds the nodes of its own pmig.metrics partitions, so the receiving instance asks every
+ *       instance that hosts {@value AnalyticsTopology#STATUS_STORE} (found through {@code application.server}) for
+ *       its part with the same parameters - all at once, each with a {@link #PEER_TIMEOUT} timeout; one that does
+ *       not answer is listed under {@code unavailable} - and merges them.</li>
+ *   <li>{@code GET /cluster}: how many nodes are in each state, in the cluster and per cell ({@code analytics.cells}).</li>
  *   <li>{@code GET /nodes/{id}}: one node, answered by the instance that owns its partition
  *       ({@link KafkaStreams#queryMetadataForKey}), forwarded there if that is another instance.</li>
  *   <li>{@code GET /model}: the model this instance scores with.</li>
@@ -59,6 +69,8 @@ public final class NodeStatusServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodeStatusServer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final RecordJson RECORD_JSON = new RecordJson(0);
+    /** How long a query waits for another instance's part: a slow peer costs one query this much, not the whole answer. */
+    static final Duration PEER_TIMEOUT = Duration.ofSeconds(2);
 
     private final HttpServer server;
     private final ExecutorService executor = Executors.newFixedThreadPool(4, runnable -> {
@@ -66,10 +78,11 @@ public final class NodeStatusServer implements AutoCloseable {
         thread.setDaemon(true);
         return thread;
     });
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(PEER_TIMEOUT).build();
     private KafkaStreams streams;
     private HostInfo self;
     private Supplier<String> modelVersion;
+    private Cells cells = new Cells(1);
 
     /** Binds the port now (0 picks a free one) so that the address is known before Kafka Streams starts. */
     public NodeStatusServer(String host, int port) {
@@ -92,6 +105,12 @@ public final class NodeStatusServer implements AutoCloseable {
 
     /** Also serves {@code GET /metrics} (Prometheus) from metrics, unless null. */
     public void start(KafkaStreams streams, Supplier<String> modelVersion, RoleMetrics metrics) {
+        start(streams, modelVersion, metrics, new Cells(1));
+    }
+
+    /** The same, with the cells {@code GET /cluster} counts nodes in. */
+    public void start(KafkaStreams streams, Supplier<String> modelVersion, RoleMetrics metrics, Cells cells) {
+        this.cells = cells;
         this.streams = streams;
         this.modelVersion = modelVersion;
         server.setExecutor(executor);
@@ -100,6 +119,7 @@ public final class NodeStatusServer implements AutoCloseable {
         }
         server.createContext("/nodes", this::handleNodes);
         server.createContext("/model", this::handleModel);
+        server.createContext("/cluster", this::handleCluster);
         server.start();
         log.info("interactive queries on http://{}:{}/nodes", self.host(), self.port());
     }
@@ -120,9 +140,17 @@ public final class NodeStatusServer implements AutoCloseable {
                 return;
             }
             String path = exchange.getRequestURI().getPath();
-            boolean local = "scope=local".equals(exchange.getRequestURI().getQuery());
+            String rawQuery = exchange.getRequestURI().getRawQuery();
+            boolean local = rawQuery != null && List.of(rawQuery.split("&")).contains("scope=local");
             if (path.equals("/nodes") || path.equals("/nodes/")) {
-                respond(exchange, 200, local ? localNodes() : allNodes());
+                NodeQuery query;
+                try {
+                    query = NodeQuery.parse(rawQuery);
+                } catch (IllegalArgumentException e) {
+                    respond(exchange, 400, error(e.getMessage()));
+                    return;
+                }
+                respond(exchange, 200, local ? localNodes(query) : allNodes(query));
             } else {
                 String node = URLDecoder.decode(path.substring("/nodes/".length()), StandardCharsets.UTF_8);
                 oneNode(exchange, node, local);
@@ -135,38 +163,165 @@ public final class NodeStatusServer implements AutoCloseable {
         }
     }
 
-    private ObjectNode allNodes() {
-        Map<String, JsonNode> byNode = new TreeMap<>();
+    /** Every instance's part - this one's and the others', asked all at once - merged. */
+    private ObjectNode allNodes(NodeQuery query) {
+        Map<String, JsonNode> byNode = new HashMap<>();
+        long total = 0;
         ArrayNode unavailable = JSON.createArrayNode();
-        for (StreamsMetadata instance : streams.streamsMetadataForStore(AnalyticsTopology.STATUS_STORE)) {
-            JsonNode part;
-            if (instance.hostInfo().equals(self)) {
-                part = localNodes();
-            } else {
-                part = fetch(instance.hostInfo(), "/nodes?scope=local");
-                if (part == null) {
-                    unavailable.add(instance.hostInfo().host() + ":" + instance.hostInfo().port());
-                    continue;
-                }
+        for (Map.Entry<HostInfo, JsonNode> part : gather("/nodes?" + query.forPeer(), () -> localNodes(query)).entrySet()) {
+            if (part.getValue() == null) {
+                unavailable.add(part.getKey().host() + ":" + part.getKey().port());
+                continue;
             }
-            part.path("nodes").forEach(node -> byNode.put(node.path("nodeId").asText(), node));
+            total += part.getValue().path("total").asLong();
+            part.getValue().path("nodes").forEach(node -> byNode.put(node.path("nodeId").asText(), node));
+        }
+        List<JsonNode> page = query.firstOf(List.copyOf(byNode.values()));
+        ObjectNode body = JSON.createObjectNode();
+        body.put("answeredBy", self.host() + ":" + self.port());
+        body.set("unavailable", unavailable);
+        body.put("total", total);
+        body.putArray("nodes").addAll(page);
+        if (!query.byScore() && total > page.size()) {
+            body.put("next", page.get(page.size() - 1).path("nodeId").asText());
+        } else {
+            body.putNull("next");
+        }
+        return body;
+    }
+
+    /** This instance's nodes that match, the first {@code limit} in the query's order; {@code total} counts every match. */
+    private ObjectNode localNodes(NodeQuery query) {
+        List<NodeScore> matching = new ArrayList<>();
+        try (KeyValueIterator<String, NodeScore> all = statusStore().all()) {
+            all.forEachRemaining(entry -> {
+                if (entry.value != null && query.matches(entry.value)) {
+                    matching.add(entry.value);
+                }
+            });
+        }
+        Comparator<NodeScore> byId = Comparator.comparing(NodeScore::getNodeId);
+        matching.sort(query.byScore() ? Comparator.comparingDouble((NodeScore n) -> -n.getScore()).thenComparing(byId) : byId);
+        ObjectNode body = JSON.createObjectNode();
+        body.put("answeredBy", self.host() + ":" + self.port());
+        body.put("total", matching.size());
+        ArrayNode nodes = body.putArray("nodes");
+        for (NodeScore score : matching.subList(0, Math.min(query.limit(), matching.size()))) {
+            nodes.add(query.full() ? RECORD_JSON.toJson(score) : compact(score));
+        }
+        return body;
+    }
+
+    /** What a list of many nodes needs of each: about 150 bytes instead of every feature. */
+    static ObjectNode compact(NodeScore score) {
+        ObjectNode node = JSON.createObjectNode().put("nodeId", score.getNodeId()).put("state", score.getState().name())
+                .put("score", score.getScore()).put("windowEndMs", score.getWindowEndMs());
+        Double cpu = score.getFeatures().get("cpu_last");
+        Double mem = score.getFeatures().get("mem_fraction_last");
+        if (cpu != null) {
+            node.put("cpu", cpu);
+        }
+        if (mem != null) {
+            node.put("mem", mem);
+        }
+        return node;
+    }
+
+    private void handleCluster(HttpExchange exchange) throws IOException {
+        try {
+            String rawQuery = exchange.getRequestURI().getRawQuery();
+            respond(exchange, 200, "scope=local".equals(rawQuery) ? localCluster() : cluster());
+        } catch (InvalidStateStoreException e) {
+            respond(exchange, 503, error("state not queryable right now (rebalancing?): " + e.getMessage()));
+        } catch (RuntimeException e) {
+            log.warn("query {} failed", exchange.getRequestURI(), e);
+            respond(exchange, 500, error(e.toString()));
+        }
+    }
+
+    /** Counts of this instance's nodes: in each state, and per cell. */
+    private ObjectNode localCluster() {
+        Map<String, Long> byState = new TreeMap<>();
+        Map<String, Map<String, Long>> byCell = new TreeMap<>();
+        try (KeyValueIterator<String, NodeScore> all = statusStore().all()) {
+            all.forEachRemaining(entry -> {
+                if (entry.value != null) {
+                    String state = entry.value.getState().name();
+                    byState.merge(state, 1L, Long::sum);
+                    Map<String, Long> cell = byCell.computeIfAbsent(cells.cellOf(entry.key), c -> new TreeMap<>());
+                    cell.merge("nodes", 1L, Long::sum);
+                    cell.merge(state, 1L, Long::sum);
+                }
+            });
+        }
+        ObjectNode body = JSON.createObjectNode();
+        body.put("nodes", byState.values().stream().mapToLong(Long::longValue).sum());
+        body.set("byState", JSON.valueToTree(byState));
+        body.set("cells", JSON.valueToTree(byCell));
+        return body;
+    }
+
+    private ObjectNode cluster() {
+        Map<String, Long> byState = new TreeMap<>();
+        Map<String, Map<String, Long>> byCell = new TreeMap<>();
+        long nodes = 0;
+        ArrayNode unavailable = JSON.createArrayNode();
+        for (Map.Entry<HostInfo, JsonNode> part : gather("/cluster?scope=local", this::localCluster).entrySet()) {
+            if (part.getValue() == null) {
+                unavailable.add(part.getKey().host() + ":" + part.getKey().port());
+                continue;
+            }
+            nodes += part.getValue().path("nodes").asLong();
+            part.getValue().path("byState").properties().forEach(e -> byState.merge(e.getKey(), e.getValue().asLong(), Long::sum));
+            part.getValue().path("cells").properties().forEach(cell -> cell.getValue().properties().forEach(e ->
+                    byCell.computeIfAbsent(cell.getKey(), c -> new TreeMap<>()).merge(e.getKey(), e.getValue().asLong(), Long::sum)));
         }
         ObjectNode body = JSON.createObjectNode();
         body.put("answeredBy", self.host() + ":" + self.port());
         body.set("unavailable", unavailable);
-        ArrayNode nodes = body.putArray("nodes");
-        byNode.values().forEach(nodes::add);
+        body.put("nodes", nodes);
+        body.set("byState", JSON.valueToTree(byState));
+        body.set("cells", JSON.valueToTree(byCell));
         return body;
     }
 
-    private ObjectNode localNodes() {
-        ObjectNode body = JSON.createObjectNode();
-        body.put("answeredBy", self.host() + ":" + self.port());
-        ArrayNode nodes = body.putArray("nodes");
-        try (KeyValueIterator<String, NodeScore> all = statusStore().all()) {
-            all.forEachRemaining(entry -> nodes.add(RECORD_JSON.toJson(entry.value)));
+    /**
+     * Asks every instance that hosts the status store for its part, the others all at once over HTTP and this one
+     * directly; an instance that does not answer within {@link #PEER_TIMEOUT} maps to null.
+     */
+    private Map<HostInfo, JsonNode> gather(String pathAndQuery, Supplier<JsonNode> local) {
+        Map<HostInfo, CompletableFuture<JsonNode>> asked = new LinkedHashMap<>();
+        for (StreamsMetadata instance : streams.streamsMetadataForStore(AnalyticsTopology.STATUS_STORE)) {
+            if (!instance.hostInfo().equals(self)) {
+                asked.put(instance.hostInfo(), fetchAsync(instance.hostInfo(), pathAndQuery));
+            }
         }
-        return body;
+        Map<HostInfo, JsonNode> parts = new LinkedHashMap<>();
+        parts.put(self, local.get());
+        asked.forEach((host, answer) -> parts.put(host, answer.join()));
+        return parts;
+    }
+
+    private CompletableFuture<JsonNode> fetchAsync(HostInfo host, String pathAndQuery) {
+        URI uri = URI.create("http://" + host.host() + ":" + host.port() + pathAndQuery);
+        return client.sendAsync(HttpRequest.newBuilder(uri).timeout(PEER_TIMEOUT).GET().build(),
+                        HttpResponse.BodyHandlers.ofByteArray())
+                .thenApply(response -> {
+                    if (response.statusCode() != 200) {
+                        log.warn("{} answered {}", uri, response.statusCode());
+                        return (JsonNode) null;
+                    }
+                    try {
+                        return JSON.readTree(response.body());
+                    } catch (IOException e) {
+                        log.warn("{} answered what is not JSON: {}", uri, e.toString());
+                        return null;
+                    }
+                })
+                .exceptionally(e -> {
+                    log.warn("cannot reach {}: {}", uri, e.toString());
+                    return null;
+                });
     }
 
     private void oneNode(HttpExchange exchange, String node, boolean local) throws IOException {
@@ -207,7 +362,7 @@ public final class NodeStatusServer implements AutoCloseable {
     private JsonNode fetch(HostInfo host, String pathAndQuery) {
         URI uri = URI.create("http://" + host.host() + ":" + host.port() + pathAndQuery);
         try {
-            HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).GET().build(),
+            HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(uri).timeout(PEER_TIMEOUT).GET().build(),
                     HttpResponse.BodyHandlers.ofByteArray());
             if (response.statusCode() != 200 && response.statusCode() != 404) {
                 log.warn("{} answered {}", uri, response.statusCode());
@@ -230,7 +385,7 @@ public final class NodeStatusServer implements AutoCloseable {
     }
 
     private static void respond(HttpExchange exchange, int status, JsonNode body) throws IOException {
-        byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body);
+        byte[] bytes = JSON.writeValueAsBytes(body); // compact: a list of many nodes is mostly whitespace pretty-printed
         exchange.getResponseHeaders().set("Content-Type", "application/json");
         exchange.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = exchange.getResponseBody()) {

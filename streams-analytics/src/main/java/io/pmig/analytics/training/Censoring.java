@@ -50,8 +50,11 @@ public record Censoring(Map<String, List<Interval>> byNode) {
             }
         }
         Map<String, List<Interval>> byNode = new TreeMap<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
         for (MigrationCommand command : commands) {
-            if (command.getKind() != CommandKind.MIGRATE || command.getSourceNode() == null) {
+            // a MIGRATE is on the topic twice: as issued, and its source's copy for the destination (CommandRouting)
+            if (command.getKind() != CommandKind.MIGRATE || command.getSourceNode() == null
+                    || !seen.add(command.getCommandId().toString())) {
                 continue;
             }
             String id = command.getCommandId().toString();

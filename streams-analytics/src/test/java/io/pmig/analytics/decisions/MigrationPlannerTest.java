@@ -233,4 +233,112 @@ class MigrationPlannerTest {
         InFlightMove completed = legacy.completed(9);
         assertEquals(completed, moves.deserialize("t", moves.serialize("t", completed)));
     }
+
+    /** {@code count} idle UP nodes named {@code prefix0..}, the source first. */
+    private static List<NodeView> clusterOf(NodeView source, String prefix, int count) {
+        List<NodeView> cluster = new java.util.ArrayList<>(List.of(source));
+        for (int i = 0; i < count; i++) {
+            cluster.add(idle(prefix + i));
+        }
+        return cluster;
+    }
+
+    private static InFlightMove move(String id, String from, String to) {
+        return new InFlightMove(id, "w-" + id, from, to, NOW - 1_000, 0.1, 0);
+    }
+
+    @Test
+    void theBudgetOfMigrationsInFlightIsAFractionOfTheCellsNodesNeverBelowTheConfiguredMinimum() {
+        assertEquals(2, planner.cellBudget(3), "small cells keep the old cap of 2");
+        assertEquals(2, planner.cellBudget(200));
+        assertEquals(3, planner.cellBudget(201), "1 % of 201, rounded up");
+        assertEquals(100, planner.cellBudget(10_000));
+
+        List<NodeView> cluster = clusterOf(source, "n", 299); // 300 nodes: a budget of 3
+        List<InFlightMove> two = List.of(move("m1", "n1", "n2"), move("m2", "n3", "n4"));
+        assertTrue(planner.plan(source, cluster, two, Map.of(), NOW).isMove(), "2 of 3 in flight");
+        List<InFlightMove> three = List.of(move("m1", "n1", "n2"), move("m2", "n3", "n4"), move("m3", "n5", "n6"));
+        MigrationPlan full = planner.plan(source, cluster, three, Map.of(), NOW);
+        assertFalse(full.isMove());
+        assertEquals("cluster budget of 3 concurrent migrations reached (300 nodes up)", full.rejection());
+    }
+
+    @Test
+    void aMoveWhoseNodeIsDownHoldsNoSlotAndHoldsOneAgainIfTheNodeComesBack() {
+        MigrationPlanner capOne = new MigrationPlanner(AnalyticsConfig.of(Map.of(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "1")));
+        InFlightMove stuck = move("m1", "x", "y");
+        NodeView b = idle("b");
+        NodeView xUp = idle("x");
+        assertFalse(capOne.plan(source, List.of(source, b, xUp, idle("y")), List.of(stuck), Map.of(), NOW).isMove(),
+                "x is up: its move holds the only slot");
+        NodeView xDown = node("x", NodeState.DOWN, 0);
+        assertEquals("b", capOne.plan(source, List.of(source, b, xDown, idle("y")), List.of(stuck), Map.of(), NOW).destinationNode(),
+                "x is DOWN: its silent executor holds no slot");
+        NodeReport old = xUp.report();
+        long downAfter = AnalyticsConfig.defaults().nodeDownAfterMs();
+        NodeView xSilent = new NodeView(new NodeReport("x", old.windowStartMs() - downAfter - 1, old.windowEndMs() - downAfter - 1,
+                NodeState.UP, old.score(), false, old.scorer(), null, Map.of(), old.cpuCapacity(), old.memCapacityBytes(),
+                old.cpuUsedCores(), old.memUsedBytes(), List.of()), 0, -1);
+        assertTrue(capOne.plan(source, List.of(source, b, xSilent, idle("y")), List.of(stuck), Map.of(), NOW).isMove(),
+                "x silent for longer than the node-down time, not yet marked DOWN: no slot either");
+        NodeView yDown = node("y", NodeState.DOWN, 0);
+        assertTrue(capOne.plan(source, List.of(source, b, xUp, yDown), List.of(stuck), Map.of(), NOW).isMove(),
+                "the destination DOWN frees the slot too");
+    }
+
+    @Test
+    void aNodeWithAsManyMovesToItInFlightAsItsInCapIsNoDestination() {
+        NodeView b = node("b", NodeState.UP, 0.2);
+        NodeView c = node("c", NodeState.UP, 0.8);
+        AnalyticsConfig roomy = AnalyticsConfig.of(Map.of(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "10"));
+        MigrationPlanner planner = new MigrationPlanner(roomy);
+        assertEquals("b", planner.plan(source, List.of(source, b, c), List.of(move("m1", "x", "b")), Map.of(), NOW).destinationNode());
+        List<InFlightMove> twoToB = List.of(move("m1", "x", "b"), move("m2", "z", "b"));
+        assertEquals("c", planner.plan(source, List.of(source, b, c), twoToB, Map.of(), NOW).destinationNode(),
+                "b has " + roomy.maxInPerNode() + " incoming moves in flight");
+    }
+
+    @Test
+    void aSourceMayHaveAsManyMovesOffItInFlightAsItsOutCap() {
+        List<InFlightMove> oneOff = List.of(move("m1", "a", "c"));
+        MigrationPlan plan = planner.plan(source, List.of(source, idle("b"), idle("c")), oneOff, Map.of(), NOW);
+        assertEquals("a move off this node is still in flight", plan.rejection());
+        MigrationPlanner two = new MigrationPlanner(AnalyticsConfig.of(Map.of(AnalyticsConfig.MAX_OUT_PER_NODE, "2")));
+        assertEquals("b", two.plan(source, List.of(source, idle("b"), idle("c")), oneOff, Map.of(), NOW).destinationNode());
+    }
+
+    @Test
+    void withCellsAWorkloadMovesOnlyWithinItsCellAndEachCellSpendsItsOwnBudget() {
+        AnalyticsConfig fourCells = AnalyticsConfig.of(Map.of(AnalyticsConfig.CELLS, "4", AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "1"));
+        MigrationPlanner planner = new MigrationPlanner(fourCells);
+        Cells cells = new Cells(4);
+        List<NodeView> cluster = clusterOf(source, "n", 40);
+        String home = cells.cellOf("a");
+        MigrationPlan plan = planner.plan(source, cluster, List.of(), Map.of(), NOW);
+        assertTrue(plan.isMove(), plan.rejection());
+        assertEquals(home, cells.cellOf(plan.destinationNode()), "destination in a's cell");
+
+        String sameCell = cluster.stream().map(NodeView::nodeId).filter(n -> !n.equals("a") && cells.cellOf(n).equals(home))
+                .findFirst().orElseThrow();
+        String otherCell = cluster.stream().map(NodeView::nodeId).filter(n -> !cells.cellOf(n).equals(home)).findFirst().orElseThrow();
+        assertTrue(planner.plan(source, cluster, List.of(move("m1", otherCell, otherCell + "x")), Map.of(), NOW).isMove(),
+                "another cell's move spends that cell's budget");
+        MigrationPlan full = planner.plan(source, cluster, List.of(move("m1", sameCell, "elsewhere")), Map.of(), NOW);
+        assertEquals("cell " + home + " budget of 1 concurrent migrations reached (" + cluster.stream()
+                .filter(v -> cells.cellOf(v.nodeId()).equals(home)).count() + " nodes up)", full.rejection());
+    }
+
+    @Test
+    void cellsAreAStableHashOfTheNodeIdUnlessALabelNamesThem() {
+        Cells cells = new Cells(8, Map.of("rack-node", "rack-a"));
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < 1000; i++) {
+            String cell = cells.cellOf("node-" + i);
+            assertEquals(cell, new Cells(8).cellOf("node-" + i), "the same on every instance");
+            seen.add(cell);
+        }
+        assertEquals(8, seen.size(), "1000 nodes spread over all 8 cells");
+        assertEquals("rack-a", cells.cellOf("rack-node"));
+        assertEquals("cell-0", new Cells(1).cellOf("anything"));
+    }
 }

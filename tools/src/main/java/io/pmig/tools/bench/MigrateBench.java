@@ -40,7 +40,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -335,7 +334,7 @@ public final class MigrateBench implements Callable<Integer> {
                 .setNetwork(segment != null ? NetworkIdentity.OWN : NetworkIdentity.NODE)
                 .setWorkloadId(workloadId).setSourceNode(source).setDestinationNode(destination).setMode(mode)
                 .setArgv(argv).setIssuedBy("bench"), System.currentTimeMillis(), CommandDeadline.OPERATOR_TTL).build();
-        commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), workloadId, command)).get();
+        commands.send(io.pmig.platform.commands.CommandRouting.record(command)).get();
         return commandId;
     }
 

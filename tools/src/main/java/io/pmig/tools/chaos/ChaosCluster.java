@@ -365,7 +365,7 @@ final class ChaosCluster implements AutoCloseable {
 
     void send(MigrationCommand command) throws InterruptedException {
         try {
-            commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), command.getWorkloadId(), command))
+            commands.send(io.pmig.platform.commands.CommandRouting.record(command))
                     .get(90, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot send " + command.getKind() + " " + command.getCommandId() + ": " + e, e);

@@ -1,0 +1,83 @@
+package io.pmig.executor.events;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.platform.testing.SharedBroker;
+import io.pmig.platform.topics.Topic;
+import io.pmig.platform.topics.TopicCreator;
+import io.pmig.schemas.MigrationEvent;
+import io.pmig.schemas.Phase;
+import io.pmig.schemas.PhaseTimings;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+
+/** A node reads only the partitions of pmig.events its watches name, and misses no event of a watched key. */
+class PeerEventsTest {
+
+    private final String run = "peer-" + UUID.randomUUID().toString().substring(0, 8);
+
+    private static MigrationEvent event(String migrationId, String workload, String node, Phase phase) {
+        return MigrationEvent.newBuilder().setCommandId(migrationId).setMigrationId(migrationId).setWorkloadId(workload)
+                .setNode(node).setPhase(phase).setTimings(PhaseTimings.newBuilder().build())
+                .setTimestampMs(System.currentTimeMillis()).build();
+    }
+
+    private static void publish(MigrationEvent event) throws Exception {
+        try (KafkaProducer<String, MigrationEvent> producer = new KafkaProducer<>(SharedBroker.clientProperties(),
+                new StringSerializer(), Topic.EVENTS.<MigrationEvent>serde().serializer())) {
+            producer.send(new ProducerRecord<>(Topic.EVENTS.topicName(), event.getWorkloadId(), event)).get();
+        }
+    }
+
+    @Test
+    void anAnswerPublishedBeforeTheWatchIsFoundAndNothingIsReadWithoutAWatch() throws Exception {
+        TopicCreator.ensureTopics(SharedBroker.clientProperties());
+        try (PeerEvents peers = new PeerEvents(SharedBroker.clientProperties(), run + "-me")) {
+            long issuedAt = System.currentTimeMillis();
+            String w = run + "-w";
+            publish(event(run + "-m", w, run + "-source", Phase.ACCEPTED)); // before this node looks
+            publish(event(run + "-other", run + "-elsewhere", run + "-x", Phase.ACCEPTED));
+            assertEquals(0, peers.recordsRead(), "no watch, nothing read");
+            assertEquals(Set.of(), peers.partitions());
+
+            // many watches come and go at once (each wakes the reader, possibly in the middle of seeking): none is lost
+            List<PeerEvents.Watch> churn = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                churn.add(peers.watch(run + "-churn-" + i, issuedAt));
+            }
+            try (PeerEvents.Watch watch = peers.watch(w, issuedAt)) {
+                churn.forEach(PeerEvents.Watch::close);
+                Optional<MigrationEvent> accepted = peers.await(run + "-m", e -> e.getPhase() == Phase.ACCEPTED, Duration.ofSeconds(30));
+                assertTrue(accepted.isPresent(), "the ACCEPTED published before the watch is read");
+                publish(event(run + "-m", w, run + "-source", Phase.ROLLED_BACK));
+                assertTrue(peers.await(run + "-m", e -> e.getPhase() == Phase.ROLLED_BACK, Duration.ofSeconds(30)).isPresent(),
+                        "and what follows");
+            }
+        }
+    }
+
+    @Test
+    void aKeyWatchedAgainAfterItsPartitionWasDroppedIsReadAgain() throws Exception {
+        TopicCreator.ensureTopics(SharedBroker.clientProperties());
+        try (PeerEvents peers = new PeerEvents(SharedBroker.clientProperties(), run + "-me")) {
+            for (int round = 0; round < 3; round++) {
+                String w = run + "-w" + round;
+                long issuedAt = System.currentTimeMillis();
+                try (PeerEvents.Watch watch = peers.watch(w, issuedAt)) {
+                    publish(event(run + "-m" + round, w, run + "-source", Phase.ACCEPTED));
+                    assertTrue(peers.await(run + "-m" + round, e -> e.getPhase() == Phase.ACCEPTED, Duration.ofSeconds(30)).isPresent(),
+                            "round " + round + ": " + peers.partitions());
+                }
+            }
+        }
+    }
+}
