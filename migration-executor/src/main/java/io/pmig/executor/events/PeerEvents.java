@@ -75,6 +75,7 @@ public final class PeerEvents implements AutoCloseable {
         props.remove(ConsumerConfig.GROUP_ID_CONFIG);
         props.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, "pmig-executor-" + node + "-events");
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"); // an aborted COMPLETED is no event
         this.consumer = new KafkaConsumer<>(props, new StringDeserializer(), Topic.EVENTS.<MigrationEvent>serde().deserializer());
         this.node = node;
         this.startedMs = System.currentTimeMillis();
