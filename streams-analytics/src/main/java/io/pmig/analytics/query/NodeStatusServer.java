@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pmig.analytics.AnalyticsTopology;
+import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.platform.inspect.RecordJson;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
@@ -26,7 +27,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.Supplier;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  *       part and merges them.</li>
  *   <li>{@code GET /nodes/{id}}: one node, answered by the instance that owns its partition
  *       ({@link KafkaStreams#queryMetadataForKey}), forwarded there if that is another instance.</li>
- *   <li>{@code GET /model}: the model this instance scores with.</li>
+ *   <li>{@code GET /model}: what this instance scores with ({@code scorer}: model, trend-rule or threshold;
+ *       {@code modelVersion} when a model scores; {@code publishedModelVersion}, the latest on pmig.models, used or not).</li>
  *   <li>{@code GET /metrics}: this instance's Prometheus metrics.</li>
  * </ul>
  * {@code ?scope=local} answers from this instance's stores only; instances use it between themselves.
@@ -69,7 +70,7 @@ public final class NodeStatusServer implements AutoCloseable {
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private KafkaStreams streams;
     private HostInfo self;
-    private Supplier<String> modelVersion;
+    private CurrentScorer scorer;
 
     /** Binds the port now (0 picks a free one) so that the address is known before Kafka Streams starts. */
     public NodeStatusServer(String host, int port) {
@@ -86,14 +87,14 @@ public final class NodeStatusServer implements AutoCloseable {
         return self;
     }
 
-    public void start(KafkaStreams streams, Supplier<String> modelVersion) {
-        start(streams, modelVersion, null);
+    public void start(KafkaStreams streams, CurrentScorer scorer) {
+        start(streams, scorer, null);
     }
 
     /** Also serves {@code GET /metrics} (Prometheus) from metrics, unless null. */
-    public void start(KafkaStreams streams, Supplier<String> modelVersion, RoleMetrics metrics) {
+    public void start(KafkaStreams streams, CurrentScorer scorer, RoleMetrics metrics) {
         this.streams = streams;
-        this.modelVersion = modelVersion;
+        this.scorer = scorer;
         server.setExecutor(executor);
         if (metrics != null) {
             server.createContext("/metrics", MetricsServer.handler(metrics));
@@ -106,9 +107,10 @@ public final class NodeStatusServer implements AutoCloseable {
 
     private void handleModel(HttpExchange exchange) throws IOException {
         ObjectNode body = JSON.createObjectNode();
-        String version = modelVersion.get();
-        body.put("scorer", version == null ? "threshold" : "model");
-        body.put("modelVersion", version);
+        body.put("scorer", scorer.scorerName());
+        body.put("modelVersion", scorer.modelVersion());
+        body.put("publishedModelVersion", scorer.publishedModelVersion());
+        body.put("modelsUsed", scorer.usesModels());
         body.put("answeredBy", self.host() + ":" + self.port());
         respond(exchange, 200, body);
     }
