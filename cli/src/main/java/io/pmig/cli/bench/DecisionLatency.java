@@ -40,7 +40,8 @@ import org.apache.kafka.streams.KafkaStreams;
  * One live analytics instance (its own embedded broker, pmig's real topology and Streams settings) fed samples
  * in real time, timing each overload onset to the MIGRATE command it causes. A stand-in executor answers every
  * command with COMPLETED at once, so the cluster-wide cap never queues a decision: what is timed is detection
- * and decision, not migration.
+ * and decision, not migration. The moved workload then shows in its destination's samples ({@link StandInCluster}),
+ * as a real agent would report it, so the destination's reservation ends and its room is judged as in a real cluster.
  */
 final class DecisionLatency implements AutoCloseable {
 
@@ -61,6 +62,7 @@ final class DecisionLatency implements AutoCloseable {
     /** Per node, the send times of its onsets not yet answered by a command, oldest first. */
     private final Map<String, List<Long>> pendingOnsets = new HashMap<>();
     private final List<Sample> samples = new ArrayList<>();
+    private final StandInCluster cluster = new StandInCluster();
     private int onsets;
     private int extraCommands;
     private volatile Exception readerFailure;
@@ -115,7 +117,7 @@ final class DecisionLatency implements AutoCloseable {
                 onsets++;
             }
         }
-        metrics.send(new ProducerRecord<>(Topic.METRICS.topicName(), node, serde.encode(sample)));
+        metrics.send(new ProducerRecord<>(Topic.METRICS.topicName(), node, serde.encode(cluster.report(sample))));
     }
 
     private void readCommands(Properties client) {
@@ -156,9 +158,10 @@ final class DecisionLatency implements AutoCloseable {
         samples.add(new Sample(command.getSourceNode().toString(), seenMs - onsetMs, windowWait, seenMs - onsetMs - windowWait));
     }
 
-    /** The stand-in executor: the migration "completes" at once, freeing its slot under the cap. */
+    /** The stand-in executor: the migration "completes" at once, freeing its slot under the cap; the workload runs on. */
     private void complete(MigrationCommand command) {
         String id = command.getCommandId().toString();
+        cluster.moved(command, System.currentTimeMillis());
         MigrationEvent done = MigrationEvent.newBuilder()
                 .setCommandId(id).setMigrationId(id).setWorkloadId(command.getWorkloadId())
                 .setNode(command.getDestinationNode()).setPhase(Phase.COMPLETED).setMode(command.getMode())
@@ -174,6 +177,10 @@ final class DecisionLatency implements AutoCloseable {
 
     synchronized int onsets() {
         return onsets;
+    }
+
+    int moves() {
+        return cluster.moves();
     }
 
     synchronized int extraCommands() {
