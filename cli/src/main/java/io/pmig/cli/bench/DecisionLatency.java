@@ -65,6 +65,7 @@ final class DecisionLatency implements AutoCloseable {
     private final StandInCluster cluster = new StandInCluster();
     private int onsets;
     private int extraCommands;
+    private int unanswered;
     private volatile Exception readerFailure;
 
     DecisionLatency(String label, AnalyticsConfig config) throws Exception {
@@ -145,13 +146,26 @@ final class DecisionLatency implements AutoCloseable {
         }
     }
 
+    /**
+     * A command answers the node's latest onset at or before its deciding window's end; older onsets of that node still
+     * pending got no command of their own and are counted as unanswered (matching the oldest instead would time an
+     * unanswered onset by the next episode's command, a whole cycle later).
+     */
     private synchronized void matched(MigrationCommand command, long seenMs) {
         List<Long> pending = pendingOnsets.get(command.getSourceNode().toString());
-        if (pending == null || pending.isEmpty() || pending.get(0) > seenMs) {
-            extraCommands++; // a second decision within one episode; the cooldowns should prevent it
+        int answered = -1;
+        if (pending != null) {
+            for (int i = 0; i < pending.size() && pending.get(i) <= command.getIssuedAtMs(); i++) {
+                answered = i;
+            }
+        }
+        if (answered < 0) {
+            extraCommands++; // a second decision within one episode (the cooldowns should prevent it), or a spare's
             return;
         }
-        long onsetMs = pending.remove(0);
+        unanswered += answered;
+        long onsetMs = pending.get(answered);
+        pending.subList(0, answered + 1).clear();
         // The deciding window ends at issuedAtMs and may close grace ms later: the window rules alone wait
         // that long after the onset; the rest is punctuation, Streams commits and the topic hops.
         long windowWait = command.getIssuedAtMs() + config.windowGraceMs() - onsetMs;
@@ -181,6 +195,11 @@ final class DecisionLatency implements AutoCloseable {
 
     int moves() {
         return cluster.moves();
+    }
+
+    /** Onsets that got no command, known so far (a later command of their node passed them over). */
+    synchronized int unanswered() {
+        return unanswered;
     }
 
     synchronized int extraCommands() {

@@ -219,9 +219,9 @@ public final class PipelineBench implements Callable<Integer> {
         double p99 = Stats.percentile(latency, 0.99);
         AnalyticsConfig c = run.config();
         System.out.printf(Locale.ROOT, "  %-8s scorer=%s K=%d advance=%d ms grace=%d ms punctuate=%d ms: %d onsets, %d commands timed,"
-                        + " %d extra, %d moves carried out%n",
+                        + " %d onsets passed over without one, %d extra, %d moves carried out%n",
                 run.label(), c.scorer(), c.hysteresisWindows(), c.windowAdvanceMs(), c.windowGraceMs(), c.punctuateIntervalMs(),
-                run.onsets(), samples.size(), run.extraCommands(), run.moves());
+                run.onsets(), samples.size(), run.unanswered(), run.extraCommands(), run.moves());
         System.out.printf(Locale.ROOT, "           onset -> MIGRATE p50 %.0f ms, p99 %.0f ms, max %.0f ms (goal p99 <= %d ms: %s)%n",
                 p50, p99, Stats.percentile(latency, 1.0), DECISION_P99_GOAL_MS,
                 verdict(p99 <= DECISION_P99_GOAL_MS, Double.isNaN(p99)));
@@ -233,6 +233,7 @@ public final class PipelineBench implements Callable<Integer> {
         result.put(prefix + "decision_p99_ms", p99);
         result.put(prefix + "decision_onsets", run.onsets());
         result.put(prefix + "decision_timed", samples.size());
+        result.put(prefix + "decision_unanswered", run.unanswered());
         result.put(prefix + "decision_extra_commands", run.extraCommands());
         result.put(prefix + "decision_scorer", c.scorer());
         result.put(prefix + "decision_window_wait_mean_ms", Stats.round(Stats.mean(windowWait), 0));
