@@ -197,6 +197,11 @@ final class DecisionLatency implements AutoCloseable {
         return cluster.moves();
     }
 
+    /** Moves whose destination was an overloading node rather than a spare (it then sits out its node cooldown). */
+    int movesToLiveNodes() {
+        return cluster.movesTo("live-");
+    }
+
     /** Onsets that got no command, known so far (a later command of their node passed them over). */
     synchronized int unanswered() {
         return unanswered;

@@ -32,6 +32,7 @@ final class StandInCluster {
     /** Per node, the moved workloads it runs. */
     private final Map<String, List<Guest>> guests = new HashMap<>();
     private int moves;
+    private final Map<String, Integer> movesByDestination = new HashMap<>();
 
     /** The stand-in executor carried out {@code command} at {@code atMs}: the workload now runs on its destination. */
     synchronized void moved(MigrationCommand command, long atMs) {
@@ -48,6 +49,12 @@ final class StandInCluster {
         guests.computeIfAbsent(command.getDestinationNode().toString(), node -> new ArrayList<>())
                 .add(new Guest(id, command.getCpuRequest(), command.getMemRequestBytes(), atMs));
         moves++;
+        movesByDestination.merge(command.getDestinationNode().toString(), 1, Integer::sum);
+    }
+
+    /** Moves to nodes whose id starts with {@code prefix}. */
+    synchronized int movesTo(String prefix) {
+        return movesByDestination.entrySet().stream().filter(e -> e.getKey().startsWith(prefix)).mapToInt(Map.Entry::getValue).sum();
     }
 
     synchronized int moves() {

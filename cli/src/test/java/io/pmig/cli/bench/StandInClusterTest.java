@@ -9,8 +9,10 @@ import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.ProcessSample;
+import io.pmig.schemas.serde.SchemaCatalog;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The benchmark's stand-in cluster: after a move, the destination's samples carry the moved workload, as an agent's would. */
@@ -18,6 +20,11 @@ class StandInClusterTest {
 
     private static final long T = 1_000_000L;
     private final MetricsLoad load = new MetricsLoad(T);
+
+    @BeforeAll
+    static void trustPmigClasses() {
+        SchemaCatalog.trustPmigClasses(); // the builders below fill enum defaults through Avro's trusted-class lookup
+    }
 
     @Test
     void aMovedWorkloadShowsInItsDestinationsSamplesUntilItsJobEnds() {
