@@ -3,7 +3,6 @@ package io.pmig.analytics;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.pmig.analytics.query.NodeStatusServer;
 import io.pmig.analytics.scoring.CurrentScorer;
-import io.pmig.analytics.scoring.ThresholdScorer;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.TopicCreator;
@@ -82,9 +81,9 @@ public final class AnalyticsApp implements AutoCloseable {
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.putAll(clientProperties);
 
-        CurrentScorer scorer = new CurrentScorer(ThresholdScorer.from(config));
+        CurrentScorer scorer = CurrentScorer.of(config);
         AnalyticsMeters meters = new AnalyticsMeters(metrics.registry(), config.dryRun());
-        scorer.onChange(meters::modelInUse);
+        scorer.onChange(meters::scorerInUse);
         KafkaStreams streams = new KafkaStreams(AnalyticsTopology.buildTopology(config, scorer, meters), props);
         metrics.track(new KafkaStreamsMetrics(streams));
         streams.setUncaughtExceptionHandler(e -> {
@@ -98,7 +97,7 @@ public final class AnalyticsApp implements AutoCloseable {
                 stopped.countDown();
             }
         });
-        server.start(streams, scorer::modelVersion, metrics, new io.pmig.analytics.decisions.Cells(config.cells()));
+        server.start(streams, scorer, metrics, new io.pmig.analytics.decisions.Cells(config.cells()));
         streams.start();
         log.info("analytics instance {} started (application {}, state in {}, dry run {})", instanceId,
                 config.applicationId(), stateDir, config.dryRun());
@@ -125,7 +124,7 @@ public final class AnalyticsApp implements AutoCloseable {
         return metricsServer == null ? null : metricsServer.address();
     }
 
-    /** The model version this instance scores with, or null for the threshold rule. */
+    /** The model version this instance scores with, or null while a rule does (analytics.scorer). */
     public String modelVersion() {
         return scorer.modelVersion();
     }

@@ -48,6 +48,17 @@ public final class AnalyticsConfig {
     public static final String THRESHOLD_CPU_PERCENT = "analytics.threshold.cpu.percent";
     public static final String THRESHOLD_MEM_FRACTION = "analytics.threshold.mem.fraction";
     public static final String THRESHOLD_LOAD_PER_CPU = "analytics.threshold.load.per.cpu";
+    public static final String SCORER = "analytics.scorer";
+    /** {@link #SCORER}: the latest model on pmig.models, the trend rule until one is published. */
+    public static final String SCORER_MODEL = "model";
+    /** {@link #SCORER}: the trend rule of the {@code analytics.trend.*} keys, whatever pmig.models holds. */
+    public static final String SCORER_TREND_RULE = "trend-rule";
+    /** {@link #SCORER}: the threshold rule of the {@code analytics.threshold.*} keys, whatever pmig.models holds. */
+    public static final String SCORER_THRESHOLD = "threshold";
+    public static final String TREND_CPU_LEAD_S = "analytics.trend.cpu.lead.s";
+    public static final String TREND_CPU_PERCENT = "analytics.trend.cpu.percent";
+    public static final String TREND_MEM_LEAD_S = "analytics.trend.mem.lead.s";
+    public static final String TREND_MEM_FRACTION = "analytics.trend.mem.fraction";
     public static final String MODEL_KEY = "analytics.model.key";
     public static final String MODEL_SCORE_THRESHOLD = "analytics.model.score.threshold";
     public static final String HYSTERESIS_WINDOWS = "analytics.decision.hysteresis.windows";
@@ -105,8 +116,23 @@ public final class AnalyticsConfig {
                 "Threshold rule: a window whose latest memory use (fraction of capacity) reaches this is overloaded.");
         define(THRESHOLD_LOAD_PER_CPU, 2.0, text -> ConfigValues.doubleBetween(THRESHOLD_LOAD_PER_CPU, text, 0.1, 1000),
                 "Threshold rule: a window whose latest 1-minute load average per CPU reaches this is overloaded.");
+        define(SCORER, SCORER_TREND_RULE, text -> oneOf(SCORER, text, SCORER_TREND_RULE, SCORER_MODEL, SCORER_THRESHOLD),
+                "What scores each window: trend-rule (the default: the analytics.trend.* rule), model (the latest model on pmig.models"
+                        + " under " + MODEL_KEY + ", the trend rule until one is published) or threshold (the analytics.threshold.*"
+                        + " rule). The default is the scorer that did best in pmig bench outcomes (overload node-seconds, migrations, needless"
+                        + " ones); the shipped model did worse there (README, Decisions), so a published model is used only when asked for.");
+        define(TREND_CPU_LEAD_S, 2.0, text -> ConfigValues.doubleBetween(TREND_CPU_LEAD_S, text, 0, 600),
+                "Trend rule: a window is overloaded when cpu_last + this * cpu_slope (percent per second) reaches "
+                        + "analytics.trend.cpu.percent. Default tuned by pmig bench outcomes on its shipped trace.");
+        define(TREND_CPU_PERCENT, 90.0, text -> ConfigValues.doubleBetween(TREND_CPU_PERCENT, text, 1, 1000),
+                "Trend rule: the extrapolated CPU (percent of capacity) that marks a window overloaded.");
+        define(TREND_MEM_LEAD_S, 15.0, text -> ConfigValues.doubleBetween(TREND_MEM_LEAD_S, text, 0, 600),
+                "Trend rule: a window is overloaded when mem_fraction_last + this * mem_slope (fraction per second) reaches "
+                        + "analytics.trend.mem.fraction.");
+        define(TREND_MEM_FRACTION, 0.90, text -> ConfigValues.doubleBetween(TREND_MEM_FRACTION, text, 0.01, 10),
+                "Trend rule: the extrapolated memory use (fraction of capacity) that marks a window overloaded.");
         define(MODEL_KEY, "overload", text -> ConfigValues.nonEmpty(MODEL_KEY, text),
-                "Key on pmig.models whose latest ModelUpdate is the model in use; a tombstone reverts to the threshold rule.");
+                "Key on pmig.models whose latest ModelUpdate is the model in use with analytics.scorer=model; a tombstone reverts to the trend rule.");
         define(MODEL_SCORE_THRESHOLD, 0.5, text -> ConfigValues.doubleBetween(MODEL_SCORE_THRESHOLD, text, 0.01, 1),
                 "Model rule: a window whose predicted overload probability reaches this is overloaded.");
         define(HYSTERESIS_WINDOWS, 1, text -> ConfigValues.intAtLeast(HYSTERESIS_WINDOWS, text, 1),
@@ -267,6 +293,27 @@ public final class AnalyticsConfig {
         return (Double) values.get(THRESHOLD_LOAD_PER_CPU);
     }
 
+    /** {@value #SCORER}: {@link #SCORER_TREND_RULE}, {@link #SCORER_MODEL} or {@link #SCORER_THRESHOLD}. */
+    public String scorer() {
+        return (String) values.get(SCORER);
+    }
+
+    public double trendCpuLeadS() {
+        return (Double) values.get(TREND_CPU_LEAD_S);
+    }
+
+    public double trendCpuPercent() {
+        return (Double) values.get(TREND_CPU_PERCENT);
+    }
+
+    public double trendMemLeadS() {
+        return (Double) values.get(TREND_MEM_LEAD_S);
+    }
+
+    public double trendMemFraction() {
+        return (Double) values.get(TREND_MEM_FRACTION);
+    }
+
     public String modelKey() {
         return (String) values.get(MODEL_KEY);
     }
@@ -398,6 +445,15 @@ public final class AnalyticsConfig {
 
     private static void define(String name, Object defaultValue, Function<String, Object> parser, String doc) {
         KEYS.put(name, new Key(name, defaultValue, parser, doc));
+    }
+
+    private static Object oneOf(String key, String text, String... allowed) {
+        for (String value : allowed) {
+            if (value.equalsIgnoreCase(text)) {
+                return value;
+            }
+        }
+        throw new ConfigException(key, "'" + text + "' is not one of " + String.join(", ", allowed));
     }
 
     private static Object migrationMode(String key, String text) {

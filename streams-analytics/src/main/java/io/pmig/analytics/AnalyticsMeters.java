@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.pmig.analytics.scoring.ThresholdScorer;
 import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.schemas.Trigger;
 import java.util.List;
@@ -48,9 +49,9 @@ public final class AnalyticsMeters {
             decisions(trigger); // present at 0 from the start, so a dashboard's rate() has a series
         }
         this.model = MultiGauge.builder("pmig.analytics.model.info")
-                .description("1 for the scorer in use: scorer=model with the model's version, or scorer=threshold")
+                .description("1 for the scorer in use: scorer=model with the model's version, or scorer=trend-rule or threshold")
                 .register(registry);
-        modelInUse(null);
+        scorerInUse(ThresholdScorer.NAME, null);
     }
 
     /** Counting into a registry nobody exports (tests, benchmarks). */
@@ -73,7 +74,7 @@ public final class AnalyticsMeters {
         decisions(trigger).increment();
     }
 
-    /** One window of node scored by scorer ("model" or "threshold"). */
+    /** One window of node scored by scorer ("model", "trend-rule" or "threshold"). */
     public void scored(String node, String scorer, double score) {
         DistributionSummary.builder("pmig.analytics.score")
                 .description("Overload scores of closed windows (0-1), by scorer")
@@ -94,10 +95,9 @@ public final class AnalyticsMeters {
         RoleMetrics.deadLetters(registry, "analytics", sourceTopic).increment();
     }
 
-    /** The scorer changed: a model's version, or null for the threshold rule. */
-    public void modelInUse(String version) {
-        Tags tags = version == null ? Tags.of("scorer", "threshold", "version", "")
-                : Tags.of("scorer", "model", "version", version);
+    /** The scorer changed: its name ("model", "trend-rule", "threshold") and the model's version (null for a rule). */
+    public void scorerInUse(String scorer, String version) {
+        Tags tags = Tags.of("scorer", scorer, "version", version == null ? "" : version);
         model.register(List.of(MultiGauge.Row.of(tags, 1)), true);
     }
 }

@@ -13,7 +13,6 @@ import io.pmig.analytics.ingest.PlausibleSample;
 import io.pmig.analytics.ingest.SampleTimestampExtractor;
 import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.analytics.scoring.ModelUpdateProcessor;
-import io.pmig.analytics.scoring.ThresholdScorer;
 import io.pmig.analytics.windows.NodeClock;
 import io.pmig.analytics.windows.NodeVerdict;
 import io.pmig.analytics.windows.NodeWindowProcessor;
@@ -45,8 +44,8 @@ import org.apache.kafka.streams.state.Stores;
  *       pmig.dlq and processing continues. Stream time is each sample's own timestampMs.</li>
  *   <li><b>windows + scoring</b>: per-node hopping windows ({@link NodeWindowProcessor}), closed by sample
  *       time and, for silent nodes, by the wall clock; each closed window's features
- *       ({@link io.pmig.analytics.features.WindowFeatures}) are scored by the current model from the
- *       pmig.models global store or the threshold rule. Scores go to pmig.scores; NODE_DOWN / NODE_UP
+ *       ({@link io.pmig.analytics.features.WindowFeatures}) are scored as {@value AnalyticsConfig#SCORER}
+ *       says: the trend rule (default), the threshold rule, or the current model from the pmig.models global store. Scores go to pmig.scores; NODE_DOWN / NODE_UP
  *       to pmig.events (keyed by node id).</li>
  *   <li><b>decisions</b>: every node report, plus the final phases of migrations from pmig.events, is
  *       re-keyed to one constant key on a one-partition internal topic
@@ -93,7 +92,7 @@ public final class AnalyticsTopology {
     }
 
     public static Topology buildTopology(AnalyticsConfig config) {
-        return buildTopology(config, new CurrentScorer(ThresholdScorer.from(config)));
+        return buildTopology(config, CurrentScorer.of(config));
     }
 
     /** As {@link #buildTopology(AnalyticsConfig)}, scoring with the given holder so its owner can see the model in use. */

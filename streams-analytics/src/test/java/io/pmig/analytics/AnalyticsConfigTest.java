@@ -1,9 +1,12 @@
 package io.pmig.analytics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.analytics.scoring.CurrentScorer;
+import io.pmig.analytics.scoring.TrendRuleScorer;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.schemas.MigrationMode;
 import java.util.Map;
@@ -23,6 +26,23 @@ class AnalyticsConfigTest {
         assertEquals(100, config.windowGraceMs());
         assertEquals(100, config.punctuateIntervalMs());
         assertTrue(AnalyticsConfig.describe().contains(AnalyticsConfig.HYSTERESIS_WINDOWS + " (default 1)"));
+    }
+
+    @Test
+    void theTrendRuleScoresByDefaultAndAScorerIsOneOfThree() {
+        AnalyticsConfig config = AnalyticsConfig.defaults();
+        assertEquals("trend-rule", config.scorer());
+        CurrentScorer scorer = CurrentScorer.of(config);
+        assertEquals("trend-rule", scorer.scorerName());
+        assertFalse(scorer.usesModels(), "a published model is not used unless asked for");
+        assertEquals("cpu_last + 2*cpu_slope >= 90 or mem_fraction_last + 15*mem_slope >= 0.9",
+                TrendRuleScorer.from(config).toString(), "the rule bench outcomes tuned on its shipped trace");
+        assertTrue(CurrentScorer.of(AnalyticsConfig.of(Map.of(AnalyticsConfig.SCORER, "MODEL"))).usesModels());
+        assertEquals("threshold", CurrentScorer.of(AnalyticsConfig.of(Map.of(AnalyticsConfig.SCORER, "threshold"))).scorerName());
+        ConfigException bad = assertThrows(ConfigException.class,
+                () -> AnalyticsConfig.of(Map.of(AnalyticsConfig.SCORER, "forest")));
+        assertTrue(bad.getMessage().contains(AnalyticsConfig.SCORER) && bad.getMessage().contains("trend-rule, model, threshold"),
+                bad.getMessage());
     }
 
     @Test

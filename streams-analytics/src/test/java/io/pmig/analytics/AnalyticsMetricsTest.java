@@ -35,7 +35,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * One real analytics instance on the embedded broker with its own /metrics port: a hot node next to a cool one makes it
- * decide a move, a corrupt record goes to the DLQ, a published model replaces the threshold rule; each shows in the
+ * decide a move, a corrupt record goes to the DLQ, a published model replaces the trend rule (analytics.scorer=model); each
+ * shows in the
  * Prometheus series, scraped over HTTP from the metrics port and from the query port.
  */
 class AnalyticsMetricsTest {
@@ -49,6 +50,7 @@ class AnalyticsMetricsTest {
         AnalyticsConfig config = AnalyticsConfig.of(Map.of(
                 AnalyticsConfig.APPLICATION_ID, "analytics-metrics-" + run,
                 AnalyticsConfig.MODEL_KEY, modelKey,
+                AnalyticsConfig.SCORER, "model",
                 AnalyticsConfig.WINDOW_SIZE_MS, "2000",
                 AnalyticsConfig.WINDOW_ADVANCE_MS, "500",
                 AnalyticsConfig.WINDOW_GRACE_MS, "200",
@@ -63,7 +65,7 @@ class AnalyticsMetricsTest {
                 Files.createTempDirectory("analytics-metrics-"))) {
             String metricsUrl = "http://127.0.0.1:" + app.metricsAddress().getPort() + "/metrics";
             Scrape before = Scrape.of(metricsUrl);
-            assertEquals(1, before.value("pmig_analytics_model_info", "scorer", "threshold", "role", "analytics"));
+            assertEquals(1, before.value("pmig_analytics_model_info", "scorer", "trend-rule", "role", "analytics"));
             assertEquals(0, before.value("pmig_analytics_decisions_total", "trigger", "MODEL", "dry_run", "false"));
 
             Thread producer = new Thread(() -> produce(hot, cool, producing), "metrics-producer");
@@ -85,10 +87,10 @@ class AnalyticsMetricsTest {
                 double coolScore = scrape.value("pmig_analytics_node_score", "node", cool);
                 assertTrue(hotScore >= 0.5 && hotScore <= 1, url + " hot node's score " + hotScore);
                 assertTrue(coolScore < hotScore, url + " cool " + coolScore + " < hot " + hotScore);
-                double scored = scrape.value("pmig_analytics_score_count", "scorer", "threshold");
+                double scored = scrape.value("pmig_analytics_score_count", "scorer", "trend-rule");
                 assertTrue(scored >= 2, url + " windows scored " + scored);
-                assertEquals(scored, scrape.value("pmig_analytics_score_bucket", "scorer", "threshold", "le", "1.0"), url);
-                assertTrue(scrape.value("pmig_analytics_score_bucket", "scorer", "threshold", "le", "0.1") < scored,
+                assertEquals(scored, scrape.value("pmig_analytics_score_bucket", "scorer", "trend-rule", "le", "1.0"), url);
+                assertTrue(scrape.value("pmig_analytics_score_bucket", "scorer", "trend-rule", "le", "0.1") < scored,
                         url + ": the hot node's windows score above 0.1");
                 assertTrue(scrape.hasPrefix("kafka_stream_"), url + ": Kafka Streams metrics");
                 assertTrue(scrape.value("jvm_threads_live_threads", "role", "analytics") > 0, url);
@@ -99,8 +101,8 @@ class AnalyticsMetricsTest {
             String version = model.getVersion().toString();
             await().atMost(Duration.ofSeconds(30)).until(() -> Scrape.of(metricsUrl)
                     .value("pmig_analytics_model_info", "scorer", "model", "version", version) == 1);
-            assertTrue(Scrape.of(metricsUrl).find("pmig_analytics_model_info", "scorer", "threshold").isEmpty(),
-                    "the threshold rule is no longer reported in use");
+            assertTrue(Scrape.of(metricsUrl).find("pmig_analytics_model_info", "scorer", "trend-rule").isEmpty(),
+                    "the trend rule is no longer reported in use");
             producing.set(false);
             producer.join();
         } finally {

@@ -266,13 +266,15 @@ class AnalyticsTopologyTest {
                 sample("n2", t, 10, 0.30, 12.0),
                 sample("n3", t, 10, 0.30, 12.0),
         };
-        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+        // The threshold rule is the one that reads the load average (the default trend rule reads CPU and memory only).
+        Map<String, String> threshold = Map.of(AnalyticsConfig.SCORER, "threshold");
+        try (TopologyHarness harness = new TopologyHarness(threshold)) {
             harness.run(stepsForWindows(1) + 2, busyHost);
             assertEquals(Set.of("n1"), overloadedNodes(harness), "only the CPU-hot node");
             assertEquals(1, harness.commands().size());
             assertEquals("n1", harness.commands().get(0).getSourceNode().toString());
         }
-        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+        try (TopologyHarness harness = new TopologyHarness(threshold)) {
             harness.run(stepsForWindows(1) + 2, t -> Arrays.stream(busyHost.apply(t))
                     .map(m -> NodeMetrics.newBuilder(m).setMode(SamplingMode.HOST).build()).toArray(NodeMetrics[]::new));
             assertEquals(Set.of("n1", "n2", "n3"), overloadedNodes(harness), "a host's own load average counts");
@@ -384,16 +386,17 @@ class AnalyticsTopologyTest {
     }
 
     @Test
-    void aModelPublishedOnPmigModelsIsUsedWithoutRestartAndNamedInScoresAndCommands() {
-        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
-            // 70% CPU: below the threshold rule's 85%, above the test model's 50%.
+    void withScorerModelAPublishedModelIsUsedWithoutRestartAndNamedInScoresAndCommands() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of(AnalyticsConfig.SCORER, "model"))) {
+            // 70% CPU, flat: below the trend rule's 90%, above the test model's 50%.
             java.util.function.LongFunction<NodeMetrics[]> moderate = t -> new NodeMetrics[] {
                     sample("n1", t, 70, 0.30, workload("w-big", 150, 512 * MIB, true)),
                     sample("n2", t, 10, 0.30),
             };
             harness.run(stepsForWindows(3), moderate);
             List<NodeScore> before = harness.scores.readValuesToList();
-            assertTrue(before.stream().allMatch(score -> score.getScorer().toString().equals("threshold") && !score.getOverloaded()));
+            assertTrue(before.stream().allMatch(score -> score.getScorer().toString().equals("trend-rule") && !score.getOverloaded()),
+                    "until a model is published, the trend rule scores");
             assertTrue(harness.commands().isEmpty());
 
             harness.publishModel("overload", TestModels.trainedModel("rf-test-1"));
@@ -406,6 +409,7 @@ class AnalyticsTopologyTest {
             MigrationCommand command = harness.commands().get(0);
             assertEquals(Trigger.MODEL, command.getReason().getTrigger());
             assertEquals("rf-test-1", command.getReason().getModelVersion().toString());
+            assertEquals("model", command.getReason().getScorer().toString());
 
             harness.publishModel("overload", TestModels.trainedModel("rf-test-2"));
             harness.run(1, moderate);
@@ -413,8 +417,36 @@ class AnalyticsTopologyTest {
 
             harness.models.pipeInput("overload", (byte[]) null);
             harness.run(1, moderate);
-            assertTrue(harness.scores.readValuesToList().stream().allMatch(score -> score.getScorer().toString().equals("threshold")),
-                    "a tombstone reverts to the threshold rule");
+            assertTrue(harness.scores.readValuesToList().stream().allMatch(score -> score.getScorer().toString().equals("trend-rule")),
+                    "a tombstone reverts to the trend rule");
+        }
+    }
+
+    @Test
+    void byDefaultTheTrendRuleDecidesAndAPublishedModelIsNotUsed() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            harness.publishModel("overload", TestModels.trainedModel("rf-test-1"));
+            // 70% CPU: the test model would call it overloaded, the trend rule (cpu_last + 2*cpu_slope >= 90) does not.
+            java.util.function.LongFunction<NodeMetrics[]> moderate = t -> new NodeMetrics[] {
+                    sample("n1", t, 70, 0.30, workload("w-big", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.30),
+            };
+            harness.run(stepsForWindows(3), moderate);
+            assertTrue(harness.scores.readValuesToList().stream().allMatch(score -> score.getScorer().toString().equals("trend-rule")
+                    && score.getModelVersion() == null && !score.getOverloaded()), "the published model does not score");
+            assertTrue(harness.commands().isEmpty());
+
+            java.util.function.LongFunction<NodeMetrics[]> hot = t -> new NodeMetrics[] {
+                    sample("n1", t, 97, 0.30, workload("w-big", 150, 512 * MIB, true)),
+                    sample("n2", t, 10, 0.30),
+            };
+            harness.run(3, hot);
+            MigrationCommand command = harness.commands().get(0);
+            assertEquals("w-big", command.getWorkloadId().toString());
+            assertEquals(Trigger.THRESHOLD, command.getReason().getTrigger(), "a rule triggers as THRESHOLD, as before");
+            assertEquals("trend-rule", command.getReason().getScorer().toString(), "the reason names the rule");
+            assertNull(command.getReason().getModelVersion());
+            assertTrue(command.getReason().getText().toString().contains("by trend-rule"), command.getReason().getText().toString());
         }
     }
 

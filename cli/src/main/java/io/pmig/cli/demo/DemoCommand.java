@@ -34,7 +34,9 @@ import picocli.CommandLine.Spec;
  * {@code pmig demo}: the whole system on this machine. Three simulated nodes, a witness process on node-2
  * that counts every 50 ms and carries a CPU ramp of its own, which together with a pinned load drives node-2
  * into overload, and the shipped model deciding to move the witness - which really moves, with CRIU, relieves
- * node-2 and keeps counting.
+ * node-2 and keeps counting. The app's default scorer is the trend rule (it did better than the shipped model in
+ * {@code pmig bench outcomes}); the demo runs analytics with {@code analytics.scorer=model} on purpose, to show the
+ * ML path end to end, and succeeds only when the model made the move.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Run the whole system on this machine (as root): embedded Kafka, three nodes, analytics with the",
@@ -85,7 +87,8 @@ public final class DemoCommand implements Callable<Integer> {
         Criu criu = CriuLocator.locate();
         out.println("pmig demo: criu " + criu.binary() + "; starting Kafka, 3 nodes, analytics" + (noDashboard ? "" : ", dashboard") + " ...");
 
-        AnalyticsConfig analytics = AnalyticsConfig.of(Map.of(
+        // The model explicitly: the default scorer is the trend rule, and the demo is there to show the ML path.
+        AnalyticsConfig analytics = AnalyticsConfig.of(Map.of(AnalyticsConfig.SCORER, AnalyticsConfig.SCORER_MODEL,
                 AnalyticsConfig.NODE_COOLDOWN_MS, 30_000, AnalyticsConfig.WORKLOAD_COOLDOWN_MS, 60_000));
         try (LocalCluster cluster = LocalCluster.start(criu, NODES, analytics, noDashboard ? -1 : dashboardPortOrFree());
              DemoNarrator narrator = new DemoNarrator(cluster.clientProperties(), out)) {
@@ -95,7 +98,8 @@ public final class DemoCommand implements Callable<Integer> {
             ModelUpdate model = DefaultModel.load();
             ModelPublisher.publish(cluster.clientProperties(), DefaultModel.KEY, model);
             out.println("pmig demo: Kafka at " + cluster.bootstrapServers() + "; model " + model.getVersion()
-                    + " published (held-out f1 " + model.getMetrics().getOrDefault("f1", Double.NaN) + ")");
+                    + " published (held-out f1 " + model.getMetrics().getOrDefault("f1", Double.NaN) + "); analytics runs with "
+                    + AnalyticsConfig.SCORER + "=" + AnalyticsConfig.SCORER_MODEL + " to show the ML path (the default is the trend rule)");
             if (cluster.dashboardUrl() != null) {
                 out.println("pmig demo: dashboard at " + cluster.dashboardUrl());
             }

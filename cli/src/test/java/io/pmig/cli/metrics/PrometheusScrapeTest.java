@@ -68,7 +68,7 @@ class PrometheusScrapeTest {
                 NodeCapacity.newBuilder().setCpus(2).setMemBytes(1L << 30).build(), null, 100,
                 SharedBroker.clientProperties()).withMetrics("127.0.0.1", 0);
         AnalyticsConfig analyticsConfig = AnalyticsConfig.of(Map.of(AnalyticsConfig.APPLICATION_ID, "analytics-prom-" + run,
-                AnalyticsConfig.MODEL_KEY, "prom-model-" + run, // the threshold rule, whatever other tests published
+                AnalyticsConfig.MODEL_KEY, "prom-model-" + run, // no model, whatever other tests published
                 AnalyticsConfig.METRICS_HOST, "127.0.0.1", AnalyticsConfig.METRICS_PORT, "0"));
         ExecutorCommand command = new ExecutorCommand();
         new CommandLine(command).parseArgs("--node", node, "--listen", "127.0.0.1:0",
@@ -106,7 +106,7 @@ class PrometheusScrapeTest {
                         value(prometheus.query("pmig_agent_samples_published_total{job=\"pmig-agent\",node=\"" + node + "\"}")) >= 1
                                 && value(prometheus.query("pmig_executor_events_total{job=\"pmig-executor\",phase=\"FAILED\","
                                 + "node=\"" + node + "\"}")) == 1);
-                assertEquals(1, value(prometheus.query("pmig_analytics_model_info{job=\"pmig-analytics\",scorer=\"threshold\"}")));
+                assertEquals(1, value(prometheus.query("pmig_analytics_model_info{job=\"pmig-analytics\",scorer=\"trend-rule\"}")));
                 assertEquals(0, value(prometheus.query("sum(pmig_executor_migrations_total{job=\"pmig-executor\"})")),
                         "nothing migrated");
                 assertTrue(value(prometheus.query("histogram_quantile(0.5, sum by (le) "

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.Phase;
@@ -16,9 +17,17 @@ import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.errors.SerializationException;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class AvroSerdeTest {
+
+    @BeforeAll
+    static void trustPmigClasses() {
+        // Builders fill enum defaults through Avro's class lookup, which refuses untrusted classes: whichever test runs
+        // first (alone with -Dtest, SampleRecords' builders come before any Serde) must find pmig's classes trusted.
+        SchemaCatalog.trustPmigClasses();
+    }
 
     @Test
     @SuppressWarnings({"unchecked", "rawtypes"})
@@ -56,6 +65,39 @@ class AvroSerdeTest {
         assertEquals(0L, read.getBytesMoved(), "new field takes its default");
         assertNull(read.getError());
         assertEquals(0L, read.getTimings().getDowntimeMs());
+    }
+
+    @Test
+    void aCommandWrittenBeforeItsReasonNamedTheScorerReadsWithAnEmptyScorer() throws Exception {
+        Schema v2;
+        try (InputStream in = getClass().getResourceAsStream("/io/pmig/schemas/history/MigrationCommand-v2.avsc")) {
+            v2 = new Schema.Parser().parse(in);
+        }
+        Schema reasonSchema = v2.getField("reason").schema().getTypes().get(1);
+        GenericRecord reason = new GenericData.Record(reasonSchema);
+        reason.put("trigger", new GenericData.EnumSymbol(reasonSchema.getField("trigger").schema(), "MODEL"));
+        reason.put("score", 0.9);
+        reason.put("features", java.util.Map.of());
+        reason.put("modelVersion", "rf-1");
+        reason.put("text", "moved");
+        GenericRecord written = new GenericData.Record(v2);
+        for (Schema.Field field : v2.getFields()) {
+            if (field.hasDefaultValue()) {
+                written.put(field.name(), GenericData.get().getDefaultValue(field));
+            }
+        }
+        written.put("commandId", "cmd-v2");
+        written.put("kind", new GenericData.EnumSymbol(v2.getField("kind").schema(), "MIGRATE"));
+        written.put("workloadId", "w");
+        written.put("reason", reason);
+        written.put("issuedAtMs", 1L);
+        byte[] bytes = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v2).encode(written).array();
+
+        MigrationCommand read = AvroSerde.of(MigrationCommand.class).deserialize("pmig.commands", bytes);
+
+        assertEquals("cmd-v2", read.getCommandId());
+        assertEquals(io.pmig.schemas.Trigger.MODEL, read.getReason().getTrigger());
+        assertEquals("", read.getReason().getScorer(), "new field takes its default");
     }
 
     @Test

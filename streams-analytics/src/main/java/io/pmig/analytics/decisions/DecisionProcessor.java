@@ -2,6 +2,7 @@ package io.pmig.analytics.decisions;
 
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.AnalyticsMeters;
+import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
 import io.pmig.platform.commands.CommandRouting;
@@ -286,7 +287,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private MigrationCommand command(MigrationPlan plan, NodeView source, long now) {
         NodeReport report = source.report();
         WorkloadLoad workload = plan.workload();
-        Trigger trigger = "model".equals(report.scorer()) ? Trigger.MODEL : Trigger.THRESHOLD;
+        // A rule, tuned or not, is a threshold on the window's figures; which one is on the reason's scorer.
+        Trigger trigger = ModelScorer.NAME.equals(report.scorer()) ? Trigger.MODEL : Trigger.THRESHOLD;
         String text = String.format(Locale.ROOT,
                 "node %s overloaded for %d windows (score %.3f by %s%s); moving %s (%.2f cores, %d MiB, estimated outage %.2f s),"
                         + " the cheapest move that relieves %s, to %s, the least loaded node with room (near-ties broken by two seeded random draws)"
@@ -310,6 +312,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
                         .setFeatures(new HashMap<>(report.features()))
                         .setModelVersion(report.modelVersion())
                         .setText(text)
+                        .setScorer(report.scorer())
                         .build())
                 .setIssuedAtMs(now)
                 .setDeadlineMs(now + config.commandTtlMs())

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.pmig.analytics.AnalyticsTopology;
 import io.pmig.analytics.decisions.Cells;
+import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.platform.inspect.RecordJson;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
@@ -59,7 +60,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /cluster}: how many nodes are in each state, in the cluster and per cell ({@code analytics.cells}).</li>
  *   <li>{@code GET /nodes/{id}}: one node, answered by the instance that owns its partition
  *       ({@link KafkaStreams#queryMetadataForKey}), forwarded there if that is another instance.</li>
- *   <li>{@code GET /model}: the model this instance scores with.</li>
+ *   <li>{@code GET /model}: what this instance scores with ({@code scorer}: model, trend-rule or threshold;
+ *       {@code modelVersion} when a model scores; {@code publishedModelVersion}, the latest on pmig.models, used or not).</li>
  *   <li>{@code GET /metrics}: this instance's Prometheus metrics.</li>
  * </ul>
  * {@code ?scope=local} answers from this instance's stores only; instances use it between themselves.
@@ -81,7 +83,7 @@ public final class NodeStatusServer implements AutoCloseable {
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(PEER_TIMEOUT).build();
     private KafkaStreams streams;
     private HostInfo self;
-    private Supplier<String> modelVersion;
+    private CurrentScorer scorer;
     private Cells cells = new Cells(1);
 
     /** Binds the port now (0 picks a free one) so that the address is known before Kafka Streams starts. */
@@ -99,20 +101,20 @@ public final class NodeStatusServer implements AutoCloseable {
         return self;
     }
 
-    public void start(KafkaStreams streams, Supplier<String> modelVersion) {
-        start(streams, modelVersion, null);
+    public void start(KafkaStreams streams, CurrentScorer scorer) {
+        start(streams, scorer, null);
     }
 
     /** Also serves {@code GET /metrics} (Prometheus) from metrics, unless null. */
-    public void start(KafkaStreams streams, Supplier<String> modelVersion, RoleMetrics metrics) {
-        start(streams, modelVersion, metrics, new Cells(1));
+    public void start(KafkaStreams streams, CurrentScorer scorer, RoleMetrics metrics) {
+        start(streams, scorer, metrics, new Cells(1));
     }
 
     /** The same, with the cells {@code GET /cluster} counts nodes in. */
-    public void start(KafkaStreams streams, Supplier<String> modelVersion, RoleMetrics metrics, Cells cells) {
+    public void start(KafkaStreams streams, CurrentScorer scorer, RoleMetrics metrics, Cells cells) {
         this.cells = cells;
         this.streams = streams;
-        this.modelVersion = modelVersion;
+        this.scorer = scorer;
         server.setExecutor(executor);
         if (metrics != null) {
             server.createContext("/metrics", MetricsServer.handler(metrics));
@@ -126,9 +128,10 @@ public final class NodeStatusServer implements AutoCloseable {
 
     private void handleModel(HttpExchange exchange) throws IOException {
         ObjectNode body = JSON.createObjectNode();
-        String version = modelVersion.get();
-        body.put("scorer", version == null ? "threshold" : "model");
-        body.put("modelVersion", version);
+        body.put("scorer", scorer.scorerName());
+        body.put("modelVersion", scorer.modelVersion());
+        body.put("publishedModelVersion", scorer.publishedModelVersion());
+        body.put("modelsUsed", scorer.usesModels());
         body.put("answeredBy", self.host() + ":" + self.port());
         respond(exchange, 200, body);
     }

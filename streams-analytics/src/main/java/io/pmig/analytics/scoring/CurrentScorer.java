@@ -1,41 +1,89 @@
 package io.pmig.analytics.scoring;
 
+import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.features.FeatureVector;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 
 /**
- * The scorer in use by one application instance: the latest model from pmig.models if there is one, else
- * the threshold rule. The global-store processor swaps models in while stream threads keep scoring, so
- * the model is held in an atomic reference and each window sees either the old or the new one, whole.
+ * The scorer in use by one application instance, as {@value AnalyticsConfig#SCORER} says: a rule, or the latest
+ * model from pmig.models (the rule until one is published). The global-store processor swaps models in while stream
+ * threads keep scoring, so the model is held in an atomic reference and each window sees either the old or the new
+ * one, whole. With a rule chosen, published models are remembered (so the query endpoint can say one is there) but
+ * never score.
  */
 public final class CurrentScorer implements OverloadScorer {
 
-    private final OverloadScorer fallback;
+    private final OverloadScorer rule;
+    private final boolean usesModels;
     private final AtomicReference<ModelScorer> model = new AtomicReference<>();
-    private volatile Consumer<String> onChange = version -> { };
+    private volatile String publishedVersion;
+    private volatile BiConsumer<String, String> onChange = (scorer, version) -> { };
 
-    /** @param fallback the threshold rule in the app; any rule (a tuned one, a benchmark's oracle) elsewhere */
-    public CurrentScorer(OverloadScorer fallback) {
-        this.fallback = fallback;
+    /** Scores with {@code rule} until a model is published, then with the model (tests, benchmarks). */
+    public CurrentScorer(OverloadScorer rule) {
+        this(rule, true);
     }
 
-    /** Install a model, or revert to the threshold rule with null. */
+    /**
+     * @param rule       the rule that scores while no model does: the trend or threshold rule in the app; any rule (a
+     *                   tuned one, a benchmark's oracle) elsewhere
+     * @param usesModels whether a published model replaces the rule
+     */
+    public CurrentScorer(OverloadScorer rule, boolean usesModels) {
+        this.rule = rule;
+        this.usesModels = usesModels;
+    }
+
+    /** The scorer {@code config}'s {@value AnalyticsConfig#SCORER} asks for. */
+    public static CurrentScorer of(AnalyticsConfig config) {
+        return switch (config.scorer()) {
+            case AnalyticsConfig.SCORER_MODEL -> new CurrentScorer(TrendRuleScorer.from(config), true);
+            case AnalyticsConfig.SCORER_THRESHOLD -> new CurrentScorer(ThresholdScorer.from(config), false);
+            default -> new CurrentScorer(TrendRuleScorer.from(config), false);
+        };
+    }
+
+    /** Whether a published model scores (analytics.scorer=model) or is only remembered. */
+    public boolean usesModels() {
+        return usesModels;
+    }
+
+    /** A model was published (null: withdrawn): it scores from now on if this scorer uses models. */
     public void use(ModelScorer next) {
-        model.set(next);
-        onChange.accept(next == null ? null : next.version());
+        publishedVersion = next == null ? null : next.version();
+        if (usesModels) {
+            model.set(next);
+            onChange.accept(scorerName(), modelVersion());
+        }
     }
 
-    /** Tells listener the model version (null: the threshold rule) now and after every change. */
-    public void onChange(Consumer<String> listener) {
+    /** Tells listener the scorer's name and model version (null: a rule) now and after every change. */
+    public void onChange(BiConsumer<String, String> listener) {
         onChange = listener;
-        listener.accept(modelVersion());
+        listener.accept(scorerName(), modelVersion());
     }
 
-    /** Version of the model in use, or null while the threshold rule is. */
+    /** Version of the model that scores, or null while a rule does. */
     public String modelVersion() {
         ModelScorer current = model.get();
         return current == null ? null : current.version();
+    }
+
+    /** Version of the latest model published on pmig.models, whether or not it scores; null if none. */
+    public String publishedModelVersion() {
+        return publishedVersion;
+    }
+
+    /** What scores now, as on NodeScore.scorer: "model", "trend-rule" or "threshold" (a benchmark's rule: its own name). */
+    public String scorerName() {
+        return model.get() != null ? ModelScorer.NAME : ruleName();
+    }
+
+    /** The name of the rule that scores while no model does. */
+    public String ruleName() {
+        return rule instanceof TrendRuleScorer ? TrendRuleScorer.NAME : rule instanceof ThresholdScorer ? ThresholdScorer.NAME
+                : rule.getClass().getSimpleName();
     }
 
     @Override
@@ -46,12 +94,12 @@ public final class CurrentScorer implements OverloadScorer {
     @Override
     public OverloadScore score(FeatureVector features, boolean sharedHost) {
         ModelScorer current = model.get();
-        return current == null ? fallback.score(features, sharedHost) : current.score(features, sharedHost);
+        return current == null ? rule.score(features, sharedHost) : current.score(features, sharedHost);
     }
 
     @Override
     public OverloadScore score(String nodeId, long windowEndMs, FeatureVector features, boolean sharedHost) {
         ModelScorer current = model.get();
-        return current == null ? fallback.score(nodeId, windowEndMs, features, sharedHost) : current.score(features, sharedHost);
+        return current == null ? rule.score(nodeId, windowEndMs, features, sharedHost) : current.score(features, sharedHost);
     }
 }

@@ -58,7 +58,7 @@ public final class ModelUpdateProcessor implements Processor<String, byte[], Voi
         }
         if (record.value() == null) {
             scorer.use(null);
-            log.info("model '{}' withdrawn; scoring with the threshold rule", modelKey);
+            log.info("model '{}' withdrawn; scoring with the {}", modelKey, scorer.ruleName());
         } else {
             install(record.value());
         }
@@ -70,12 +70,17 @@ public final class ModelUpdateProcessor implements Processor<String, byte[], Voi
             ModelScorer model = ModelScorer.load(update, threshold);
             String previous = scorer.modelVersion();
             scorer.use(model);
+            if (!scorer.usesModels()) {
+                log.info("model '{}' version {} published; not scoring with it: analytics.scorer is {}", modelKey,
+                        model.version(), scorer.ruleName());
+                return;
+            }
             log.info("now scoring with model '{}' version {} (was {}), trained on {} features, metrics {}",
-                    modelKey, model.version(), previous == null ? "the threshold rule" : previous,
+                    modelKey, model.version(), previous == null ? "the " + scorer.ruleName() : previous,
                     update.getFeatures().size(), update.getMetrics());
         } catch (RuntimeException e) {
             log.error("ignoring unusable model update on '{}', keeping {}: {}", modelKey,
-                    scorer.modelVersion() == null ? "the threshold rule" : "version " + scorer.modelVersion(), e.getMessage());
+                    scorer.modelVersion() == null ? "the " + scorer.ruleName() : "version " + scorer.modelVersion(), e.getMessage());
         }
     }
 }

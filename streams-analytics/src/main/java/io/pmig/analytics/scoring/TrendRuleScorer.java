@@ -1,5 +1,6 @@
 package io.pmig.analytics.scoring;
 
+import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.features.FeatureVector;
 import io.pmig.schemas.Trigger;
 import java.util.Locale;
@@ -10,12 +11,18 @@ import java.util.Locale;
  * (slopes are per second, so the leads are seconds looked ahead). With both leads 0 and the overload thresholds it is
  * the "hot now" rule: the node is overloaded already. {@code pmig train} tunes the four numbers on the same validation
  * split and by the same criterion as the forest's settings, so the model is compared with a rule tuned as carefully.
- * The score is half the larger ratio, capped at 1, as for {@link ThresholdScorer}.
+ * The score is half the larger ratio, capped at 1, as for {@link ThresholdScorer}. It is the app's default scorer
+ * ({@value AnalyticsConfig#SCORER}), with the {@code analytics.trend.*} settings: {@link #from}.
  */
 public record TrendRuleScorer(double cpuLeadS, double cpuPercent, double memLeadS, double memFraction)
         implements OverloadScorer {
 
     public static final String NAME = "trend-rule";
+
+    /** The rule the app runs with {@value AnalyticsConfig#SCORER} = trend-rule (the default), or model until one is published. */
+    public static TrendRuleScorer from(AnalyticsConfig config) {
+        return new TrendRuleScorer(config.trendCpuLeadS(), config.trendCpuPercent(), config.trendMemLeadS(), config.trendMemFraction());
+    }
 
     /** The node is overloaded now: its last CPU or memory figure is at the overload level. */
     public static TrendRuleScorer hotNow(double cpuPercent, double memFraction) {

@@ -141,10 +141,13 @@ public final class OverloadModelTrainer {
      *
      * @param hotNow    the "hot now" rule (the node is overloaded already), held out
      * @param tunedRule the trend rule tuned on the validation part by the forest's criterion, held out
+     * @param appRuleScorer the trend rule the app scores with by default ({@code analytics.trend.*})
+     * @param appRule   that rule, held out
      */
     public record Result(ModelUpdate update, Evaluation model, Evaluation baseline, Evaluation cpuMemBaseline,
                          Evaluation hotNow, Evaluation tunedRule, RuleSelection ruleSelection,
-                         Dataset dataset, Dataset.Split split, Selection selection, FeatureSet features, long trainMillis) {
+                         Dataset dataset, Dataset.Split split, Selection selection, FeatureSet features, long trainMillis,
+                         TrendRuleScorer appRuleScorer, Evaluation appRule) {
     }
 
     private OverloadModelTrainer() {
@@ -202,8 +205,10 @@ public final class OverloadModelTrainer {
         ModelUpdate update = ModelUpdate.newBuilder(unscored)
                 .setMetrics(metrics(model, baseline, cpuMem, hotNow, tuned, rule, dataset, split, selection, options))
                 .build();
+        TrendRuleScorer appRuleScorer = TrendRuleScorer.from(analytics);
+        Evaluation appRule = Evaluation.of(split.heldOut(), dataset, appRuleScorer);
         return new Result(update, model, baseline, cpuMem, hotNow, tuned, rule, dataset, split, selection, options.features(),
-                trainMillis);
+                trainMillis, appRuleScorer, appRule);
     }
 
     /**

@@ -61,8 +61,10 @@ public final class TrainingReport {
                         rule.validation().all().f1(), rule.validation().meanLeadS(), rule.validation().alarms().f1(),
                         rule.validation().lead().p50S()));
         line(out, "");
-        alarmTable(out, "held-out", new String[] {"model", "hot now", "tuned rule"},
-                result.model(), result.hotNow(), result.tunedRule());
+        alarmTable(out, "held-out", new String[] {"model", "hot now", "tuned rule", "app's rule"},
+                result.model(), result.hotNow(), result.tunedRule(), result.appRule());
+        line(out, "app's rule: %s (analytics.trend.*, what analytics.scorer=trend-rule, the default, runs)",
+                result.appRuleScorer());
         line(out, "");
         line(out, "held-out                     %-12s %-16s %s", "model", "threshold rule", "rule without load avg");
         Evaluation m = result.model();
@@ -133,6 +135,9 @@ public final class TrainingReport {
         alarmFields(json, "tuned_rule_", result.tunedRule());
         json.put("tuned_rule_f1", round(result.tunedRule().all().f1()));
         json.put("tuned_rule", result.ruleSelection().chosen().toString());
+        alarmFields(json, "app_rule_", result.appRule());
+        json.put("app_rule_f1", round(result.appRule().all().f1()));
+        json.put("app_rule", result.appRuleScorer().toString());
         json.put("select_by", result.update().getMetrics().getOrDefault("selected_by_alarms", 0.0) == 1.0 ? "alarms" : "windows");
         json.put("censored_windows", result.dataset().censoredWindows());
         json.put("censoring_migrations", result.dataset().censoring().migrations());

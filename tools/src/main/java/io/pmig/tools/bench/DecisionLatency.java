@@ -40,7 +40,8 @@ import org.apache.kafka.streams.KafkaStreams;
  * One live analytics instance (its own embedded broker, pmig's real topology and Streams settings) fed samples
  * in real time, timing each overload onset to the MIGRATE command it causes. A stand-in executor answers every
  * command with COMPLETED at once, so the cluster-wide cap never queues a decision: what is timed is detection
- * and decision, not migration.
+ * and decision, not migration. The moved workload then shows in its destination's samples ({@link StandInCluster}),
+ * as a real agent would report it, so the destination's reservation ends and its room is judged as in a real cluster.
  */
 final class DecisionLatency implements AutoCloseable {
 
@@ -61,8 +62,10 @@ final class DecisionLatency implements AutoCloseable {
     /** Per node, the send times of its onsets not yet answered by a command, oldest first. */
     private final Map<String, List<Long>> pendingOnsets = new HashMap<>();
     private final List<Sample> samples = new ArrayList<>();
+    private final StandInCluster cluster = new StandInCluster();
     private int onsets;
     private int extraCommands;
+    private int unanswered;
     private volatile Exception readerFailure;
 
     DecisionLatency(String label, AnalyticsConfig config) throws Exception {
@@ -115,7 +118,7 @@ final class DecisionLatency implements AutoCloseable {
                 onsets++;
             }
         }
-        metrics.send(new ProducerRecord<>(Topic.METRICS.topicName(), node, serde.encode(sample)));
+        metrics.send(new ProducerRecord<>(Topic.METRICS.topicName(), node, serde.encode(cluster.report(sample))));
     }
 
     private void readCommands(Properties client) {
@@ -143,22 +146,36 @@ final class DecisionLatency implements AutoCloseable {
         }
     }
 
+    /**
+     * A command answers the node's latest onset at or before its deciding window's end; older onsets of that node still
+     * pending got no command of their own and are counted as unanswered (matching the oldest instead would time an
+     * unanswered onset by the next episode's command, a whole cycle later).
+     */
     private synchronized void matched(MigrationCommand command, long seenMs) {
         List<Long> pending = pendingOnsets.get(command.getSourceNode().toString());
-        if (pending == null || pending.isEmpty() || pending.get(0) > seenMs) {
-            extraCommands++; // a second decision within one episode; the cooldowns should prevent it
+        int answered = -1;
+        if (pending != null) {
+            for (int i = 0; i < pending.size() && pending.get(i) <= command.getIssuedAtMs(); i++) {
+                answered = i;
+            }
+        }
+        if (answered < 0) {
+            extraCommands++; // a second decision within one episode (the cooldowns should prevent it), or a spare's
             return;
         }
-        long onsetMs = pending.remove(0);
+        unanswered += answered;
+        long onsetMs = pending.get(answered);
+        pending.subList(0, answered + 1).clear();
         // The deciding window ends at issuedAtMs and may close grace ms later: the window rules alone wait
         // that long after the onset; the rest is punctuation, Streams commits and the topic hops.
         long windowWait = command.getIssuedAtMs() + config.windowGraceMs() - onsetMs;
         samples.add(new Sample(command.getSourceNode().toString(), seenMs - onsetMs, windowWait, seenMs - onsetMs - windowWait));
     }
 
-    /** The stand-in executor: the migration "completes" at once, freeing its slot under the cap. */
+    /** The stand-in executor: the migration "completes" at once, freeing its slot under the cap; the workload runs on. */
     private void complete(MigrationCommand command) {
         String id = command.getCommandId().toString();
+        cluster.moved(command, System.currentTimeMillis());
         MigrationEvent done = MigrationEvent.newBuilder()
                 .setCommandId(id).setMigrationId(id).setWorkloadId(command.getWorkloadId())
                 .setNode(command.getDestinationNode()).setPhase(Phase.COMPLETED).setMode(command.getMode())
@@ -174,6 +191,20 @@ final class DecisionLatency implements AutoCloseable {
 
     synchronized int onsets() {
         return onsets;
+    }
+
+    int moves() {
+        return cluster.moves();
+    }
+
+    /** Moves whose destination was an overloading node rather than a spare (it then sits out its node cooldown). */
+    int movesToLiveNodes() {
+        return cluster.movesTo("live-");
+    }
+
+    /** Onsets that got no command, known so far (a later command of their node passed them over). */
+    synchronized int unanswered() {
+        return unanswered;
     }
 
     synchronized int extraCommands() {

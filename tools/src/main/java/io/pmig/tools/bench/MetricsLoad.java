@@ -11,8 +11,8 @@ import java.util.Random;
 /**
  * Synthetic but agent-shaped NodeMetrics: every field the agent fills, two managed workloads plus the five
  * busiest other processes per sample (as {@code NodeSampler} reports them), noisy CPU around a per-node
- * baseline, memory and load that follow it. An overloaded sample has CPU near 95 % of capacity, above the
- * default 85 % threshold, so the threshold scorer flags every window holding one.
+ * baseline, memory and load that follow it. An overloaded sample has CPU at 93-99 % of capacity, so the default
+ * trend rule (CPU 90 %) flags the window it ends, and the threshold rule (p95 CPU 85 %) every window holding it.
  */
 final class MetricsLoad {
 

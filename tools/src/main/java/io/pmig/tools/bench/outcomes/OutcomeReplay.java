@@ -68,6 +68,15 @@ final class OutcomeReplay {
      */
     static Outcome run(ClusterTrace trace, AnalyticsConfig config, int horizonS, Function<ClusterModel, OverloadScorer> fallback,
                        ModelUpdate model) {
+        return runWith(trace, config, horizonS, cluster -> new CurrentScorer(fallback.apply(cluster)), model);
+    }
+
+    /**
+     * As {@link #run}, with the scorer holder the app would build ({@link CurrentScorer#of}): whether a published model
+     * scores is then the config's {@code analytics.scorer}.
+     */
+    static Outcome runWith(ClusterTrace trace, AnalyticsConfig config, int horizonS, Function<ClusterModel, CurrentScorer> scorers,
+                           ModelUpdate model) {
         ClusterModel cluster = new ClusterModel(trace, horizonS, new DowntimeModel(config));
         Path stateDir;
         try {
@@ -80,7 +89,7 @@ final class OutcomeReplay {
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "127.0.0.1:1");
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        CurrentScorer scorer = new CurrentScorer(fallback.apply(cluster));
+        CurrentScorer scorer = scorers.apply(cluster);
         AvroSerde<NodeMetrics> metricsSerde = AvroSerde.of(NodeMetrics.class);
         AvroSerde<MigrationEvent> eventSerde = AvroSerde.of(MigrationEvent.class);
         try (TopologyTestDriver driver = new TopologyTestDriver(AnalyticsTopology.buildTopology(config, scorer), props,
@@ -94,7 +103,7 @@ final class OutcomeReplay {
             if (model != null) {
                 driver.createInputTopic(Topic.MODELS.topicName(), new StringSerializer(), new ByteArraySerializer())
                         .pipeInput(config.modelKey(), AvroSerde.of(ModelUpdate.class).encode(model), trace.startMs());
-                if (scorer.modelVersion() == null) {
+                if (scorer.publishedModelVersion() == null || (scorer.usesModels() && scorer.modelVersion() == null)) {
                     throw new IllegalStateException("the topology did not take model " + model.getVersion());
                 }
             }

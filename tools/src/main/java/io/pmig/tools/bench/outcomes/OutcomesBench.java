@@ -1,6 +1,8 @@
 package io.pmig.tools.bench.outcomes;
 
 import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.scoring.CurrentScorer;
+import io.pmig.analytics.scoring.TrendRuleScorer;
 import io.pmig.analytics.training.ModelFile;
 import io.pmig.analytics.training.OverloadDefinition;
 import io.pmig.analytics.training.TraceFile;
@@ -34,12 +36,13 @@ import picocli.CommandLine.Spec;
  * cluster in which a workload's demand moves with it and a move costs an outage ({@link ClusterModel}), once per
  * strategy, on the same trace: {@code none}, {@code threshold} (the app's rule without a model),
  * {@code tuned_rule} (a rule tuned on the trace's first part by the forest's criterion, {@link TunedRule}),
- * {@code model} (the shipped forest) and {@code oracle} (knows the future, {@link OracleScorer}). The first part
+ * {@code model} (the shipped forest), {@code oracle} (knows the future, {@link OracleScorer}) and {@code default} (what
+ * the app runs with its settings - {@code analytics.scorer} - while the shipped model is published). The first part
  * of the trace ({@code --tune-fraction}) only tunes the rule; every strategy is measured on the rest.
  */
 @Command(name = "outcomes", mixinStandardHelpOptions = true,
         description = {"Overload node-seconds, migrations (needless, ineffective, ping-pong) and outage of each strategy "
-                + "(none, threshold, tuned_rule, model, oracle) on one multi-node trace, replayed through the real topology and planner."})
+                + "(none, threshold, tuned_rule, model, oracle, and default: what the app runs with its settings) on one multi-node trace, replayed through the real topology and planner."})
 public final class OutcomesBench implements Callable<Integer> {
 
     /** The shipped trace: {@code --nodes 24 --duration 3600s --seed 1} of {@link ClusterTraceGenerator}. */
@@ -146,6 +149,11 @@ public final class OutcomesBench implements Callable<Integer> {
         System.out.println("model: " + model.getVersion() + (modelFile == null ? " (shipped)" : " from " + modelFile));
         timed("model", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OutcomeReplay.threshold(config), model));
         timed("oracle", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OracleScorer::new, null));
+        String defaultScorer = config.scorer().equals(AnalyticsConfig.SCORER_THRESHOLD) ? "threshold rule"
+                : config.scorer().equals(AnalyticsConfig.SCORER_MODEL) ? "model" : "trend rule " + TrendRuleScorer.from(config);
+        System.out.println("default: " + AnalyticsConfig.SCORER + "=" + config.scorer() + " (" + defaultScorer
+                + "), model " + model.getVersion() + " published");
+        timed("default", outcomes, () -> OutcomeReplay.runWith(replay, config, horizonS, cluster -> CurrentScorer.of(config), model));
 
         System.out.println();
         System.out.printf(Locale.ROOT, "%-11s %15s %9s %10s %8s %11s %9s %9s%n", "strategy", "overload node-s", "episodes",
@@ -165,6 +173,8 @@ public final class OutcomesBench implements Callable<Integer> {
             result.put("goals", goals);
             result.put("tuned_rule", tuned.rule().toString());
             result.put("model", model.getVersion().toString());
+            result.put("default_scorer", config.scorer());
+            result.put("default_rule", defaultScorer);
             result.put("trace", Map.of("source", source(), "nodes", trace.nodes().size(), "seconds", trace.seconds(),
                     "replayed_seconds", replay.seconds()));
             System.out.println(JsonLine.of(result));

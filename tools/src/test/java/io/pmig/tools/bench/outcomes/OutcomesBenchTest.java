@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 /** Runs the real outcome benchmark on a small generated trace; checks what it reports, not the figures' size. */
 class OutcomesBenchTest {
 
-    private static final List<String> STRATEGIES = List.of("none", "threshold", "tuned_rule", "model", "oracle");
+    private static final List<String> STRATEGIES = List.of("none", "threshold", "tuned_rule", "model", "oracle", "default");
     private static final List<String> FIELDS = List.of("overload_node_s", "migrations", "needless_migrations",
             "ineffective_migrations", "ping_pong", "outage_s");
 
@@ -34,7 +34,9 @@ class OutcomesBenchTest {
         System.out.print(out);
         assertEquals(0, status, out);
         List<String> lines = out.strip().lines().toList();
-        JsonNode strategies = new ObjectMapper().readTree(lines.get(lines.size() - 1)).get("strategies");
+        JsonNode result = new ObjectMapper().readTree(lines.get(lines.size() - 1));
+        JsonNode strategies = result.get("strategies");
+        assertEquals("trend-rule", result.get("default_scorer").asText(), "the app's default scorer is what 'default' ran");
         assertEquals(STRATEGIES, iterable(strategies), "strategies in order");
         for (String strategy : STRATEGIES) {
             for (String field : FIELDS) {
