@@ -26,7 +26,7 @@ start_dockerd
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || apt_install docker-compose
 
 if [ -z "${PMIG_BASE_IMAGE:-}" ]; then
-  PMIG_BASE_IMAGE=pmig/base:bookworm-jre17
+  PMIG_BASE_IMAGE=pmig/base:bookworm-jre17-ip
   "$here/build-base-image.sh" "$PMIG_BASE_IMAGE"
 fi
 

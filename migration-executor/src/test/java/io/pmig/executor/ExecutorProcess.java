@@ -39,7 +39,14 @@ final class ExecutorProcess implements AutoCloseable {
     /** Starts {@code pmig executor args} with its output in {@code log}; returns once it says it is ready. */
     static ExecutorProcess start(String node, Path log, Map<String, String> systemProperties, List<String> args)
             throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        return start(node, log, systemProperties, List.of(), args);
+    }
+
+    /** The same, run through {@code launcher} (a command that execs its arguments, e.g. {@code ip netns exec NS}). */
+    static ExecutorProcess start(String node, Path log, Map<String, String> systemProperties, List<String> launcher,
+                                 List<String> args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(launcher);
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
                 "-cp", System.getProperty("java.class.path")));
         systemProperties.forEach((key, value) -> command.add("-D" + key + "=" + value));
@@ -58,6 +65,11 @@ final class ExecutorProcess implements AutoCloseable {
             Thread.sleep(100);
         }
         return started;
+    }
+
+    /** The executor's JVM's pid (the launcher, if any, exec'd it). */
+    long pid() {
+        return process.pid();
     }
 
     /** SIGKILL, and waits until the process is gone. */

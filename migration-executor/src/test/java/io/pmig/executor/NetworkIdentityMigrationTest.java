@@ -119,6 +119,57 @@ class NetworkIdentityMigrationTest {
         kill(w, "a");
     }
 
+    /** A UDP server that counts the datagrams it received: the one server socket the client talks to before a move. */
+    private static final String UDP_SERVER = "import os, socket\n"
+            + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 5353))\n"
+            + "token = os.urandom(6).hex().encode(); n = 0\n"
+            + "while True:\n"
+            + "    d, a = s.recvfrom(512); n += 1; s.sendto(b'%s %d %s' % (token, n, d), a)\n";
+
+    /**
+     * UDP sockets survive a move in every mode: a client sends a datagram every 10 ms from one socket throughout three
+     * hops; each reply carries the token the server drew at its start and its count of datagrams received, so the same
+     * process with the same socket state answers after every hop (the client exits if either restarts), and no
+     * datagram is answered with a port-unreachable.
+     */
+    @Test
+    void aUdpServerAnswersTheSameClientFromTheSameSocketAfterAHopInEveryMode() throws Exception {
+        String w = nodes.prefix + "udp";
+        String address = launch(w, "a", List.of("/usr/bin/python3", "-u", "-c", UDP_SERVER));
+        String ip = address.substring(0, address.indexOf('/'));
+        Path stop = nodes.root.resolve("udp.stop");
+        Path replies = nodes.root.resolve("udp.log");
+        Path result = nodes.root.resolve("udp.json");
+        Process client = background(List.of("python3", script("udp_client.py"), ip, "5353", stop.toString(),
+                replies.toString()), result);
+        awaitUdpReplies(client, replies, 50);
+        String token = udpLines(replies).get(0)[2];
+
+        List<String> hops = new ArrayList<>();
+        String from = "a";
+        for (String[] hop : new String[][] {{"b", "PAGE_SERVER"}, {"c", "PLAIN"}, {"a", "LAZY"}}) {
+            int start = udpLines(replies).size();
+            MigrationEvent done = migrate(w, from, hop[0], MigrationMode.valueOf(hop[1]));
+            assertEquals(Phase.COMPLETED, done.getPhase(), hop[1] + ": " + nodes.eventsSummary());
+            long before = Long.parseLong(udpLines(replies).get(udpLines(replies).size() - 1)[0]);
+            awaitUdpReplies(client, replies, udpLines(replies).size() + 50);
+            List<String[]> after = udpLines(replies);
+            assertTrue(Long.parseLong(after.get(after.size() - 1)[0]) > before, "the count did not go on after " + hop[1]);
+            hops.add(hop[1] + " " + from + "->" + hop[0] + ": downtime " + done.getTimings().getDowntimeMs()
+                    + " ms, longest gap between replies " + after.subList(start, after.size()).stream()
+                    .mapToLong(l -> Long.parseLong(l[1])).max().orElse(0) + " ms");
+            from = hop[0];
+        }
+        Files.writeString(stop, "");
+        assertTrue(client.waitFor(30, TimeUnit.SECONDS));
+        String summary = Files.readString(result).strip();
+        System.out.println("udp hops: " + hops + "; client: " + summary);
+        assertEquals(0, client.exitValue(), summary);
+        assertTrue(summary.contains("\"refused\": 0,"), summary);
+        assertTrue(udpLines(replies).stream().allMatch(l -> l[2].equals(token)), "a reply came from another server");
+        kill(w, "a");
+    }
+
     /** New connections made while the service is frozen wait and then succeed: none is refused or reset. */
     @Test
     void anHttpServerAnswersEveryRequestOfAClientThatConnectsEvery50msAcrossMigrations() throws Exception {
@@ -288,6 +339,19 @@ class NetworkIdentityMigrationTest {
             assertTrue(client.isAlive(), () -> "the client ended (exit " + client.exitValue() + "): " + said(client));
             return Files.exists(replies) && lines(replies).size() >= count;
         });
+    }
+
+    private static void awaitUdpReplies(Process client, Path replies, int count) {
+        await().atMost(WAIT).pollInterval(Duration.ofMillis(50)).until(() -> {
+            assertTrue(client.isAlive(), () -> "the client ended (exit " + client.exitValue() + "): " + said(client));
+            return udpLines(replies).size() >= count;
+        });
+    }
+
+    /** The UDP client's replies: count, gap ms, server token. */
+    private static List<String[]> udpLines(Path replies) throws IOException {
+        return Files.exists(replies) ? Files.readAllLines(replies).stream().filter(l -> l.matches("\\d+ \\d+ \\p{XDigit}+"))
+                .map(l -> l.split(" ")).toList() : List.of();
     }
 
     private static void awaitRequests(Process client, Path log, int count) {

@@ -56,12 +56,22 @@ final class TestNodes implements AutoCloseable {
     private final KafkaConsumer<String, MigrationEvent> eventReader;
     private final List<MigrationEvent> events = new ArrayList<>();
     private final List<ExecutorProcess> processes = new ArrayList<>();
+    private final java.util.Properties kafka;
+    private final String bootstrapServers;
 
     TestNodes() throws IOException {
+        this(SharedBroker.clientProperties(), SharedBroker.bootstrapServers());
+    }
+
+    /** Nodes on another broker than the shared one (e.g. one that node namespaces can reach). */
+    TestNodes(java.util.Properties kafka, String bootstrapServers) throws IOException {
+        this.kafka = kafka;
+        this.bootstrapServers = bootstrapServers;
         root = Files.createTempDirectory("pmig-executor-test");
-        commands = new KafkaProducer<>(SharedBroker.clientProperties(), new StringSerializer(),
+        commands = new KafkaProducer<>(kafka, new StringSerializer(),
                 Topic.COMMANDS.<MigrationCommand>serde().serializer());
-        java.util.Properties committed = SharedBroker.clientProperties();
+        java.util.Properties committed = new java.util.Properties();
+        committed.putAll(kafka);
         committed.put(org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"); // as pmig reads
         eventReader = new KafkaConsumer<>(committed, new StringDeserializer(), Topic.EVENTS.<MigrationEvent>serde().deserializer());
         List<TopicPartition> parts = eventReader.partitionsFor(Topic.EVENTS.topicName()).stream()
@@ -112,7 +122,7 @@ final class TestNodes implements AutoCloseable {
                                Map<String, String> kafkaOverrides) throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
-        java.util.Properties kafka = SharedBroker.clientProperties();
+        java.util.Properties kafka = (java.util.Properties) this.kafka.clone();
         kafka.putAll(kafkaOverrides);
         ExecutorConfig.Builder config = ExecutorConfig.local(node, kafka, workdir, criu(),
                 InitBinary.install(InitBinary.DEFAULT_PATH), SECRET)
@@ -134,6 +144,15 @@ final class TestNodes implements AutoCloseable {
 
     /** {@link #startProcess(String)} with these Java system properties (e.g. the node's Docker engine). */
     ExecutorProcess startProcess(String name, Map<String, String> systemProperties) throws Exception {
+        return startProcess(name, systemProperties, List.of(), "127.0.0.1:0", List.of());
+    }
+
+    /**
+     * {@link #startProcess(String)} run through {@code launcher} (e.g. {@code ip netns exec NS}: the executor inside a
+     * node's network namespace), listening on {@code listen}, with {@code extraArgs} after the usual ones.
+     */
+    ExecutorProcess startProcess(String name, Map<String, String> systemProperties, List<String> launcher, String listen,
+                                 List<String> extraArgs) throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
         Path secret = root.resolve("transfer.secret");
@@ -141,10 +160,12 @@ final class TestNodes implements AutoCloseable {
             Files.createFile(secret, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             Files.write(secret, SECRET);
         }
-        ExecutorProcess process = ExecutorProcess.start(node, root.resolve(node + ".log"), systemProperties, List.of(
-                "--node", node, "--bootstrap-server", SharedBroker.bootstrapServers(), "--workdir", workdir.toString(),
-                "--listen", "127.0.0.1:0", "--criu", criu().binary().toString(), "--secret-file", secret.toString(),
+        List<String> args = new ArrayList<>(List.of(
+                "--node", node, "--bootstrap-server", bootstrapServers, "--workdir", workdir.toString(),
+                "--listen", listen, "--criu", criu().binary().toString(), "--secret-file", secret.toString(),
                 "--config", ExecutorConfig.SESSION_TIMEOUT_MS + "=" + Duration.ofMinutes(2).toMillis()));
+        args.addAll(extraArgs);
+        ExecutorProcess process = ExecutorProcess.start(node, root.resolve(node + ".log"), systemProperties, launcher, args);
         processes.add(process);
         return process;
     }

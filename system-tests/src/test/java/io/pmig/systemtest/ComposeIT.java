@@ -40,6 +40,7 @@ class ComposeIT {
      */
     private static final String COUNTER = "sh -c 'while :; do :; done' & b=$!; trap \"kill -CONT $b; kill $b\" EXIT; i=0; while :; do i=$((i+1)); echo $i > n; kill -CONT $b; sleep 0.2; kill -STOP $b; sleep 0.8; done";
     private static final Pattern COMPLETED_ON = Pattern.compile("COMPLETED\\s+witness on (node\\d)");
+    private static final Pattern WORKLOAD_ADDRESS = Pattern.compile("(?m)^witness\\s.*?\\b(10\\.213\\.\\d+\\.\\d+)/16");
 
     private static List<String> compose;
     private static Map<String, String> env;
@@ -81,12 +82,20 @@ class ComposeIT {
         exec("node1", "pmig", "launch", "--bootstrap-server", "kafka:9092", "--node", "node1", "--id", "witness", "--",
                 "sh", "-c", COUNTER);
         Await.until("the witness counting on node1", Duration.ofMinutes(1), () -> counter("node1") >= 3);
+        // every node has a workload bridge, so `launch` (--net auto) gave the witness its own address on `workloads`
+        String address = Await.value("the witness's address in pmig ps", Duration.ofMinutes(1), () -> {
+            Matcher m = WORKLOAD_ADDRESS.matcher(exec("node1", "pmig", "ps", "--bootstrap-server", "kafka:9092").output());
+            return m.find() ? m.group(1) : null;
+        });
+        Await.until("the witness's own kernel answering at " + address + " on node1", Duration.ofSeconds(30),
+                () -> answers(address));
 
         Result moved = exec("node1", "pmig", "migrate", "--bootstrap-server", "kafka:9092", "--to", "node2",
                 "--mode", "PLAIN", "witness");
         assertTrue(moved.output().contains("COMPLETED   witness on node2"), moved.output());
         long onArrival = counter("node2");
         Await.until("the witness counting on node2", Duration.ofSeconds(30), () -> counter("node2") > onArrival + 2);
+        Await.until("the witness answering at " + address + " on node2", Duration.ofSeconds(30), () -> answers(address));
 
         // overload node2 (a pinned core on a node of half a core): analytics moves the witness on
         exec("node2", "pmig", "fault", "cpu", "--bootstrap-server", "kafka:9092", "--node", "node2", "--duration-s", "600");
@@ -169,6 +178,21 @@ class ComposeIT {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor(1, TimeUnit.MINUTES);
         return out;
+    }
+
+    /**
+     * True if the kernel of the witness's network namespace answers a connection to a closed port (with a reset) from
+     * this host, over the Docker bridge of the compose file's `workloads` network (10.213.0.1 here).
+     */
+    private static boolean answers(String address) {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress(address, 9), 2000);
+            return true;
+        } catch (java.net.ConnectException refused) {
+            return String.valueOf(refused.getMessage()).contains("refused");
+        } catch (java.io.IOException unreachable) {
+            return false;
+        }
     }
 
     /** The witness's counter in a node container (-1 when it has none). */

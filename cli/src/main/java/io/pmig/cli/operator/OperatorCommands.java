@@ -1,10 +1,12 @@
 package io.pmig.cli.operator;
 
+import io.pmig.executor.network.AddressBook;
 import io.pmig.platform.commands.CommandDeadline;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.nodes.NodeRegistry;
+import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.ClaimState;
 import io.pmig.schemas.CommandKind;
 import io.pmig.schemas.DecisionReason;
@@ -327,7 +329,8 @@ public final class OperatorCommands {
 
     @Command(name = "forget", mixinStandardHelpOptions = true,
             description = {"Clear a LOST workload (one that runs nowhere) from ps, the dashboard and the cluster's records,",
-                    "so its id can be launched again. Publishes FORGOTTEN on pmig.events."})
+                    "so its id can be launched again, and give back its address (pmig.addresses) if it had one.",
+                    "Publishes FORGOTTEN on pmig.events."})
     public static final class Forget implements Callable<Integer> {
         @Mixin KafkaClientOptions kafka;
 
@@ -344,12 +347,22 @@ public final class OperatorCommands {
                         .orElse("no event places it anywhere");
                 throw new ConfigException("WORKLOAD", "workload " + workloadId + " is not LOST (" + runs + ")");
             }
+            // its claim on pmig.addresses first: once FORGOTTEN is out, nothing would ever give the address back
+            List<String> released;
+            try {
+                released = AddressBook.releaseLost(kafka.clientProperties(), workloadId, "operator");
+            } catch (RuntimeException e) {
+                System.err.println("pmig forget: cannot give back the address of " + workloadId + " on "
+                        + Topic.ADDRESSES.topicName() + ": " + e.getMessage() + "; nothing was forgotten, try again");
+                return 1;
+            }
             EventPublishing.publish(kafka.clientProperties(), MigrationEvent.newBuilder()
                     .setCommandId(newCommandId("forget")).setMigrationId("forget-" + workloadId + "-" + System.currentTimeMillis())
                     .setWorkloadId(workloadId).setNode("operator").setPhase(Phase.FORGOTTEN).setSourceNode(where.node())
                     .setDetail("forgotten by operator; was lost on " + where.node() + ": " + where.reason())
                     .setTimestampMs(System.currentTimeMillis()).build());
-            System.out.println("forgot " + workloadId + " (lost on " + where.node() + ": " + where.reason() + ")");
+            System.out.println("forgot " + workloadId + " (lost on " + where.node() + ": " + where.reason() + ")"
+                    + (released.isEmpty() ? "" : "; address " + String.join(", ", released) + " given back"));
             return 0;
         }
     }

@@ -3,6 +3,7 @@ package io.pmig.executor.network;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.AddressClaim;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,6 +50,7 @@ public final class AddressBook implements AutoCloseable {
     /** Offset of each live key's record. */
     private final Map<String, Long> keys = new HashMap<>();
 
+    /** {@code range}: where {@link #claim} picks addresses; null for a book that only releases. */
     public AddressBook(Properties clientProperties, AddressRange range, String node) {
         this.range = range;
         this.node = node;
@@ -128,13 +130,29 @@ public final class AddressBook implements AutoCloseable {
                 + ATTEMPTS + " attempts (other executors claimed each one first)");
     }
 
-    /** Gives back every address {@code workloadId} holds or claimed: it ended for good. */
-    public synchronized void release(String workloadId) {
+    /**
+     * Gives back every address {@code workloadId} holds or claimed: it ended for good. Returns the addresses (A.B.C.D)
+     * whose claims were deleted, none if it had none.
+     */
+    public synchronized List<String> release(String workloadId) {
         catchUp();
+        List<String> released = new ArrayList<>();
         for (String key : List.copyOf(keys.keySet())) {
             if (key.endsWith("|" + workloadId)) {
                 send(key, null);
+                released.add(key.substring(0, key.indexOf('|')));
             }
+        }
+        return released;
+    }
+
+    /**
+     * Gives back the addresses of a workload that runs nowhere (an operator forgot it after it was lost), from outside
+     * any executor: what {@link #release} does, for a caller that does not know the workload range.
+     */
+    public static List<String> releaseLost(Properties clientProperties, String workloadId, String by) {
+        try (AddressBook book = new AddressBook(clientProperties, null, by)) {
+            return book.release(workloadId);
         }
     }
 

@@ -24,10 +24,25 @@ public final class LocalSegment implements AutoCloseable {
     private final String clientNamespace = tag + "cl";
     private final String switchBridge = tag + "sw";
     private final List<String> nodes = new ArrayList<>();
+    private final List<String> nodeNamespaces = new ArrayList<>();
+    private final int subnet;
+    private String controlBridge;
+
+    /**
+     * A node that is a network namespace of its own: its address on the segment's control bridge (what its executor
+     * listens on and reaches the broker and the other nodes through) and its workload bridge, made inside it and
+     * cabled to the switch. Run the node's executor with {@link #launcher}.
+     */
+    public record NodeNamespace(String namespace, String address, String bridge) {
+        /** A command prefix that runs its arguments in the node's namespace (with a /sys of that namespace). */
+        public List<String> launcher() {
+            return List.of("ip", "netns", "exec", namespace);
+        }
+    }
 
     /** A segment on a /24 of 10.213.0.0/16 picked at random; the client takes its router address (.1). */
     public LocalSegment() throws IOException {
-        int subnet = ThreadLocalRandom.current().nextInt(1, 255);
+        subnet = ThreadLocalRandom.current().nextInt(1, 255);
         range = AddressRange.parse("10.213." + subnet + ".0/24");
         clientAddress = "10.213." + subnet + ".1";
         sh(bridge(switchBridge)
@@ -53,6 +68,42 @@ public final class LocalSegment implements AutoCloseable {
         return bridge;
     }
 
+    /**
+     * The address in this namespace through which node namespaces reach it (a broker for them listens there): the
+     * control bridge's, 10.212.S.254 on a /24 of its own, made on first use.
+     */
+    public synchronized String controlAddress() throws IOException {
+        if (controlBridge == null) {
+            String bridge = tag + "ct";
+            sh(bridge(bridge) + " && ip addr add 10.212." + subnet + ".254/24 dev " + bridge);
+            controlBridge = bridge;
+        }
+        return "10.212." + subnet + ".254";
+    }
+
+    /**
+     * Node {@code name} as a network namespace of its own (name: at most 7 characters): an address on the control
+     * bridge and a workload bridge inside it, cabled to the switch like {@link #nodeBridge}.
+     */
+    public synchronized NodeNamespace nodeNamespace(String name) throws IOException {
+        controlAddress();
+        String ns = tag + "n" + name;
+        String address = "10.212." + subnet + "." + (nodeNamespaces.size() + 1);
+        String bridge = "pmig-wl";
+        sh("ip netns add " + ns + " && ip -n " + ns + " link set lo up"
+                + " && ip link add " + tag + "k" + name + " type veth peer name ctl netns " + ns
+                + " && ip link set " + tag + "k" + name + " master " + controlBridge + " up"
+                + " && ip -n " + ns + " addr add " + address + "/24 dev ctl && ip -n " + ns + " link set ctl up"
+                + " && ip -n " + ns + " link add " + bridge + " type bridge forward_delay 0"
+                + " && ip netns exec " + ns + " sysctl -qw net.ipv6.conf." + bridge + ".disable_ipv6=1"
+                + " && ip -n " + ns + " link set " + bridge + " up"
+                + " && ip link add " + tag + "s" + name + " type veth peer name upl netns " + ns
+                + " && ip link set " + tag + "s" + name + " master " + switchBridge + " up"
+                + " && ip -n " + ns + " link set upl master " + bridge + " up");
+        nodeNamespaces.add(ns);
+        return new NodeNamespace(ns, address, bridge);
+    }
+
     /** argv, run in the client's namespace. */
     public List<String> inClient(List<String> argv) {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", clientNamespace));
@@ -63,6 +114,12 @@ public final class LocalSegment implements AutoCloseable {
     @Override
     public void close() throws IOException {
         StringBuilder script = new StringBuilder("ip netns del " + clientNamespace + "; ip link del " + switchBridge + ";");
+        for (String ns : nodeNamespaces) {
+            script.append(" ip netns del ").append(ns).append(";");
+        }
+        if (controlBridge != null) {
+            script.append(" ip link del ").append(controlBridge).append(";");
+        }
         for (String node : nodes) {
             script.append(" ip link del ").append(tag).append("b").append(node).append("; ip link del ")
                     .append(tag).append("u").append(node).append(";");

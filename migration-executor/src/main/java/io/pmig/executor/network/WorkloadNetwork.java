@@ -235,11 +235,14 @@ public final class WorkloadNetwork {
     /**
      * Makes the address known at its new port before the workload resumes: setting the interface's own MAC again
      * makes the kernel send a gratuitous ARP (arp_notify=1), which moves the bridges' forwarding entries and the
-     * neighbours' caches. No route or address changes (a link flap would drop the workload's routes).
+     * neighbours' caches. No route or address changes (a link flap would drop the workload's routes). The MAC is read
+     * with {@code ip} (netlink, in the workload's namespace): /sys under {@code nsenter --net} still shows the
+     * executor's namespace, whose own eth0 it would have copied onto the workload.
      */
     public static void announce(int initPid) throws IOException {
         run("nsenter", "--net=/proc/" + initPid + "/ns/net", "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/" + INTERFACE
-                + "/arp_notify && ip link set " + INTERFACE + " address $(cat /sys/class/net/" + INTERFACE + "/address)");
+                + "/arp_notify && mac=\"$(ip -o link show " + INTERFACE + " | sed -n 's|.* link/ether \\([0-9a-f:]*\\) .*|\\1|p')\""
+                + " && [ -n \"$mac\" ] && ip link set " + INTERFACE + " address \"$mac\"");
     }
 
     /** The host side, in this namespace, of the workload's veth (found by the peer's interface index). */
