@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.network.LocalSegment;
-import io.pmig.platform.broker.EmbeddedBroker;
+import io.pmig.broker.EmbeddedBroker;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.CommandKind;
