@@ -123,8 +123,9 @@ class AnalyticsAppIntegrationTest {
             assertEquals(hot.size(), commands.size(), "none lost, none doubled: " + commands);
             assertEquals(Set.copyOf(hot), commands.stream().map(c -> c.getSourceNode().toString()).collect(Collectors.toSet()));
             assertEquals(hot.size(), commands.stream().map(c -> c.getCommandId().toString()).distinct().count());
-            assertTrue(commands.stream().allMatch(c -> cool.contains(c.getDestinationNode().toString())),
-                    "every move goes to a cool node: " + commands);
+            // never to a hot node; other tests' idle nodes on the shared broker are live destinations too
+            assertTrue(commands.stream().noneMatch(c -> hot.contains(c.getDestinationNode().toString())),
+                    "no move goes to a hot node: " + commands);
             awaitCondition("the survivor answers for every node", () -> nodesListed(a).containsAll(allNodes));
         } finally {
             producing.set(false);
