@@ -8,6 +8,7 @@ import io.pmig.platform.config.OptionTypes;
 import io.pmig.platform.topics.Topic;
 import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
+import io.pmig.analytics.scoring.TrendRuleScorer;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.ModelUpdate;
@@ -116,7 +117,8 @@ public final class TrainCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--config", paramLabel = "KEY=VALUE",
-            description = "Analytics setting the model will run under (window size/advance, thresholds of the rule it is compared with); repeatable.")
+            description = "Analytics setting the model will run under (window size/advance, thresholds of the rules it is compared with,"
+                    + " analytics.scorer: what the quality gate takes as in use); repeatable.")
     Map<String, String> settings = new LinkedHashMap<>();
 
     @Option(names = "--model-key", paramLabel = "NAME", defaultValue = DefaultModel.KEY,
@@ -199,13 +201,17 @@ public final class TrainCommand implements Callable<Integer> {
             QualityGate.Verdict gate = null;
             boolean published = false;
             if (doPublish) {
-                stderr.println("quality gate: reading the model in use under '" + modelKey + "' and scoring on the evaluation trace ...");
+                stderr.println("quality gate: scoring the candidate, what analytics scores with now and the tuned rule on the evaluation trace ...");
                 gate = gate(result, analytics, overload);
                 if (gate.passed() || force) {
                     RecordMetadata at = ModelPublisher.publish(kafka.clientProperties(), modelKey, result.update());
                     published = true;
                     stderr.printf("published model %s to %s under key '%s' (offset %d)%n", result.update().getVersion(),
                             Topic.MODELS.topicName(), modelKey, at.offset());
+                    if (!analytics.scorer().equals(AnalyticsConfig.SCORER_MODEL)) {
+                        stderr.println("analytics scores with it only when run with " + AnalyticsConfig.SCORER + "="
+                                + AnalyticsConfig.SCORER_MODEL + " (it runs " + analytics.scorer() + " now)");
+                    }
                 }
             }
             stdout.print(TrainingReport.text(result, source));
@@ -278,8 +284,8 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * Scores the candidate, the model in use (or the threshold rule when none is published) and the tuned rule on the
-     * fixed evaluation trace.
+     * Scores the candidate, what the app scores with now ({@link #inUse}) and the tuned rule on the fixed evaluation
+     * trace.
      */
     private QualityGate.Verdict gate(OverloadModelTrainer.Result result, AnalyticsConfig analytics, OverloadDefinition overload) {
         List<NodeMetrics> evalSamples = evalTrace != null ? TraceFile.read(evalTrace) : TraceFile.readDefault();
@@ -299,22 +305,33 @@ public final class TrainCommand implements Callable<Integer> {
         double threshold = analytics.modelScoreThreshold();
         QualityGate.Contender candidate = QualityGate.contender("model " + result.update().getVersion(),
                 ModelScorer.load(result.update(), threshold), windows, evalData);
-        Optional<ModelUpdate> current = ModelPublisher.current(kafka.clientProperties(), modelKey);
-        QualityGate.Contender inUse;
-        if (current.isEmpty()) {
-            inUse = QualityGate.contender("the threshold rule (no model in use)", ThresholdScorer.from(analytics), windows, evalData);
-        } else {
-            ModelScorer scorer;
-            try {
-                scorer = ModelScorer.load(current.get(), threshold);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalStateException("the model in use cannot be scored (" + e.getMessage() + "); --no-publish or --model-key");
-            }
-            inUse = QualityGate.contender("model in use " + current.get().getVersion(), scorer, windows, evalData);
-        }
+        QualityGate.Contender inUse = inUse(analytics, threshold, windows, evalData);
         QualityGate.Contender rule = QualityGate.contender("the tuned rule " + result.ruleSelection().chosen(),
                 result.ruleSelection().chosen(), windows, evalData);
         return QualityGate.check(candidate, List.of(inUse, rule), evalName);
+    }
+
+    /**
+     * What the analytics app scores with now, under the same configuration: with {@value AnalyticsConfig#SCORER} =
+     * model, the latest model on pmig.models (the trend rule while none is published); otherwise the rule it names,
+     * whatever pmig.models holds.
+     */
+    private QualityGate.Contender inUse(AnalyticsConfig analytics, double threshold, List<LabelledWindow> windows, Dataset evalData) {
+        if (analytics.scorer().equals(AnalyticsConfig.SCORER_THRESHOLD)) {
+            return QualityGate.contender("the threshold rule in use", ThresholdScorer.from(analytics), windows, evalData);
+        }
+        Optional<ModelUpdate> current = analytics.scorer().equals(AnalyticsConfig.SCORER_MODEL)
+                ? ModelPublisher.current(kafka.clientProperties(), modelKey) : Optional.empty();
+        if (current.isEmpty()) {
+            TrendRuleScorer rule = TrendRuleScorer.from(analytics);
+            return QualityGate.contender("the trend rule in use (" + rule + ")", rule, windows, evalData);
+        }
+        try {
+            return QualityGate.contender("model in use " + current.get().getVersion(), ModelScorer.load(current.get(), threshold),
+                    windows, evalData);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("the model in use cannot be scored (" + e.getMessage() + "); --no-publish or --model-key");
+        }
     }
 
     /** An ISO-8601 instant, epoch milliseconds, or a time ago such as -90s, -30m, -2h, -1d. */

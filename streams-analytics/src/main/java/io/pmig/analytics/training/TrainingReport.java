@@ -195,11 +195,8 @@ public final class TrainingReport {
         if (name.startsWith("the tuned rule")) {
             return "tuned rule";
         }
-        if (name.startsWith("model in use")) {
+        if (name.contains("in use")) {
             return "in use";
-        }
-        if (name.startsWith("the threshold rule")) {
-            return "threshold";
         }
         return "candidate";
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.Samples;
 import io.pmig.platform.testing.SharedBroker;
 import io.pmig.schemas.ModelUpdate;
@@ -110,7 +111,9 @@ class TrainQualityGateTest {
         JsonNode json = run.json();
         assertEquals("passed", json.get("gate").asText(), json.toString());
         assertTrue(json.get("published").asBoolean());
-        assertTrue(json.get("gate_threshold_name").asText().contains("no model in use"), json.toString());
+        // no analytics.scorer given: the app runs its default, the trend rule, and that is what the model must beat
+        assertTrue(json.get("gate_in_use_name").asText().startsWith("the trend rule in use ("), json.toString());
+        assertTrue(json.get("gate_alarm_f1").asDouble() > json.get("gate_in_use_alarm_f1").asDouble(), json.toString());
         assertTrue(json.get("gate_alarm_f1").asDouble() > json.get("gate_tuned_rule_alarm_f1").asDouble(), json.toString());
         assertEquals(json.get("model_version").asText(),
                 ModelPublisher.current(SharedBroker.clientProperties(), key).orElseThrow().getVersion().toString());
@@ -125,7 +128,8 @@ class TrainQualityGateTest {
         ModelUpdate inUse = ModelFile.read(good);
         ModelPublisher.publish(SharedBroker.clientProperties(), key, inUse);
 
-        Run refused = trainAndPublish(key, "--features", CPU_ONLY);
+        // analytics.scorer=model: the published model is what the app scores with, so it is what must be beaten
+        Run refused = trainAndPublish(key, "--features", CPU_ONLY, "--config", AnalyticsConfig.SCORER + "=model");
 
         assertEquals(TrainCommand.GATE_REFUSED, refused.exit(), refused.stdout() + refused.stderr());
         String last = refused.stderr().strip().lines().reduce((a, b) -> b).orElseThrow();
@@ -138,7 +142,7 @@ class TrainQualityGateTest {
         assertEquals(inUse.getVersion().toString(),
                 ModelPublisher.current(SharedBroker.clientProperties(), key).orElseThrow().getVersion().toString());
 
-        Run forced = trainAndPublish(key, "--features", CPU_ONLY, "--force");
+        Run forced = trainAndPublish(key, "--features", CPU_ONLY, "--config", AnalyticsConfig.SCORER + "=model", "--force");
 
         assertEquals(0, forced.exit(), forced.stdout() + forced.stderr());
         assertEquals("forced", forced.json().get("gate").asText());
