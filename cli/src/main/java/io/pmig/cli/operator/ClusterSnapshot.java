@@ -6,6 +6,7 @@ import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.ProcessSample;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -18,6 +19,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.utils.Utils;
 
 /**
  * What the cluster looks like from its topics: each node's latest metrics (recent pmig.metrics records) and
@@ -78,6 +80,37 @@ public final class ClusterSnapshot {
             }
         }
         return Optional.ofNullable(workloads.get(workloadId)).filter(l -> !l.lost()).map(Location::node);
+    }
+
+    /**
+     * Where one workload runs now, read from its own partition of pmig.events (events are keyed by workload id), so the
+     * cost does not grow with the cluster; recent metrics only when no event places it (its events expired). Empty when
+     * it runs nowhere.
+     */
+    public static Optional<String> nodeOf(Properties clientProperties, String workloadId, Duration metricsLookback) {
+        Map<String, Location> locations = new TreeMap<>();
+        java.util.Set<String> givenUp = new java.util.HashSet<>();
+        try (var consumer = consumer(clientProperties, Topic.EVENTS.<MigrationEvent>serde().deserializer())) {
+            String topic = Topic.EVENTS.topicName();
+            int partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).size();
+            // the producers' own choice for a keyed record (murmur2 of the key's bytes)
+            TopicPartition own = new TopicPartition(topic, Utils.toPositive(Utils.murmur2(
+                    workloadId.getBytes(StandardCharsets.UTF_8))) % partitions);
+            consumer.assign(List.of(own));
+            consumer.seekToBeginning(List.of(own));
+            drain(consumer, consumer.endOffsets(List.of(own)), record -> {
+                MigrationEvent event = record.value();
+                if (event != null && workloadId.equals(event.getWorkloadId())) {
+                    fold(locations, givenUp, event);
+                }
+            });
+        }
+        Location location = locations.get(workloadId);
+        if (location != null) {
+            return location.lost() ? Optional.empty() : Optional.of(location.node());
+        }
+        return new ClusterSnapshot(latestMetrics(clientProperties, System.currentTimeMillis() - metricsLookback.toMillis()),
+                Map.of(), 0).nodeOf(workloadId);
     }
 
     private static Map<String, NodeMetrics> latestMetrics(Properties clientProperties, long sinceMs) {
@@ -159,6 +192,8 @@ public final class ClusterSnapshot {
         Properties props = (Properties) clientProperties.clone();
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        // reads up to an end and stops: a fetch must not sit at the broker waiting for data that is not coming
+        props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "50");
         return new KafkaConsumer<>(props, new StringDeserializer(), values);
     }
 

@@ -21,11 +21,15 @@ import io.pmig.schemas.Trigger;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import org.apache.kafka.common.KafkaException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -34,7 +38,6 @@ import picocli.CommandLine.Parameters;
 /** The operator's commands: launch, list, migrate and kill workloads, and watch events - all over Kafka. */
 public final class OperatorCommands {
 
-    private static final Duration REGISTRY_READ = Duration.ofMillis(1500);
     private static final Set<Phase> MIGRATION_ENDS = EnumSet.of(Phase.COMPLETED, Phase.ROLLED_BACK, Phase.FAILED);
 
     private OperatorCommands() {
@@ -54,6 +57,12 @@ public final class OperatorCommands {
     /** How long an operator command waits for a broker to answer at all (else one line, exit 2). */
     static final Duration BROKER_WAIT = Duration.ofSeconds(5);
 
+    /** The command's clients, opening while its checks run (quiet unless --verbose from the start). */
+    static CommandChannel openChannel(KafkaClientOptions kafka) {
+        kafka.quietUnlessVerbose();
+        return CommandChannel.open(kafka.clientProperties());
+    }
+
     /** Asks the brokers once before anything else; quiets the Kafka clients' warnings unless --verbose. */
     static void requireBroker(KafkaClientOptions kafka) {
         kafka.reachableClientProperties(BROKER_WAIT);
@@ -69,43 +78,51 @@ public final class OperatorCommands {
      * refuse it afterwards, so silence until then (plus {@link CommandDeadline#SETTLE}) means nothing happened and
      * nothing will. Once answered, events are followed until one of {@code ends} or until {@code timeout}.
      */
-    static Outcome sendAndFollow(KafkaClientOptions kafka, MigrationCommand command, Set<Phase> ends,
+    static Outcome sendAndFollow(CommandChannel channel, MigrationCommand command, Set<Phase> ends,
                                  Duration timeout, boolean quiet) {
-        var props = kafka.clientProperties();
         String actor = command.getKind() == CommandKind.LAUNCH ? command.getDestinationNode() : command.getSourceNode();
         long answerByMs = CommandDeadline.deadlineMs(command) + CommandDeadline.SETTLE.toMillis();
         long giveUp = System.nanoTime() + timeout.toNanos();
-        try (EventFeed feed = EventFeed.fromNow(props)) {
-            CommandPublisher.send(props, command);
-            boolean answered = false;
-            MigrationEvent last = null;
-            while (answered ? System.nanoTime() < giveUp : System.currentTimeMillis() < answerByMs) {
-                for (MigrationEvent e : feed.poll(Duration.ofMillis(200))) {
-                    if (!e.getCommandId().equals(command.getCommandId())) {
-                        continue;
-                    }
-                    if (!quiet) {
-                        System.out.println(EventLines.format(e));
-                    }
-                    last = e;
-                    answered |= e.getNode().equals(actor);
-                    if (ends.contains(e.getPhase())) {
-                        return new Outcome(e, true, true, CommandDeadline.deadlineMs(command));
-                    }
+        EventFeed feed = channel.events();
+        channel.send(command);
+        boolean answered = false;
+        MigrationEvent last = null;
+        while (answered ? System.nanoTime() < giveUp : System.currentTimeMillis() < answerByMs) {
+            for (MigrationEvent e : feed.poll(Duration.ofMillis(200))) {
+                if (!e.getCommandId().equals(command.getCommandId())) {
+                    continue;
+                }
+                if (!quiet) {
+                    System.out.println(EventLines.format(e));
+                }
+                last = e;
+                answered |= e.getNode().equals(actor);
+                if (ends.contains(e.getPhase())) {
+                    return new Outcome(e, true, true, CommandDeadline.deadlineMs(command));
                 }
             }
-            return new Outcome(last, answered, false, CommandDeadline.deadlineMs(command));
         }
+        return new Outcome(last, answered, false, CommandDeadline.deadlineMs(command));
     }
 
     /**
      * Refuses, before any command is produced, a node no executor has registered on pmig.nodes: the operator learns
      * of a typo in a second, not when the command expires. A registered node whose executor is stopped is only
-     * warned about: it may come back before the command's deadline.
+     * warned about: it may come back before the command's deadline. The read is also the command's broker probe: a
+     * cluster that does not answer within {@link #BROKER_WAIT} is the one line naming --bootstrap-server.
+     *
+     * @param nodeByOption the nodes to check, by the option that named them
      */
-    static void requireKnownNodes(KafkaClientOptions kafka, String option, String... nodes) {
-        NodeRegistry registry = NodeRegistry.read(kafka.clientProperties(), REGISTRY_READ);
-        for (String node : nodes) {
+    static void requireKnownNodes(KafkaClientOptions kafka, Map<String, String> nodeByOption) {
+        NodeRegistry registry;
+        try {
+            registry = NodeRegistry.read(kafka.clientProperties(), BROKER_WAIT);
+        } catch (KafkaException e) {
+            throw kafka.unreachable(BROKER_WAIT, e);
+        }
+        for (Map.Entry<String, String> named : nodeByOption.entrySet()) {
+            String option = named.getKey();
+            String node = named.getValue();
             var holder = registry.holder(node);
             if (holder.isEmpty()) {
                 throw new ConfigException(option, registry.unknownNode(node));
@@ -226,7 +243,12 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
-            requireBroker(kafka);
+            try (CommandChannel channel = openChannel(kafka)) {
+                return launch(channel);
+            }
+        }
+
+        private int launch(CommandChannel channel) {
             String id = workloadId != null ? workloadId : "w-" + UUID.randomUUID().toString().substring(0, 8);
             for (String file : files) {
                 if (!file.startsWith("/") || java.nio.file.Path.of(file).normalize().toString().length() != file.length()
@@ -239,14 +261,14 @@ public final class OperatorCommands {
                 throw new ConfigException("--address", "an address is for a workload with its own network identity:"
                         + " add --net own");
             }
-            requireKnownNodes(kafka, "--node", node);
+            requireKnownNodes(kafka, Map.of("--node", node));
             MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("launch")).setKind(CommandKind.LAUNCH).setWorkloadId(id)
                     .setNetwork(network).setAddress(address)
                     .setDestinationNode(node).setArgv(argv).setMigratable(!pinned).setDeclaredFiles(new ArrayList<>(files))
                     .setReason(operatorReason("launched by operator"))
                     .setIssuedBy("pmig launch"), System.currentTimeMillis(), timeout).build();
-            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.LAUNCHED, Phase.LAUNCH_FAILED, Phase.FAILED),
+            Outcome outcome = sendAndFollow(channel, command, EnumSet.of(Phase.LAUNCHED, Phase.LAUNCH_FAILED, Phase.FAILED),
                     timeout, false);
             return exitStatus(outcome, Phase.LAUNCHED, node);
         }
@@ -276,20 +298,29 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
-            requireBroker(kafka);
-            requireKnownNodes(kafka, "--to", destination);
-            if (source != null) {
-                requireKnownNodes(kafka, "--from", source);
+            try (CommandChannel channel = openChannel(kafka)) {
+                return migrate(channel);
             }
-            String from = source != null ? source
-                    : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
+        }
+
+        private int migrate(CommandChannel channel) {
+            // where the workload runs is read beside the registry: each is a client's start-up and a read to an end
+            CompletableFuture<Optional<String>> located = source != null ? CompletableFuture.completedFuture(Optional.of(source))
+                    : CommandChannel.inBackground(() -> ClusterSnapshot.nodeOf(kafka.clientProperties(), workloadId, Duration.ofSeconds(30)));
+            Map<String, String> nodes = new LinkedHashMap<>();
+            nodes.put("--to", destination);
+            if (source != null) {
+                nodes.put("--from", source);
+            }
+            requireKnownNodes(kafka, nodes);
+            String from = CommandChannel.join(located)
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
             Duration ttl = timeout.compareTo(CommandDeadline.OPERATOR_TTL) < 0
                     ? timeout : CommandDeadline.OPERATOR_TTL;
             MigrationCommand command = migrateCommand(workloadId, from, destination, mode,
                     operatorReason("requested by operator"), "pmig migrate", ttl);
             System.out.println("migrating " + workloadId + " from " + from + " to " + destination + " (" + mode + ")");
-            Outcome outcome = sendAndFollow(kafka, command, MIGRATION_ENDS, timeout, false);
+            Outcome outcome = sendAndFollow(channel, command, MIGRATION_ENDS, timeout, false);
             return exitStatus(outcome, Phase.COMPLETED, from);
         }
     }
@@ -311,18 +342,25 @@ public final class OperatorCommands {
 
         @Override
         public Integer call() {
-            requireBroker(kafka);
+            try (CommandChannel channel = openChannel(kafka)) {
+                return kill(channel);
+            }
+        }
+
+        private int kill(CommandChannel channel) {
             if (node != null) {
-                requireKnownNodes(kafka, "--node", node);
+                requireKnownNodes(kafka, Map.of("--node", node));
+            } else {
+                requireBroker(kafka);
             }
             String where = node != null ? node
-                    : ClusterSnapshot.read(kafka.clientProperties(), Duration.ofSeconds(30)).nodeOf(workloadId)
+                    : ClusterSnapshot.nodeOf(kafka.clientProperties(), workloadId, Duration.ofSeconds(30))
                     .orElseThrow(() -> new ConfigException("WORKLOAD", "no node reports workload " + workloadId + " (see pmig ps)"));
             MigrationCommand command = CommandDeadline.stamp(MigrationCommand.newBuilder()
                     .setCommandId(newCommandId("kill")).setKind(CommandKind.KILL).setWorkloadId(workloadId)
                     .setSourceNode(where).setReason(operatorReason("killed by operator"))
                     .setIssuedBy("pmig kill"), System.currentTimeMillis(), timeout).build();
-            Outcome outcome = sendAndFollow(kafka, command, EnumSet.of(Phase.KILLED, Phase.FAILED), timeout, false);
+            Outcome outcome = sendAndFollow(channel, command, EnumSet.of(Phase.KILLED, Phase.FAILED), timeout, false);
             return exitStatus(outcome, Phase.KILLED, where);
         }
     }

@@ -1,5 +1,7 @@
 package io.pmig.platform.config;
 
+import io.pmig.platform.logging.LoggerLevels;
+import io.pmig.platform.topics.Topic;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -8,13 +10,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.time.Duration;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.CommonClientConfigs;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import picocli.CommandLine.Option;
 
 /**
@@ -64,24 +64,32 @@ public final class KafkaClientOptions {
      */
     public Properties reachableClientProperties(Duration timeout) {
         Properties props = clientProperties();
-        if (!verbose) {
-            org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.kafka",
-                    org.apache.logging.log4j.Level.ERROR);
-        }
+        quietUnlessVerbose();
         Properties probe = new Properties();
         probe.putAll(props);
-        probe.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, String.valueOf(timeout.toMillis()));
-        probe.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(timeout.toMillis()));
-        try (Admin admin = Admin.create(probe)) {
-            admin.describeCluster().nodes().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException | TimeoutException | KafkaException e) {
-            throw new ConfigException("--bootstrap-server", "no Kafka broker answered at " + bootstrapServers + " within "
-                    + timeout.toSeconds() + " s: start one (bin/pmig broker) or name yours" + (verbose ? " (" + e + ")" : ""));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new ConfigException("--bootstrap-server", "interrupted while asking " + bootstrapServers);
+        // a consumer, not an admin client: the command's own readers load the same classes, so the probe costs one
+        // metadata round trip rather than a second client's start-up
+        probe.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
+        probe.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(timeout.toMillis()));
+        try (var consumer = new KafkaConsumer<>(probe, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.partitionsFor(Topic.NODES.topicName(), timeout);
+        } catch (KafkaException e) {
+            throw unreachable(timeout, e);
         }
         return props;
+    }
+
+    /** The one line for a cluster that did not answer within {@code waited} (the cause only with --verbose). */
+    public ConfigException unreachable(Duration waited, Exception cause) {
+        return new ConfigException("--bootstrap-server", "no Kafka broker answered at " + bootstrapServers + " within "
+                + waited.toSeconds() + " s: start one (bin/pmig broker) or name yours" + (verbose ? " (" + cause + ")" : ""));
+    }
+
+    /** Keeps the Kafka clients' warnings (connection attempts, retries) off the terminal unless --verbose. */
+    public void quietUnlessVerbose() {
+        if (!verbose) {
+            LoggerLevels.quietKafkaClients();
+        }
     }
 
     /** A fresh copy of the client properties; callers add their role's own settings. */

@@ -75,7 +75,10 @@ public final class NodeRegistry {
     /** Reads pmig.nodes from the beginning to its current end (a compacted topic: one record per node, roughly). */
     public static NodeRegistry read(Properties clientProperties, Duration timeout) {
         NodeRegistry registry = new NodeRegistry();
-        try (KafkaConsumer<String, ExecutorClaim> consumer = consumer(clientProperties, "registry")) {
+        Properties oneRead = (Properties) clientProperties.clone();
+        // a read up to the end, then done: no fetch left waiting at the broker for records that are not coming
+        oneRead.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "50");
+        try (KafkaConsumer<String, ExecutorClaim> consumer = consumer(oneRead, "registry", timeout)) {
             registry.catchUp(consumer, timeout);
         }
         return registry;
@@ -83,6 +86,11 @@ public final class NodeRegistry {
 
     /** A group-less consumer of pmig.nodes assigned its whole topic from the beginning. */
     public static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose) {
+        return consumer(clientProperties, purpose, Duration.ofSeconds(10));
+    }
+
+    /** As {@link #consumer(Properties, String)}, waiting at most {@code metadataWait} for the topic's partitions. */
+    static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose, Duration metadataWait) {
         Properties props = (Properties) clientProperties.clone();
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         // a reader must not create pmig.nodes with the broker's defaults: the executors create it compacted
@@ -93,7 +101,7 @@ public final class NodeRegistry {
         KafkaConsumer<String, ExecutorClaim> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
                 Topic.NODES.<ExecutorClaim>serde().deserializer());
         String topic = Topic.NODES.topicName();
-        List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
+        List<TopicPartition> partitions = consumer.partitionsFor(topic, metadataWait).stream()
                 .map(p -> new TopicPartition(topic, p.partition())).toList();
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
