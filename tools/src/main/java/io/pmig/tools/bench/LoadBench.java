@@ -27,6 +27,7 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -42,6 +43,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -50,16 +52,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code pmig bench load}: many simulated node agents at 1 Hz against one analytics instance on the embedded
- * broker, for minutes. Every few seconds it reports the analytics consumer group's lag (committed offsets vs
- * end offsets, from the Admin API), the CPU used by the analytics stream threads and by the whole process
- * (broker and load generators included), heap and RSS, and the MIGRATE commands issued so far. A rotating
- * handful of nodes overloads periodically; a stand-in executor answers each MIGRATE with COMPLETED, so
- * decisions keep flowing under the cluster-wide cap. Lag is "flat" when the second half's worst is within two
- * seconds of production.
+ * {@code pmig bench load}: many simulated node agents at 1 Hz against one or more analytics instances (one application,
+ * sharing its tasks) on the embedded broker, for minutes. Every few seconds it reports the analytics consumer group's
+ * lag (committed offsets vs end offsets, from the Admin API), the CPU used by the analytics stream threads and by the
+ * whole process (broker and load generators included), heap and RSS, and the MIGRATE commands issued so far. A
+ * rotating handful of nodes overloads periodically; a stand-in executor answers each MIGRATE with COMPLETED, so
+ * decisions keep flowing under the caps. At the end: whether lag stayed bounded (flat: the second half's worst within
+ * two seconds of production; and its slope over the last five minutes), the decision latency from each injected onset
+ * (the node's first overloaded sample) to its MIGRATE, and whether every node was scored in every window of the
+ * second half (pmig.scores counted per node).
  */
 @Command(name = "load", mixinStandardHelpOptions = true,
-        description = "N simulated agents at 1 Hz against one analytics instance: lag, CPU, memory, decisions.")
+        description = "N simulated agents at 1 Hz against analytics instances: lag, CPU, memory, decision latency, scoring coverage.")
 public final class LoadBench implements Callable<Integer> {
 
     @Option(names = "--agents", defaultValue = "1000", description = "Simulated node agents, 1 sample/s each (default: ${DEFAULT-VALUE}).")
@@ -71,6 +75,10 @@ public final class LoadBench implements Callable<Integer> {
     Duration duration;
 
     private int durationS;
+
+    @Option(names = "--instances", defaultValue = "1",
+            description = "Analytics instances of the one application, in this process, sharing its tasks (default: ${DEFAULT-VALUE}).")
+    int instances;
 
     @Option(names = "--producers", defaultValue = "4", description = "Threads producing the agents' samples (default: ${DEFAULT-VALUE}).")
     int producers;
@@ -99,13 +107,26 @@ public final class LoadBench implements Callable<Integer> {
 
     private int reportS;
 
-    @Option(names = "--json", description = "End with one JSON line: agents, lag_max, lag_second_half_max, lag_flat, cpu, memory, migrate_commands, ...")
+    @Option(names = "--json", description = "End with one JSON line: agents, instances, lag_max, lag_end, lag_slope_per_min,"
+            + " lag_flat, decision_p50_ms, decision_p99_ms, cpu_cores, scores_per_node_min, migrate_commands, ...")
     boolean json;
 
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong sendErrors = new AtomicLong();
     private final AtomicLong migrateCommands = new AtomicLong();
     private final AtomicBoolean running = new AtomicBoolean(true);
+    /** Node -> when its latest overload began (its first hot sample's timestamp). */
+    private final Map<String, Long> onsetMs = new ConcurrentHashMap<>();
+    /** Every onset ("node@ms") -> ms from it to the first MIGRATE of that node (absent while unanswered). */
+    private final Map<String, Long> onsets = new ConcurrentHashMap<>();
+    private final Map<String, Long> decisionLatenciesMs = new ConcurrentHashMap<>();
+    /** Onsets timed: after the nodes' first windows have filled, and early enough before the end to be answered. */
+    private volatile long timedFromMs = Long.MAX_VALUE;
+    private volatile long timedToMs = Long.MIN_VALUE;
+    /** Scores per node with a timestamp in [scoredFromMs, scoredToMs): the second half of the run. */
+    private final Map<String, AtomicLong> scoresPerNode = new ConcurrentHashMap<>();
+    private volatile long scoredFromMs = Long.MAX_VALUE;
+    private volatile long scoredToMs = Long.MAX_VALUE;
 
     private record Report(long elapsedS, long sent, long metricsLag, long totalLag, double streamCores, double processCores,
                           long heapMiB, long rssMiB, long migrateCommands) {
@@ -123,22 +144,30 @@ public final class LoadBench implements Callable<Integer> {
                 // a node or workload may be moved again in the next episode that picks it
                 AnalyticsConfig.NODE_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L),
                 AnalyticsConfig.WORKLOAD_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L)));
-        System.out.printf(Locale.ROOT, "load: %d agents at 1 Hz for %d s, %d overloading every %d s for %d s; one analytics instance (%s)%n",
-                agents, durationS, overloaded, episodeS, overloadS, applicationId);
+        System.out.printf(Locale.ROOT, "load: %d agents at 1 Hz for %d s, %d overloading every %d s for %d s; %d analytics instance(s) of %s%n",
+                agents, durationS, overloaded, episodeS, overloadS, instances, applicationId);
         Path stateDir = Files.createTempDirectory("pmig-bench-load-");
+        List<AnalyticsApp> apps = new ArrayList<>();
         List<Report> reports = new ArrayList<>();
         try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
             Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
             TopicCreator.ensureTopics(client);
-            try (AnalyticsApp analytics = AnalyticsApp.start(config, client, "load", "127.0.0.1", 0, stateDir);
-                 Admin admin = Admin.create(client);
+            for (int i = 0; i < instances; i++) {
+                apps.add(AnalyticsApp.start(config, client, "load-" + i, "127.0.0.1", 0, stateDir.resolve("instance-" + i)));
+            }
+            try (Admin admin = Admin.create(client);
                  KafkaProducer<String, byte[]> metrics = new KafkaProducer<>(producerProps(client), new StringSerializer(), new ByteArraySerializer());
                  KafkaProducer<String, MigrationEvent> events = new KafkaProducer<>(producerProps(client), new StringSerializer(),
                          Topic.EVENTS.<MigrationEvent>serde().serializer())) {
-                awaitRunning(analytics.streams());
+                for (AnalyticsApp app : apps) {
+                    awaitRunning(app.streams());
+                }
                 Thread executor = new Thread(() -> standInExecutor(client, events), "bench-load-executor");
                 executor.setDaemon(true);
                 executor.start();
+                Thread scores = new Thread(() -> countScores(client), "bench-load-scores");
+                scores.setDaemon(true);
+                scores.start();
                 ScheduledExecutorService agentsPool = Executors.newScheduledThreadPool(producers);
                 long startMs = System.currentTimeMillis();
                 for (int p = 0; p < producers; p++) {
@@ -153,9 +182,14 @@ public final class LoadBench implements Callable<Integer> {
                 }
                 Usage usage = new Usage(config.applicationId());
                 long deadline = startMs + durationS * 1000L;
+                // the second half, less the last few seconds whose windows may not have closed yet
+                scoredFromMs = startMs + durationS * 500L;
+                scoredToMs = deadline - 5_000;
+                timedFromMs = startMs + WARM_UP_MS;
+                timedToMs = deadline - ANSWER_WITHIN_MS;
                 while (System.currentTimeMillis() < deadline) {
                     Thread.sleep(Math.min(reportS * 1000L, Math.max(1, deadline - System.currentTimeMillis())));
-                    if (analytics.streams().state() == KafkaStreams.State.ERROR) {
+                    if (apps.stream().anyMatch(app -> app.streams().state() == KafkaStreams.State.ERROR)) {
                         throw new IllegalStateException("analytics failed during the run");
                     }
                     long[] lag = lag(admin, applicationId);
@@ -171,6 +205,9 @@ public final class LoadBench implements Callable<Integer> {
                 agentsPool.shutdownNow();
                 agentsPool.awaitTermination(10, TimeUnit.SECONDS);
                 executor.join(5_000);
+                scores.join(5_000);
+            } finally {
+                apps.forEach(AnalyticsApp::close);
             }
         } finally {
             StreamsThroughput.deleteTree(stateDir);
@@ -188,11 +225,15 @@ public final class LoadBench implements Callable<Integer> {
         long episode = second / episodeS;
         boolean episodeOn = second % episodeS < overloadS;
         for (int i = shard; i < agents; i += producers) {
-            String node = String.format(Locale.ROOT, "node-%04d", i);
+            String node = nodeId(i);
             // each episode overloads the next few nodes, so decisions are fresh and not held back by cooldowns
             boolean hot = episodeOn && Math.floorMod(i - episode * overloaded, agents) < overloaded;
             double baseline = 20 + (i % 7) * 5;
             NodeMetrics sample = load.sample(node, now, sequence, baseline, hot, random);
+            if (hot && onsetMs.getOrDefault(node, Long.MIN_VALUE) < now - overloadS * 1000L) {
+                onsetMs.put(node, now); // the first hot sample of this episode: the onset a decision is timed from
+                onsets.put(node + "@" + now, now);
+            }
             metrics.send(new ProducerRecord<>(Topic.METRICS.topicName(), node, serde.encode(sample)), (meta, e) -> {
                 if (e != null) {
                     sendErrors.incrementAndGet();
@@ -220,6 +261,11 @@ public final class LoadBench implements Callable<Integer> {
                         continue;
                     }
                     migrateCommands.incrementAndGet();
+                    String source = command.getSourceNode().toString();
+                    Long onset = onsetMs.get(source);
+                    if (onset != null) {
+                        decisionLatenciesMs.putIfAbsent(source + "@" + onset, System.currentTimeMillis() - onset);
+                    }
                     String id = command.getCommandId();
                     events.send(new ProducerRecord<>(Topic.EVENTS.topicName(), command.getWorkloadId(), MigrationEvent.newBuilder()
                             .setCommandId(id).setMigrationId(id).setWorkloadId(command.getWorkloadId())
@@ -229,6 +275,44 @@ public final class LoadBench implements Callable<Integer> {
                 }
             }
         }
+    }
+
+    /** Counts pmig.scores records per node (keys only) whose timestamp falls in the measured part of the run. */
+    private void countScores(Properties client) {
+        Properties props = new Properties();
+        props.putAll(client);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topic.SCORES.topicName()).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            while (running.get()) {
+                for (var record : consumer.poll(Duration.ofMillis(200))) {
+                    if (record.key() != null && record.timestamp() >= scoredFromMs && record.timestamp() < scoredToMs) {
+                        scoresPerNode.computeIfAbsent(record.key(), k -> new AtomicLong()).incrementAndGet();
+                    }
+                }
+            }
+        }
+    }
+
+    /** Least-squares slope of the metrics lag over the reports of the last {@code seconds}, in records per minute. */
+    static double lagSlopePerMinute(List<long[]> elapsedSAndLag, long seconds) {
+        long end = elapsedSAndLag.get(elapsedSAndLag.size() - 1)[0];
+        List<long[]> tail = elapsedSAndLag.stream().filter(r -> r[0] >= end - seconds).toList();
+        if (tail.size() < 2) {
+            return 0;
+        }
+        double meanX = tail.stream().mapToLong(r -> r[0]).average().orElse(0);
+        double meanY = tail.stream().mapToLong(r -> r[1]).average().orElse(0);
+        double num = 0;
+        double den = 0;
+        for (long[] r : tail) {
+            num += (r[0] - meanX) * (r[1] - meanY);
+            den += (r[0] - meanX) * (r[0] - meanX);
+        }
+        return den == 0 ? 0 : num / den * 60;
     }
 
     /** [lag on pmig.metrics, lag on every topic the group reads (incl. its repartition topic)]. */
@@ -271,6 +355,17 @@ public final class LoadBench implements Callable<Integer> {
         long heapMax = reports.stream().mapToLong(Report::heapMiB).max().orElse(0);
         long rssMax = reports.stream().mapToLong(Report::rssMiB).max().orElse(0);
         Report last = reports.get(reports.size() - 1);
+        double slope = lagSlopePerMinute(reports.stream().map(r -> new long[] {r.elapsedS(), r.metricsLag()}).toList(), 300);
+        List<String> timed = onsets.entrySet().stream().filter(e -> e.getValue() >= timedFromMs && e.getValue() <= timedToMs)
+                .map(Map.Entry::getKey).toList();
+        List<Long> latencies = timed.stream().map(decisionLatenciesMs::get).filter(java.util.Objects::nonNull).toList();
+        double p50 = latencies.isEmpty() ? -1 : Stats.percentile(latencies, 0.50);
+        double p99 = latencies.isEmpty() ? -1 : Stats.percentile(latencies, 0.99);
+        long expectedScores = Math.max(0, (scoredToMs - scoredFromMs) / 1000); // one window end per second per node
+        long minScores = agents == 0 ? 0 : java.util.stream.IntStream.range(0, agents)
+                .mapToLong(i -> scoresPerNode.getOrDefault(nodeId(i), new AtomicLong()).get()).min().orElse(0);
+        long nodesShort = java.util.stream.IntStream.range(0, agents)
+                .filter(i -> scoresPerNode.getOrDefault(nodeId(i), new AtomicLong()).get() < expectedScores - 1).count();
         long episodes = Math.max(1, (last.elapsedS() + episodeS - 1) / episodeS);
         System.out.printf(Locale.ROOT, "result: %,d samples sent (%,d send errors); metrics lag mean %.0f -> %.0f (first/second half),"
                         + " max %,d, second-half max %,d (%s: flat means <= %,d, two seconds of samples)%n",
@@ -279,21 +374,36 @@ public final class LoadBench implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "        cpu: analytics stream threads %.2f cores, whole process %.2f cores (broker and %d producer threads included)"
                         + " of %d; heap max %,d MiB, rss max %,d MiB%n", streamCores, processCores, producers,
                 Runtime.getRuntime().availableProcessors(), heapMax, rssMax);
-        System.out.printf(Locale.ROOT, "        decisions: %d MIGRATE commands over %d overload episodes of %d nodes%n",
-                last.migrateCommands(), episodes, overloaded);
+        System.out.printf(Locale.ROOT, "        decisions: %d MIGRATE commands over %d overload episodes of %d nodes; %d of %d onsets answered,"
+                        + " onset -> MIGRATE p50 %.0f ms, p99 %.0f ms%n",
+                last.migrateCommands(), episodes, overloaded, latencies.size(), timed.size(), p50, p99);
+        System.out.printf(Locale.ROOT, "        lag: end %,d, slope over the last 5 min %+.0f records/min%n", last.metricsLag(), slope);
+        System.out.printf(Locale.ROOT, "        scoring: every node %d windows in the second half expected; fewest %d; %d nodes short by more than one%n",
+                expectedScores, minScores, nodesShort);
         if (json) {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("agents", agents);
+            result.put("instances", instances);
             result.put("duration_s", last.elapsedS());
             result.put("samples_sent", last.sent());
             result.put("send_errors", sendErrors.get());
             result.put("lag_first_half_mean", Stats.round(lagFirstHalfMean, 0));
             result.put("lag_second_half_mean", Stats.round(lagSecondHalfMean, 0));
             result.put("lag_max", lagMax);
+            result.put("lag_end", last.metricsLag());
+            result.put("lag_slope_per_min", Stats.round(slope, 1));
             result.put("lag_second_half_max", lagSecondHalfMax);
             result.put("lag_flat", flat);
             result.put("analytics_cpu_cores", Stats.round(streamCores, 2));
             result.put("process_cpu_cores", Stats.round(processCores, 2));
+            result.put("cpu_cores", Stats.round(processCores, 2));
+            result.put("onsets", timed.size());
+            result.put("onsets_answered", latencies.size());
+            result.put("decision_p50_ms", Math.round(p50));
+            result.put("decision_p99_ms", Math.round(p99));
+            result.put("scores_per_node_expected", expectedScores);
+            result.put("scores_per_node_min", minScores);
+            result.put("nodes_short_of_scores", nodesShort);
             result.put("heap_max_mib", heapMax);
             result.put("rss_max_mib", rssMax);
             result.put("migrate_commands", last.migrateCommands());
@@ -302,6 +412,15 @@ public final class LoadBench implements Callable<Integer> {
             System.out.println(JsonLine.of(result));
         }
         return flat && last.migrateCommands() > 0 ? 0 : 1;
+    }
+
+    /** Onsets in the first seconds are not timed: a node's first windows are still filling. */
+    private static final long WARM_UP_MS = 30_000;
+    /** Nor those too near the end to be answered before the run stops. */
+    private static final long ANSWER_WITHIN_MS = 15_000;
+
+    private static String nodeId(int i) {
+        return String.format(Locale.ROOT, "node-%04d", i);
     }
 
     private static Properties producerProps(Properties client) {
