@@ -7,20 +7,15 @@ import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * An operator command's way to its executor and back: the event feed (positioned at the end before the command goes
  * out, so no answer is missed) and the producer, both opened in the background as soon as the command starts. Their
  * set-up - two Kafka clients, each a metadata round trip - then overlaps the command's own checks (broker, node
- * registry, where the workload runs) instead of following them, which is what brings ACCEPTED within a second.
+ * registry, where the workload runs) instead of following them (README, Performance: operator commands).
  */
 final class CommandChannel implements AutoCloseable {
 
@@ -37,10 +32,7 @@ final class CommandChannel implements AutoCloseable {
     private CommandChannel(Properties clientProperties) {
         feed = inBackground(() -> EventFeed.fromNow(clientProperties));
         producer = inBackground(() -> {
-            Properties props = (Properties) clientProperties.clone();
-            props.put(ProducerConfig.ACKS_CONFIG, "all");
-            props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-            var opened = new KafkaProducer<>(props, new StringSerializer(), Topic.COMMANDS.<MigrationCommand>serde().serializer());
+            var opened = CommandPublisher.producer(clientProperties);
             opened.partitionsFor(Topic.COMMANDS.topicName()); // the metadata now, not at the send
             return opened;
         });
@@ -64,15 +56,7 @@ final class CommandChannel implements AutoCloseable {
     /** Publishes the command, keyed by the node that acts on it (see {@link CommandRouting}), once the feed is open. */
     void send(MigrationCommand command) {
         events();
-        try {
-            join(producer).send(CommandRouting.record(command)).get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("could not publish " + command.getKind() + " for " + command.getWorkloadId()
-                    + ": " + (e.getCause() == null ? e : e.getCause()).getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while publishing a command", e);
-        }
+        CommandPublisher.send(join(producer), command);
     }
 
     /** The step's result, or the exception it threw, as thrown. */

@@ -18,13 +18,23 @@ public final class CommandPublisher {
     }
 
     public static void send(Properties clientProperties, MigrationCommand command) {
+        try (var producer = producer(clientProperties)) {
+            send(producer, command);
+        }
+    }
+
+    /** An idempotent producer of commands, every send acknowledged by all replicas. */
+    static KafkaProducer<String, MigrationCommand> producer(Properties clientProperties) {
         Properties props = (Properties) clientProperties.clone();
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        try (var producer = new KafkaProducer<>(props, new StringSerializer(),
-                Topic.COMMANDS.<MigrationCommand>serde().serializer())) {
-            producer.send(CommandRouting.record(command))
-                    .get(30, TimeUnit.SECONDS);
+        return new KafkaProducer<>(props, new StringSerializer(), Topic.COMMANDS.<MigrationCommand>serde().serializer());
+    }
+
+    /** Sends through {@code producer} and waits for the broker's acknowledgement. */
+    static void send(KafkaProducer<String, MigrationCommand> producer, MigrationCommand command) {
+        try {
+            producer.send(CommandRouting.record(command)).get(30, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("could not publish " + command.getKind() + " for " + command.getWorkloadId()
                     + ": " + (e.getCause() == null ? e : e.getCause()).getMessage(), e);
