@@ -1,5 +1,8 @@
 package io.pmig.analytics;
 
+import io.pmig.analytics.balancer.BalancerProcessor;
+import io.pmig.analytics.balancer.CellGrant;
+import io.pmig.analytics.decisions.Cells;
 import io.pmig.analytics.decisions.DecisionCodec;
 import io.pmig.analytics.decisions.DecisionInput;
 import io.pmig.analytics.decisions.DecisionProcessor;
@@ -17,12 +20,15 @@ import io.pmig.analytics.windows.NodeClock;
 import io.pmig.analytics.windows.NodeVerdict;
 import io.pmig.analytics.windows.NodeWindowProcessor;
 import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.CellSummary;
 import io.pmig.schemas.DeadLetter;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.serde.AvroSerde;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Function;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.serialization.Serdes;
@@ -85,8 +91,8 @@ public final class AnalyticsTopology {
     public static final String DECISION_NODES_STORE = "analytics-decision-nodes";
     public static final String DECISION_IN_FLIGHT_STORE = "analytics-decision-in-flight";
     public static final String DECISION_WORKLOADS_STORE = "analytics-decision-workloads";
-    /** The one key of the decision input topic: every record lands on its single partition. */
-    public static final String CLUSTER_KEY = "cluster";
+    /** Grants of the global balancer a cell borrowed, with their unused rooms. */
+    public static final String DECISION_GRANTS_STORE = "analytics-decision-grants";
 
     private AnalyticsTopology() {
     }
@@ -133,28 +139,51 @@ public final class AnalyticsTopology {
                 .mapValues(NodeVerdict::transition, Named.as("transition"))
                 .to(Topic.EVENTS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(MigrationEvent.class)).withName("node-events-sink"));
 
-        // Decisions.
+        // Decisions, keyed by cell: each cell's inputs reach the one task that owns its partition of the decision topic.
+        Cells cells = new Cells(config.cells());
         KStream<String, DecisionInput> reports = verdicts
                 .filter((node, verdict) -> verdict.report() != null, Named.as("has-report"))
-                .mapValues(verdict -> DecisionInput.of(verdict.report()), Named.as("report"));
+                .map((node, verdict) -> KeyValue.pair(cells.cellOf(node), DecisionInput.of(verdict.report())), Named.as("report-to-cell"));
+        // an outcome concerns the cell that issued the move (its source's) and, for a move across cells, the destination's
         KStream<String, DecisionInput> outcomes = decodeOrDeadLetter(builder, Topic.EVENTS, MigrationEvent.class, event -> null, null, "events", meters)
                 .mapValues(DecodeAttempt::value, Named.as("events-value"))
                 .filter((key, event) -> ExecutorOutcome.isFinal(event), Named.as("final-phases"))
-                .map((key, event) -> KeyValue.pair(event.getWorkloadId().toString(), DecisionInput.of(ExecutorOutcome.of(event))),
-                        Named.as("outcome"));
+                .flatMap((key, event) -> {
+                    DecisionInput outcome = DecisionInput.of(ExecutorOutcome.of(event));
+                    Set<String> concerned = new TreeSet<>();
+                    concerned.add(cells.cellOf((event.getSourceNode() == null ? event.getNode() : event.getSourceNode()).toString()));
+                    if (event.getDestinationNode() != null) {
+                        concerned.add(cells.cellOf(event.getDestinationNode().toString()));
+                    }
+                    return concerned.stream().map(cell -> KeyValue.pair(cell, outcome)).toList();
+                }, Named.as("outcome-to-cells"));
+        KStream<String, DecisionInput> grants = decodeOrDeadLetter(builder, Topic.CELLS, CellSummary.class, summary -> null, null, "cells", meters)
+                .process(() -> new BalancerProcessor(config), Named.as("balancer"));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_NODES_STORE),
                 Serdes.String(), DecisionCodec.nodeViewSerde()));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_IN_FLIGHT_STORE),
                 Serdes.String(), JsonSerde.of(InFlightMove.class)));
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_WORKLOADS_STORE),
                 Serdes.String(), JsonSerde.of(WorkloadHistory.class)));
-        reports.merge(outcomes, Named.as("decision-inputs"))
-                .selectKey((key, input) -> CLUSTER_KEY, Named.as("to-cluster-key"))
-                .repartition(Repartitioned.with(Serdes.String(), DecisionCodec.decisionInputSerde())
-                        .withName("decision-input").withNumberOfPartitions(1))
-                .process(() -> new DecisionProcessor(config, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE, meters),
-                        Named.as("decisions"), DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE)
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DECISION_GRANTS_STORE),
+                Serdes.String(), JsonSerde.of(CellGrant.class)));
+        Repartitioned<String, DecisionInput> byCell = Repartitioned.with(Serdes.String(), DecisionCodec.decisionInputSerde())
+                .withName("decision-input");
+        if (config.decisionPartitions() > 0) {
+            byCell = byCell.withNumberOfPartitions(config.decisionPartitions());
+        }
+        KStream<String, SpecificRecordBase> decided = reports.merge(outcomes, Named.as("decision-inputs"))
+                .merge(grants, Named.as("decision-inputs-and-grants"))
+                .repartition(byCell)
+                .process(() -> new DecisionProcessor(config, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE,
+                                DECISION_GRANTS_STORE, meters),
+                        Named.as("decisions"), DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE, DECISION_GRANTS_STORE);
+        decided.filter((key, record) -> record instanceof MigrationCommand, Named.as("is-command"))
+                .mapValues(record -> (MigrationCommand) record, Named.as("command"))
                 .to(Topic.COMMANDS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(MigrationCommand.class)).withName("commands-sink"));
+        decided.filter((key, record) -> record instanceof CellSummary, Named.as("is-cell-summary"))
+                .mapValues(record -> (CellSummary) record, Named.as("cell-summary"))
+                .to(Topic.CELLS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(CellSummary.class)).withName("cells-sink"));
 
         return builder.build();
     }
