@@ -263,7 +263,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private void plan(NodeView view, long now) {
         NodeReport report = view.report();
         String cell = cells.cellOf(report.nodeId());
-        List<InFlightMove> moves = currentMoves(now);
+        List<InFlightMove> moves = ofCell(cell, currentMoves(now));
         Map<String, WorkloadHistory> history = new HashMap<>();
         for (WorkloadLoad workload : report.workloads()) {
             WorkloadHistory moved = workloads.get(workload.workloadId());
@@ -351,6 +351,16 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
                 null, Map.of(), room.cpuCapacity(), room.memCapacityBytes(), room.cpuUsedCores(), room.memUsedBytes(), List.of()), 0, -1);
     }
 
+    /**
+     * The moves one cell's view holds: those it issued, those into its nodes, and room it lent, but not room lent to it
+     * (its lender's reservation, when both cells share this task: the granted figures count it already).
+     */
+    private List<InFlightMove> ofCell(String cell, List<InFlightMove> moves) {
+        return moves.stream().filter(move -> move.lent()
+                ? !move.sourceNode().equals(cell) && cells.cellOf(move.destinationNode()).equals(cell)
+                : cells.cellOf(move.sourceNode()).equals(cell) || cells.cellOf(move.destinationNode()).equals(cell)).toList();
+    }
+
     private Map<String, WorkloadLoad> stuckIn(String cell) {
         return stuck.computeIfAbsent(cell, c -> new TreeMap<>());
     }
@@ -367,8 +377,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         }
         for (Map.Entry<String, TreeMap<String, NodeView>> entry : views().entrySet()) {
             String cell = entry.getKey();
-            List<InFlightMove> moves = all.stream().filter(move -> (!move.lent() && cells.cellOf(move.sourceNode()).equals(cell))
-                    || cells.cellOf(move.destinationNode()).equals(cell)).toList();
+            List<InFlightMove> moves = ofCell(cell, all);
             Map<String, WorkloadLoad> needs = new TreeMap<>(stuckIn(cell));
             needs.keySet().removeAll(served);
             context.forward(new Record<>(cell, summaries.summarize(cell, entry.getValue().values(), moves, needs, wallNowMs), wallNowMs));

@@ -22,10 +22,11 @@ public record InFlightMove(String commandId, String workloadId, String sourceNod
 
     /**
      * Room this cell lent another cell by a balancer grant: reserved on the node (not in flight, so under no cap) until
-     * {@code holdUntilMs}, when a report of a window starting then releases it like a completed move's.
+     * {@code holdUntilMs}, when a report of a window starting then releases it like a completed move's. Its source is
+     * the borrowing cell.
      */
     public static InFlightMove lent(CellGrant grant, CellGrant.GrantedRoom room, long holdUntilMs) {
-        return new InFlightMove("lent-" + grant.grantId() + "-" + room.nodeId(), "", "", room.nodeId(), grant.issuedAtMs(),
+        return new InFlightMove("lent-" + grant.grantId() + "-" + room.nodeId(), "", grant.fromCell(), room.nodeId(), grant.issuedAtMs(),
                 room.cpuCores(), room.memBytes(), holdUntilMs);
     }
 
