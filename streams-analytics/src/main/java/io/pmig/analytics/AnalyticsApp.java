@@ -98,7 +98,7 @@ public final class AnalyticsApp implements AutoCloseable {
                 stopped.countDown();
             }
         });
-        server.start(streams, scorer, metrics, new io.pmig.analytics.decisions.Cells(config.cells()));
+        server.start(streams, scorer, metrics, io.pmig.analytics.decisions.Cells.of(config));
         streams.start();
         log.info("analytics instance {} started (application {}, state in {}, dry run {})", instanceId,
                 config.applicationId(), stateDir, config.dryRun());

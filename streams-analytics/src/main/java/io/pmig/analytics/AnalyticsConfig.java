@@ -88,6 +88,7 @@ public final class AnalyticsConfig {
     public static final String DESTINATION_TIE_MARGIN = "analytics.decision.destination.tie.margin";
     public static final String TICK_WAIT_MS = "analytics.decision.tick.wait.ms";
     public static final String COMMAND_TTL_MS = "analytics.decision.command.ttl.ms";
+    public static final String CELL_LABELS = "analytics.cells.labels";
     public static final String DECISION_PARTITIONS = "analytics.decision.partitions";
     public static final String CELL_SUMMARY_INTERVAL_MS = "analytics.cells.summary.interval.ms";
     public static final String CELL_OFFERS = "analytics.cells.offers";
@@ -166,6 +167,9 @@ public final class AnalyticsConfig {
                 "Cells the nodes are divided into, by a hash of the node id: each cell is decided in memory by the task that owns"
                         + " its partition of the decision topic, has its own budget of migrations in flight, and a workload moves"
                         + " within its node's cell unless the global balancer grants a move to another cell. The same on every instance.");
+        define(CELL_LABELS, Map.of(), text -> labels(CELL_LABELS, text),
+                "Cells by name for some nodes, NODE=CELL,...: such a node is in the named cell (a rack, a zone), the others in"
+                        + " their hash cell (cell-0 ... cell-N-1). The same on every instance.");
         define(DECISION_PARTITIONS, 0, text -> ConfigValues.intAtLeast(DECISION_PARTITIONS, text, 0),
                 "Partitions of the decision topic (keyed by cell), i.e. how many tasks share the cells' decisions; 0: as many as the"
                         + " window stage has tasks (the larger partition count of pmig.metrics and pmig.events). Fixed once the"
@@ -386,6 +390,11 @@ public final class AnalyticsConfig {
         return (Integer) values.get(CELLS);
     }
 
+    @SuppressWarnings("unchecked")
+    public Map<String, String> cellLabels() {
+        return (Map<String, String>) values.get(CELL_LABELS);
+    }
+
     public int decisionPartitions() {
         return (Integer) values.get(DECISION_PARTITIONS);
     }
@@ -502,6 +511,21 @@ public final class AnalyticsConfig {
             }
         }
         throw new ConfigException(key, "'" + text + "' is not one of " + String.join(", ", allowed));
+    }
+
+    private static Object labels(String key, String text) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        for (String pair : text.split(",")) {
+            if (pair.isBlank()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            if (eq <= 0 || eq == pair.length() - 1) {
+                throw new ConfigException(key, "'" + pair.trim() + "' is not NODE=CELL");
+            }
+            labels.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+        }
+        return Map.copyOf(labels);
     }
 
     private static Object migrationMode(String key, String text) {

@@ -140,7 +140,7 @@ public final class AnalyticsTopology {
                 .to(Topic.EVENTS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(MigrationEvent.class)).withName("node-events-sink"));
 
         // Decisions, keyed by cell: each cell's inputs reach the one task that owns its partition of the decision topic.
-        Cells cells = new Cells(config.cells());
+        Cells cells = Cells.of(config);
         KStream<String, DecisionInput> reports = verdicts
                 .filter((node, verdict) -> verdict.report() != null, Named.as("has-report"))
                 .map((node, verdict) -> KeyValue.pair(cells.cellOf(node), DecisionInput.of(verdict.report())), Named.as("report-to-cell"));

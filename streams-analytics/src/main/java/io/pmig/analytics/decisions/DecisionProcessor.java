@@ -113,7 +113,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         this.inFlightStoreName = inFlightStoreName;
         this.workloadsStoreName = workloadsStoreName;
         this.grantsStoreName = grantsStoreName;
-        this.cells = new Cells(config.cells());
+        this.cells = Cells.of(config);
         this.summaries = new CellSummaries(config);
     }
 
@@ -128,7 +128,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         this.pending.clear();
         this.stuck.clear();
         context.schedule(Duration.ofMillis(config.punctuateIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
-        if (config.cells() > 1) { // one cell has nobody to trade room with
+        if (!cells.single()) { // one cell has nobody to trade room with
             context.schedule(Duration.ofMillis(config.cellSummaryIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::publishSummaries);
         }
     }

@@ -53,7 +53,7 @@ public final class MigrationPlanner {
 
     public MigrationPlanner(AnalyticsConfig config) {
         this.config = config;
-        this.cells = new Cells(config.cells());
+        this.cells = Cells.of(config);
     }
 
     /** What a move must relieve on a source: cores and bytes, and the words for it. */
@@ -92,7 +92,7 @@ public final class MigrationPlanner {
         int budget = cellBudget(cellNodes);
         long cellMoves = inFlight.stream().filter(move -> cells.cellOf(move.sourceNode()).equals(cell)).count();
         if (cellMoves >= budget) {
-            return MigrationPlan.rejected(sourceId, (config.cells() == 1 ? "cluster" : "cell " + cell) + " budget of "
+            return MigrationPlan.rejected(sourceId, (cells.single() ? "cluster" : "cell " + cell) + " budget of "
                     + budget + " concurrent migrations reached (" + cellNodes + " nodes up)");
         }
         if (source.lastMigrationMs() >= 0 && nowMs - source.lastMigrationMs() < config.nodeCooldownMs()) {
@@ -172,7 +172,7 @@ public final class MigrationPlanner {
         String reason = (tooCostly.isEmpty() ? "" : "outage over " + config.maxDowntimeMs()
                 + " ms for " + tooCostly + "; ") + "no UP node outside its destination cooldown has room for any of "
                 + affordable.stream().map(WorkloadLoad::workloadId).toList()
-                + (config.cells() == 1 ? "" : " in cell " + cell + (lent.isEmpty() ? "" : " or the " + lent.size() + " lent to it"));
+                + (cells.single() ? "" : " in cell " + cell + (lent.isEmpty() ? "" : " or the " + lent.size() + " lent to it"));
         return affordable.isEmpty() ? MigrationPlan.rejected(sourceId, reason) : MigrationPlan.noRoom(sourceId, reason, affordable.get(0));
     }
 
