@@ -18,9 +18,10 @@ import java.util.TreeMap;
  * O(cells x offers x log) whatever the number of nodes; Borg's lesson is the other half: every cell decides its own
  * moves (the cell's task, its own planner), and the balancer only trades room between cells.
  *
- * <p>Greedy, deterministic: stuck needs in order of cell and node id, each given the offered node that is least loaded
- * after taking it (dominant resource), within the destination limits, in another cell, at most {@code maxInPerNode}
- * needs per node per round; the room it takes is counted so no two needs get the same room.
+ * <p>Greedy, deterministic: stuck needs in order of cell and node id, each given the least loaded offered node (dominant
+ * resource, counting what this round already put on it) of another cell that takes it within the destination limits,
+ * at most {@code maxInPerNode} needs per node per round. Offers are kept in a heap by load, so a need costs O(log offers)
+ * when the least loaded node fits; the scan for one that fits is bounded by {@value #SCAN_LIMIT}.
  */
 public final class CellBalancer {
 
@@ -69,8 +70,7 @@ public final class CellBalancer {
         for (CellSummary summary : summaries) {
             byCell.put(summary.getCell().toString(), summary);
         }
-        // least loaded first; a need takes the first offer that fits, which is the least loaded after the move in all but
-        // edge cases of very unequal capacities (then the scan goes on a little to compare)
+        // least loaded first: a need takes the first offer that fits
         PriorityQueue<Offer> offers = new PriorityQueue<>(Comparator.comparingDouble(Offer::load)
                 .thenComparing(offer -> offer.room.getNodeId().toString()));
         byCell.forEach((cell, summary) -> summary.getOffers().forEach(room -> offers.add(new Offer(cell, room))));
@@ -111,34 +111,22 @@ public final class CellBalancer {
         return "grant-" + fromCell + "-to-" + toCell + "-at-" + nowMs;
     }
 
+    /** The least loaded offer of another cell that takes the need within the limits; the scan is bounded. */
     private Offer choose(PriorityQueue<Offer> offers, String cell, RoomNeed need) {
-        Offer best = null;
-        double bestLoad = Double.POSITIVE_INFINITY;
-        // offers come least loaded first: once an offer's load before the move exceeds the best load after one, no later
-        // offer can beat it
-        List<Offer> ordered = new ArrayList<>();
-        while (!offers.isEmpty() && ordered.size() < SCAN_LIMIT) {
+        List<Offer> skipped = new ArrayList<>();
+        Offer chosen = null;
+        while (!offers.isEmpty() && skipped.size() < SCAN_LIMIT) {
             Offer offer = offers.poll();
-            ordered.add(offer);
-            if (offer.load() >= bestLoad) {
+            if (!offer.cell.equals(cell)
+                    && fraction(offer.cpuUsed + need.getCpuCores(), offer.room.getCpuCapacity()) <= cpuLimit
+                    && fraction(offer.memUsed + need.getMemBytes(), offer.room.getMemCapacityBytes()) <= memLimit) {
+                chosen = offer;
                 break;
             }
-            if (offer.cell.equals(cell)) {
-                continue;
-            }
-            double cpuAfter = fraction(offer.cpuUsed + need.getCpuCores(), offer.room.getCpuCapacity());
-            double memAfter = fraction(offer.memUsed + need.getMemBytes(), offer.room.getMemCapacityBytes());
-            if (cpuAfter > cpuLimit || memAfter > memLimit) {
-                continue;
-            }
-            double after = Math.max(cpuAfter, memAfter);
-            if (after < bestLoad) {
-                best = offer;
-                bestLoad = after;
-            }
+            skipped.add(offer);
         }
-        offers.addAll(ordered);
-        return best;
+        offers.addAll(skipped);
+        return chosen;
     }
 
     private static double fraction(double used, double capacity) {
