@@ -94,7 +94,12 @@ public enum Topic {
 
     /** Replication factor left to the cluster's default, so one definition fits the embedded broker and real clusters. */
     public NewTopic newTopic() {
-        return new NewTopic(topicName, java.util.Optional.of(partitions), java.util.Optional.empty()).configs(configs);
+        return newTopic(partitions);
+    }
+
+    /** As {@link #newTopic()} with another partition count: more partitions, more consumers sharing the topic. */
+    public NewTopic newTopic(int partitionCount) {
+        return new NewTopic(topicName, java.util.Optional.of(partitionCount), java.util.Optional.empty()).configs(configs);
     }
 
     @SuppressWarnings("unchecked")
