@@ -72,6 +72,27 @@ public final class TopicCreator {
         admin.listOffsets(every).all().get(60, TimeUnit.SECONDS);
     }
 
+    /**
+     * A partition created a moment ago can be answered "does not host this topic-partition" (UnknownTopicOrPartition)
+     * once, before the broker's metadata has it, and the admin client does not retry that for ListOffsets (seen once in
+     * TopicCreatorTest on a loaded machine): ask again for up to 30 s.
+     */
+    private static void awaitServingWhileUnknown(Admin admin) throws ExecutionException, TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                awaitLeadersServing(admin);
+                return;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
     public static void ensureTopics(Admin admin) {
         ensureTopics(admin, Map.of());
     }
@@ -103,7 +124,7 @@ public final class TopicCreator {
                     }
                 }
             }
-            awaitLeadersServing(admin);
+            awaitServingWhileUnknown(admin);
         } catch (ExecutionException | TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             throw new IllegalStateException("cannot create pmig topics: " + cause.getMessage(), cause);

@@ -293,14 +293,14 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         lastRejection.remove(report.nodeId());
         String lender = null;
         if (!cells.cellOf(plan.destinationNode()).equals(cell)) {
-            lender = useRoom(borrowed, plan.destinationNode());
+            useRoom(borrowed, plan.destinationNode());
+            lender = cells.cellOf(plan.destinationNode());
         }
         MigrationCommand command = command(plan, view, now, lender);
         WorkloadLoad workload = plan.workload();
         putView(view.migrated(now));
-        NodeView destination = views(cells.cellOf(plan.destinationNode())).get(plan.destinationNode());
-        if (destination != null) { // a lent node's view belongs to its own cell's task
-            putView(destination.involvedIn(now));
+        if (lender == null) { // a lent node's view is its own cell's, which holds the lent room instead
+            putView(views(cell).get(plan.destinationNode()).involvedIn(now));
         }
         workloads.put(workload.workloadId(), WorkloadHistory.moved(workloads.get(workload.workloadId()), plan.sourceNode(), now,
                 config.returnCooldownMs()));
@@ -332,17 +332,16 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         return valid;
     }
 
-    /** Takes the room on {@code node} out of the grant that lent it (one move per room); returns the lending cell. */
-    private String useRoom(Map<String, CellGrant> borrowed, String node) {
+    /** Takes the room on {@code node} out of the grant that lent it: one move per room. */
+    private void useRoom(Map<String, CellGrant> borrowed, String node) {
         for (CellGrant grant : borrowed.values()) {
             List<CellGrant.GrantedRoom> left = grant.rooms().stream().filter(room -> !room.nodeId().equals(node)).toList();
             if (left.size() < grant.rooms().size()) {
                 grants.put(grant.grantId(), new CellGrant(grant.grantId(), grant.fromCell(), grant.toCell(), grant.issuedAtMs(),
                         grant.expiresAtMs(), left));
-                return grant.toCell();
+                return;
             }
         }
-        return null;
     }
 
     /** A lent node as the planner sees a destination: its figures as its cell summarised them, use including reservations. */
