@@ -5,6 +5,8 @@ import io.pmig.analytics.decisions.DecisionInput;
 import io.pmig.analytics.ingest.DecodeAttempt;
 import io.pmig.schemas.CellSummary;
 import java.time.Duration;
+import io.pmig.schemas.RoomNeed;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +31,8 @@ public final class BalancerProcessor implements Processor<byte[], DecodeAttempt<
     private final AnalyticsConfig config;
     private final CellBalancer balancer;
     private final Map<String, CellSummary> latest = new HashMap<>();
+    /** Stuck nodes this balancer granted room to, with when; a summary older than the grant does not know of it yet. */
+    private final Map<String, Long> grantedAt = new HashMap<>();
     private ProcessorContext<String, DecisionInput> context;
 
     public BalancerProcessor(AnalyticsConfig config) {
@@ -41,6 +45,7 @@ public final class BalancerProcessor implements Processor<byte[], DecodeAttempt<
     public void init(ProcessorContext<String, DecisionInput> context) {
         this.context = context;
         latest.clear();
+        grantedAt.clear();
         context.schedule(Duration.ofMillis(config.balancerIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::round);
     }
 
@@ -56,11 +61,23 @@ public final class BalancerProcessor implements Processor<byte[], DecodeAttempt<
     private void round(long wallNowMs) {
         long staleBeforeMs = wallNowMs - 3 * config.cellSummaryIntervalMs();
         latest.values().removeIf(summary -> summary.getPublishedAtMs() < staleBeforeMs);
-        if (latest.values().stream().allMatch(summary -> summary.getStuck().isEmpty())) {
+        grantedAt.values().removeIf(at -> at < wallNowMs - config.balancerGrantTtlMs());
+        List<CellSummary> current = new ArrayList<>();
+        for (CellSummary summary : latest.values()) {
+            // a node granted room less than a summary interval before its cell's summary was published is not stuck for
+            // this round: the summary may not know of the grant yet (it travels through the decision topic)
+            List<RoomNeed> needs = summary.getStuck().stream()
+                    .filter(need -> !grantedAt.containsKey(need.getNodeId().toString())
+                            || grantedAt.get(need.getNodeId().toString()) + config.cellSummaryIntervalMs() < summary.getPublishedAtMs())
+                    .toList();
+            current.add(needs.size() == summary.getStuck().size() ? summary : CellSummary.newBuilder(summary).setStuck(needs).build());
+        }
+        if (current.stream().allMatch(summary -> summary.getStuck().isEmpty())) {
             return;
         }
-        List<CellGrant> grants = balancer.round(latest.values(), wallNowMs);
+        List<CellGrant> grants = balancer.round(current, wallNowMs);
         for (CellGrant grant : grants) {
+            grant.rooms().forEach(room -> grantedAt.put(room.forNode(), wallNowMs));
             log.info("grant {}: cell {} may send {} move(s) to cell {}: {}", grant.grantId(), grant.fromCell(), grant.quota(),
                     grant.toCell(), grant.rooms().stream().map(room -> room.forNode() + "->" + room.nodeId()).toList());
             context.forward(new Record<>(grant.fromCell(), DecisionInput.of(grant), wallNowMs));
