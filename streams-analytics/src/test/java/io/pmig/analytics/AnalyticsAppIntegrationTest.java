@@ -148,6 +148,12 @@ class AnalyticsAppIntegrationTest {
                     across.getReason().getText());
             assertTrue(coolB.contains(bySource.get(hot.get(2)).getDestinationNode().toString()), "B's hot node moves inside B");
             awaitCondition("the survivor answers for every node", () -> nodesListed(a).containsAll(allNodes));
+            // what the balancer read: both cells' summaries on pmig.cells, in the schema catalogue the console consumer decodes with
+            Set<String> summarised = new HashSet<>();
+            for (byte[] value : cellSummaries(config.applicationId())) {
+                summarised.add(io.pmig.schemas.serde.GenericDecoding.decode(value).get("cell").toString());
+            }
+            assertEquals(Set.of(cellA, cellB), summarised);
         } finally {
             producing.set(false);
             a.close();
@@ -228,6 +234,30 @@ class AnalyticsAppIntegrationTest {
             }
         }
         return commands;
+    }
+
+    /** The raw values of pmig.cells written by this run's application, read to the end. */
+    private static List<byte[]> cellSummaries(String applicationId) {
+        Properties props = SharedBroker.clientProperties();
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        AvroSerde<io.pmig.schemas.CellSummary> serde = AvroSerde.of(io.pmig.schemas.CellSummary.class);
+        List<byte[]> values = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topic.CELLS.topicName()).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                    if (serde.deserializer().deserialize(record.topic(), record.value()).getApplicationId().toString().equals(applicationId)) {
+                        values.add(record.value());
+                    }
+                }
+            }
+        }
+        return values;
     }
 
     private static boolean hasActiveTasks(AnalyticsApp app) {
