@@ -167,7 +167,11 @@ public final class AnalyticsConfig {
                 "Cells the nodes are divided into, by a hash of the node id: each cell is decided in memory by the task that owns"
                         + " its partition of the decision topic, has its own budget of migrations in flight, and a workload moves"
                         + " within its node's cell unless the global balancer grants a move to another cell. The same on every instance.");
-        define(CELL_LABELS, Map.of(), text -> labels(CELL_LABELS, text),
+        // kept as text (validated), so that the value round-trips through tools that copy settings as strings
+        define(CELL_LABELS, "", text -> {
+            labels(CELL_LABELS, text);
+            return text.trim();
+        },
                 "Cells by name for some nodes, NODE=CELL,...: such a node is in the named cell (a rack, a zone), the others in"
                         + " their hash cell (cell-0 ... cell-N-1). The same on every instance.");
         define(DECISION_PARTITIONS, 0, text -> ConfigValues.intAtLeast(DECISION_PARTITIONS, text, 0),
@@ -390,9 +394,8 @@ public final class AnalyticsConfig {
         return (Integer) values.get(CELLS);
     }
 
-    @SuppressWarnings("unchecked")
     public Map<String, String> cellLabels() {
-        return (Map<String, String>) values.get(CELL_LABELS);
+        return labels(CELL_LABELS, (String) values.get(CELL_LABELS));
     }
 
     public int decisionPartitions() {
@@ -513,7 +516,7 @@ public final class AnalyticsConfig {
         throw new ConfigException(key, "'" + text + "' is not one of " + String.join(", ", allowed));
     }
 
-    private static Object labels(String key, String text) {
+    private static Map<String, String> labels(String key, String text) {
         Map<String, String> labels = new LinkedHashMap<>();
         for (String pair : text.split(",")) {
             if (pair.isBlank()) {
