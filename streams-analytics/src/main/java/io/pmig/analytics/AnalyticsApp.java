@@ -79,6 +79,7 @@ public final class AnalyticsApp implements AutoCloseable {
         props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, address.host() + ":" + address.port());
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        props.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.standbyReplicas());
         props.putAll(clientProperties);
 
         CurrentScorer scorer = CurrentScorer.of(config);
@@ -97,7 +98,7 @@ public final class AnalyticsApp implements AutoCloseable {
                 stopped.countDown();
             }
         });
-        server.start(streams, scorer, metrics, new io.pmig.analytics.decisions.Cells(config.cells()));
+        server.start(streams, scorer, metrics, io.pmig.analytics.decisions.Cells.of(config));
         streams.start();
         log.info("analytics instance {} started (application {}, state in {}, dry run {})", instanceId,
                 config.applicationId(), stateDir, config.dryRun());

@@ -2,6 +2,7 @@ package io.pmig.analytics;
 
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.config.OptionTypes;
+import io.pmig.platform.topics.TopicCreator;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -95,6 +96,11 @@ public final class AnalyticsCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any analytics setting; repeatable.")
     Map<String, String> settings = new LinkedHashMap<>();
 
+    @Option(names = "--topic-partitions", paramLabel = "TOPIC=N",
+            description = "Create a missing topic with N partitions instead of its default (e.g. pmig.metrics=24: more instances"
+                    + " share the window and cell work); an existing topic keeps its count. Repeatable.")
+    Map<String, String> topicPartitions = new LinkedHashMap<>();
+
     @Option(names = "--list-config", description = "Print every analytics setting with its default and exit.")
     boolean listConfig;
 
@@ -124,6 +130,7 @@ public final class AnalyticsCommand implements Callable<Integer> {
         AnalyticsConfig config = AnalyticsConfig.of(overrides());
         String instance = instanceId != null ? instanceId : defaultInstanceId(HOSTNAME);
         Path state = stateDir != null ? stateDir : Path.of(System.getProperty("java.io.tmpdir"), "pmig-analytics-" + instance);
+        TopicCreator.ensureTopics(kafka.clientProperties(), TopicCreator.partitionCounts("--topic-partitions", topicPartitions));
         AnalyticsApp app = AnalyticsApp.start(config, kafka.clientProperties(), instance, httpHost, httpPort, state);
 
         Runtime.getRuntime().addShutdownHook(new Thread(app::close, "analytics-shutdown"));

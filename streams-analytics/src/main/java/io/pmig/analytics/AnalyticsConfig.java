@@ -88,6 +88,13 @@ public final class AnalyticsConfig {
     public static final String DESTINATION_TIE_MARGIN = "analytics.decision.destination.tie.margin";
     public static final String TICK_WAIT_MS = "analytics.decision.tick.wait.ms";
     public static final String COMMAND_TTL_MS = "analytics.decision.command.ttl.ms";
+    public static final String CELL_LABELS = "analytics.cells.labels";
+    public static final String DECISION_PARTITIONS = "analytics.decision.partitions";
+    public static final String CELL_SUMMARY_INTERVAL_MS = "analytics.cells.summary.interval.ms";
+    public static final String CELL_OFFERS = "analytics.cells.offers";
+    public static final String BALANCER_INTERVAL_MS = "analytics.balancer.interval.ms";
+    public static final String BALANCER_GRANT_TTL_MS = "analytics.balancer.grant.ttl.ms";
+    public static final String STANDBY_REPLICAS = "analytics.standby.replicas";
     public static final String METRICS_PORT = "analytics.metrics.port";
     public static final String METRICS_HOST = "analytics.metrics.host";
 
@@ -157,8 +164,33 @@ public final class AnalyticsConfig {
         define(MAX_IN_PER_NODE, 2, text -> ConfigValues.intAtLeast(MAX_IN_PER_NODE, text, 1),
                 "Migrations in flight to one node at most (an executor runs executor.max.concurrent.migrations, default 2, at once).");
         define(CELLS, 1, text -> ConfigValues.intAtLeast(CELLS, text, 1),
-                "Cells the nodes are divided into, by a hash of the node id: each cell has its own budget of migrations in"
-                        + " flight, and a workload moves only within its node's cell. The same on every instance.");
+                "Cells the nodes are divided into, by a hash of the node id: each cell is decided in memory by the task that owns"
+                        + " its partition of the decision topic, has its own budget of migrations in flight, and a workload moves"
+                        + " within its node's cell unless the global balancer grants a move to another cell. The same on every instance.");
+        // kept as text (validated), so that the value round-trips through tools that copy settings as strings
+        define(CELL_LABELS, "", text -> {
+            labels(CELL_LABELS, text);
+            return text.trim();
+        },
+                "Cells by name for some nodes, NODE=CELL,...: such a node is in the named cell (a rack, a zone), the others in"
+                        + " their hash cell (cell-0 ... cell-N-1). The same on every instance.");
+        define(DECISION_PARTITIONS, 0, text -> ConfigValues.intAtLeast(DECISION_PARTITIONS, text, 0),
+                "Partitions of the decision topic (keyed by cell), i.e. how many tasks share the cells' decisions; 0: as many as the"
+                        + " window stage has tasks (the larger partition count of pmig.metrics and pmig.events). Fixed once the"
+                        + " application has run: changing it needs a new " + APPLICATION_ID + " or a reset.");
+        define(CELL_SUMMARY_INTERVAL_MS, 5_000L, text -> Durations.millisAtLeast(CELL_SUMMARY_INTERVAL_MS, text, 100),
+                "Wall-clock period at which each cell's task publishes the cell's summary to pmig.cells for the global balancer.");
+        define(CELL_OFFERS, 8, text -> ConfigValues.intAtLeast(CELL_OFFERS, text, 1),
+                "Nodes with the most room a cell offers in each summary: what the balancer can lend to other cells.");
+        define(BALANCER_INTERVAL_MS, 5_000L, text -> Durations.millisAtLeast(BALANCER_INTERVAL_MS, text, 100),
+                "Wall-clock period of the global balancer's rounds: each matches cells that cannot relieve a hot node inside"
+                        + " themselves with other cells' offers and grants quotas of cross-cell moves.");
+        define(BALANCER_GRANT_TTL_MS, 15_000L, text -> Durations.millisAtLeast(BALANCER_GRANT_TTL_MS, text, 100),
+                "How long a grant may be used; the lending cell keeps the granted room reserved this long plus "
+                        + COMMAND_TTL_MS + ".");
+        define(STANDBY_REPLICAS, 1, text -> ConfigValues.intAtLeast(STANDBY_REPLICAS, text, 0),
+                "Kafka Streams num.standby.replicas: warm copies of each task's state on other instances, so a fail-over"
+                        + " replays only the tail of a changelog, not all of it.");
         define(IN_FLIGHT_TIMEOUT_MS, 600_000L, text -> Durations.millisAtLeast(IN_FLIGHT_TIMEOUT_MS, text, 1_000),
                 "A migration with no final event after this long no longer counts against the caps (its executor is presumed gone);"
                         + " one whose source or destination is DOWN stops counting at once, and counts again if the node comes back.");
@@ -362,6 +394,34 @@ public final class AnalyticsConfig {
         return (Integer) values.get(CELLS);
     }
 
+    public Map<String, String> cellLabels() {
+        return labels(CELL_LABELS, (String) values.get(CELL_LABELS));
+    }
+
+    public int decisionPartitions() {
+        return (Integer) values.get(DECISION_PARTITIONS);
+    }
+
+    public long cellSummaryIntervalMs() {
+        return (Long) values.get(CELL_SUMMARY_INTERVAL_MS);
+    }
+
+    public int cellOffers() {
+        return (Integer) values.get(CELL_OFFERS);
+    }
+
+    public long balancerIntervalMs() {
+        return (Long) values.get(BALANCER_INTERVAL_MS);
+    }
+
+    public long balancerGrantTtlMs() {
+        return (Long) values.get(BALANCER_GRANT_TTL_MS);
+    }
+
+    public int standbyReplicas() {
+        return (Integer) values.get(STANDBY_REPLICAS);
+    }
+
     public long inFlightTimeoutMs() {
         return (Long) values.get(IN_FLIGHT_TIMEOUT_MS);
     }
@@ -454,6 +514,21 @@ public final class AnalyticsConfig {
             }
         }
         throw new ConfigException(key, "'" + text + "' is not one of " + String.join(", ", allowed));
+    }
+
+    private static Map<String, String> labels(String key, String text) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        for (String pair : text.split(",")) {
+            if (pair.isBlank()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            if (eq <= 0 || eq == pair.length() - 1) {
+                throw new ConfigException(key, "'" + pair.trim() + "' is not NODE=CELL");
+            }
+            labels.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+        }
+        return Map.copyOf(labels);
     }
 
     private static Object migrationMode(String key, String text) {

@@ -47,10 +47,13 @@ import org.apache.kafka.streams.ThreadMetadata;
 import org.junit.jupiter.api.Test;
 
 /**
- * Two instances of the real app on the real embedded broker: they share the window tasks, each answers
+ * Two instances of the real app on the real embedded broker: they share the window and cell tasks, each answers
  * queries for every node, and when one stops mid-stream the other takes over without losing or
- * doubling a command. Three hot nodes become overloaded one after another (the second around the time
- * instance B stops); exactly one MIGRATE per hot node must appear on pmig.commands.
+ * doubling a command. The run's nodes are in two cells of their own (labels, on decision partitions of their own, so
+ * other tests' nodes on the shared broker are in neither): cell A has two hot nodes and one node with room for one
+ * move, cell B a hot node and three idle ones. Three hot nodes become overloaded one after another: A's first moves
+ * inside A; A's second, around the time instance B stops, finds no room left in A and moves to B on the global
+ * balancer's grant; B's moves inside B. Exactly one MIGRATE per hot node must appear on pmig.commands.
  */
 class AnalyticsAppIntegrationTest {
 
@@ -62,18 +65,30 @@ class AnalyticsAppIntegrationTest {
     void twoInstancesShareTheWorkAnswerQueriesForEveryNodeAndSurviveOneStoppingWithoutLosingOrDoublingCommands()
             throws Exception {
         String run = UUID.randomUUID().toString().substring(0, 8);
-        List<String> hot = List.of("hot-1-" + run, "hot-2-" + run, "hot-3-" + run);
-        List<String> cool = List.of("cool-1-" + run, "cool-2-" + run, "cool-3-" + run);
-        AnalyticsConfig config = AnalyticsConfig.of(Map.of(
-                AnalyticsConfig.APPLICATION_ID, "analytics-it-" + run,
-                AnalyticsConfig.WINDOW_SIZE_MS, "2000",
-                AnalyticsConfig.WINDOW_ADVANCE_MS, "500",
-                AnalyticsConfig.WINDOW_GRACE_MS, "200",
-                AnalyticsConfig.PUNCTUATE_INTERVAL_MS, "200",
-                AnalyticsConfig.HYSTERESIS_WINDOWS, "2",
+        // in order of overload onset: A's first, A's second (no room left in A), B's
+        List<String> hot = List.of("hot-a1-" + run, "hot-a2-" + run, "hot-b-" + run);
+        String coolA = "cool-a-" + run;
+        List<String> coolB = List.of("cool-b1-" + run, "cool-b2-" + run, "cool-b3-" + run);
+        List<String> cool = new ArrayList<>(coolB);
+        cool.add(0, coolA);
+        String[] cells = cellsOnTwoPartitions(run);
+        String cellA = cells[0];
+        String cellB = cells[1];
+        String labels = String.join(",", hot.get(0) + "=" + cellA, hot.get(1) + "=" + cellA, coolA + "=" + cellA,
+                hot.get(2) + "=" + cellB, coolB.get(0) + "=" + cellB, coolB.get(1) + "=" + cellB, coolB.get(2) + "=" + cellB);
+        AnalyticsConfig config = AnalyticsConfig.of(Map.ofEntries(
+                Map.entry(AnalyticsConfig.CELL_LABELS, labels),
+                Map.entry(AnalyticsConfig.CELL_SUMMARY_INTERVAL_MS, "1000"),
+                Map.entry(AnalyticsConfig.BALANCER_INTERVAL_MS, "1000"),
+                Map.entry(AnalyticsConfig.APPLICATION_ID, "analytics-it-" + run),
+                Map.entry(AnalyticsConfig.WINDOW_SIZE_MS, "2000"),
+                Map.entry(AnalyticsConfig.WINDOW_ADVANCE_MS, "500"),
+                Map.entry(AnalyticsConfig.WINDOW_GRACE_MS, "200"),
+                Map.entry(AnalyticsConfig.PUNCTUATE_INTERVAL_MS, "200"),
+                Map.entry(AnalyticsConfig.HYSTERESIS_WINDOWS, "2"),
                 // Rebalances pause processing for seconds; nodes must not be declared DOWN meanwhile.
-                AnalyticsConfig.NODE_DOWN_AFTER_MS, "30000",
-                AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "10"));
+                Map.entry(AnalyticsConfig.NODE_DOWN_AFTER_MS, "30000"),
+                Map.entry(AnalyticsConfig.MAX_CONCURRENT_MIGRATIONS, "10")));
         Properties client = SharedBroker.clientProperties();
         client.put("commit.interval.ms", "100");
 
@@ -103,7 +118,8 @@ class AnalyticsAppIntegrationTest {
             assertPagesOfTwoListEveryNode(a, allNodes);
             JsonNode summary = get(b.httpAddress() + "/cluster");
             assertTrue(summary.path("nodes").asLong() >= allNodes.size(), summary.toString());
-            assertEquals(summary.path("nodes").asLong(), summary.path("cells").path("cell-0").path("nodes").asLong(), summary.toString());
+            assertEquals(3, summary.path("cells").path(cellA).path("nodes").asLong(), summary.toString());
+            assertEquals(4, summary.path("cells").path(cellB).path("nodes").asLong(), summary.toString());
             assertTrue(commands(run).isEmpty(), "nothing is hot yet");
             heat.set(true);
 
@@ -123,15 +139,44 @@ class AnalyticsAppIntegrationTest {
             assertEquals(hot.size(), commands.size(), "none lost, none doubled: " + commands);
             assertEquals(Set.copyOf(hot), commands.stream().map(c -> c.getSourceNode().toString()).collect(Collectors.toSet()));
             assertEquals(hot.size(), commands.stream().map(c -> c.getCommandId().toString()).distinct().count());
-            // never to a hot node; other tests' idle nodes on the shared broker are live destinations too
-            assertTrue(commands.stream().noneMatch(c -> hot.contains(c.getDestinationNode().toString())),
-                    "no move goes to a hot node: " + commands);
+            Map<String, MigrationCommand> bySource = commands.stream()
+                    .collect(Collectors.toMap(c -> c.getSourceNode().toString(), c -> c));
+            assertEquals(coolA, bySource.get(hot.get(0)).getDestinationNode().toString(), "A's first hot node moves inside A");
+            MigrationCommand across = bySource.get(hot.get(1));
+            assertTrue(coolB.contains(across.getDestinationNode().toString()), "A's second moves to B: " + across);
+            assertTrue(across.getReason().getText().contains("room the global balancer lent cell " + cellA),
+                    across.getReason().getText());
+            assertTrue(coolB.contains(bySource.get(hot.get(2)).getDestinationNode().toString()), "B's hot node moves inside B");
             awaitCondition("the survivor answers for every node", () -> nodesListed(a).containsAll(allNodes));
+            // what the balancer read: both cells' summaries on pmig.cells, in the schema catalogue the console consumer decodes with
+            Set<String> summarised = new HashSet<>();
+            for (byte[] value : cellSummaries(config.applicationId())) {
+                summarised.add(io.pmig.schemas.serde.GenericDecoding.decode(value).get("cell").toString());
+            }
+            // other tests' nodes on the shared broker are unlabelled: this app summarises their hash cell (cell-0) too
+            assertTrue(summarised.containsAll(Set.of(cellA, cellB)), summarised.toString());
         } finally {
             producing.set(false);
             a.close();
             b.close();
         }
+    }
+
+    /** Two cell names of this run whose records land on different partitions of the decision topic. */
+    private static String[] cellsOnTwoPartitions(String run) {
+        int partitions = Math.max(Topic.METRICS.partitions(), Topic.EVENTS.partitions()); // what the topic gets by default
+        String a = "cell-a-" + run;
+        for (int i = 0; ; i++) {
+            String b = "cell-b" + i + "-" + run;
+            if (partition(a, partitions) != partition(b, partitions)) {
+                return new String[] {a, b};
+            }
+        }
+    }
+
+    private static int partition(String key, int partitions) {
+        return org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(
+                key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) % partitions;
     }
 
     /**
@@ -157,9 +202,8 @@ class AnalyticsAppIntegrationTest {
                     double cpu = heating >= k * 6_000L ? 95 : 30;
                     samples.add(sample(hot.get(k), now, cpu, 0.3, workload("wl-" + hot.get(k), 150, 512 * MIB, true)));
                 }
-                // 1 %: other tests' nodes on the shared broker idle at 10 %, outside the planner's 5 % tie margin, so a move
-                // never goes to one of them (they are live nodes as far as this analytics instance knows)
-                cool.forEach(node -> samples.add(sample(node, now, 1, 0.2)));
+                // A's cool node has room for one hot node's 1.5 cores at 20 % (0.8 cores), not for two; B's are idle
+                cool.forEach(node -> samples.add(sample(node, now, node.startsWith("cool-a-") ? 20 : 1, 0.2)));
                 samples.forEach(sample -> producer.send(new ProducerRecord<>(Topic.METRICS.topicName(),
                         sample.getNodeId().toString(), serde.encode(sample))));
                 producer.flush();
@@ -191,6 +235,30 @@ class AnalyticsAppIntegrationTest {
             }
         }
         return commands;
+    }
+
+    /** The raw values of pmig.cells written by this run's application, read to the end. */
+    private static List<byte[]> cellSummaries(String applicationId) {
+        Properties props = SharedBroker.clientProperties();
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        AvroSerde<io.pmig.schemas.CellSummary> serde = AvroSerde.of(io.pmig.schemas.CellSummary.class);
+        List<byte[]> values = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topic.CELLS.topicName()).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                    if (serde.deserializer().deserialize(record.topic(), record.value()).getApplicationId().toString().equals(applicationId)) {
+                        values.add(record.value());
+                    }
+                }
+            }
+        }
+        return values;
     }
 
     private static boolean hasActiveTasks(AnalyticsApp app) {

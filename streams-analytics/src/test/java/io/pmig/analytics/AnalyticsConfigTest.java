@@ -29,6 +29,22 @@ class AnalyticsConfigTest {
     }
 
     @Test
+    void cellsComeFromLabelsElseTheHashAndStandbysAreOnByDefault() {
+        AnalyticsConfig config = AnalyticsConfig.of(Map.of(AnalyticsConfig.CELLS, "4",
+                AnalyticsConfig.CELL_LABELS, " n1=rack-a, n2=rack-b "));
+        io.pmig.analytics.decisions.Cells cells = io.pmig.analytics.decisions.Cells.of(config);
+        assertEquals("rack-a", cells.cellOf("n1"));
+        assertEquals("rack-b", cells.cellOf("n2"));
+        assertTrue(cells.cellOf("n3").matches("cell-[0-3]"), cells.cellOf("n3"));
+        assertTrue(io.pmig.analytics.decisions.Cells.of(AnalyticsConfig.defaults()).single());
+        assertEquals(1, AnalyticsConfig.defaults().standbyReplicas());
+        assertEquals(0, AnalyticsConfig.defaults().decisionPartitions(), "as many as the window stage's tasks");
+        ConfigException bad = assertThrows(ConfigException.class,
+                () -> AnalyticsConfig.of(Map.of(AnalyticsConfig.CELL_LABELS, "n1=rack-a,n2")));
+        assertEquals(AnalyticsConfig.CELL_LABELS + ": 'n2' is not NODE=CELL", bad.getMessage());
+    }
+
+    @Test
     void theTrendRuleScoresByDefaultAndAScorerIsOneOfThree() {
         AnalyticsConfig config = AnalyticsConfig.defaults();
         assertEquals("trend-rule", config.scorer());

@@ -25,14 +25,19 @@ public final class BrokerCommand implements Callable<Integer> {
     @Option(names = "--broker-property", paramLabel = "KEY=VALUE", description = "Override a broker property; repeatable.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
+    @Option(names = "--topic-partitions", paramLabel = "TOPIC=N",
+            description = "Create pmig's topic TOPIC with N partitions instead of its default (e.g. pmig.metrics=24); repeatable.")
+    Map<String, String> topicPartitions = new LinkedHashMap<>();
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65535) {
             throw new io.pmig.platform.config.ConfigException("--port", port + " is not a TCP port (0-65535; 0 picks a free one)");
         }
+        Map<io.pmig.platform.topics.Topic, Integer> partitions = TopicCreator.partitionCounts("--topic-partitions", topicPartitions);
         CountDownLatch stopped = new CountDownLatch(1);
         try (EmbeddedBroker broker = EmbeddedBroker.start(port, dataDir, overrides)) {
-            TopicCreator.ensureTopics(io.pmig.platform.config.KafkaClientOptions.of(broker.bootstrapServers()).clientProperties());
+            TopicCreator.ensureTopics(io.pmig.platform.config.KafkaClientOptions.of(broker.bootstrapServers()).clientProperties(), partitions);
             System.out.println("pmig broker ready: bootstrap.servers=" + broker.bootstrapServers());
             System.out.flush();
             Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));

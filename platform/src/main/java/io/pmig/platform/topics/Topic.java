@@ -2,6 +2,7 @@ package io.pmig.platform.topics;
 
 import io.pmig.schemas.DeadLetter;
 import io.pmig.schemas.AddressClaim;
+import io.pmig.schemas.CellSummary;
 import io.pmig.schemas.ExecutorClaim;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
@@ -41,6 +42,13 @@ public enum Topic {
                     TopicConfig.SEGMENT_MS_CONFIG, String.valueOf(3600L * 1000))),
     /** Which workload holds each address of the cluster's workload range (see AddressBook in the executor). */
     ADDRESSES("pmig.addresses", AddressClaim.class, "address|workload id", 1,
+            Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                    TopicConfig.SEGMENT_MS_CONFIG, String.valueOf(3600L * 1000))),
+    /**
+     * Each cell's latest summary for the analytics app's global balancer (see AnalyticsTopology): small, a few per cell
+     * per minute; one partition, so one task balances.
+     */
+    CELLS("pmig.cells", CellSummary.class, "cell id", 1,
             Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.SEGMENT_MS_CONFIG, String.valueOf(3600L * 1000)));
 
@@ -86,7 +94,12 @@ public enum Topic {
 
     /** Replication factor left to the cluster's default, so one definition fits the embedded broker and real clusters. */
     public NewTopic newTopic() {
-        return new NewTopic(topicName, java.util.Optional.of(partitions), java.util.Optional.empty()).configs(configs);
+        return newTopic(partitions);
+    }
+
+    /** As {@link #newTopic()} with another partition count: more partitions, more consumers sharing the topic. */
+    public NewTopic newTopic(int partitionCount) {
+        return new NewTopic(topicName, java.util.Optional.of(partitionCount), java.util.Optional.empty()).configs(configs);
     }
 
     @SuppressWarnings("unchecked")

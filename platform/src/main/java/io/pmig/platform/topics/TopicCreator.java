@@ -26,9 +26,34 @@ public final class TopicCreator {
     }
 
     public static void ensureTopics(Properties clientProperties) {
+        ensureTopics(clientProperties, Map.of());
+    }
+
+    /**
+     * As {@link #ensureTopics(Properties)}, creating the missing topics named in {@code partitions} with that many
+     * partitions instead of the catalogue's: partitions are the unit of scale (README, Scaling the analytics app). A topic
+     * that exists keeps its count; a different one asked for is logged, not applied (adding partitions re-homes keys).
+     */
+    public static void ensureTopics(Properties clientProperties, Map<Topic, Integer> partitions) {
         try (Admin admin = Admin.create(clientProperties)) {
-            ensureTopics(admin);
+            ensureTopics(admin, partitions);
         }
+    }
+
+    /** {@code TOPIC=N} pairs as an option gives them, checked: a pmig topic and at least one partition; else names the option. */
+    public static Map<Topic, Integer> partitionCounts(String option, Map<String, String> pairs) {
+        Map<Topic, Integer> counts = new java.util.LinkedHashMap<>();
+        pairs.forEach((name, count) -> {
+            Topic topic;
+            try {
+                topic = Topic.byName(name.trim());
+            } catch (IllegalArgumentException e) {
+                throw new io.pmig.platform.config.ConfigException(option, "'" + name + "' is not a pmig topic (one of "
+                        + String.join(", ", Arrays.stream(Topic.values()).map(Topic::topicName).toList()) + ")");
+            }
+            counts.put(topic, io.pmig.platform.config.ConfigValues.intAtLeast(option, count.trim(), 1));
+        });
+        return counts;
     }
 
     /**
@@ -47,13 +72,48 @@ public final class TopicCreator {
         admin.listOffsets(every).all().get(60, TimeUnit.SECONDS);
     }
 
+    /**
+     * A partition created a moment ago can be answered "does not host this topic-partition" (UnknownTopicOrPartition)
+     * once, before the broker's metadata has it, and the admin client does not retry that for ListOffsets (seen once in
+     * TopicCreatorTest on a loaded machine): ask again for up to 30 s.
+     */
+    private static void awaitServingWhileUnknown(Admin admin) throws ExecutionException, TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                awaitLeadersServing(admin);
+                return;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
     public static void ensureTopics(Admin admin) {
+        ensureTopics(admin, Map.of());
+    }
+
+    public static void ensureTopics(Admin admin, Map<Topic, Integer> partitions) {
         try {
             Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
             List<NewTopic> missing = Arrays.stream(Topic.values())
                     .filter(topic -> !existing.contains(topic.topicName()))
-                    .map(Topic::newTopic)
+                    .map(topic -> topic.newTopic(partitions.getOrDefault(topic, topic.partitions())))
                     .toList();
+            List<String> kept = partitions.keySet().stream().map(Topic::topicName).filter(existing::contains).toList();
+            if (!kept.isEmpty()) {
+                admin.describeTopics(kept).allTopicNames().get(30, TimeUnit.SECONDS).forEach((name, description) -> {
+                    int asked = partitions.get(Topic.byName(name));
+                    if (description.partitions().size() != asked) {
+                        log.warn("topic {} exists with {} partitions; keeping them, not the {} asked for", name,
+                                description.partitions().size(), asked);
+                    }
+                });
+            }
             for (var entry : admin.createTopics(missing).values().entrySet()) {
                 try {
                     entry.getValue().get(30, TimeUnit.SECONDS);
@@ -64,7 +124,7 @@ public final class TopicCreator {
                     }
                 }
             }
-            awaitLeadersServing(admin);
+            awaitServingWhileUnknown(admin);
         } catch (ExecutionException | TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             throw new IllegalStateException("cannot create pmig topics: " + cause.getMessage(), cause);

@@ -40,6 +40,25 @@ class TopicCreatorTest {
         }
     }
 
+    /** Partitions as the unit of scale: a fresh cluster's pmig.metrics created with 12 at start-up; one asked of an unknown topic is refused by name. */
+    @Test
+    void topicsCanBeCreatedWithMorePartitionsAtStartUp() throws Exception {
+        try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
+            Properties props = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
+            TopicCreator.ensureTopics(props, TopicCreator.partitionCounts("--topic-partitions", Map.of("pmig.metrics", "12")));
+            try (Admin admin = Admin.create(props)) {
+                Map<String, org.apache.kafka.clients.admin.TopicDescription> topics = admin.describeTopics(
+                        java.util.List.of(Topic.METRICS.topicName(), Topic.EVENTS.topicName())).allTopicNames().get();
+                assertEquals(12, topics.get(Topic.METRICS.topicName()).partitions().size());
+                assertEquals(Topic.EVENTS.partitions(), topics.get(Topic.EVENTS.topicName()).partitions().size());
+            }
+        }
+        io.pmig.platform.config.ConfigException bad = org.junit.jupiter.api.Assertions.assertThrows(io.pmig.platform.config.ConfigException.class,
+                () -> TopicCreator.partitionCounts("--topic-partitions", Map.of("pmig.metric", "12")));
+        org.junit.jupiter.api.Assertions.assertTrue(bad.getMessage().startsWith("--topic-partitions: 'pmig.metric' is not a pmig topic"),
+                bad.getMessage());
+    }
+
     /** A cluster whose pmig.commands predates the 24-partition layout (3 partitions) keeps it, and every role still starts. */
     @Test
     void aTopicCreatedWithFewerPartitionsThanTheCatalogueNamesIsKeptAsItIs() throws Exception {

@@ -8,6 +8,7 @@ import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.CellSummary;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,7 +47,7 @@ public final class SchemaCatalog {
 
     public static final List<Class<? extends org.apache.avro.specific.SpecificRecordBase>> RECORD_TYPES = List.of(
             NodeMetrics.class, NodeScore.class, MigrationCommand.class, MigrationEvent.class,
-            ModelUpdate.class, DeadLetter.class, ExecutorClaim.class, AddressClaim.class);
+            ModelUpdate.class, DeadLetter.class, ExecutorClaim.class, AddressClaim.class, CellSummary.class);
 
     private static final String HISTORY_INDEX = "META-INF/pmig/schema-history.list";
 

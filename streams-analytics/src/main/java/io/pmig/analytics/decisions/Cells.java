@@ -1,11 +1,12 @@
 package io.pmig.analytics.decisions;
 
+import io.pmig.analytics.AnalyticsConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.apache.kafka.common.utils.Utils;
 
 /**
- * Which cell a node belongs to: the label configured for it, else a hash of its node id into {@code buckets} cells
+ * Which cell a node belongs to: the label configured for it ({@value AnalyticsConfig#CELL_LABELS}: a rack, a zone), else a hash of its node id into {@code buckets} cells
  * ({@code analytics.cells}). A cell is the unit that has its own budget of migrations in flight, and the nodes a
  * workload may move between. The hash is the producer's key partitioner (murmur2), so a topic keyed by cell id and
  * one keyed by node id can be lined up later; it depends on the node id and the bucket count only, so every
@@ -22,6 +23,16 @@ public final class Cells {
         }
         this.buckets = buckets;
         this.labels = Map.copyOf(labels);
+    }
+
+    /** The cells {@value AnalyticsConfig#CELLS} and {@value AnalyticsConfig#CELL_LABELS} configure. */
+    public static Cells of(AnalyticsConfig config) {
+        return new Cells(config.cells(), config.cellLabels());
+    }
+
+    /** Whether every node is in one cell: then there is nobody to trade room with. */
+    public boolean single() {
+        return buckets == 1 && labels.isEmpty();
     }
 
     /** Cells by hash only. */

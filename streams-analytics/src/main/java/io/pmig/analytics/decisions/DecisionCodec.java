@@ -1,6 +1,7 @@
 package io.pmig.analytics.decisions;
 
 import io.pmig.analytics.JsonSerde;
+import io.pmig.analytics.balancer.CellGrant;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
 import io.pmig.schemas.NodeState;
@@ -98,6 +99,28 @@ public final class DecisionCodec {
             writeString(out, outcome.node());
             out.writeLong(outcome.timestampMs());
         }
+        // grants came after the first binary records: a record that ends here has none
+        CellGrant grant = input.grant();
+        out.writeBoolean(grant != null);
+        if (grant != null) {
+            writeString(out, grant.grantId());
+            writeString(out, grant.fromCell());
+            writeString(out, grant.toCell());
+            out.writeLong(grant.issuedAtMs());
+            out.writeLong(grant.expiresAtMs());
+            out.writeInt(grant.rooms().size());
+            for (CellGrant.GrantedRoom room : grant.rooms()) {
+                writeString(out, room.nodeId());
+                out.writeDouble(room.cpuCapacity());
+                out.writeLong(room.memCapacityBytes());
+                out.writeDouble(room.cpuUsedCores());
+                out.writeLong(room.memUsedBytes());
+                out.writeLong(room.windowEndMs());
+                writeString(out, room.forNode());
+                out.writeDouble(room.cpuCores());
+                out.writeLong(room.memBytes());
+            }
+        }
     }
 
     private static DecisionInput readInput(DataInputStream in) throws IOException {
@@ -110,7 +133,22 @@ public final class DecisionCodec {
             outcome = new ExecutorOutcome(commandId, workloadId, phase == null ? null : Phase.valueOf(phase), readString(in),
                     in.readLong());
         }
-        return new DecisionInput(report, outcome);
+        CellGrant grant = null;
+        if (in.available() > 0 && in.readBoolean()) {
+            String grantId = readString(in);
+            String fromCell = readString(in);
+            String toCell = readString(in);
+            long issuedAtMs = in.readLong();
+            long expiresAtMs = in.readLong();
+            int count = in.readInt();
+            List<CellGrant.GrantedRoom> rooms = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                rooms.add(new CellGrant.GrantedRoom(readString(in), in.readDouble(), in.readLong(), in.readDouble(), in.readLong(),
+                        in.readLong(), readString(in), in.readDouble(), in.readLong()));
+            }
+            grant = new CellGrant(grantId, fromCell, toCell, issuedAtMs, expiresAtMs, List.copyOf(rooms));
+        }
+        return new DecisionInput(report, outcome, grant);
     }
 
     private static void writeView(DataOutputStream out, NodeView view) throws IOException {

@@ -22,6 +22,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import io.pmig.analytics.balancer.CellGrant;
+import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -33,29 +35,35 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The single decision point of the cluster. All node reports and executor outcomes arrive on one
- * partition of an internal topic, so exactly one task (on one instance at a time) holds the whole
- * cluster view: every node's latest report and overload streak, the in-flight migrations, and each
- * workload's move history, all in changelogged stores.
+ * The decision point of the cells this task owns. Node reports, executor outcomes and balancer grants arrive keyed by
+ * cell on the decision topic, so each cell's inputs reach one task (on one instance at a time), which holds the cell's
+ * view: every node's latest report and overload streak, the moves in flight, and each workload's move history, all in
+ * changelogged stores. Planning reads one cell's view, never the cluster's.
  *
  * <p>A node overloaded for {@value AnalyticsConfig#HYSTERESIS_WINDOWS} consecutive windows is handed to
- * the {@link MigrationPlanner} together with the other overloaded nodes of the same window end, the most
- * severe first; a resulting move becomes one MIGRATE command on pmig.commands, keyed by workload id. A
+ * the {@link MigrationPlanner} together with the other overloaded nodes of its cell and window end, the most
+ * severe first; a resulting move becomes one MIGRATE command on pmig.commands, keyed by its source. A
  * COMPLETED move keeps its destination's reservation until the destination reports a window that holds
  * the moved load. Time here is the reports' window end, never the wall clock, so cooldowns and command
  * fields are the same when the input is replayed. The command id is derived from the workload, the source
  * node and the deciding window's end: if a fail-over re-runs a decision whose transaction was aborted, the
  * re-issued command carries the same id, and an executor that somehow saw both de-duplicates it.
  *
- * <p>The node views are also kept decoded in memory, written through to their store: each report reads its
- * node's view and, once a node is overloaded, the whole cluster's, and decoding them from JSON every time
- * was most of this stage's cost. The copy is loaded from the (restored) store on first use after
- * {@link #init}.
+ * <p><b>Across cells.</b> A hot node the planner finds no room for in its cell is "stuck"; every
+ * {@value AnalyticsConfig#CELL_SUMMARY_INTERVAL_MS} (wall clock) the task publishes each cell's {@link CellSummaries
+ * summary} to pmig.cells. A grant of the global balancer ({@link io.pmig.analytics.balancer.BalancerProcessor}) arrives
+ * here twice: the borrowing cell keeps it and offers its rooms to the planner, one move each, until it expires; the
+ * lending cell reserves the rooms so its own moves leave them free. Grants are inputs like reports, so a replay decides
+ * the same.
+ *
+ * <p>The node views are also kept decoded in memory, per cell, written through to their store: each report reads its
+ * node's view and, once a node is overloaded, its cell's, and decoding them every time was most of this stage's cost.
+ * The copy is loaded from the (restored) store on first use after {@link #init}.
  *
  * <p>In dry-run mode decisions are logged, not published; cooldowns are still recorded so each decision
  * is logged once, but nothing counts as in flight.
  */
-public final class DecisionProcessor implements Processor<String, DecisionInput, String, MigrationCommand> {
+public final class DecisionProcessor implements Processor<String, DecisionInput, String, SpecificRecordBase> {
 
     public static final String ISSUED_BY = "analytics";
 
@@ -67,42 +75,62 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private final String nodesStoreName;
     private final String inFlightStoreName;
     private final String workloadsStoreName;
-    private ProcessorContext<String, MigrationCommand> context;
+    private final String grantsStoreName;
+    private final Cells cells;
+    private final CellSummaries summaries;
+    private ProcessorContext<String, SpecificRecordBase> context;
     private KeyValueStore<String, NodeView> nodes;
     private KeyValueStore<String, InFlightMove> inFlight;
     private KeyValueStore<String, WorkloadHistory> workloads;
-    /** Every node's view, by node id as in the store; null until loaded from the store after init. */
-    private TreeMap<String, NodeView> views;
-    /** Overloaded nodes waiting for the rest of their window end's reports, and that window end (-1: none). */
-    private final Set<String> pending = new TreeSet<>();
-    private long pendingTickMs = -1;
-    private long pendingSinceWallMs;
+    /** Grants this task's cells borrowed, with the rooms not used yet, by grant id. */
+    private KeyValueStore<String, CellGrant> grants;
+    /** Every node's view by cell, then by node id as in the store; null until loaded from the store after init. */
+    private Map<String, TreeMap<String, NodeView>> views;
+    /** Per cell: overloaded nodes waiting for the rest of their window end's reports. */
+    private final Map<String, PendingTick> pending = new TreeMap<>();
+    /** Per cell: overloaded nodes with no room in the cell, and the workload that would move (for the summary; soft). */
+    private final Map<String, Map<String, WorkloadLoad>> stuck = new TreeMap<>();
     private final Map<String, String> lastRejection = new HashMap<>();
 
-    public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName) {
-        this(config, nodesStoreName, inFlightStoreName, workloadsStoreName, AnalyticsMeters.unexported(config));
+    /** A cell's overloaded nodes of one window end, waiting since a wall-clock time. */
+    private static final class PendingTick {
+        final long tickMs;
+        final long sinceWallMs;
+        final Set<String> nodes = new TreeSet<>();
+
+        PendingTick(long tickMs, long sinceWallMs) {
+            this.tickMs = tickMs;
+            this.sinceWallMs = sinceWallMs;
+        }
     }
 
     public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName,
-                             AnalyticsMeters meters) {
+                             String grantsStoreName, AnalyticsMeters meters) {
         this.config = config;
         this.meters = meters;
         this.planner = new MigrationPlanner(config);
         this.nodesStoreName = nodesStoreName;
         this.inFlightStoreName = inFlightStoreName;
         this.workloadsStoreName = workloadsStoreName;
+        this.grantsStoreName = grantsStoreName;
+        this.cells = Cells.of(config);
+        this.summaries = new CellSummaries(config);
     }
 
     @Override
-    public void init(ProcessorContext<String, MigrationCommand> context) {
+    public void init(ProcessorContext<String, SpecificRecordBase> context) {
         this.context = context;
         this.nodes = context.getStateStore(nodesStoreName);
         this.inFlight = context.getStateStore(inFlightStoreName);
         this.workloads = context.getStateStore(workloadsStoreName);
+        this.grants = context.getStateStore(grantsStoreName);
         this.views = null;
         this.pending.clear();
-        this.pendingTickMs = -1;
+        this.stuck.clear();
         context.schedule(Duration.ofMillis(config.punctuateIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
+        if (!cells.single()) { // one cell has nobody to trade room with
+            context.schedule(Duration.ofMillis(config.cellSummaryIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::publishSummaries);
+        }
     }
 
     @Override
@@ -112,6 +140,21 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
             finish(input.outcome());
         } else if (input.report() != null) {
             decide(input.report());
+        } else if (input.grant() != null) {
+            take(record.key(), input.grant());
+        }
+    }
+
+    /** The borrowing cell keeps the grant for its planner; the lending cell holds the rooms until the grant's moves could have ended. */
+    private void take(String cell, CellGrant grant) {
+        if (cell.equals(grant.fromCell())) {
+            grants.put(grant.grantId(), grant);
+        } else if (cell.equals(grant.toCell())) {
+            long holdUntilMs = grant.expiresAtMs() + config.commandTtlMs();
+            for (CellGrant.GrantedRoom room : grant.rooms()) {
+                InFlightMove lent = InFlightMove.lent(grant, room, holdUntilMs);
+                inFlight.put(lent.commandId(), lent);
+            }
         }
     }
 
@@ -138,37 +181,44 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
      */
     private void decide(NodeReport report) {
         long now = report.windowEndMs();
+        String cell = cells.cellOf(report.nodeId());
         releaseReported(report);
-        if (pendingTickMs >= 0 && now > pendingTickMs) {
-            planPending();
+        PendingTick tick = pending.get(cell);
+        if (tick != null && now > tick.tickMs) {
+            planPending(cell);
+            tick = null;
         }
-        NodeView previous = views().get(report.nodeId());
+        NodeView previous = views(cell).get(report.nodeId());
         NodeView view = previous == null ? new NodeView(report, report.overloaded() ? 1 : 0, -1) : previous.next(report);
         putView(view);
         if (view.overloadStreak() >= config.hysteresisWindows()) {
-            if (pendingTickMs >= 0 && now < pendingTickMs) {
+            if (tick != null && now < tick.tickMs) {
                 plan(view, now); // a straggler of an earlier window end: no reason to hold it back
                 return;
             }
-            if (pending.isEmpty()) {
-                pendingTickMs = now;
-                pendingSinceWallMs = context.currentSystemTimeMs();
+            if (tick == null) {
+                tick = new PendingTick(now, context.currentSystemTimeMs());
+                pending.put(cell, tick);
             }
-            pending.add(report.nodeId());
+            tick.nodes.add(report.nodeId());
+        } else {
+            stuckIn(cell).remove(report.nodeId());
         }
-        if (!pending.isEmpty() && everyUpNodeReported(pendingTickMs)) {
-            planPending();
+        if (tick != null && everyUpNodeReported(cell, tick.tickMs)) {
+            planPending(cell);
         }
     }
 
     private void onWallClock(long wallNowMs) {
-        if (!pending.isEmpty() && wallNowMs - pendingSinceWallMs >= config.tickWaitMs()) {
-            planPending();
+        for (String cell : new ArrayList<>(pending.keySet())) {
+            if (wallNowMs - pending.get(cell).sinceWallMs >= config.tickWaitMs()) {
+                planPending(cell);
+            }
         }
     }
 
-    private boolean everyUpNodeReported(long windowEndMs) {
-        for (NodeView view : views().values()) {
+    private boolean everyUpNodeReported(String cell, long windowEndMs) {
+        for (NodeView view : views(cell).values()) {
             if (view.report().state() != NodeState.DOWN && view.report().windowEndMs() < windowEndMs) {
                 return false;
             }
@@ -176,23 +226,24 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         return true;
     }
 
-    /** Plans the pending nodes of one window end, the most severe first: highest score, then highest load. */
-    private void planPending() {
-        long tick = pendingTickMs;
+    /** Plans a cell's pending nodes of one window end, the most severe first: highest score, then highest load. */
+    private void planPending(String cell) {
+        PendingTick tick = pending.remove(cell);
+        if (tick == null) {
+            return;
+        }
         List<NodeView> due = new ArrayList<>();
-        for (String node : pending) {
-            NodeView view = views().get(node);
-            if (view != null && view.report().windowEndMs() == tick && view.overloadStreak() >= config.hysteresisWindows()) {
+        for (String node : tick.nodes) {
+            NodeView view = views(cell).get(node);
+            if (view != null && view.report().windowEndMs() == tick.tickMs && view.overloadStreak() >= config.hysteresisWindows()) {
                 due.add(view);
             }
         }
-        pending.clear();
-        pendingTickMs = -1;
         due.sort(Comparator.comparingDouble((NodeView v) -> -v.report().score())
                 .thenComparingDouble(v -> -Math.max(v.report().cpuFraction(), v.report().memFraction()))
                 .thenComparing(NodeView::nodeId));
         for (NodeView view : due) {
-            plan(views().get(view.nodeId()), tick);
+            plan(views(cell).get(view.nodeId()), tick.tickMs);
         }
     }
 
@@ -211,8 +262,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
 
     private void plan(NodeView view, long now) {
         NodeReport report = view.report();
-        List<InFlightMove> moves = currentMoves(now);
-        List<NodeView> cluster = new ArrayList<>(views().values());
+        String cell = cells.cellOf(report.nodeId());
+        List<InFlightMove> moves = ofCell(cell, currentMoves(now));
         Map<String, WorkloadHistory> history = new HashMap<>();
         for (WorkloadLoad workload : report.workloads()) {
             WorkloadHistory moved = workloads.get(workload.workloadId());
@@ -220,8 +271,16 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
                 history.put(workload.workloadId(), moved);
             }
         }
-        MigrationPlan plan = planner.plan(view, cluster, moves, history, now);
+        Map<String, CellGrant> borrowed = borrowed(cell, now);
+        List<NodeView> lent = new ArrayList<>();
+        borrowed.values().forEach(grant -> grant.rooms().forEach(room -> lent.add(lentView(room))));
+        MigrationPlan plan = planner.plan(view, views(cell).values(), moves, history, now, lent);
         if (!plan.isMove()) {
+            if (plan.roomNeeded() != null) {
+                stuckIn(cell).put(report.nodeId(), plan.roomNeeded());
+            } else {
+                stuckIn(cell).remove(report.nodeId());
+            }
             // Said once per change of reason, not every window: "nothing to do, and why" is part of the decision.
             String kind = plan.rejection().replaceAll("[0-9][0-9.]*", "#");
             if (!kind.equals(lastRejection.put(report.nodeId(), kind))) {
@@ -230,11 +289,19 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
             }
             return;
         }
+        stuckIn(cell).remove(report.nodeId());
         lastRejection.remove(report.nodeId());
-        MigrationCommand command = command(plan, view, now);
+        String lender = null;
+        if (!cells.cellOf(plan.destinationNode()).equals(cell)) {
+            useRoom(borrowed, plan.destinationNode());
+            lender = cells.cellOf(plan.destinationNode());
+        }
+        MigrationCommand command = command(plan, view, now, lender);
         WorkloadLoad workload = plan.workload();
         putView(view.migrated(now));
-        putView(views().get(plan.destinationNode()).involvedIn(now));
+        if (lender == null) { // a lent node's view is its own cell's, which holds the lent room instead
+            putView(views(cell).get(plan.destinationNode()).involvedIn(now));
+        }
         workloads.put(workload.workloadId(), WorkloadHistory.moved(workloads.get(workload.workloadId()), plan.sourceNode(), now,
                 config.returnCooldownMs()));
         meters.decided(command.getReason().getTrigger());
@@ -248,19 +315,92 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         context.forward(new Record<>(CommandRouting.addressee(command), command, now)); // the source's partition
     }
 
-    private Map<String, NodeView> views() {
+    /** The cell's borrowed grants still valid at {@code now} that have rooms left; expired ones are dropped. */
+    private Map<String, CellGrant> borrowed(String cell, long now) {
+        Map<String, CellGrant> valid = new TreeMap<>();
+        List<String> expired = new ArrayList<>();
+        try (KeyValueIterator<String, CellGrant> all = grants.all()) {
+            all.forEachRemaining(entry -> {
+                if (now > entry.value.expiresAtMs() || entry.value.rooms().isEmpty()) {
+                    expired.add(entry.key);
+                } else if (entry.value.fromCell().equals(cell)) {
+                    valid.put(entry.key, entry.value);
+                }
+            });
+        }
+        expired.forEach(grants::delete);
+        return valid;
+    }
+
+    /** Takes the room on {@code node} out of the grant that lent it: one move per room. */
+    private void useRoom(Map<String, CellGrant> borrowed, String node) {
+        for (CellGrant grant : borrowed.values()) {
+            List<CellGrant.GrantedRoom> left = grant.rooms().stream().filter(room -> !room.nodeId().equals(node)).toList();
+            if (left.size() < grant.rooms().size()) {
+                grants.put(grant.grantId(), new CellGrant(grant.grantId(), grant.fromCell(), grant.toCell(), grant.issuedAtMs(),
+                        grant.expiresAtMs(), left));
+                return;
+            }
+        }
+    }
+
+    /** A lent node as the planner sees a destination: its figures as its cell summarised them, use including reservations. */
+    private static NodeView lentView(CellGrant.GrantedRoom room) {
+        return new NodeView(new NodeReport(room.nodeId(), room.windowEndMs(), room.windowEndMs(), NodeState.UP, 0, false, "lent",
+                null, Map.of(), room.cpuCapacity(), room.memCapacityBytes(), room.cpuUsedCores(), room.memUsedBytes(), List.of()), 0, -1);
+    }
+
+    /**
+     * The moves one cell's view holds: those it issued, those into its nodes, and room it lent, but not room lent to it
+     * (its lender's reservation, when both cells share this task: the granted figures count it already).
+     */
+    private List<InFlightMove> ofCell(String cell, List<InFlightMove> moves) {
+        return moves.stream().filter(move -> move.lent()
+                ? !move.sourceNode().equals(cell) && cells.cellOf(move.destinationNode()).equals(cell)
+                : cells.cellOf(move.sourceNode()).equals(cell) || cells.cellOf(move.destinationNode()).equals(cell)).toList();
+    }
+
+    private Map<String, WorkloadLoad> stuckIn(String cell) {
+        return stuck.computeIfAbsent(cell, c -> new TreeMap<>());
+    }
+
+    /** Each owned cell's summary to pmig.cells, for the global balancer; nodes already holding a grant's room are not stuck. */
+    private void publishSummaries(long wallNowMs) {
+        List<InFlightMove> all = new ArrayList<>();
+        try (KeyValueIterator<String, InFlightMove> iterator = inFlight.all()) {
+            iterator.forEachRemaining(entry -> all.add(entry.value));
+        }
+        Set<String> served = new TreeSet<>();
+        try (KeyValueIterator<String, CellGrant> iterator = grants.all()) {
+            iterator.forEachRemaining(entry -> entry.value.rooms().forEach(room -> served.add(room.forNode())));
+        }
+        for (Map.Entry<String, TreeMap<String, NodeView>> entry : views().entrySet()) {
+            String cell = entry.getKey();
+            List<InFlightMove> moves = ofCell(cell, all);
+            Map<String, WorkloadLoad> needs = new TreeMap<>(stuckIn(cell));
+            needs.keySet().removeAll(served);
+            context.forward(new Record<>(cell, summaries.summarize(cell, entry.getValue().values(), moves, needs, wallNowMs), wallNowMs));
+        }
+    }
+
+    private Map<String, TreeMap<String, NodeView>> views() {
         if (views == null) {
             views = new TreeMap<>();
             try (KeyValueIterator<String, NodeView> all = nodes.all()) {
-                all.forEachRemaining(entry -> views.put(entry.key, entry.value));
+                all.forEachRemaining(entry -> views.computeIfAbsent(cells.cellOf(entry.key), cell -> new TreeMap<>())
+                        .put(entry.key, entry.value));
             }
         }
         return views;
     }
 
+    private TreeMap<String, NodeView> views(String cell) {
+        return views().computeIfAbsent(cell, c -> new TreeMap<>());
+    }
+
     private void putView(NodeView view) {
         nodes.put(view.nodeId(), view);
-        views().put(view.nodeId(), view);
+        views(cells.cellOf(view.nodeId())).put(view.nodeId(), view);
     }
 
     /** In-flight moves at this time; those without an outcome for too long are given up on. */
@@ -284,7 +424,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         return current;
     }
 
-    private MigrationCommand command(MigrationPlan plan, NodeView source, long now) {
+    private MigrationCommand command(MigrationPlan plan, NodeView source, long now, String lender) {
         NodeReport report = source.report();
         WorkloadLoad workload = plan.workload();
         // A rule, tuned or not, is a threshold on the window's figures; which one is on the reason's scorer.
@@ -296,7 +436,9 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
                 plan.sourceNode(), source.overloadStreak(), report.score(), report.scorer(),
                 report.modelVersion() == null ? "" : " " + report.modelVersion(), workload.workloadId(),
                 workload.cpuCores(), workload.rssBytes() >> 20, plan.downtimeMs() / 1000, plan.need(), plan.destinationNode(),
-                plan.sourceLoadAfter(), plan.destinationLoadAfter());
+                plan.sourceLoadAfter(), plan.destinationLoadAfter())
+                + (lender == null ? "" : "; in cell " + lender + ", room the global balancer lent cell "
+                + cells.cellOf(plan.sourceNode()) + ", which had none");
         return MigrationCommand.newBuilder()
                 .setCommandId(commandId(workload.workloadId(), plan.sourceNode(), now))
                 .setKind(CommandKind.MIGRATE)

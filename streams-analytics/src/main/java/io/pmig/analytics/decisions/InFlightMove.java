@@ -1,5 +1,7 @@
 package io.pmig.analytics.decisions;
 
+import io.pmig.analytics.balancer.CellGrant;
+
 /**
  * A MIGRATE command issued and not yet reflected in its destination's reports. Its CPU and memory are reserved
  * on the destination so that two moves decided in a row do not both count on the same free room: while it is
@@ -16,6 +18,20 @@ public record InFlightMove(String commandId, String workloadId, String sourceNod
     public InFlightMove(String commandId, String workloadId, String sourceNode, String destinationNode, long issuedAtMs,
                         double cpuCores, long memBytes) {
         this(commandId, workloadId, sourceNode, destinationNode, issuedAtMs, cpuCores, memBytes, null);
+    }
+
+    /**
+     * Room this cell lent another cell by a balancer grant: reserved on the node (not in flight, so under no cap) until
+     * {@code holdUntilMs}, when a report of a window starting then releases it like a completed move's. Its source is
+     * the borrowing cell.
+     */
+    public static InFlightMove lent(CellGrant grant, CellGrant.GrantedRoom room, long holdUntilMs) {
+        return new InFlightMove("lent-" + grant.grantId() + "-" + room.nodeId(), "", grant.fromCell(), room.nodeId(), grant.issuedAtMs(),
+                room.cpuCores(), room.memBytes(), holdUntilMs);
+    }
+
+    public boolean lent() {
+        return commandId.startsWith("lent-");
     }
 
     public boolean inFlight() {

@@ -33,7 +33,8 @@ import java.util.stream.Collectors;
  *   <li><b>cost</b>: of the candidates that help, the cheapest by the cost model (fixed outage + outage per MiB
  *       of RSS, {@link AnalyticsConfig#estimatedDowntimeMs}) is tried first, then the next; none above
  *       {@value AnalyticsConfig#MAX_DOWNTIME_MS};</li>
- *   <li>destinations are other UP nodes of the source's cell, with fewer than {@value AnalyticsConfig#MAX_IN_PER_NODE}
+ *   <li>destinations are other UP nodes of the source's cell (or, when none has room, nodes another cell lent this
+ *       one through the global balancer: {@link io.pmig.analytics.balancer.CellGrant}), with fewer than {@value AnalyticsConfig#MAX_IN_PER_NODE}
  *       moves to them in flight, that reported a window within the node-down time of this one, outside their destination cooldown (they took part in no migration
  *       recently) with room after the move (CPU and memory within the destination limits, counting every
  *       reservation on them: moves in flight and moves completed but not yet in their reports), excluding every
@@ -52,7 +53,7 @@ public final class MigrationPlanner {
 
     public MigrationPlanner(AnalyticsConfig config) {
         this.config = config;
-        this.cells = new Cells(config.cells());
+        this.cells = Cells.of(config);
     }
 
     /** What a move must relieve on a source: cores and bytes, and the words for it. */
@@ -69,6 +70,16 @@ public final class MigrationPlanner {
      */
     public MigrationPlan plan(NodeView source, Collection<NodeView> cluster, Collection<InFlightMove> moves,
                               Map<String, WorkloadHistory> history, long nowMs) {
+        return plan(source, cluster, moves, history, nowMs, List.of());
+    }
+
+    /**
+     * @param cluster the source's cell (nodes of other cells in it are ignored)
+     * @param granted nodes of other cells the global balancer lent this cell (their figures as their cell last summarised
+     *                them): tried only when no node of the cell has room, each for one move
+     */
+    public MigrationPlan plan(NodeView source, Collection<NodeView> cluster, Collection<InFlightMove> moves,
+                              Map<String, WorkloadHistory> history, long nowMs, Collection<NodeView> granted) {
         String sourceId = source.nodeId();
         Set<String> down = cluster.stream().filter(view -> isDown(view, nowMs)).map(NodeView::nodeId).collect(Collectors.toSet());
         // a move whose source or destination is DOWN holds no slot: its executor is silent, it may never report an end
@@ -81,7 +92,7 @@ public final class MigrationPlanner {
         int budget = cellBudget(cellNodes);
         long cellMoves = inFlight.stream().filter(move -> cells.cellOf(move.sourceNode()).equals(cell)).count();
         if (cellMoves >= budget) {
-            return MigrationPlan.rejected(sourceId, (config.cells() == 1 ? "cluster" : "cell " + cell) + " budget of "
+            return MigrationPlan.rejected(sourceId, (cells.single() ? "cluster" : "cell " + cell) + " budget of "
                     + budget + " concurrent migrations reached (" + cellNodes + " nodes up)");
         }
         if (source.lastMigrationMs() >= 0 && nowMs - source.lastMigrationMs() < config.nodeCooldownMs()) {
@@ -130,21 +141,39 @@ public final class MigrationPlanner {
                 .sorted(Comparator.comparing(NodeReport::nodeId))
                 .toList();
         List<String> tooCostly = new ArrayList<>();
+        List<WorkloadLoad> affordable = new ArrayList<>();
         for (WorkloadLoad workload : helping) {
             double downtimeMs = config.estimatedDowntimeMs(workload.rssBytes());
             if (downtimeMs > config.maxDowntimeMs()) {
                 tooCostly.add(workload.workloadId());
                 continue;
             }
+            affordable.add(workload);
             MigrationPlan move = destination(sourceReport, workload, destinations, reserved, history.get(workload.workloadId()),
                     nowMs, downtimeMs, need);
             if (move != null) {
                 return move;
             }
         }
-        return MigrationPlan.rejected(sourceId, (tooCostly.isEmpty() ? "" : "outage over " + config.maxDowntimeMs()
+        // Another cell's room, lent by the balancer: only once the cell itself has none (its nodes' figures are fresher)
+        List<NodeReport> lent = granted.stream()
+                .filter(view -> !view.nodeId().equals(sourceId))
+                .filter(view -> incoming.getOrDefault(view.nodeId(), 0L) < config.maxInPerNode())
+                .map(NodeView::report)
+                .sorted(Comparator.comparing(NodeReport::nodeId))
+                .toList();
+        for (WorkloadLoad workload : affordable) {
+            MigrationPlan move = destination(sourceReport, workload, lent, reserved, history.get(workload.workloadId()),
+                    nowMs, config.estimatedDowntimeMs(workload.rssBytes()), need);
+            if (move != null) {
+                return move;
+            }
+        }
+        String reason = (tooCostly.isEmpty() ? "" : "outage over " + config.maxDowntimeMs()
                 + " ms for " + tooCostly + "; ") + "no UP node outside its destination cooldown has room for any of "
-                + helping.stream().map(WorkloadLoad::workloadId).filter(id -> !tooCostly.contains(id)).toList());
+                + affordable.stream().map(WorkloadLoad::workloadId).toList()
+                + (cells.single() ? "" : " in cell " + cell + (lent.isEmpty() ? "" : " or the " + lent.size() + " lent to it"));
+        return affordable.isEmpty() ? MigrationPlan.rejected(sourceId, reason) : MigrationPlan.noRoom(sourceId, reason, affordable.get(0));
     }
 
     /** A cell's budget of migrations in flight: a fraction of its nodes up, never below the configured minimum. */

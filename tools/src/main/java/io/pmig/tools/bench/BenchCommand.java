@@ -9,6 +9,6 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks against baselines measured in the same run.",
-        subcommands = {PipelineBench.class, MigrateBench.class, AgentBench.class, LoadBench.class, OutcomesBench.class})
+        subcommands = {PipelineBench.class, MigrateBench.class, AgentBench.class, LoadBench.class, OutcomesBench.class, BalancerBench.class})
 public final class BenchCommand {
 }
