@@ -245,22 +245,22 @@ class NetworkIdentityMigrationTest {
         AddressRange range = segment.range();
         try (AddressBook x = new AddressBook(SharedBroker.clientProperties(), range, nodes.node("x"));
              AddressBook y = new AddressBook(SharedBroker.clientProperties(), range, nodes.node("y"))) {
-            String wanted = AddressRange.format(range.address(200));
+            String wanted = AddressRange.format(range.address(100));
             var first = java.util.concurrent.CompletableFuture.supplyAsync(() -> attempt(x, nodes.prefix + "one", wanted));
             var second = java.util.concurrent.CompletableFuture.supplyAsync(() -> attempt(y, nodes.prefix + "two", wanted));
             List<String> outcomes = List.of(first.get(30, TimeUnit.SECONDS), second.get(30, TimeUnit.SECONDS));
-            assertEquals(1, outcomes.stream().filter(o -> o.equals(wanted + "/24")).count(), outcomes.toString());
+            assertEquals(1, outcomes.stream().filter(o -> o.equals(wanted + "/" + range.prefixLength())).count(), outcomes.toString());
             assertEquals(1, outcomes.stream().filter(o -> o.contains("is held by workload")).count(), outcomes.toString());
 
-            String winner = outcomes.get(0).equals(wanted + "/24") ? nodes.prefix + "one" : nodes.prefix + "two";
+            String winner = outcomes.get(0).equals(wanted + "/" + range.prefixLength()) ? nodes.prefix + "one" : nodes.prefix + "two";
             String other = winner.endsWith("one") ? nodes.prefix + "two" : nodes.prefix + "one";
-            assertEquals(Optional.of(wanted + "/24"), y.held(winner));
+            assertEquals(Optional.of(wanted + "/" + range.prefixLength()), y.held(winner));
             String elsewhere = y.claim(other, "c", null);
-            assertTrue(!elsewhere.equals(wanted + "/24") && range.refusal(AddressRange.parseAddress(
+            assertTrue(!elsewhere.equals(wanted + "/" + range.prefixLength()) && range.refusal(AddressRange.parseAddress(
                     elsewhere.substring(0, elsewhere.indexOf('/'))).orElseThrow()).isEmpty(), elsewhere);
             x.release(winner);
             assertEquals(Optional.empty(), y.held(winner));
-            assertEquals(wanted + "/24", y.claim(nodes.prefix + "three", "c", wanted), "a released address is free");
+            assertEquals(wanted + "/" + range.prefixLength(), y.claim(nodes.prefix + "three", "c", wanted), "a released address is free");
         }
     }
 
