@@ -21,7 +21,9 @@ import java.util.regex.Pattern;
  * to the node's own stack (destination MAC set to the bridge's, packet type host), where an {@code inet}-family table
  * rejects them. A reject in the bridge family would answer from the workload's own IP and MAC and teach the
  * segment's switches that MAC at this node's port again, after its destination announced it. SYNs are left alone:
- * an ICMP error aborts a connect() in SYN_SENT, while a dropped SYN (criu's lock) is only retried.
+ * an ICMP error aborts a connect() in SYN_SENT, while a dropped SYN (criu's lock) is only retried; so are segments
+ * without payload (only data is retransmitted on a timeout, and an ICMP about a handshake's last ACK, sent before
+ * criu's lock is in place, fails a non-blocking connect that then reads SO_ERROR).
  * Both tables are named after the workload's host side, so they are per node and workload. They match the address on
  * every bridge of the namespace: this kernel has no {@code meta ibrname} (nft_meta_bridge), so where several nodes
  * share one namespace (bench, in-process tests) the destination's bridge is covered too until the source's COMMIT.
@@ -31,6 +33,9 @@ public final class UnreachableAnswers {
     /** Every table of these rules starts with this, followed by the workload's host-side name. */
     public static final String TABLE_PREFIX = "pmig-unreach-";
     private static final Pattern INET = Pattern.compile("inet (\\d+\\.\\d+\\.\\d+\\.\\d+)/\\d+");
+    /** IPv4 length . TCP data offset of every TCP segment without payload (a 20-byte IP header). */
+    private static final String BARE_SEGMENTS = java.util.stream.IntStream.rangeClosed(5, 15)
+            .mapToObj(doff -> (20 + 4 * doff) + " . " + doff).collect(java.util.stream.Collectors.joining(", "));
     private static final Pattern ETHER = Pattern.compile("link/ether ([0-9a-f:]{17})");
 
     private final Path nft;
@@ -67,13 +72,17 @@ public final class UnreachableAnswers {
         String rules = String.join("\n",
                 "table bridge " + table + " {",
                 "  chain frozen { type filter hook prerouting priority -300;",
-                "    ip daddr " + workloadIp + " tcp flags & syn == 0"
-                        + " ether daddr set " + mac.group(1) + " meta pkttype set host",
+                // segments without payload (a handshake's last ACK, a bare ACK or FIN) pass: an ICMP error about one
+                // is reported by SO_ERROR, which non-blocking connects read (Python, Go, Java NIO) as a failed connect
+                "    ip daddr " + workloadIp + " ip hdrlength 5 ip length . tcp doff { " + BARE_SEGMENTS + " } accept",
+                "    ip daddr " + workloadIp + " tcp flags & syn == 0 ether daddr set " + mac.group(1)
+                        + " meta pkttype set host",
                 "  }",
                 "}",
                 "table inet " + table + " {",
                 "  chain frozen { type filter hook prerouting priority -300;",
-                "    ip daddr " + workloadIp + " tcp flags & syn == 0"
+                // only what the bridge table handed up: with br_netfilter, bridged frames pass this hook as well
+                "    ether daddr " + mac.group(1) + " ip daddr " + workloadIp + " tcp flags & syn == 0"
                         + " reject with icmp type host-unreachable",
                 "  }",
                 "}", "");
