@@ -78,7 +78,7 @@ public final class MigrateBench implements Callable<Integer> {
     @Option(names = "--client", paramLabel = "NONE|TCP", defaultValue = "NONE", description = {
             "TCP: the workload gets its own network identity on a local segment (bridges of its own) and echoes a",
             "client in its own namespace, which keeps one connection and opens a new one every 50 ms; adds",
-            "client_gap_ms, client_resets, client_refused, client_timeouts (default: ${DEFAULT-VALUE})."})
+            "client_gap_ms, client_resets, client_refused, client_errors, client_timeouts (default: ${DEFAULT-VALUE})."})
     ClientKind client;
 
     /** Whether a frozen workload's clients get ICMP host-unreachable from its node (executor.workload.unreachable.answers). */
@@ -214,8 +214,8 @@ public final class MigrateBench implements Callable<Integer> {
                     t.getFreezeMs(), t.getDumpMs(), t.getTransferMs(), t.getRestoreMs(), t.getDowntimeMs());
             if (entry.containsKey("client_gap_ms")) {
                 System.out.printf(Locale.ROOT, "  %9s %-11s client: longest gap %d ms on its connection, %d resets,"
-                                + " %d refused, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
-                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
+                                + " %d refused, %d other errors, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
+                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_errors"), entry.get("client_timeouts"),
                         entry.get("client_probes"));
             }
         } else {
@@ -298,6 +298,7 @@ public final class MigrateBench implements Callable<Integer> {
             entry.put("client_resets", seen.resets());
             entry.put("client_refused", seen.refused());
             entry.put("client_timeouts", seen.timeouts());
+            entry.put("client_errors", seen.errors());
             entry.put("client_probes", seen.probes());
         }
         if (end.getPhase() == Phase.COMPLETED) {
@@ -339,13 +340,14 @@ public final class MigrateBench implements Callable<Integer> {
             }
             if (entry.get("client_gap_ms") instanceof Long gap && entry.get("executor_downtime_ms") instanceof Long reported) {
                 double clientRatio = Stats.ratio(gap, reported);
-                boolean clean = (Integer) entry.get("client_resets") == 0 && (Integer) entry.get("client_refused") == 0;
+                boolean clean = (Integer) entry.get("client_resets") == 0 && (Integer) entry.get("client_refused") == 0
+                        && (Integer) entry.get("client_errors") == 0;
                 System.out.printf(Locale.ROOT, "  goal client gap <= %.1fx reported downtime, 0 resets, 0 refused (%s%s, %d MiB):"
-                                + " %d ms / %d ms = %.2fx, %d resets, %d refused, %d timeouts of %d probes %s%n",
+                                + " %d ms / %d ms = %.2fx, %d resets, %d refused, %d other errors, %d timeouts of %d probes %s%n",
                         CLIENT_GAP_RATIO_GOAL, entry.get("mode"), Boolean.TRUE.equals(entry.get("unreachable_answers")) ? "+icmp" : "",
                         entry.get("size_mib"), gap, reported, clientRatio,
-                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
-                        entry.get("client_probes"), clientRatio <= CLIENT_GAP_RATIO_GOAL && clean ? "met" : "MISSED");
+                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_errors"),
+                        entry.get("client_timeouts"), entry.get("client_probes"), clientRatio <= CLIENT_GAP_RATIO_GOAL && clean ? "met" : "MISSED");
                 if (entry.get("mode").equals(MigrationMode.LAZY.name()) && (Integer) entry.get("size_mib") == 1024) {
                     System.out.printf(Locale.ROOT, "  goal LAZY%s client gap <= %d ms at 1 GiB: %d ms %s%n",
                             Boolean.TRUE.equals(entry.get("unreachable_answers")) ? "+icmp" : "", LAZY_CLIENT_GAP_GOAL_MS, gap, gap <= LAZY_CLIENT_GAP_GOAL_MS ? "met" : "MISSED");
