@@ -138,9 +138,9 @@ public final class ExecutorConfig {
                         + " own network identity come from it (allocated cluster-wide through pmig.addresses).");
         define(WORKLOAD_UNREACHABLE_ANSWERS, true, text -> ConfigValues.bool(WORKLOAD_UNREACHABLE_ANSWERS, text),
                 "While a workload with its own network identity is frozen here for a migration, answer its clients'"
-                        + " non-SYN TCP with ICMP host-unreachable from this node (the workload bridge's MAC and IPv4"
-                        + " address), so that their TCP does not back off; needs an address on the bridge, else the"
-                        + " packets are only dropped (logged). false: always only dropped.");
+                        + " TCP data (never SYNs) with ICMP host-unreachable from this node (the workload bridge's MAC"
+                        + " and IPv4 address), so that their TCP does not back off; needs an address on the bridge, else"
+                        + " the packets are only dropped (logged). false: always only dropped.");
         define(METRICS_PORT, null, text -> ConfigValues.port(METRICS_PORT, text),
                 "Port of the Prometheus /metrics endpoint (0 = any free one). Unset: no endpoint (several nodes may share"
                         + " a host, each needs a port of its own).");

@@ -1,33 +1,35 @@
 package io.pmig.executor.migration;
 
+import io.pmig.executor.criu.Criu;
 import io.pmig.executor.network.UnreachableAnswers;
 import java.io.IOException;
+import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The network step of the source's driver: what the clients of a workload meet while it is frozen on this node, from
- * before its dump starts ({@link #hold}) until COMMIT or rollback ({@link #release}). Either criu's network lock alone
- * drops their packets ({@link #DROPPED}: each client's TCP backs off, 0.2, 0.6, 1.4, 3.0 s...), or the node also
- * answers their non-SYN TCP with ICMP host-unreachable ({@link AnsweredUnreachable}), which keeps their
- * retransmissions about one RTO apart, so they see the resume about one RTO after it (NETWORK-IDENTITY.md).
+ * its dump ({@link #hold}, just before it starts) until COMMIT or rollback ({@link #release}). Either criu's network
+ * lock alone drops their packets ({@link #DROPPED}: each client's TCP backs off, 0.2, 0.6, 1.4, 3.0 s...), or the node also
+ * answers their TCP segments that carry data with ICMP host-unreachable ({@link AnsweredUnreachable}), which keeps
+ * their retransmissions about one RTO apart, so they see the resume about one RTO after it (NETWORK-IDENTITY.md).
  * Neither may fail a migration: a rule that cannot be installed leaves the plain drop.
  */
 public interface FrozenTraffic {
 
-    /** Before the dump starts. */
-    void hold();
+    /** Just before the dump into {@code images} starts. */
+    void hold(Path images);
 
     /** At COMMIT or rollback, before the frozen copy is resumed or killed; also what recovery does. */
     void release();
 
-    /** What it does, for the log and the DUMPED event. */
+    /** What it does, for the log. */
     String describe();
 
     /** criu's lock alone: packets are dropped inside the frozen workload's namespace. */
     FrozenTraffic DROPPED = new FrozenTraffic() {
         @Override
-        public void hold() {
+        public void hold(Path images) {
         }
 
         @Override
@@ -40,14 +42,20 @@ public interface FrozenTraffic {
         }
     };
 
-    /** criu's lock, and the node answers non-SYN TCP to {@code workloadIp} with ICMP host-unreachable. */
-    record AnsweredUnreachable(UnreachableAnswers answers, String workloadIp, String nodeAddress) implements FrozenTraffic {
+    /**
+     * criu's lock, and the node answers TCP data to {@code workloadIp} with ICMP host-unreachable from criu's
+     * {@code network-lock} on ({@link Criu#NETWORK_LOCK_HOOK}): packets that reach the workload between the freeze
+     * and the lock are still taken by its frozen kernel (acknowledged, answered at the resume), as without answers;
+     * rules in place before the freeze would turn those into retransmissions (measured: NETWORK-IDENTITY.md).
+     */
+    record AnsweredUnreachable(UnreachableAnswers answers, String workloadIp, String nodeAddress)
+            implements FrozenTraffic {
         private static final Logger log = LoggerFactory.getLogger(FrozenTraffic.class);
 
         @Override
-        public void hold() {
+        public void hold(Path images) {
             try {
-                answers.install(workloadIp);
+                answers.writeHook(workloadIp, images.resolveSibling(Criu.NETWORK_LOCK_HOOK));
             } catch (IOException e) {
                 log.warn("cannot answer the clients of {} with ICMP host-unreachable while it is frozen (plain drop"
                         + " instead): {}", workloadIp, e.getMessage());
@@ -66,7 +74,7 @@ public interface FrozenTraffic {
 
         @Override
         public String describe() {
-            return "clients' TCP answered with ICMP host-unreachable from " + nodeAddress;
+            return "clients' TCP data answered with ICMP host-unreachable from " + nodeAddress + " from the lock on";
         }
     }
 }

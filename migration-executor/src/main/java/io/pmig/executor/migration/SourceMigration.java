@@ -187,7 +187,7 @@ public final class SourceMigration {
         journal.step(Step.DUMPING);
         freezeStartNanos = System.nanoTime();
         frozen = new FrozenSource(init.get(), stoppedBefore, images);
-        traffic.hold(); // from before the freeze: criu's lock drops from the freeze on
+        traffic.hold(images);
         try {
             strategy.dump(initPid, images);
         } catch (CriuException e) {

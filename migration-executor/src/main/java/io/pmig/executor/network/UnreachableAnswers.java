@@ -14,18 +14,21 @@ import java.util.regex.Pattern;
 
 /**
  * nft rules on a node that answer the clients of one of its workloads, frozen for a migration, with ICMP
- * host-unreachable (NETWORK-IDENTITY.md, "What does help"): Linux reverts one RTO backoff step per such ICMP about the
- * segment it retransmits (RFC 6069), so a client keeps retransmitting about every 200 ms instead of backing off to
- * 1.4, 3.0 s... and sees the resume within one RTO. The answer comes from the node itself, its bridge's MAC and IPv4
- * address: a {@code bridge}-family table hands the workload's non-SYN TCP frames that arrive on this node's bridge
- * to the node's own stack (destination MAC set to the bridge's, packet type host), where an {@code inet}-family table
- * rejects them. A reject in the bridge family would answer from the workload's own IP and MAC and teach the
- * segment's switches that MAC at this node's port again, after its destination announced it. SYNs are left alone:
- * an ICMP error aborts a connect() in SYN_SENT, while a dropped SYN (criu's lock) is only retried; so are segments
- * without payload (only data is retransmitted on a timeout, and an ICMP about a handshake's last ACK, sent before
- * criu's lock is in place, fails a non-blocking connect that then reads SO_ERROR).
- * Both tables are named after the workload's host side, so they are per node and workload. They match the address on
- * every bridge of the namespace: this kernel has no {@code meta ibrname} (nft_meta_bridge), so where several nodes
+ * host-unreachable (NETWORK-IDENTITY.md, "ICMP host-unreachable answers"): Linux reverts one RTO backoff step per such
+ * ICMP about the segment it retransmits (RFC 6069), so a client keeps retransmitting about every 200 ms instead of
+ * backing off to 1.4, 3.0 s... and sees the resume within about one RTO.
+ *
+ * <p>The answer comes from the node itself, its bridge's MAC and IPv4 address: a {@code bridge}-family table hands
+ * the workload's TCP frames that carry data to the node's own stack (destination MAC set to the bridge's, packet type
+ * host), where an {@code inet}-family table rejects them. A reject in the bridge family would answer from the
+ * workload's own IP and MAC and teach the segment's switches that MAC at this node's port again, after its
+ * destination announced it. SYNs are left alone: an ICMP error aborts a connect() in SYN_SENT, while a dropped SYN
+ * (criu's lock) is only retried. So are segments without payload: a timeout retransmits data only, and an ICMP about a
+ * handshake's last ACK (the live workload still completes handshakes until criu's lock is in place) fails a
+ * non-blocking connect, which reads SO_ERROR.
+ *
+ * <p>Both tables are named after the workload's host side, so they are per node and workload. They match the address
+ * on every bridge of the namespace: this kernel has no {@code meta ibrname} (nft_meta_bridge), so where several nodes
  * share one namespace (bench, in-process tests) the destination's bridge is covered too until the source's COMMIT.
  */
 public final class UnreachableAnswers {
@@ -63,13 +66,42 @@ public final class UnreachableAnswers {
         }
     }
 
-    /** Installs the rules for {@code workloadIp} (no prefix), replacing any left from before, in one transaction. */
+    /** Installs the rules for {@code workloadIp} (no prefix) now, replacing any left from before, in one transaction. */
     public void install(String workloadIp) throws IOException {
+        Path file = Files.createTempFile("pmig-unreach", ".nft");
+        try {
+            Files.writeString(file, deletions() + rules(workloadIp));
+            output(List.of(nft.toString(), "-f", file.toString()));
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /**
+     * Writes {@code hook}, a criu action script that installs the rules for {@code workloadIp} at criu's
+     * {@code network-lock} (its rules beside it, {@code hook.nft}; what nft said in {@code hook.log}). It always exits 0:
+     * rules that cannot be installed leave the plain drop, never a failed dump. Removes any rules left from before.
+     */
+    public void writeHook(String workloadIp, Path hook) throws IOException {
+        remove();
+        Path rules = hook.resolveSibling(hook.getFileName() + ".nft");
+        Files.writeString(rules, rules(workloadIp));
+        Files.writeString(hook, String.join("\n",
+                "#!/bin/sh",
+                "# pmig: criu runs this at every action of a migration's dump; at network-lock the workload is frozen",
+                "# and about to be locked: from now on its clients' TCP data is answered with ICMP host-unreachable",
+                "[ \"$CRTOOLS_SCRIPT_ACTION\" = network-lock ] || exit 0",
+                "'" + nft + "' -f '" + rules + "' >> '" + hook + ".log' 2>&1 || echo \"nft exit $?\" >> '" + hook + ".log'",
+                "exit 0", ""));
+        Files.setPosixFilePermissions(hook, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    }
+
+    private String rules(String workloadIp) throws IOException {
         Matcher mac = ETHER.matcher(output(List.of("ip", "-o", "link", "show", "dev", bridge)));
         if (!mac.find()) {
             throw new IOException("the workload bridge " + bridge + " has no MAC address");
         }
-        String rules = String.join("\n",
+        return String.join("\n",
                 "table bridge " + table + " {",
                 "  chain frozen { type filter hook prerouting priority -300;",
                 // segments without payload (a handshake's last ACK, a bare ACK or FIN) pass: an ICMP error about one
@@ -86,13 +118,6 @@ public final class UnreachableAnswers {
                         + " reject with icmp type host-unreachable",
                 "  }",
                 "}", "");
-        Path file = Files.createTempFile("pmig-unreach", ".nft");
-        try {
-            Files.writeString(file, deletions() + rules);
-            output(List.of(nft.toString(), "-f", file.toString()));
-        } finally {
-            Files.deleteIfExists(file);
-        }
     }
 
     /** Removes the rules, if there are any: clients' packets reach the workload (or its new place) again. */
