@@ -4,6 +4,7 @@ import io.pmig.executor.criu.Criu;
 import io.pmig.executor.network.UnreachableAnswers;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,14 +49,25 @@ public interface FrozenTraffic {
      * and the lock are still taken by its frozen kernel (acknowledged, answered at the resume), as without answers;
      * rules in place before the freeze would turn those into retransmissions (measured: NETWORK-IDENTITY.md).
      */
-    record AnsweredUnreachable(UnreachableAnswers answers, String workloadIp, String nodeAddress)
-            implements FrozenTraffic {
+    final class AnsweredUnreachable implements FrozenTraffic {
         private static final Logger log = LoggerFactory.getLogger(FrozenTraffic.class);
+        private static final Duration HOOK_WAIT = Duration.ofSeconds(10);
+        private final UnreachableAnswers answers;
+        private final String workloadIp;
+        private final String nodeAddress;
+        private Path hook;
+
+        AnsweredUnreachable(UnreachableAnswers answers, String workloadIp, String nodeAddress) {
+            this.answers = answers;
+            this.workloadIp = workloadIp;
+            this.nodeAddress = nodeAddress;
+        }
 
         @Override
         public void hold(Path images) {
+            hook = images.resolveSibling(Criu.NETWORK_LOCK_HOOK);
             try {
-                answers.writeHook(workloadIp, images.resolveSibling(Criu.NETWORK_LOCK_HOOK));
+                answers.writeHook(workloadIp, hook);
             } catch (IOException e) {
                 log.warn("cannot answer the clients of {} with ICMP host-unreachable while it is frozen (plain drop"
                         + " instead): {}", workloadIp, e.getMessage());
@@ -65,10 +77,15 @@ public interface FrozenTraffic {
         @Override
         public void release() {
             try {
+                if (hook != null) {
+                    UnreachableAnswers.awaitHook(hook, HOOK_WAIT); // installs in the background: not after this
+                }
                 answers.remove();
             } catch (IOException e) {
                 log.warn("cannot remove nft tables {} (clients of {} would go on getting ICMP host-unreachable): {}",
                         answers.table(), workloadIp, e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
 
