@@ -38,12 +38,6 @@ public final class Criu {
     /** lazy-pages grows its pipes with F_SETPIPE_SZ up to this; below it criu fails with EPERM (no CAP_SYS_RESOURCE). */
     static final long LAZY_PIPE_BYTES = 4L << 20;
     private static final Path PIPE_MAX = Path.of("/proc/sys/fs/pipe-max-size");
-    /**
-     * Beside a dump's images directory, an executable criu runs as its action script ({@code --action-script}): at
-     * {@code network-lock}, after the freeze and just before criu locks the workload's network, it can start what the
-     * lock's drop alone does not do ({@code FrozenTraffic}).
-     */
-    public static final String NETWORK_LOCK_HOOK = "network-lock-hook";
     /** Where scripts/install-criu.sh installs the criu pmig is tested with. */
     public static final Path PROJECT_INSTALL = Path.of("/opt/pmig/criu/bin/criu");
 
@@ -304,10 +298,6 @@ public final class Criu {
                 "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
         cmd.addAll(mounts.dumpOptions());
         cmd.addAll(nodeMounts.dumpOptions());
-        Path hook = imagesDir.resolveSibling(NETWORK_LOCK_HOOK);
-        if (Files.isExecutable(hook)) {
-            cmd.addAll(List.of("--action-script", hook.toString()));
-        }
         return cmd;
     }
 

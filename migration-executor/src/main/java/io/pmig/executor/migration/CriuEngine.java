@@ -145,7 +145,7 @@ public final class CriuEngine implements CheckpointEngine {
             return FrozenTraffic.DROPPED;
         }
         return new FrozenTraffic.AnsweredUnreachable(network.get().unreachableAnswers(workloadId, criu.nft().get()),
-                ip.get(), nodeAddress.get());
+                initPid, ip.get(), nodeAddress.get());
     }
 
     @Override

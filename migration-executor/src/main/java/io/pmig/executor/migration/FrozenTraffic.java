@@ -1,6 +1,5 @@
 package io.pmig.executor.migration;
 
-import io.pmig.executor.criu.Criu;
 import io.pmig.executor.network.UnreachableAnswers;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -44,41 +43,64 @@ public interface FrozenTraffic {
     };
 
     /**
-     * criu's lock, and the node answers TCP data to {@code workloadIp} with ICMP host-unreachable from criu's
-     * {@code network-lock} on ({@link Criu#NETWORK_LOCK_HOOK}): packets that reach the workload between the freeze
-     * and the lock are still taken by its frozen kernel (acknowledged, answered at the resume), as without answers;
-     * rules in place before the freeze would turn those into retransmissions (measured: NETWORK-IDENTITY.md).
+     * criu's lock, and the node answers TCP data to {@code workloadIp} with ICMP host-unreachable once the lock is in
+     * place (its table appears in the workload's namespace; polled from {@link #hold}). A request that reaches the
+     * workload between the freeze and the lock is still taken by its frozen kernel (acknowledged, answered at the
+     * resume), as without answers; rules in place before the freeze would turn it into a retransmission, and rules
+     * installed by a criu action script delay the lock while the frozen kernel still completes handshakes (both
+     * measured: NETWORK-IDENTITY.md). A first transmission dropped before the rules are in costs nothing: its
+     * retransmission, one RTO later, is answered.
      */
     final class AnsweredUnreachable implements FrozenTraffic {
         private static final Logger log = LoggerFactory.getLogger(FrozenTraffic.class);
-        private static final Duration HOOK_WAIT = Duration.ofSeconds(10);
+        private static final Duration POLL = Duration.ofMillis(10);
         private final UnreachableAnswers answers;
+        private final int initPid;
         private final String workloadIp;
         private final String nodeAddress;
-        private Path hook;
+        private volatile boolean released;
+        private Thread poller;
 
-        AnsweredUnreachable(UnreachableAnswers answers, String workloadIp, String nodeAddress) {
+        AnsweredUnreachable(UnreachableAnswers answers, int initPid, String workloadIp, String nodeAddress) {
             this.answers = answers;
+            this.initPid = initPid;
             this.workloadIp = workloadIp;
             this.nodeAddress = nodeAddress;
         }
 
         @Override
         public void hold(Path images) {
-            hook = images.resolveSibling(Criu.NETWORK_LOCK_HOOK);
             try {
-                answers.writeHook(workloadIp, hook);
+                answers.remove(); // left by a migration whose executor died
             } catch (IOException e) {
-                log.warn("cannot answer the clients of {} with ICMP host-unreachable while it is frozen (plain drop"
-                        + " instead): {}", workloadIp, e.getMessage());
+                log.warn("cannot remove nft tables {}: {}", answers.table(), e.getMessage());
             }
+            poller = new Thread(() -> {
+                try {
+                    while (!released) {
+                        if (answers.lockedByCriu(initPid)) {
+                            answers.install(workloadIp);
+                            return;
+                        }
+                        Thread.sleep(POLL.toMillis());
+                    }
+                } catch (IOException e) {
+                    log.warn("cannot answer the clients of {} with ICMP host-unreachable while it is frozen (plain drop"
+                            + " instead): {}", workloadIp, e.getMessage());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "pmig-unreach-" + workloadIp);
+            poller.setDaemon(true);
+            poller.start();
         }
 
         @Override
         public void release() {
+            released = true;
             try {
-                if (hook != null) {
-                    UnreachableAnswers.awaitHook(hook, HOOK_WAIT); // installs in the background: not after this
+                if (poller != null) {
+                    poller.join(Duration.ofSeconds(30).toMillis()); // an install under way ends before the removal
                 }
                 answers.remove();
             } catch (IOException e) {

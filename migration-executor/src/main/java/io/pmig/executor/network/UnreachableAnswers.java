@@ -77,40 +77,13 @@ public final class UnreachableAnswers {
         }
     }
 
-    /**
-     * Writes {@code hook}, a criu action script that installs the rules for {@code workloadIp} at criu's
-     * {@code network-lock} (its rules beside it, {@code hook.nft}; what nft said in {@code hook.log}), in the background
-     * so that the lock is not delayed. It always exits 0: rules that cannot be installed leave the plain drop, never a
-     * failed dump. Removes any rules left from before.
-     */
-    public void writeHook(String workloadIp, Path hook) throws IOException {
-        remove();
-        Path rules = hook.resolveSibling(hook.getFileName() + ".nft");
-        Files.writeString(rules, rules(workloadIp));
-        Files.writeString(hook, String.join("\n",
-                "#!/bin/sh",
-                "# pmig: criu runs this at every action of a migration's dump; at network-lock the workload is frozen",
-                "# and about to be locked: from now on its clients' TCP data is answered with ICMP host-unreachable",
-                "[ \"$CRTOOLS_SCRIPT_ACTION\" = network-lock ] || exit 0",
-                "# in the background: criu locks only once this exits, and until then the frozen kernel still completes",
-                "# handshakes, which criu then refuses to dump (In-flight connection)",
-                ": > '" + hook + ".started'",
-                "( '" + nft + "' -f '" + rules + "' || echo \"nft exit $?\"; : > '" + hook + ".done' ) < /dev/null >> '"
-                        + hook + ".log' 2>&1 &",
-                "exit 0", ""));
-        Files.setPosixFilePermissions(hook, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
-    }
-
-    /**
-     * Waits (at most {@code timeout}) until a {@link #writeHook hook} that criu started has finished installing, so that
-     * a {@link #remove} that follows finds what it installed. Returns at once if criu never ran it.
-     */
-    public static void awaitHook(Path hook, java.time.Duration timeout) throws InterruptedException {
-        Path started = hook.resolveSibling(hook.getFileName() + ".started");
-        Path done = hook.resolveSibling(hook.getFileName() + ".done");
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (Files.exists(started) && !Files.exists(done) && System.nanoTime() < deadline) {
-            Thread.sleep(5);
+    /** Whether criu's network lock is in place in the namespace of {@code initPid} (its {@code inet CRIU-*} table). */
+    public boolean lockedByCriu(int initPid) {
+        try {
+            return output(List.of("nsenter", "--net=/proc/" + initPid + "/ns/net", nft.toString(), "list", "tables"))
+                    .contains("table inet CRIU-");
+        } catch (IOException e) {
+            return false;
         }
     }
 
