@@ -61,6 +61,7 @@ public final class ExecutorConfig {
     public static final String GHOST_LIMIT_CEILING_BYTES = "executor.ghost.limit.ceiling.bytes";
     public static final String WORKLOAD_BRIDGE = "executor.workload.bridge";
     public static final String WORKLOAD_RANGE = "executor.workload.range";
+    public static final String WORKLOAD_UNREACHABLE_ANSWERS = "executor.workload.unreachable.answers";
     public static final String EVENTS_MAX_BLOCK_MS = "executor.events.max.block.ms";
     public static final String EVENTS_DELIVERY_TIMEOUT_MS = "executor.events.delivery.timeout.ms";
     public static final String EVENTS_PUBLISH_WAIT_MS = "executor.events.publish.wait.ms";
@@ -135,6 +136,11 @@ public final class ExecutorConfig {
         define(WORKLOAD_RANGE, AddressRange.parse("10.213.0.0/16"), text -> range(WORKLOAD_RANGE, text),
                 "The cluster's workload range (A.B.C.D/PREFIX, the same on every node): addresses of workloads with their"
                         + " own network identity come from it (allocated cluster-wide through pmig.addresses).");
+        define(WORKLOAD_UNREACHABLE_ANSWERS, true, text -> ConfigValues.bool(WORKLOAD_UNREACHABLE_ANSWERS, text),
+                "While a workload with its own network identity is frozen here for a migration, answer its clients'"
+                        + " TCP data (never SYNs) with ICMP host-unreachable from this node (the workload bridge's MAC"
+                        + " and IPv4 address), so that their TCP does not back off; needs an address on the bridge, else"
+                        + " the packets are only dropped (logged). false: always only dropped.");
         define(METRICS_PORT, null, text -> ConfigValues.port(METRICS_PORT, text),
                 "Port of the Prometheus /metrics endpoint (0 = any free one). Unset: no endpoint (several nodes may share"
                         + " a host, each needs a port of its own).");
@@ -245,7 +251,8 @@ public final class ExecutorConfig {
             Criu configured = verified.withGhostLimitCeiling((Long) values.get(GHOST_LIMIT_CEILING_BYTES)).withInitBinary(init);
             if (values.get(WORKLOAD_BRIDGE) != null) {
                 configured = configured.withWorkloadNetwork(new WorkloadNetwork((String) values.get(NODE),
-                        (String) values.get(WORKLOAD_BRIDGE), (AddressRange) values.get(WORKLOAD_RANGE)));
+                        (String) values.get(WORKLOAD_BRIDGE), (AddressRange) values.get(WORKLOAD_RANGE),
+                        (Boolean) values.get(WORKLOAD_UNREACHABLE_ANSWERS)));
             }
             return new ExecutorConfig(values, kafka, configured, init, secret);
         }

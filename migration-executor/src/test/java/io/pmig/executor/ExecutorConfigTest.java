@@ -41,6 +41,8 @@ class ExecutorConfigTest {
         assertEquals(Duration.ofSeconds(15), config.eventsDeliveryTimeout());
         assertEquals(Duration.ofSeconds(30), config.eventsPublishWait());
         assertEquals(Duration.ofSeconds(45), config.commitTimeout());
+        assertEquals(true, ExecutorConfig.parse(REQUIRED).get(ExecutorConfig.WORKLOAD_UNREACHABLE_ANSWERS),
+                "clients of frozen workloads are answered where the node can");
         assertTrue(ExecutorConfig.describe().contains(ExecutorConfig.COMMIT_TIMEOUT_MS + " (default 45000): "),
                 ExecutorConfig.describe());
         assertTrue(ExecutorConfig.describe().lines().allMatch(line -> line.startsWith("executor.")),
@@ -94,6 +96,8 @@ class ExecutorConfigTest {
                 "true or false");
         assertKeyRejected(ExecutorConfig.CHECKPOINT_PEER, with(ExecutorConfig.CHECKPOINT_INTERVAL_MS, "1000"),
                 ExecutorConfig.CHECKPOINT_INTERVAL_MS);
+        assertKeyRejected(ExecutorConfig.WORKLOAD_UNREACHABLE_ANSWERS,
+                with(ExecutorConfig.WORKLOAD_UNREACHABLE_ANSWERS, "off"), "true or false");
     }
 
     @Test

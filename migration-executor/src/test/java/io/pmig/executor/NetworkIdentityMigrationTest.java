@@ -18,7 +18,6 @@ import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.NetworkIdentity;
 import io.pmig.schemas.Phase;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,8 +41,7 @@ class NetworkIdentityMigrationTest {
     private static final int KEYS = 100_000;
     private static LocalSegment segment;
     private static TestNodes nodes;
-    private static final List<Process> clients = new ArrayList<>();
-    private static final java.util.Map<Process, Path> outputs = new java.util.concurrent.ConcurrentHashMap<>();
+    private static SegmentClients clients;
 
     @BeforeAll
     static void startNodes() throws Exception {
@@ -51,6 +49,7 @@ class NetworkIdentityMigrationTest {
                 "no /usr/bin/redis-server: scripts/test.sh installs Debian's redis-server package");
         segment = new LocalSegment();
         nodes = new TestNodes();
+        clients = new SegmentClients(segment, nodes.root);
         for (String name : List.of("a", "b", "c")) {
             String bridge = segment.nodeBridge(name);
             nodes.start(name, c -> c.set(ExecutorConfig.WORKLOAD_BRIDGE, bridge)
@@ -65,7 +64,9 @@ class NetworkIdentityMigrationTest {
 
     @AfterAll
     static void stopNodes() throws Exception {
-        clients.forEach(Process::destroyForcibly);
+        if (clients != null) {
+            clients.close();
+        }
         if (nodes != null) {
             nodes.close();
         }
@@ -84,22 +85,22 @@ class NetworkIdentityMigrationTest {
         String address = launch(w, "a", List.of("/usr/bin/redis-server", "--port", "6379", "--bind", "0.0.0.0",
                 "--protected-mode", "no", "--save", "", "--appendonly", "no"));
         String ip = address.substring(0, address.indexOf('/'));
-        await().atMost(WAIT).until(() -> client("redis_client.py", "check", ip, "6379", "0").exitValue() == 0);
-        assertEquals(0, client("redis_client.py", "load", ip, "6379", String.valueOf(KEYS)).exitValue(), "loading keys");
+        await().atMost(WAIT).until(() -> clients.run("redis_client.py", "check", ip, "6379", "0").exitValue() == 0);
+        assertEquals(0, clients.run("redis_client.py", "load", ip, "6379", String.valueOf(KEYS)).exitValue(), "loading keys");
         Path replies = nodes.root.resolve("incr.log");
-        Process incr = background(List.of("python3", script("redis_client.py"), "incr", ip, "6379", replies.toString()),
+        Process incr = clients.background(List.of("python3", clients.script("redis_client.py"), "incr", ip, "6379", replies.toString()),
                 nodes.root.resolve("incr.err"));
-        awaitReplies(incr, replies, 50);
+        clients.awaitReplies(incr, replies, 50);
 
         List<String> hops = new ArrayList<>();
         String from = "a";
         for (String[] hop : new String[][] {{"b", "PAGE_SERVER"}, {"c", "PLAIN"}, {"a", "LAZY"}}) {
             MigrationEvent done = migrate(w, from, hop[0], MigrationMode.valueOf(hop[1]));
             assertEquals(Phase.COMPLETED, done.getPhase(), hop[1] + ": " + nodes.eventsSummary());
-            int before = lines(replies).size();
-            awaitReplies(incr, replies, before + 50);
+            int before = SegmentClients.replies(replies).size();
+            clients.awaitReplies(incr, replies, before + 50);
             hops.add(hop[1] + " " + from + "->" + hop[0] + ": downtime " + done.getTimings().getDowntimeMs() + " ms, client gap "
-                    + longestGap(replies) + " ms so far");
+                    + SegmentClients.longestGap(replies) + " ms so far");
             from = hop[0];
         }
         System.out.println("redis hops: " + hops);
@@ -107,11 +108,11 @@ class NetworkIdentityMigrationTest {
         incr.destroy();
         assertTrue(incr.waitFor(10, TimeUnit.SECONDS));
 
-        Process check = client("redis_client.py", "check", ip, "6379", String.valueOf(KEYS));
+        Process check = clients.run("redis_client.py", "check", ip, "6379", String.valueOf(KEYS));
         String summary = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         // the server was reached by: the readiness checks (>= 1), the loader, the INCR client and this check
         assertTrue(summary.contains("\"dbsize\": " + (KEYS + 1)) && summary.contains("\"wrong\": 0"), summary);
-        List<String> values = lines(replies);
+        List<String> values = SegmentClients.replies(replies);
         for (int i = 1; i < values.size(); i++) {
             assertEquals(Long.parseLong(values.get(i - 1).split(" ")[0]) + 1, Long.parseLong(values.get(i).split(" ")[0]),
                     "INCR replies " + i + " of the one connection");
@@ -140,7 +141,7 @@ class NetworkIdentityMigrationTest {
         Path stop = nodes.root.resolve("udp.stop");
         Path replies = nodes.root.resolve("udp.log");
         Path result = nodes.root.resolve("udp.json");
-        Process client = background(List.of("python3", script("udp_client.py"), ip, "5353", stop.toString(),
+        Process client = clients.background(List.of("python3", clients.script("udp_client.py"), ip, "5353", stop.toString(),
                 replies.toString()), result);
         awaitUdpReplies(client, replies, 50);
         String token = udpLines(replies).get(0)[2];
@@ -180,7 +181,7 @@ class NetworkIdentityMigrationTest {
         Path result = nodes.root.resolve("http.json");
         await().atMost(WAIT).until(() -> segmentAnswers(ip, 8080));
         Path requests = nodes.root.resolve("http.log");
-        Process client = background(List.of("python3", script("http_client.py"), ip, "8080", stop.toString(),
+        Process client = clients.background(List.of("python3", clients.script("http_client.py"), ip, "8080", stop.toString(),
                 requests.toString()), result);
         awaitRequests(client, requests, 20);
         assertEquals(Phase.COMPLETED, migrate(w, "b", "c", MigrationMode.PLAIN).getPhase(), nodes.eventsSummary());
@@ -214,25 +215,25 @@ class NetworkIdentityMigrationTest {
         String address = launch(w, "c", List.of("/usr/bin/redis-server", "--port", "6380", "--bind", "0.0.0.0",
                 "--protected-mode", "no", "--save", "", "--appendonly", "no"));
         String ip = address.substring(0, address.indexOf('/'));
-        await().atMost(WAIT).until(() -> client("redis_client.py", "check", ip, "6380", "0").exitValue() == 0);
+        await().atMost(WAIT).until(() -> clients.run("redis_client.py", "check", ip, "6380", "0").exitValue() == 0);
         Path replies = nodes.root.resolve("kept.log");
-        Process incr = background(List.of("python3", script("redis_client.py"), "incr", ip, "6380", replies.toString()),
+        Process incr = clients.background(List.of("python3", clients.script("redis_client.py"), "incr", ip, "6380", replies.toString()),
                 nodes.root.resolve("kept.err"));
-        awaitReplies(incr, replies, 20);
+        clients.awaitReplies(incr, replies, 20);
 
         String toPlain = nodes.send(CommandKind.MIGRATE, w, "c", "plain", MigrationMode.PLAIN, List.of());
         MigrationEvent notThere = nodes.await(ended(toPlain), WAIT, "end of " + toPlain);
         assertEquals(Phase.ROLLED_BACK, notThere.getPhase(), nodes.eventsSummary());
         assertTrue(notThere.getError().contains("cannot host workload addresses"), notThere.getError());
         assertTrue(nodes.find(phase(toPlain, Phase.FROZEN)).isEmpty(), "frozen although the destination could not host it");
-        awaitReplies(incr, replies, lines(replies).size() + 20);
+        clients.awaitReplies(incr, replies, SegmentClients.replies(replies).size() + 20);
 
         MigrationEvent failed = migrate(w, "c", "f", MigrationMode.PLAIN);
         assertEquals(Phase.ROLLED_BACK, failed.getPhase(), nodes.eventsSummary());
         assertEquals(Optional.of(failed.getPid()), nodes.runningPid("c", w), "the workload does not run on c again");
-        int before = lines(replies).size();
-        awaitReplies(incr, replies, before + 50);
-        System.out.println("client gap across a rollback after a failed restore: " + longestGap(replies) + " ms, reported "
+        int before = SegmentClients.replies(replies).size();
+        clients.awaitReplies(incr, replies, before + 50);
+        System.out.println("client gap across a rollback after a failed restore: " + SegmentClients.longestGap(replies) + " ms, reported "
                 + failed.getTimings().getDowntimeMs() + " ms");
         incr.destroy();
         incr.destroy();
@@ -245,22 +246,22 @@ class NetworkIdentityMigrationTest {
         AddressRange range = segment.range();
         try (AddressBook x = new AddressBook(SharedBroker.clientProperties(), range, nodes.node("x"));
              AddressBook y = new AddressBook(SharedBroker.clientProperties(), range, nodes.node("y"))) {
-            String wanted = AddressRange.format(range.address(200));
+            String wanted = AddressRange.format(range.address(100));
             var first = java.util.concurrent.CompletableFuture.supplyAsync(() -> attempt(x, nodes.prefix + "one", wanted));
             var second = java.util.concurrent.CompletableFuture.supplyAsync(() -> attempt(y, nodes.prefix + "two", wanted));
             List<String> outcomes = List.of(first.get(30, TimeUnit.SECONDS), second.get(30, TimeUnit.SECONDS));
-            assertEquals(1, outcomes.stream().filter(o -> o.equals(wanted + "/24")).count(), outcomes.toString());
+            assertEquals(1, outcomes.stream().filter(o -> o.equals(wanted + "/" + range.prefixLength())).count(), outcomes.toString());
             assertEquals(1, outcomes.stream().filter(o -> o.contains("is held by workload")).count(), outcomes.toString());
 
-            String winner = outcomes.get(0).equals(wanted + "/24") ? nodes.prefix + "one" : nodes.prefix + "two";
+            String winner = outcomes.get(0).equals(wanted + "/" + range.prefixLength()) ? nodes.prefix + "one" : nodes.prefix + "two";
             String other = winner.endsWith("one") ? nodes.prefix + "two" : nodes.prefix + "one";
-            assertEquals(Optional.of(wanted + "/24"), y.held(winner));
+            assertEquals(Optional.of(wanted + "/" + range.prefixLength()), y.held(winner));
             String elsewhere = y.claim(other, "c", null);
-            assertTrue(!elsewhere.equals(wanted + "/24") && range.refusal(AddressRange.parseAddress(
+            assertTrue(!elsewhere.equals(wanted + "/" + range.prefixLength()) && range.refusal(AddressRange.parseAddress(
                     elsewhere.substring(0, elsewhere.indexOf('/'))).orElseThrow()).isEmpty(), elsewhere);
             x.release(winner);
             assertEquals(Optional.empty(), y.held(winner));
-            assertEquals(wanted + "/24", y.claim(nodes.prefix + "three", "c", wanted), "a released address is free");
+            assertEquals(wanted + "/" + range.prefixLength(), y.claim(nodes.prefix + "three", "c", wanted), "a released address is free");
         }
     }
 
@@ -301,49 +302,14 @@ class NetworkIdentityMigrationTest {
         assertEquals(Phase.KILLED, nodes.await(e -> e.getCommandId().equals(kill), WAIT, "KILLED " + w).getPhase());
     }
 
-    /** Runs a client script in the client's namespace to its end. */
-    private static Process client(String script, String... args) throws Exception {
-        List<String> argv = new ArrayList<>(List.of("python3", script(script)));
-        argv.addAll(List.of(args));
-        Process p = new ProcessBuilder(segment.inClient(argv)).redirectErrorStream(true).start();
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " " + List.of(args) + " did not end");
-        return p;
-    }
-
-    private static Process background(List<String> argv, Path output) throws IOException {
-        Process p = new ProcessBuilder(segment.inClient(argv)).redirectErrorStream(true)
-                .redirectOutput(output.toFile()).start();
-        clients.add(p);
-        outputs.put(p, output);
-        return p;
-    }
-
     private static boolean segmentAnswers(String ip, int port) throws Exception {
         return new ProcessBuilder(segment.inClient(List.of("python3", "-c", "import socket; socket.create_connection(('"
                 + ip + "', " + port + "), timeout=2)"))).start().waitFor() == 0;
     }
 
-    /** The client scripts, copied out of the test resources. */
-    private static String script(String name) throws IOException {
-        Path file = nodes.root.resolve(name);
-        if (!Files.exists(file)) {
-            try (InputStream in = NetworkIdentityMigrationTest.class.getResourceAsStream("/network/" + name)) {
-                Files.copy(in, file);
-            }
-        }
-        return file.toString();
-    }
-
-    private static void awaitReplies(Process client, Path replies, int count) {
-        await().atMost(WAIT).pollInterval(Duration.ofMillis(50)).until(() -> {
-            assertTrue(client.isAlive(), () -> "the client ended (exit " + client.exitValue() + "): " + said(client));
-            return Files.exists(replies) && lines(replies).size() >= count;
-        });
-    }
-
     private static void awaitUdpReplies(Process client, Path replies, int count) {
         await().atMost(WAIT).pollInterval(Duration.ofMillis(50)).until(() -> {
-            assertTrue(client.isAlive(), () -> "the client ended (exit " + client.exitValue() + "): " + said(client));
+            assertTrue(client.isAlive(), () -> "the client ended (exit " + client.exitValue() + "): " + clients.said(client));
             return udpLines(replies).size() >= count;
         });
     }
@@ -356,24 +322,8 @@ class NetworkIdentityMigrationTest {
 
     private static void awaitRequests(Process client, Path log, int count) {
         await().atMost(WAIT).pollInterval(Duration.ofMillis(50)).until(() -> {
-            assertTrue(client.isAlive(), () -> "the client ended: " + said(client));
+            assertTrue(client.isAlive(), () -> "the client ended: " + clients.said(client));
             return Files.exists(log) && Files.readAllLines(log).size() >= count;
         });
-    }
-
-    private static String said(Process client) {
-        try {
-            return Files.readString(outputs.get(client)).strip();
-        } catch (IOException e) {
-            return e.toString();
-        }
-    }
-
-    private static List<String> lines(Path file) throws IOException {
-        return Files.exists(file) ? Files.readAllLines(file).stream().filter(l -> l.matches("\\d+ \\d+")).toList() : List.of();
-    }
-
-    private static long longestGap(Path replies) throws IOException {
-        return lines(replies).stream().mapToLong(l -> Long.parseLong(l.split(" ")[1])).max().orElse(0);
     }
 }

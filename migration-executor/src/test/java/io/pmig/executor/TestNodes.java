@@ -153,6 +153,12 @@ final class TestNodes implements AutoCloseable {
      */
     ExecutorProcess startProcess(String name, Map<String, String> systemProperties, List<String> launcher, String listen,
                                  List<String> extraArgs) throws Exception {
+        return startProcess(name, systemProperties, launcher, listen, extraArgs, criu().binary());
+    }
+
+    /** {@link #startProcess(String, Map, List, String, List)} with another criu (e.g. {@link #gatedCriu}). */
+    ExecutorProcess startProcess(String name, Map<String, String> systemProperties, List<String> launcher, String listen,
+                                 List<String> extraArgs, Path criuBinary) throws Exception {
         String node = prefix + name;
         Path workdir = workdirs.computeIfAbsent(node, n -> root.resolve(n));
         Path secret = root.resolve("transfer.secret");
@@ -162,7 +168,7 @@ final class TestNodes implements AutoCloseable {
         }
         List<String> args = new ArrayList<>(List.of(
                 "--node", node, "--bootstrap-server", bootstrapServers, "--workdir", workdir.toString(),
-                "--listen", listen, "--criu", criu().binary().toString(), "--secret-file", secret.toString(),
+                "--listen", listen, "--criu", criuBinary.toString(), "--secret-file", secret.toString(),
                 "--config", ExecutorConfig.SESSION_TIMEOUT_MS + "=" + Duration.ofMinutes(2).toMillis()));
         args.addAll(extraArgs);
         ExecutorProcess process = ExecutorProcess.start(node, root.resolve(node + ".log"), systemProperties, launcher, args);
@@ -188,6 +194,17 @@ final class TestNodes implements AutoCloseable {
     Path gatedCriu(Path gate) throws Exception {
         return criuWrapper("criu-gated-" + gate.getFileName(), """
                 while [ ! -e '%s' ]; do sleep 0.05; done""".formatted(gate));
+    }
+
+    /**
+     * {@link #gatedCriu}, whose restore then fails if {@code failing} exists when the gate opens (the received core
+     * images truncated, as {@link #corruptingCriu} does): one destination for a held commit and a held rollback.
+     */
+    Path gatedCriu(Path gate, Path failing) throws Exception {
+        return criuWrapper("criu-gated-" + gate.getFileName() + "-" + failing.getFileName(), """
+                while [ ! -e '%s' ]; do sleep 0.05; done
+                if [ -e '%s' ]; then for f in "$images"/core-*.img; do truncate -c -s '<12' "$f"; done; fi"""
+                .formatted(gate, failing));
     }
 
     /**

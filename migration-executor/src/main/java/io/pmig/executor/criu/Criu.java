@@ -86,6 +86,11 @@ public final class Criu {
         return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, workloadNetwork, pmigInit);
     }
 
+    /** The nft binary pmig deletes lock tables with (beside criu, else on PATH), if there is one. */
+    public Optional<Path> nft() {
+        return Optional.ofNullable(nft);
+    }
+
     /** Where workloads with their own network identity attach on this node; empty: it cannot host them. */
     public Optional<WorkloadNetwork> workloadNetwork() {
         return workloadNetwork;

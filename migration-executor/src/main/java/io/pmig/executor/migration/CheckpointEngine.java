@@ -91,6 +91,14 @@ public interface CheckpointEngine {
     /** LAZY: everything but the memory, which is served from here until the destination holds it. */
     CheckpointStrategy lazyDump(PageServerAddress serveAt, List<String> tls);
 
+    /**
+     * The network step of a migration's freeze on this node ({@link FrozenTraffic}): what the workload's clients meet
+     * from before its dump until COMMIT or rollback. The plain drop of criu's lock unless the engine knows better.
+     */
+    default FrozenTraffic frozenTraffic(String workloadId, int initPid) {
+        return FrozenTraffic.DROPPED;
+    }
+
     /** Whether the frozen copy is still there to resume (or release). */
     boolean isPresent(FrozenSource frozen);
 

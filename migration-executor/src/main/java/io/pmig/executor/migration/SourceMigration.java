@@ -79,6 +79,7 @@ public final class SourceMigration {
     private final CheckpointEngine engine;
     private final PhaseTimings.Builder timings = PhaseTimings.newBuilder();
     private CheckpointStrategy strategy;
+    private FrozenTraffic traffic = FrozenTraffic.DROPPED;
     private FrozenSource frozen;
     private boolean released;
     private long startNanos;
@@ -163,6 +164,7 @@ public final class SourceMigration {
         }
         try {
             strategy = handshake(connection, initPid);
+            traffic = engine.frozenTraffic(workloadId, initPid);
             engine.beforeFreeze(connection, initPid, journal.dir());
         } catch (TransferException | CriuException | IOException | RuntimeException e) {
             abortQuietly(connection);
@@ -185,6 +187,7 @@ public final class SourceMigration {
         journal.step(Step.DUMPING);
         freezeStartNanos = System.nanoTime();
         frozen = new FrozenSource(init.get(), stoppedBefore, images);
+        traffic.hold(images);
         try {
             strategy.dump(initPid, images);
         } catch (CriuException e) {
@@ -203,8 +206,8 @@ public final class SourceMigration {
                 .setDetail(journal.getInt("releaseBeforeRestore") == 1 ? "dumped locally, released before the restore:"
                         + " the workload holds network addresses and the destination shares this network namespace"
                         : "left stopped here until the destination commits"));
-        log.info("checkpointed {} in {} ms (freeze {} ms), left stopped here until the destination commits",
-                workloadId, dumpMs, freezeMs);
+        log.info("checkpointed {} in {} ms (freeze {} ms), left stopped here until the destination commits; {}",
+                workloadId, dumpMs, freezeMs, traffic.describe());
 
         // transfer, restore, commit
         try {
@@ -381,6 +384,7 @@ public final class SourceMigration {
 
     /** The destination runs the workload now: once it needs nothing more from here, the frozen copy goes. */
     private void completed() throws IOException, InterruptedException {
+        traffic.release(); // the destination runs it and has announced its address
         if (!strategy.awaitHandedOver(node.config().sessionTimeout())) {
             log.error("{} committed on {} but did not fetch every page from here: it may have lost the workload",
                     workloadId, command.getDestinationNode());
@@ -414,6 +418,7 @@ public final class SourceMigration {
         if (strategy != null) {
             strategy.abandon();
         }
+        traffic.release(); // before the resume: the workload's own answers must reach its clients again
         RecoveryDecision.SourceAction action = RecoveryDecision.forSource(Step.ROLLING_BACK, false,
                 frozen != null && engine.isPresent(frozen), released, true);
         switch (action) {

@@ -13,8 +13,11 @@ import java.util.concurrent.TimeUnit;
  * A workload segment for several nodes on one machine (tests, benchmarks), made of real kernel devices of its own:
  * one bridge per node (that node's workload bridge), each joined by a veth "cable" to a switch bridge, and a client in a
  * network namespace of its own plugged into the switch. A workload that moves from node a to node b moves from a's
- * bridge to b's, so the switch must learn its MAC on another port - as between hosts on one L2 segment. No device has
- * an address in the node's namespace, so no traffic leaves the segment; {@link #close} removes every device.
+ * bridge to b's, so the switch must learn its MAC on another port - as between hosts on one L2 segment. The segment is
+ * a /24: workloads take their addresses from its lower half ({@link #range}), the client .1, nodes' bridges that are
+ * given an address (to answer clients of frozen workloads, {@link UnreachableAnswers}) .254 downwards. Only a node
+ * bridge made with an address puts one in the node's namespace, so no other traffic leaves the segment;
+ * {@link #close} removes every device.
  */
 public final class LocalSegment implements AutoCloseable {
 
@@ -27,13 +30,15 @@ public final class LocalSegment implements AutoCloseable {
     private final List<String> nodeNamespaces = new ArrayList<>();
     private final int subnet;
     private String controlBridge;
+    private int nodeAddresses;
 
     /**
      * A node that is a network namespace of its own: its address on the segment's control bridge (what its executor
      * listens on and reaches the broker and the other nodes through) and its workload bridge, made inside it and
-     * cabled to the switch. Run the node's executor with {@link #launcher}.
+     * cabled to the switch, holding {@code segmentAddress} (the node's own address on the workload segment). Run the
+     * node's executor with {@link #launcher}.
      */
-    public record NodeNamespace(String namespace, String address, String bridge) {
+    public record NodeNamespace(String namespace, String address, String bridge, String segmentAddress) {
         /** A command prefix that runs its arguments in the node's namespace (with a /sys of that namespace). */
         public List<String> launcher() {
             return List.of("ip", "netns", "exec", namespace);
@@ -43,7 +48,7 @@ public final class LocalSegment implements AutoCloseable {
     /** A segment on a /24 of 10.213.0.0/16 picked at random; the client takes its router address (.1). */
     public LocalSegment() throws IOException {
         subnet = ThreadLocalRandom.current().nextInt(1, 255);
-        range = AddressRange.parse("10.213." + subnet + ".0/24");
+        range = AddressRange.parse("10.213." + subnet + ".0/25");
         clientAddress = "10.213." + subnet + ".1";
         sh(bridge(switchBridge)
                 + " && ip netns add " + clientNamespace + " && ip -n " + clientNamespace + " link set lo up"
@@ -53,15 +58,24 @@ public final class LocalSegment implements AutoCloseable {
                 + " && ip -n " + clientNamespace + " link set eth0 up");
     }
 
-    /** The workload range to configure every node's executor with. */
+    /** The workload range to configure every node's executor with: the lower half of the segment's /24. */
     public AddressRange range() {
         return range;
     }
 
     /** Node {@code name}'s workload bridge, cabled to the switch; its name is what the executor is configured with. */
     public String nodeBridge(String name) throws IOException {
+        return nodeBridge(name, false);
+    }
+
+    /**
+     * {@link #nodeBridge(String)}, with an address of the node on the segment ({@link #nodeAddress}) if
+     * {@code addressed}: in this namespace, so it adds a route to the segment here.
+     */
+    public String nodeBridge(String name, boolean addressed) throws IOException {
         String bridge = tag + "b" + name;
-        sh(bridge(bridge) + " && ip link add " + tag + "u" + name + " type veth peer name " + tag + "s" + name
+        sh(bridge(bridge) + (addressed ? " && ip addr add " + nextNodeAddress() + "/24 dev " + bridge : "")
+                + " && ip link add " + tag + "u" + name + " type veth peer name " + tag + "s" + name
                 + " && ip link set " + tag + "u" + name + " master " + bridge + " up"
                 + " && ip link set " + tag + "s" + name + " master " + switchBridge + " up");
         nodes.add(name);
@@ -83,25 +97,33 @@ public final class LocalSegment implements AutoCloseable {
 
     /**
      * Node {@code name} as a network namespace of its own (name: at most 7 characters): an address on the control
-     * bridge and a workload bridge inside it, cabled to the switch like {@link #nodeBridge}.
+     * bridge and a workload bridge inside it with an address of the node on the segment, cabled to the switch like
+     * {@link #nodeBridge}.
      */
     public synchronized NodeNamespace nodeNamespace(String name) throws IOException {
         controlAddress();
         String ns = tag + "n" + name;
         String address = "10.212." + subnet + "." + (nodeNamespaces.size() + 1);
         String bridge = "pmig-wl";
+        String segmentAddress = nextNodeAddress();
         sh("ip netns add " + ns + " && ip -n " + ns + " link set lo up"
                 + " && ip link add " + tag + "k" + name + " type veth peer name ctl netns " + ns
                 + " && ip link set " + tag + "k" + name + " master " + controlBridge + " up"
                 + " && ip -n " + ns + " addr add " + address + "/24 dev ctl && ip -n " + ns + " link set ctl up"
                 + " && ip -n " + ns + " link add " + bridge + " type bridge forward_delay 0"
                 + " && ip netns exec " + ns + " sysctl -qw net.ipv6.conf." + bridge + ".disable_ipv6=1"
+                + " && ip -n " + ns + " addr add " + segmentAddress + "/24 dev " + bridge
                 + " && ip -n " + ns + " link set " + bridge + " up"
                 + " && ip link add " + tag + "s" + name + " type veth peer name upl netns " + ns
                 + " && ip link set " + tag + "s" + name + " master " + switchBridge + " up"
                 + " && ip -n " + ns + " link set upl master " + bridge + " up");
         nodeNamespaces.add(ns);
-        return new NodeNamespace(ns, address, bridge);
+        return new NodeNamespace(ns, address, bridge, segmentAddress);
+    }
+
+    /** The next node address on the segment: .254, .253, ... (the upper half, outside {@link #range}). */
+    private String nextNodeAddress() {
+        return "10.213." + subnet + "." + (254 - nodeAddresses++);
     }
 
     /** argv, run in the client's namespace. */

@@ -39,12 +39,31 @@ public final class WorkloadNetwork {
     private final String node;
     private final String bridge;
     private final AddressRange range;
+    private final boolean answerUnreachable;
 
     /** This node's workload network: host sides attach to {@code bridge} in the executor's network namespace. */
     public WorkloadNetwork(String node, String bridge, AddressRange range) {
+        this(node, bridge, range, true);
+    }
+
+    /**
+     * As {@link #WorkloadNetwork(String, String, AddressRange)}; {@code answerUnreachable}: whether clients of a
+     * workload frozen here for a migration are answered with ICMP host-unreachable ({@link UnreachableAnswers}).
+     */
+    public WorkloadNetwork(String node, String bridge, AddressRange range, boolean answerUnreachable) {
         this.node = node;
         this.bridge = bridge;
         this.range = range;
+        this.answerUnreachable = answerUnreachable;
+    }
+
+    public boolean answersUnreachable() {
+        return answerUnreachable;
+    }
+
+    /** The rules answering the clients of {@code workloadId} while it is frozen here, written with {@code nft}. */
+    public UnreachableAnswers unreachableAnswers(String workloadId, Path nft) {
+        return new UnreachableAnswers(nft, bridge, hostSide(workloadId));
     }
 
     public String bridge() {

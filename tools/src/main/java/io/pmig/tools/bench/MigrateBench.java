@@ -78,8 +78,24 @@ public final class MigrateBench implements Callable<Integer> {
     @Option(names = "--client", paramLabel = "NONE|TCP", defaultValue = "NONE", description = {
             "TCP: the workload gets its own network identity on a local segment (bridges of its own) and echoes a",
             "client in its own namespace, which keeps one connection and opens a new one every 50 ms; adds",
-            "client_gap_ms, client_resets, client_refused, client_timeouts (default: ${DEFAULT-VALUE})."})
+            "client_gap_ms, client_resets, client_refused, client_errors, client_timeouts (default: ${DEFAULT-VALUE})."})
     ClientKind client;
+
+    /** Whether a frozen workload's clients get ICMP host-unreachable from its node (executor.workload.unreachable.answers). */
+    enum Answers { ON, OFF, BOTH }
+
+    @Option(names = "--unreachable-answers", paramLabel = "ON|OFF|BOTH", defaultValue = "ON", description = {
+            "With --client tcp: whether the source node answers a frozen workload's clients with ICMP host-unreachable",
+            "(its bridges then hold an address on the segment, in this namespace). BOTH: every migration twice, once",
+            "between nodes with the answers and once between nodes without (the same-run baseline), alternating which",
+            "goes first; rows add unreachable_answers (default: ${DEFAULT-VALUE})."})
+    Answers answers;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--repeats", defaultValue = "1", description = "Migrations per size and mode (default: ${DEFAULT-VALUE}).")
+    int repeats;
 
     /** Goal of issue 15: what a client sees is what pmig reports. */
     static final double CLIENT_GAP_RATIO_GOAL = 1.1;
@@ -95,6 +111,9 @@ public final class MigrateBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (repeats < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--repeats: must be at least 1, got " + repeats);
+        }
         Criu criu = Criu.verified(criuPath != null ? criuPath
                 : Path.of(System.getenv().getOrDefault("PMIG_CRIU", Criu.PROJECT_INSTALL.toString())), true);
         Path init = InitBinary.install(InitBinary.DEFAULT_PATH);
@@ -113,13 +132,17 @@ public final class MigrateBench implements Callable<Integer> {
                 openClients(client);
                 byte[] secret = new byte[32];
                 new SecureRandom().nextBytes(secret);
-                for (String name : List.of("a", "b")) {
+                // a, b: with ICMP answers where asked; c, d: without (--unreachable-answers BOTH)
+                List<String> names = segment != null && answers == Answers.BOTH ? List.of("a", "b", "c", "d") : List.of("a", "b");
+                for (String name : names) {
+                    boolean answering = segment != null && answers != Answers.OFF && (name.equals("a") || name.equals("b"));
                     ExecutorConfig.Builder builder = ExecutorConfig.local(prefix + name, client, root.resolve(name), criu, init, secret)
                             .set(ExecutorConfig.SESSION_TIMEOUT_MS, Duration.ofMinutes(2).toMillis())
                             .set(ExecutorConfig.KILL_WORKLOADS_ON_EXIT, false);
                     if (segment != null) {
-                        builder.set(ExecutorConfig.WORKLOAD_BRIDGE, segment.nodeBridge(name))
-                                .set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString());
+                        builder.set(ExecutorConfig.WORKLOAD_BRIDGE, segment.nodeBridge(name, answering))
+                                .set(ExecutorConfig.WORKLOAD_RANGE, segment.range().toString())
+                                .set(ExecutorConfig.WORKLOAD_UNREACHABLE_ANSWERS, answering);
                     }
                     ExecutorConfig config = builder.build();
                     NodeExecutor executor = new NodeExecutor(config).start();
@@ -137,22 +160,11 @@ public final class MigrateBench implements Callable<Integer> {
                     System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7s  criu dump %d + restore %d%n",
                             size, "raw criu", raw.gapMs(), raw.dumpMs() + raw.restoreMs(), raw.gapMs(), "1.00",
                             raw.dumpMs(), raw.restoreMs());
-                    for (MigrationMode mode : modes) {
-                        Map<String, Object> entry = migrate(workload, root, size, mode, raw);
-                        entries.add(entry);
-                        PhaseTimings t = (PhaseTimings) entry.remove("timings");
-                        if ("COMPLETED".equals(entry.get("status"))) {
-                            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7.2f  %d / %d / %d / %d (executor downtime %d)%n",
-                                    size, mode, entry.get("downtime_ms"), entry.get("total_ms"), raw.gapMs(), entry.get("ratio"),
-                                    t.getFreezeMs(), t.getDumpMs(), t.getTransferMs(), t.getRestoreMs(), t.getDowntimeMs());
-                            if (entry.containsKey("client_gap_ms")) {
-                                System.out.printf(Locale.ROOT, "  %9s %-11s client: longest gap %d ms on its connection, %d resets,"
-                                                + " %d refused, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
-                                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
-                                        entry.get("client_probes"));
+                    for (int repeat = 0; repeat < repeats; repeat++) {
+                        for (MigrationMode mode : modes) {
+                            for (boolean answering : variants(repeat)) {
+                                entries.add(measure(workload, root, size, mode, raw, answering, repeat));
                             }
-                        } else {
-                            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, mode, entry.get("status"), entry.get("error"));
                         }
                     }
                 }
@@ -178,6 +190,38 @@ public final class MigrateBench implements Callable<Integer> {
             System.out.println(JsonLine.of(entries));
         }
         return 0;
+    }
+
+    /** With answers first on even repeats, without first on odd ones ({@code --unreachable-answers BOTH}). */
+    private List<Boolean> variants(int repeat) {
+        if (segment == null || answers != Answers.BOTH) {
+            return List.of(segment != null && answers == Answers.ON);
+        }
+        return repeat % 2 == 0 ? List.of(true, false) : List.of(false, true);
+    }
+
+    /** One migration, printed: between a and b, or c and d for the same-run baseline without answers. */
+    private Map<String, Object> measure(Path workload, Path root, int size, MigrationMode mode, RawResult raw,
+                                        boolean answering, int repeat) throws Exception {
+        boolean baselinePair = answers == Answers.BOTH && !answering;
+        Map<String, Object> entry = migrate(workload, root, size, mode, raw, answering, baselinePair ? "c" : "a",
+                baselinePair ? "d" : "b", repeat);
+        String label = mode.name() + (answering ? "+icmp" : "");
+        PhaseTimings t = (PhaseTimings) entry.remove("timings");
+        if ("COMPLETED".equals(entry.get("status"))) {
+            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %8d ms %6d ms %6d ms %7.2f  %d / %d / %d / %d (executor downtime %d)%n",
+                    size, label, entry.get("downtime_ms"), entry.get("total_ms"), raw.gapMs(), entry.get("ratio"),
+                    t.getFreezeMs(), t.getDumpMs(), t.getTransferMs(), t.getRestoreMs(), t.getDowntimeMs());
+            if (entry.containsKey("client_gap_ms")) {
+                System.out.printf(Locale.ROOT, "  %9s %-11s client: longest gap %d ms on its connection, %d resets,"
+                                + " %d refused, %d other errors, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
+                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_errors"), entry.get("client_timeouts"),
+                        entry.get("client_probes"));
+            }
+        } else {
+            System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, label, entry.get("status"), entry.get("error"));
+        }
+        return entry;
     }
 
     record RawResult(long gapMs, long dumpMs, long restoreMs) {
@@ -217,31 +261,35 @@ public final class MigrateBench implements Callable<Integer> {
         }
     }
 
-    private Map<String, Object> migrate(Path workload, Path root, int sizeMib, MigrationMode mode, RawResult raw) throws Exception {
-        String id = prefix + mode.name().toLowerCase(Locale.ROOT).replace('_', '-') + "-" + sizeMib;
+    private Map<String, Object> migrate(Path workload, Path root, int sizeMib, MigrationMode mode, RawResult raw,
+                                        boolean answering, String source, String destination, int repeat) throws Exception {
+        String id = prefix + mode.name().toLowerCase(Locale.ROOT).replace('_', '-') + "-" + sizeMib + "-" + source + repeat;
         Map<String, Object> entry = new LinkedHashMap<>();
         entry.put("size_mib", sizeMib);
         entry.put("mode", mode.name());
+        if (segment != null) {
+            entry.put("unreachable_answers", answering);
+        }
         List<String> argv = segment == null ? List.of(workload.toString(), String.valueOf(sizeMib))
                 : List.of(workload.toString(), String.valueOf(sizeMib), String.valueOf(ECHO_PORT));
-        String launchId = send(CommandKind.LAUNCH, id, null, prefix + "a", mode, argv);
+        String launchId = send(CommandKind.LAUNCH, id, null, prefix + source, mode, argv);
         MigrationEvent launched = await(e -> e.getCommandId().toString().equals(launchId), "LAUNCHED " + id);
         if (launched.getPhase() != Phase.LAUNCHED) {
             throw new IllegalStateException("launch of " + id + " failed: " + launched.getError());
         }
-        Path sourceWork = root.resolve("a").resolve("workloads").resolve(id).resolve("work");
-        Path destinationWork = root.resolve("b").resolve("workloads").resolve(id).resolve("work");
+        Path sourceWork = root.resolve(source).resolve("workloads").resolve(id).resolve("work");
+        Path destinationWork = root.resolve(destination).resolve("workloads").resolve(id).resolve("work");
         HeartbeatWorkload.awaitBeatAfter(sourceWork, System.currentTimeMillis() + 100, WAIT.toMillis());
         TcpClient tcp = segment == null ? null : TcpClient.start(clientBinary, segment,
                 launched.getAddress().substring(0, launched.getAddress().indexOf('/')), ECHO_PORT, root.resolve("client-" + id));
         long started = System.currentTimeMillis();
         long t0 = System.nanoTime();
-        String migrationId = send(CommandKind.MIGRATE, id, prefix + "a", prefix + "b", mode, List.of());
+        String migrationId = send(CommandKind.MIGRATE, id, prefix + source, prefix + destination, mode, List.of());
         MigrationEvent end = await(e -> e.getMigrationId().toString().equals(migrationId)
                 && Set.of(Phase.COMPLETED, Phase.ROLLED_BACK, Phase.FAILED).contains(e.getPhase()), "end of " + migrationId);
         long totalMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         entry.put("status", end.getPhase().name());
-        String where = "a";
+        String where = source;
         if (tcp != null) {
             tcp.awaitReplyAfter(System.currentTimeMillis() + 100, WAIT.toMillis());
             tcp.close();
@@ -250,10 +298,11 @@ public final class MigrateBench implements Callable<Integer> {
             entry.put("client_resets", seen.resets());
             entry.put("client_refused", seen.refused());
             entry.put("client_timeouts", seen.timeouts());
+            entry.put("client_errors", seen.errors());
             entry.put("client_probes", seen.probes());
         }
         if (end.getPhase() == Phase.COMPLETED) {
-            where = "b";
+            where = destination;
             HeartbeatWorkload.awaitBeatAfter(destinationWork, System.currentTimeMillis() + 100, WAIT.toMillis());
             long gap = HeartbeatWorkload.longestGapMs(HeartbeatWorkload.beats(destinationWork), started);
             entry.put("downtime_ms", gap);
@@ -291,15 +340,17 @@ public final class MigrateBench implements Callable<Integer> {
             }
             if (entry.get("client_gap_ms") instanceof Long gap && entry.get("executor_downtime_ms") instanceof Long reported) {
                 double clientRatio = Stats.ratio(gap, reported);
-                boolean clean = (Integer) entry.get("client_resets") == 0 && (Integer) entry.get("client_refused") == 0;
-                System.out.printf(Locale.ROOT, "  goal client gap <= %.1fx reported downtime, 0 resets, 0 refused (%s, %d MiB):"
-                                + " %d ms / %d ms = %.2fx, %d resets, %d refused, %d timeouts of %d probes %s%n",
-                        CLIENT_GAP_RATIO_GOAL, entry.get("mode"), entry.get("size_mib"), gap, reported, clientRatio,
-                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_timeouts"),
-                        entry.get("client_probes"), clientRatio <= CLIENT_GAP_RATIO_GOAL && clean ? "met" : "MISSED");
+                boolean clean = (Integer) entry.get("client_resets") == 0 && (Integer) entry.get("client_refused") == 0
+                        && (Integer) entry.get("client_errors") == 0;
+                System.out.printf(Locale.ROOT, "  goal client gap <= %.1fx reported downtime, 0 resets, 0 refused (%s%s, %d MiB):"
+                                + " %d ms / %d ms = %.2fx, %d resets, %d refused, %d other errors, %d timeouts of %d probes %s%n",
+                        CLIENT_GAP_RATIO_GOAL, entry.get("mode"), Boolean.TRUE.equals(entry.get("unreachable_answers")) ? "+icmp" : "",
+                        entry.get("size_mib"), gap, reported, clientRatio,
+                        entry.get("client_resets"), entry.get("client_refused"), entry.get("client_errors"),
+                        entry.get("client_timeouts"), entry.get("client_probes"), clientRatio <= CLIENT_GAP_RATIO_GOAL && clean ? "met" : "MISSED");
                 if (entry.get("mode").equals(MigrationMode.LAZY.name()) && (Integer) entry.get("size_mib") == 1024) {
-                    System.out.printf(Locale.ROOT, "  goal LAZY client gap <= %d ms at 1 GiB: %d ms %s%n", LAZY_CLIENT_GAP_GOAL_MS,
-                            gap, gap <= LAZY_CLIENT_GAP_GOAL_MS ? "met" : "MISSED");
+                    System.out.printf(Locale.ROOT, "  goal LAZY%s client gap <= %d ms at 1 GiB: %d ms %s%n",
+                            Boolean.TRUE.equals(entry.get("unreachable_answers")) ? "+icmp" : "", LAZY_CLIENT_GAP_GOAL_MS, gap, gap <= LAZY_CLIENT_GAP_GOAL_MS ? "met" : "MISSED");
                 }
             }
         }
@@ -357,7 +408,7 @@ public final class MigrateBench implements Callable<Integer> {
 
     /** Workloads a failed run left behind (each dir's pid file names its init). */
     private static void killLeftovers(Path root) {
-        for (String node : List.of("a", "b", "raw")) {
+        for (String node : List.of("a", "b", "c", "d", "raw")) {
             Path workloads = root.resolve(node).resolve("workloads");
             if (!Files.isDirectory(workloads)) {
                 continue;

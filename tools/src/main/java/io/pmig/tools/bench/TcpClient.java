@@ -106,7 +106,7 @@ final class TcpClient implements AutoCloseable {
             """;
 
     /** What the client saw from {@code fromMs} on. */
-    record Seen(long longestGapMs, int resets, int refused, int timeouts, int probes) {
+    record Seen(long longestGapMs, int resets, int refused, int timeouts, int errors, int probes) {
     }
 
     private final Path dir;
@@ -161,6 +161,7 @@ final class TcpClient implements AutoCloseable {
         int resets = read(dir.resolve("persistent.log")).isBlank() ? 0 : 1;
         int refused = 0;
         int timeouts = 0;
+        int errors = 0;
         int probes = 0;
         Path log = dir.resolve("probes.log");
         for (String line : Files.exists(log) ? Files.readAllLines(log) : List.<String>of()) {
@@ -173,10 +174,11 @@ final class TcpClient implements AutoCloseable {
                 case "refused" -> refused++;
                 case "reset" -> resets++;
                 case "timeout" -> timeouts++;
+                case "error" -> errors++; // any other failure, e.g. EHOSTUNREACH from an ICMP error
                 default -> { }
             }
         }
-        return new Seen(gap, resets, refused, timeouts, probes);
+        return new Seen(gap, resets, refused, timeouts, errors, probes);
     }
 
     private List<Long> replies() throws IOException {
