@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import smile.base.cart.DecisionNode;
-import smile.base.cart.InternalNode;
 import smile.base.cart.Node;
 import smile.base.cart.OrdinalNode;
 import smile.classification.DecisionTree;
@@ -31,39 +30,37 @@ final class CompiledForest {
 
     private final int classes;
     private final double[] weights;
-    /** Per tree, per node: the WindowFeatures index a split reads, or -1 at a leaf. */
-    private final int[][] feature;
-    private final double[][] threshold;
-    private final int[][] whenTrue;
-    private final int[][] whenFalse;
-    /** Per tree, per node: the leaf's posteriors (null for splits). */
-    private final double[][][] leaf;
+    /** Index of each tree's root in the node arrays. Nodes are in preorder: a split's true child is the next node. */
+    private final int[] roots;
+    /** Per node: a split's false child index shifted left by 8, plus the WindowFeatures index it reads; at a leaf, -1 - leaf slot. */
+    private final int[] links;
+    private final double[] thresholds;
+    /** Per leaf slot, its posteriors ({@code classes} values from slot * classes). */
+    private final double[] leaves;
 
-    private CompiledForest(int classes, double[] weights, int[][] feature, double[][] threshold, int[][] whenTrue,
-                           int[][] whenFalse, double[][][] leaf) {
+    private CompiledForest(int classes, double[] weights, int[] roots, int[] links, double[] thresholds, double[] leaves) {
         this.classes = classes;
         this.weights = weights;
-        this.feature = feature;
-        this.threshold = threshold;
-        this.whenTrue = whenTrue;
-        this.whenFalse = whenFalse;
-        this.leaf = leaf;
+        this.roots = roots;
+        this.links = links;
+        this.thresholds = thresholds;
+        this.leaves = leaves;
     }
 
     /** Fills {@code posteriori} (length = classes) from features in {@link WindowFeatures#NAMES} order. */
     void predict(double[] features, double[] posteriori) {
         java.util.Arrays.fill(posteriori, 0.0);
-        for (int t = 0; t < weights.length; t++) {
-            int[] f = feature[t];
-            double[] v = threshold[t];
-            int node = 0;
-            while (f[node] >= 0) {
-                node = features[f[node]] <= v[node] ? whenTrue[t][node] : whenFalse[t][node];
+        for (int t = 0; t < roots.length; t++) {
+            int node = roots[t];
+            int link = links[node];
+            while (link >= 0) {
+                node = features[link & 0xFF] <= thresholds[node] ? node + 1 : link >>> 8;
+                link = links[node];
             }
-            double[] prob = leaf[t][node];
+            int from = (-1 - link) * classes;
             double w = weights[t];
             for (int i = 0; i < classes; i++) {
-                posteriori[i] += w * prob[i];
+                posteriori[i] += w * leaves[from + i];
             }
         }
         MathEx.unitize1(posteriori);
@@ -74,7 +71,7 @@ final class CompiledForest {
      * @param featureIndexByColumn for each schema column its WindowFeatures index, -1 for the response
      */
     static Optional<CompiledForest> of(Object model, StructType schema, int[] featureIndexByColumn) {
-        if (!(model instanceof RandomForest forest)) {
+        if (!(model instanceof RandomForest forest) || WindowFeatures.NAMES.size() > 0xFF) {
             return Optional.empty();
         }
         try {
@@ -83,57 +80,59 @@ final class CompiledForest {
             int classes = forest.numClasses();
             RandomForest.Model[] models = forest.models();
             double[] weights = new double[models.length];
-            int[][] feature = new int[models.length][];
-            double[][] threshold = new double[models.length][];
-            int[][] whenTrue = new int[models.length][];
-            int[][] whenFalse = new int[models.length][];
-            double[][][] leaf = new double[models.length][][];
+            int[] roots = new int[models.length];
+            List<Integer> links = new ArrayList<>();
+            List<Double> thresholds = new ArrayList<>();
+            List<Double> leaves = new ArrayList<>();
             Tuple probe = forest.formula().x(Tuple.of(new double[schema.length()], schema));
             for (int t = 0; t < models.length; t++) {
                 DecisionTree tree = models[t].tree;
                 weights[t] = models[t].weight;
+                roots[t] = links.size();
                 StructType treeColumns = (tree.formula() == null ? probe : tree.formula().x(probe)).schema();
-                List<Node> nodes = new ArrayList<>();
-                nodes.add(tree.root());
-                for (int n = 0; n < nodes.size(); n++) { // breadth first: children are appended, so indexes are stable
-                    Node node = nodes.get(n);
-                    if (node instanceof InternalNode internal) {
-                        nodes.add(internal.trueChild());
-                        nodes.add(internal.falseChild());
-                    }
-                }
-                int size = nodes.size();
-                feature[t] = new int[size];
-                threshold[t] = new double[size];
-                whenTrue[t] = new int[size];
-                whenFalse[t] = new int[size];
-                leaf[t] = new double[size][];
-                int next = 1;
-                for (int n = 0; n < size; n++) {
-                    Node node = nodes.get(n);
-                    if (node instanceof OrdinalNode split) {
-                        String column = treeColumns.field(split.feature()).name;
-                        int index = WindowFeatures.NAMES.indexOf(column);
-                        if (index < 0) {
-                            return Optional.empty();
-                        }
-                        feature[t][n] = index;
-                        threshold[t][n] = value.getDouble(split);
-                        whenTrue[t][n] = next++;
-                        whenFalse[t][n] = next++;
-                    } else if (node instanceof DecisionNode decision) {
-                        feature[t][n] = -1;
-                        leaf[t][n] = decision.posteriori(new double[classes]);
-                    } else {
-                        return Optional.empty(); // a nominal split or another node kind: leave it to Smile
-                    }
+                if (!addPreorder(tree.root(), treeColumns, value, classes, links, thresholds, leaves)) {
+                    return Optional.empty();
                 }
             }
-            CompiledForest compiled = new CompiledForest(classes, weights, feature, threshold, whenTrue, whenFalse, leaf);
+            CompiledForest compiled = new CompiledForest(classes, weights, roots,
+                    links.stream().mapToInt(Integer::intValue).toArray(),
+                    thresholds.stream().mapToDouble(Double::doubleValue).toArray(),
+                    leaves.stream().mapToDouble(Double::doubleValue).toArray());
             return compiled.agreesWith(forest, schema, featureIndexByColumn) ? Optional.of(compiled) : Optional.empty();
         } catch (ReflectiveOperationException | RuntimeException e) {
             return Optional.empty();
         }
+    }
+
+    /** Appends the subtree in preorder; false for anything but ordinal splits on known features and decision leaves. */
+    private static boolean addPreorder(Node node, StructType columns, Field value, int classes, List<Integer> links,
+                                       List<Double> thresholds, List<Double> leaves) throws IllegalAccessException {
+        int index = links.size();
+        if (index >= 1 << 23) {
+            return false; // a false child's index must fit in 23 bits of a link
+        }
+        if (node instanceof OrdinalNode split) {
+            int feature = WindowFeatures.NAMES.indexOf(columns.field(split.feature()).name);
+            if (feature < 0) {
+                return false;
+            }
+            links.add(0);
+            thresholds.add(value.getDouble(split));
+            if (!addPreorder(split.trueChild(), columns, value, classes, links, thresholds, leaves)) {
+                return false;
+            }
+            links.set(index, links.size() << 8 | feature);
+            return addPreorder(split.falseChild(), columns, value, classes, links, thresholds, leaves);
+        }
+        if (node instanceof DecisionNode decision) {
+            links.add(-1 - leaves.size() / classes);
+            thresholds.add(0.0);
+            for (double p : decision.posteriori(new double[classes])) {
+                leaves.add(p);
+            }
+            return true;
+        }
+        return false; // a nominal split or another node kind: leave it to Smile
     }
 
     /** Exactly Smile's posteriors on random rows around the split values, or the compiled form is not used. */
@@ -161,11 +160,11 @@ final class CompiledForest {
 
     /** A split value of this feature somewhere in the forest (exactly on it, or just either side), else noise. */
     private double pickValue(Random random, int featureIndex) {
-        int t = random.nextInt(weights.length);
         List<Double> values = new ArrayList<>();
-        for (int n = 0; n < feature[t].length; n++) {
-            if (feature[t][n] == featureIndex) {
-                values.add(threshold[t][n]);
+        int from = random.nextInt(links.length);
+        for (int n = from; n < links.length && values.size() < 20; n++) {
+            if (links[n] >= 0 && (links[n] & 0xFF) == featureIndex) {
+                values.add(thresholds[n]);
             }
         }
         if (values.isEmpty()) {

@@ -118,8 +118,8 @@ public final class ThroughputRun {
 
     /**
      * Where the process's CPU went, by kind of thread over the whole run: stream threads, producer and consumer network
-     * threads, the rest of the Java threads, GC, JIT, and the rest that no Java thread accounts for (RocksDB's own flush
-     * and compaction threads).
+     * threads, the rest of the Java threads, and what no Java thread accounts for (GC, the JIT compilers, RocksDB's own
+     * flush and compaction threads).
      */
     private static Map<String, Long> cpuByThreadKind(long processCpuNanos) {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
@@ -138,14 +138,8 @@ public final class ThroughputRun {
             byKind.merge(kind, TimeUnit.NANOSECONDS.toMillis(nanos), Long::sum);
             javaNanos += nanos;
         }
-        long rest = TimeUnit.NANOSECONDS.toMillis(Math.max(0, processCpuNanos - javaNanos));
-        // GC and JIT as their MXBeans report them (elapsed time, close to their CPU with a serial collector); the rest of
-        // what no Java thread accounts for is mostly RocksDB's native threads.
-        long gcMs = ManagementFactory.getGarbageCollectorMXBeans().stream().mapToLong(gc -> Math.max(0, gc.getCollectionTime())).sum();
-        long jitMs = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
-        byKind.put("gc", gcMs);
-        byKind.put("jit", jitMs);
-        byKind.put("native_rest", Math.max(0, rest - gcMs - jitMs));
+        // JIT compiler threads, GC threads and RocksDB's own threads are no Java threads: this is their CPU together.
+        byKind.put("non_java_gc_jit_rocksdb", TimeUnit.NANOSECONDS.toMillis(Math.max(0, processCpuNanos - javaNanos)));
         return byKind;
     }
 
