@@ -26,7 +26,8 @@ import smile.math.MathEx;
  */
 final class CompiledForest {
 
-    private static final int SELF_CHECK_ROWS = 500;
+    /** Few: they run while the code is still cold, at start-up and on every model update (ModelScorerTest checks 2,000). */
+    private static final int SELF_CHECK_ROWS = 100;
 
     private final int classes;
     private final double[] weights;

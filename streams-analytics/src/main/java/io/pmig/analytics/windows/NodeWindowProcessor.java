@@ -41,11 +41,13 @@ import org.slf4j.LoggerFactory;
  * first sample after a gap). Samples older than the oldest open window are late and dropped.
  *
  * <p>State: the samples (one store entry per sample, key node + big-endian time, value the sample's bytes as
- * they arrived, so each new sample writes one changelog record and each expired one a tombstone), each node's {@link NodeClock}, and each node's
- * latest {@link NodeScore} for interactive queries. The stores are the truth that exactly-once commits and
- * fail-over restores; {@link OpenWindows} keeps the same samples and clocks decoded in memory, so that closing
- * a window neither scans nor decodes the store. It is rebuilt from the stores, node by node, on first use
- * after {@link #init} (a start, a rebalance, or a task revived after an aborted transaction).
+ * they arrived, so each new sample writes one changelog record and each expired one a tombstone), each node's
+ * {@link NodeClock} (18 bytes, cached, written only when its next window end or DOWN mark changes), and each node's
+ * latest {@link NodeScore}, encoded once for pmig.scores and kept for interactive queries in memory without a
+ * changelog (after a fail-over a node shows again when its next window closes). The samples and clocks stores are the
+ * truth that exactly-once commits and fail-over restores; {@link OpenWindows} keeps the same samples and clocks
+ * decoded in memory, so that closing a window neither scans nor decodes the store. It is rebuilt from the stores, node
+ * by node, on first use after {@link #init} (a start, a rebalance, or a task revived after an aborted transaction).
  */
 public final class NodeWindowProcessor implements Processor<byte[], DecodeAttempt<NodeMetrics>, String, NodeVerdict> {
 
