@@ -3,6 +3,7 @@ package io.pmig.analytics.windows;
 import static io.pmig.analytics.Samples.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.pmig.analytics.JsonSerde;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.serde.AvroSerde;
 import java.util.Properties;
@@ -86,5 +87,15 @@ class OpenWindowsTest {
 
         OpenWindows restored = new OpenWindows(samples, clocks, WINDOW_MS);
         assertEquals(asRestored(node.clock()), restored.node("n").clock());
+    }
+
+    @Test
+    void clocksWrittenAsJsonByEarlierVersionsAreStillRead() {
+        NodeClock clock = new NodeClock(21_000, 12_345, 99, true);
+        byte[] json = JsonSerde.of(NodeClock.class).serialize("t", clock);
+        assertEquals(clock, NodeClock.SERDE.deserializer().deserialize("t", json));
+        byte[] binary = NodeClock.SERDE.serializer().serialize("t", clock);
+        assertEquals(18, binary.length);
+        assertEquals(asRestored(clock), NodeClock.SERDE.deserializer().deserialize("t", binary));
     }
 }
