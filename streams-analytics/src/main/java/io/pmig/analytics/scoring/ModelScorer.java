@@ -35,7 +35,7 @@ public final class ModelScorer implements OverloadScorer {
     private final int[] featureIndexByColumn;
     /** Posterior index of label 1; -1 if the model never saw an overloaded window. */
     private final int overloadedIndex;
-    /** The same forest as flat arrays, when it can be (same posteriors, a fraction of the cost); null: Smile predicts. */
+    /** The same forest as flat arrays, when it can be (same posteriors, about 60 % of the cost); null: Smile predicts. */
     private final CompiledForest compiled;
 
     private ModelScorer(DataFrameClassifier model, String version, double threshold, boolean compile) {
