@@ -31,6 +31,8 @@ public final class AnalyticsMeters {
     private final MeterRegistry registry;
     private final boolean dryRun;
     private final Map<String, LatestScore> nodeScores = new ConcurrentHashMap<>();
+    /** By scorer: looked up once, not built and registered again for every window. */
+    private final Map<String, DistributionSummary> scoreSummaries = new ConcurrentHashMap<>();
     private final MultiGauge model;
 
     private static final class LatestScore {
@@ -76,9 +78,9 @@ public final class AnalyticsMeters {
 
     /** One window of node scored by scorer ("model", "trend-rule" or "threshold"). */
     public void scored(String node, String scorer, double score) {
-        DistributionSummary.builder("pmig.analytics.score")
+        scoreSummaries.computeIfAbsent(scorer, name -> DistributionSummary.builder("pmig.analytics.score")
                 .description("Overload scores of closed windows (0-1), by scorer")
-                .serviceLevelObjectives(SCORE_BUCKETS).tag("scorer", scorer).register(registry).record(score);
+                .serviceLevelObjectives(SCORE_BUCKETS).tag("scorer", name).register(registry)).record(score);
         LatestScore latest = nodeScores.computeIfAbsent(node, id -> {
             LatestScore created = new LatestScore();
             Gauge.builder("pmig.analytics.node.score", created, LatestScore::current)

@@ -100,7 +100,7 @@ public final class AnalyticsTopology {
     public static final String MODELS_STORE = "analytics-models";
     public static final String SAMPLES_STORE = "analytics-window-samples";
     public static final String CLOCKS_STORE = "analytics-node-clocks";
-    /** Every node's latest NodeScore (features, score, state); served by the query endpoint. */
+    /** Every node's latest NodeScore (features, score, state), Avro-encoded as on pmig.scores; served by the query endpoint. */
     public static final String STATUS_STORE = "analytics-node-status";
     public static final String DECISION_NODES_STORE = "analytics-decision-nodes";
     public static final String DECISION_IN_FLIGHT_STORE = "analytics-decision-in-flight";
@@ -139,16 +139,20 @@ public final class AnalyticsTopology {
         // Values are the samples' bytes as they arrived (Avro single-object encoding): stored without re-encoding.
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SAMPLES_STORE),
                 Serdes.Bytes(), Serdes.ByteArray()));
+        // Cached: a node's clock changes with every window it closes, its changelog needs only the last one per commit.
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(CLOCKS_STORE),
-                Serdes.String(), JsonSerde.of(NodeClock.class)));
-        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STATUS_STORE),
-                Serdes.String(), AvroSerde.of(NodeScore.class)));
+                Serdes.String(), NodeClock.SERDE).withCachingEnabled());
+        // Values are NodeScores encoded as on pmig.scores, by the one encode that also feeds the topic. Not changelogged:
+        // it only answers queries and gives a DOWN node its last features; after a fail-over a node shows again when its
+        // next window closes (one advance later).
+        builder.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STATUS_STORE),
+                Serdes.String(), Serdes.ByteArray()).withLoggingDisabled());
         KStream<String, NodeVerdict> verdicts = samples.process(
                 () -> new NodeWindowProcessor(config, scorer, SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE, meters),
                 Named.as("node-windows"), SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE);
         verdicts.filter((node, verdict) -> verdict.score() != null, Named.as("has-score"))
-                .mapValues(NodeVerdict::score, Named.as("score"))
-                .to(Topic.SCORES.topicName(), Produced.with(Serdes.String(), AvroSerde.of(NodeScore.class)).withName("scores-sink"));
+                .mapValues(NodeVerdict::encodedScore, Named.as("score"))
+                .to(Topic.SCORES.topicName(), Produced.with(Serdes.String(), Serdes.ByteArray()).withName("scores-sink"));
         verdicts.filter((node, verdict) -> verdict.transition() != null, Named.as("has-transition"))
                 .mapValues(NodeVerdict::transition, Named.as("transition"))
                 .to(Topic.EVENTS.topicName(), Produced.with(Serdes.String(), AvroSerde.of(MigrationEvent.class)).withName("node-events-sink"));

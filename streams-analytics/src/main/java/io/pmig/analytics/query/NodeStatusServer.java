@@ -13,6 +13,7 @@ import io.pmig.platform.inspect.RecordJson;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.serde.AvroSerde;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -71,6 +72,7 @@ public final class NodeStatusServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodeStatusServer.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final RecordJson RECORD_JSON = new RecordJson(0);
+    private static final AvroSerde<NodeScore> SCORES = AvroSerde.of(NodeScore.class);
     /** How long a query waits for another instance's part: a slow peer costs one query this much, not the whole answer. */
     static final Duration PEER_TIMEOUT = Duration.ofSeconds(2);
 
@@ -196,10 +198,11 @@ public final class NodeStatusServer implements AutoCloseable {
     /** This instance's nodes that match, the first {@code limit} in the query's order; {@code total} counts every match. */
     private ObjectNode localNodes(NodeQuery query) {
         List<NodeScore> matching = new ArrayList<>();
-        try (KeyValueIterator<String, NodeScore> all = statusStore().all()) {
+        try (KeyValueIterator<String, byte[]> all = statusStore().all()) {
             all.forEachRemaining(entry -> {
-                if (entry.value != null && query.matches(entry.value)) {
-                    matching.add(entry.value);
+                NodeScore score = decode(entry.value);
+                if (score != null && query.matches(score)) {
+                    matching.add(score);
                 }
             });
         }
@@ -246,10 +249,11 @@ public final class NodeStatusServer implements AutoCloseable {
     private ObjectNode localCluster() {
         Map<String, Long> byState = new TreeMap<>();
         Map<String, Map<String, Long>> byCell = new TreeMap<>();
-        try (KeyValueIterator<String, NodeScore> all = statusStore().all()) {
+        try (KeyValueIterator<String, byte[]> all = statusStore().all()) {
             all.forEachRemaining(entry -> {
-                if (entry.value != null) {
-                    String state = entry.value.getState().name();
+                NodeScore score = decode(entry.value);
+                if (score != null) {
+                    String state = score.getState().name();
                     byState.merge(state, 1L, Long::sum);
                     Map<String, Long> cell = byCell.computeIfAbsent(cells.cellOf(entry.key), c -> new TreeMap<>());
                     cell.merge("nodes", 1L, Long::sum);
@@ -346,7 +350,7 @@ public final class NodeStatusServer implements AutoCloseable {
                 return;
             }
         }
-        NodeScore score = statusStore().get(node);
+        NodeScore score = decode(statusStore().get(node));
         if (score == null) {
             respond(exchange, 404, error("no node " + node + " here"));
         } else {
@@ -356,9 +360,14 @@ public final class NodeStatusServer implements AutoCloseable {
         }
     }
 
-    private ReadOnlyKeyValueStore<String, NodeScore> statusStore() {
+    /** Values as on pmig.scores: the window stage encodes each NodeScore once, for the topic and this store. */
+    private ReadOnlyKeyValueStore<String, byte[]> statusStore() {
         return streams.store(StoreQueryParameters.fromNameAndType(AnalyticsTopology.STATUS_STORE,
-                QueryableStoreTypes.<String, NodeScore>keyValueStore()));
+                QueryableStoreTypes.<String, byte[]>keyValueStore()));
+    }
+
+    private static NodeScore decode(byte[] bytes) {
+        return bytes == null ? null : SCORES.decode(bytes);
     }
 
     /** GET from another instance; null when it cannot answer, so one lost peer does not fail the query. */

@@ -26,8 +26,11 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
                          List<WorkloadLoad> workloads) {
 
     public static NodeReport of(NodeScore score, List<NodeMetrics> window) {
-        List<NodeMetrics> samples = new ArrayList<>(window);
-        samples.sort(Comparator.comparingLong(NodeMetrics::getTimestampMs));
+        List<NodeMetrics> samples = window;
+        if (!inTimeOrder(window)) { // the window stage's windows are; a copy only for other callers
+            samples = new ArrayList<>(window);
+            samples.sort(Comparator.comparingLong(NodeMetrics::getTimestampMs));
+        }
         NodeMetrics latest = samples.get(samples.size() - 1);
         double cpus = WindowFeatures.cpus(latest);
         double meanCpuPercent = samples.stream().mapToDouble(NodeMetrics::getCpuPercent).average().orElse(0);
@@ -56,6 +59,15 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
                 score.getModelVersion() == null ? null : score.getModelVersion().toString(), features(score),
                 cpus, WindowFeatures.memCapacityBytes(latest), meanCpuPercent / 100.0 * cpus,
                 latest.getMemUsedBytes(), workloads);
+    }
+
+    private static boolean inTimeOrder(List<NodeMetrics> window) {
+        for (int i = 1; i < window.size(); i++) {
+            if (window.get(i - 1).getTimestampMs() > window.get(i).getTimestampMs()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A node that stopped reporting: nothing may be moved to or from it. */

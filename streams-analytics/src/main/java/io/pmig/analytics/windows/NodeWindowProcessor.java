@@ -14,6 +14,7 @@ import io.pmig.schemas.NodeState;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import io.pmig.schemas.SamplingMode;
+import io.pmig.schemas.serde.AvroSerde;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -40,11 +41,13 @@ import org.slf4j.LoggerFactory;
  * first sample after a gap). Samples older than the oldest open window are late and dropped.
  *
  * <p>State: the samples (one store entry per sample, key node + big-endian time, value the sample's bytes as
- * they arrived, so each new sample writes one changelog record and each expired one a tombstone), each node's {@link NodeClock}, and each node's
- * latest {@link NodeScore} for interactive queries. The stores are the truth that exactly-once commits and
- * fail-over restores; {@link OpenWindows} keeps the same samples and clocks decoded in memory, so that closing
- * a window neither scans nor decodes the store. It is rebuilt from the stores, node by node, on first use
- * after {@link #init} (a start, a rebalance, or a task revived after an aborted transaction).
+ * they arrived, so each new sample writes one changelog record and each expired one a tombstone), each node's
+ * {@link NodeClock} (18 bytes, cached, written only when its next window end or DOWN mark changes), and each node's
+ * latest {@link NodeScore}, encoded once for pmig.scores and kept for interactive queries in memory without a
+ * changelog (after a fail-over a node shows again when its next window closes). The samples and clocks stores are the
+ * truth that exactly-once commits and fail-over restores; {@link OpenWindows} keeps the same samples and clocks
+ * decoded in memory, so that closing a window neither scans nor decodes the store. It is rebuilt from the stores, node
+ * by node, on first use after {@link #init} (a start, a rebalance, or a task revived after an aborted transaction).
  */
 public final class NodeWindowProcessor implements Processor<byte[], DecodeAttempt<NodeMetrics>, String, NodeVerdict> {
 
@@ -59,7 +62,9 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
     private ProcessorContext<String, NodeVerdict> context;
     private KeyValueStore<Bytes, byte[]> samples;
     private KeyValueStore<String, NodeClock> clocks;
-    private KeyValueStore<String, NodeScore> status;
+    /** Each node's latest NodeScore, encoded as on pmig.scores (the same bytes go to both). */
+    private KeyValueStore<String, byte[]> status;
+    private final AvroSerde<NodeScore> scoreSerde = AvroSerde.of(NodeScore.class);
     private OpenWindows open;
     /** Silence is measured from no earlier than this task's start, so a restart does not mark every node DOWN. */
     private long startedWallMs;
@@ -114,7 +119,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         }
         if (clock.down()) {
             log.info("node {} is back", node);
-            context.forward(new Record<>(node, new NodeVerdict(null, null,
+            context.forward(new Record<>(node, new NodeVerdict(null, null, null,
                     nodeEvent(node, Phase.NODE_UP, "node-up-" + node + "-" + sampleMs, sampleMs)), sampleMs));
         }
         open.setClock(state, closeDueWindows(state, clock.arrived(sampleMs, wallNow), wallNow));
@@ -139,7 +144,8 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
     private NodeClock markDown(String node, NodeClock clock, long wallNow, long silentMs) {
         log.warn("node {} sent no sample for {} ms; marking it DOWN", node, silentMs);
         long nodeTime = clock.eventTimeAt(wallNow, startedWallMs);
-        NodeScore previous = status.get(node);
+        byte[] previousBytes = status.get(node);
+        NodeScore previous = previousBytes == null ? null : scoreSerde.decode(previousBytes);
         NodeScore down = NodeScore.newBuilder()
                 .setNodeId(node)
                 .setWindowStartMs(previous == null ? nodeTime : previous.getWindowStartMs())
@@ -152,10 +158,11 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
                 .setModelVersion(previous == null ? null : previous.getModelVersion())
                 .setTimestampMs(nodeTime)
                 .build();
-        status.put(node, down);
+        byte[] encoded = scoreSerde.encode(down);
+        status.put(node, encoded);
         // Id from the last sample seen: a replay of this punctuation after fail-over yields the same event.
         MigrationEvent event = nodeEvent(node, Phase.NODE_DOWN, "node-down-" + node + "-" + clock.maxSampleMs(), nodeTime);
-        context.forward(new Record<>(node, new NodeVerdict(down, NodeReport.down(down), event), nodeTime));
+        context.forward(new Record<>(node, new NodeVerdict(down, encoded, NodeReport.down(down), event), nodeTime));
         return clock.markedDown();
     }
 
@@ -197,13 +204,14 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
                 .setModelVersion(verdict.modelVersion())
                 .setTimestampMs(endMs)
                 .build();
-        status.put(node, score);
+        byte[] encoded = scoreSerde.encode(score);
+        status.put(node, encoded);
         meters.scored(node, verdict.scorer(), verdict.score());
         NodeReport report = down ? NodeReport.down(score) : NodeReport.of(score, window);
         if (verdict.overloaded()) {
             log.debug("node {} window [{}, {}) overloaded: {} score {}", node, startMs, endMs, verdict.scorer(), verdict.score());
         }
-        context.forward(new Record<>(node, new NodeVerdict(score, report, null), endMs));
+        context.forward(new Record<>(node, new NodeVerdict(score, encoded, report, null), endMs));
     }
 
     private MigrationEvent nodeEvent(String node, Phase phase, String id, long timestampMs) {

@@ -29,6 +29,8 @@ final class OpenWindows {
     static final class Node {
         private final String id;
         private NodeClock clock;
+        /** The clock as last written to the store (or read from it); null if none is there. */
+        private NodeClock stored;
         private final TreeMap<Long, NodeMetrics> samples = new TreeMap<>();
 
         private Node(String id) {
@@ -105,8 +107,18 @@ final class OpenWindows {
         node.samples.put(timeMs, sample); // same time, same key: the later sample replaces it, as in the store
     }
 
+    /**
+     * Sets the node's clock, writing it to the store only when what {@link NodeClock#restored} cannot recover changed:
+     * the next window end, the DOWN mark, or a newest sample time that no retained sample holds (a late sample's).
+     */
     void setClock(Node node, NodeClock clock) {
-        clocksStore.put(node.id, clock);
+        NodeClock stored = node.stored;
+        Long newestRetained = node.samples.isEmpty() ? null : node.samples.lastKey();
+        if (stored == null || stored.nextWindowEndMs() != clock.nextWindowEndMs() || stored.down() != clock.down()
+                || clock.maxSampleMs() > stored.maxSampleMs() && (newestRetained == null || clock.maxSampleMs() > newestRetained)) {
+            clocksStore.put(node.id, clock);
+            node.stored = clock;
+        }
         node.clock = clock;
     }
 
@@ -127,7 +139,7 @@ final class OpenWindows {
 
     private Node load(String id, NodeClock clock) {
         Node node = new Node(id);
-        node.clock = clock;
+        node.stored = clock;
         long from = clock == null ? 0 : Math.max(0, clock.nextWindowEndMs() - windowSizeMs);
         try (KeyValueIterator<Bytes, byte[]> range = samplesStore.range(NodeWindowProcessor.sampleKey(id, from),
                 NodeWindowProcessor.sampleKey(id, Long.MAX_VALUE))) {
@@ -136,6 +148,7 @@ final class OpenWindows {
                 node.samples.put(sample.getTimestampMs(), sample);
             });
         }
+        node.clock = clock == null ? null : clock.restored(node.samples.isEmpty() ? null : node.samples.lastKey());
         nodes.put(id, node);
         return node;
     }

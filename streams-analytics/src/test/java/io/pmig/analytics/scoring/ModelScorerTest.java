@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.analytics.TestModels;
+import io.pmig.analytics.training.DefaultModel;
 import io.pmig.analytics.features.FeatureVector;
 import io.pmig.analytics.features.WindowFeatures;
 import io.pmig.schemas.ModelUpdate;
@@ -14,6 +15,7 @@ import io.pmig.schemas.Trigger;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class ModelScorerTest {
@@ -61,5 +63,33 @@ class ModelScorerTest {
         assertEquals("v1", current.score(windowAt(70)).modelVersion());
         current.use(null);
         assertEquals("threshold", current.score(windowAt(70)).scorer());
+    }
+
+    @Test
+    void theShippedForestScoresByItsCompiledFormExactlyAsSmileDoes() {
+        ModelUpdate shipped = DefaultModel.load();
+        ModelScorer compiled = ModelScorer.load(shipped, 0.5);
+        ModelScorer smile = ModelScorer.load(shipped, 0.5, false);
+        assertTrue(compiled.compiled(), "the shipped forest should compile");
+        assertFalse(smile.compiled());
+        Random random = new Random(3);
+        int overloaded = 0;
+        for (int w = 0; w < 2_000; w++) {
+            // Windows from calm to saturated, with trends, so that every part of the trees is reached.
+            double cpu = random.nextDouble() * 100;
+            double cpuStep = (random.nextDouble() - 0.5) * 10;
+            double mem = random.nextDouble();
+            double memStep = (random.nextDouble() - 0.5) * 0.05;
+            List<io.pmig.schemas.NodeMetrics> window = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                window.add(sample("n", i * 1000L, Math.max(0, Math.min(100, cpu + i * cpuStep)),
+                        Math.max(0, Math.min(1, mem + i * memStep)), random.nextDouble() * 8));
+            }
+            FeatureVector features = WindowFeatures.compute(window);
+            OverloadScore expected = smile.score(features);
+            assertEquals(expected, compiled.score(features), "window " + w + ": " + features);
+            overloaded += expected.overloaded() ? 1 : 0;
+        }
+        assertTrue(overloaded > 100 && overloaded < 1_900, overloaded + " of 2000 windows overloaded: too few kinds of window");
     }
 }
