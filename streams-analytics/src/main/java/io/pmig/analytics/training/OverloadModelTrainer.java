@@ -2,9 +2,9 @@ package io.pmig.analytics.training;
 
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.features.FeatureVector;
+import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.scoring.OverloadScore;
 import io.pmig.analytics.scoring.OverloadScorer;
-import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
 import io.pmig.analytics.scoring.TrendRuleScorer;
 import io.pmig.schemas.ModelUpdate;
@@ -262,9 +262,9 @@ public final class OverloadModelTrainer {
     }
 
     /**
-     * Fits every candidate on the older part of the training windows and scores it, through the app's scorer and
-     * threshold, on the most recent part. Kept: the best F1 among candidates whose mean lead time reaches
-     * {@link #WANTED_LEAD_S} (or the best F1 when none does); ties go to the earlier candidate.
+     * Fits every candidate on the older part of the training windows and scores it, through the app's scorer, on the most
+     * recent part under each alarm policy of {@link #policies} (the configured one unless {@link Criterion#PRECISION}).
+     * Kept by the options' criterion ({@link #choose}); ties go to the earlier candidate.
      */
     static Selection select(Dataset dataset, List<LabelledWindow> train, AnalyticsConfig analytics, Options options,
                             Consumer<String> progress) {
