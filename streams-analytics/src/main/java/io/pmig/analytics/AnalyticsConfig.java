@@ -144,7 +144,9 @@ public final class AnalyticsConfig {
                 "Model rule: a window whose predicted overload probability reaches this is overloaded.");
         define(HYSTERESIS_WINDOWS, 1, text -> ConfigValues.intAtLeast(HYSTERESIS_WINDOWS, text, 1),
                 "A node must be overloaded in this many consecutive windows before a workload is moved off it; each window beyond the first"
-                        + " adds one advance of latency and filters only overloads that flicker between windows (see the class docs).");
+                        + " adds one advance of latency and filters only overloads that flicker between windows (see the class docs). pmig"
+                        + " train evaluates alarms the same way (decisions.OverloadStreak). Default 1: on validation and on the outcome"
+                        + " benchmark's tuning part the default rule did best with 1 (streams-analytics/TRAINING.md, The alarm goal).");
         define(NODE_COOLDOWN_MS, 30_000L, text -> Durations.millisAtLeast(NODE_COOLDOWN_MS, text, 0),
                 "After a migration from or to a node, that node is not a source again for this long (its metrics lag the move).");
         define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> Durations.millisAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),

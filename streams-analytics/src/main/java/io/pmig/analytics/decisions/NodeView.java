@@ -13,7 +13,7 @@ public record NodeView(NodeReport report, int overloadStreak, long lastMigration
     }
 
     public NodeView next(NodeReport latest) {
-        return new NodeView(latest, latest.overloaded() ? overloadStreak + 1 : 0, lastMigrationMs);
+        return new NodeView(latest, OverloadStreak.next(overloadStreak, latest.overloaded()), lastMigrationMs);
     }
 
     public NodeView migrated(long atMs) {

@@ -1,6 +1,7 @@
 package io.pmig.analytics.training;
 
 import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.decisions.OverloadStreak;
 import io.pmig.analytics.scoring.OverloadScorer;
 import io.pmig.analytics.training.OverloadDefinition.Episode;
 import java.util.ArrayList;
@@ -88,21 +89,30 @@ public record Evaluation(Counts all, Counts preOnset, int onsets, int onsetsWarn
         }
     }
 
-    /** Evaluates windows of {@code dataset} (a part of its windows, in time order). */
+    /**
+     * Evaluates windows of {@code dataset} (a part of its windows, in time order) as the decision stage acts on them:
+     * a node counts as flagged once its last {@value AnalyticsConfig#HYSTERESIS_WINDOWS} windows all were.
+     */
     public static Evaluation of(List<LabelledWindow> windows, Dataset dataset, OverloadScorer scorer) {
+        return of(windows, dataset, scorer, dataset.windowConfig().hysteresisWindows());
+    }
+
+    /** As {@link #of(List, Dataset, OverloadScorer)} with {@code consecutiveWindows} flagged windows in a row to act. */
+    public static Evaluation of(List<LabelledWindow> windows, Dataset dataset, OverloadScorer scorer, int consecutiveWindows) {
         return of(windows, dataset.episodes(), dataset.overload(), dataset.windowConfig().windowAdvanceMs(),
-                dataset.windowConfig().windowSizeMs(), dataset.censoring(), scorer);
+                dataset.windowConfig().windowSizeMs(), dataset.censoring(), scorer, consecutiveWindows);
     }
 
     /** As {@link #of(List, Dataset, OverloadScorer)} for windows of the default window size and advance, none censored. */
     public static Evaluation of(List<LabelledWindow> windows, Map<String, List<Episode>> episodes,
                                 OverloadDefinition overload, OverloadScorer scorer) {
         AnalyticsConfig defaults = AnalyticsConfig.defaults();
-        return of(windows, episodes, overload, defaults.windowAdvanceMs(), defaults.windowSizeMs(), Censoring.NONE, scorer);
+        return of(windows, episodes, overload, defaults.windowAdvanceMs(), defaults.windowSizeMs(), Censoring.NONE, scorer,
+                defaults.hysteresisWindows());
     }
 
     static Evaluation of(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
-                         long advanceMs, long windowSizeMs, Censoring censoring, OverloadScorer scorer) {
+                         long advanceMs, long windowSizeMs, Censoring censoring, OverloadScorer scorer, int consecutiveWindows) {
         long[] all = new long[4];
         long[] pre = new long[4];
         Map<String, List<LabelledWindow>> flaggedByNode = new HashMap<>();
@@ -110,10 +120,17 @@ public record Evaluation(Counts all, Counts preOnset, int onsets, int onsetsWarn
         Map<String, Long> lastEndByNode = new HashMap<>();
         Map<String, Boolean> lastFlagByNode = new HashMap<>();
         Map<String, Integer> windowsByNode = new HashMap<>();
+        Map<String, Integer> streakByNode = new HashMap<>();
         int raised = 0;
         int trueAlarms = 0;
         for (LabelledWindow window : windows) {
-            boolean flagged = scorer.score(window.features(), window.sharedHost()).overloaded(); // as the topology scores it
+            Long previousEnd = lastEndByNode.put(window.nodeId(), window.endMs());
+            boolean adjacent = previousEnd != null && previousEnd == window.endMs() - advanceMs;
+            boolean verdict = scorer.score(window.features(), window.sharedHost()).overloaded(); // as the topology scores it
+            // A gap (no samples, or censored windows) restarts the count: what the node did in it is unknown.
+            int streak = OverloadStreak.next(adjacent ? streakByNode.getOrDefault(window.nodeId(), 0) : 0, verdict);
+            streakByNode.put(window.nodeId(), streak);
+            boolean flagged = OverloadStreak.acts(streak, consecutiveWindows);
             int cell = window.positive() ? (flagged ? 0 : 2) : (flagged ? 1 : 3);
             all[cell]++;
             if (!window.alreadyOverloaded()) {
@@ -122,10 +139,9 @@ public record Evaluation(Counts all, Counts preOnset, int onsets, int onsetsWarn
                     flaggedByNode.computeIfAbsent(window.nodeId(), n -> new ArrayList<>()).add(window);
                 }
             }
-            Long previousEnd = lastEndByNode.put(window.nodeId(), window.endMs());
             Boolean previousFlag = lastFlagByNode.put(window.nodeId(), flagged);
             // A rising edge needs the window just before: after a gap (no samples, or censored) the state is unknown.
-            if (flagged && previousEnd != null && previousEnd == window.endMs() - advanceMs && !previousFlag) {
+            if (flagged && adjacent && !previousFlag) {
                 raised++;
                 if (window.positive()) {
                     trueAlarms++;

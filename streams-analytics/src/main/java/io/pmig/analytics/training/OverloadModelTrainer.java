@@ -1,10 +1,14 @@
 package io.pmig.analytics.training;
 
 import io.pmig.analytics.AnalyticsConfig;
+import io.pmig.analytics.features.FeatureVector;
 import io.pmig.analytics.scoring.ModelScorer;
+import io.pmig.analytics.scoring.OverloadScore;
+import io.pmig.analytics.scoring.OverloadScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
 import io.pmig.analytics.scoring.TrendRuleScorer;
 import io.pmig.schemas.ModelUpdate;
+import io.pmig.schemas.Trigger;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.ObjectOutputStream;
@@ -17,6 +21,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +50,12 @@ public final class OverloadModelTrainer {
     public static final double DEFAULT_VALIDATION_FRACTION = 0.25;
     /** The goal's lead time: selection prefers candidates that warn at least this early on validation. */
     static final double WANTED_LEAD_S = 5.0;
+    /** The goal's alarm precision: {@link Criterion#PRECISION} keeps only candidates that reach it on validation. */
+    static final double WANTED_ALARM_PRECISION = 0.8;
+    /** Model score thresholds ({@value AnalyticsConfig#MODEL_SCORE_THRESHOLD}) tried by {@link Criterion#PRECISION}. */
+    static final double[] POLICY_THRESHOLDS = {0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+    /** Consecutive flagged windows before acting ({@value AnalyticsConfig#HYSTERESIS_WINDOWS}) tried by {@link Criterion#PRECISION}. */
+    static final int[] POLICY_CONSECUTIVE_WINDOWS = {1, 2, 3, 4};
     /**
      * Settings tried on the validation part. The app scores at a fixed threshold (analytics.model.score.threshold),
      * so down-sampling quiet windows is how a model moves its own operating point towards earlier warnings; the
@@ -90,10 +101,21 @@ public final class OverloadModelTrainer {
         /** Mean lead time, then F1 over windows: how the shipped model was chosen. */
         WINDOWS,
         /** Lead-time p50, then alarm F1 (alarm precision with onsets warned): what the quality gate compares. */
-        ALARMS;
+        ALARMS,
+        /**
+         * The goal itself: alarm precision >= {@link #WANTED_ALARM_PRECISION} and lead-time p50 >= {@link #WANTED_LEAD_S},
+         * then alarm F1; the alarm policy (score threshold, consecutive windows) is chosen with the settings. When no
+         * candidate meets the goal, ranked as {@link #ALARMS}.
+         */
+        PRECISION;
 
         boolean early(Evaluation evaluation) {
-            return (this == WINDOWS ? evaluation.meanLeadS() : evaluation.lead().p50S()) >= WANTED_LEAD_S;
+            return switch (this) {
+                case WINDOWS -> evaluation.meanLeadS() >= WANTED_LEAD_S;
+                case ALARMS -> evaluation.lead().p50S() >= WANTED_LEAD_S;
+                case PRECISION -> evaluation.lead().p50S() >= WANTED_LEAD_S
+                        && evaluation.alarms().precision() >= WANTED_ALARM_PRECISION;
+            };
         }
 
         double f1(Evaluation evaluation) {
@@ -101,6 +123,10 @@ public final class OverloadModelTrainer {
         }
 
         String describe(boolean anyEarly) {
+            if (this == PRECISION) { // without any candidate meeting the goal, ranked (and described) as ALARMS: see why()
+                return "best validation alarm F1 with alarm precision >= " + WANTED_ALARM_PRECISION + " and a lead-time p50 >= "
+                        + WANTED_LEAD_S + " s";
+            }
             String f1 = this == WINDOWS ? "validation F1" : "validation alarm F1";
             String lead = this == WINDOWS ? "a mean lead time" : "a lead-time p50";
             return anyEarly ? "best " + f1 + " with " + lead + " >= " + WANTED_LEAD_S + " s"
@@ -123,17 +149,40 @@ public final class OverloadModelTrainer {
         }
     }
 
-    /** Each candidate's figures on the validation part, and which one was kept (null: no validation). */
-    public record Selection(List<Candidate> candidates, Settings chosen, String why, int fitWindows, int validationWindows) {
-    }
+    /**
+     * How a scorer's verdicts become alarms, as the app applies them: the model's score threshold
+     * ({@value AnalyticsConfig#MODEL_SCORE_THRESHOLD}; unused by rules) and the consecutive flagged windows before the
+     * decision stage acts ({@value AnalyticsConfig#HYSTERESIS_WINDOWS}).
+     */
+    public record Policy(double scoreThreshold, int consecutiveWindows) {
 
-    public record Candidate(Settings settings, Evaluation validation) {
+        static Policy of(AnalyticsConfig config) {
+            return new Policy(config.modelScoreThreshold(), config.hysteresisWindows());
+        }
+
+        @Override
+        public String toString() {
+            return AnalyticsConfig.MODEL_SCORE_THRESHOLD + "=" + scoreThreshold + " " + AnalyticsConfig.HYSTERESIS_WINDOWS + "="
+                    + consecutiveWindows;
+        }
     }
 
     /**
-     * The trend rule kept by validation among {@link #ruleGrid}, and how it did there (validation null without validation).
+     * Each candidate's figures on the validation part, and which settings and alarm policy were kept (without
+     * validation: the first settings and the configured policy).
      */
-    public record RuleSelection(TrendRuleScorer chosen, Evaluation validation, int rulesTried, String why) {
+    public record Selection(List<Candidate> candidates, Settings chosen, Policy policy, String why, int fitWindows,
+                            int validationWindows) {
+    }
+
+    public record Candidate(Settings settings, Policy policy, Evaluation validation) {
+    }
+
+    /**
+     * The trend rule kept by validation among {@link #ruleGrid}, the consecutive windows it is acted on after, and how it
+     * did there (validation null without validation).
+     */
+    public record RuleSelection(TrendRuleScorer chosen, int consecutiveWindows, Evaluation validation, int rulesTried, String why) {
     }
 
     /**
@@ -171,6 +220,7 @@ public final class OverloadModelTrainer {
         }
         long started = System.currentTimeMillis();
         Selection selection = select(dataset, split.train(), analytics, options, progress);
+        Policy policy = selection.policy();
         progress.accept("fitting " + selection.chosen() + " on the whole training part (" + split.train().size() + " windows)");
         RandomForest forest = fit(split.train(), options, selection.chosen());
         long trainMillis = System.currentTimeMillis() - started;
@@ -191,8 +241,8 @@ public final class OverloadModelTrainer {
                 .setModelBytes(ByteBuffer.wrap(bytes))
                 .build();
         // Evaluate through the scorer the app uses, at the threshold the app uses: what is measured is what runs.
-        ModelScorer scorer = ModelScorer.load(unscored, analytics.modelScoreThreshold());
-        Evaluation model = Evaluation.of(split.heldOut(), dataset, scorer);
+        ModelScorer scorer = ModelScorer.load(unscored, policy.scoreThreshold());
+        Evaluation model = Evaluation.of(split.heldOut(), dataset, scorer, policy.consecutiveWindows());
         Evaluation baseline = Evaluation.of(split.heldOut(), dataset, ThresholdScorer.from(analytics));
         // The rule without its load-average criterion too: on simulated nodes the load average is the shared host's,
         // so the app leaves it out there (the baseline above then equals this); on host-mode nodes it shows how the
@@ -201,7 +251,7 @@ public final class OverloadModelTrainer {
                 new ThresholdScorer(analytics.thresholdCpuPercent(), analytics.thresholdMemFraction(), Double.POSITIVE_INFINITY));
         Evaluation hotNow = Evaluation.of(split.heldOut(), dataset, hotNow(overload));
         RuleSelection rule = tuneRule(dataset, split.train(), options);
-        Evaluation tuned = Evaluation.of(split.heldOut(), dataset, rule.chosen());
+        Evaluation tuned = Evaluation.of(split.heldOut(), dataset, rule.chosen(), rule.consecutiveWindows());
         ModelUpdate update = ModelUpdate.newBuilder(unscored)
                 .setMetrics(metrics(model, baseline, cpuMem, hotNow, tuned, rule, dataset, split, selection, options))
                 .build();
@@ -212,21 +262,22 @@ public final class OverloadModelTrainer {
     }
 
     /**
-     * Fits every candidate on the older part of the training windows and scores it, through the app's scorer and
-     * threshold, on the most recent part. Kept: the best F1 among candidates whose mean lead time reaches
-     * {@link #WANTED_LEAD_S} (or the best F1 when none does); ties go to the earlier candidate.
+     * Fits every candidate on the older part of the training windows and scores it, through the app's scorer, on the most
+     * recent part under each alarm policy of {@link #policies} (the configured one unless {@link Criterion#PRECISION}).
+     * Kept by the options' criterion ({@link #choose}); ties go to the earlier candidate.
      */
     static Selection select(Dataset dataset, List<LabelledWindow> train, AnalyticsConfig analytics, Options options,
                             Consumer<String> progress) {
         Settings fallback = CANDIDATES.get(0);
+        Policy configured = Policy.of(analytics);
         if (options.validationFraction() <= 0) {
-            return new Selection(List.of(), fallback, "no validation asked", train.size(), 0);
+            return new Selection(List.of(), fallback, configured, "no validation asked", train.size(), 0);
         }
         Dataset.Split inner = Dataset.split(train, options.validationFraction(), dataset.overload().horizonMs());
         long fitPositives = inner.train().stream().filter(LabelledWindow::positive).count();
         long validationPositives = inner.heldOut().stream().filter(LabelledWindow::positive).count();
         if (fitPositives == 0 || fitPositives == inner.train().size() || validationPositives == 0) {
-            return new Selection(List.of(), fallback, "the validation split has too few overloaded windows",
+            return new Selection(List.of(), fallback, configured, "the validation split has too few overloaded windows",
                     inner.train().size(), inner.heldOut().size());
         }
         List<Candidate> candidates = new ArrayList<>();
@@ -239,19 +290,71 @@ public final class OverloadModelTrainer {
                     .setFeatures(List.copyOf(options.features().features()))
                     .setTrainedFromMs(0).setTrainedToMs(0).setHorizonS(dataset.overload().horizonS())
                     .setMetrics(Map.of()).setTrainedAtMs(0).setModelBytes(ByteBuffer.wrap(serialize(forest))).build();
-            candidates.add(new Candidate(settings, Evaluation.of(inner.heldOut(), dataset,
-                    ModelScorer.load(probe, analytics.modelScoreThreshold()))));
-        }
-        Criterion criterion = options.criterion();
-        boolean anyEarly = candidates.stream().anyMatch(c -> criterion.early(c.validation()));
-        Candidate best = null;
-        for (Candidate candidate : candidates) {
-            if (best == null || better(criterion, candidate.validation(), best.validation(), anyEarly)) {
-                best = candidate;
+            // Scored once; each policy only re-reads the scores, as ModelScorer would at its threshold.
+            ModelScorer scorer = ModelScorer.load(probe, analytics.modelScoreThreshold());
+            Map<FeatureVector, Double> scores = new IdentityHashMap<>();
+            for (LabelledWindow window : inner.heldOut()) {
+                scores.put(window.features(), scorer.score(window.features(), window.sharedHost()).score());
+            }
+            for (Policy policy : policies(options.criterion(), configured)) {
+                double threshold = policy.scoreThreshold();
+                OverloadScorer atThreshold = features -> {
+                    double score = scores.get(features);
+                    return new OverloadScore(score, score >= threshold, ModelScorer.NAME, "validation", Trigger.MODEL);
+                };
+                candidates.add(new Candidate(settings, policy,
+                        Evaluation.of(inner.heldOut(), dataset, atThreshold, policy.consecutiveWindows())));
             }
         }
-        return new Selection(List.copyOf(candidates), best.settings(), criterion.describe(anyEarly),
+        List<Evaluation> scored = candidates.stream().map(Candidate::validation).toList();
+        Candidate best = candidates.get(choose(options.criterion(), scored));
+        return new Selection(List.copyOf(candidates), best.settings(), best.policy(), why(options.criterion(), scored),
                 inner.train().size(), inner.heldOut().size());
+    }
+
+    /**
+     * The alarm policies validation tries: with {@link Criterion#PRECISION} every score threshold of
+     * {@link #POLICY_THRESHOLDS} with every count of {@link #POLICY_CONSECUTIVE_WINDOWS}; otherwise only the configured one.
+     */
+    static List<Policy> policies(Criterion criterion, Policy configured) {
+        if (criterion != Criterion.PRECISION) {
+            return List.of(configured);
+        }
+        List<Policy> policies = new ArrayList<>();
+        for (double threshold : POLICY_THRESHOLDS) {
+            for (int consecutive : POLICY_CONSECUTIVE_WINDOWS) {
+                policies.add(new Policy(threshold, consecutive));
+            }
+        }
+        return List.copyOf(policies);
+    }
+
+    /**
+     * Index of the candidate the criterion keeps (see {@link #better}); {@link Criterion#PRECISION} ranks as
+     * {@link Criterion#ALARMS} when no candidate meets the goal.
+     */
+    static int choose(Criterion criterion, List<Evaluation> scored) {
+        Criterion ranking = ranking(criterion, scored);
+        boolean anyEarly = scored.stream().anyMatch(ranking::early);
+        int best = 0;
+        for (int i = 1; i < scored.size(); i++) {
+            if (better(ranking, scored.get(i), scored.get(best), anyEarly)) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static String why(Criterion criterion, List<Evaluation> scored) {
+        if (ranking(criterion, scored) != criterion) {
+            return "no candidate reached alarm precision " + WANTED_ALARM_PRECISION + " with a lead-time p50 of " + WANTED_LEAD_S
+                    + " s, so " + Criterion.ALARMS.describe(scored.stream().anyMatch(Criterion.ALARMS::early));
+        }
+        return criterion.describe(scored.stream().anyMatch(criterion::early));
+    }
+
+    private static Criterion ranking(Criterion criterion, List<Evaluation> scored) {
+        return criterion == Criterion.PRECISION && scored.stream().noneMatch(Criterion.PRECISION::early) ? Criterion.ALARMS : criterion;
     }
 
     /**
@@ -278,23 +381,30 @@ public final class OverloadModelTrainer {
      */
     static RuleSelection tuneRule(Dataset dataset, List<LabelledWindow> train, Options options) {
         List<TrendRuleScorer> grid = ruleGrid(dataset.overload());
+        int configured = dataset.windowConfig().hysteresisWindows();
         if (options.validationFraction() <= 0) {
-            return new RuleSelection(grid.get(0), null, 0, "no validation asked: hot now");
+            return new RuleSelection(grid.get(0), configured, null, 0, "no validation asked: hot now");
         }
         Dataset.Split inner = Dataset.split(train, options.validationFraction(), dataset.overload().horizonMs());
         if (inner.heldOut().stream().noneMatch(LabelledWindow::positive)) {
-            return new RuleSelection(grid.get(0), null, 0, "the validation split has no overloaded windows: hot now");
+            return new RuleSelection(grid.get(0), configured, null, 0, "the validation split has no overloaded windows: hot now");
         }
-        List<Evaluation> scored = grid.stream().map(rule -> Evaluation.of(inner.heldOut(), dataset, rule)).toList();
-        Criterion criterion = options.criterion();
-        boolean anyEarly = scored.stream().anyMatch(criterion::early);
-        int best = 0;
-        for (int i = 1; i < scored.size(); i++) {
-            if (better(criterion, scored.get(i), scored.get(best), anyEarly)) {
-                best = i;
+        // The same policies as the forest's (a rule has no score threshold, so only the consecutive windows vary).
+        List<Integer> counts = policies(options.criterion(), new Policy(0, configured)).stream()
+                .map(Policy::consecutiveWindows).distinct().toList();
+        List<TrendRuleScorer> rules = new ArrayList<>();
+        List<Integer> ruleCounts = new ArrayList<>();
+        List<Evaluation> scored = new ArrayList<>();
+        for (int consecutive : counts) {
+            for (TrendRuleScorer rule : grid) {
+                rules.add(rule);
+                ruleCounts.add(consecutive);
+                scored.add(Evaluation.of(inner.heldOut(), dataset, rule, consecutive));
             }
         }
-        return new RuleSelection(grid.get(best), scored.get(best), grid.size(), criterion.describe(anyEarly));
+        int best = choose(options.criterion(), scored);
+        return new RuleSelection(rules.get(best), ruleCounts.get(best), scored.get(best), scored.size(),
+                why(options.criterion(), scored));
     }
 
     /**
@@ -347,6 +457,10 @@ public final class OverloadModelTrainer {
         metrics.put("tuned_rule_mem_fraction", rule.chosen().memFraction());
         metrics.put("censored_windows", (double) dataset.censoredWindows());
         metrics.put("selected_by_alarms", options.criterion() == Criterion.ALARMS ? 1.0 : 0.0);
+        metrics.put("selected_by_precision", options.criterion() == Criterion.PRECISION ? 1.0 : 0.0);
+        metrics.put("score_threshold", selection.policy().scoreThreshold());
+        metrics.put("consecutive_windows", (double) selection.policy().consecutiveWindows());
+        metrics.put("tuned_rule_consecutive_windows", (double) rule.consecutiveWindows());
         metrics.put("censoring_migrations", (double) dataset.censoring().migrations());
         metrics.put("f1", model.all().f1());
         metrics.put("precision", model.all().precision());
@@ -376,7 +490,8 @@ public final class OverloadModelTrainer {
         metrics.put("feature_count", (double) options.features().features().size());
         metrics.put("quiet_downsampling", (double) selection.chosen().quietDownsampling());
         metrics.put("node_size", (double) selection.chosen().nodeSize());
-        selection.candidates().stream().filter(c -> c.settings().equals(selection.chosen())).findFirst().ifPresent(c -> {
+        selection.candidates().stream().filter(c -> c.settings().equals(selection.chosen()) && c.policy().equals(selection.policy()))
+                .findFirst().ifPresent(c -> {
             metrics.put("validation_f1", c.validation().all().f1());
             metrics.put("validation_lead_time_s", c.validation().meanLeadS());
             metrics.put("validation_onsets", (double) c.validation().onsets());

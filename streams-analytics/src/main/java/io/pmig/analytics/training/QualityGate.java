@@ -36,6 +36,12 @@ public final class QualityGate {
         return new Contender(name, scorer, Evaluation.of(windows, dataset, scorer));
     }
 
+    /** A contender acted on after {@code consecutiveWindows} flagged windows in a row, whatever the dataset's setting. */
+    public static Contender contender(String name, OverloadScorer scorer, List<LabelledWindow> windows, Dataset dataset,
+                                      int consecutiveWindows) {
+        return new Contender(name, scorer, Evaluation.of(windows, dataset, scorer, consecutiveWindows));
+    }
+
     /**
      * {@code a} beats {@code b} when it warns in time where {@code b} does not - a lead-time p50 of at least the goal's
      * {@value OverloadModelTrainer#WANTED_LEAD_S} s, against less - or, both or neither warning in time, when its alarms

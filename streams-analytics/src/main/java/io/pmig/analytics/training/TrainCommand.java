@@ -106,8 +106,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--select-by", paramLabel = "CRITERION", defaultValue = "alarms",
             description = "How validation chooses the forest's settings and tunes the trend rule: windows (mean lead time >= 5 s, "
-                    + "then F1 over windows) or alarms (lead-time p50 >= 5 s, then alarm F1, as the quality gate compares) "
-                    + "(default: ${DEFAULT-VALUE}).")
+                    + "then F1 over windows), alarms (lead-time p50 >= 5 s, then alarm F1, as the quality gate compares) or "
+                    + "precision (alarm precision >= 0.8 with lead-time p50 >= 5 s, then alarm F1, choosing the alarm policy too: "
+                    + "analytics.model.score.threshold and analytics.decision.hysteresis.windows) (default: ${DEFAULT-VALUE}).")
     String selectBy;
 
     @Option(names = "--trees", paramLabel = "N", defaultValue = "200", description = "Trees in the forest (default: ${DEFAULT-VALUE}).")
@@ -178,7 +179,8 @@ public final class TrainCommand implements Callable<Integer> {
         OverloadModelTrainer.Criterion criterion = switch (selectBy.strip().toLowerCase(Locale.ROOT)) {
             case "windows" -> OverloadModelTrainer.Criterion.WINDOWS;
             case "alarms" -> OverloadModelTrainer.Criterion.ALARMS;
-            default -> throw new ConfigException("--select-by", "'" + selectBy + "' is neither windows nor alarms");
+            case "precision" -> OverloadModelTrainer.Criterion.PRECISION;
+            default -> throw new ConfigException("--select-by", "'" + selectBy + "' is not windows, alarms or precision");
         };
         long now = System.currentTimeMillis();
         Long fromMs = from == null ? null : parseTime("--from", from, now);
@@ -303,11 +305,13 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalStateException("the evaluation trace holds no labelled windows");
         }
         double threshold = analytics.modelScoreThreshold();
+        // The candidate and the tuned rule under the alarm policy validation chose for them; what is in use, as configured.
+        OverloadModelTrainer.Policy policy = result.selection().policy();
         QualityGate.Contender candidate = QualityGate.contender("model " + result.update().getVersion(),
-                ModelScorer.load(result.update(), threshold), windows, evalData);
+                ModelScorer.load(result.update(), policy.scoreThreshold()), windows, evalData, policy.consecutiveWindows());
         QualityGate.Contender inUse = inUse(analytics, threshold, windows, evalData);
         QualityGate.Contender rule = QualityGate.contender("the tuned rule " + result.ruleSelection().chosen(),
-                result.ruleSelection().chosen(), windows, evalData);
+                result.ruleSelection().chosen(), windows, evalData, result.ruleSelection().consecutiveWindows());
         return QualityGate.check(candidate, List.of(inUse, rule), evalName);
     }
 

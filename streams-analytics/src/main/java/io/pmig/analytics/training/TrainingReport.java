@@ -45,18 +45,29 @@ public final class TrainingReport {
         } else {
             line(out, "settings chosen on validation (the newest part of the training windows: fit %,d, validate %,d):",
                     selection.fitWindows(), selection.validationWindows());
-            for (OverloadModelTrainer.Candidate candidate : selection.candidates()) {
+            boolean manyPolicies = selection.candidates().size() > OverloadModelTrainer.CANDIDATES.size();
+            for (OverloadModelTrainer.Candidate candidate : shown(selection)) {
                 Evaluation v = candidate.validation();
-                line(out, "  %s %-18s F1 %.3f  precision %.3f  recall %.3f  lead %.1f s  (%d of %d onsets warned)  "
+                line(out, "  %s %-18s %sF1 %.3f  precision %.3f  recall %.3f  lead %.1f s  (%d of %d onsets warned)  "
                                 + "alarm F1 %.3f (precision %.3f)  lead p50 %.1f s",
-                        candidate.settings().equals(selection.chosen()) ? "*" : " ", candidate.settings(), v.all().f1(),
-                        v.all().precision(), v.all().recall(), v.meanLeadS(), v.onsetsWarned(), v.onsets(),
+                        candidate.settings().equals(selection.chosen()) && candidate.policy().equals(selection.policy()) ? "*" : " ",
+                        candidate.settings(), manyPolicies ? String.format(Locale.ROOT, "threshold %.1f, %d in a row: ",
+                                candidate.policy().scoreThreshold(), candidate.policy().consecutiveWindows()) : "",
+                        v.all().f1(), v.all().precision(), v.all().recall(), v.meanLeadS(), v.onsetsWarned(), v.onsets(),
                         v.alarms().f1(), v.alarms().precision(), v.lead().p50S());
+            }
+            if (manyPolicies) {
+                line(out, "  (each setting's best of %d alarm policies; %d of %d candidates met the goal on validation)",
+                        selection.candidates().size() / OverloadModelTrainer.CANDIDATES.size(),
+                        selection.candidates().stream().filter(c -> OverloadModelTrainer.Criterion.PRECISION.early(c.validation())).count(),
+                        selection.candidates().size());
             }
             line(out, "  * kept: %s", selection.why());
         }
+        line(out, "alarm policy: %s", selection.policy());
         OverloadModelTrainer.RuleSelection rule = result.ruleSelection();
-        line(out, "tuned rule: %s (%s of %d rules on validation%s)", rule.chosen(), rule.why(), rule.rulesTried(),
+        line(out, "tuned rule: %s, %d window(s) in a row (%s of %d rules on validation%s)", rule.chosen(),
+                rule.consecutiveWindows(), rule.why(), rule.rulesTried(),
                 rule.validation() == null ? "" : String.format(Locale.ROOT, ": F1 %.3f, lead %.1f s, alarm F1 %.3f, lead p50 %.1f s",
                         rule.validation().all().f1(), rule.validation().meanLeadS(), rule.validation().alarms().f1(),
                         rule.validation().lead().p50S()));
@@ -138,7 +149,12 @@ public final class TrainingReport {
         alarmFields(json, "app_rule_", result.appRule());
         json.put("app_rule_f1", round(result.appRule().all().f1()));
         json.put("app_rule", result.appRuleScorer().toString());
-        json.put("select_by", result.update().getMetrics().getOrDefault("selected_by_alarms", 0.0) == 1.0 ? "alarms" : "windows");
+        json.put("tuned_rule_consecutive_windows", result.ruleSelection().consecutiveWindows());
+        var metrics = result.update().getMetrics();
+        json.put("select_by", metrics.getOrDefault("selected_by_precision", 0.0) == 1.0 ? "precision"
+                : metrics.getOrDefault("selected_by_alarms", 0.0) == 1.0 ? "alarms" : "windows");
+        json.put("score_threshold", result.selection().policy().scoreThreshold());
+        json.put("consecutive_windows", result.selection().policy().consecutiveWindows());
         json.put("censored_windows", result.dataset().censoredWindows());
         json.put("censoring_migrations", result.dataset().censoring().migrations());
         json.put("f1", round(result.model().all().f1()));
@@ -164,7 +180,8 @@ public final class TrainingReport {
         json.put("feature_count", result.features().features().size());
         json.put("quiet_downsampling", result.selection().chosen().quietDownsampling());
         json.put("node_size", result.selection().chosen().nodeSize());
-        result.selection().candidates().stream().filter(c -> c.settings().equals(result.selection().chosen())).findFirst()
+        result.selection().candidates().stream()
+                .filter(c -> c.settings().equals(result.selection().chosen()) && c.policy().equals(result.selection().policy())).findFirst()
                 .ifPresent(c -> {
                     json.put("validation_f1", round(c.validation().all().f1()));
                     json.put("validation_lead_time_s", round(c.validation().meanLeadS()));
@@ -176,6 +193,23 @@ public final class TrainingReport {
             json.put("model_file", modelFile);
         }
         return json;
+    }
+
+    /**
+     * The candidates the report lists: all of them, or with many alarm policies each setting's best by the selection's
+     * own criterion.
+     */
+    private static List<OverloadModelTrainer.Candidate> shown(OverloadModelTrainer.Selection selection) {
+        if (selection.candidates().size() <= OverloadModelTrainer.CANDIDATES.size()) {
+            return selection.candidates();
+        }
+        Map<OverloadModelTrainer.Settings, List<OverloadModelTrainer.Candidate>> bySettings = new LinkedHashMap<>();
+        selection.candidates().forEach(c -> bySettings.computeIfAbsent(c.settings(), s -> new java.util.ArrayList<>()).add(c));
+        OverloadModelTrainer.Criterion criterion = OverloadModelTrainer.Criterion.PRECISION;
+        return bySettings.values().stream()
+                .map(group -> group.get(OverloadModelTrainer.choose(criterion,
+                        group.stream().map(OverloadModelTrainer.Candidate::validation).toList())))
+                .toList();
     }
 
     /** The gate's verdict and every contender's alarm figures on the evaluation trace. */

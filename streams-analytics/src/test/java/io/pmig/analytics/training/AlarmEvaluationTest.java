@@ -61,4 +61,41 @@ class AlarmEvaluationTest {
         assertEquals(0.0, evaluation.lead().p50S(), 1e-9);
         assertEquals(0.5, evaluation.alarms().recall(), 1e-9);
     }
+
+    @Test
+    void actingOnlyAfterKWindowsInARowDropsABlipsAlarmAndDelaysARampsByKMinusOneAdvances() {
+        // A ramp 5 %/s to 100 % (seconds 40-69, an overload) and, at second 150, a one-second blip to 60 %: the blip's
+        // sample is the last of exactly one window, so a scorer on cpu_last flags that one window only.
+        List<NodeMetrics> samples = series("n", 400, s -> s >= 40 && s < 70 ? Math.min(100, 5 + 5 * (s - 40))
+                : s == 150 ? 60 : 5);
+        Dataset data = Dataset.build(samples, AnalyticsConfig.defaults(), H10);
+
+        Evaluation single = Evaluation.of(data.windows(), data, cpuLastAtLeast(50), 1);
+        Evaluation threeInARow = Evaluation.of(data.windows(), data, cpuLastAtLeast(50), 3);
+
+        assertEquals(2, single.alarms().raised());
+        assertEquals(1, single.alarms().falseAlarms(), "the blip");
+        assertEquals(1, threeInARow.alarms().raised());
+        assertEquals(0, threeInARow.alarms().falseAlarms());
+        assertEquals(1.0, threeInARow.alarms().precision(), 1e-9);
+        assertEquals(single.lead().p50S() - 2.0, threeInARow.lead().p50S(), 1e-9, "two more windows of one second each");
+        // The dataset's own setting is the app's analytics.decision.hysteresis.windows.
+        Dataset configured = Dataset.build(samples,
+                AnalyticsConfig.of(java.util.Map.of(AnalyticsConfig.HYSTERESIS_WINDOWS, "3")), H10);
+        assertEquals(threeInARow.alarms(), Evaluation.of(configured.windows(), configured, cpuLastAtLeast(50)).alarms());
+    }
+
+    @Test
+    void aGapStartsTheCountAgain() {
+        // Seven windows in a row flagged (last samples at 60 %, seconds 40-46); the middle three are missing (a gap, as
+        // censoring leaves): two and two in a row, never three.
+        Dataset data = Dataset.build(series("n", 300, s -> s >= 40 && s < 47 ? 60 : 5), AnalyticsConfig.defaults(), H10);
+        List<LabelledWindow> flagged = data.windows().stream().filter(w -> w.features().get("cpu_last") >= 50).toList();
+        assertEquals(7, flagged.size());
+        List<LabelledWindow> withGap = data.windows().stream()
+                .filter(w -> !flagged.subList(2, 5).contains(w)).toList();
+
+        assertEquals(0, Evaluation.of(withGap, data, cpuLastAtLeast(50), 3).alarms().raised());
+        assertEquals(1, Evaluation.of(data.windows(), data, cpuLastAtLeast(50), 3).alarms().raised());
+    }
 }

@@ -47,6 +47,13 @@ class ModelSelectionTest {
         assertFalse(honest.selection().candidates().isEmpty());
         assertEquals(OverloadModelTrainer.CANDIDATES.size(), honest.selection().candidates().size());
         assertEquals(honest.selection(), other.selection());
+        // Choosing the alarm policy (score threshold, windows in a row) and the rule's too never looks at it either.
+        OverloadModelTrainer.Options byPrecision = new OverloadModelTrainer.Options(10, 3, 0.3, FeatureSet.NODE_LOCAL, 0.25,
+                OverloadModelTrainer.Criterion.PRECISION);
+        OverloadModelTrainer.Result honestPolicy = OverloadModelTrainer.train(data, AnalyticsConfig.defaults(), byPrecision);
+        OverloadModelTrainer.Result otherPolicy = OverloadModelTrainer.train(tampered, AnalyticsConfig.defaults(), byPrecision);
+        assertEquals(honestPolicy.selection(), otherPolicy.selection());
+        assertEquals(honestPolicy.ruleSelection(), otherPolicy.ruleSelection());
         assertTrue(honest.selection().fitWindows() + honest.selection().validationWindows() <= split.train().size());
         assertNotEquals(honest.model().all(), other.model().all(), "the held-out evaluation does read the held-out labels");
     }

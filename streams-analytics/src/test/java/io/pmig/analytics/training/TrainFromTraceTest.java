@@ -106,6 +106,20 @@ class TrainFromTraceTest {
     }
 
     @Test
+    void selectingByPrecisionNamesTheAlarmPolicyItChoseAndEvaluatesUnderIt() throws Exception {
+        Run run = train("--trace", shippedTrace().toString(), "--trees", "20", "--select-by", "precision", "--json");
+
+        assertEquals(0, run.exit(), run.stdout());
+        JsonNode json = run.json();
+        assertEquals("precision", json.get("select_by").asText());
+        double threshold = json.get("score_threshold").asDouble();
+        int consecutive = json.get("consecutive_windows").asInt();
+        assertTrue(threshold >= 0.3 && threshold <= 0.8 && consecutive >= 1 && consecutive <= 4, json.toString());
+        assertTrue(run.stdout().contains("alarm policy: " + new OverloadModelTrainer.Policy(threshold, consecutive)), run.stdout());
+        assertTrue(json.get("tuned_rule_consecutive_windows").asInt() >= 1, json.toString());
+    }
+
+    @Test
     void aTraceThatIsNotAnAvroFileIsRefusedWithItsName() throws Exception {
         Path bogus = Files.writeString(dir.resolve("bogus.avro"), "not avro");
         TrainCommand command = new TrainCommand();

@@ -54,7 +54,8 @@ record TunedRule(double k, double cpuPercent, double h, double memFraction) impl
                 for (double h : HS) {
                     for (double mem : MEM_FRACTIONS) {
                         TunedRule rule = new TunedRule(k, cpu, h, mem);
-                        Evaluation e = Evaluation.of(dataset.windows(), dataset.episodes(), overload, rule);
+                        // Under the run's settings, analytics.decision.hysteresis.windows included: tuned as it will run.
+                        Evaluation e = Evaluation.of(dataset.windows(), dataset, rule);
                         Tuning t = new Tuning(rule, e.all().f1(), e.all().precision(), e.all().recall(), e.meanLeadS(),
                                 dataset.windows().size(), e.onsets());
                         boolean meetsLead = t.leadS() >= WANTED_LEAD_S;
