@@ -6,7 +6,6 @@ import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.ProcessSample;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -19,7 +18,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * What the cluster looks like from its topics: each node's latest metrics (recent pmig.metrics records) and
@@ -93,9 +91,7 @@ public final class ClusterSnapshot {
         try (var consumer = consumer(clientProperties, Topic.EVENTS.<MigrationEvent>serde().deserializer())) {
             String topic = Topic.EVENTS.topicName();
             int partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).size();
-            // the producers' own choice for a keyed record (murmur2 of the key's bytes)
-            TopicPartition own = new TopicPartition(topic, Utils.toPositive(Utils.murmur2(
-                    workloadId.getBytes(StandardCharsets.UTF_8))) % partitions);
+            TopicPartition own = new TopicPartition(topic, Topic.partitionOf(workloadId, partitions));
             consumer.assign(List.of(own));
             consumer.seekToBeginning(List.of(own));
             drain(consumer, consumer.endOffsets(List.of(own)), record -> {

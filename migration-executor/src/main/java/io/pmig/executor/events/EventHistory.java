@@ -3,7 +3,6 @@ package io.pmig.executor.events;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.Phase;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
@@ -15,7 +14,6 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * The durable answer to "did this migration complete?": the destination commits COMPLETED ({@link MigrationCommit})
@@ -79,8 +77,7 @@ public final class EventHistory {
         try (KafkaConsumer<String, MigrationEvent> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
                 Topic.EVENTS.<MigrationEvent>serde().deserializer())) {
             int partitions = consumer.partitionsFor(Topic.EVENTS.topicName()).size();
-            // the producer's default partitioner for keyed records
-            int partition = Utils.toPositive(Utils.murmur2(workloadId.getBytes(StandardCharsets.UTF_8))) % partitions;
+            int partition = Topic.partitionOf(workloadId, partitions);
             TopicPartition tp = new TopicPartition(Topic.EVENTS.topicName(), partition);
             consumer.assign(List.of(tp));
             consumer.seekToBeginning(List.of(tp));

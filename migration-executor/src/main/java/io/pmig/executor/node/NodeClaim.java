@@ -68,7 +68,7 @@ final class NodeClaim implements AutoCloseable {
         this.node = config.node();
         this.kafka = config.kafka();
         this.workdir = config.workdir();
-        this.consumer = NodeRegistry.consumer(kafka, "claim-" + node);
+        this.consumer = NodeRegistry.consumerOf(kafka, node);
         Properties props = (Properties) kafka.clone();
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");

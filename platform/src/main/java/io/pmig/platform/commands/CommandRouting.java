@@ -2,10 +2,8 @@ package io.pmig.platform.commands;
 
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.MigrationCommand;
-import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * Where a command goes on pmig.commands. Each command is keyed by the node that acts on it first - LAUNCH and
@@ -47,6 +45,6 @@ public final class CommandRouting {
 
     /** The partition of pmig.commands a node's commands go to: the producer's default partitioner for its key. */
     public static int partition(String node, int partitions) {
-        return Utils.toPositive(Utils.murmur2(node.getBytes(StandardCharsets.UTF_8))) % partitions;
+        return Topic.partitionOf(node, partitions);
     }
 }

@@ -84,13 +84,21 @@ public final class NodeRegistry {
         return registry;
     }
 
-    /** A group-less consumer of pmig.nodes assigned its whole topic from the beginning. */
-    public static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose) {
-        return consumer(clientProperties, purpose, Duration.ofSeconds(10));
+    /**
+     * A group-less consumer of the one partition of pmig.nodes that {@code node}'s claims go to, from the beginning: what
+     * an executor reads to fence its node id, a share of the registry that shrinks as the topic gets partitions.
+     */
+    public static KafkaConsumer<String, ExecutorClaim> consumerOf(Properties clientProperties, String node) {
+        return consumer(clientProperties, "claim-" + node, Duration.ofSeconds(10), node);
     }
 
-    /** As {@link #consumer(Properties, String)}, waiting at most {@code metadataWait} for the topic's partitions. */
+    /** As {@link #consumerOf}, for all of pmig.nodes (the whole registry), waiting at most {@code metadataWait}. */
     static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose, Duration metadataWait) {
+        return consumer(clientProperties, purpose, metadataWait, null);
+    }
+
+    private static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose, Duration metadataWait,
+                                                                 String onlyNode) {
         Properties props = (Properties) clientProperties.clone();
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         // a reader must not create pmig.nodes with the broker's defaults: the executors create it compacted
@@ -103,6 +111,9 @@ public final class NodeRegistry {
         String topic = Topic.NODES.topicName();
         List<TopicPartition> partitions = consumer.partitionsFor(topic, metadataWait).stream()
                 .map(p -> new TopicPartition(topic, p.partition())).toList();
+        if (onlyNode != null && !partitions.isEmpty()) {
+            partitions = List.of(new TopicPartition(topic, Topic.partitionOf(onlyNode, partitions.size())));
+        }
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
         return consumer;

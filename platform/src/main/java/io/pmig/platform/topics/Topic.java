@@ -11,10 +11,12 @@ import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.serde.AvroSerde;
 import io.pmig.schemas.serde.SchemaCatalog;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.utils.Utils;
 
 /**
  * Every topic pmig uses, in pipeline order, with its record type, key, partitions and configs. Partitions
@@ -36,8 +38,12 @@ public enum Topic {
             Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(64 * 1024 * 1024))),
     DLQ("pmig.dlq", DeadLetter.class, "source topic", 1, Map.of()),
-    /** The node registry and the executors' fence: the latest ExecutorClaim of each node id (see NodeClaim). */
-    NODES("pmig.nodes", ExecutorClaim.class, "node id", 1,
+    /**
+     * The node registry and the executors' fence: the latest ExecutorClaim of each node id (see NodeClaim). Every
+     * executor heartbeats here each second and reads only its own node's partition, so more partitions mean less for
+     * each to read (one partition made that N executors each reading N heartbeats a second).
+     */
+    NODES("pmig.nodes", ExecutorClaim.class, "node id", 24,
             Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
                     TopicConfig.SEGMENT_MS_CONFIG, String.valueOf(3600L * 1000))),
     /** Which workload holds each address of the cluster's workload range (see AddressBook in the executor). */
@@ -82,6 +88,14 @@ public enum Topic {
     /** What the record key holds, for documentation and the CLI. */
     public String key() {
         return key;
+    }
+
+    /**
+     * The partition of a topic with {@code partitions} partitions that a record keyed {@code key} goes to: the producers'
+     * default partitioner (murmur2 of the key's UTF-8 bytes). A reader that needs one key reads only that partition.
+     */
+    public static int partitionOf(String key, int partitions) {
+        return Utils.toPositive(Utils.murmur2(key.getBytes(StandardCharsets.UTF_8))) % partitions;
     }
 
     public int partitions() {

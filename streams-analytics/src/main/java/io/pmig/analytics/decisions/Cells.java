@@ -1,9 +1,8 @@
 package io.pmig.analytics.decisions;
 
+import io.pmig.platform.topics.Topic;
 import io.pmig.analytics.AnalyticsConfig;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * Which cell a node belongs to: the label configured for it ({@value AnalyticsConfig#CELL_LABELS}: a rack, a zone), else a hash of its node id into {@code buckets} cells
@@ -45,7 +44,7 @@ public final class Cells {
         if (label != null) {
             return label;
         }
-        return buckets == 1 ? "cell-0" : "cell-" + Utils.toPositive(Utils.murmur2(nodeId.getBytes(StandardCharsets.UTF_8))) % buckets;
+        return buckets == 1 ? "cell-0" : "cell-" + Topic.partitionOf(nodeId, buckets);
     }
 
     public boolean sameCell(String a, String b) {

@@ -496,9 +496,7 @@ final class ChaosCluster implements AutoCloseable {
         Map<Integer, String> byPartition = new java.util.TreeMap<>();
         for (int i = 0; byPartition.size() < partitions; i++) {
             String key = prefix + "-" + i;
-            // the producer's default partitioner for a keyed record
-            int p = org.apache.kafka.common.utils.Utils.toPositive(org.apache.kafka.common.utils.Utils.murmur2(
-                    key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) % partitions;
+            int p = Topic.partitionOf(key, partitions);
             byPartition.putIfAbsent(p, key);
         }
         return List.copyOf(byPartition.values());
