@@ -36,7 +36,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -45,7 +44,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
@@ -245,15 +243,8 @@ public final class LoadBench implements Callable<Integer> {
 
     /** Answers every MIGRATE with COMPLETED at once, so the cluster-wide cap never holds decisions back. */
     private void standInExecutor(Properties client, KafkaProducer<String, MigrationEvent> events) {
-        Properties props = new Properties();
-        props.putAll(client);
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        try (KafkaConsumer<String, MigrationCommand> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
+        try (KafkaConsumer<String, MigrationCommand> consumer = TopicReader.fromBeginning(client, Topic.COMMANDS,
                 Topic.COMMANDS.<MigrationCommand>serde().deserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topic.COMMANDS.topicName()).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
             while (running.get()) {
                 for (var record : consumer.poll(Duration.ofMillis(200))) {
                     MigrationCommand command = record.value();
@@ -279,14 +270,7 @@ public final class LoadBench implements Callable<Integer> {
 
     /** Counts pmig.scores records per node (keys only) whose timestamp falls in the measured part of the run. */
     private void countScores(Properties client) {
-        Properties props = new Properties();
-        props.putAll(client);
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topic.SCORES.topicName()).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
+        try (KafkaConsumer<String, byte[]> consumer = TopicReader.fromBeginning(client, Topic.SCORES, new ByteArrayDeserializer())) {
             while (running.get()) {
                 for (var record : consumer.poll(Duration.ofMillis(200))) {
                     if (record.key() != null && record.timestamp() >= scoredFromMs && record.timestamp() < scoredToMs) {
