@@ -78,7 +78,7 @@ public final class NodeRegistry {
         Properties oneRead = (Properties) clientProperties.clone();
         // a read up to the end, then done: no fetch left waiting at the broker for records that are not coming
         oneRead.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "50");
-        try (KafkaConsumer<String, ExecutorClaim> consumer = consumer(oneRead, "registry", timeout)) {
+        try (KafkaConsumer<String, ExecutorClaim> consumer = consumer(oneRead, "registry", timeout, null)) {
             registry.catchUp(consumer, timeout);
         }
         return registry;
@@ -92,11 +92,7 @@ public final class NodeRegistry {
         return consumer(clientProperties, "claim-" + node, Duration.ofSeconds(10), node);
     }
 
-    /** As {@link #consumerOf}, for all of pmig.nodes (the whole registry), waiting at most {@code metadataWait}. */
-    static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose, Duration metadataWait) {
-        return consumer(clientProperties, purpose, metadataWait, null);
-    }
-
+    /** A group-less consumer of pmig.nodes from the beginning: all of it, or only {@code onlyNode}'s partition. */
     private static KafkaConsumer<String, ExecutorClaim> consumer(Properties clientProperties, String purpose, Duration metadataWait,
                                                                  String onlyNode) {
         Properties props = (Properties) clientProperties.clone();
