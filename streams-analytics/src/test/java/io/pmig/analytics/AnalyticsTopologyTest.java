@@ -19,12 +19,15 @@ import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.MigrationMode;
 import io.pmig.schemas.NodeMetrics;
+import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.NodeState;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import io.pmig.schemas.SamplingMode;
 import io.pmig.schemas.Trigger;
+import io.pmig.schemas.features.FeatureLayout;
+import io.pmig.schemas.serde.AvroSerde;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
@@ -32,6 +35,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.LongFunction;
 import java.util.stream.Collectors;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.test.TestRecord;
 import org.junit.jupiter.api.Test;
@@ -89,6 +94,23 @@ class AnalyticsTopologyTest {
 
             harness.run(20, AnalyticsTopologyTest::clusterAt);
             assertEquals(1, harness.commands().size(), "still overloaded, but the move is in flight and n1 cools down");
+        }
+    }
+
+    @Test
+    void scoresOnTheTopicCarryTheWindowFeaturesByPosition() {
+        try (TopologyHarness harness = new TopologyHarness(K3)) {
+            var raw = harness.driver.createOutputTopic(Topic.SCORES.topicName(), new StringDeserializer(), new ByteArrayDeserializer());
+            harness.run(stepsForWindows(3), AnalyticsTopologyTest::clusterAt);
+            List<byte[]> scores = raw.readValuesToList();
+            assertTrue(scores.size() >= 9, scores.size() + " scores");
+            for (byte[] bytes : scores) {
+                NodeScore score = AvroSerde.of(NodeScore.class).decode(bytes);
+                assertEquals(FeatureLayout.V1.version(), score.getFeatureLayout());
+                assertTrue(score.getFeatures().isEmpty(), "no names on the wire");
+                assertEquals(WindowFeatures.NAMES, List.copyOf(FeatureLayout.byName(score).keySet()));
+                assertTrue(bytes.length < 250, bytes.length + " bytes"); // 22 names and values took about 600
+            }
         }
     }
 
@@ -328,7 +350,7 @@ class AnalyticsTopologyTest {
             List<NodeScore> n3 = harness.scores.readValuesToList().stream()
                     .filter(score -> score.getNodeId().toString().equals("n3")).toList();
             assertTrue(n3.stream().anyMatch(score -> score.getState() == NodeState.DOWN));
-            assertTrue(n3.stream().anyMatch(score -> score.getWindowEndMs() == T0 + 10_000 && score.getFeatures().get("sample_count") == 3.0),
+            assertTrue(n3.stream().anyMatch(score -> score.getWindowEndMs() == T0 + 10_000 && FeatureLayout.feature(score, "sample_count") == 3.0),
                     "the window holding n3's last samples closed without any new n3 record");
             assertTrue(harness.commands().isEmpty(), "n3 is DOWN and n2 has no room");
 

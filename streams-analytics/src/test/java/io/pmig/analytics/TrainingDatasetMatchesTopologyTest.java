@@ -8,6 +8,7 @@ import io.pmig.analytics.training.TraceFile;
 import io.pmig.analytics.windows.HoppingWindows;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.features.FeatureLayout;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -29,8 +30,7 @@ class TrainingDatasetMatchesTopologyTest {
         try (TopologyHarness harness = new TopologyHarness(Map.of())) {
             slice.forEach(harness::publish); // the wall clock stands still: only sample time closes windows
             for (NodeScore score : harness.scores.readValuesToList()) {
-                Map<String, Double> features = new HashMap<>();
-                score.getFeatures().forEach((name, value) -> features.put(name.toString(), value));
+                Map<String, Double> features = new HashMap<>(FeatureLayout.byName(score));
                 live.put(score.getNodeId() + "@" + score.getWindowStartMs() + "-" + score.getWindowEndMs(), features);
             }
         }

@@ -7,6 +7,7 @@ import io.pmig.schemas.DecisionReason;
 import io.pmig.schemas.MigrationCommand;
 import io.pmig.schemas.MigrationEvent;
 import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.features.FeatureLayout;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.Trigger;
 import java.io.PrintStream;
@@ -86,10 +87,11 @@ final class DemoNarrator implements AutoCloseable {
             case SCORES -> {
                 NodeScore score = Topic.SCORES.<NodeScore>serde().decode(record.value());
                 Boolean before = overloaded.put(score.getNodeId(), score.getOverloaded());
+                Double cpuMean = FeatureLayout.feature(score, "cpu_mean");
                 if (score.getOverloaded() && !Boolean.TRUE.equals(before)) {
                     line("prediction", score.getNodeId() + " will be overloaded: score " + format(score.getScore()) + " by "
                             + (score.getModelVersion() == null ? "the threshold rule" : "model " + score.getModelVersion())
-                            + " (cpu mean " + format(score.getFeatures().getOrDefault("cpu_mean", Double.NaN)) + "%)");
+                            + " (cpu mean " + format(cpuMean == null ? Double.NaN : cpuMean) + "%)");
                 } else if (!score.getOverloaded() && Boolean.TRUE.equals(before)) {
                     line("prediction", score.getNodeId() + " back to normal: score " + format(score.getScore()));
                 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pmig.schemas.features.FeatureLayout;
 import java.nio.ByteBuffer;
 import java.util.Base64;
 import java.util.Collection;
@@ -16,7 +17,8 @@ import org.apache.avro.generic.IndexedRecord;
 
 /**
  * Plain JSON for Avro records, as an operator wants to read them: unions unwrapped, enums as strings,
- * and large byte fields (model bytes) summarised unless asked for in full.
+ * large byte fields (model bytes) summarised unless asked for in full, and a NodeScore's features by position
+ * ({@link FeatureLayout}) printed by name in its {@code features}, as scores written before positions read.
  */
 public final class RecordJson {
 
@@ -34,9 +36,16 @@ public final class RecordJson {
             return JSON.nullNode();
         }
         if (value instanceof IndexedRecord record) {
+            Map<String, Double> positional = featuresByName(record);
             ObjectNode node = JSON.objectNode();
             for (Schema.Field field : record.getSchema().getFields()) {
-                node.set(field.name(), toJson(record.get(field.pos())));
+                if (positional == null) {
+                    node.set(field.name(), toJson(record.get(field.pos())));
+                } else if (field.name().equals("features")) {
+                    node.set(field.name(), toJson(positional));
+                } else if (!field.name().equals("featureValues")) { // shown by name instead
+                    node.set(field.name(), toJson(record.get(field.pos())));
+                }
             }
             return node;
         }
@@ -78,6 +87,18 @@ public final class RecordJson {
             return JSON.textNode(container.toString());
         }
         return JSON.textNode(value.toString());
+    }
+
+    /**
+     * A NodeScore's features by position, named by its layout, so that every score reads the same whichever way it was
+     * written; null for any other record, and for a layout this build does not know (its values are printed as they are).
+     */
+    private static Map<String, Double> featuresByName(IndexedRecord record) {
+        try {
+            return FeatureLayout.byName(record);
+        } catch (IllegalArgumentException unknownLayout) {
+            return null;
+        }
     }
 
     private JsonNode bytes(ByteBuffer buffer) {

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pmig.platform.testing.SharedBroker;
 import io.pmig.platform.topics.Topic;
+import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.features.FeatureLayout;
 import io.pmig.schemas.serde.AvroSerde;
 import io.pmig.schemas.serde.SampleRecords;
 import java.io.IOException;
@@ -19,6 +21,9 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -69,6 +74,65 @@ class StockConsoleConsumerTest {
         }
         JsonNode garbage = MAPPER.readTree(lines.get(records.size()));
         assertTrue(garbage.get("error").asText().contains("@" + records.size()), "names the offset: " + garbage);
+    }
+
+    @Test
+    void scoresPrintTheirFeaturesByNameWhetherWrittenByPositionOrByName(@TempDir Path tmp) throws Exception {
+        String topic = "pmig.test.console.scores";
+        Properties props = SharedBroker.clientProperties();
+        try (var admin = org.apache.kafka.clients.admin.Admin.create(props)) {
+            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 1, (short) 1))).all().get();
+        }
+        List<String> names = FeatureLayout.V1.names();
+        double[] values = new double[names.size()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = 10.0 + i;
+        }
+        NodeScore byPosition = FeatureLayout.setFeatures(NodeScore.newBuilder(), names, values).setNodeId("node-1")
+                .setWindowStartMs(1_000).setWindowEndMs(11_000).setScore(0.5).setTimestampMs(11_000).build();
+        Schema v1;
+        try (var in = getClass().getResourceAsStream("/io/pmig/schemas/history/NodeScore-v1.avsc")) {
+            v1 = new Schema.Parser().parse(in);
+        }
+        GenericRecord old = new GenericData.Record(v1);
+        for (Schema.Field field : v1.getFields()) {
+            if (field.hasDefaultValue()) {
+                old.put(field.name(), GenericData.get().getDefaultValue(field));
+            }
+        }
+        old.put("nodeId", "node-2");
+        old.put("windowStartMs", 1_000L);
+        old.put("windowEndMs", 11_000L);
+        old.put("features", java.util.Map.of("cpu_mean", 91.0));
+        old.put("score", 0.9);
+        old.put("timestampMs", 11_000L);
+        try (var producer = new KafkaProducer<String, byte[]>(props, new StringSerializer(), new ByteArraySerializer())) {
+            producer.send(new ProducerRecord<>(topic, "node-1", encode(byPosition))).get();
+            producer.send(new ProducerRecord<>(topic, "node-2",
+                    new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old).array())).get();
+        }
+
+        List<String> lines = runStockConsoleConsumer(tmp, "--bootstrap-server", SharedBroker.bootstrapServers(),
+                "--topic", topic, "--from-beginning", "--max-messages", "2", "--timeout-ms", "20000",
+                "--formatter", PmigMessageFormatter.class.getName());
+
+        assertEquals(2, lines.size(), String.join("\n", lines));
+        JsonNode positional = MAPPER.readTree(lines.get(0)).get("value");
+        assertEquals(names, iterableToList(positional.get("features").fieldNames()), lines.get(0));
+        for (int i = 0; i < names.size(); i++) {
+            assertEquals(values[i], positional.get("features").get(names.get(i)).asDouble(), 0.0, names.get(i));
+        }
+        assertEquals(1, positional.get("featureLayout").asInt());
+        assertTrue(!positional.has("featureValues"), "values are shown once, by name: " + lines.get(0));
+        JsonNode named = MAPPER.readTree(lines.get(1)).get("value");
+        assertEquals(91.0, named.get("features").get("cpu_mean").asDouble(), 0.0, lines.get(1));
+        assertEquals("NodeScore", MAPPER.readTree(lines.get(1)).get("type").asText());
+    }
+
+    private static List<String> iterableToList(java.util.Iterator<String> names) {
+        List<String> list = new ArrayList<>();
+        names.forEachRemaining(list::add);
+        return list;
     }
 
     /** Walks the Avro schema and compares each value with its JSON rendering. */

@@ -20,7 +20,7 @@ public final class FeatureVector {
         this.values = values;
     }
 
-    /** Rebuilds a vector from a map such as {@code NodeScore.features}; missing names are an error. */
+    /** Rebuilds a vector from features by name (a NodeScore's: {@code FeatureLayout.byName}); missing names are an error. */
     public static FeatureVector fromMap(Map<String, Double> byName) {
         double[] values = new double[WindowFeatures.NAMES.size()];
         for (int i = 0; i < values.length; i++) {

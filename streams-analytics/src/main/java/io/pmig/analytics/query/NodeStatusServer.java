@@ -13,6 +13,7 @@ import io.pmig.platform.inspect.RecordJson;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.schemas.NodeScore;
+import io.pmig.schemas.features.FeatureLayout;
 import io.pmig.schemas.serde.AvroSerde;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -222,8 +223,8 @@ public final class NodeStatusServer implements AutoCloseable {
     static ObjectNode compact(NodeScore score) {
         ObjectNode node = JSON.createObjectNode().put("nodeId", score.getNodeId()).put("state", score.getState().name())
                 .put("score", score.getScore()).put("windowEndMs", score.getWindowEndMs());
-        Double cpu = score.getFeatures().get("cpu_last");
-        Double mem = score.getFeatures().get("mem_fraction_last");
+        Double cpu = FeatureLayout.feature(score, "cpu_last");
+        Double mem = FeatureLayout.feature(score, "mem_fraction_last");
         if (cpu != null) {
             node.put("cpu", cpu);
         }

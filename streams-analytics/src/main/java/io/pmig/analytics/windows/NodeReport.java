@@ -5,6 +5,7 @@ import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.NodeState;
 import io.pmig.schemas.ProcessSample;
+import io.pmig.schemas.features.FeatureLayout;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -16,6 +17,11 @@ import java.util.TreeMap;
  * One node window as the decision stage sees it: the verdict plus the capacity, usage and workloads it
  * needs to choose what to move where. Travels on the internal decision topic in the binary form of
  * {@link io.pmig.analytics.decisions.DecisionCodec}.
+ *
+ * <p>Only an overloaded node's report says why ({@code scorer}, {@code modelVersion}, {@code features}): only an
+ * overloaded node can be a migration's source, and only a source's explanation goes onto its command (the planner reads
+ * four of its features, the command's reason carries them all). Every other report leaves them null, which is about half
+ * of its bytes on the decision topic and in the decision stage's store; its score and state stay.
  *
  * @param cpuUsedCores mean node CPU over the window, in cores
  * @param memUsedBytes node memory in use in the window's latest sample
@@ -54,9 +60,10 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
                         process.getRssBytes(), process.getMigratable()));
             }
         }
-        return new NodeReport(score.getNodeId().toString(), score.getWindowStartMs(), score.getWindowEndMs(),
-                score.getState(), score.getScore(), score.getOverloaded(), score.getScorer().toString(),
-                score.getModelVersion() == null ? null : score.getModelVersion().toString(), features(score),
+        boolean explained = score.getOverloaded();
+        return new NodeReport(score.getNodeId(), score.getWindowStartMs(), score.getWindowEndMs(),
+                score.getState(), score.getScore(), score.getOverloaded(), explained ? score.getScorer() : null,
+                explained ? score.getModelVersion() : null, explained ? features(score) : null,
                 cpus, WindowFeatures.memCapacityBytes(latest), meanCpuPercent / 100.0 * cpus,
                 latest.getMemUsedBytes(), workloads);
     }
@@ -72,15 +79,12 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
 
     /** A node that stopped reporting: nothing may be moved to or from it. */
     public static NodeReport down(NodeScore score) {
-        return new NodeReport(score.getNodeId().toString(), score.getWindowStartMs(), score.getWindowEndMs(),
-                NodeState.DOWN, score.getScore(), false, score.getScorer().toString(), null, features(score),
-                0, 0, 0, 0, List.of());
+        return new NodeReport(score.getNodeId(), score.getWindowStartMs(), score.getWindowEndMs(),
+                NodeState.DOWN, score.getScore(), false, null, null, null, 0, 0, 0, 0, List.of());
     }
 
     private static Map<String, Double> features(NodeScore score) {
-        Map<String, Double> features = new LinkedHashMap<>();
-        score.getFeatures().forEach((name, value) -> features.put(name.toString(), value));
-        return features;
+        return new LinkedHashMap<>(FeatureLayout.byName(score));
     }
 
     public double cpuFraction() {

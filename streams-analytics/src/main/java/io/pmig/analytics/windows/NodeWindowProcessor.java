@@ -14,6 +14,7 @@ import io.pmig.schemas.NodeState;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
 import io.pmig.schemas.SamplingMode;
+import io.pmig.schemas.features.FeatureLayout;
 import io.pmig.schemas.serde.AvroSerde;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * <p>State: the samples (one store entry per sample, key node + big-endian time, value the sample's bytes as
  * they arrived, so each new sample writes one changelog record and each expired one a tombstone), each node's
  * {@link NodeClock} (18 bytes, cached, written only when its next window end or DOWN mark changes), and each node's
- * latest {@link NodeScore}, encoded once for pmig.scores and kept for interactive queries in memory without a
+ * latest {@link NodeScore} (features by position, {@link FeatureLayout}), encoded once for pmig.scores and kept for interactive queries in memory without a
  * changelog (after a fail-over a node shows again when its next window closes). The samples and clocks stores are the
  * truth that exactly-once commits and fail-over restores; {@link OpenWindows} keeps the same samples and clocks
  * decoded in memory, so that closing a window neither scans nor decodes the store. It is rebuilt from the stores, node
@@ -151,6 +152,8 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
                 .setWindowStartMs(previous == null ? nodeTime : previous.getWindowStartMs())
                 .setWindowEndMs(previous == null ? nodeTime : previous.getWindowEndMs())
                 .setFeatures(previous == null ? Map.of() : previous.getFeatures())
+                .setFeatureLayout(previous == null ? FeatureLayout.BY_NAME : previous.getFeatureLayout())
+                .setFeatureValues(previous == null ? List.of() : previous.getFeatureValues())
                 .setScore(0.0)
                 .setOverloaded(false)
                 .setState(NodeState.DOWN)
@@ -192,11 +195,10 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         boolean sharedHost = window.get(window.size() - 1).getMode() == SamplingMode.SIMULATED;
         OverloadScore verdict = scorer.score(node, endMs, features, sharedHost);
         NodeState state = down ? NodeState.DOWN : verdict.overloaded() ? NodeState.OVERLOADED : NodeState.UP;
-        NodeScore score = NodeScore.newBuilder()
+        NodeScore score = FeatureLayout.setFeatures(NodeScore.newBuilder(), WindowFeatures.NAMES, features.toArray())
                 .setNodeId(node)
                 .setWindowStartMs(startMs)
                 .setWindowEndMs(endMs)
-                .setFeatures(features.toMap())
                 .setScore(verdict.score())
                 .setOverloaded(verdict.overloaded() && !down)
                 .setState(state)

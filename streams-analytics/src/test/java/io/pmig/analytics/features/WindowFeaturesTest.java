@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.features.FeatureLayout;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -87,5 +88,12 @@ class WindowFeaturesTest {
     @Test
     void anEmptyWindowIsRejected() {
         assertThrows(IllegalArgumentException.class, () -> WindowFeatures.compute(List.of()));
+    }
+
+    @Test
+    void theWindowFeaturesAreAReleasedLayoutOfPmigScores() {
+        // A changed list needs a new FeatureLayout version in schemas/: until then pmig.scores carries the names again.
+        assertEquals(WindowFeatures.NAMES, FeatureLayout.listing(WindowFeatures.NAMES).names(),
+                "WindowFeatures.NAMES changed: add a FeatureLayout version for it");
     }
 }
