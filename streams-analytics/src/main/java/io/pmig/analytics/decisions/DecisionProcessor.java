@@ -57,7 +57,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The node views are also kept decoded in memory, per cell, written through to their store: each report reads its
  * node's view and, once a node is overloaded, its cell's, and decoding them every time was most of this stage's cost.
- * The copy is loaded from the (restored) store on first use after {@link #init}.
+ * The in-flight moves likewise (each report checks whether it ends a reservation). Both copies are loaded from the
+ * (restored) stores on first use after {@link #init}.
  *
  * <p>In dry-run mode decisions are logged, not published; cooldowns are still recorded so each decision
  * is logged once, but nothing counts as in flight.
