@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -248,9 +249,12 @@ public final class AnalyticsConfig {
     }
 
     private final Map<String, Object> values;
+    /** The keys given explicitly (not defaulted): a model's carried alarm policy yields to these. */
+    private final Set<String> given;
 
-    private AnalyticsConfig(Map<String, Object> values) {
+    private AnalyticsConfig(Map<String, Object> values, Set<String> given) {
         this.values = values;
+        this.given = given;
     }
 
     public static AnalyticsConfig defaults() {
@@ -271,16 +275,22 @@ public final class AnalyticsConfig {
             }
             values.put(name, key.parser().apply(value.toString().strip()));
         });
-        AnalyticsConfig config = new AnalyticsConfig(values);
+        AnalyticsConfig config = new AnalyticsConfig(values, Set.copyOf(overrides.keySet()));
         config.checkConsistency();
         return config;
     }
 
-    /** This config with some keys overridden. */
+    /** This config with some keys overridden (given explicitly, as the keys this one was given). */
     public AnalyticsConfig with(Map<String, ?> overrides) {
-        Map<String, Object> merged = new LinkedHashMap<>(values);
+        Map<String, Object> merged = new LinkedHashMap<>();
+        given.forEach(key -> merged.put(key, values.get(key)));
         merged.putAll(overrides);
         return of(merged);
+    }
+
+    /** Whether {@code key} was given explicitly rather than left at its default. */
+    public boolean isGiven(String key) {
+        return given.contains(key);
     }
 
     public static Map<String, Key> keys() {
