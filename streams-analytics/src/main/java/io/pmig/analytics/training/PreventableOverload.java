@@ -13,7 +13,8 @@ import java.util.Map;
  * sample. The node is overloaded at some instant of [t, t + horizon] if nothing moves, and moving one of its
  * migratable workloads - frozen from the next sample (its CPU runs nowhere, its memory stays), gone once its outage
  * ({@link AnalyticsConfig#estimatedDowntimeMs}) is over - would leave no overload on it from the landing to
- * t + horizon. A window is positive when its latest sample is.
+ * t + horizon. A window is positive when its latest sample is. As the oracle's, this also holds at the last
+ * seconds of an overload that ends by itself before the move would land.
  *
  * <p>Why: the benchmark charges every move an outage and counts the needless ones; the plain label ("overloaded
  * within H") also calls positive the windows of overloads no single move can end and of nodes already hot for good,

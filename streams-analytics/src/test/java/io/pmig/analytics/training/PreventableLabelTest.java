@@ -53,7 +53,12 @@ class PreventableLabelTest {
 
         assertEquals(plain.windows().size(), preventable.windows().size(), "the same windows, only the labels differ");
         assertTrue(!positives(plain.windows(), "stuck").isEmpty(), "the plain label calls the stuck node's run-up positive");
-        assertEquals(List.of(), positives(preventable.windows(), "stuck"), "no single move ends the stuck node's overload");
+        // No move ends the stuck node's overload; only at its very end (a move landing after it ended by itself, as the
+        // benchmark's oracle counts it) is a window positive.
+        assertTrue(positives(preventable.windows(), "stuck").stream().allMatch(w -> w.endMs() >= T0 + (END_S - 1) * 1000L),
+                positives(preventable.windows(), "stuck").toString());
+        assertTrue(positives(plain.windows(), "stuck").stream().anyMatch(w -> w.endMs() < T0 + ONSET_S * 1000L),
+                "the plain label warns of the stuck node's overload before its onset");
         List<LabelledWindow> moved = positives(preventable.windows(), "movable");
         assertTrue(!moved.isEmpty(), "moving the 1.5-core app off the movable node prevents its overload");
         assertTrue(plain.windows().stream().filter(LabelledWindow::positive).toList().containsAll(moved),
