@@ -373,7 +373,11 @@ final class TestNodes implements AutoCloseable {
         }
         commands.close();
         eventReader.close();
-        NodeWorkloads.deleteTree(root);
+        if (System.getenv("PMIG_KEEP_TEST_DIR") == null) {
+            NodeWorkloads.deleteTree(root);
+        } else { // to read the executors' logs (<root>/<node>.log) after a failure
+            System.out.println("kept " + root);
+        }
     }
 
     /**

@@ -55,8 +55,8 @@ public final class BackgroundCriu {
     }
 
     /**
-     * Stops a criu that must not finish and waits for it: SIGTERM (a lazy dump then resumes its tree), SIGKILL if it
-     * is still there after 30 s.
+     * Stops a criu that must not finish and waits for it: SIGTERM (a lazy dump then lets go of its tree, which stays
+     * stopped: see Criu#startLazyDump), SIGKILL if it is still there after 30 s.
      */
     public void stop() throws InterruptedException {
         if (isRunning()) {

@@ -351,7 +351,8 @@ public final class Criu {
      * (the tree stays frozen). criu then serves the pages at {@code serveAt} over TLS until the destination's
      * lazy-pages daemon has fetched them all and exits 0, leaving the tree stopped in place (as
      * {@link #dumpLeavingStopped}): the source keeps the workload until it is told the destination committed.
-     * Terminating it early resumes the tree (and leaves the network-lock table to delete).
+     * Terminating it early leaves the tree stopped too, its network locked and its connections in repair mode: resume it
+     * with {@link #resumeDumped}.
      */
     public BackgroundCriu startLazyDump(int initPid, Path imagesDir, PageServerAddress serveAt, List<String> tls,
                                         Duration readyTimeout) throws CriuException {
@@ -363,10 +364,17 @@ public final class Criu {
                 "--status-fd", "3"));
         cmd.addAll(tls);
         BackgroundCriu dump = startBackground(cmd, imagesDir, "lazy-dump", imagesDir.resolve("dump.log"), readyTimeout);
+        // A lazy dump that ends early (the destination's lazy-pages daemon gone, or stopped by a rollback) lets the tree
+        // run with its TCP sockets still in repair mode, where every read and write fails: a workload touching one then
+        // drops that client, which gets a reset once the lock is gone. A SIGSTOP queued now, while criu holds the tree
+        // (its images already written), takes effect when criu lets go, and the tree waits for resumeDumped instead.
+        if (!ProcessTable.signal("STOP", ProcessTable.namespaceMembers(initPid))) {
+            log.warn("SIGSTOP did not reach every task of {}: an early end of its lazy dump may cost connections", initPid);
+        }
         Optional<String> changed = mountsChanged(initPid, mounts, nodeMounts);
         if (changed.isPresent()) {
             try {
-                dump.stop(); // criu resumes the tree; its lock table stays for the caller's rollback
+                dump.stop(); // the tree stays stopped, its lock table in place, for the caller's rollback
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

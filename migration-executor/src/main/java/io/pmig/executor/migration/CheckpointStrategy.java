@@ -107,7 +107,7 @@ public interface CheckpointStrategy {
             stop(dump);
         }
 
-        /** Stops a lazy dump that must not finish (criu then resumes the tree itself). */
+        /** Stops a lazy dump that must not finish (criu lets go of the tree, left stopped for the rollback to resume). */
         static void stop(BackgroundCriu dump) throws InterruptedException {
             if (dump != null) {
                 dump.stop();

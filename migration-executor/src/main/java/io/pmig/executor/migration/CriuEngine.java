@@ -6,7 +6,7 @@ import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.migration.MigrationJournal.Step;
-import io.pmig.executor.network.UnreachableAnswers;
+import io.pmig.executor.network.FrozenClientRules;
 import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.WorkloadIdentity;
@@ -124,28 +124,35 @@ public final class CriuEngine implements CheckpointEngine {
     }
 
     /**
-     * ICMP host-unreachable answers for a workload with its own network identity, where the node can give them: the
-     * option is on, nft is there and the workload bridge has an IPv4 address to answer from (else the plain drop,
-     * logged: the answers must come from the node, never from the workload's own address).
+     * For a workload with its own network identity, where nft is there: new connections held from before the freeze,
+     * and ICMP host-unreachable answers where the node can give them (the option is on and the workload bridge has an
+     * IPv4 address to answer from: the answers must come from the node, never from the workload's own address; else
+     * the drop, logged). Otherwise criu's plain drop.
      */
     @Override
     public FrozenTraffic frozenTraffic(String workloadId, int initPid) {
         Optional<WorkloadNetwork> network = criu.workloadNetwork();
-        if (network.isEmpty() || !network.get().answersUnreachable() || !WorkloadNetwork.hasOwnNamespace(initPid)) {
+        if (network.isEmpty() || !WorkloadNetwork.hasOwnNamespace(initPid)) {
+            return FrozenTraffic.DROPPED;
+        }
+        Optional<String> ip = WorkloadNetwork.addressOf(initPid).map(a -> a.substring(0, a.indexOf('/')));
+        if (criu.nft().isEmpty() || ip.isEmpty()) {
+            log.info("clients of {} get only criu's drop while it is frozen: {}", workloadId, criu.nft().isEmpty()
+                    ? "no nft beside criu or on PATH" : "its address is unknown");
             return FrozenTraffic.DROPPED;
         }
         String bridge = network.get().bridge();
-        Optional<String> ip = WorkloadNetwork.addressOf(initPid).map(a -> a.substring(0, a.indexOf('/')));
-        Optional<String> nodeAddress = UnreachableAnswers.nodeAddress(bridge);
-        if (criu.nft().isEmpty() || ip.isEmpty() || nodeAddress.isEmpty()) {
-            log.info("clients of {} get only the plain drop while it is frozen: {}", workloadId, criu.nft().isEmpty()
-                    ? "no nft beside criu or on PATH" : ip.isEmpty() ? "its address is unknown"
-                    : "the workload bridge " + bridge + " has no IPv4 address to answer them from (ip addr add <an"
-                    + " address of this node on the segment> dev " + bridge + ")");
-            return FrozenTraffic.DROPPED;
+        String nodeAddress = null;
+        if (network.get().answersUnreachable()) {
+            nodeAddress = FrozenClientRules.nodeAddress(bridge).orElse(null);
+            if (nodeAddress == null) {
+                log.info("clients of {} are not answered while it is frozen: the workload bridge {} has no IPv4 address"
+                        + " to answer them from (ip addr add <an address of this node on the segment> dev {})",
+                        workloadId, bridge, bridge);
+            }
         }
-        return new FrozenTraffic.AnsweredUnreachable(network.get().unreachableAnswers(workloadId, criu.nft().get()),
-                initPid, ip.get(), nodeAddress.get());
+        return new FrozenTraffic.HeldClients(network.get().frozenClientRules(workloadId, criu.nft().get()),
+                initPid, ip.get(), nodeAddress);
     }
 
     @Override
@@ -241,15 +248,15 @@ public final class CriuEngine implements CheckpointEngine {
     public void settleSource(MigrationJournal journal) throws InterruptedException {
         Path images = journal.dir().resolve("images");
         Step step = journal.step();
-        // answers a dead executor left in place: whatever recovery decides, the copy here is no longer held frozen
+        // rules a dead executor left in place: whatever recovery decides, the copy here is no longer held frozen
         // for a migration (it resumes, or its destination has it)
         String workloadId = journal.get("workloadId");
-        criu.workloadNetwork().flatMap(n -> criu.nft().map(nft -> n.unreachableAnswers(workloadId, nft)))
-                .ifPresent(answers -> {
+        criu.workloadNetwork().flatMap(n -> criu.nft().map(nft -> n.frozenClientRules(workloadId, nft)))
+                .ifPresent(rules -> {
                     try {
-                        answers.remove();
+                        rules.remove();
                     } catch (java.io.IOException e) {
-                        log.warn("cannot remove nft tables {} of {}: {}", answers.table(), workloadId, e.getMessage());
+                        log.warn("cannot remove nft tables {} of {}: {}", rules.table(), workloadId, e.getMessage());
                     }
                 });
         // criu outlives a killed executor: a dump finishes (tree left stopped), a lazy dump serves pages until the

@@ -309,7 +309,7 @@ public final class DestinationMigration implements SessionHandler {
             pid = engine.restore(images, dir, true, lazy, "restore.log");
         } catch (CriuException | RuntimeException e) {
             if (lazyPages != null) {
-                lazyPages.kill(); // the source's lazy dump then resumes its tree
+                lazyPages.kill(); // the source's lazy dump then ends, its tree left stopped for its rollback
                 log.warn("criu lazy-pages for {}: {}", workloadId, lazyPages.errors());
             }
             // the source restores its own checkpoint next and that removes the lock when both share a network

@@ -1,6 +1,6 @@
 package io.pmig.executor.migration;
 
-import io.pmig.executor.network.UnreachableAnswers;
+import io.pmig.executor.network.FrozenClientRules;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,16 +9,17 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The network step of the source's driver: what the clients of a workload meet while it is frozen on this node, from
- * its dump ({@link #hold}, just before it starts) until COMMIT or rollback ({@link #release}). Either criu's network
- * lock alone drops their packets ({@link #DROPPED}: each client's TCP backs off, 0.2, 0.6, 1.4, 3.0 s...), or the node also
- * answers their TCP segments that carry data with ICMP host-unreachable ({@link AnsweredUnreachable}), which keeps
- * their retransmissions about one RTO apart, so they see the resume about one RTO after it (NETWORK-IDENTITY.md).
- * Neither may fail a migration: a rule that cannot be installed leaves the plain drop.
+ * just before its dump ({@link #hold}) until COMMIT or rollback ({@link #release}). Either criu's network lock alone
+ * drops their packets ({@link #DROPPED}: each client's TCP backs off, 0.2, 0.6, 1.4, 3.0 s...), or, for a workload with
+ * its own address, the node holds new connections from before the freeze and may also answer TCP segments that carry
+ * data with ICMP host-unreachable, which keeps their retransmissions about one RTO apart, so they see the resume about
+ * one RTO after it ({@link HeldClients}, NETWORK-IDENTITY.md). None may fail a migration: a rule that cannot be
+ * installed leaves the plain drop.
  */
 public interface FrozenTraffic {
 
-    /** Just before the dump into {@code images} starts. */
-    void hold(Path images);
+    /** Just before the dump into {@code images} starts; may wait briefly (bounded) for the workload to get ready. */
+    void hold(Path images) throws InterruptedException;
 
     /** At COMMIT or rollback, before the frozen copy is resumed or killed; also what recovery does. */
     void release();
@@ -43,43 +44,57 @@ public interface FrozenTraffic {
     };
 
     /**
-     * criu's lock, and the node answers TCP data to {@code workloadIp} with ICMP host-unreachable once the lock is in
-     * place (its table appears in the workload's namespace; polled from {@link #hold}). A request that reaches the
-     * workload between the freeze and the lock is still taken by its frozen kernel (acknowledged, answered at the
-     * resume), as without answers; rules in place before the freeze would turn it into a retransmission, and rules
-     * installed by a criu action script delay the lock while the frozen kernel still completes handshakes (both
-     * measured: NETWORK-IDENTITY.md). A first transmission dropped before the rules are in costs nothing: its
-     * retransmission, one RTO later, is answered.
+     * New connections to {@code workloadIp} held from just before the freeze (their SYNs dropped at the node's bridge,
+     * and connections the workload's kernel completed before that accepted first, so that criu finds no in-flight
+     * connection to refuse), and, with a {@code nodeAddress} to answer from, TCP data answered with ICMP
+     * host-unreachable once criu's lock is in place (its table appears in the workload's namespace; polled from
+     * {@link #hold}). A request that reaches the workload between the freeze and the lock is still taken by its frozen
+     * kernel (acknowledged, answered at the resume), as without answers; rules in place before the freeze would turn it
+     * into a retransmission, and rules installed by a criu action script delay the lock while the frozen kernel still
+     * completes handshakes (both measured: NETWORK-IDENTITY.md). A first transmission dropped before the answers are in
+     * costs nothing: its retransmission, one RTO later, is answered.
      */
-    final class AnsweredUnreachable implements FrozenTraffic {
+    final class HeldClients implements FrozenTraffic {
         private static final Logger log = LoggerFactory.getLogger(FrozenTraffic.class);
         private static final Duration POLL = Duration.ofMillis(10);
-        private final UnreachableAnswers answers;
+        /** How long a workload gets to accept the connections its kernel completed before the hold (not downtime). */
+        private static final Duration ACCEPT_WAIT = Duration.ofMillis(300);
+        private final FrozenClientRules rules;
         private final int initPid;
         private final String workloadIp;
         private final String nodeAddress;
         private volatile boolean released;
         private Thread poller;
 
-        AnsweredUnreachable(UnreachableAnswers answers, int initPid, String workloadIp, String nodeAddress) {
-            this.answers = answers;
+        /** {@code nodeAddress} null: new connections held, data only dropped by criu's lock. */
+        HeldClients(FrozenClientRules rules, int initPid, String workloadIp, String nodeAddress) {
+            this.rules = rules;
             this.initPid = initPid;
             this.workloadIp = workloadIp;
             this.nodeAddress = nodeAddress;
         }
 
         @Override
-        public void hold(Path images) {
+        public void hold(Path images) throws InterruptedException {
             try {
-                answers.remove(); // left by a migration whose executor died
+                rules.holdNewConnections(workloadIp); // also replaces what a migration whose executor died left
             } catch (IOException e) {
-                log.warn("cannot remove nft tables {}: {}", answers.table(), e.getMessage());
+                log.warn("cannot hold new connections to {} while it is frozen (a handshake completed during the freeze"
+                        + " fails the dump): {}", workloadIp, e.getMessage());
+                return;
+            }
+            if (!FrozenClientRules.acceptQueuesDrained(initPid, ACCEPT_WAIT)) {
+                log.info("{} has not accepted every connection its kernel completed within {} ms; criu will refuse"
+                        + " to dump them", workloadIp, ACCEPT_WAIT.toMillis());
+            }
+            if (nodeAddress == null) {
+                return;
             }
             poller = new Thread(() -> {
                 try {
                     while (!released) {
-                        if (answers.lockedByCriu(initPid)) {
-                            answers.install(workloadIp);
+                        if (rules.lockedByCriu(initPid)) {
+                            rules.answerUnreachable(workloadIp);
                             return;
                         }
                         Thread.sleep(POLL.toMillis());
@@ -90,7 +105,7 @@ public interface FrozenTraffic {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-            }, "pmig-unreach-" + workloadIp);
+            }, "pmig-frozen-" + workloadIp);
             poller.setDaemon(true);
             poller.start();
         }
@@ -102,10 +117,10 @@ public interface FrozenTraffic {
                 if (poller != null) {
                     poller.join(Duration.ofSeconds(30).toMillis()); // an install under way ends before the removal
                 }
-                answers.remove();
+                rules.remove();
             } catch (IOException e) {
-                log.warn("cannot remove nft tables {} (clients of {} would go on getting ICMP host-unreachable): {}",
-                        answers.table(), workloadIp, e.getMessage());
+                log.warn("cannot remove nft tables {} (clients of {} would stay held or answered): {}",
+                        rules.table(), workloadIp, e.getMessage());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -113,7 +128,8 @@ public interface FrozenTraffic {
 
         @Override
         public String describe() {
-            return "clients' TCP data answered with ICMP host-unreachable from " + nodeAddress + " from the lock on";
+            return "new connections held from before the freeze, clients' TCP data " + (nodeAddress == null
+                    ? "dropped" : "answered with ICMP host-unreachable from " + nodeAddress + " from the lock on");
         }
     }
 }

@@ -185,9 +185,9 @@ public final class SourceMigration {
 
         // freeze + dump
         journal.step(Step.DUMPING);
-        freezeStartNanos = System.nanoTime();
         frozen = new FrozenSource(init.get(), stoppedBefore, images);
-        traffic.hold(images);
+        traffic.hold(images); // new connections held from here: the workload still runs
+        freezeStartNanos = System.nanoTime();
         try {
             strategy.dump(initPid, images);
         } catch (CriuException e) {

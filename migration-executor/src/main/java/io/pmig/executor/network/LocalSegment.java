@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * network namespace of its own plugged into the switch. A workload that moves from node a to node b moves from a's
  * bridge to b's, so the switch must learn its MAC on another port - as between hosts on one L2 segment. The segment is
  * a /24: workloads take their addresses from its lower half ({@link #range}), the client .1, nodes' bridges that are
- * given an address (to answer clients of frozen workloads, {@link UnreachableAnswers}) .254 downwards. Only a node
+ * given an address (to answer clients of frozen workloads, {@link FrozenClientRules}) .254 downwards. Only a node
  * bridge made with an address puts one in the node's namespace, so no other traffic leaves the segment;
  * {@link #close} removes every device.
  */

@@ -48,7 +48,7 @@ public final class WorkloadNetwork {
 
     /**
      * As {@link #WorkloadNetwork(String, String, AddressRange)}; {@code answerUnreachable}: whether clients of a
-     * workload frozen here for a migration are answered with ICMP host-unreachable ({@link UnreachableAnswers}).
+     * workload frozen here for a migration are answered with ICMP host-unreachable ({@link FrozenClientRules}).
      */
     public WorkloadNetwork(String node, String bridge, AddressRange range, boolean answerUnreachable) {
         this.node = node;
@@ -62,8 +62,8 @@ public final class WorkloadNetwork {
     }
 
     /** The rules answering the clients of {@code workloadId} while it is frozen here, written with {@code nft}. */
-    public UnreachableAnswers unreachableAnswers(String workloadId, Path nft) {
-        return new UnreachableAnswers(nft, bridge, hostSide(workloadId));
+    public FrozenClientRules frozenClientRules(String workloadId, Path nft) {
+        return new FrozenClientRules(nft, bridge, hostSide(workloadId));
     }
 
     public String bridge() {
@@ -219,18 +219,27 @@ public final class WorkloadNetwork {
     public void attach(String workloadId, int initPid) throws IOException {
         String host = hostSide(workloadId);
         run("ip", "link", "set", host, "master", bridge, "up");
-        // an announcement sent before the new port forwards is lost, and the segment would go on delivering the
-        // workload's frames to its old place until the switches forget it (minutes): wait for the carrier, announce,
-        // and announce twice more in the background in case the first went out too early for some switch
-        awaitCarrier(host, Duration.ofSeconds(2));
-        announce(initPid);
+        announceOnceForwarding(workloadId, initPid);
+    }
+
+    /**
+     * Announces the address of {@code workloadId}, whose init is {@code nsPid}, once its port on this node's bridge
+     * forwards, and twice more in the background: an announcement sent before the port forwards is lost, and the
+     * segment would go on delivering the address's frames to its old place - a migrated workload's source, or the MAC
+     * of a workload that held the address before this one was launched with it - until the switches and the clients'
+     * neighbour caches forget it (up to minutes). The kernel's own announcement at link-up (arp_notify) can be that
+     * early.
+     */
+    public void announceOnceForwarding(String workloadId, int nsPid) throws IOException {
+        awaitCarrier(hostSide(workloadId), Duration.ofSeconds(2));
+        announce(nsPid);
         Thread again = new Thread(() -> {
             for (long delayMs : new long[] {200, 1000}) {
                 try {
                     Thread.sleep(delayMs);
-                    announce(initPid);
+                    announce(nsPid);
                 } catch (IOException | InterruptedException e) {
-                    return; // the copy is gone (rolled back) or the executor stops
+                    return; // the workload is gone (rolled back, failed to start) or the executor stops
                 }
             }
         }, "pmig-announce-" + workloadId);

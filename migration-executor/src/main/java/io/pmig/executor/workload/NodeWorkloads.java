@@ -17,6 +17,8 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The workloads of this node on disk: {@code <workdir>/workloads/<id>/} holds the workload's files (bind-mounted
@@ -25,6 +27,8 @@ import java.util.stream.Stream;
  * always written atomically and exists only while the workload runs here.
  */
 public final class NodeWorkloads {
+
+    private static final Logger log = LoggerFactory.getLogger(NodeWorkloads.class);
 
     public static final String PID_FILE = "pid";
     /** Marker of a workload launched with migratable=false; the node's agent reports it as not migratable. */
@@ -102,6 +106,13 @@ public final class NodeWorkloads {
         }
         // the identity of the pid the launcher printed, not of the pid file's: the workload may have rewritten that already
         writeIdentity(workloadId, pid);
+        if (ownNetwork != null) {
+            try {
+                network.announceOnceForwarding(workloadId, pid);
+            } catch (IOException e) { // it runs; clients that knew the address before reach it once their caches expire
+                log.warn("cannot announce the address of {}: {}", workloadId, e.getMessage());
+            }
+        }
         return pid;
     }
 
