@@ -39,6 +39,7 @@ import picocli.CommandLine.Spec;
  * {@code model} (the shipped forest), {@code oracle} (knows the future, {@link OracleScorer}) and {@code default} (what
  * the app runs with its settings - {@code analytics.scorer} - while the shipped model is published). The first part
  * of the trace ({@code --tune-fraction}) only tunes the rule; every strategy is measured on the rest.
+ * {@code --choose-policy} instead chooses a model's alarm policy on the trace by outcomes ({@link PolicyChoice}).
  */
 @Command(name = "outcomes", mixinStandardHelpOptions = true,
         description = {"Overload node-seconds, migrations (needless, ineffective, ping-pong) and outage of each strategy "
