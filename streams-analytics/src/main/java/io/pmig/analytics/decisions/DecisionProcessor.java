@@ -2,6 +2,7 @@ package io.pmig.analytics.decisions;
 
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.AnalyticsMeters;
+import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
@@ -70,6 +71,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private static final Logger log = LoggerFactory.getLogger(DecisionProcessor.class);
 
     private final AnalyticsConfig config;
+    /** Whose model may carry its own windows-in-a-row count (every instance reads the same pmig.models). */
+    private final CurrentScorer scorer;
     private final AnalyticsMeters meters;
     private final MigrationPlanner planner;
     private final String nodesStoreName;
@@ -112,9 +115,10 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         }
     }
 
-    public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName,
+    public DecisionProcessor(AnalyticsConfig config, CurrentScorer scorer, String nodesStoreName, String inFlightStoreName, String workloadsStoreName,
                              String grantsStoreName, AnalyticsMeters meters) {
         this.config = config;
+        this.scorer = scorer;
         this.meters = meters;
         this.planner = new MigrationPlanner(config);
         this.nodesStoreName = nodesStoreName;
@@ -200,7 +204,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         NodeView previous = views(cell).get(report.nodeId());
         NodeView view = previous == null ? new NodeView(report, report.overloaded() ? 1 : 0, -1) : previous.next(report);
         putView(view);
-        if (view.overloadStreak() >= config.hysteresisWindows()) {
+        if (acts(view)) {
             if (tick != null && now < tick.tickMs) {
                 plan(view, now); // a straggler of an earlier window end: no reason to hold it back
                 return;
@@ -216,6 +220,15 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         if (tick != null && everyUpNodeReported(cell, tick)) {
             planPending(cell);
         }
+    }
+
+    /**
+     * Whether the node has been flagged in enough windows in a row: {@value AnalyticsConfig#HYSTERESIS_WINDOWS}, or for a
+     * window a model scored, the count that model carries unless the key was set.
+     */
+    private boolean acts(NodeView view) {
+        int needed = scorer.consecutiveWindows(view.report().modelVersion() != null, config.hysteresisWindows());
+        return OverloadStreak.acts(view.overloadStreak(), needed);
     }
 
     private void onWallClock(long wallNowMs) {
@@ -251,7 +264,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         List<NodeView> due = new ArrayList<>();
         for (String node : tick.nodes) {
             NodeView view = views(cell).get(node);
-            if (view != null && view.report().windowEndMs() == tick.tickMs && view.overloadStreak() >= config.hysteresisWindows()) {
+            if (view != null && view.report().windowEndMs() == tick.tickMs && acts(view)) {
                 due.add(view);
             }
         }
