@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -141,12 +142,14 @@ public final class AnalyticsConfig {
         define(MODEL_KEY, "overload", text -> ConfigValues.nonEmpty(MODEL_KEY, text),
                 "Key on pmig.models whose latest ModelUpdate is the model in use with analytics.scorer=model; a tombstone reverts to the trend rule.");
         define(MODEL_SCORE_THRESHOLD, 0.5, text -> ConfigValues.doubleBetween(MODEL_SCORE_THRESHOLD, text, 0.01, 1),
-                "Model rule: a window whose predicted overload probability reaches this is overloaded.");
+                "Model rule: a window whose predicted overload probability reaches this is overloaded. A model that carries the"
+                        + " alarm policy chosen with it (ModelUpdate.alarmPolicy) runs under its own threshold unless this key is set.");
         define(HYSTERESIS_WINDOWS, 1, text -> ConfigValues.intAtLeast(HYSTERESIS_WINDOWS, text, 1),
                 "A node must be overloaded in this many consecutive windows before a workload is moved off it; each window beyond the first"
                         + " adds one advance of latency and filters only overloads that flicker between windows (see the class docs). pmig"
                         + " train evaluates alarms the same way (decisions.OverloadStreak). Default 1: on validation and on the outcome"
-                        + " benchmark's tuning part the default rule did best with 1 (streams-analytics/TRAINING.md, The alarm goal).");
+                        + " benchmark's tuning part the default rule did best with 1 (streams-analytics/TRAINING.md, The alarm goal). For windows a"
+                        + " model scored, the count the model carries (ModelUpdate.alarmPolicy), unless this key is set.");
         define(NODE_COOLDOWN_MS, 30_000L, text -> Durations.millisAtLeast(NODE_COOLDOWN_MS, text, 0),
                 "After a migration from or to a node, that node is not a source again for this long (its metrics lag the move).");
         define(WORKLOAD_COOLDOWN_MS, 60_000L, text -> Durations.millisAtLeast(WORKLOAD_COOLDOWN_MS, text, 0),
@@ -248,9 +251,12 @@ public final class AnalyticsConfig {
     }
 
     private final Map<String, Object> values;
+    /** The keys given explicitly (not defaulted): a model's carried alarm policy yields to these. */
+    private final Set<String> given;
 
-    private AnalyticsConfig(Map<String, Object> values) {
+    private AnalyticsConfig(Map<String, Object> values, Set<String> given) {
         this.values = values;
+        this.given = given;
     }
 
     public static AnalyticsConfig defaults() {
@@ -271,16 +277,22 @@ public final class AnalyticsConfig {
             }
             values.put(name, key.parser().apply(value.toString().strip()));
         });
-        AnalyticsConfig config = new AnalyticsConfig(values);
+        AnalyticsConfig config = new AnalyticsConfig(values, Set.copyOf(overrides.keySet()));
         config.checkConsistency();
         return config;
     }
 
-    /** This config with some keys overridden. */
+    /** This config with some keys overridden (given explicitly, as the keys this one was given). */
     public AnalyticsConfig with(Map<String, ?> overrides) {
-        Map<String, Object> merged = new LinkedHashMap<>(values);
+        Map<String, Object> merged = new LinkedHashMap<>();
+        given.forEach(key -> merged.put(key, values.get(key)));
         merged.putAll(overrides);
         return of(merged);
+    }
+
+    /** Whether {@code key} was given explicitly rather than left at its default. */
+    public boolean isGiven(String key) {
+        return given.contains(key);
     }
 
     public static Map<String, Key> keys() {

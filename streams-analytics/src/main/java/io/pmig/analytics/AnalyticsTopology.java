@@ -129,7 +129,7 @@ public final class AnalyticsTopology {
                         .withLoggingDisabled(),
                 Topic.MODELS.topicName(),
                 Consumed.with(Serdes.String(), Serdes.ByteArray()).withName("models-source"),
-                () -> new ModelUpdateProcessor(MODELS_STORE, config.modelKey(), config.modelScoreThreshold(), scorer));
+                () -> new ModelUpdateProcessor(MODELS_STORE, config.modelKey(), config, scorer));
 
         // Ingest.
         KStream<byte[], DecodeAttempt<NodeMetrics>> samples = decodeOrDeadLetter(builder, Topic.METRICS, NodeMetrics.class,
@@ -193,7 +193,7 @@ public final class AnalyticsTopology {
         KStream<String, SpecificRecordBase> decided = reports.merge(outcomes, Named.as("decision-inputs"))
                 .merge(grants, Named.as("decision-inputs-and-grants"))
                 .repartition(byCell)
-                .process(() -> new DecisionProcessor(config, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE,
+                .process(() -> new DecisionProcessor(config, scorer, DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE,
                                 DECISION_GRANTS_STORE, meters),
                         Named.as("decisions"), DECISION_NODES_STORE, DECISION_IN_FLIGHT_STORE, DECISION_WORKLOADS_STORE, DECISION_GRANTS_STORE);
         decided.filter((key, record) -> record instanceof MigrationCommand, Named.as("is-command"))

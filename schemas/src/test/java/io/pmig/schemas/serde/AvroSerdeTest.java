@@ -101,6 +101,31 @@ class AvroSerdeTest {
     }
 
     @Test
+    void aModelWrittenBeforeModelsCarriedAnAlarmPolicyReadsWithoutOne() throws Exception {
+        Schema v1;
+        try (InputStream in = getClass().getResourceAsStream("/io/pmig/schemas/history/ModelUpdate-v1.avsc")) {
+            v1 = new Schema.Parser().parse(in);
+        }
+        GenericRecord written = new GenericData.Record(v1);
+        written.put("version", "rf-old");
+        written.put("algorithm", "random-forest");
+        written.put("features", java.util.List.of("cpu_mean"));
+        written.put("trainedFromMs", 1L);
+        written.put("trainedToMs", 2L);
+        written.put("horizonS", 15);
+        written.put("metrics", java.util.Map.of("f1", 0.9));
+        written.put("trainedAtMs", 3L);
+        written.put("modelBytes", java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}));
+        byte[] bytes = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(written).array();
+
+        io.pmig.schemas.ModelUpdate read = AvroSerde.of(io.pmig.schemas.ModelUpdate.class).deserialize("pmig.models", bytes);
+
+        assertEquals("rf-old", read.getVersion());
+        assertEquals(15, read.getHorizonS());
+        assertNull(read.getAlarmPolicy(), "new field takes its default: the operator's settings apply");
+    }
+
+    @Test
     void malformedBytesGiveAClearErrorNamingTopicAndType() {
         AvroSerde<NodeMetrics> serde = AvroSerde.of(NodeMetrics.class);
         byte[] valid = serde.serialize("pmig.metrics", SampleRecords.nodeMetrics());

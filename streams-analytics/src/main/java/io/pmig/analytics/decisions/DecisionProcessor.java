@@ -2,6 +2,7 @@ package io.pmig.analytics.decisions;
 
 import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.AnalyticsMeters;
+import io.pmig.analytics.scoring.CurrentScorer;
 import io.pmig.analytics.scoring.ModelScorer;
 import io.pmig.analytics.windows.NodeReport;
 import io.pmig.analytics.windows.WorkloadLoad;
@@ -25,7 +26,6 @@ import java.util.TreeSet;
 import io.pmig.analytics.balancer.CellGrant;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.streams.processor.PunctuationType;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The node views are also kept decoded in memory, per cell, written through to their store: each report reads its
  * node's view and, once a node is overloaded, its cell's, and decoding them every time was most of this stage's cost.
- * The copy is loaded from the (restored) store on first use after {@link #init}.
+ * The in-flight moves likewise (each report checks whether it ends a reservation). Both copies are loaded from the
+ * (restored) stores on first use after {@link #init}.
  *
  * <p>In dry-run mode decisions are logged, not published; cooldowns are still recorded so each decision
  * is logged once, but nothing counts as in flight.
@@ -70,6 +71,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private static final Logger log = LoggerFactory.getLogger(DecisionProcessor.class);
 
     private final AnalyticsConfig config;
+    /** Whose model may carry its own windows-in-a-row count (every instance reads the same pmig.models). */
+    private final CurrentScorer scorer;
     private final AnalyticsMeters meters;
     private final MigrationPlanner planner;
     private final String nodesStoreName;
@@ -86,6 +89,12 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     private KeyValueStore<String, CellGrant> grants;
     /** Every node's view by cell, then by node id as in the store; null until loaded from the store after init. */
     private Map<String, TreeMap<String, NodeView>> views;
+    /**
+     * The in-flight store's entries by command id, decoded, written through like the views; null until loaded after init.
+     * Every report checks them (does it end a reservation?): reading and decoding the store each time cost more than
+     * the rest of a report's handling at 10,000 nodes.
+     */
+    private TreeMap<String, InFlightMove> moves;
     /** Per cell: overloaded nodes waiting for the rest of their window end's reports. */
     private final Map<String, PendingTick> pending = new TreeMap<>();
     /** Per cell: overloaded nodes with no room in the cell, and the workload that would move (for the summary; soft). */
@@ -97,6 +106,8 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         final long tickMs;
         final long sinceWallMs;
         final Set<String> nodes = new TreeSet<>();
+        /** The first node (by id) not known to have reported the window end yet: every one before it has, or is DOWN. */
+        String waitingFrom;
 
         PendingTick(long tickMs, long sinceWallMs) {
             this.tickMs = tickMs;
@@ -104,9 +115,10 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         }
     }
 
-    public DecisionProcessor(AnalyticsConfig config, String nodesStoreName, String inFlightStoreName, String workloadsStoreName,
+    public DecisionProcessor(AnalyticsConfig config, CurrentScorer scorer, String nodesStoreName, String inFlightStoreName, String workloadsStoreName,
                              String grantsStoreName, AnalyticsMeters meters) {
         this.config = config;
+        this.scorer = scorer;
         this.meters = meters;
         this.planner = new MigrationPlanner(config);
         this.nodesStoreName = nodesStoreName;
@@ -125,6 +137,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         this.workloads = context.getStateStore(workloadsStoreName);
         this.grants = context.getStateStore(grantsStoreName);
         this.views = null;
+        this.moves = null;
         this.pending.clear();
         this.stuck.clear();
         context.schedule(Duration.ofMillis(config.punctuateIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
@@ -153,21 +166,21 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
             long holdUntilMs = grant.expiresAtMs() + config.commandTtlMs();
             for (CellGrant.GrantedRoom room : grant.rooms()) {
                 InFlightMove lent = InFlightMove.lent(grant, room, holdUntilMs);
-                inFlight.put(lent.commandId(), lent);
+                putMove(lent.commandId(), lent);
             }
         }
     }
 
     private void finish(ExecutorOutcome outcome) {
-        InFlightMove move = inFlight.get(outcome.commandId());
+        InFlightMove move = moves().get(outcome.commandId());
         if (move == null || !move.inFlight()) {
             return; // not ours, or already finished (the other node of the migration reports too)
         }
         if (outcome.phase() == Phase.COMPLETED) {
             // The load is on the destination now, but its reports show it only a window later: keep the reservation.
-            inFlight.put(outcome.commandId(), move.completed(outcome.timestampMs()));
+            putMove(outcome.commandId(), move.completed(outcome.timestampMs()));
         } else {
-            inFlight.delete(outcome.commandId());
+            deleteMove(outcome.commandId());
         }
         log.info("migration {} of {} from {} to {} ended {}", move.commandId(), move.workloadId(), move.sourceNode(),
                 move.destinationNode(), outcome.phase());
@@ -191,7 +204,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         NodeView previous = views(cell).get(report.nodeId());
         NodeView view = previous == null ? new NodeView(report, report.overloaded() ? 1 : 0, -1) : previous.next(report);
         putView(view);
-        if (view.overloadStreak() >= config.hysteresisWindows()) {
+        if (acts(view)) {
             if (tick != null && now < tick.tickMs) {
                 plan(view, now); // a straggler of an earlier window end: no reason to hold it back
                 return;
@@ -204,9 +217,18 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         } else {
             stuckIn(cell).remove(report.nodeId());
         }
-        if (tick != null && everyUpNodeReported(cell, tick.tickMs)) {
+        if (tick != null && everyUpNodeReported(cell, tick)) {
             planPending(cell);
         }
+    }
+
+    /**
+     * Whether the node has been flagged in enough windows in a row: {@value AnalyticsConfig#HYSTERESIS_WINDOWS}, or for a
+     * window a model scored, the count that model carries unless the key was set.
+     */
+    private boolean acts(NodeView view) {
+        int needed = scorer.consecutiveWindows(view.report().modelVersion() != null, config.hysteresisWindows());
+        return OverloadStreak.acts(view.overloadStreak(), needed);
     }
 
     private void onWallClock(long wallNowMs) {
@@ -217,9 +239,16 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         }
     }
 
-    private boolean everyUpNodeReported(String cell, long windowEndMs) {
-        for (NodeView view : views(cell).values()) {
-            if (view.report().state() != NodeState.DOWN && view.report().windowEndMs() < windowEndMs) {
+    /**
+     * Resumes where the last check stopped: a node's window end only grows, so each tick walks the cell once in all
+     * rather than once per report (10,000 views per report at 10,000 nodes). A node that joins the cell before that point
+     * meanwhile is not waited for; the wall-clock bound covers it.
+     */
+    private boolean everyUpNodeReported(String cell, PendingTick tick) {
+        TreeMap<String, NodeView> cellViews = views(cell);
+        for (NodeView view : (tick.waitingFrom == null ? cellViews : cellViews.tailMap(tick.waitingFrom, true)).values()) {
+            if (view.report().state() != NodeState.DOWN && view.report().windowEndMs() < tick.tickMs) {
+                tick.waitingFrom = view.nodeId();
                 return false;
             }
         }
@@ -235,7 +264,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         List<NodeView> due = new ArrayList<>();
         for (String node : tick.nodes) {
             NodeView view = views(cell).get(node);
-            if (view != null && view.report().windowEndMs() == tick.tickMs && view.overloadStreak() >= config.hysteresisWindows()) {
+            if (view != null && view.report().windowEndMs() == tick.tickMs && acts(view)) {
                 due.add(view);
             }
         }
@@ -250,14 +279,12 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
     /** A reservation ends once its destination reports a window wholly after the move: the load is in its figures. */
     private void releaseReported(NodeReport report) {
         List<String> released = new ArrayList<>();
-        try (KeyValueIterator<String, InFlightMove> all = inFlight.all()) {
-            all.forEachRemaining(entry -> {
-                if (entry.value.reportedBy(report.nodeId(), report.windowStartMs())) {
-                    released.add(entry.key);
-                }
-            });
-        }
-        released.forEach(inFlight::delete);
+        moves().forEach((id, move) -> {
+            if (move.reportedBy(report.nodeId(), report.windowStartMs())) {
+                released.add(id);
+            }
+        });
+        released.forEach(this::deleteMove);
     }
 
     private void plan(NodeView view, long now) {
@@ -309,7 +336,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
             log.info("dry run, not issued: {} ({})", command.getCommandId(), command.getReason().getText());
             return;
         }
-        inFlight.put(command.getCommandId().toString(), new InFlightMove(command.getCommandId().toString(),
+        putMove(command.getCommandId().toString(), new InFlightMove(command.getCommandId().toString(),
                 workload.workloadId(), plan.sourceNode(), plan.destinationNode(), now, workload.cpuCores(), workload.rssBytes()));
         log.info("issuing {}: {}", command.getCommandId(), command.getReason().getText());
         context.forward(new Record<>(CommandRouting.addressee(command), command, now)); // the source's partition
@@ -366,10 +393,7 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
 
     /** Each owned cell's summary to pmig.cells, for the global balancer; nodes already holding a grant's room are not stuck. */
     private void publishSummaries(long wallNowMs) {
-        List<InFlightMove> all = new ArrayList<>();
-        try (KeyValueIterator<String, InFlightMove> iterator = inFlight.all()) {
-            iterator.forEachRemaining(entry -> all.add(entry.value));
-        }
+        List<InFlightMove> all = new ArrayList<>(moves().values());
         Set<String> served = new TreeSet<>();
         try (KeyValueIterator<String, CellGrant> iterator = grants.all()) {
             iterator.forEachRemaining(entry -> entry.value.rooms().forEach(room -> served.add(room.forNode())));
@@ -398,6 +422,26 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
         return views().computeIfAbsent(cell, c -> new TreeMap<>());
     }
 
+    private TreeMap<String, InFlightMove> moves() {
+        if (moves == null) {
+            moves = new TreeMap<>();
+            try (KeyValueIterator<String, InFlightMove> all = inFlight.all()) {
+                all.forEachRemaining(entry -> moves.put(entry.key, entry.value));
+            }
+        }
+        return moves;
+    }
+
+    private void putMove(String commandId, InFlightMove move) {
+        inFlight.put(commandId, move);
+        moves().put(commandId, move);
+    }
+
+    private void deleteMove(String commandId) {
+        inFlight.delete(commandId);
+        moves().remove(commandId);
+    }
+
     private void putView(NodeView view) {
         nodes.put(view.nodeId(), view);
         views(cells.cellOf(view.nodeId())).put(view.nodeId(), view);
@@ -405,20 +449,16 @@ public final class DecisionProcessor implements Processor<String, DecisionInput,
 
     /** In-flight moves at this time; those without an outcome for too long are given up on. */
     private List<InFlightMove> currentMoves(long now) {
-        List<KeyValue<String, InFlightMove>> all = new ArrayList<>();
-        try (KeyValueIterator<String, InFlightMove> iterator = inFlight.all()) {
-            iterator.forEachRemaining(all::add);
-        }
         List<InFlightMove> current = new ArrayList<>();
-        for (KeyValue<String, InFlightMove> entry : all) {
-            if (now - entry.value.issuedAtMs() >= config.inFlightTimeoutMs()) {
-                if (entry.value.inFlight()) {
+        for (Map.Entry<String, InFlightMove> entry : new ArrayList<>(moves().entrySet())) {
+            if (now - entry.getValue().issuedAtMs() >= config.inFlightTimeoutMs()) {
+                if (entry.getValue().inFlight()) {
                     log.warn("migration {} of {} has had no outcome for {} ms; no longer counting it as in flight",
-                            entry.key, entry.value.workloadId(), now - entry.value.issuedAtMs());
+                            entry.getKey(), entry.getValue().workloadId(), now - entry.getValue().issuedAtMs());
                 }
-                inFlight.delete(entry.key);
+                deleteMove(entry.getKey());
             } else {
-                current.add(entry.value);
+                current.add(entry.getValue());
             }
         }
         return current;

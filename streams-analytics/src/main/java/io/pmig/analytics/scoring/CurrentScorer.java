@@ -64,6 +64,18 @@ public final class CurrentScorer implements OverloadScorer {
         listener.accept(scorerName(), modelVersion());
     }
 
+    /**
+     * Flagged windows in a row before the decision stage acts on a window this scorer judged: the count the model in use
+     * carries (see {@link ModelScorer#load(io.pmig.schemas.ModelUpdate, AnalyticsConfig)}) for a window a model scored,
+     * else {@code configured}.
+     *
+     * @param scoredByModel whether a model judged the window (its report names a model version)
+     */
+    public int consecutiveWindows(boolean scoredByModel, int configured) {
+        ModelScorer current = model.get();
+        return scoredByModel && current != null && current.consecutiveWindows() > 0 ? current.consecutiveWindows() : configured;
+    }
+
     /** Version of the model that scores, or null while a rule does. */
     public String modelVersion() {
         ModelScorer current = model.get();

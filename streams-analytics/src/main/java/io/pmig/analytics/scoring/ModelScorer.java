@@ -1,7 +1,9 @@
 package io.pmig.analytics.scoring;
 
+import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.features.FeatureVector;
 import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.schemas.AlarmPolicy;
 import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.Trigger;
 import java.io.ByteArrayInputStream;
@@ -19,6 +21,9 @@ import smile.data.type.StructType;
  * {@link ModelUpdate#getModelBytes()}. The score is the predicted probability of class 1 ("overloaded
  * within the horizon"). Columns are matched by name, so the model's column order need not follow
  * {@link WindowFeatures#NAMES}; a model asking for a feature pmig does not compute is rejected at load time.
+ *
+ * <p>A model may carry the alarm policy chosen with it ({@code ModelUpdate.alarmPolicy}: score threshold, windows in a
+ * row); {@link #load(ModelUpdate, AnalyticsConfig)} applies it for each of the two keys the operator did not set.
  */
 public final class ModelScorer implements OverloadScorer {
 
@@ -31,6 +36,8 @@ public final class ModelScorer implements OverloadScorer {
     private final DataFrameClassifier model;
     private final String version;
     private final double threshold;
+    /** Flagged windows in a row before acting that the model carries and the operator did not override; 0: not carried. */
+    private final int consecutiveWindows;
     private final StructType schema;
     private final int[] featureIndexByColumn;
     /** Posterior index of label 1; -1 if the model never saw an overloaded window. */
@@ -38,10 +45,11 @@ public final class ModelScorer implements OverloadScorer {
     /** The same forest as flat arrays, when it can be (same posteriors, about 60 % of the cost); null: Smile predicts. */
     private final CompiledForest compiled;
 
-    private ModelScorer(DataFrameClassifier model, String version, double threshold, boolean compile) {
+    private ModelScorer(DataFrameClassifier model, String version, double threshold, int consecutiveWindows, boolean compile) {
         this.model = model;
         this.version = version;
         this.threshold = threshold;
+        this.consecutiveWindows = consecutiveWindows;
         this.schema = model.schema();
         String response = model.formula().response() == null ? null : model.formula().response().toString();
         String[] columns = schema.names();
@@ -61,11 +69,36 @@ public final class ModelScorer implements OverloadScorer {
 
     /** Loads the model in an update; throws IllegalArgumentException saying why the update is unusable. */
     public static ModelScorer load(ModelUpdate update, double threshold) {
-        return load(update, threshold, true);
+        return load(update, threshold, 0, true);
+    }
+
+    /**
+     * Loads the model as the app runs it: under the alarm policy the model carries, except for the keys the operator set
+     * ({@value AnalyticsConfig#MODEL_SCORE_THRESHOLD}, {@value AnalyticsConfig#HYSTERESIS_WINDOWS}); without a carried
+     * policy, under the configured ones.
+     */
+    public static ModelScorer load(ModelUpdate update, AnalyticsConfig config) {
+        AlarmPolicy carried = update.getAlarmPolicy();
+        if (carried == null) {
+            return load(update, config.modelScoreThreshold());
+        }
+        if (!(carried.getScoreThreshold() > 0 && carried.getScoreThreshold() <= 1) || carried.getConsecutiveWindows() < 1) {
+            throw new IllegalArgumentException("model " + update.getVersion() + " carries an unusable alarm policy (score threshold "
+                    + carried.getScoreThreshold() + ", " + carried.getConsecutiveWindows() + " windows in a row)");
+        }
+        double threshold = config.isGiven(AnalyticsConfig.MODEL_SCORE_THRESHOLD) ? config.modelScoreThreshold()
+                : carried.getScoreThreshold();
+        int consecutive = config.isGiven(AnalyticsConfig.HYSTERESIS_WINDOWS) ? config.hysteresisWindows()
+                : carried.getConsecutiveWindows();
+        return load(update, threshold, consecutive, true);
     }
 
     /** @param compile false keeps Smile's own predict, to compare the compiled form with */
     static ModelScorer load(ModelUpdate update, double threshold, boolean compile) {
+        return load(update, threshold, 0, compile);
+    }
+
+    private static ModelScorer load(ModelUpdate update, double threshold, int consecutiveWindows, boolean compile) {
         List<String> unknown = update.getFeatures().stream().map(Object::toString)
                 .filter(name -> !WindowFeatures.NAMES.contains(name)).toList();
         if (!unknown.isEmpty()) {
@@ -79,11 +112,21 @@ public final class ModelScorer implements OverloadScorer {
         if (!classifier.soft()) {
             throw new IllegalArgumentException("model " + update.getVersion() + " cannot give probabilities");
         }
-        return new ModelScorer(classifier, update.getVersion().toString(), threshold, compile);
+        return new ModelScorer(classifier, update.getVersion().toString(), threshold, consecutiveWindows, compile);
     }
 
     public String version() {
         return version;
+    }
+
+    /** The score a window must reach to be flagged. */
+    public double threshold() {
+        return threshold;
+    }
+
+    /** Flagged windows in a row before acting, from the model's alarm policy; 0 when the configured count applies. */
+    public int consecutiveWindows() {
+        return consecutiveWindows;
     }
 
     /** Whether windows are scored by the compiled form of the forest rather than by Smile's own predict. */

@@ -1,5 +1,6 @@
 package io.pmig.analytics.scoring;
 
+import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.serde.AvroSerde;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -13,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * Maintains the global store of pmig.models (every instance reads the whole, single-partition topic) and
  * hot-swaps the model of this instance when the configured key gets a new version. The store is what
  * survives restarts: Kafka restores it before {@link #init} runs, which reloads the model from it. An
- * unusable update is logged and the previous model stays in use.
+ * unusable update is logged and the previous model stays in use. A model scores under the alarm policy it carries,
+ * except for the keys the operator set ({@link ModelScorer#load(ModelUpdate, AnalyticsConfig)}).
  */
 public final class ModelUpdateProcessor implements Processor<String, byte[], Void, Void> {
 
@@ -21,15 +23,15 @@ public final class ModelUpdateProcessor implements Processor<String, byte[], Voi
 
     private final String storeName;
     private final String modelKey;
-    private final double threshold;
+    private final AnalyticsConfig config;
     private final CurrentScorer scorer;
     private final AvroSerde<ModelUpdate> serde = AvroSerde.of(ModelUpdate.class);
     private KeyValueStore<String, byte[]> store;
 
-    public ModelUpdateProcessor(String storeName, String modelKey, double threshold, CurrentScorer scorer) {
+    public ModelUpdateProcessor(String storeName, String modelKey, AnalyticsConfig config, CurrentScorer scorer) {
         this.storeName = storeName;
         this.modelKey = modelKey;
-        this.threshold = threshold;
+        this.config = config;
         this.scorer = scorer;
     }
 
@@ -67,7 +69,7 @@ public final class ModelUpdateProcessor implements Processor<String, byte[], Voi
     private void install(byte[] bytes) {
         try {
             ModelUpdate update = serde.decode(bytes);
-            ModelScorer model = ModelScorer.load(update, threshold);
+            ModelScorer model = ModelScorer.load(update, config);
             String previous = scorer.modelVersion();
             scorer.use(model);
             if (!scorer.usesModels()) {
@@ -75,9 +77,13 @@ public final class ModelUpdateProcessor implements Processor<String, byte[], Voi
                         model.version(), scorer.ruleName());
                 return;
             }
-            log.info("now scoring with model '{}' version {} (was {}), trained on {} features, metrics {}",
+            int consecutive = model.consecutiveWindows() > 0 ? model.consecutiveWindows() : config.hysteresisWindows();
+            log.info("now scoring with model '{}' version {} (was {}), trained on {} features; acting at score >= {} in {} window(s)"
+                            + " in a row ({}); metrics {}",
                     modelKey, model.version(), previous == null ? "the " + scorer.ruleName() : previous,
-                    update.getFeatures().size(), update.getMetrics());
+                    update.getFeatures().size(), model.threshold(), consecutive,
+                    update.getAlarmPolicy() == null ? "the configured policy" : "the model's policy, keys set by the operator excepted",
+                    update.getMetrics());
         } catch (RuntimeException e) {
             log.error("ignoring unusable model update on '{}', keeping {}: {}", modelKey,
                     scorer.modelVersion() == null ? "the " + scorer.ruleName() : "version " + scorer.modelVersion(), e.getMessage());

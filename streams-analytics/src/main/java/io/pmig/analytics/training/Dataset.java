@@ -9,6 +9,7 @@ import io.pmig.schemas.SamplingMode;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -22,25 +23,47 @@ import java.util.TreeMap;
  * @param episodes each node's overload episodes in time order
  * @param censoring       the stretches a migration decided (see {@link Censoring}); none for a recorded trace
  * @param censoredWindows how many windows they removed
+ * @param label           what a positive window means
  */
 public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
                       AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples,
-                      Censoring censoring, int censoredWindows) {
+                      Censoring censoring, int censoredWindows, Label label) {
 
     public Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
                    AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples) {
         this(windows, episodes, overload, windowConfig, firstSampleMs, lastSampleMs, samples, Censoring.NONE, 0);
     }
 
+    public Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> episodes, OverloadDefinition overload,
+                   AnalyticsConfig windowConfig, long firstSampleMs, long lastSampleMs, int samples, Censoring censoring,
+                   int censoredWindows) {
+        this(windows, episodes, overload, windowConfig, firstSampleMs, lastSampleMs, samples, censoring, censoredWindows,
+                Label.OVERLOAD);
+    }
+
+    /** What a window's label says: see {@code pmig train --label} and streams-analytics/TRAINING.md. */
+    public enum Label {
+        /** The node is overloaded within the horizon ({@link OverloadDefinition#label}). */
+        OVERLOAD,
+        /** ... and one move of one of its workloads would prevent or end it ({@link PreventableOverload}). */
+        PREVENTABLE
+    }
+
     public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload) {
         return build(samples, config, overload, Censoring.NONE);
     }
 
-    /**
-     * @param censoring windows it censors (run-ups a migration cut short) are left out; their number is kept
-     */
     public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload,
                                 Censoring censoring) {
+        return build(samples, config, overload, censoring, Label.OVERLOAD);
+    }
+
+    /**
+     * @param censoring windows it censors (run-ups a migration cut short) are left out; their number is kept
+     * @param label     what a positive window means; episodes (onsets, lead times) are overloads either way
+     */
+    public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload,
+                                Censoring censoring, Label label) {
         Map<String, List<NodeMetrics>> byNode = new TreeMap<>();
         for (NodeMetrics sample : samples) {
             byNode.computeIfAbsent(sample.getNodeId().toString(), node -> new ArrayList<>()).add(sample);
@@ -59,6 +82,13 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
             last = Math.max(last, nodeLast);
             List<Episode> nodeEpisodes = overload.episodes(nodeSamples);
             episodes.put(entry.getKey(), Collections.unmodifiableList(nodeEpisodes));
+            boolean[] preventable = label == Label.PREVENTABLE ? PreventableOverload.labels(nodeSamples, overload, config) : null;
+            Map<NodeMetrics, Integer> index = new IdentityHashMap<>();
+            if (preventable != null) {
+                for (int i = 0; i < nodeSamples.size(); i++) {
+                    index.put(nodeSamples.get(i), i);
+                }
+            }
             for (HoppingWindows.Window window : HoppingWindows.of(nodeSamples, config)) {
                 if (window.endMs() + overload.horizonMs() > nodeLast) {
                     break; // the horizon runs past what we know of this node: no label
@@ -67,15 +97,17 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
                     censored++;
                     continue;
                 }
+                NodeMetrics latest = window.samples().get(window.samples().size() - 1);
+                boolean positive = preventable != null ? preventable[index.get(latest)] : overload.label(window.endMs(), nodeEpisodes);
                 windows.add(new LabelledWindow(entry.getKey(), window.startMs(), window.endMs(),
-                        WindowFeatures.compute(window.samples()), overload.label(window.endMs(), nodeEpisodes),
+                        WindowFeatures.compute(window.samples()), positive,
                         OverloadDefinition.overloadedAt(window.endMs(), nodeEpisodes),
-                        window.samples().get(window.samples().size() - 1).getMode() == SamplingMode.SIMULATED));
+                        latest.getMode() == SamplingMode.SIMULATED));
             }
         }
         windows.sort(Comparator.comparingLong(LabelledWindow::endMs).thenComparing(LabelledWindow::nodeId));
         return new Dataset(List.copyOf(windows), Collections.unmodifiableMap(episodes), overload, config,
-                samples.isEmpty() ? 0 : first, samples.isEmpty() ? 0 : last, samples.size(), censoring, censored);
+                samples.isEmpty() ? 0 : first, samples.isEmpty() ? 0 : last, samples.size(), censoring, censored, label);
     }
 
     public long positives() {

@@ -7,6 +7,7 @@ import io.pmig.analytics.scoring.OverloadScore;
 import io.pmig.analytics.scoring.OverloadScorer;
 import io.pmig.analytics.scoring.ThresholdScorer;
 import io.pmig.analytics.scoring.TrendRuleScorer;
+import io.pmig.schemas.AlarmPolicy;
 import io.pmig.schemas.ModelUpdate;
 import io.pmig.schemas.Trigger;
 import java.io.ByteArrayOutputStream;
@@ -239,6 +240,7 @@ public final class OverloadModelTrainer {
                 .setMetrics(Map.of())
                 .setTrainedAtMs(trainedAt)
                 .setModelBytes(ByteBuffer.wrap(bytes))
+                .setAlarmPolicy(carriedPolicy(options, selection))
                 .build();
         // Evaluate through the scorer the app uses, at the threshold the app uses: what is measured is what runs.
         ModelScorer scorer = ModelScorer.load(unscored, policy.scoreThreshold());
@@ -259,6 +261,22 @@ public final class OverloadModelTrainer {
         Evaluation appRule = Evaluation.of(split.heldOut(), dataset, appRuleScorer);
         return new Result(update, model, baseline, cpuMem, hotNow, tuned, rule, dataset, split, selection, options.features(),
                 trainMillis, appRuleScorer, appRule);
+    }
+
+    /**
+     * The alarm policy the model carries to the app: the one validation chose with it ({@link Criterion#PRECISION});
+     * none when it was simply the configured one, so the app keeps applying its own settings.
+     */
+    static AlarmPolicy carriedPolicy(Options options, Selection selection) {
+        if (options.criterion() != Criterion.PRECISION || selection.candidates().isEmpty()) {
+            return null;
+        }
+        return AlarmPolicy.newBuilder()
+                .setScoreThreshold(selection.policy().scoreThreshold())
+                .setConsecutiveWindows(selection.policy().consecutiveWindows())
+                .setChosenBy("pmig train --select-by precision: " + selection.why() + ", on " + selection.validationWindows()
+                        + " validation windows")
+                .build();
     }
 
     /**

@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -60,8 +61,16 @@ public final class TrainCommand implements Callable<Integer> {
     KafkaClientOptions kafka = new KafkaClientOptions();
 
     @Option(names = "--trace", paramLabel = "FILE",
-            description = "Train from this recorded trace (Avro container file of NodeMetrics) instead of replaying pmig.metrics.")
-    Path trace;
+            description = "Train from this recorded trace (Avro container file of NodeMetrics) instead of replaying pmig.metrics;"
+                    + " repeatable: several traces (e.g. generated with other seeds) are one data set, each trace's nodes kept"
+                    + " apart, split by time as one.")
+    List<Path> traces;
+
+    @Option(names = "--label", paramLabel = "KIND", defaultValue = "overload",
+            description = "What a positive window is: overload (the node is overloaded within --horizon) or preventable (... and"
+                    + " moving one of its workloads would prevent it: the outcome benchmark's oracle) (default: ${DEFAULT-VALUE};"
+                    + " see TRAINING.md).")
+    String label;
 
     @Option(names = "--from", paramLabel = "TIME",
             description = "First sample time to use: ISO instant (2025-01-31T12:00:00Z), epoch ms, or ago (-30m, -2h). Default: the beginning.")
@@ -188,10 +197,17 @@ public final class TrainCommand implements Callable<Integer> {
         if (fromMs != null && toMs != null && fromMs >= toMs) {
             throw new ConfigException("--to", "must be after --from");
         }
-        boolean doPublish = publish != null ? publish : trace == null;
+        Dataset.Label labelKind = switch (label.strip().toLowerCase(Locale.ROOT)) {
+            case "overload" -> Dataset.Label.OVERLOAD;
+            case "preventable" -> Dataset.Label.PREVENTABLE;
+            default -> throw new ConfigException("--label", "'" + label + "' is not overload or preventable");
+        };
+        boolean fromTraces = traces != null && !traces.isEmpty();
+        boolean doPublish = publish != null ? publish : !fromTraces;
         try {
-            String source = trace != null ? "trace " + trace : Topic.METRICS.topicName() + " at " + kafka.bootstrapServers();
-            Dataset dataset = dataset(analytics, overload, fromMs, toMs, source);
+            String source = fromTraces ? (traces.size() == 1 ? "trace " + traces.get(0) : "traces " + traces)
+                    : Topic.METRICS.topicName() + " at " + kafka.bootstrapServers();
+            Dataset dataset = dataset(analytics, overload, fromMs, toMs, source, labelKind);
             stderr.printf("training %d-tree random forests on %,d windows, features %s ...%n", trees,
                     dataset.split(heldOut).train().size(), featureSet);
             OverloadModelTrainer.Result result = OverloadModelTrainer.train(dataset, analytics,
@@ -222,6 +238,11 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (json) {
                 Map<String, Object> summary = TrainingReport.summary(result, published, out == null ? null : out.toString());
+                summary.put("label", labelKind.name().toLowerCase(Locale.ROOT));
+                if (result.update().getAlarmPolicy() != null) {
+                    summary.put("carried_score_threshold", result.update().getAlarmPolicy().getScoreThreshold());
+                    summary.put("carried_consecutive_windows", result.update().getAlarmPolicy().getConsecutiveWindows());
+                }
                 if (gate != null) {
                     TrainingReport.gateFields(summary, gate, force);
                 }
@@ -244,14 +265,23 @@ public final class TrainCommand implements Callable<Integer> {
      * The labelled windows of the trace or the replay; a replay leaves out the windows its migrations censor (unless
      * --no-censor-migrations).
      */
-    Dataset dataset(AnalyticsConfig analytics, OverloadDefinition overload, Long fromMs, Long toMs, String source) {
+    Dataset dataset(AnalyticsConfig analytics, OverloadDefinition overload, Long fromMs, Long toMs, String source,
+                    Dataset.Label labelKind) {
         List<NodeMetrics> samples;
         Censoring censoring = Censoring.NONE;
-        if (trace != null) {
-            stderr.println("reading trace " + trace + " ...");
-            samples = TraceFile.read(trace).stream()
-                    .filter(s -> (fromMs == null || s.getTimestampMs() >= fromMs) && (toMs == null || s.getTimestampMs() < toMs))
-                    .toList();
+        if (traces != null && !traces.isEmpty()) {
+            samples = new ArrayList<>();
+            for (int t = 0; t < traces.size(); t++) {
+                stderr.println("reading trace " + traces.get(t) + " ...");
+                // Several traces (generated ones share node names and times): each trace's nodes are its own.
+                String prefix = traces.size() == 1 ? null : "t" + (t + 1) + ":";
+                for (NodeMetrics sample : TraceFile.read(traces.get(t))) {
+                    if ((fromMs == null || sample.getTimestampMs() >= fromMs) && (toMs == null || sample.getTimestampMs() < toMs)) {
+                        samples.add(prefix == null ? sample
+                                : NodeMetrics.newBuilder(sample).setNodeId(prefix + sample.getNodeId()).build());
+                    }
+                }
+            }
         } else {
             stderr.println("replaying " + Topic.METRICS.topicName() + " from " + kafka.bootstrapServers() + " ...");
             samples = MetricsReplay.read(kafka.clientProperties(), fromMs, toMs, stderr).samples();
@@ -263,7 +293,10 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalStateException("no samples in " + source + (fromMs != null || toMs != null ? " in the given time range" : ""));
         }
         stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
-        Dataset dataset = Dataset.build(samples, analytics, overload, censoring);
+        Dataset dataset = Dataset.build(samples, analytics, overload, censoring, labelKind);
+        if (labelKind == Dataset.Label.PREVENTABLE) {
+            stderr.printf("label: preventable overload, %,d of %,d windows positive%n", dataset.positives(), dataset.windows().size());
+        }
         if (dataset.censoredWindows() > 0) {
             stderr.printf("left out %,d windows whose run-up a migration cut short%n", dataset.censoredWindows());
         }

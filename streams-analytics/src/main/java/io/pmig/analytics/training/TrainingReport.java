@@ -29,7 +29,8 @@ public final class TrainingReport {
         line(out, "windows: %,d labelled (%d s hopping by %d ms), %,d positive; %d overload onsets",
                 data.windows().size(), data.windowConfig().windowSizeMs() / 1000, data.windowConfig().windowAdvanceMs(),
                 data.positives(), data.onsets());
-        line(out, "label: %s", data.overload());
+        line(out, "label: %s%s", data.overload(), data.label() == Dataset.Label.PREVENTABLE
+                ? ", and one move of one of its workloads would prevent or end it (--label preventable)" : "");
         if (data.censoring().migrations() > 0 || data.censoredWindows() > 0) {
             line(out, "censored: %,d windows around %d migrations (from H before each MIGRATE until the move ended)",
                     data.censoredWindows(), data.censoring().migrations());

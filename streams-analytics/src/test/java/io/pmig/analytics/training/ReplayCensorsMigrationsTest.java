@@ -105,7 +105,7 @@ class ReplayCensorsMigrationsTest {
         String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.Arrays.stream(extra))
                 .toArray(String[]::new);
         new CommandLine(command).parseArgs(all);
-        return command.dataset(AnalyticsConfig.defaults(), OverloadDefinition.defaults(), T0, at(SECONDS), "test");
+        return command.dataset(AnalyticsConfig.defaults(), OverloadDefinition.defaults(), T0, at(SECONDS), "test", Dataset.Label.OVERLOAD);
     }
 
     /** Windows of a node ending from H before the MIGRATE to just before the first window wholly after the move. */

@@ -35,6 +35,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -42,6 +44,9 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -57,8 +62,9 @@ import picocli.CommandLine.Option;
  * rotating handful of nodes overloads periodically; a stand-in executor answers each MIGRATE with COMPLETED, so
  * decisions keep flowing under the caps. At the end: whether lag stayed bounded (flat: the second half's worst within
  * two seconds of production; and its slope over the last five minutes), the decision latency from each injected onset
- * (the node's first overloaded sample) to its MIGRATE, and whether every node was scored in every window of the
- * second half (pmig.scores counted per node).
+ * (the node's first overloaded sample) to its MIGRATE, split into the stages of {@link OnsetTimeline} (pmig.commands is
+ * stamped with append times for that), and whether every node was scored in every window of the second half
+ * (pmig.scores counted per node).
  */
 @Command(name = "load", mixinStandardHelpOptions = true,
         description = "N simulated agents at 1 Hz against analytics instances: lag, CPU, memory, decision latency, scoring coverage.")
@@ -81,17 +87,18 @@ public final class LoadBench implements Callable<Integer> {
     @Option(names = "--producers", defaultValue = "4", description = "Threads producing the agents' samples (default: ${DEFAULT-VALUE}).")
     int producers;
 
-    @Option(names = "--overloaded", defaultValue = "5", description = "Nodes that overload in each episode (default: ${DEFAULT-VALUE}).")
+    // 10 nodes every 30 s: about 180 timed onsets in 10 minutes, enough for a p99 that is not just the maximum
+    @Option(names = "--overloaded", defaultValue = "10", description = "Nodes that overload in each episode (default: ${DEFAULT-VALUE}).")
     int overloaded;
 
-    @Option(names = {"--episode", "--episode-s"}, paramLabel = "DURATION", defaultValue = "60s",
+    @Option(names = {"--episode", "--episode-s"}, paramLabel = "DURATION", defaultValue = "30s",
             converter = OptionTypes.Seconds.class,
             description = "An overload episode starts this often, e.g. 60s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
     Duration episode;
 
     private int episodeS;
 
-    @Option(names = {"--overload", "--overload-s"}, paramLabel = "DURATION", defaultValue = "30s",
+    @Option(names = {"--overload", "--overload-s"}, paramLabel = "DURATION", defaultValue = "15s",
             converter = OptionTypes.Seconds.class,
             description = "How long each episode lasts, e.g. 30s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
     Duration overload;
@@ -113,11 +120,8 @@ public final class LoadBench implements Callable<Integer> {
     private final AtomicLong sendErrors = new AtomicLong();
     private final AtomicLong migrateCommands = new AtomicLong();
     private final AtomicBoolean running = new AtomicBoolean(true);
-    /** Node -> when its latest overload began (its first hot sample's timestamp). */
-    private final Map<String, Long> onsetMs = new ConcurrentHashMap<>();
-    /** Every onset ("node@ms") -> ms from it to the first MIGRATE of that node (absent while unanswered). */
-    private final Map<String, Long> onsets = new ConcurrentHashMap<>();
-    private final Map<String, Long> decisionLatenciesMs = new ConcurrentHashMap<>();
+    /** Every injected onset and the times its decision passed each stage; set before the agents start. */
+    private OnsetTimeline timeline;
     /** Onsets timed: after the nodes' first windows have filled, and early enough before the end to be answered. */
     private volatile long timedFromMs = Long.MAX_VALUE;
     private volatile long timedToMs = Long.MIN_VALUE;
@@ -142,6 +146,7 @@ public final class LoadBench implements Callable<Integer> {
                 // a node or workload may be moved again in the next episode that picks it
                 AnalyticsConfig.NODE_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L),
                 AnalyticsConfig.WORKLOAD_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L)));
+        timeline = new OnsetTimeline(config.windowSizeMs(), config.windowAdvanceMs(), config.windowGraceMs());
         System.out.printf(Locale.ROOT, "load: %d agents at 1 Hz for %d s, %d overloading every %d s for %d s; %d analytics instance(s) of %s%n",
                 agents, durationS, overloaded, episodeS, overloadS, instances, applicationId);
         Path stateDir = Files.createTempDirectory("pmig-bench-load-");
@@ -150,6 +155,7 @@ public final class LoadBench implements Callable<Integer> {
         try (EmbeddedBroker broker = EmbeddedBroker.start(0, null)) {
             Properties client = KafkaClientOptions.of(broker.bootstrapServers()).clientProperties();
             TopicCreator.ensureTopics(client);
+            stampAppendTimes(client, Topic.COMMANDS);
             for (int i = 0; i < instances; i++) {
                 apps.add(AnalyticsApp.start(config, client, "load-" + i, "127.0.0.1", 0, stateDir.resolve("instance-" + i)));
             }
@@ -228,13 +234,13 @@ public final class LoadBench implements Callable<Integer> {
             boolean hot = episodeOn && Math.floorMod(i - episode * overloaded, agents) < overloaded;
             double baseline = 20 + (i % 7) * 5;
             NodeMetrics sample = load.sample(node, now, sequence, baseline, hot, random);
-            if (hot && onsetMs.getOrDefault(node, Long.MIN_VALUE) < now - overloadS * 1000L) {
-                onsetMs.put(node, now); // the first hot sample of this episode: the onset a decision is timed from
-                onsets.put(node + "@" + now, now);
-            }
+            // the first hot sample of this episode: the onset a decision is timed from
+            Object onset = hot && timeline.latestOnsetMs(node) < now - overloadS * 1000L ? timeline.onset(node, now) : null;
             metrics.send(new ProducerRecord<>(Topic.METRICS.topicName(), node, serde.encode(sample)), (meta, e) -> {
                 if (e != null) {
                     sendErrors.incrementAndGet();
+                } else if (onset != null) {
+                    timeline.acked(onset, System.currentTimeMillis());
                 }
             });
             sent.incrementAndGet();
@@ -252,11 +258,8 @@ public final class LoadBench implements Callable<Integer> {
                         continue;
                     }
                     migrateCommands.incrementAndGet();
-                    String source = command.getSourceNode().toString();
-                    Long onset = onsetMs.get(source);
-                    if (onset != null) {
-                        decisionLatenciesMs.putIfAbsent(source + "@" + onset, System.currentTimeMillis() - onset);
-                    }
+                    timeline.commandReadable(command.getSourceNode().toString(), command.getIssuedAtMs(),
+                            record.timestampType() == TimestampType.LOG_APPEND_TIME ? record.timestamp() : -1, System.currentTimeMillis());
                     String id = command.getCommandId();
                     events.send(new ProducerRecord<>(Topic.EVENTS.topicName(), command.getWorkloadId(), MigrationEvent.newBuilder()
                             .setCommandId(id).setMigrationId(id).setWorkloadId(command.getWorkloadId())
@@ -268,16 +271,34 @@ public final class LoadBench implements Callable<Integer> {
         }
     }
 
-    /** Counts pmig.scores records per node (keys only) whose timestamp falls in the measured part of the run. */
+    /**
+     * Counts pmig.scores records per node (keys only) whose timestamp (the window end) falls in the measured part of the
+     * run, and tells the timeline when each score became readable.
+     */
     private void countScores(Properties client) {
         try (KafkaConsumer<String, byte[]> consumer = TopicReader.fromBeginning(client, Topic.SCORES, new ByteArrayDeserializer())) {
             while (running.get()) {
-                for (var record : consumer.poll(Duration.ofMillis(200))) {
-                    if (record.key() != null && record.timestamp() >= scoredFromMs && record.timestamp() < scoredToMs) {
+                var records = consumer.poll(Duration.ofMillis(200));
+                long readMs = System.currentTimeMillis();
+                for (var record : records) {
+                    if (record.key() == null) {
+                        continue;
+                    }
+                    timeline.scoreReadable(record.key(), record.timestamp(), readMs);
+                    if (record.timestamp() >= scoredFromMs && record.timestamp() < scoredToMs) {
                         scoresPerNode.computeIfAbsent(record.key(), k -> new AtomicLong()).incrementAndGet();
                     }
                 }
             }
+        }
+    }
+
+    /** Has the broker stamp each record of {@code topic} with its append time, so a reader sees when it was written. */
+    private static void stampAppendTimes(Properties client, Topic topic) throws Exception {
+        try (Admin admin = Admin.create(client)) {
+            admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, topic.topicName()), List.of(
+                    new AlterConfigOp(new ConfigEntry(TopicConfig.MESSAGE_TIMESTAMP_TYPE_CONFIG, "LogAppendTime"),
+                            AlterConfigOp.OpType.SET)))).all().get(30, TimeUnit.SECONDS);
         }
     }
 
@@ -340,9 +361,11 @@ public final class LoadBench implements Callable<Integer> {
         long rssMax = reports.stream().mapToLong(Report::rssMiB).max().orElse(0);
         Report last = reports.get(reports.size() - 1);
         double slope = lagSlopePerMinute(reports.stream().map(r -> new long[] {r.elapsedS(), r.metricsLag()}).toList(), 300);
-        List<String> timed = onsets.entrySet().stream().filter(e -> e.getValue() >= timedFromMs && e.getValue() <= timedToMs)
-                .map(Map.Entry::getKey).toList();
-        List<Long> latencies = timed.stream().map(decisionLatenciesMs::get).filter(java.util.Objects::nonNull).toList();
+        int timed = timeline.onsetsBetween(timedFromMs, timedToMs);
+        List<OnsetTimeline.Stages> answered = timeline.answeredBetween(timedFromMs, timedToMs);
+        List<Long> latencies = answered.stream().map(OnsetTimeline.Stages::totalMs).toList();
+        Map<String, Object> stages = OnsetTimeline.summary(answered);
+        List<OnsetTimeline.Stages> slowest = OnsetTimeline.slowest(answered, 5);
         double p50 = latencies.isEmpty() ? -1 : Stats.percentile(latencies, 0.50);
         double p99 = latencies.isEmpty() ? -1 : Stats.percentile(latencies, 0.99);
         long expectedScores = Math.max(0, (scoredToMs - scoredFromMs) / 1000); // one window end per second per node
@@ -360,7 +383,14 @@ public final class LoadBench implements Callable<Integer> {
                 Runtime.getRuntime().availableProcessors(), heapMax, rssMax);
         System.out.printf(Locale.ROOT, "        decisions: %d MIGRATE commands over %d overload episodes of %d nodes; %d of %d onsets answered,"
                         + " onset -> MIGRATE p50 %.0f ms, p99 %.0f ms%n",
-                last.migrateCommands(), episodes, overloaded, latencies.size(), timed.size(), p50, p99);
+                last.migrateCommands(), episodes, overloaded, latencies.size(), timed, p50, p99);
+        System.out.println("        where the time goes (ms: p50 / p99 / max over the answered onsets): " + stages.entrySet().stream()
+                .map(e -> e.getKey() + " " + ((Map<?, ?>) e.getValue()).values().stream().limit(3).map(String::valueOf)
+                        .collect(Collectors.joining(" / "))).collect(Collectors.joining("; ")));
+        for (OnsetTimeline.Stages s : slowest) {
+            System.out.printf(Locale.ROOT, "          %s: %,d ms = window %d + deferred %d + close %d + decide %d + deliver %d (send %d)%n",
+                    s.onset(), s.totalMs(), s.windowMs(), s.deferredMs(), s.closeMs(), s.decideMs(), s.deliverMs(), s.sendMs());
+        }
         System.out.printf(Locale.ROOT, "        lag: end %,d, slope over the last 5 min %+.0f records/min%n", last.metricsLag(), slope);
         System.out.printf(Locale.ROOT, "        scoring: every node %d windows in the second half expected; fewest %d; %d nodes short by more than one%n",
                 expectedScores, minScores, nodesShort);
@@ -381,10 +411,18 @@ public final class LoadBench implements Callable<Integer> {
             result.put("analytics_cpu_cores", Stats.round(streamCores, 2));
             result.put("process_cpu_cores", Stats.round(processCores, 2));
             result.put("cpu_cores", Stats.round(processCores, 2));
-            result.put("onsets", timed.size());
+            result.put("onsets", timed);
             result.put("onsets_answered", latencies.size());
             result.put("decision_p50_ms", Math.round(p50));
             result.put("decision_p99_ms", Math.round(p99));
+            result.put("decision_stages_ms", stages);
+            result.put("decision_slowest", slowest.stream().map(s -> {
+                Map<String, Object> one = new LinkedHashMap<>();
+                one.put("onset", s.onset());
+                one.put("total", s.totalMs());
+                OnsetTimeline.Stages.NAMES.forEach(name -> one.put(name, s.get(name)));
+                return one;
+            }).toList());
             result.put("scores_per_node_expected", expectedScores);
             result.put("scores_per_node_min", minScores);
             result.put("nodes_short_of_scores", nodesShort);

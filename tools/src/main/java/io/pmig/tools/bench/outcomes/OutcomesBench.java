@@ -39,6 +39,7 @@ import picocli.CommandLine.Spec;
  * {@code model} (the shipped forest), {@code oracle} (knows the future, {@link OracleScorer}) and {@code default} (what
  * the app runs with its settings - {@code analytics.scorer} - while the shipped model is published). The first part
  * of the trace ({@code --tune-fraction}) only tunes the rule; every strategy is measured on the rest.
+ * {@code --choose-policy} instead chooses a model's alarm policy on the trace by outcomes ({@link PolicyChoice}).
  */
 @Command(name = "outcomes", mixinStandardHelpOptions = true,
         description = {"Overload node-seconds, migrations (needless, ineffective, ping-pong) and outage of each strategy "
@@ -86,6 +87,16 @@ public final class OutcomesBench implements Callable<Integer> {
             description = "Model file (pmig train --out) for the 'model' strategy instead of the shipped model.")
     Path modelFile;
 
+    @Option(names = "--no-replay", description = "Only write the trace (--write-trace, --write-tuning-trace): replay no strategy,"
+            + " e.g. to generate training traces of other seeds for pmig train --trace.")
+    boolean noReplay;
+
+    @Option(names = "--choose-policy", paramLabel = "MODEL_FILE",
+            description = "Instead of comparing strategies, choose the model's alarm policy (score threshold 0.4-0.8, 1-3 windows in a"
+                    + " row) on this trace by outcomes - fewest overload node-s with no more migrations than the tuned rule - and"
+                    + " write the model with it to MODEL_FILE. Use a trace the model is not measured on (another --seed).")
+    Path choosePolicy;
+
     @Option(names = "--tune-fraction", defaultValue = "0.33", paramLabel = "F",
             description = "Leading share of the trace that tunes the rule and is not replayed (default: ${DEFAULT-VALUE}).")
     double tuneFraction;
@@ -130,6 +141,12 @@ public final class OutcomesBench implements Callable<Integer> {
             TraceFile.write(writeTuningTrace, tuning.toSamples());
             System.out.println("wrote the tuning part to " + writeTuningTrace);
         }
+        if (noReplay) {
+            if (writeTrace == null && writeTuningTrace == null) {
+                throw new ConfigException("--no-replay", "writes only the trace: give --write-trace FILE or --write-tuning-trace FILE");
+            }
+            return 0;
+        }
         ModelUpdate model = modelFile == null ? OutcomeReplay.shippedModel() : ModelFile.read(modelFile);
         System.out.printf(Locale.ROOT, "trace: %s, %d nodes, %d workloads (%d migratable), %d s; rule tuned on the first %d s,"
                         + " strategies measured on the last %d s%n", source(), trace.nodes().size(), trace.workloads().size(),
@@ -142,11 +159,16 @@ public final class OutcomesBench implements Callable<Integer> {
         System.out.println("tuned rule: " + tuned.describe());
 
         Map<String, Outcome> outcomes = new LinkedHashMap<>();
+        if (choosePolicy != null) {
+            return choosePolicy(replay, config, tuned, model);
+        }
         timed("none", outcomes, () -> OutcomeReplay.none(replay, config, horizonS));
 
         timed("threshold", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OutcomeReplay.threshold(config), null));
         timed("tuned_rule", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, cluster -> tuned.rule(), null));
-        System.out.println("model: " + model.getVersion() + (modelFile == null ? " (shipped)" : " from " + modelFile));
+        System.out.println("model: " + model.getVersion() + (modelFile == null ? " (shipped)" : " from " + modelFile)
+                + (model.getAlarmPolicy() == null ? "" : ", carrying its alarm policy: threshold " + model.getAlarmPolicy().getScoreThreshold()
+                + ", " + model.getAlarmPolicy().getConsecutiveWindows() + " in a row (" + model.getAlarmPolicy().getChosenBy() + ")"));
         timed("model", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OutcomeReplay.threshold(config), model));
         timed("oracle", outcomes, () -> OutcomeReplay.run(replay, config, horizonS, OracleScorer::new, null));
         String defaultScorer = config.scorer().equals(AnalyticsConfig.SCORER_THRESHOLD) ? "threshold rule"
@@ -178,6 +200,46 @@ public final class OutcomesBench implements Callable<Integer> {
             result.put("trace", Map.of("source", source(), "nodes", trace.nodes().size(), "seconds", trace.seconds(),
                     "replayed_seconds", replay.seconds()));
             System.out.println(JsonLine.of(result));
+        }
+        return 0;
+    }
+
+    /** --choose-policy: the tuned rule's migrations on this trace are the budget; the model under each policy of the grid. */
+    private int choosePolicy(ClusterTrace replay, AnalyticsConfig config, TunedRule.Tuning tuned, ModelUpdate model) {
+        Map<String, Outcome> budgetRun = new LinkedHashMap<>();
+        timed("tuned_rule", budgetRun, () -> OutcomeReplay.run(replay, config, horizonS, cluster -> tuned.rule(), null));
+        Outcome rule = budgetRun.get("tuned_rule");
+        System.out.printf(Locale.ROOT, "model %s under each alarm policy (budget: %d migrations, the tuned rule's; it had %d overload node-s)%n",
+                model.getVersion(), rule.migrations(), rule.overloadNodeS());
+        System.out.printf(Locale.ROOT, "%-9s %9s %15s %10s %8s %11s %9s %9s%n", "threshold", "in a row", "overload node-s",
+                "migrations", "needless", "ineffective", "ping-pong", "outage s");
+        PolicyChoice.Result result = PolicyChoice.choose(replay, config, horizonS, model, rule.migrations(),
+                t -> System.out.printf(Locale.ROOT, "%-9.2f %9d %15d %10d %8d %11d %9d %9.1f%n", t.threshold(), t.consecutiveWindows(),
+                        t.outcome().overloadNodeS(), t.outcome().migrations(), t.outcome().needlessMigrations(),
+                        t.outcome().ineffectiveMigrations(), t.outcome().pingPong(), t.outcome().outageS()));
+        System.out.println("kept: " + result.why());
+        ModelUpdate chosen = result.applyTo(model, source());
+        ModelFile.write(choosePolicy, chosen);
+        System.out.println("wrote model " + chosen.getVersion() + " with that alarm policy to " + choosePolicy);
+        if (json) {
+            List<Object> tried = new ArrayList<>();
+            for (PolicyChoice.Tried t : result.tried()) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("score_threshold", t.threshold());
+                row.put("consecutive_windows", t.consecutiveWindows());
+                row.putAll(t.outcome().toJson());
+                tried.add(row);
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("policies", tried);
+            out.put("budget_migrations", result.budget());
+            out.put("tuned_rule", rule.toJson());
+            out.put("chosen", Map.of("score_threshold", result.chosen().threshold(),
+                    "consecutive_windows", result.chosen().consecutiveWindows()));
+            out.put("why", result.why());
+            out.put("model", chosen.getVersion().toString());
+            out.put("trace", source());
+            System.out.println(JsonLine.of(out));
         }
         return 0;
     }
