@@ -204,7 +204,8 @@ class WorkloadMountMigrationTest {
         }
         String text = Files.readString(path);
         List<String> lines = text.lines().toList();
-        return text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1); // the writer may be mid-line
+        // the writer may be mid-line (or not have written its first yet)
+        return text.isEmpty() || text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1);
     }
 
     private static void awaitLines(String node, String w, String file, int count) {
