@@ -10,9 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /** One {@code pmig bench …} run in this JVM: its exit status and what it printed (also echoed to the test's output). */
-record BenchRun(int status, String out) {
+public record BenchRun(int status, String out) {
 
-    static BenchRun of(String... args) {
+    public static BenchRun of(String... args) {
         PrintStream stdout = System.out;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         int status;
@@ -28,7 +28,7 @@ record BenchRun(int status, String out) {
     }
 
     /** The last line, the benchmark's JSON. */
-    JsonNode json() throws IOException {
+    public JsonNode json() throws IOException {
         List<String> lines = out.strip().lines().toList();
         return new ObjectMapper().readTree(lines.get(lines.size() - 1));
     }

@@ -5,14 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pmig.analytics.training.ModelFile;
-import io.pmig.cli.Pmig;
 import io.pmig.schemas.AlarmPolicy;
 import io.pmig.schemas.ModelUpdate;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import io.pmig.tools.bench.BenchRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -73,7 +69,7 @@ class OutcomePolicyChoiceTest {
     @Test
     void noReplayOnlyWritesTheTrace(@TempDir Path dir) throws Exception {
         Path trace = dir.resolve("t.avro");
-        String out = run(join(TRACE, "--write-trace", trace.toString(), "--no-replay"));
+        String out = run(join(TRACE, "--write-trace", trace.toString(), "--no-replay")).out();
         assertTrue(Files.size(trace) > 0);
         assertTrue(!out.contains("replayed in"), out);
         assertEquals(ClusterTraceGenerator.generate(6, 600, 3).toSamples(),
@@ -90,23 +86,12 @@ class OutcomePolicyChoiceTest {
     }
 
     private static JsonNode lastJson(String[] args) throws Exception {
-        List<String> lines = run(args).strip().lines().toList();
-        return new ObjectMapper().readTree(lines.get(lines.size() - 1));
+        return run(args).json();
     }
 
-    private static String run(String[] args) {
-        PrintStream stdout = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int status;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            status = Pmig.run(args);
-        } finally {
-            System.setOut(stdout);
-        }
-        String out = captured.toString(StandardCharsets.UTF_8);
-        System.out.print(out);
-        assertEquals(0, status, out);
-        return out;
+    private static BenchRun run(String[] args) {
+        BenchRun run = BenchRun.of(args);
+        assertEquals(0, run.status(), run.out());
+        return run;
     }
 }
