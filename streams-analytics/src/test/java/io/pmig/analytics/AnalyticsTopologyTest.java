@@ -364,6 +364,34 @@ class AnalyticsTopologyTest {
     }
 
     @Test
+    void samplesReadFromABacklogSlowerThanRealTimeMarkNoNodeDownAndCloseNoWindowEarly() {
+        try (TopologyHarness harness = new TopologyHarness(Map.of())) {
+            // analytics behind pmig.metrics, reading at a fifth of real time: a sample arrives every 0.9 s of wall
+            // clock, so each of the six nodes' next sample comes 5.4 s after its last, beyond
+            // analytics.node.down.after.ms (5 s); from second 25 on n6's samples stop, the others' go on being read
+            List<String> nodes = List.of("n1", "n2", "n3", "n4", "n5", "n6");
+            for (int second = 0; second < 40; second++) {
+                for (String node : nodes) {
+                    if (!node.equals("n6") || second < 25) {
+                        harness.publish(sample(node, T0 + second * 1000L, 30, 0.3));
+                        harness.driver.advanceWallClockTime(java.time.Duration.ofMillis(900));
+                    }
+                }
+            }
+            List<MigrationEvent> events = harness.eventsOut.readValuesToList();
+            List<String> down = events.stream().filter(event -> event.getPhase() == Phase.NODE_DOWN)
+                    .map(event -> event.getNode().toString()).toList();
+            assertEquals(List.of("n6"), down, "only the node whose samples stopped, once the backlog showed it");
+            List<NodeScore> n1 = harness.scores.readValuesToList().stream()
+                    .filter(score -> score.getNodeId().toString().equals("n1")).toList();
+            assertTrue(n1.size() >= 25, "n1's windows closed as its samples were read: " + n1.size());
+            assertTrue(n1.stream().allMatch(score -> FeatureLayout.feature(score, "sample_count") == 10.0),
+                    "every window of n1 holds its ten samples, none closed before they were read: "
+                            + n1.stream().map(score -> FeatureLayout.feature(score, "sample_count")).toList());
+        }
+    }
+
+    @Test
     void silenceIsDetectedWithNoRecordsArrivingAtAll() {
         try (TopologyHarness harness = new TopologyHarness(Map.of())) {
             harness.run(12, t -> new NodeMetrics[] {sample("solo", t, 30, 0.3)});

@@ -37,7 +37,13 @@ import org.slf4j.LoggerFactory;
  * too: the DSL closes windows only when stream time advances, i.e. when some record arrives, and a node
  * that went silent sends none. Here each node's time is its newest sample time, extrapolated by the wall
  * clock while it is silent ({@link NodeClock#eventTimeAt}); a wall-clock punctuator closes due windows and
- * marks nodes DOWN after {@value AnalyticsConfig#NODE_DOWN_AFTER_MS}. Windows start at multiples of the
+ * marks nodes DOWN after {@value AnalyticsConfig#NODE_DOWN_AFTER_MS}. A node's time never runs past its task's: the
+ * newest sample time the task has read from any node (stream time), itself extrapolated by the wall clock only while
+ * nothing at all arrives. So when analytics falls behind pmig.metrics (a burst, a GC pause, a warming JIT) a node whose
+ * samples wait unread in the backlog is not silent, its windows wait for them and it is not marked DOWN - a false
+ * NODE_DOWN would have peers restore its workloads from checkpoints; silence is judged only against what was read. A
+ * punctuation that comes long after the previous one (the thread stood still) restarts every silence, as a start does.
+ * Windows start at multiples of the
  * advance and only full windows are scored: the first one starts at or after a node's first sample (or its
  * first sample after a gap). Samples older than the oldest open window are late and dropped.
  *
@@ -67,8 +73,15 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
     private KeyValueStore<String, byte[]> status;
     private final AvroSerde<NodeScore> scoreSerde = AvroSerde.of(NodeScore.class);
     private OpenWindows open;
-    /** Silence is measured from no earlier than this task's start, so a restart does not mark every node DOWN. */
-    private long startedWallMs;
+    /**
+     * Silence is measured from no earlier than this: the task's start, or the end of a stretch in which its thread
+     * stood still, so that neither a restart nor a stall marks every node DOWN.
+     */
+    private long resumedWallMs;
+    /** When the previous punctuation ran: one much later than its interval means the thread stood still. */
+    private long punctuatedWallMs;
+    /** When any sample last arrived at this task: while they arrive, the task's time is its stream time. */
+    private long taskArrivalWallMs;
 
     public NodeWindowProcessor(AnalyticsConfig config, OverloadScorer scorer, String samplesStoreName,
                                String clocksStoreName, String statusStoreName) {
@@ -92,7 +105,9 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         this.clocks = context.getStateStore(clocksStoreName);
         this.status = context.getStateStore(statusStoreName);
         this.open = new OpenWindows(samples, clocks, config.windowSizeMs());
-        this.startedWallMs = context.currentSystemTimeMs();
+        this.resumedWallMs = context.currentSystemTimeMs();
+        this.punctuatedWallMs = resumedWallMs;
+        this.taskArrivalWallMs = resumedWallMs;
         context.schedule(Duration.ofMillis(config.punctuateIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
     }
 
@@ -102,6 +117,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         String node = sample.getNodeId().toString();
         long sampleMs = sample.getTimestampMs();
         long wallNow = context.currentSystemTimeMs();
+        taskArrivalWallMs = wallNow;
         if (sampleMs < 0) {
             log.warn("dropping sample of {} with negative timestamp {}", node, sampleMs);
             return;
@@ -123,28 +139,53 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
             context.forward(new Record<>(node, new NodeVerdict(null, null, null,
                     nodeEvent(node, Phase.NODE_UP, "node-up-" + node + "-" + sampleMs, sampleMs)), sampleMs));
         }
-        open.setClock(state, closeDueWindows(state, clock.arrived(sampleMs, wallNow), wallNow));
+        NodeClock arrived = clock.arrived(sampleMs, wallNow);
+        open.setClock(state, closeDueWindows(state, arrived, arrived.maxSampleMs()));
     }
 
     private void onWallClock(long wallNow) {
+        if (wallNow - punctuatedWallMs > stallMs()) {
+            log.info("window task {} stood still for {} ms: node silence counts from now", context.taskId(),
+                    wallNow - punctuatedWallMs);
+            resumedWallMs = wallNow;
+        }
+        punctuatedWallMs = wallNow;
+        long taskTime = taskTime(wallNow);
         for (OpenWindows.Node state : open.allNodes()) {
             String node = state.id();
             NodeClock before = state.clock();
             NodeClock clock = before;
-            long silentMs = wallNow - Math.max(clock.lastArrivalWallMs(), startedWallMs);
+            long nodeTime = Math.min(clock.eventTimeAt(wallNow, resumedWallMs), taskTime);
+            long silentMs = nodeTime - clock.maxSampleMs();
             if (!clock.down() && silentMs >= config.nodeDownAfterMs()) {
-                clock = markDown(node, clock, wallNow, silentMs);
+                clock = markDown(node, clock, nodeTime, silentMs);
             }
-            NodeClock next = closeDueWindows(state, clock, wallNow);
+            NodeClock next = closeDueWindows(state, clock, nodeTime);
             if (!next.equals(before)) {
                 open.setClock(state, next);
             }
         }
     }
 
-    private NodeClock markDown(String node, NodeClock clock, long wallNow, long silentMs) {
+    /**
+     * The newest sample time this task has read (its stream time), run on by the wall clock only while no sample
+     * arrives at all; unbounded before the task has read any.
+     */
+    private long taskTime(long wallNow) {
+        long streamTime = context.currentStreamTimeMs();
+        if (streamTime < 0) {
+            return Long.MAX_VALUE;
+        }
+        return streamTime + Math.max(0, wallNow - Math.max(taskArrivalWallMs, resumedWallMs));
+    }
+
+    /** A gap between punctuations this long means the thread stood still (GC, a blocked commit), not the nodes. */
+    private long stallMs() {
+        return Math.max(1_000, 10 * config.punctuateIntervalMs());
+    }
+
+    private NodeClock markDown(String node, NodeClock clock, long nodeTime, long silentMs) {
         log.warn("node {} sent no sample for {} ms; marking it DOWN", node, silentMs);
-        long nodeTime = clock.eventTimeAt(wallNow, startedWallMs);
         byte[] previousBytes = status.get(node);
         NodeScore previous = previousBytes == null ? null : scoreSerde.decode(previousBytes);
         NodeScore down = NodeScore.newBuilder()
@@ -169,9 +210,9 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         return clock.markedDown();
     }
 
-    private NodeClock closeDueWindows(OpenWindows.Node state, NodeClock clock, long wallNow) {
+    /** Closes the node's windows that end, with the grace, at or before {@code nodeTime}. */
+    private NodeClock closeDueWindows(OpenWindows.Node state, NodeClock clock, long nodeTime) {
         String node = state.id();
-        long nodeTime = clock.eventTimeAt(wallNow, startedWallMs);
         long size = config.windowSizeMs();
         long end = clock.nextWindowEndMs();
         while (end + config.windowGraceMs() <= nodeTime) {
