@@ -78,7 +78,8 @@ public final class MigrateBench implements Callable<Integer> {
     @Option(names = "--client", paramLabel = "NONE|TCP", defaultValue = "NONE", description = {
             "TCP: the workload gets its own network identity on a local segment (bridges of its own) and echoes a",
             "client in its own namespace, which keeps one connection and opens a new one every 50 ms; adds",
-            "client_gap_ms, client_resets, client_refused, client_errors, client_timeouts (default: ${DEFAULT-VALUE})."})
+            "client_gap_ms, client_resets, client_refused, client_errors, client_timeouts; a client's logs that show a failure",
+            "are kept under $TMPDIR/pmig-bench-clients/ (client_logs) (default: ${DEFAULT-VALUE})."})
     ClientKind client;
 
     /** Whether a frozen workload's clients get ICMP host-unreachable from its node (executor.workload.unreachable.answers). */
@@ -217,6 +218,9 @@ public final class MigrateBench implements Callable<Integer> {
                                 + " %d refused, %d other errors, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
                         entry.get("client_resets"), entry.get("client_refused"), entry.get("client_errors"), entry.get("client_timeouts"),
                         entry.get("client_probes"));
+                if (entry.containsKey("client_logs")) {
+                    System.out.printf(Locale.ROOT, "  %9s %-11s client logs kept in %s%n", "", "", entry.get("client_logs"));
+                }
             }
         } else {
             System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, label, entry.get("status"), entry.get("error"));
@@ -300,6 +304,9 @@ public final class MigrateBench implements Callable<Integer> {
             entry.put("client_timeouts", seen.timeouts());
             entry.put("client_errors", seen.errors());
             entry.put("client_probes", seen.probes());
+            if (seen.resets() + seen.refused() + seen.errors() > 0) {
+                entry.put("client_logs", keepClientLogs(root.resolve("client-" + id), id).toString());
+            }
         }
         if (end.getPhase() == Phase.COMPLETED) {
             where = destination;
@@ -323,6 +330,18 @@ public final class MigrateBench implements Callable<Integer> {
         String killId = send(CommandKind.KILL, id, prefix + where, null, mode, List.of());
         await(e -> e.getCommandId().toString().equals(killId), "KILLED " + id);
         return entry;
+    }
+
+    /** A client's logs that show a failure, copied out of the run's directory (deleted at the end) for reading. */
+    private static Path keepClientLogs(Path clientDir, String id) throws IOException {
+        Path kept = Path.of(System.getProperty("java.io.tmpdir"), "pmig-bench-clients", id);
+        Files.createDirectories(kept);
+        for (String log : List.of("probes.log", "replies.log", "persistent.log", "client.out")) {
+            if (Files.exists(clientDir.resolve(log))) {
+                Files.copy(clientDir.resolve(log), kept.resolve(log), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        return kept;
     }
 
     private void printGoals(List<Map<String, Object>> entries) {
