@@ -3,6 +3,7 @@ package io.pmig.analytics;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.pmig.analytics.query.NodeStatusServer;
 import io.pmig.analytics.scoring.CurrentScorer;
+import io.pmig.analytics.windows.InputLag;
 import io.pmig.platform.metrics.MetricsServer;
 import io.pmig.platform.metrics.RoleMetrics;
 import io.pmig.platform.topics.TopicCreator;
@@ -85,7 +86,9 @@ public final class AnalyticsApp implements AutoCloseable {
         CurrentScorer scorer = CurrentScorer.of(config);
         AnalyticsMeters meters = new AnalyticsMeters(metrics.registry(), config.dryRun());
         scorer.onChange(meters::scorerInUse);
-        KafkaStreams streams = new KafkaStreams(AnalyticsTopology.buildTopology(config, scorer, meters), props);
+        InputLag.ConsumerLag inputLag = InputLag.ofConsumer();
+        KafkaStreams streams = new KafkaStreams(AnalyticsTopology.buildTopology(config, scorer, meters, inputLag), props);
+        inputLag.attach(streams);
         metrics.track(new KafkaStreamsMetrics(streams));
         streams.setUncaughtExceptionHandler(e -> {
             log.error("analytics instance {} stops on an unexpected error", instanceId, e);

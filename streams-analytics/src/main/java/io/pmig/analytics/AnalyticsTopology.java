@@ -10,6 +10,7 @@ import io.pmig.analytics.decisions.ExecutorOutcome;
 import io.pmig.analytics.decisions.InFlightMove;
 import io.pmig.analytics.decisions.NodeView;
 import io.pmig.analytics.decisions.WorkloadHistory;
+import io.pmig.analytics.windows.InputLag;
 import io.pmig.analytics.ingest.DecodeAttempt;
 import io.pmig.analytics.ingest.DeadLetterProcessor;
 import io.pmig.analytics.ingest.PlausibleSample;
@@ -122,6 +123,15 @@ public final class AnalyticsTopology {
 
     /** As {@link #buildTopology(AnalyticsConfig, CurrentScorer)}, counting decisions, scores and dead letters in meters. */
     public static Topology buildTopology(AnalyticsConfig config, CurrentScorer scorer, AnalyticsMeters meters) {
+        return buildTopology(config, scorer, meters, InputLag.UNKNOWN);
+    }
+
+    /**
+     * As {@link #buildTopology(AnalyticsConfig, CurrentScorer, AnalyticsMeters)}, judging node silence against the
+     * consumer's lag on pmig.metrics (a running instance's; {@link InputLag}).
+     */
+    public static Topology buildTopology(AnalyticsConfig config, CurrentScorer scorer, AnalyticsMeters meters,
+                                         InputLag inputLag) {
         StreamsBuilder builder = new StreamsBuilder();
 
         builder.addGlobalStore(
@@ -148,7 +158,7 @@ public final class AnalyticsTopology {
         builder.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STATUS_STORE),
                 Serdes.String(), Serdes.ByteArray()).withLoggingDisabled());
         KStream<String, NodeVerdict> verdicts = samples.process(
-                () -> new NodeWindowProcessor(config, scorer, SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE, meters),
+                () -> new NodeWindowProcessor(config, scorer, SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE, meters, inputLag),
                 Named.as("node-windows"), SAMPLES_STORE, CLOCKS_STORE, STATUS_STORE);
         verdicts.filter((node, verdict) -> verdict.score() != null, Named.as("has-score"))
                 .mapValues(NodeVerdict::encodedScore, Named.as("score"))

@@ -392,6 +392,41 @@ class AnalyticsTopologyTest {
     }
 
     @Test
+    void whileTheConsumerIsBehindOnThePartitionItsNodesAreNotSilentAndOnceCaughtUpAQuietPartitionIsDown() {
+        java.util.concurrent.atomic.AtomicBoolean behind = new java.util.concurrent.atomic.AtomicBoolean();
+        try (TopologyHarness harness = new TopologyHarness(Map.of(), partition -> behind.get())) {
+            List<String> nodes = List.of("n1", "n2", "n3");
+            harness.run(12, t -> nodes.stream().map(node -> sample(node, t, 30, 0.3)).toArray(NodeMetrics[]::new));
+            long lastRead = T0 + 11_000;
+            // the consumer serves other partitions: for 7.2 s nothing of this one is fetched, though it has samples
+            behind.set(true);
+            for (int i = 0; i < 8; i++) {
+                harness.driver.advanceWallClockTime(java.time.Duration.ofMillis(900));
+            }
+            assertTrue(harness.eventsOut.readValuesToList().isEmpty(), "unread is not silent: no NODE_DOWN");
+            assertTrue(harness.scores.readValuesToList().stream().allMatch(score -> score.getWindowEndMs() <= lastRead),
+                    "no window closed past the samples read");
+            // the backlog arrives, then the partition is caught up and quiet for real
+            for (long second = 12; second < 20; second++) {
+                for (String node : nodes) {
+                    harness.publish(sample(node, T0 + second * 1000, 30, 0.3));
+                }
+                harness.driver.advanceWallClockTime(java.time.Duration.ofMillis(100));
+            }
+            List<NodeScore> caughtUp = harness.scores.readValuesToList();
+            assertTrue(caughtUp.stream().allMatch(score -> FeatureLayout.feature(score, "sample_count") == 10.0),
+                    "the windows of the backlog hold all their samples");
+            behind.set(false);
+            for (int i = 0; i < 8; i++) {
+                harness.driver.advanceWallClockTime(java.time.Duration.ofMillis(900));
+            }
+            assertEquals(Set.copyOf(nodes), harness.eventsOut.readValuesToList().stream()
+                    .filter(event -> event.getPhase() == Phase.NODE_DOWN).map(event -> event.getNode().toString())
+                    .collect(Collectors.toSet()), "a quiet partition with nothing left to fetch: its nodes are DOWN");
+        }
+    }
+
+    @Test
     void silenceIsDetectedWithNoRecordsArrivingAtAll() {
         try (TopologyHarness harness = new TopologyHarness(Map.of())) {
             harness.run(12, t -> new NodeMetrics[] {sample("solo", t, 30, 0.3)});

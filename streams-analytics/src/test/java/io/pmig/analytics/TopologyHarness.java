@@ -1,5 +1,7 @@
 package io.pmig.analytics;
 
+import io.pmig.analytics.scoring.CurrentScorer;
+import io.pmig.analytics.windows.InputLag;
 import io.pmig.platform.topics.Topic;
 import io.pmig.schemas.DeadLetter;
 import io.pmig.schemas.MigrationCommand;
@@ -50,6 +52,11 @@ final class TopologyHarness implements AutoCloseable {
     final List<MigrationCommand> issued = new ArrayList<>();
 
     TopologyHarness(Map<String, ?> overrides) {
+        this(overrides, InputLag.UNKNOWN);
+    }
+
+    /** With the given answer to whether the consumer is behind on pmig.metrics (a running instance reads its metric). */
+    TopologyHarness(Map<String, ?> overrides, InputLag inputLag) {
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "analytics-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "127.0.0.1:1");
@@ -59,7 +66,9 @@ final class TopologyHarness implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        driver = new TopologyTestDriver(AnalyticsTopology.buildTopology(AnalyticsConfig.of(overrides)), props,
+        AnalyticsConfig config = AnalyticsConfig.of(overrides);
+        driver = new TopologyTestDriver(AnalyticsTopology.buildTopology(config, CurrentScorer.of(config),
+                AnalyticsMeters.unexported(config), inputLag), props,
                 Instant.ofEpochMilli(T0));
         metrics = driver.createInputTopic(Topic.METRICS.topicName(), new StringSerializer(), new ByteArraySerializer());
         events = driver.createInputTopic(Topic.EVENTS.topicName(), new StringSerializer(), new ByteArraySerializer());

@@ -39,9 +39,10 @@ import org.slf4j.LoggerFactory;
  * clock while it is silent ({@link NodeClock#eventTimeAt}); a wall-clock punctuator closes due windows and
  * marks nodes DOWN after {@value AnalyticsConfig#NODE_DOWN_AFTER_MS}. A node's time never runs past its task's: the
  * newest sample time the task has read from any node (stream time), itself extrapolated by the wall clock only while
- * nothing at all arrives. So when analytics falls behind pmig.metrics (a burst, a GC pause, a warming JIT) a node whose
- * samples wait unread in the backlog is not silent, its windows wait for them and it is not marked DOWN - a false
- * NODE_DOWN would have peers restore its workloads from checkpoints; silence is judged only against what was read. A
+ * nothing at all arrives and the consumer has nothing left to fetch there ({@link InputLag}). So when analytics falls
+ * behind pmig.metrics (a burst, a GC pause, a warming JIT) a node whose samples wait unread in the backlog is not
+ * silent, its windows wait for them and it is not marked DOWN - a false NODE_DOWN would have peers restore its
+ * workloads from checkpoints; silence is judged only against what was read. A
  * punctuation that comes long after the previous one (the thread stood still) restarts every silence, as a start does.
  * Windows start at multiples of the
  * advance and only full windows are scored: the first one starts at or after a node's first sample (or its
@@ -82,14 +83,17 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
     private long punctuatedWallMs;
     /** When any sample last arrived at this task: while they arrive, the task's time is its stream time. */
     private long taskArrivalWallMs;
+    private final InputLag inputLag;
 
     public NodeWindowProcessor(AnalyticsConfig config, OverloadScorer scorer, String samplesStoreName,
                                String clocksStoreName, String statusStoreName) {
-        this(config, scorer, samplesStoreName, clocksStoreName, statusStoreName, AnalyticsMeters.unexported(config));
+        this(config, scorer, samplesStoreName, clocksStoreName, statusStoreName, AnalyticsMeters.unexported(config),
+                InputLag.UNKNOWN);
     }
 
     public NodeWindowProcessor(AnalyticsConfig config, OverloadScorer scorer, String samplesStoreName,
-                               String clocksStoreName, String statusStoreName, AnalyticsMeters meters) {
+                               String clocksStoreName, String statusStoreName, AnalyticsMeters meters, InputLag inputLag) {
+        this.inputLag = inputLag;
         this.meters = meters;
         this.config = config;
         this.scorer = scorer;
@@ -108,6 +112,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         this.resumedWallMs = context.currentSystemTimeMs();
         this.punctuatedWallMs = resumedWallMs;
         this.taskArrivalWallMs = resumedWallMs;
+        inputLag.forget(context.taskId().partition());
         context.schedule(Duration.ofMillis(config.punctuateIntervalMs()), PunctuationType.WALL_CLOCK_TIME, this::onWallClock);
     }
 
@@ -169,12 +174,16 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
 
     /**
      * The newest sample time this task has read (its stream time), run on by the wall clock only while no sample
-     * arrives at all; unbounded before the task has read any.
+     * arrives at all and the consumer has none left to fetch (a quiet partition, not one waiting in a backlog);
+     * unbounded before the task has read any.
      */
     private long taskTime(long wallNow) {
         long streamTime = context.currentStreamTimeMs();
         if (streamTime < 0) {
             return Long.MAX_VALUE;
+        }
+        if (inputLag.behind(context.taskId().partition())) {
+            return streamTime;
         }
         return streamTime + Math.max(0, wallNow - Math.max(taskArrivalWallMs, resumedWallMs));
     }

@@ -112,10 +112,20 @@ public final class LoadBench implements Callable<Integer> {
 
     private int reportS;
 
+    @Option(names = "--cells", paramLabel = "N", description = {
+            "analytics.cells for the run: nodes hashed into N cells, each decided by the task owning its decision partition",
+            "(default: one per 1,000 agents, as a fleet that size would be configured; 1 = a single decision point)."})
+    Integer cells;
+
+    @Option(names = "--config", paramLabel = "KEY=VALUE", description = "Any analytics setting for the run (see `pmig analytics --list-config`); repeatable.")
+    Map<String, String> settings = new LinkedHashMap<>();
+
     @Option(names = "--json", description = "End with one JSON line: agents, instances, lag_max, lag_end, lag_slope_per_min,"
             + " lag_flat, decision_p50_ms, decision_p99_ms, cpu_cores, scores_per_node_min, migrate_commands, ...")
     boolean json;
 
+    /** analytics.cells of the run. */
+    private int cellCount;
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong sendErrors = new AtomicLong();
     private final AtomicLong migrateCommands = new AtomicLong();
@@ -141,14 +151,18 @@ public final class LoadBench implements Callable<Integer> {
         overloadS = (int) Math.min(Integer.MAX_VALUE, overload.toSeconds());
         reportS = (int) Math.min(Integer.MAX_VALUE, report.toSeconds());
         String applicationId = "pmig-bench-load-" + UUID.randomUUID().toString().substring(0, 8);
-        AnalyticsConfig config = AnalyticsConfig.of(Map.of(
-                AnalyticsConfig.APPLICATION_ID, applicationId,
-                // a node or workload may be moved again in the next episode that picks it
-                AnalyticsConfig.NODE_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L),
-                AnalyticsConfig.WORKLOAD_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L)));
+        Map<String, Object> analytics = new LinkedHashMap<>();
+        analytics.put(AnalyticsConfig.APPLICATION_ID, applicationId);
+        // a node or workload may be moved again in the next episode that picks it
+        analytics.put(AnalyticsConfig.NODE_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L));
+        analytics.put(AnalyticsConfig.WORKLOAD_COOLDOWN_MS, String.valueOf(Math.max(1, episodeS - 5) * 1000L));
+        analytics.put(AnalyticsConfig.CELLS, String.valueOf(cells != null ? cells : Math.max(1, (agents + 999) / 1000)));
+        analytics.putAll(settings);
+        AnalyticsConfig config = AnalyticsConfig.of(analytics);
+        cellCount = config.cells();
         timeline = new OnsetTimeline(config.windowSizeMs(), config.windowAdvanceMs(), config.windowGraceMs());
-        System.out.printf(Locale.ROOT, "load: %d agents at 1 Hz for %d s, %d overloading every %d s for %d s; %d analytics instance(s) of %s%n",
-                agents, durationS, overloaded, episodeS, overloadS, instances, applicationId);
+        System.out.printf(Locale.ROOT, "load: %d agents at 1 Hz for %d s, %d overloading every %d s for %d s; %d analytics instance(s) of %s,"
+                        + " %d cell(s)%n", agents, durationS, overloaded, episodeS, overloadS, instances, applicationId, config.cells());
         Path stateDir = Files.createTempDirectory("pmig-bench-load-");
         List<AnalyticsApp> apps = new ArrayList<>();
         List<Report> reports = new ArrayList<>();
@@ -398,6 +412,7 @@ public final class LoadBench implements Callable<Integer> {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("agents", agents);
             result.put("instances", instances);
+            result.put("cells", cellCount);
             result.put("duration_s", last.elapsedS());
             result.put("samples_sent", last.sent());
             result.put("send_errors", sendErrors.get());
