@@ -38,6 +38,7 @@ class NodeDeathRecoveryTest {
     private static final Duration WAIT = Duration.ofSeconds(90);
     private static final Pattern TAKEN_AT = Pattern.compile("takenAtMs=(\\d+)");
     private TestNodes nodes;
+    private NodeExecutor peer;
 
     private java.util.Set<String> lockTablesBefore;
 
@@ -45,9 +46,9 @@ class NodeDeathRecoveryTest {
     void startNodes() throws Exception {
         lockTablesBefore = TestNodes.criuLockTables();
         nodes = new TestNodes();
-        NodeExecutor b = nodes.start("b");
+        peer = nodes.start("b");
         nodes.start("a", config -> config.set(ExecutorConfig.CHECKPOINT_INTERVAL_MS, 1_000)
-                .set(ExecutorConfig.CHECKPOINT_PEER, b.transferAddress()));
+                .set(ExecutorConfig.CHECKPOINT_PEER, peer.transferAddress()));
     }
 
     @AfterEach
@@ -141,6 +142,41 @@ class NodeDeathRecoveryTest {
         int before = lines(nodes.workloadDir("b", w)).size();
         awaitLines(nodes.workloadDir("b", w), before + 10);
         assertConsecutive(lines(nodes.workloadDir("b", w)));
+    }
+
+    @Test
+    void aNodeReportedDownWhoseExecutorIsAliveKeepsItsWorkloadAndLaterDeathIsStillRecovered() throws Exception {
+        String w = nodes.prefix + "alive";
+        String counter = ": " + w + "; i=0; while :; do i=$((i+1)); echo $i >> counter.txt; sleep 0.05; done";
+        String launchId = nodes.send(CommandKind.LAUNCH, w, null, "a", null, List.of("sh", "-c", counter));
+        int pidOnA = nodes.await(e -> e.getCommandId().equals(launchId), WAIT, "LAUNCHED " + w).getPid();
+        nodes.await(e -> e.getPhase() == Phase.CHECKPOINTED && e.getWorkloadId().equals(w), WAIT, "CHECKPOINTED " + w);
+
+        // what analytics publishes when a's metrics stop while a runs: a dead agent, or analytics behind its input
+        double declinedBefore = declined();
+        publishNodeDown(nodes.node("a"));
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (declined() <= declinedBefore) {
+            assertTrue(System.nanoTime() < deadline, "b never judged the report: " + nodes.eventsSummary());
+            Thread.sleep(20);
+        }
+        assertTrue(nodes.all(e -> e.getPhase() == Phase.RECOVERED && e.getWorkloadId().equals(w)).isEmpty(),
+                "a live node's workload was restored elsewhere: " + nodes.eventsSummary());
+        assertTrue(ProcessTable.isAlive(pidOnA), "a's workload was stopped");
+        assertEquals(1, shellsRunning(w), "the workload runs once, on a");
+
+        // the checkpoints held for a were kept: when a does die, its workload is restored
+        nodes.stop("a");
+        ProcessTable.signal("KILL", List.of(pidOnA));
+        publishNodeDown(nodes.node("a"));
+        nodes.await(e -> e.getPhase() == Phase.RECOVERED && e.getWorkloadId().equals(w), WAIT, "RECOVERED " + w);
+        assertTrue(nodes.runningPid("b", w).isPresent(), "not recovered on b");
+    }
+
+    /** NODE_DOWN reports b did not act on because the node's executor was alive. */
+    private double declined() {
+        var counter = peer.meters().registry().find("pmig.executor.recoveries.declined").counter();
+        return counter == null ? 0 : counter.count();
     }
 
     /** Stands in for analytics, which publishes this when a node's metrics stop for analytics.node.down.after.ms. */

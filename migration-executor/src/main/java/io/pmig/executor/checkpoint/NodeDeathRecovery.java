@@ -3,6 +3,7 @@ package io.pmig.executor.checkpoint;
 import io.pmig.executor.checkpoint.CheckpointStore.Held;
 import io.pmig.executor.criu.Criu;
 import io.pmig.executor.criu.CriuException;
+import io.pmig.executor.events.ExecutorMeters;
 import io.pmig.executor.migration.NodeServices;
 import io.pmig.executor.transfer.WorkloadFiles;
 import io.pmig.executor.workload.NodeWorkloads;
@@ -13,9 +14,11 @@ import io.pmig.schemas.PhaseTimings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -40,13 +43,22 @@ public final class NodeDeathRecovery {
     private final CheckpointStore store;
     private final Set<String> busy;
     private final Executor background;
+    private final Predicate<String> executorAlive;
+    private final ExecutorMeters meters;
 
-    /** @param busy workloads in a migration or checkpoint (shared with the executor); a recovery claims its workload too */
-    public NodeDeathRecovery(NodeServices node, CheckpointStore store, Set<String> busy, Executor background) {
+    /**
+     * @param busy          workloads in a migration or checkpoint (shared with the executor); a recovery claims its workload too
+     * @param executorAlive whether a node's executor is still alive by the node registry (pmig.nodes), asked before its
+     *                      workloads are restored: NODE_DOWN only says its metrics stopped
+     */
+    public NodeDeathRecovery(NodeServices node, CheckpointStore store, Set<String> busy, Executor background,
+                             Predicate<String> executorAlive, ExecutorMeters meters) {
         this.node = node;
         this.store = store;
         this.busy = busy;
         this.background = background;
+        this.executorAlive = executorAlive;
+        this.meters = meters;
     }
 
     /** For {@link io.pmig.executor.events.PeerEvents#listen}: runs on the events thread, so work goes to the background. */
@@ -70,7 +82,19 @@ public final class NodeDeathRecovery {
     private void recoverNode(MigrationEvent down) {
         MDC.put("node", node.config().node());
         try {
-            for (Held checkpoint : store.heldFrom(down.getNode())) {
+            List<Held> held = store.heldFrom(down.getNode());
+            if (held.isEmpty()) {
+                return;
+            }
+            // analytics says DOWN when a node's metrics stop: a dead agent or an analytics behind its input says the
+            // same. A live executor's workloads are not restored here - that would run a stale copy and kill the live one.
+            if (executorAlive.test(down.getNode())) {
+                log.warn("{} was reported DOWN ({}) but its executor is alive by the node registry: not restoring its {}"
+                        + " workload(s) held here", down.getNode(), down.getCommandId(), held.size());
+                meters.recoveryDeclined();
+                return;
+            }
+            for (Held checkpoint : held) {
                 recover(checkpoint, down);
             }
         } catch (IOException | RuntimeException e) {

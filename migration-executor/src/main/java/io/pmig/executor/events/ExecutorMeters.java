@@ -26,6 +26,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code pmig_executor_migration_phase_seconds{mode,phase}}: freeze, dump, transfer, restore, downtime and total
  *       of every COMPLETED migration, as histograms.</li>
  *   <li>{@code pmig_executor_rollbacks_total{mode,reason}}: ROLLED_BACK by how far the migration got (below).</li>
+ *   <li>{@code pmig_executor_recoveries_declined_total}: NODE_DOWN reports of a node whose checkpoints are held here but
+ *       whose executor was alive by the node registry, so nothing was restored.</li>
  * </ul>
  */
 public final class ExecutorMeters {
@@ -50,6 +52,13 @@ public final class ExecutorMeters {
 
     public MeterRegistry registry() {
         return registry;
+    }
+
+    /** A NODE_DOWN not acted on: the node's executor was alive by the node registry, so its workloads were not restored here. */
+    public void recoveryDeclined() {
+        Counter.builder("pmig.executor.recoveries.declined")
+                .description("NODE_DOWN reports not acted on because the node's executor was alive by the node registry")
+                .register(registry).increment();
     }
 
     /** An event this node published (or, for a progress event, sent). */

@@ -177,12 +177,55 @@ final class NodeClaim implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the executor of {@code other} is still alive, asked when analytics reports that node DOWN (its metrics
+     * stopped, which a dead agent or a lagging analytics also causes). Alive: its claim holder is alive by
+     * {@link #alive} and proves it - its process runs on this host, or a heartbeat newer than the first one read here
+     * arrives from another host. Dead: no holder, stopped, its process gone, its port refusing, or its heartbeat
+     * stale. Waits at most until a heartbeat read now would be stale, for one or the other.
+     */
+    boolean aliveNow(String other) {
+        try (KafkaConsumer<String, ExecutorClaim> reader = NodeRegistry.consumerOf(kafka, other)) {
+            NodeRegistry view = new NodeRegistry();
+            view.catchUp(reader, READ_TIMEOUT);
+            Long firstHeartbeat = null;
+            long giveUp = System.currentTimeMillis() + STALE_AFTER.toMillis() + 2 * HEARTBEAT.toMillis();
+            while (true) {
+                Optional<ExecutorClaim> holder = view.holder(other);
+                if (holder.isEmpty() || !alive(holder.get())) {
+                    return false;
+                }
+                if (sameHost(holder.get())) {
+                    return true; // its process runs here: no heartbeat needed to know
+                }
+                if (firstHeartbeat == null) {
+                    firstHeartbeat = holder.get().getHeartbeatMs();
+                } else if (holder.get().getHeartbeatMs() > firstHeartbeat) {
+                    return true; // it wrote after the report reached us: no clock comparison needed
+                }
+                if (System.currentTimeMillis() > giveUp) {
+                    return false;
+                }
+                for (var record : reader.poll(HEARTBEAT)) {
+                    view.accept(record.key(), record.value());
+                }
+            }
+        } catch (RuntimeException e) {
+            log.warn("node {}: could not read the claim of {} ({}); judging it dead as reported", node, other, e.toString());
+            return false;
+        }
+    }
+
+    private boolean sameHost(ExecutorClaim holder) {
+        return !holder.getBootId().isEmpty() && holder.getBootId().equals(mine.getBootId());
+    }
+
     /** Alive = may still act for the node: see the class comment. */
     boolean alive(ExecutorClaim holder) {
         if (holder.getState() != ClaimState.ACTIVE) {
             return false;
         }
-        if (!holder.getBootId().isEmpty() && holder.getBootId().equals(mine.getBootId())) {
+        if (sameHost(holder)) {
             return startTicks(holder.getPid()).equals(OptionalLong.of(holder.getProcessStartTicks()));
         }
         if (System.currentTimeMillis() - holder.getHeartbeatMs() > STALE_AFTER.toMillis()) {

@@ -189,7 +189,7 @@ public final class NodeExecutor implements AutoCloseable {
         // every node may hold its peers' checkpoints; only a node configured with --checkpoint-peer sends its own
         CheckpointStore held = new CheckpointStore(services);
         transfer.acceptUnannounced(held);
-        NodeDeathRecovery deathRecovery = new NodeDeathRecovery(services, held, migrating, migrations);
+        NodeDeathRecovery deathRecovery = new NodeDeathRecovery(services, held, migrating, migrations, claim::aliveNow, meters);
         deathRecovery.retireSuperseded();
         peers.listen(deathRecovery::onEvent);
         // always read: a RECOVERED of a workload of this node (a peer restored it), a NODE_DOWN of a node whose
