@@ -216,25 +216,7 @@ class AnalyticsAppIntegrationTest {
 
     /** Every committed MIGRATE of this run on pmig.commands, read to the end. */
     private static List<MigrationCommand> commands(String run) {
-        Properties props = SharedBroker.clientProperties();
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        AvroSerde<MigrationCommand> serde = AvroSerde.of(MigrationCommand.class);
-        List<MigrationCommand> commands = new ArrayList<>();
-        try (KafkaConsumer<String, MigrationCommand> consumer = new KafkaConsumer<>(props, new StringDeserializer(), serde)) {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topic.COMMANDS.topicName()).stream()
-                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-                for (ConsumerRecord<String, MigrationCommand> record : consumer.poll(Duration.ofMillis(200))) {
-                    if (record.value().getSourceNode().toString().endsWith(run)) {
-                        commands.add(record.value());
-                    }
-                }
-            }
-        }
-        return commands;
+        return CommittedCommands.ofRun(run);
     }
 
     /** The raw values of pmig.cells written by this run's application, read to the end. */

@@ -32,15 +32,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsMetadata;
@@ -241,25 +237,7 @@ class KilledInstanceTest {
 
     /** Every committed MIGRATE of this run on pmig.commands, read to the end. */
     private static List<MigrationCommand> commands(String run) {
-        Properties props = SharedBroker.clientProperties();
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        AvroSerde<MigrationCommand> serde = AvroSerde.of(MigrationCommand.class);
-        List<MigrationCommand> commands = new ArrayList<>();
-        try (KafkaConsumer<String, MigrationCommand> consumer = new KafkaConsumer<>(props, new StringDeserializer(), serde)) {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topic.COMMANDS.topicName()).stream()
-                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-                for (ConsumerRecord<String, MigrationCommand> record : consumer.poll(Duration.ofMillis(200))) {
-                    if (record.value().getSourceNode().toString().endsWith(run)) {
-                        commands.add(record.value());
-                    }
-                }
-            }
-        }
-        return commands;
+        return CommittedCommands.ofRun(run);
     }
 
     /** Polls until the condition holds; the deadline only bounds a hung test, it is not what is tested. */
