@@ -112,7 +112,8 @@ public final class Criu {
 
     /**
      * {@link #verified(Path)}; with {@code tuneHost} it also raises {@code fs.pipe-max-size} to what LAZY needs when
-     * it is lower (a host-wide setting: only when asked - {@code --tune-host}, or one-machine tools like the demo).
+     * it is lower, and gives criu a cache of its kernel probes where it keeps none itself ({@link KerndatCache}): both
+     * host-wide, so only when asked - {@code --tune-host}, or one-machine tools like the demo.
      */
     public static Criu verified(Path binary, boolean tuneHost) throws CriuException {
         Path resolved = resolveExecutable(binary)
@@ -128,6 +129,7 @@ public final class Criu {
             throw new CriuException(resolved + " is criu " + major + "." + minor
                     + "; pmig needs >= 4.2 (older versions fail on this kernel or cannot dump sockets; run scripts/install-criu.sh)");
         }
+        KerndatCache.settle(resolved, tuneHost);
         Result check = run(List.of(resolved.toString(), "check"), Duration.ofSeconds(60));
         if (check.exitCode() != 0) {
             throw new CriuException("'" + resolved + " check' failed: " + lastLines(check.output(), 5));
