@@ -189,7 +189,8 @@ class NetworkIdentityMigrationTest {
             int start = udpLines(replies).size();
             MigrationEvent done = migrate(w, from, hop[0], MigrationMode.valueOf(hop[1]));
             assertEquals(Phase.COMPLETED, done.getPhase(), hop[1] + ": " + nodes.eventsSummary());
-            long before = Long.parseLong(udpLines(replies).get(udpLines(replies).size() - 1)[0]);
+            List<String[]> seen = udpLines(replies); // once: the client appends while the test reads
+            long before = Long.parseLong(seen.get(seen.size() - 1)[0]);
             awaitUdpReplies(client, replies, udpLines(replies).size() + 50);
             List<String[]> after = udpLines(replies);
             assertTrue(Long.parseLong(after.get(after.size() - 1)[0]) > before, "the count did not go on after " + hop[1]);

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -29,6 +30,9 @@ public final class Criu {
     public static final String WORKLOAD_MOUNT = "/var/lib/pmig/ns/workload";
     /** criu's key for the workload's directory mount; {@link WorkloadMounts} numbers the workload's own from it. */
     static final String EXTERNAL_KEY = "wl";
+    /** criu's key for a workload's network namespace left out of a migration's images. */
+    static final String EXTERNAL_NET_KEY = "wlnet";
+    private static final Pattern NS_INODE = Pattern.compile("net:\\[(\\d+)\\]");
     private static final Duration TIMEOUT = Duration.ofMinutes(10);
     private static final Pattern VERSION = Pattern.compile("Version:\\s*(\\d+)\\.(\\d+)");
     private static final Pattern UUID = Pattern.compile(
@@ -52,9 +56,17 @@ public final class Criu {
     private final Optional<WorkloadNetwork> workloadNetwork;
     /** pmig-init, whose {@code --tcp-repair-off} takes a resumed tree's connections out of repair mode. */
     private final Path initBinary;
+    /** Migration dumps leave a workload's own network namespace out: the destination has built one for it. */
+    private final boolean namespaceBuiltByDestination;
 
     private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version, long ghostLimitCeiling,
                  Optional<WorkloadNetwork> workloadNetwork, Path initBinary) {
+        this(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, workloadNetwork, initBinary, false);
+    }
+
+    private Criu(Path binary, Path nft, Optional<String> lazyPagesProblem, String version, long ghostLimitCeiling,
+                 Optional<WorkloadNetwork> workloadNetwork, Path initBinary, boolean namespaceBuiltByDestination) {
+        this.namespaceBuiltByDestination = namespaceBuiltByDestination;
         this.workloadNetwork = workloadNetwork;
         this.initBinary = initBinary;
         this.binary = binary;
@@ -86,6 +98,15 @@ public final class Criu {
         return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, workloadNetwork, pmigInit);
     }
 
+    /**
+     * This criu, whose migration dumps ({@link #dumpLeavingStopped}, {@link #startLazyDump}) leave the workload's own
+     * network namespace out of the images ({@code --external net[...]}): the destination has built an equal one, which
+     * its restore joins (NETWORK-IDENTITY.md). Periodic checkpoints still carry the namespace.
+     */
+    public Criu withNamespaceBuiltByDestination() {
+        return new Criu(binary, nft, lazyPagesProblem, version, ghostLimitCeiling, workloadNetwork, initBinary, true);
+    }
+
     /** The nft binary pmig deletes lock tables with (beside criu, else on PATH), if there is one. */
     public Optional<Path> nft() {
         return Optional.ofNullable(nft);
@@ -112,7 +133,8 @@ public final class Criu {
 
     /**
      * {@link #verified(Path)}; with {@code tuneHost} it also raises {@code fs.pipe-max-size} to what LAZY needs when
-     * it is lower (a host-wide setting: only when asked - {@code --tune-host}, or one-machine tools like the demo).
+     * it is lower, and gives criu a cache of its kernel probes where it keeps none itself ({@link KerndatCache}): both
+     * host-wide, so only when asked - {@code --tune-host}, or one-machine tools like the demo.
      */
     public static Criu verified(Path binary, boolean tuneHost) throws CriuException {
         Path resolved = resolveExecutable(binary)
@@ -128,6 +150,7 @@ public final class Criu {
             throw new CriuException(resolved + " is criu " + major + "." + minor
                     + "; pmig needs >= 4.2 (older versions fail on this kernel or cannot dump sockets; run scripts/install-criu.sh)");
         }
+        KerndatCache.settle(resolved, tuneHost);
         Result check = run(List.of(resolved.toString(), "check"), Duration.ofSeconds(60));
         if (check.exitCode() != 0) {
             throw new CriuException("'" + resolved + " check' failed: " + lastLines(check.output(), 5));
@@ -215,7 +238,7 @@ public final class Criu {
      */
     public void dump(int initPid, Path imagesDir, PageServerAddress pageServer) throws CriuException {
         List<String> cmd = dumpCommand(initPid, imagesDir, carriedMounts(initPid, imagesDir),
-                nodeMounts(initPid, imagesDir));
+                nodeMounts(initPid, imagesDir), false);
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
         }
@@ -248,7 +271,8 @@ public final class Criu {
         WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
         HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
         List<Integer> stoppedBefore = ProcessTree.pids(initPid).stream().filter(p -> ProcessTable.state(p) == 'T').toList();
-        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts);
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts, migrating);
+        Optional<String> hostSide = migrating ? WorkloadNetwork.hostSideOf(initPid) : Optional.empty();
         cmd.add("--leave-stopped");
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
@@ -263,18 +287,17 @@ public final class Criu {
             throw new CriuException(changed.get());
         }
         if (migrating) {
-            withdrawAddress(initPid);
+            withdrawAddress(hostSide);
         }
     }
 
     /**
      * A workload with its own network namespace: its frozen kernel would go on answering ARP for the address the
-     * copy is about to announce, so the host side of its veth goes down until a rollback brings it up again.
+     * copy is about to announce, so the host side of its veth ({@code hostSide}, looked up before the freeze) goes
+     * down until a rollback brings it up again.
      */
-    private static void withdrawAddress(int initPid) {
-        if (WorkloadNetwork.hasOwnNamespace(initPid)) {
-            WorkloadNetwork.withdraw(initPid);
-        }
+    private static void withdrawAddress(Optional<String> hostSide) {
+        hostSide.ifPresent(WorkloadNetwork::withdraw);
     }
 
     /**
@@ -282,11 +305,15 @@ public final class Criu {
      * the root task that differs from its own, and a restore recreates them. The workload's directory and the mounts
      * it made of it are external: a restore binds them from the destination's directory ({@link WorkloadMounts}). So
      * are the mounts its namespace inherited from the node: a restore binds the destination node's ({@link HostMounts}).
+     * An own network namespace is dumped by criu, veth included, unless a migration's destination built it
+     * ({@link #withNamespaceBuiltByDestination}).
      */
-    private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts)
-            throws CriuException {
+    private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts,
+                                     boolean migrating) throws CriuException {
+        Optional<String> externalNet = migrating && namespaceBuiltByDestination
+                ? networkNamespaceInode(initPid) : Optional.empty();
         try {
-            WorkloadNetwork.recordDump(initPid, imagesDir); // criu dumps an own network namespace by itself, veth included
+            WorkloadNetwork.recordDump(initPid, imagesDir, externalNet.isPresent());
         } catch (IOException e) {
             throw new CriuException("cannot record the network of " + initPid + " in " + imagesDir + ": " + e.getMessage(), e);
         }
@@ -298,7 +325,21 @@ public final class Criu {
                 "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
         cmd.addAll(mounts.dumpOptions());
         cmd.addAll(nodeMounts.dumpOptions());
+        externalNet.ifPresent(inode -> cmd.addAll(List.of("--external", "net[" + inode + "]:" + EXTERNAL_NET_KEY)));
         return cmd;
+    }
+
+    /** The inode of the network namespace of {@code initPid} when it is not the executor's ({@code net:[N]}). */
+    private static Optional<String> networkNamespaceInode(int initPid) {
+        if (!WorkloadNetwork.hasOwnNamespace(initPid)) {
+            return Optional.empty();
+        }
+        try {
+            Matcher m = NS_INODE.matcher(Files.readSymbolicLink(Path.of("/proc", String.valueOf(initPid), "ns", "net")).toString());
+            return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 
     /** The workload's mounts of its own directory, recorded beside the images; refused if criu cannot carry them. */
@@ -358,7 +399,8 @@ public final class Criu {
                                         Duration readyTimeout) throws CriuException {
         WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
         HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
-        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts);
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts, true);
+        Optional<String> hostSide = WorkloadNetwork.hostSideOf(initPid);
         cmd.add("--leave-stopped");
         cmd.addAll(List.of("--lazy-pages", "--address", serveAt.host(), "--port", String.valueOf(serveAt.port()),
                 "--status-fd", "3"));
@@ -380,7 +422,7 @@ public final class Criu {
             }
             throw new CriuException(changed.get());
         }
-        withdrawAddress(initPid);
+        withdrawAddress(hostSide);
         return dump;
     }
 
@@ -465,8 +507,30 @@ public final class Criu {
     /** As above; {@code lazyPages} restores without memory, served by a running {@link #startLazyPages} daemon. */
     public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, boolean lazyPages, String logName)
             throws CriuException {
+        return restore(imagesDir, workloadDir, leaveStopped, lazyPages, logName, null);
+    }
+
+    /**
+     * As above; {@code prepared}, when the images left the workload's network namespace out, is the one built for it
+     * beforehand ({@link WorkloadNetwork#prepareForRestore}; else one is built now from what the images recorded). The
+     * restore joins it, and ends its holder whatever happens: discarded (veth deleted) when the restore fails.
+     */
+    public int restore(Path imagesDir, Path workloadDir, boolean leaveStopped, boolean lazyPages, String logName,
+                       WorkloadNetwork.Prepared prepared) throws CriuException {
+        try {
+            return restoreInto(imagesDir, workloadDir, leaveStopped, lazyPages, logName, prepared);
+        } finally {
+            if (prepared != null) {
+                prepared.discard(); // unless the restored workload has it
+            }
+        }
+    }
+
+    private int restoreInto(Path imagesDir, Path workloadDir, boolean leaveStopped, boolean lazyPages, String logName,
+                            WorkloadNetwork.Prepared prepared) throws CriuException {
         List<String> nodeMounts = HostMounts.restoreOptions(imagesDir);
         boolean ownNetwork = WorkloadNetwork.dumpedOwnNamespace(imagesDir);
+        String workloadId = workloadDir.getFileName().toString();
         if (ownNetwork) {
             if (workloadNetwork.isEmpty()) {
                 throw new CriuException("this node cannot host workload addresses (no executor.workload.bridge), and the"
@@ -477,6 +541,16 @@ public final class Criu {
                 throw new CriuException("the workload has its own network identity and " + problem.get());
             }
         }
+        Optional<Map.Entry<String, String>> external;
+        try {
+            external = WorkloadNetwork.dumpedNamespaceExternal(imagesDir);
+        } catch (IOException e) {
+            throw new CriuException("cannot read the network of the workload in " + imagesDir + ": " + e.getMessage(), e);
+        }
+        if (external.isEmpty() && prepared != null) {
+            prepared.discard(); // criu makes the namespace from the images
+            prepared = null;
+        }
         Path pidFile = imagesDir.resolve("restored.pid");
         try {
             Files.deleteIfExists(pidFile);
@@ -486,10 +560,25 @@ public final class Criu {
             for (String mountpoint : List.of(WORKLOAD_MOUNT, "/dev/shm", "/dev/mqueue")) {
                 Files.createDirectories(Path.of(mountpoint));
             }
+            if (external.isPresent() && prepared == null) {
+                // not built beforehand (a restore outside a migration's destination): built now, inside the downtime
+                WorkloadNetwork.Prepared builtNow = workloadNetwork.get().prepareForRestore(workloadId,
+                        external.get().getKey(), external.get().getValue(), TIMEOUT);
+                try {
+                    return restoreInto(imagesDir, workloadDir, leaveStopped, lazyPages, logName, builtNow);
+                } finally {
+                    builtNow.discard();
+                }
+            }
         } catch (IOException e) {
             throw new CriuException("cannot prepare the restore of " + imagesDir + ": " + e.getMessage(), e);
         }
-        List<String> cmd = new ArrayList<>(List.of(binary.toString(), "restore", "-D", imagesDir.toString(),
+        List<String> cmd = new ArrayList<>();
+        if (external.isPresent()) {
+            // criu joins the namespace built for the workload through an inherited descriptor
+            cmd.addAll(List.of("sh", "-c", "exec \"$0\" \"$@\" 3<" + prepared.namespace()));
+        }
+        cmd.addAll(List.of(binary.toString(), "restore", "-D", imagesDir.toString(),
                 "-o", logName, "--tcp-established", "--file-locks", "--root", "/", "-d",
                 "--pidfile", pidFile.toString(),
                 "--external", "mnt[" + EXTERNAL_KEY + "]:" + workloadDir));
@@ -501,12 +590,17 @@ public final class Criu {
         if (lazyPages) {
             cmd.add("--lazy-pages");
         }
-        if (ownNetwork) {
-            String host = workloadNetwork.get().hostSide(workloadDir.getFileName().toString());
+        if (external.isPresent()) {
+            cmd.addAll(List.of("--inherit-fd", "fd[3]:" + EXTERNAL_NET_KEY));
+        } else if (ownNetwork) {
+            String host = workloadNetwork.get().hostSide(workloadId);
             WorkloadNetwork.delete(host); // left by a copy that died here: criu would fail on it ("File exists")
-            cmd.addAll(workloadNetwork.get().restoreOptions(workloadDir.getFileName().toString()));
+            cmd.addAll(workloadNetwork.get().restoreOptions(workloadId));
         }
         runLogged(cmd, imagesDir.resolve(logName), "restore");
+        if (prepared != null) {
+            prepared.handOver(); // the restored tasks keep the namespace from now on
+        }
         int pid;
         try {
             pid = Integer.parseInt(Files.readString(pidFile).strip());
@@ -516,7 +610,7 @@ public final class Criu {
         if (ownNetwork) {
             try {
                 // before anything resumes: clients' next packets find the new port
-                workloadNetwork.get().attach(workloadDir.getFileName().toString(), pid);
+                workloadNetwork.get().attach(workloadId, pid);
             } catch (IOException e) {
                 ProcessTable.killNamespace(pid);
                 ProcessTable.awaitGone(pid, Duration.ofSeconds(10));

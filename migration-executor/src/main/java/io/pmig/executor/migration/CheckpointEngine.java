@@ -4,6 +4,8 @@ import io.pmig.executor.criu.BackgroundCriu;
 import io.pmig.executor.criu.CriuException;
 import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
+import io.pmig.executor.network.NamespaceBlueprint;
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferException;
 import io.pmig.executor.workload.WorkloadIdentity;
@@ -80,6 +82,19 @@ public interface CheckpointEngine {
         return false;
     }
 
+    /**
+     * The workload's own network namespace, for the destination to build an equal one before the freeze (the dump
+     * then leaves it out: {@link #withNamespaceBuiltByDestination}); empty where the dump must carry it.
+     */
+    default Optional<NamespaceBlueprint> namespaceBlueprint(int initPid) {
+        return Optional.empty();
+    }
+
+    /** This engine, whose migration dumps leave the workload's own network namespace out: the destination built it. */
+    default CheckpointEngine withNamespaceBuiltByDestination() {
+        return this;
+    }
+
     // ---- source: freeze + dump, one strategy per mode; the frozen copy
 
     /** PLAIN: a full local checkpoint, tree left stopped. */
@@ -123,6 +138,15 @@ public interface CheckpointEngine {
 
     /** Restores the images with the workload directory at {@code workloadDir}; returns the new init's host pid. */
     int restore(Path images, Path workloadDir, boolean leaveStopped, boolean lazy, String logName) throws CriuException;
+
+    /** As above, into {@code network}, the namespace built for the workload beforehand (discarded unless restored into). */
+    default int restore(Path images, Path workloadDir, boolean leaveStopped, boolean lazy, String logName,
+                        WorkloadNetwork.Prepared network) throws CriuException {
+        if (network != null) {
+            network.discard();
+        }
+        return restore(images, workloadDir, leaveStopped, lazy, logName);
+    }
 
     /** Whether the process exists and is not a zombie. */
     boolean isAlive(int pid);

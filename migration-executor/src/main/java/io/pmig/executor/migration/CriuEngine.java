@@ -7,6 +7,8 @@ import io.pmig.executor.criu.PageServer;
 import io.pmig.executor.criu.PageServerAddress;
 import io.pmig.executor.migration.MigrationJournal.Step;
 import io.pmig.executor.network.FrozenClientRules;
+import io.pmig.executor.network.NamespaceBlueprint;
+import io.pmig.executor.network.NamespaceContents;
 import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.workload.ProcessTable;
 import io.pmig.executor.workload.WorkloadIdentity;
@@ -108,6 +110,34 @@ public final class CriuEngine implements CheckpointEngine {
         return WorkloadNetwork.hasOwnNamespace(initPid);
     }
 
+    /**
+     * Where the destination can build the namespace (nft is there to compare firewall tables, the address and MAC are
+     * readable): read before the freeze, a few tools run in the workload's namespace.
+     */
+    @Override
+    public Optional<NamespaceBlueprint> namespaceBlueprint(int initPid) {
+        if (!WorkloadNetwork.hasOwnNamespace(initPid) || criu.nft().isEmpty()) {
+            return Optional.empty();
+        }
+        Optional<String> address = WorkloadNetwork.addressOf(initPid);
+        Optional<String> mac = WorkloadNetwork.macOf(initPid);
+        if (address.isEmpty() || mac.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new NamespaceBlueprint(address.get(), mac.get(),
+                    NamespaceContents.digest(NamespaceContents.of(initPid, criu.nft().get()))));
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            log.info("the network namespace of {} is dumped with it: cannot read it ({})", initPid, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public CheckpointEngine withNamespaceBuiltByDestination() {
+        return new CriuEngine(criu.withNamespaceBuiltByDestination(), sessionTimeout);
+    }
+
     @Override
     public CheckpointStrategy localDump() {
         return new CheckpointStrategy.LocalDump(criu);
@@ -203,6 +233,12 @@ public final class CriuEngine implements CheckpointEngine {
     public int restore(Path images, Path workloadDir, boolean leaveStopped, boolean lazy, String logName)
             throws CriuException {
         return criu.restore(images, workloadDir, leaveStopped, lazy, logName);
+    }
+
+    @Override
+    public int restore(Path images, Path workloadDir, boolean leaveStopped, boolean lazy, String logName,
+                       WorkloadNetwork.Prepared network) throws CriuException {
+        return criu.restore(images, workloadDir, leaveStopped, lazy, logName, network);
     }
 
     @Override

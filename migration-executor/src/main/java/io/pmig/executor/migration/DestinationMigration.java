@@ -8,6 +8,9 @@ import io.pmig.executor.criu.TlsIdentity;
 import io.pmig.executor.events.MigrationCommit;
 import io.pmig.executor.migration.MigrationJournal.Role;
 import io.pmig.executor.migration.MigrationJournal.Step;
+import io.pmig.executor.network.NamespaceBlueprint;
+import io.pmig.executor.network.NamespaceContents;
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.executor.transfer.SessionHandler;
 import io.pmig.executor.transfer.TransferConnection;
 import io.pmig.executor.transfer.TransferSession;
@@ -70,6 +73,8 @@ public final class DestinationMigration implements SessionHandler {
     private volatile List<String> tlsOptions = List.of();
     private volatile boolean localDump; // the source dumps locally whatever the mode (NodeFacts#releaseBeforeRestore)
     private volatile CheckpointEngine engine; // the node's process engine until HELLO names the workload's kind
+    /** The workload's network namespace, built at HELLO; the restore joins it, else it is discarded. */
+    private volatile WorkloadNetwork.Prepared preparedNetwork;
 
     private DestinationMigration(NodeServices node, MigrationCommand command, MigrationJournal journal) {
         this.node = node;
@@ -231,6 +236,7 @@ public final class DestinationMigration implements SessionHandler {
                     + engine.version() + " here cannot restore those of version " + source.criuVersion() + " from "
                     + command.getSourceNode());
         }
+        NamespaceBlueprint built = null;
         if (source.ownNetwork()) {
             var network = config.criu().workloadNetwork();
             if (network.isEmpty()) {
@@ -241,6 +247,9 @@ public final class DestinationMigration implements SessionHandler {
                 throw new IllegalStateException(workloadId + " has its own network identity and on " + config.node()
                         + " " + why);
             });
+            if (source.namespace() != null && !localDump && preparedNetwork == null) {
+                built = buildNamespace(network.get(), source.namespace());
+            }
         }
         if (!source.kernel().equals(NodeFacts.thisKernel())) {
             log.info("source kernel {} differs from this node's {}", source.kernel(), NodeFacts.thisKernel());
@@ -272,7 +281,37 @@ public final class DestinationMigration implements SessionHandler {
         }
         log.info("source {} proven (criu {}, {} bytes): ready to receive {}", command.getSourceNode(),
                 source.criuVersion(), source.bytesNeeded(), workloadId);
-        return NodeFacts.ofThisNode(engine.kind(), engine.version(), 0, false, cert, pages).signedReply(config.credentials(), migrationId);
+        return NodeFacts.ofThisNode(engine.kind(), engine.version(), 0, false, cert, pages).withNamespace(built)
+                .signedReply(config.credentials(), migrationId);
+    }
+
+    /**
+     * Builds the workload's network namespace now, before the source freezes it, so that neither criu's dump nor its
+     * restore spends the downtime on it (NETWORK-IDENTITY.md). Kept only if it is equal to the source's in everything
+     * criu would carry; else (or if it cannot be built) criu carries the namespace as before. Returns what was built.
+     */
+    private NamespaceBlueprint buildNamespace(WorkloadNetwork network, NamespaceBlueprint wanted) {
+        WorkloadNetwork.Prepared prepared = null;
+        try {
+            prepared = network.prepareForRestore(workloadId, wanted.address(), wanted.mac(),
+                    node.config().sessionTimeout().plusMinutes(1));
+            String contents = NamespaceContents.of(prepared.pid(), node.config().criu().nft().orElse(null));
+            if (!NamespaceContents.digest(contents).equals(wanted.digest())) {
+                log.info("the network namespace of {} has more than a namespace built here would: criu carries it."
+                        + " Built here:\n{}", workloadId, contents);
+                prepared.discard();
+                return null;
+            }
+            preparedNetwork = prepared;
+            return wanted;
+        } catch (IOException | RuntimeException e) {
+            log.info("cannot build the network namespace of {} before the freeze, criu carries it: {}", workloadId,
+                    e.getMessage());
+            if (prepared != null) {
+                prepared.discard();
+            }
+            return null;
+        }
     }
 
     private synchronized String restore(Map<String, String> args) throws Exception {
@@ -306,7 +345,7 @@ public final class DestinationMigration implements SessionHandler {
                 }
                 lazyPages = engine.startLazyPages(images, lazySource(args), tlsOptions, Duration.ofSeconds(30));
             }
-            pid = engine.restore(images, dir, true, lazy, "restore.log");
+            pid = engine.restore(images, dir, true, lazy, "restore.log", preparedNetwork);
         } catch (CriuException | RuntimeException e) {
             if (lazyPages != null) {
                 lazyPages.kill(); // the source's lazy dump then ends, its tree left stopped for its rollback
@@ -402,6 +441,9 @@ public final class DestinationMigration implements SessionHandler {
         if (committed) {
             return;
         }
+        if (preparedNetwork != null) {
+            preparedNetwork.discard(); // nothing if a copy was restored into it: killing the copy takes it
+        }
         if (lazyPages != null) {
             lazyPages.kill(); // pages incomplete: the copy cannot run, and the source's dump must not finish
         }
@@ -453,6 +495,9 @@ public final class DestinationMigration implements SessionHandler {
     private void cleanUp() throws IOException {
         if (completion != null) {
             completion.close();
+        }
+        if (preparedNetwork != null) {
+            preparedNetwork.discard();
         }
         if (pageServer != null) {
             pageServer.close();

@@ -1,5 +1,6 @@
 package io.pmig.executor.migration;
 
+import io.pmig.executor.network.NamespaceBlueprint;
 import io.pmig.executor.transfer.TransferCredentials;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,18 +19,24 @@ import java.util.Map;
  * @param tlsCert  PEM certificate, or null when the mode moves no memory over criu's own connections
  * @param pages    the destination's page server (PAGE_SERVER), else null
  * @param ownNetwork the source's workload has its own network identity: the destination must have a workload bridge
+ * @param namespace  from the source: the workload's namespace, for the destination to build an equal one before the
+ *                   freeze; from the destination: the one it built (the source then leaves it out of the dump); or null
  */
 record NodeFacts(String kind, String criuVersion, String kernel, String network, long bytesNeeded, boolean holdsAddresses,
-                 String tlsCert, String pages, boolean ownNetwork) {
+                 String tlsCert, String pages, boolean ownNetwork, NamespaceBlueprint namespace) {
 
     static NodeFacts ofThisNode(String kind, String criuVersion, long bytesNeeded, boolean holdsAddresses, String tlsCert,
                                 String pages) {
         return new NodeFacts(kind, criuVersion, thisKernel(), thisNetwork(), bytesNeeded, holdsAddresses, tlsCert, pages,
-                false);
+                false, null);
     }
 
     NodeFacts withOwnNetwork(boolean own) {
-        return new NodeFacts(kind, criuVersion, kernel, network, bytesNeeded, holdsAddresses, tlsCert, pages, own);
+        return new NodeFacts(kind, criuVersion, kernel, network, bytesNeeded, holdsAddresses, tlsCert, pages, own, namespace);
+    }
+
+    NodeFacts withNamespace(NamespaceBlueprint ns) {
+        return new NodeFacts(kind, criuVersion, kernel, network, bytesNeeded, holdsAddresses, tlsCert, pages, ownNetwork, ns);
     }
 
     /**
@@ -58,6 +65,11 @@ record NodeFacts(String kind, String criuVersion, String kernel, String network,
         if (pages != null) {
             args.put("pages", pages);
         }
+        if (namespace != null) {
+            args.put("nsAddress", namespace.address());
+            args.put("nsMac", namespace.mac());
+            args.put("nsDigest", namespace.digest());
+        }
         return args;
     }
 
@@ -72,7 +84,19 @@ record NodeFacts(String kind, String criuVersion, String kernel, String network,
         return new NodeFacts(args.getOrDefault("kind", "process"), args.getOrDefault("criu", "0.0"), args.getOrDefault("kernel", "?"),
                 args.getOrDefault("network", "?"), bytes, Boolean.parseBoolean(args.get("addresses")),
                 cert == null ? null : new String(Base64.getDecoder().decode(cert), java.nio.charset.StandardCharsets.US_ASCII),
-                args.get("pages"), Boolean.parseBoolean(args.get("ownNetwork")));
+                args.get("pages"), Boolean.parseBoolean(args.get("ownNetwork")),
+                namespaceOf(args));
+    }
+
+    private static NamespaceBlueprint namespaceOf(Map<String, String> args) {
+        if (!args.containsKey("nsDigest")) {
+            return null;
+        }
+        try {
+            return new NamespaceBlueprint(args.getOrDefault("nsAddress", ""), args.getOrDefault("nsMac", ""), args.get("nsDigest"));
+        } catch (IllegalArgumentException e) {
+            return null; // criu dumps the namespace then, as before
+        }
     }
 
     /** The destination's reply: its facts, MACed. */

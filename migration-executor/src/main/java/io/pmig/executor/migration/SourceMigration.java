@@ -272,9 +272,11 @@ public final class SourceMigration {
             throw new CriuException("LAZY mode is unavailable on " + node.config().node() + ": " + engine.lazyPagesProblem().get());
         }
         TlsIdentity tls = memoryOverCriu ? TlsIdentity.in(node.config().workdir().resolve("tls")) : null;
+        boolean ownNetwork = engine.hasOwnNetwork(initPid);
         NodeFacts mine = NodeFacts.ofThisNode(engine.kind(), engine.version(), engine.residentBytes(initPid),
                 engine.holdsNetworkAddresses(initPid), tls == null ? null : tls.certificatePem(), null)
-                .withOwnNetwork(engine.hasOwnNetwork(initPid));
+                .withOwnNetwork(ownNetwork)
+                .withNamespace(ownNetwork ? engine.namespaceBlueprint(initPid).orElse(null) : null);
         String reply = connection.control("HELLO", mine.toArguments(), HELLO_TIMEOUT);
         NodeFacts theirs;
         try {
@@ -282,14 +284,20 @@ public final class SourceMigration {
         } catch (IllegalArgumentException e) {
             throw new TransferException(e.getMessage(), false);
         }
+        // the destination built the workload's namespace, equal to this one: criu leaves it out of the dump
+        boolean namespaceBuilt = mine.namespace() != null && mine.namespace().equals(theirs.namespace());
+        CheckpointEngine dumping = namespaceBuilt ? engine.withNamespaceBuiltByDestination() : engine;
+        if (namespaceBuilt) {
+            log.info("{} built the network namespace of {}: the dump leaves it out", command.getDestinationNode(), workloadId);
+        }
         if (NodeFacts.releaseBeforeRestore(mine, theirs.network())) {
             log.info("{} holds network addresses and {} shares this network namespace: local dump, released before"
                     + " the restore", workloadId, command.getDestinationNode());
             journal.put("releaseBeforeRestore", 1);
-            return engine.localDump();
+            return dumping.localDump();
         }
         if (!memoryOverCriu) {
-            return engine.localDump();
+            return dumping.localDump();
         }
         if (theirs.tlsCert() == null) {
             throw new TransferException("the destination sent no TLS certificate for " + mode + " mode", false);
@@ -300,12 +308,12 @@ public final class SourceMigration {
             if (theirs.pages() == null) {
                 throw new TransferException("the destination prepared no page server for PAGE_SERVER mode", false);
             }
-            return engine.pageServerDump(pageAddress(theirs.pages()), tlsOptions);
+            return dumping.pageServerDump(pageAddress(theirs.pages()), tlsOptions);
         }
         java.net.InetAddress host = node.pageServerHost();
         PageServerAddress serveAt = new PageServerAddress(host.getHostAddress(), NodeServices.freePort(host));
         journal.put("lazyAddress", serveAt);
-        return engine.lazyDump(serveAt, tlsOptions);
+        return dumping.lazyDump(serveAt, tlsOptions);
     }
 
     private static PageServerAddress pageAddress(String text) {

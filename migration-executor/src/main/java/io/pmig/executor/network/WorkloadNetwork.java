@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -34,6 +35,7 @@ public final class WorkloadNetwork {
     public static final String IMAGE_MARKER = "workload-network.properties";
     private static final Pattern PEER_INDEX = Pattern.compile(INTERFACE + "@if(\\d+)");
     private static final Pattern INET = Pattern.compile("inet (\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+)");
+    private static final Pattern MAC = Pattern.compile("link/ether ([0-9a-f:]{17})");
     private static final Logger log = LoggerFactory.getLogger(WorkloadNetwork.class);
 
     private final String node;
@@ -142,10 +144,48 @@ public final class WorkloadNetwork {
         }
     }
 
+    /**
+     * A namespace for a migrated workload, built before its source freezes it (NETWORK-IDENTITY.md, "The namespace
+     * built by the destination"): the veth with the workload's MAC, {@code cidr} on {@link #INTERFACE}, arp_notify, as
+     * {@link #prepare} does; its host side stays down and off the bridge until the restore succeeded ({@link #attach}),
+     * so nothing on the segment reaches it while the source still runs. The holder lives at most {@code holdFor}.
+     */
+    public Prepared prepareForRestore(String workloadId, String cidr, String mac, Duration holdFor) throws IOException {
+        String host = hostSide(workloadId);
+        delete(host); // left by a copy that died here, or by an earlier attempt
+        Process holder = new ProcessBuilder("unshare", "--net", "sleep", String.valueOf(Math.max(1, holdFor.toSeconds())))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        Prepared prepared = new Prepared(holder, host);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!hasOwnNamespace((int) holder.pid())) {
+                if (System.nanoTime() > deadline || !holder.isAlive()) {
+                    throw new IOException("unshare --net did not make a network namespace");
+                }
+                Thread.sleep(2);
+            }
+            run("ip", "link", "add", host, "type", "veth", "peer", "name", INTERFACE, "address", mac,
+                    "netns", String.valueOf(holder.pid()));
+            run("nsenter", "--net=" + prepared.namespace(), "sh", "-c", "ip link set lo up && echo 1 >"
+                    + " /proc/sys/net/ipv4/conf/" + INTERFACE + "/arp_notify && ip addr add \"$0\" dev " + INTERFACE
+                    + " && ip link set " + INTERFACE + " up", cidr);
+            return prepared;
+        } catch (IOException | RuntimeException e) {
+            prepared.discard();
+            throw e;
+        } catch (InterruptedException e) {
+            prepared.discard();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while preparing the network of " + workloadId, e);
+        }
+    }
+
     /** A wired namespace waiting for its workload. */
     public static final class Prepared implements AutoCloseable {
         private final Process holder;
         private final String hostSide;
+        private boolean handedOver;
 
         Prepared(Process holder, String hostSide) {
             this.holder = holder;
@@ -154,7 +194,17 @@ public final class WorkloadNetwork {
 
         /** The command prefix that runs a program in the namespace. */
         public List<String> enter() {
-            return List.of("nsenter", "--net=/proc/" + holder.pid() + "/ns/net");
+            return List.of("nsenter", "--net=" + namespace());
+        }
+
+        /** The namespace's file (criu restores into it through a descriptor opened on it). */
+        public String namespace() {
+            return "/proc/" + holder.pid() + "/ns/net";
+        }
+
+        /** The holder's pid: its network namespace is the prepared one. */
+        public int pid() {
+            return (int) holder.pid();
         }
 
         public String hostSide() {
@@ -165,6 +215,20 @@ public final class WorkloadNetwork {
         @Override
         public void close() {
             holder.destroyForcibly();
+        }
+
+        /** A restored workload is in the namespace: it keeps it (and its veth) from now on. */
+        public synchronized void handOver() {
+            handedOver = true;
+            close();
+        }
+
+        /** Unless a workload was restored into it: the holder ends and the veth goes (nothing else is in it). */
+        public synchronized void discard() {
+            if (!handedOver) {
+                close();
+                delete(hostSide);
+            }
         }
     }
 
@@ -192,18 +256,52 @@ public final class WorkloadNetwork {
         }
     }
 
-    /** Records beside a dump's images that the workload had its own namespace (read by {@link #dumpedOwnNamespace}). */
-    public static void recordDump(int initPid, Path imagesDir) throws IOException {
+    /** The MAC of the workload's {@link #INTERFACE}, if it has its own namespace. */
+    public static Optional<String> macOf(int initPid) {
+        if (!hasOwnNamespace(initPid)) {
+            return Optional.empty();
+        }
+        try {
+            Matcher m = MAC.matcher(output("nsenter", "--net=/proc/" + initPid + "/ns/net", "ip", "-o", "link", "show",
+                    "dev", INTERFACE));
+            return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Records beside a dump's images that the workload had its own namespace (read by {@link #dumpedOwnNamespace});
+     * {@code external}: criu left the namespace out ({@code --external net[...]}), a restore needs one built for it
+     * from the address and MAC recorded here ({@link #dumpedNamespaceExternal}).
+     */
+    public static void recordDump(int initPid, Path imagesDir, boolean external) throws IOException {
         Files.deleteIfExists(imagesDir.resolve(IMAGE_MARKER));
         if (hasOwnNamespace(initPid)) {
             Files.createDirectories(imagesDir);
             Files.writeString(imagesDir.resolve(IMAGE_MARKER), "interface=" + INTERFACE + "\naddress="
-                    + addressOf(initPid).orElse("") + "\n");
+                    + addressOf(initPid).orElse("") + "\nmac=" + macOf(initPid).orElse("")
+                    + "\nnamespace=" + (external ? "external" : "dumped") + "\n");
         }
     }
 
     public static boolean dumpedOwnNamespace(Path imagesDir) {
         return Files.exists(imagesDir.resolve(IMAGE_MARKER));
+    }
+
+    /** The dump left the namespace out: its address and MAC, from which a restore builds one; else empty. */
+    public static Optional<Map.Entry<String, String>> dumpedNamespaceExternal(Path imagesDir) throws IOException {
+        if (!dumpedOwnNamespace(imagesDir)) {
+            return Optional.empty();
+        }
+        java.util.Properties marker = new java.util.Properties();
+        try (var in = Files.newBufferedReader(imagesDir.resolve(IMAGE_MARKER))) {
+            marker.load(in);
+        }
+        if (!"external".equals(marker.getProperty("namespace"))) {
+            return Optional.empty();
+        }
+        return Optional.of(Map.entry(marker.getProperty("address", ""), marker.getProperty("mac", "")));
     }
 
     /**
@@ -297,9 +395,12 @@ public final class WorkloadNetwork {
         return Optional.empty();
     }
 
-    /** The source withdraws the address after its dump: its frozen kernel would keep answering ARP for it. */
-    public static void withdraw(int initPid) {
-        hostSideOf(initPid).ifPresent(h -> quietly("ip", "link", "set", h, "down"));
+    /**
+     * The source withdraws the address after its dump: its frozen kernel would keep answering ARP for it.
+     * {@code hostSide}: {@link #hostSideOf} the workload, looked up before the freeze.
+     */
+    public static void withdraw(String hostSide) {
+        quietly("ip", "link", "set", hostSide, "down");
     }
 
     /** Rollback: the source's host side up again, and the address announced again (a copy may have announced it). */
