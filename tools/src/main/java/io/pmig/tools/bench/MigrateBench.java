@@ -300,6 +300,9 @@ public final class MigrateBench implements Callable<Integer> {
             entry.put("client_timeouts", seen.timeouts());
             entry.put("client_errors", seen.errors());
             entry.put("client_probes", seen.probes());
+            if (seen.resets() + seen.refused() + seen.errors() + seen.timeouts() > 0) {
+                keepClientLogs(root.resolve("client-" + id), id, started, end);
+            }
         }
         if (end.getPhase() == Phase.COMPLETED) {
             where = destination;
@@ -323,6 +326,29 @@ public final class MigrateBench implements Callable<Integer> {
         String killId = send(CommandKind.KILL, id, prefix + where, null, mode, List.of());
         await(e -> e.getCommandId().toString().equals(killId), "KILLED " + id);
         return entry;
+    }
+
+    /**
+     * A client that saw a failure keeps its logs beyond the run ({@code $TMPDIR/pmig-bench-clients/<id>/}, probes.log:
+     * outcome, start ms, duration ms), with the migration's start and end beside them to line the probes up against.
+     */
+    private static void keepClientLogs(Path clientDir, String id, long startedMs, MigrationEvent end) {
+        Path kept = Path.of(System.getProperty("java.io.tmpdir"), "pmig-bench-clients", id);
+        try {
+            Files.createDirectories(kept);
+            try (var files = Files.list(clientDir)) {
+                for (Path file : files.filter(f -> f.toString().endsWith(".log") || f.toString().endsWith(".out")).toList()) {
+                    Files.copy(file, kept.resolve(file.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            Files.writeString(kept.resolve("migration.txt"), "migration " + end.getMigrationId() + " started " + startedMs
+                    + " ended " + end.getPhase() + " at " + end.getTimestampMs() + (end.getTimings() == null ? ""
+                    : " freeze " + end.getTimings().getFreezeMs() + " downtime " + end.getTimings().getDowntimeMs())
+                    + (end.getError() == null ? "" : " error " + end.getError()) + "\n");
+            System.out.printf(Locale.ROOT, "  %9s %-11s client logs kept in %s%n", "", "", kept);
+        } catch (IOException e) {
+            System.err.println("bench migrate: cannot keep the client's logs of " + id + ": " + e.getMessage());
+        }
     }
 
     private void printGoals(List<Map<String, Object>> entries) {
