@@ -333,7 +333,7 @@ public final class MigrateBench implements Callable<Integer> {
      * outcome, start ms, duration ms), with the migration's start and end beside them to line the probes up against.
      */
     private static void keepClientLogs(Path clientDir, String id, long startedMs, MigrationEvent end) {
-        Path kept = Path.of(System.getProperty("java.io.tmpdir"), "pmig-bench-clients", id);
+        Path kept = Path.of(System.getenv().getOrDefault("TMPDIR", System.getProperty("java.io.tmpdir")), "pmig-bench-clients", id);
         try {
             Files.createDirectories(kept);
             try (var files = Files.list(clientDir)) {
