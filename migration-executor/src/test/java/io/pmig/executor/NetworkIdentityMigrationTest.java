@@ -402,7 +402,7 @@ class NetworkIdentityMigrationTest {
      * A client whose handshake is half-done when its server's migration begins (its connect() completed, the server's
      * kernel still holds only a request socket, which criu does not dump) is served, not reset by the restored listener:
      * the source holds new connections and waits for the handshake to finish before it freezes. The client's ACKs are
-     * held back by a table of its own until the source is seen holding and the workload still answers another client.
+     * held back by a table of its own until the source says it waits and the workload still answers another client.
      */
     @Test
     void aClientWhoseHandshakeIsHalfDoneWhenItsServerIsToBeFrozenIsServedNotReset() throws Exception {
@@ -425,8 +425,11 @@ class NetworkIdentityMigrationTest {
         String mid = nodes.send(CommandKind.MIGRATE, w, "b", "a", MigrationMode.PLAIN, List.of());
         LocalSegment.NodeNamespace b = namespaces.get("b");
         await().atMost(WAIT).pollInterval(Duration.ofMillis(10)).until(() -> !answerTables(b).isEmpty());
-        // had the source frozen it now, these replies would only come from a, after the restore
-        awaitLines(keep, log, "reply ", lines(log, "reply ").size() + 30);
+        // the source says it waits (a first version of this test let the client go after 30 more replies instead,
+        // and passed with the wait off: criu took longer than that to freeze)
+        await().atMost(WAIT).until(() -> executors.get("b").output().contains("before freezing " + ip + ": waiting"));
+        // still running here: had the source frozen it, these replies would only come from a, after the restore
+        awaitLines(keep, log, "reply ", lines(log, "reply ").size() + 10);
         Files.createFile(go);
         MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
         assertEquals(Phase.COMPLETED, done.getPhase(), nodes.eventsSummary());

@@ -97,6 +97,11 @@ public interface FrozenTraffic {
                 return;
             }
             // no SYN gets through now: what is half-done finishes (one RTT, or a SYN-ACK retransmission) and is accepted
+            FrozenClientRules.Handshakes pending = FrozenClientRules.handshakes(initPid);
+            if (!pending.settled() && !handshakeWait.isZero()) {
+                log.info("before freezing {}: waiting up to {} ms for {} half-done handshake(s) and {} unaccepted"
+                        + " connection(s)", workloadIp, handshakeWait.toMillis(), pending.halfOpen(), pending.unaccepted());
+            }
             FrozenClientRules.Handshakes left = FrozenClientRules.awaitHandshakes(initPid, handshakeWait,
                     FrozenClientRules.Handshakes::settled);
             if (left.halfOpen() > 0) {
