@@ -62,6 +62,7 @@ public final class ExecutorConfig {
     public static final String WORKLOAD_BRIDGE = "executor.workload.bridge";
     public static final String WORKLOAD_RANGE = "executor.workload.range";
     public static final String WORKLOAD_UNREACHABLE_ANSWERS = "executor.workload.unreachable.answers";
+    public static final String WORKLOAD_HANDSHAKE_WAIT_MS = "executor.workload.handshake.wait.ms";
     public static final String EVENTS_MAX_BLOCK_MS = "executor.events.max.block.ms";
     public static final String EVENTS_DELIVERY_TIMEOUT_MS = "executor.events.delivery.timeout.ms";
     public static final String EVENTS_PUBLISH_WAIT_MS = "executor.events.publish.wait.ms";
@@ -141,6 +142,12 @@ public final class ExecutorConfig {
                         + " TCP data (never SYNs) with ICMP host-unreachable from this node (the workload bridge's MAC"
                         + " and IPv4 address), so that their TCP does not back off; needs an address on the bridge, else"
                         + " the packets are only dropped (logged). false: always only dropped.");
+        define(WORKLOAD_HANDSHAKE_WAIT_MS, WorkloadNetwork.DEFAULT_HANDSHAKE_WAIT.toMillis(), text -> Durations.millisAtLeast(WORKLOAD_HANDSHAKE_WAIT_MS, text, 0),
+                "Before a workload with its own network identity is frozen here for a migration (new connections are"
+                        + " held from then on), how long to wait at most for its kernel to finish the handshakes it has"
+                        + " answered and for the workload to accept completed connections: criu carries neither (a"
+                        + " half-done handshake's client is reset where the workload resumes, an unaccepted connection"
+                        + " makes criu refuse the dump). Not downtime: the workload runs meanwhile.");
         define(METRICS_PORT, null, text -> ConfigValues.port(METRICS_PORT, text),
                 "Port of the Prometheus /metrics endpoint (0 = any free one). Unset: no endpoint (several nodes may share"
                         + " a host, each needs a port of its own).");
@@ -252,7 +259,8 @@ public final class ExecutorConfig {
             if (values.get(WORKLOAD_BRIDGE) != null) {
                 configured = configured.withWorkloadNetwork(new WorkloadNetwork((String) values.get(NODE),
                         (String) values.get(WORKLOAD_BRIDGE), (AddressRange) values.get(WORKLOAD_RANGE),
-                        (Boolean) values.get(WORKLOAD_UNREACHABLE_ANSWERS)));
+                        (Boolean) values.get(WORKLOAD_UNREACHABLE_ANSWERS),
+                        java.time.Duration.ofMillis((Long) values.get(WORKLOAD_HANDSHAKE_WAIT_MS))));
             }
             return new ExecutorConfig(values, kafka, configured, init, secret);
         }

@@ -90,7 +90,8 @@ final class ExecutorProcess implements AutoCloseable {
         }
     }
 
-    private String output() throws IOException {
+    /** What the executor has logged so far. */
+    String output() throws IOException {
         return Files.exists(log) ? Files.readString(log, StandardCharsets.ISO_8859_1) : "";
     }
 }

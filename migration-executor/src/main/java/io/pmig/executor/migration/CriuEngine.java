@@ -182,7 +182,7 @@ public final class CriuEngine implements CheckpointEngine {
             }
         }
         return new FrozenTraffic.HeldClients(network.get().frozenClientRules(workloadId, criu.nft().get()),
-                initPid, ip.get(), nodeAddress);
+                initPid, ip.get(), nodeAddress, network.get().handshakeWait());
     }
 
     @Override

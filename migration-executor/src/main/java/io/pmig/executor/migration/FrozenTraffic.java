@@ -9,7 +9,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The network step of the source's driver: what the clients of a workload meet while it is frozen on this node, from
- * just before its dump ({@link #hold}) until COMMIT or rollback ({@link #release}). Either criu's network lock alone
+ * just before its dump ({@link #hold}) until its destination has restored it ({@link #releaseSoon}) or a rollback
+ * ({@link #release}). Either criu's network lock alone
  * drops their packets ({@link #DROPPED}: each client's TCP backs off, 0.2, 0.6, 1.4, 3.0 s...), or, for a workload with
  * its own address, the node holds new connections from before the freeze and may also answer TCP segments that carry
  * data with ICMP host-unreachable, which keeps their retransmissions about one RTO apart, so they see the resume about
@@ -23,6 +24,14 @@ public interface FrozenTraffic {
 
     /** At COMMIT or rollback, before the frozen copy is resumed or killed; also what recovery does. */
     void release();
+
+    /**
+     * Starts {@link #release} in the background, once the destination has restored and announced the workload: its
+     * kernel takes the clients' packets from then on (and queues them until the COMMIT resumes it), so nothing here
+     * must answer them any longer. A later {@link #release} waits for it.
+     */
+    default void releaseSoon() {
+    }
 
     /** What it does, for the log. */
     String describe();
@@ -57,21 +66,25 @@ public interface FrozenTraffic {
     final class HeldClients implements FrozenTraffic {
         private static final Logger log = LoggerFactory.getLogger(FrozenTraffic.class);
         private static final Duration POLL = Duration.ofMillis(10);
-        /** How long a workload gets to accept the connections its kernel completed before the hold (not downtime). */
-        private static final Duration ACCEPT_WAIT = Duration.ofMillis(300);
         private final FrozenClientRules rules;
         private final int initPid;
         private final String workloadIp;
         private final String nodeAddress;
+        private final Duration handshakeWait;
         private volatile boolean released;
         private Thread poller;
+        private Thread releasing;
 
-        /** {@code nodeAddress} null: new connections held, data only dropped by criu's lock. */
-        HeldClients(FrozenClientRules rules, int initPid, String workloadIp, String nodeAddress) {
+        /**
+         * {@code nodeAddress} null: new connections held, data only dropped by criu's lock. {@code handshakeWait}: how
+         * long {@link #hold} waits at most for the workload's handshakes to settle (not downtime: it still runs).
+         */
+        HeldClients(FrozenClientRules rules, int initPid, String workloadIp, String nodeAddress, Duration handshakeWait) {
             this.rules = rules;
             this.initPid = initPid;
             this.workloadIp = workloadIp;
             this.nodeAddress = nodeAddress;
+            this.handshakeWait = handshakeWait;
         }
 
         @Override
@@ -83,10 +96,23 @@ public interface FrozenTraffic {
                         + " fails the dump): {}", workloadIp, e.getMessage());
                 return;
             }
-            if (!FrozenClientRules.acceptQueuesDrained(initPid, ACCEPT_WAIT)) {
-                log.info("{} has not accepted every connection its kernel completed within {} ms; criu will refuse"
-                        + " to dump them", workloadIp, ACCEPT_WAIT.toMillis());
+            // no SYN gets through now: what is half-done finishes (one RTT, or a SYN-ACK retransmission) and is accepted
+            FrozenClientRules.Handshakes pending = FrozenClientRules.handshakes(initPid);
+            if (!pending.settled() && !handshakeWait.isZero()) {
+                log.info("before freezing {}: waiting up to {} ms for {} half-done handshake(s) and {} unaccepted"
+                        + " connection(s)", workloadIp, handshakeWait.toMillis(), pending.halfOpen(), pending.unaccepted());
             }
+            FrozenClientRules.Handshakes left = FrozenClientRules.awaitHandshakes(initPid, handshakeWait,
+                    FrozenClientRules.Handshakes::settled);
+            if (left.halfOpen() > 0) {
+                log.warn("{} handshake(s) with {} not finished within {} ms: criu does not carry them, their clients will"
+                        + " be reset where the workload resumes", left.halfOpen(), workloadIp, handshakeWait.toMillis());
+            }
+            if (left.unaccepted() > 0) {
+                log.info("{} has not accepted every connection its kernel completed within {} ms; criu will refuse"
+                        + " to dump them", workloadIp, handshakeWait.toMillis());
+            }
+            log.debug("holding new connections to {}; before the dump: {}", workloadIp, left);
             if (nodeAddress == null) {
                 return;
             }
@@ -94,7 +120,9 @@ public interface FrozenTraffic {
                 try {
                     while (!released) {
                         if (rules.lockedByCriu(initPid)) {
+                            log.debug("criu's lock is in place for {}: {}", workloadIp, FrozenClientRules.handshakes(initPid));
                             rules.answerUnreachable(workloadIp);
+                            log.debug("answering the clients of {}", workloadIp);
                             return;
                         }
                         Thread.sleep(POLL.toMillis());
@@ -111,8 +139,18 @@ public interface FrozenTraffic {
         }
 
         @Override
-        public void release() {
+        public synchronized void releaseSoon() {
+            if (releasing == null) {
+                releasing = new Thread(this::release, "pmig-frozen-release-" + workloadIp);
+                releasing.setDaemon(true);
+                releasing.start();
+            }
+        }
+
+        @Override
+        public synchronized void release() {
             released = true;
+            log.debug("releasing the clients of {}", workloadIp);
             try {
                 if (poller != null) {
                     poller.join(Duration.ofSeconds(30).toMillis()); // an install under way ends before the removal

@@ -229,6 +229,9 @@ public final class SourceMigration {
             }
             journal.step(Step.RESTORING);
             Map<String, String> restored = parseReply(connection.control("RESTORE", strategy.restoreArguments(), RESTORE_TIMEOUT));
+            // the copy there is restored and announced: the rules must be gone before it resumes, not after the COMMIT's
+            // answer (where nodes share a namespace they answered the resumed copy's clients with ICMP for ~1 s, measured)
+            traffic.releaseSoon();
             timings.setRestoreMs(Long.parseLong(restored.getOrDefault("restoreMs", "0")));
 
             journal.put("commitSentMs", System.currentTimeMillis()).step(Step.COMMITTING);

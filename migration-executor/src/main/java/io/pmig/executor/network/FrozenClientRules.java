@@ -16,8 +16,9 @@ import java.util.regex.Pattern;
  * SYNs are dropped at the node's bridge, so they retry them (1 s, 3 s...) and the handshake completes wherever the
  * workload then runs. Without it, a handshake the workload's kernel completes between criu's freeze and its network
  * lock sits in a listening socket's accept queue, which criu refuses to dump ({@code sk-inet.c: In-flight connection
- * (l)}): measured, 3 of 17 migrations of a server with a client connecting every 50 ms rolled back so. Connections
- * completed before the hold, not yet accepted, are left to the workload to accept first ({@link #acceptQueuesDrained}).
+ * (l)}): measured, 3 of 17 migrations of a server with a client connecting every 50 ms rolled back so. Handshakes under
+ * way when the hold begins are left to finish, and completed connections to be accepted, before the freeze
+ * ({@link #handshakes}): criu carries neither.
  *
  * <p><b>TCP data answered</b> ({@link #answerUnreachable}), once criu's lock is in place: with ICMP host-unreachable.
  * Linux reverts one RTO backoff step per such ICMP (RFC 6069), so a client keeps retransmitting about every 200 ms
@@ -44,6 +45,7 @@ public final class FrozenClientRules {
             .mapToObj(doff -> (20 + 4 * doff) + " . " + doff).collect(java.util.stream.Collectors.joining(", "));
     private static final Pattern ETHER = Pattern.compile("link/ether ([0-9a-f:]{17})");
     private static final String LISTEN = "0A";
+    private static final String SYN_RECV = "03";
 
     private final Path nft;
     private final String bridge;
@@ -102,39 +104,56 @@ public final class FrozenClientRules {
     }
 
     /**
-     * Waits until no listening TCP socket in the network namespace of {@code initPid} holds a connection its workload
-     * has not accepted yet (criu cannot dump one), up to {@code timeout}; true if none is left. Read from the
-     * namespace's {@code /proc/<pid>/net/tcp*}, whose rx_queue of a listening socket is its accept queue's length.
+     * TCP connections in the network namespace of {@code initPid} that criu would not carry as they are: handshakes
+     * its kernel has answered but not completed ({@code halfOpen}, SYN_RECV: request sockets, which criu does not dump,
+     * so the client's next segment meets the restored listener, which resets it) and completed connections the
+     * workload has not accepted yet ({@code unaccepted}, which criu refuses to dump: "In-flight connection").
      */
-    public static boolean acceptQueuesDrained(int initPid, java.time.Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            if (!pendingAccepts(initPid)) {
-                return true;
-            }
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            Thread.sleep(2);
+    public record Handshakes(int halfOpen, int unaccepted) {
+        public boolean settled() {
+            return halfOpen == 0 && unaccepted == 0;
         }
     }
 
-    private static boolean pendingAccepts(int initPid) {
+    /**
+     * Read from the namespace's {@code /proc/<pid>/net/tcp*}: a request socket is listed in state 03, and the rx_queue
+     * of a listening socket (state 0A) is its accept queue's length.
+     */
+    public static Handshakes handshakes(int initPid) {
+        int halfOpen = 0;
+        int unaccepted = 0;
         for (String file : List.of("tcp", "tcp6")) {
             try {
                 for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(initPid), "net", file))) {
                     String[] f = line.strip().split("\\s+");
                     // sl local rem st tx_queue:rx_queue ...
-                    if (f.length > 4 && f[3].equals(LISTEN) && f[4].indexOf(':') > 0
-                            && Long.parseLong(f[4].substring(f[4].indexOf(':') + 1), 16) > 0) {
-                        return true;
+                    if (f.length > 4 && f[3].equals(SYN_RECV)) {
+                        halfOpen++;
+                    } else if (f.length > 4 && f[3].equals(LISTEN) && f[4].indexOf(':') > 0) {
+                        unaccepted += (int) Long.parseLong(f[4].substring(f[4].indexOf(':') + 1), 16);
                     }
                 }
             } catch (IOException | NumberFormatException e) {
                 // no such table (no IPv6) or the workload is gone: nothing to wait for there
             }
         }
-        return false;
+        return new Handshakes(halfOpen, unaccepted);
+    }
+
+    /**
+     * Waits until {@code settled} holds for the namespace of {@code initPid}'s {@link #handshakes}, up to
+     * {@code timeout}; returns the last reading.
+     */
+    public static Handshakes awaitHandshakes(int initPid, java.time.Duration timeout,
+                                             java.util.function.Predicate<Handshakes> settled) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Handshakes now = handshakes(initPid);
+            if (settled.test(now) || System.nanoTime() > deadline) {
+                return now;
+            }
+            Thread.sleep(2);
+        }
     }
 
     /** Whether criu's network lock is in place in the namespace of {@code initPid} (its {@code inet CRIU-*} table). */

@@ -37,30 +37,40 @@ public final class WorkloadNetwork {
     private static final Pattern INET = Pattern.compile("inet (\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+)");
     private static final Pattern MAC = Pattern.compile("link/ether ([0-9a-f:]{17})");
     private static final Logger log = LoggerFactory.getLogger(WorkloadNetwork.class);
+    /** What {@code executor.workload.handshake.wait.ms} defaults to. */
+    public static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(2);
 
     private final String node;
     private final String bridge;
     private final AddressRange range;
     private final boolean answerUnreachable;
+    private final Duration handshakeWait;
 
     /** This node's workload network: host sides attach to {@code bridge} in the executor's network namespace. */
     public WorkloadNetwork(String node, String bridge, AddressRange range) {
-        this(node, bridge, range, true);
+        this(node, bridge, range, true, DEFAULT_HANDSHAKE_WAIT);
     }
 
     /**
      * As {@link #WorkloadNetwork(String, String, AddressRange)}; {@code answerUnreachable}: whether clients of a
-     * workload frozen here for a migration are answered with ICMP host-unreachable ({@link FrozenClientRules}).
+     * workload frozen here for a migration are answered with ICMP host-unreachable ({@link FrozenClientRules});
+     * {@code handshakeWait}: how long, once new connections are held, a freeze waits at most for the workload's
+     * handshakes to settle ({@link FrozenClientRules#handshakes}).
      */
-    public WorkloadNetwork(String node, String bridge, AddressRange range, boolean answerUnreachable) {
+    public WorkloadNetwork(String node, String bridge, AddressRange range, boolean answerUnreachable, Duration handshakeWait) {
         this.node = node;
         this.bridge = bridge;
         this.range = range;
         this.answerUnreachable = answerUnreachable;
+        this.handshakeWait = handshakeWait;
     }
 
     public boolean answersUnreachable() {
         return answerUnreachable;
+    }
+
+    public Duration handshakeWait() {
+        return handshakeWait;
     }
 
     /** The rules answering the clients of {@code workloadId} while it is frozen here, written with {@code nft}. */

@@ -218,9 +218,6 @@ public final class MigrateBench implements Callable<Integer> {
                                 + " %d refused, %d other errors, %d timed out of %d new connections%n", "", "", entry.get("client_gap_ms"),
                         entry.get("client_resets"), entry.get("client_refused"), entry.get("client_errors"), entry.get("client_timeouts"),
                         entry.get("client_probes"));
-                if (entry.containsKey("client_logs")) {
-                    System.out.printf(Locale.ROOT, "  %9s %-11s client logs kept in %s%n", "", "", entry.get("client_logs"));
-                }
             }
         } else {
             System.out.printf(Locale.ROOT, "  %5d MiB %-11s %s: %s%n", size, label, entry.get("status"), entry.get("error"));
@@ -304,8 +301,11 @@ public final class MigrateBench implements Callable<Integer> {
             entry.put("client_timeouts", seen.timeouts());
             entry.put("client_errors", seen.errors());
             entry.put("client_probes", seen.probes());
-            if (seen.resets() + seen.refused() + seen.errors() > 0) {
-                entry.put("client_logs", keepClientLogs(root.resolve("client-" + id), id).toString());
+            if (seen.resets() + seen.refused() + seen.errors() + seen.timeouts() > 0) {
+                Path kept = keepClientLogs(root.resolve("client-" + id), id, started, end);
+                if (kept != null) {
+                    entry.put("client_logs", kept.toString());
+                }
             }
         }
         if (end.getPhase() == Phase.COMPLETED) {
@@ -332,16 +332,29 @@ public final class MigrateBench implements Callable<Integer> {
         return entry;
     }
 
-    /** A client's logs that show a failure, copied out of the run's directory (deleted at the end) for reading. */
-    private static Path keepClientLogs(Path clientDir, String id) throws IOException {
-        Path kept = Path.of(System.getProperty("java.io.tmpdir"), "pmig-bench-clients", id);
-        Files.createDirectories(kept);
-        for (String log : List.of("probes.log", "replies.log", "persistent.log", "client.out")) {
-            if (Files.exists(clientDir.resolve(log))) {
-                Files.copy(clientDir.resolve(log), kept.resolve(log), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    /**
+     * A client that saw a failure keeps its logs beyond the run ({@code $TMPDIR/pmig-bench-clients/<id>/}, probes.log:
+     * outcome, start ms, duration ms), with the migration's start and end beside them to line the probes up against.
+     */
+    private static Path keepClientLogs(Path clientDir, String id, long startedMs, MigrationEvent end) {
+        Path kept = Path.of(System.getenv().getOrDefault("TMPDIR", System.getProperty("java.io.tmpdir")), "pmig-bench-clients", id);
+        try {
+            Files.createDirectories(kept);
+            try (var files = Files.list(clientDir)) {
+                for (Path file : files.filter(f -> f.toString().endsWith(".log") || f.toString().endsWith(".out")).toList()) {
+                    Files.copy(file, kept.resolve(file.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
             }
+            Files.writeString(kept.resolve("migration.txt"), "migration " + end.getMigrationId() + " started " + startedMs
+                    + " ended " + end.getPhase() + " at " + end.getTimestampMs() + (end.getTimings() == null ? ""
+                    : " freeze " + end.getTimings().getFreezeMs() + " downtime " + end.getTimings().getDowntimeMs())
+                    + (end.getError() == null ? "" : " error " + end.getError()) + "\n");
+            System.out.printf(Locale.ROOT, "  %9s %-11s client logs kept in %s%n", "", "", kept);
+            return kept;
+        } catch (IOException e) {
+            System.err.println("bench migrate: cannot keep the client's logs of " + id + ": " + e.getMessage());
+            return null;
         }
-        return kept;
     }
 
     private void printGoals(List<Map<String, Object>> entries) {

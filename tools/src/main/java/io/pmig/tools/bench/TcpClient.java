@@ -46,7 +46,7 @@ final class TcpClient implements AutoCloseable {
             static void pause_ms(int ms) { struct timespec t = {0, ms * 1000000L}; nanosleep(&t, NULL); }
             /* connect, send a byte, read it back: 0 ok, else an errno (ETIMEDOUT for no answer in 10 s; with patient,
                the answer is waited for until stop exists: the one connection's gap must be measured however long the
-               freeze, not cut at 10 s) */
+               freeze, not cut at 10 s; -1 if stop came first, which is the end of the run, not a failure) */
             static int exchange(int s, int connecting, int patient) {
                 struct pollfd p = {s, POLLOUT, 0};
                 if (connecting) {
@@ -61,6 +61,7 @@ final class TcpClient implements AutoCloseable {
                 int ready;
                 while ((ready = poll(&p, 1, patient ? 1000 : 10000)) == 0 && patient && !stopped()) {
                 }
+                if (ready == 0 && patient) return -1;
                 if (ready <= 0) return ETIMEDOUT;
                 ssize_t got = recv(s, &b, 1, 0);
                 return got == 1 ? 0 : got == 0 ? EPIPE : errno;
@@ -96,6 +97,7 @@ final class TcpClient implements AutoCloseable {
                 if (s < 0) { fprintf(end, "connect %s\\n", strerror(errno)); return 3; }
                 while (!stopped()) {
                     int r = exchange(s, 0, 1);
+                    if (r < 0) break;
                     if (r != 0) { fprintf(end, "%s %s %lld\\n", r == ECONNRESET || r == EPIPE ? "reset" : "error", strerror(r), now()); break; }
                     fprintf(replies, "%lld\\n", now());
                     pause_ms(10);
