@@ -36,6 +36,8 @@ public interface InputLag {
 
         /** Looked up again this often: a partition's metric is replaced when it is assigned anew. */
         private static final long LOOKUP_EVERY_MS = 5_000;
+        /** Until the partition's first fetch there is no metric: looked for again this soon (a start-up backlog). */
+        private static final long MISSING_LOOKUP_EVERY_MS = 200;
 
         private record Found(Metric metric, long atMs) {
         }
@@ -59,7 +61,7 @@ public interface InputLag {
             }
             long now = System.currentTimeMillis();
             Found known = found.get(partition);
-            if (known == null || now - known.atMs() > LOOKUP_EVERY_MS) {
+            if (known == null || now - known.atMs() > (known.metric() == null ? MISSING_LOOKUP_EVERY_MS : LOOKUP_EVERY_MS)) {
                 known = new Found(lookup(instance, partition), now);
                 found.put(partition, known);
             }

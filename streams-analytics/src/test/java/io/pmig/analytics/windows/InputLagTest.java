@@ -47,8 +47,8 @@ class InputLagTest {
         }
         Properties client = SharedBroker.clientProperties();
         // read it slowly enough to be seen behind: small fetches
-        client.put("main.consumer.max.poll.records", "20");
-        client.put("main.consumer.max.partition.fetch.bytes", "4096");
+        client.put("main.consumer.max.poll.records", "5");
+        client.put("main.consumer.max.partition.fetch.bytes", "2048");
         InputLag.ConsumerLag lag = InputLag.ofConsumer();
         AnalyticsApp app = AnalyticsApp.start(AnalyticsConfig.of(Map.of(AnalyticsConfig.APPLICATION_ID, "input-lag-" + run)),
                 client, "lag", "127.0.0.1", 0, Files.createTempDirectory("analytics-lag-"));
