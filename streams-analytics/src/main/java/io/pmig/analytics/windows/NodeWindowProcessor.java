@@ -42,11 +42,10 @@ import org.slf4j.LoggerFactory;
  * nothing at all arrives and the consumer has nothing left to fetch there ({@link InputLag}). So when analytics falls
  * behind pmig.metrics (a burst, a GC pause, a warming JIT) a node whose samples wait unread in the backlog is not
  * silent, its windows wait for them and it is not marked DOWN - a false NODE_DOWN would have peers restore its
- * workloads from checkpoints; silence is judged only against what was read. A
- * punctuation that comes long after the previous one (the thread stood still) restarts every silence, as a start does.
- * Windows start at multiples of the
- * advance and only full windows are scored: the first one starts at or after a node's first sample (or its
- * first sample after a gap). Samples older than the oldest open window are late and dropped.
+ * workloads from checkpoints; silence is judged only against what was read. A punctuation that comes long after the
+ * previous one (the thread stood still) restarts every silence, as a start does. Windows start at multiples of the
+ * advance and only full windows are scored: the first one starts at or after a node's first sample (or its first
+ * sample after a gap). Samples older than the oldest open window are late and dropped.
  *
  * <p>State: the samples (one store entry per sample, key node + big-endian time, value the sample's bytes as
  * they arrived, so each new sample writes one changelog record and each expired one a tombstone), each node's
