@@ -59,6 +59,7 @@ import org.slf4j.LoggerFactory;
 public final class NodeWindowProcessor implements Processor<byte[], DecodeAttempt<NodeMetrics>, String, NodeVerdict> {
 
     private static final Logger log = LoggerFactory.getLogger(NodeWindowProcessor.class);
+    private static final long NEW_NODES_LOG_INTERVAL_MS = 10_000;
 
     private final AnalyticsConfig config;
     private final OverloadScorer scorer;
@@ -83,6 +84,9 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
     /** When any sample last arrived at this task: while they arrive, the task's time is its stream time. */
     private long taskArrivalWallMs;
     private final InputLag inputLag;
+    /** Nodes first seen since the last summary line: one INFO line per task, not one per node of a 10,000-node start. */
+    private int newNodes;
+    private long newNodesLoggedWallMs;
 
     public NodeWindowProcessor(AnalyticsConfig config, OverloadScorer scorer, String samplesStoreName,
                                String clocksStoreName, String statusStoreName) {
@@ -130,7 +134,8 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         NodeClock clock = state.clock();
         if (clock == null) {
             clock = new NodeClock(firstFullWindowEnd(sampleMs), sampleMs, wallNow, false);
-            log.info("first sample of node {} at {}; first window ends at {}", node, sampleMs, clock.nextWindowEndMs());
+            log.debug("first sample of node {} at {}; first window ends at {}", node, sampleMs, clock.nextWindowEndMs());
+            newNodes++;
         }
         if (sampleMs >= clock.nextWindowEndMs() - config.windowSizeMs()) {
             open.add(state, sampleMs, sample, record.value().bytes());
@@ -154,6 +159,11 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
             resumedWallMs = wallNow;
         }
         punctuatedWallMs = wallNow;
+        if (newNodes > 0 && wallNow - newNodesLoggedWallMs >= NEW_NODES_LOG_INTERVAL_MS) {
+            log.info("window task {}: first samples of {} new node(s) (each at DEBUG)", context.taskId(), newNodes);
+            newNodes = 0;
+            newNodesLoggedWallMs = wallNow;
+        }
         long taskTime = taskTime(wallNow);
         for (OpenWindows.Node state : open.allNodes()) {
             String node = state.id();

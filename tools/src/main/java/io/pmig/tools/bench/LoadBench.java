@@ -134,13 +134,15 @@ public final class LoadBench implements Callable<Integer> {
     private OnsetTimeline timeline;
     /** Onsets timed: after the nodes' first windows have filled, and early enough before the end to be answered. */
     private volatile long timedFromMs = Long.MAX_VALUE;
+    /** When the agents started: the reports' elapsed seconds count from here. */
+    private volatile long runStartMs;
     private volatile long timedToMs = Long.MIN_VALUE;
     /** Scores per node with a timestamp in [scoredFromMs, scoredToMs): the second half of the run. */
     private final Map<String, AtomicLong> scoresPerNode = new ConcurrentHashMap<>();
     private volatile long scoredFromMs = Long.MAX_VALUE;
     private volatile long scoredToMs = Long.MAX_VALUE;
 
-    private record Report(long elapsedS, long sent, long metricsLag, long totalLag, double streamCores, double processCores,
+    record Report(long elapsedS, long sent, long metricsLag, long totalLag, double streamCores, double processCores,
                           long heapMiB, long rssMiB, long migrateCommands) {
     }
 
@@ -204,6 +206,7 @@ public final class LoadBench implements Callable<Integer> {
                 scoredFromMs = startMs + durationS * 500L;
                 scoredToMs = deadline - 5_000;
                 timedFromMs = startMs + WARM_UP_MS;
+                runStartMs = startMs;
                 timedToMs = deadline - ANSWER_WITHIN_MS;
                 while (System.currentTimeMillis() < deadline) {
                     Thread.sleep(Math.min(reportS * 1000L, Math.max(1, deadline - System.currentTimeMillis())));
@@ -334,6 +337,26 @@ public final class LoadBench implements Callable<Integer> {
         return den == 0 ? 0 : num / den * 60;
     }
 
+    /**
+     * Seconds into the run of the first report, after the metrics lag's peak over the first half, at which the lag was
+     * at most {@code bound}; -1 if it never was. Before the peak a low lag means the backlog has not built up yet.
+     */
+    static long caughtUpS(List<Report> reports, long bound) {
+        int half = Math.max(1, reports.size() / 2);
+        int peak = 0;
+        for (int i = 1; i < half; i++) {
+            if (reports.get(i).metricsLag() > reports.get(peak).metricsLag()) {
+                peak = i;
+            }
+        }
+        for (int i = peak; i < reports.size(); i++) {
+            if (reports.get(i).metricsLag() <= bound) {
+                return reports.get(i).elapsedS();
+            }
+        }
+        return -1;
+    }
+
     /** [lag on pmig.metrics, lag on every topic the group reads (incl. its repartition topic)]. */
     private static long[] lag(Admin admin, String group) throws Exception {
         Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
@@ -382,6 +405,14 @@ public final class LoadBench implements Callable<Integer> {
         List<OnsetTimeline.Stages> slowest = OnsetTimeline.slowest(answered, 5);
         double p50 = latencies.isEmpty() ? -1 : Stats.percentile(latencies, 0.50);
         double p99 = latencies.isEmpty() ? -1 : Stats.percentile(latencies, 0.99);
+        // The same onsets without the start-up: from the first report at which analytics had read its start-up
+        // backlog, i.e. a fleet's steady state rather than a cold app facing every node at once.
+        long caughtUpS = caughtUpS(reports, 2L * agents);
+        long steadyFromMs = caughtUpS < 0 ? Long.MAX_VALUE : Math.max(timedFromMs, runStartMs + caughtUpS * 1000);
+        int timedSteady = timeline.onsetsBetween(steadyFromMs, timedToMs);
+        List<Long> steady = timeline.answeredBetween(steadyFromMs, timedToMs).stream().map(OnsetTimeline.Stages::totalMs).toList();
+        double steadyP50 = steady.isEmpty() ? -1 : Stats.percentile(steady, 0.50);
+        double steadyP99 = steady.isEmpty() ? -1 : Stats.percentile(steady, 0.99);
         long expectedScores = Math.max(0, (scoredToMs - scoredFromMs) / 1000); // one window end per second per node
         long minScores = agents == 0 ? 0 : java.util.stream.IntStream.range(0, agents)
                 .mapToLong(i -> scoresPerNode.getOrDefault(nodeId(i), new AtomicLong()).get()).min().orElse(0);
@@ -398,6 +429,9 @@ public final class LoadBench implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "        decisions: %d MIGRATE commands over %d overload episodes of %d nodes; %d of %d onsets answered,"
                         + " onset -> MIGRATE p50 %.0f ms, p99 %.0f ms%n",
                 last.migrateCommands(), episodes, overloaded, latencies.size(), timed, p50, p99);
+        System.out.printf(Locale.ROOT, "        after the start-up backlog (metrics lag first <= %,d at t=%s): %d of %d onsets answered,"
+                        + " p50 %.0f ms, p99 %.0f ms%n", 2L * agents, caughtUpS < 0 ? "never" : caughtUpS + "s",
+                steady.size(), timedSteady, steadyP50, steadyP99);
         System.out.println("        where the time goes (ms: p50 / p99 / max over the answered onsets): " + stages.entrySet().stream()
                 .map(e -> e.getKey() + " " + ((Map<?, ?>) e.getValue()).values().stream().limit(3).map(String::valueOf)
                         .collect(Collectors.joining(" / "))).collect(Collectors.joining("; ")));
@@ -430,6 +464,11 @@ public final class LoadBench implements Callable<Integer> {
             result.put("onsets_answered", latencies.size());
             result.put("decision_p50_ms", Math.round(p50));
             result.put("decision_p99_ms", Math.round(p99));
+            result.put("caught_up_s", caughtUpS);
+            result.put("onsets_after_catch_up", timedSteady);
+            result.put("onsets_answered_after_catch_up", steady.size());
+            result.put("decision_p50_ms_after_catch_up", Math.round(steadyP50));
+            result.put("decision_p99_ms_after_catch_up", Math.round(steadyP99));
             result.put("decision_stages_ms", stages);
             result.put("decision_slowest", slowest.stream().map(s -> {
                 Map<String, Object> one = new LinkedHashMap<>();

@@ -35,9 +35,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 final class ThroughputRuns {
 
     /** One run's figures over the span from its first commit to the commit of the last input record. */
-    record Run(String kind, int repeat, long spanRecords, long spanMs, long spanCpuMs, long processCpuMs,
-               long producedRecords, long producedBytes, Map<String, long[]> producedByTopic, long scores, long modelScores,
-               String threadCpuMs) {
+    record Run(String kind, int repeat, long spanRecords, long spanMs, long spanCpuMs, long warmRecords, long warmCpuMs,
+               long processCpuMs, long producedRecords, long producedBytes, Map<String, long[]> producedByTopic, long scores,
+               long modelScores, String threadCpuMs) {
 
         double recordsPerSecond() {
             return spanMs <= 0 ? Double.NaN : spanRecords * 1000.0 / spanMs;
@@ -45,6 +45,11 @@ final class ThroughputRuns {
 
         double recordsPerCpuSecond() {
             return spanCpuMs <= 0 ? Double.NaN : spanRecords * 1000.0 / spanCpuMs;
+        }
+
+        /** Over the last two thirds of the records: the warm app. */
+        double warmRecordsPerCpuSecond() {
+            return warmCpuMs <= 0 ? Double.NaN : warmRecords * 1000.0 / warmCpuMs;
         }
     }
 
@@ -114,13 +119,14 @@ final class ThroughputRuns {
         }
         long[] scores = kind.equals("pmig") ? scoresSince(scoresBefore) : new long[2];
         Run run = new Run(kind, repeat, json.get("span_records").asLong(), json.get("span_ms").asLong(),
-                json.get("span_cpu_ms").asLong(), json.get("process_cpu_ms").asLong(), producedRecords, producedBytes,
+                json.get("span_cpu_ms").asLong(), json.get("warm_records").asLong(), json.get("warm_cpu_ms").asLong(),
+                json.get("process_cpu_ms").asLong(), producedRecords, producedBytes,
                 byTopic, scores[0], scores[1], json.get("thread_cpu_ms").toString());
         runs.add(run);
         System.out.printf(Locale.ROOT, "  %-4s run %d: %,8.0f records/s  %,8.0f records/CPU-s  (%,d records in %,d ms, %,d CPU-ms;"
-                        + " process CPU %,d ms)  wrote %.0f B in %.2f records per input record%s%n",
+                        + " process CPU %,d ms; warm: %,8.0f records/CPU-s)  wrote %.0f B in %.2f records per input record%s%n",
                 kind, repeat, run.recordsPerSecond(), run.recordsPerCpuSecond(), run.spanRecords(), run.spanMs(), run.spanCpuMs(),
-                run.processCpuMs(), (double) producedBytes / records, (double) producedRecords / records,
+                run.processCpuMs(), run.warmRecordsPerCpuSecond(), (double) producedBytes / records, (double) producedRecords / records,
                 kind.equals("pmig") ? String.format(Locale.ROOT, "; %,d scores, %,d by the model", scores[0], scores[1]) : "");
         System.out.printf(Locale.ROOT, "           CPU-ms by thread over the whole run: %s%n", run.threadCpuMs());
     }
@@ -130,16 +136,21 @@ final class ThroughputRuns {
         List<Run> dsl = runs.stream().filter(r -> r.kind().equals("dsl")).toList();
         List<Double> pmigCpu = pmig.stream().map(Run::recordsPerCpuSecond).toList();
         List<Double> dslCpu = dsl.stream().map(Run::recordsPerCpuSecond).toList();
+        List<Double> pmigWarm = pmig.stream().map(Run::warmRecordsPerCpuSecond).toList();
+        List<Double> dslWarm = dsl.stream().map(Run::warmRecordsPerCpuSecond).toList();
         List<Double> pmigRps = pmig.stream().map(Run::recordsPerSecond).toList();
         List<Double> dslRps = dsl.stream().map(Run::recordsPerSecond).toList();
         // Each repeat's pair ran back to back: their ratios show the spread the machine's noise leaves.
         List<Double> pairCpuRatios = new ArrayList<>();
         List<Double> pairRatios = new ArrayList<>();
+        List<Double> pairWarmRatios = new ArrayList<>();
         for (int i = 0; i < Math.min(pmig.size(), dsl.size()); i++) {
             pairCpuRatios.add(Stats.ratio(pmigCpu.get(i), dslCpu.get(i)));
+            pairWarmRatios.add(Stats.ratio(pmigWarm.get(i), dslWarm.get(i)));
             pairRatios.add(Stats.ratio(pmigRps.get(i), dslRps.get(i)));
         }
         double cpuRatio = Stats.ratio(Stats.percentile(pmigCpu, 0.5), Stats.percentile(dslCpu, 0.5));
+        double warmRatio = Stats.ratio(Stats.percentile(pmigWarm, 0.5), Stats.percentile(dslWarm, 0.5));
         double ratio = Stats.ratio(Stats.percentile(pmigRps, 0.5), Stats.percentile(dslRps, 0.5));
         boolean modelUsed = !pmig.isEmpty() && pmig.stream().allMatch(r -> r.scores() > 0 && r.modelScores() == r.scores());
         Run median = pmig.stream().sorted((a, b) -> Double.compare(a.recordsPerCpuSecond(), b.recordsPerCpuSecond()))
@@ -149,6 +160,8 @@ final class ThroughputRuns {
                 Stats.percentile(dslCpu, 0.5), Stats.percentile(dslCpu, 1e-9), Stats.percentile(dslCpu, 1.0));
         System.out.printf(Locale.ROOT, "  cpu_ratio pmig/DSL %.2f (pairs %s; goal >= %.1f with the model in use: %s; model used: %s)%n",
                 cpuRatio, rounded(pairCpuRatios), goal, cpuRatio >= goal && modelUsed ? "met" : "MISSED", modelUsed);
+        System.out.printf(Locale.ROOT, "  warm cpu_ratio (the last two thirds of each run's records, the JIT mostly done) %.2f (pairs %s)%n",
+                warmRatio, rounded(pairWarmRatios));
         System.out.printf(Locale.ROOT, "  records/s ratio %.2f (pairs %s; records/s depends on the machine's other load)%n",
                 ratio, rounded(pairRatios));
         System.out.printf(Locale.ROOT, "  pmig wrote per input record (run %d): %.0f B in %.2f records:%n", median.repeat(),
@@ -161,6 +174,8 @@ final class ThroughputRuns {
         result.put("model_used", modelUsed);
         result.put("cpu_ratio", Stats.round(cpuRatio, 3));
         result.put("cpu_ratio_pairs", rounded(pairCpuRatios));
+        result.put("cpu_ratio_warm", Stats.round(warmRatio, 3));
+        result.put("cpu_ratio_warm_pairs", rounded(pairWarmRatios));
         result.put("scored_records_per_cpu_s", Stats.round(Stats.percentile(pmigCpu, 0.5), 0));
         result.put("bare_records_per_cpu_s", Stats.round(Stats.percentile(dslCpu, 0.5), 0));
         result.put("scored_records_per_cpu_s_runs", rounded0(pmigCpu));

@@ -18,8 +18,8 @@ class BenchPipelineSmokeTest {
                 "--config", "analytics.window.advance.ms=1000", "--json");
         assertEquals(0, run.status(), run.out());
         JsonNode json = run.json();
-        for (String field : List.of("cpu_ratio", "scored_records_per_cpu_s", "bare_records_per_cpu_s", "scored_rps", "bare_rps",
-                "ratio", "scored_bytes_per_record", "decision_p50_ms", "decision_p99_ms")) {
+        for (String field : List.of("cpu_ratio", "cpu_ratio_warm", "scored_records_per_cpu_s", "bare_records_per_cpu_s",
+                "scored_rps", "bare_rps", "ratio", "scored_bytes_per_record", "decision_p50_ms", "decision_p99_ms")) {
             assertTrue(json.has(field), field + " missing from " + json);
         }
         // Both apps ran as processes of their own, and the scored one scored every window with the shipped model.
