@@ -40,8 +40,9 @@ public final class OutcomeSizing {
 
     /**
      * Arguments, all optional: {@code trace=FILE} (default the shipped trace), {@code only=a,b} (strategies to run of
-     * none, tuned_rule, oracle, oracle_partial, oracle_30s, oracle_30s_partial; default all), {@code model=FILE} (adds
-     * the model), {@code policy=T/K} (the model's score threshold and windows in a row).
+     * none, threshold, tuned_rule, oracle, oracle_partial, oracle_30s, oracle_30s_partial; default all), {@code model=FILE} (adds
+     * the model), {@code policy=T/K} (the model's score threshold and windows in a row),
+     * {@code set=KEY:VALUE,...} (analytics settings for every strategy).
      */
     public static void main(String[] args) {
         Map<String, String> opts = new LinkedHashMap<>();
@@ -58,10 +59,16 @@ public final class OutcomeSizing {
             settings.put(AnalyticsConfig.MODEL_SCORE_THRESHOLD, policy[0]);
             settings.put(AnalyticsConfig.HYSTERESIS_WINDOWS, policy[1]);
         }
+        if (opts.containsKey("set")) {
+            for (String kv : opts.get("set").split(",")) {
+                settings.put(kv.substring(0, kv.indexOf(':')), kv.substring(kv.indexOf(':') + 1));
+            }
+        }
         AnalyticsConfig config = AnalyticsConfig.of(settings);
         int horizonS = 15;
         List<String> only = opts.containsKey("only") ? List.of(opts.get("only").split(",")) : null;
         Map<String, Function<ClusterModel, OverloadScorer>> strategies = new LinkedHashMap<>();
+        strategies.put("threshold", OutcomeReplay.threshold(config));
         if (only == null || only.contains("tuned_rule")) {
             TunedRule.Tuning tuned = TunedRule.tune(trace.slice(0, cut).toSamples(), config, OverloadDefinition.defaults().withHorizon(horizonS));
             strategies.put("tuned_rule", cluster -> tuned.rule());
