@@ -5,7 +5,9 @@ import io.pmig.analytics.features.WindowFeatures;
 import io.pmig.analytics.training.OverloadDefinition.Episode;
 import io.pmig.analytics.windows.HoppingWindows;
 import io.pmig.schemas.NodeMetrics;
+import io.pmig.schemas.ProcessSample;
 import io.pmig.schemas.SamplingMode;
+import io.pmig.schemas.serde.SchemaCatalog;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -64,6 +66,16 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
      */
     public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload,
                                 Censoring censoring, Label label) {
+        return build(samples, config, overload, censoring, label, false);
+    }
+
+    /**
+     * @param demandTrace the samples' process CPU is demand ({@code bench outcomes --write-trace}), not what the processes
+     *                    got: features are computed on what an agent would have reported ({@link #asReported}), labels on
+     *                    the demand
+     */
+    public static Dataset build(List<NodeMetrics> samples, AnalyticsConfig config, OverloadDefinition overload,
+                                Censoring censoring, Label label, boolean demandTrace) {
         Map<String, List<NodeMetrics>> byNode = new TreeMap<>();
         for (NodeMetrics sample : samples) {
             byNode.computeIfAbsent(sample.getNodeId().toString(), node -> new ArrayList<>()).add(sample);
@@ -100,7 +112,7 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
                 NodeMetrics latest = window.samples().get(window.samples().size() - 1);
                 boolean positive = preventable != null ? preventable[index.get(latest)] : overload.label(window.endMs(), nodeEpisodes);
                 windows.add(new LabelledWindow(entry.getKey(), window.startMs(), window.endMs(),
-                        WindowFeatures.compute(window.samples()), positive,
+                        WindowFeatures.compute(demandTrace ? asReported(window.samples()) : window.samples()), positive,
                         OverloadDefinition.overloadedAt(window.endMs(), nodeEpisodes),
                         latest.getMode() == SamplingMode.SIMULATED));
             }
@@ -108,6 +120,35 @@ public record Dataset(List<LabelledWindow> windows, Map<String, List<Episode>> e
         windows.sort(Comparator.comparingLong(LabelledWindow::endMs).thenComparing(LabelledWindow::nodeId));
         return new Dataset(List.copyOf(windows), Collections.unmodifiableMap(episodes), overload, config,
                 samples.isEmpty() ? 0 : first, samples.isEmpty() ? 0 : last, samples.size(), censoring, censored, label);
+    }
+
+    /**
+     * The samples as an agent reports them when its node's processes demand more CPU than it has: each gets its share
+     * of the capacity (what the outcome benchmark's cluster reports), so a process's CPU never adds up past 100 %.
+     * Without this a model trained on a demand trace sees workload shares above 1 that it never sees when it runs.
+     */
+    static List<NodeMetrics> asReported(List<NodeMetrics> samples) {
+        SchemaCatalog.store(); // the builder's copy checks Avro's trusted classes
+        List<NodeMetrics> reported = new ArrayList<>(samples.size());
+        for (NodeMetrics sample : samples) {
+            double demandPercent = 0;
+            for (ProcessSample process : sample.getProcesses()) {
+                demandPercent += process.getCpuPercent();
+            }
+            double capacityPercent = 100.0 * WindowFeatures.cpus(sample);
+            if (demandPercent <= capacityPercent) {
+                reported.add(sample);
+                continue;
+            }
+            double share = capacityPercent / demandPercent;
+            List<ProcessSample> processes = new ArrayList<>(sample.getProcesses().size());
+            for (ProcessSample process : sample.getProcesses()) {
+                processes.add(ProcessSample.newBuilder(process)
+                        .setCpuPercent(Math.round(process.getCpuPercent() * share * 10) / 10.0).build());
+            }
+            reported.add(NodeMetrics.newBuilder(sample).setProcesses(processes).build());
+        }
+        return reported;
     }
 
     public long positives() {

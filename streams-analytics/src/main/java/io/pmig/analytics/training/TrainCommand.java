@@ -72,6 +72,12 @@ public final class TrainCommand implements Callable<Integer> {
                     + " see TRAINING.md).")
     String label;
 
+    @Option(names = "--demand-trace",
+            description = "The traces' process CPU is demand, as pmig bench outcomes --write-trace writes it: features see what an"
+                    + " agent would report (processes share the node's capacity), labels the demand. Without it a node whose"
+                    + " processes demand more than it has trains on workload shares above 100 % that never occur live.")
+    boolean demandTrace;
+
     @Option(names = "--from", paramLabel = "TIME",
             description = "First sample time to use: ISO instant (2025-01-31T12:00:00Z), epoch ms, or ago (-30m, -2h). Default: the beginning.")
     String from;
@@ -239,6 +245,7 @@ public final class TrainCommand implements Callable<Integer> {
             if (json) {
                 Map<String, Object> summary = TrainingReport.summary(result, published, out == null ? null : out.toString());
                 summary.put("label", labelKind.name().toLowerCase(Locale.ROOT));
+                summary.put("demand_trace", demandTrace);
                 if (result.update().getAlarmPolicy() != null) {
                     summary.put("carried_score_threshold", result.update().getAlarmPolicy().getScoreThreshold());
                     summary.put("carried_consecutive_windows", result.update().getAlarmPolicy().getConsecutiveWindows());
@@ -293,7 +300,7 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalStateException("no samples in " + source + (fromMs != null || toMs != null ? " in the given time range" : ""));
         }
         stderr.printf("building windows and labels from %,d samples ...%n", samples.size());
-        Dataset dataset = Dataset.build(samples, analytics, overload, censoring, labelKind);
+        Dataset dataset = Dataset.build(samples, analytics, overload, censoring, labelKind, demandTrace);
         if (labelKind == Dataset.Label.PREVENTABLE) {
             stderr.printf("label: preventable overload, %,d of %,d windows positive%n", dataset.positives(), dataset.windows().size());
         }

@@ -62,6 +62,10 @@ final class ClusterModel {
     private final int[] to;
     private final int[] landAt;
     private final boolean[][] hot;
+    /** What happened, per node and second: CPU demand (cores) and memory (bytes); per workload and second, its node (-1 frozen). */
+    final double[][] demandLog;
+    final long[][] rssLog;
+    final int[][] placementLog;
     private final List<Move> moves = new ArrayList<>();
     /** Per workload, the nodes it left and when. */
     private final List<List<int[]>> departures = new ArrayList<>();
@@ -87,6 +91,17 @@ final class ClusterModel {
             departures.add(new ArrayList<>());
         }
         hot = new boolean[nodes.size()][trace.seconds()];
+        demandLog = new double[nodes.size()][trace.seconds()];
+        rssLog = new long[nodes.size()][trace.seconds()];
+        placementLog = new int[n][trace.seconds()];
+    }
+
+    ClusterTrace trace() {
+        return trace;
+    }
+
+    DowntimeModel downtime() {
+        return downtime;
     }
 
     int now() {
@@ -122,6 +137,9 @@ final class ClusterModel {
     /** Every node's sample of the current second, as its agent would report it; records which nodes are hot. */
     List<NodeMetrics> samples() {
         List<NodeMetrics> samples = new ArrayList<>(nodes.size());
+        for (int w = 0; w < location.length; w++) {
+            placementLog[w][now] = location[w];
+        }
         for (int n = 0; n < nodes.size(); n++) {
             ClusterTrace.Node node = nodes.get(n);
             double demand = 0;
@@ -143,6 +161,8 @@ final class ClusterModel {
                 }
             }
             hot[n][now] = isHot(node, demand, rss);
+            demandLog[n][now] = demand;
+            rssLog[n][now] = rss;
             samples.add(ClusterTrace.sample(node, trace.startMs() + now * 1000L, now, Math.min(demand, node.cpus()), rss, processes));
         }
         return samples;
@@ -181,8 +201,18 @@ final class ClusterModel {
      * on it after the landing within that horizon.
      */
     boolean oracleWouldMove(String nodeId) {
+        return oracleWouldMove(nodeId, horizonS, false);
+    }
+
+    /**
+     * The oracle, looking {@code lookaheadS} ahead; with {@code partial}, a move that only shortens the coming overload
+     * (fewer overloaded seconds from its landing to the lookahead) counts too. For sizing what the oracle leaves.
+     */
+    boolean oracleWouldMove(String nodeId, int lookaheadS, boolean partial) {
         int n = nodeIndex.get(nodeId);
-        if (!overloadedWithin(n, now, now + horizonS, -1, 0)) {
+        int last = now + lookaheadS;
+        int without = overloadedSeconds(n, now, last, -1, 0);
+        if (without == 0) {
             return false;
         }
         for (int w = 0; w < location.length; w++) {
@@ -191,21 +221,32 @@ final class ClusterModel {
                 continue;
             }
             int land = now + 1 + (int) Math.ceil(downtime.seconds(workload.rssBytes(now)));
-            if (land <= now + horizonS && !overloadedWithin(n, land, now + horizonS, w, land)) {
+            if (land > last) {
+                continue;
+            }
+            int with = overloadedSeconds(n, land, last, w, land);
+            if (with == 0 || partial && with < overloadedSeconds(n, land, last, -1, 0)) {
                 return true;
             }
         }
         return false;
     }
 
-    /**
-     * Whether node n, with today's placement and no further decisions (frozen workloads landing as planned;
-     * workload {@code excluded} gone from second {@code excludedFrom}), is in an overload at some second of
-     * [first, last]. Seconds before now are what happened.
-     */
     private boolean overloadedWithin(int n, int first, int last, int excluded, int excludedFrom) {
+        return overloadedSeconds(n, first, last, excluded, excludedFrom) > 0;
+    }
+
+    /**
+     * How many seconds of [first, last] node n is in an overload, with today's placement and no further decisions
+     * (frozen workloads landing as planned; workload {@code excluded} gone from second {@code excludedFrom}).
+     * Seconds before now are what happened.
+     */
+    private int overloadedSeconds(int n, int first, int last, int excluded, int excludedFrom) {
         int lo = Math.max(0, first - SUSTAIN_SAMPLES + 1);
         int hi = Math.min(trace.seconds() - 1, last + SUSTAIN_SAMPLES - 1);
+        if (hi < lo) {
+            return 0;
+        }
         boolean[] h = new boolean[hi - lo + 1];
         ClusterTrace.Node node = nodes.get(n);
         for (int s = lo; s <= hi; s++) {
@@ -239,22 +280,23 @@ final class ClusterModel {
             }
             h[s - lo] = isHot(node, demand, rss);
         }
+        int seconds = 0;
         int run = 0;
-        int runStart = 0;
         for (int i = 0; i <= h.length; i++) {
             if (i < h.length && h[i]) {
-                if (run == 0) {
-                    runStart = i;
-                }
                 run++;
                 continue;
             }
-            if (run >= SUSTAIN_SAMPLES && lo + runStart <= last && lo + i - 1 >= first) {
-                return true;
+            if (run >= SUSTAIN_SAMPLES) {
+                for (int k = i - run; k < i; k++) {
+                    if (lo + k >= first && lo + k <= last) {
+                        seconds++;
+                    }
+                }
             }
             run = 0;
         }
-        return false;
+        return seconds;
     }
 
     /** Per node, the seconds that belong to an overload (hot runs of at least 3 s) in what happened. */

@@ -77,6 +77,12 @@ final class OutcomeReplay {
      */
     static Outcome runWith(ClusterTrace trace, AnalyticsConfig config, int horizonS, Function<ClusterModel, CurrentScorer> scorers,
                            ModelUpdate model) {
+        return Outcome.of(replay(trace, config, horizonS, scorers, model));
+    }
+
+    /** As {@link #runWith}, returning the cluster as the replay left it (its moves and what happened). */
+    static ClusterModel replay(ClusterTrace trace, AnalyticsConfig config, int horizonS, Function<ClusterModel, CurrentScorer> scorers,
+                               ModelUpdate model) {
         ClusterModel cluster = new ClusterModel(trace, horizonS, new DowntimeModel(config));
         Path stateDir;
         try {
@@ -139,7 +145,7 @@ final class OutcomeReplay {
         } finally {
             deleteTree(stateDir);
         }
-        return Outcome.of(cluster);
+        return cluster;
     }
 
     private static MigrationEvent event(ClusterModel.Move move, Phase phase, ClusterModel cluster, long nowMs) {
