@@ -96,9 +96,9 @@ public final class TransferConnection implements AutoCloseable {
      * Sends the entries given relative to {@code baseDir} - files, directories, symlinks, FIFOs, device nodes,
      * sockets, each with its mode, owner and times; a name already sent for the same inode travels as a hard link
      * (list a directory before what it holds); returns the regular files and bytes the destination accepted. Up to
-     * {@value #UNACKNOWLEDGED} entries go out before their answers are read: one round trip per entry was most of a
-     * LAZY migration's transfer (tens of small images, inside the downtime); a refusal still stops the transfer at
-     * the answer it comes with.
+     * {@value #UNACKNOWLEDGED} entries go out before their answers are read, so that a LAZY migration's tens of small
+     * images (inside the downtime) do not wait one round trip each; a refusal still stops the transfer at the answer it
+     * comes with.
      */
     public TransferReceipt sendFiles(Path baseDir, List<Path> relativeFiles) throws TransferException {
         long bytes = 0;
