@@ -13,6 +13,7 @@ import io.pmig.executor.network.AddressBook;
 import io.pmig.executor.network.AddressRange;
 import io.pmig.executor.network.FrozenClientRules;
 import io.pmig.executor.network.LocalSegment;
+import io.pmig.executor.network.WorkloadNetwork;
 import io.pmig.platform.config.KafkaClientOptions;
 import io.pmig.platform.topics.TopicCreator;
 import io.pmig.schemas.CommandKind;
@@ -349,11 +350,15 @@ class NetworkIdentityMigrationTest {
         int replies = lines(log, "reply ").size();
         String toFail = nodes.send(CommandKind.MIGRATE, w, "a", "c", MigrationMode.PLAIN, List.of());
         awaitLines(client, log, "icmp ", 4);
+        // c's restore waits at the gate, so RESTORE was sent: a took the address off before c could announce it
+        String hostSide = new WorkloadNetwork(nodes.node("a"), "unused", segment.range()).hostSide(w);
+        assertEquals("down", operstate(a, hostSide), "a still answers for the address c is about to announce");
         Files.createFile(connects.resolve("1"));
         awaitLines(client, log, "dialing 1", 1);
         Files.createFile(gate);
         MigrationEvent rolledBack = nodes.await(ended(toFail), WAIT, "end of " + toFail);
         assertEquals(Phase.ROLLED_BACK, rolledBack.getPhase(), nodes.eventsSummary());
+        assertEquals("up", operstate(a, hostSide), "the rollback did not give the address back to a");
         awaitLines(client, log, "connected 1", 1);
         await().atMost(WAIT).until(() -> answerTables(a).isEmpty()); // removed before the frozen copy resumed
         awaitLines(client, log, "reply ", lines(log, "reply ").size() + 50);
@@ -571,6 +576,11 @@ class NetworkIdentityMigrationTest {
     }
 
     /** The node's nft tables of ICMP answers ({@link FrozenClientRules}), in its namespace. */
+    private static String operstate(LocalSegment.NodeNamespace node, String device) throws Exception {
+        String link = run(List.of("ip", "netns", "exec", node.namespace(), "ip", "-o", "link", "show", device));
+        return link.contains(",UP,") || link.contains("<UP,") || link.contains(",UP>") ? "up" : "down";
+    }
+
     private static List<String> answerTables(LocalSegment.NodeNamespace node) throws Exception {
         String nft = TestNodes.criu().nft().orElseThrow().toString();
         return run(List.of("ip", "netns", "exec", node.namespace(), nft, "list", "tables")).lines()

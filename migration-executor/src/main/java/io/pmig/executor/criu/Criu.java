@@ -258,37 +258,95 @@ public final class Criu {
      * A migration's dump: the tree is left stopped in place, its network locked, so that until the destination
      * commits the source still holds the workload - a rollback is a SIGCONT, a commit a SIGKILL. With a page
      * server, memory goes straight to it over TLS ({@code tls}: {@link TlsIdentity#criuOptions}) and only the small
-     * non-page images stay in imagesDir.
+     * non-page images stay in imagesDir. The address of a workload with its own network namespace is withdrawn before
+     * this returns.
      */
     public void dumpLeavingStopped(int initPid, Path imagesDir, PageServerAddress pageServer, List<String> tls)
             throws CriuException {
-        dumpLeavingStopped(initPid, imagesDir, pageServer, tls, true);
+        DumpPlan plan = planDump(initPid, imagesDir, true);
+        dumpLeavingStopped(plan, pageServer, tls);
+        withdrawAddress(plan.hostSide);
+    }
+
+    /**
+     * What a dump of {@code initPid} into {@code imagesDir} is told, read while the workload still runs: the mounts
+     * criu must mark, the ghost limit, the host side of its veth. A migration reads it before the freeze, so that none
+     * of it counts as downtime; the dump checks once the tree is frozen that the mounts did not change meanwhile
+     * ({@link #mountsChanged}). {@code migrating}: a migration's dump (its address withdrawn, its namespace left out
+     * where the destination built one), not a periodic checkpoint.
+     */
+    public DumpPlan planDump(int initPid, Path imagesDir, boolean migrating) throws CriuException {
+        WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
+        HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
+        List<Integer> stoppedBefore = ProcessTree.pids(initPid).stream().filter(p -> ProcessTable.state(p) == 'T').toList();
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts, migrating);
+        cmd.add("--leave-stopped");
+        Optional<String> hostSide = migrating ? WorkloadNetwork.hostSideOf(initPid) : Optional.empty();
+        return new DumpPlan(initPid, imagesDir, mounts, nodeMounts, List.copyOf(cmd), stoppedBefore, hostSide);
+    }
+
+    /** A dump's command line and what it was told, from {@link #planDump}. */
+    public static final class DumpPlan {
+        private final int initPid;
+        private final Path imagesDir;
+        private final WorkloadMounts mounts;
+        private final HostMounts nodeMounts;
+        private final List<String> command;
+        private final List<Integer> stoppedBefore;
+        private final Optional<String> hostSide;
+
+        private DumpPlan(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts, List<String> command,
+                         List<Integer> stoppedBefore, Optional<String> hostSide) {
+            this.initPid = initPid;
+            this.imagesDir = imagesDir;
+            this.mounts = mounts;
+            this.nodeMounts = nodeMounts;
+            this.command = command;
+            this.stoppedBefore = stoppedBefore;
+            this.hostSide = hostSide;
+        }
+
+        public int initPid() {
+            return initPid;
+        }
+    }
+
+    /**
+     * Runs a planned dump, leaving the tree stopped and its network locked ({@link #dumpLeavingStopped(int, Path,
+     * PageServerAddress, List)}); the address stays on this node until {@link #withdrawAddress(DumpPlan)}.
+     */
+    public void dumpLeavingStopped(DumpPlan plan, PageServerAddress pageServer, List<String> tls) throws CriuException {
+        List<String> cmd = new ArrayList<>(plan.command);
+        if (pageServer != null) {
+            cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
+            cmd.addAll(tls);
+        }
+        runLogged(cmd, plan.imagesDir.resolve("dump.log"), "dump");
+        Optional<String> changed = mountsChanged(plan.initPid, plan.mounts, plan.nodeMounts);
+        if (changed.isPresent()) {
+            // as after criu's own failures: the tree runs again, unlocked, and what was stopped stays stopped
+            resumeDumped(plan.imagesDir, plan.initPid, ProcessTable.namespaceMembers(plan.initPid).stream()
+                    .filter(p -> !plan.stoppedBefore.contains(p)).toList());
+            throw new CriuException(changed.get());
+        }
     }
 
     /** {@code migrating}: the dump takes the address of a workload with its own network namespace off this node. */
     private void dumpLeavingStopped(int initPid, Path imagesDir, PageServerAddress pageServer, List<String> tls,
                                     boolean migrating) throws CriuException {
-        WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
-        HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
-        List<Integer> stoppedBefore = ProcessTree.pids(initPid).stream().filter(p -> ProcessTable.state(p) == 'T').toList();
-        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts, migrating);
-        Optional<String> hostSide = migrating ? WorkloadNetwork.hostSideOf(initPid) : Optional.empty();
-        cmd.add("--leave-stopped");
-        if (pageServer != null) {
-            cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
-            cmd.addAll(tls);
-        }
-        runLogged(cmd, imagesDir.resolve("dump.log"), "dump");
-        Optional<String> changed = mountsChanged(initPid, mounts, nodeMounts);
-        if (changed.isPresent()) {
-            // as after criu's own failures: the tree runs again, unlocked, and what was stopped stays stopped
-            resumeDumped(imagesDir, initPid, ProcessTable.namespaceMembers(initPid).stream()
-                    .filter(p -> !stoppedBefore.contains(p)).toList());
-            throw new CriuException(changed.get());
-        }
+        DumpPlan plan = planDump(initPid, imagesDir, migrating);
+        dumpLeavingStopped(plan, pageServer, tls);
         if (migrating) {
-            withdrawAddress(hostSide);
+            withdrawAddress(plan.hostSide);
         }
+    }
+
+    /**
+     * Takes the address of a dumped workload with its own network namespace off this node: before its destination
+     * announces it, not before (the frozen kernel answers ARP for it meanwhile: CheckpointStrategy#withdrawAddress).
+     */
+    public void withdrawAddress(DumpPlan plan) {
+        withdrawAddress(plan.hostSide);
     }
 
     /**
@@ -388,24 +446,22 @@ public final class Criu {
     }
 
     /**
-     * Post-copy dump: writes every image but the lazy memory pages into imagesDir and returns once they are complete
+     * Post-copy dump of a planned migration dump ({@link #planDump}): writes every image but the lazy memory pages into
+     * its directory and returns once they are complete
      * (the tree stays frozen). criu then serves the pages at {@code serveAt} over TLS until the destination's
      * lazy-pages daemon has fetched them all and exits 0, leaving the tree stopped in place (as
      * {@link #dumpLeavingStopped}): the source keeps the workload until it is told the destination committed.
      * Terminating it early leaves the tree stopped too, its network locked and its connections in repair mode: resume it
-     * with {@link #resumeDumped}.
+     * with {@link #resumeDumped}. The address stays on this node until {@link #withdrawAddress(DumpPlan)}.
      */
-    public BackgroundCriu startLazyDump(int initPid, Path imagesDir, PageServerAddress serveAt, List<String> tls,
-                                        Duration readyTimeout) throws CriuException {
-        WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
-        HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
-        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts, true);
-        Optional<String> hostSide = WorkloadNetwork.hostSideOf(initPid);
-        cmd.add("--leave-stopped");
+    public BackgroundCriu startLazyDump(DumpPlan plan, PageServerAddress serveAt, List<String> tls, Duration readyTimeout)
+            throws CriuException {
+        int initPid = plan.initPid;
+        List<String> cmd = new ArrayList<>(plan.command);
         cmd.addAll(List.of("--lazy-pages", "--address", serveAt.host(), "--port", String.valueOf(serveAt.port()),
                 "--status-fd", "3"));
         cmd.addAll(tls);
-        BackgroundCriu dump = startBackground(cmd, imagesDir, "lazy-dump", imagesDir.resolve("dump.log"), readyTimeout);
+        BackgroundCriu dump = startBackground(cmd, plan.imagesDir, "lazy-dump", plan.imagesDir.resolve("dump.log"), readyTimeout);
         // A lazy dump that ends early (the destination's lazy-pages daemon gone, or stopped by a rollback) lets the tree
         // run with its TCP sockets still in repair mode, where every read and write fails: a workload touching one then
         // drops that client, which gets a reset once the lock is gone. A SIGSTOP queued now, while criu holds the tree
@@ -413,7 +469,7 @@ public final class Criu {
         if (!ProcessTable.signal("STOP", ProcessTable.namespaceMembers(initPid))) {
             log.warn("SIGSTOP did not reach every task of {}: an early end of its lazy dump may cost connections", initPid);
         }
-        Optional<String> changed = mountsChanged(initPid, mounts, nodeMounts);
+        Optional<String> changed = mountsChanged(initPid, plan.mounts, plan.nodeMounts);
         if (changed.isPresent()) {
             try {
                 dump.stop(); // the tree stays stopped, its lock table in place, for the caller's rollback
@@ -422,7 +478,6 @@ public final class Criu {
             }
             throw new CriuException(changed.get());
         }
-        withdrawAddress(hostSide);
         return dump;
     }
 
@@ -610,7 +665,7 @@ public final class Criu {
         if (ownNetwork) {
             try {
                 // before anything resumes: clients' next packets find the new port
-                workloadNetwork.get().attach(workloadId, pid);
+                workloadNetwork.get().attach(workloadId, pid, external.map(Map.Entry::getValue));
             } catch (IOException e) {
                 ProcessTable.killNamespace(pid);
                 ProcessTable.awaitGone(pid, Duration.ofSeconds(10));
@@ -644,6 +699,12 @@ public final class Criu {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(imagesDir.resolve("page-server.out").toFile());
         pb.environment().put("PMIG_STATUS", status.toString());
+        if (!tls.isEmpty()) {
+            // criu 4.2.1 never frees the GnuTLS packet of each record it receives (tls_recv_data_to_fd): the page
+            // server's heap grows by the whole image, every 4 KiB page of it faulted in (820 MiB resident for 1 GiB,
+            // 7 MiB without TLS). Transparent huge pages for its heap fault it in 2 MiB at a time (CRIU-NOTES.md).
+            pb.environment().put("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");
+        }
         Process process;
         try {
             process = pb.start();

@@ -17,8 +17,25 @@ import java.util.OptionalInt;
  */
 public interface CheckpointStrategy {
 
+    /**
+     * Reads, while the workload still runs, what its dump into {@code images} must be told (mounts, ghost files, its
+     * veth), so that the freeze starts with criu; {@link #dump} checks under the freeze that nothing it relies on
+     * changed. Before {@link #dump}, which plans itself if this was not called.
+     */
+    default void prepare(int initPid, Path images) throws CriuException {
+    }
+
     /** Freezes the tree and writes its images to {@code images}, leaving every task stopped. */
     void dump(int initPid, Path images) throws CriuException;
+
+    /**
+     * Just before the destination is asked to restore (and so to announce the workload's address): takes the address
+     * off this node. Until then the frozen workload's kernel answers ARP for it - criu's lock drops IP, not ARP - which
+     * keeps the clients' neighbour entries alive in long freezes; after the announce an answer from here would pull
+     * the segment back to this node.
+     */
+    default void withdrawAddress() {
+    }
 
     /** Whether the page images in {@code images} travel over the transfer connection (not if they went already). */
     boolean transfersPages();
@@ -37,11 +54,50 @@ public interface CheckpointStrategy {
     default void abandon() throws InterruptedException {
     }
 
-    /** PLAIN: a full local checkpoint, sent as files. */
-    record LocalDump(Criu criu) implements CheckpointStrategy {
+    /**
+     * What the criu strategies share: the dump planned before the freeze ({@link Criu#planDump}), and the address of a
+     * workload with its own network namespace withdrawn only before the restore ({@link #withdrawAddress}).
+     */
+    abstract class CriuDump implements CheckpointStrategy {
+        final Criu criu;
+        private Criu.DumpPlan plan;
+
+        CriuDump(Criu criu) {
+            this.criu = criu;
+        }
+
         @Override
-        public void dump(int initPid, Path images) throws CriuException {
-            criu.dumpLeavingStopped(initPid, images, null, List.of());
+        public final void prepare(int initPid, Path images) throws CriuException {
+            plan = criu.planDump(initPid, images, true);
+        }
+
+        @Override
+        public final void dump(int initPid, Path images) throws CriuException {
+            if (plan == null || plan.initPid() != initPid) {
+                prepare(initPid, images);
+            }
+            dumpPlanned(plan);
+        }
+
+        abstract void dumpPlanned(Criu.DumpPlan plan) throws CriuException;
+
+        @Override
+        public final void withdrawAddress() {
+            if (plan != null) {
+                criu.withdrawAddress(plan);
+            }
+        }
+    }
+
+    /** PLAIN: a full local checkpoint, sent as files. */
+    final class LocalDump extends CriuDump {
+        LocalDump(Criu criu) {
+            super(criu);
+        }
+
+        @Override
+        void dumpPlanned(Criu.DumpPlan plan) throws CriuException {
+            criu.dumpLeavingStopped(plan, null, List.of());
         }
 
         @Override
@@ -51,10 +107,19 @@ public interface CheckpointStrategy {
     }
 
     /** PAGE_SERVER: memory goes straight to the destination's criu page server over TLS; the rest as files. */
-    record PageServerDump(Criu criu, PageServerAddress pageServer, List<String> tls) implements CheckpointStrategy {
+    final class PageServerDump extends CriuDump {
+        private final PageServerAddress pageServer;
+        private final List<String> tls;
+
+        PageServerDump(Criu criu, PageServerAddress pageServer, List<String> tls) {
+            super(criu);
+            this.pageServer = pageServer;
+            this.tls = tls;
+        }
+
         @Override
-        public void dump(int initPid, Path images) throws CriuException {
-            criu.dumpLeavingStopped(initPid, images, pageServer, tls);
+        void dumpPlanned(Criu.DumpPlan plan) throws CriuException {
+            criu.dumpLeavingStopped(plan, pageServer, tls);
         }
 
         @Override
@@ -68,22 +133,21 @@ public interface CheckpointStrategy {
      * destination restores at once and pulls them. The freeze lasts only as long as the small images take; the
      * dump ends (tree still stopped here) once the destination holds every page.
      */
-    final class LazyDump implements CheckpointStrategy {
+    final class LazyDump extends CriuDump {
         private static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
-        private final Criu criu;
         private final PageServerAddress serveAt;
         private final List<String> tls;
         private BackgroundCriu dump;
 
         LazyDump(Criu criu, PageServerAddress serveAt, List<String> tls) {
-            this.criu = criu;
+            super(criu);
             this.serveAt = serveAt;
             this.tls = tls;
         }
 
         @Override
-        public void dump(int initPid, Path images) throws CriuException {
-            dump = criu.startLazyDump(initPid, images, serveAt, tls, READY_TIMEOUT);
+        void dumpPlanned(Criu.DumpPlan plan) throws CriuException {
+            dump = criu.startLazyDump(plan, serveAt, tls, READY_TIMEOUT);
         }
 
         @Override

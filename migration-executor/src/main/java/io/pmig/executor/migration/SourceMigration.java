@@ -183,6 +183,14 @@ public final class SourceMigration {
             return;
         }
 
+        try {
+            strategy.prepare(initPid, images); // read while it runs: the freeze starts with criu
+        } catch (CriuException e) {
+            abortQuietly(connection);
+            untouched(e.getMessage());
+            return;
+        }
+
         // freeze + dump
         journal.step(Step.DUMPING);
         frozen = new FrozenSource(init.get(), stoppedBefore, images);
@@ -219,6 +227,7 @@ public final class SourceMigration {
             timings.setTransferMs(millisSince(transferStart));
             node.events().publishProgress(event(Phase.TRANSFERRED).setBytesMoved(bytesMoved));
             log.info("sent {} files, {} bytes to {}", receipt.files(), receipt.bytes(), endpoint.transfer());
+            strategy.withdrawAddress(); // off this node before the destination announces it, not earlier
 
             if (journal.getInt("releaseBeforeRestore") == 1) {
                 // one network namespace, addresses held: the restore needs them (class comment)

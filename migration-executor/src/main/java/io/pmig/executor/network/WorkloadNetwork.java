@@ -36,6 +36,7 @@ public final class WorkloadNetwork {
     private static final Pattern PEER_INDEX = Pattern.compile(INTERFACE + "@if(\\d+)");
     private static final Pattern INET = Pattern.compile("inet (\\d+\\.\\d+\\.\\d+\\.\\d+/\\d+)");
     private static final Pattern MAC = Pattern.compile("link/ether ([0-9a-f:]{17})");
+    private static final Pattern MAC_ADDRESS = Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
     private static final Logger log = LoggerFactory.getLogger(WorkloadNetwork.class);
     /** What {@code executor.workload.handshake.wait.ms} defaults to. */
     public static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(2);
@@ -325,9 +326,17 @@ public final class WorkloadNetwork {
 
     /** A restored workload's host side onto this node's bridge, up; then its address is announced ({@link #announce}). */
     public void attach(String workloadId, int initPid) throws IOException {
+        attach(workloadId, initPid, Optional.empty());
+    }
+
+    /**
+     * As {@link #attach(String, int)}; {@code mac}: the MAC of the workload's {@link #INTERFACE} when pmig built its
+     * namespace itself ({@link #prepareForRestore}), which the announcement then need not read first.
+     */
+    public void attach(String workloadId, int initPid, Optional<String> mac) throws IOException {
         String host = hostSide(workloadId);
         run("ip", "link", "set", host, "master", bridge, "up");
-        announceOnceForwarding(workloadId, initPid);
+        announceOnceForwarding(workloadId, initPid, mac);
     }
 
     /**
@@ -339,13 +348,17 @@ public final class WorkloadNetwork {
      * early.
      */
     public void announceOnceForwarding(String workloadId, int nsPid) throws IOException {
+        announceOnceForwarding(workloadId, nsPid, Optional.empty());
+    }
+
+    private void announceOnceForwarding(String workloadId, int nsPid, Optional<String> mac) throws IOException {
         awaitCarrier(hostSide(workloadId), Duration.ofSeconds(2));
-        announce(nsPid);
+        announce(nsPid, mac);
         Thread again = new Thread(() -> {
             for (long delayMs : new long[] {200, 1000}) {
                 try {
                     Thread.sleep(delayMs);
-                    announce(nsPid);
+                    announce(nsPid, mac);
                 } catch (IOException | InterruptedException e) {
                     return; // the workload is gone (rolled back, failed to start) or the executor stops
                 }
@@ -376,6 +389,19 @@ public final class WorkloadNetwork {
      * executor's namespace, whose own eth0 it would have copied onto the workload.
      */
     public static void announce(int initPid) throws IOException {
+        announce(initPid, Optional.empty());
+    }
+
+    /**
+     * As {@link #announce(int)}, with the interface's MAC when it is known (a namespace pmig built: it is the MAC pmig
+     * gave it), which saves reading it first - two processes fewer while the workload is frozen.
+     */
+    static void announce(int initPid, Optional<String> knownMac) throws IOException {
+        if (knownMac.isPresent() && MAC_ADDRESS.matcher(knownMac.get()).matches()) {
+            run("nsenter", "--net=/proc/" + initPid + "/ns/net", "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/" + INTERFACE
+                    + "/arp_notify && exec ip link set " + INTERFACE + " address \"$0\"", knownMac.get());
+            return;
+        }
         run("nsenter", "--net=/proc/" + initPid + "/ns/net", "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/" + INTERFACE
                 + "/arp_notify && mac=\"$(ip -o link show " + INTERFACE + " | sed -n 's|.* link/ether \\([0-9a-f:]*\\) .*|\\1|p')\""
                 + " && [ -n \"$mac\" ] && ip link set " + INTERFACE + " address \"$mac\"");
