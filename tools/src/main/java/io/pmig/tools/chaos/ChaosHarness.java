@@ -144,8 +144,9 @@ public final class ChaosHarness {
                     } catch (Exception e) {
                         String broker = cluster.brokerProblem();
                         String why = ChaosReport.Abort.describe(e);
+                        // the broker first: without it every later step fails, whatever the step says
                         abort = new ChaosReport.Abort(i, broker == null || why.contains(broker) ? why
-                                : why + " (" + broker + ")", e);
+                                : broker + " (" + why + ")", e);
                     }
                 }
             }
