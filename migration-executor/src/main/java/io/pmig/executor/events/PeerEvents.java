@@ -25,6 +25,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RecordDeserializationException;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
@@ -67,6 +68,8 @@ public final class PeerEvents implements AutoCloseable {
     private final LinkedHashMap<String, Long> delivered = new LinkedHashMap<>();
     private long standingCheckedAt;
     private long recordsRead;
+    private long outages;
+    private int failuresInARow;
 
     public PeerEvents(Properties kafka, String node) {
         Properties props = new Properties();
@@ -131,6 +134,14 @@ public final class PeerEvents implements AutoCloseable {
     /** Records read from pmig.events so far (the partitions of the watched keys only). */
     public synchronized long recordsRead() {
         return recordsRead;
+    }
+
+    /**
+     * Times the reader lost the brokers (a retriable error, e.g. a metadata timeout while the broker restarts) and
+     * carried on once they answered again.
+     */
+    public synchronized long outages() {
+        return outages;
     }
 
     /** The partitions read right now. */
@@ -199,6 +210,7 @@ public final class PeerEvents implements AutoCloseable {
                 try {
                     if (reassign || System.currentTimeMillis() - standingCheckedAt >= STANDING_REFRESH_MS) {
                         reconcile();
+                        failuresInARow = 0;
                     }
                     if (readFrom.isEmpty()) {
                         synchronized (this) {
@@ -211,6 +223,11 @@ public final class PeerEvents implements AutoCloseable {
                     records = consumer.poll(Duration.ofMillis(200));
                 } catch (WakeupException e) {
                     reassign = true; // a watch changed (a reconcile it cut short runs again), or closing
+                    continue;
+                } catch (RetriableException e) {
+                    // the broker is away (restarting, stalled) for longer than a metadata or offsets call waits: keep
+                    // reading once it is back, else every later migration here waits for events nobody delivers
+                    backOff(e);
                     continue;
                 } catch (RecordDeserializationException e) {
                     deadLetters.skip(consumer, e); // else every later poll fails on the same record
@@ -251,6 +268,27 @@ public final class PeerEvents implements AutoCloseable {
         } finally {
             consumer.close();
             deadLetters.close();
+        }
+    }
+
+    /** After a retriable error: 200 ms doubling up to 5 s between tries; the partitions are reconciled again. */
+    private void backOff(RetriableException e) {
+        reassign = true; // a reconcile cut short (assigned, not yet sought) runs again
+        if (failuresInARow++ == 0) {
+            synchronized (this) {
+                outages++;
+            }
+            log.warn("events reader lost the brokers ({}); retrying until they answer", e.toString());
+        }
+        long pause = Math.min(5_000, 200L << Math.min(failuresInARow - 1, 5));
+        synchronized (this) {
+            try {
+                if (running) {
+                    wait(pause);
+                }
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt(); // the loop's next wait ends it
+            }
         }
     }
 

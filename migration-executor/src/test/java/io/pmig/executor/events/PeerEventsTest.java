@@ -80,4 +80,51 @@ class PeerEventsTest {
             }
         }
     }
+
+    /**
+     * A broker away for longer than the reader's metadata calls wait (a restart under load; chaos restart_broker) must
+     * not end the reader: before, it stopped for good and every later migration on the node waited in vain for its
+     * peer's events ("no PREPARED within 10 s", "never accepted").
+     */
+    @Test
+    void theReaderCarriesOnAfterTheBrokerWasAwayLongerThanItsCallsWait() throws Exception {
+        java.nio.file.Path data = java.nio.file.Files.createTempDirectory("pmig-peer-events-broker-");
+        io.pmig.broker.EmbeddedBroker broker = io.pmig.broker.EmbeddedBroker.start(0, data);
+        int port = broker.port();
+        try {
+            java.util.Properties kafka = new java.util.Properties();
+            kafka.put("bootstrap.servers", broker.bootstrapServers());
+            TopicCreator.ensureTopics(kafka);
+            // short waits, so that the calls of the reader time out while the broker is away
+            java.util.Properties reader = (java.util.Properties) kafka.clone();
+            reader.put("default.api.timeout.ms", "3000");
+            reader.put("reconnect.backoff.max.ms", "200");
+            try (PeerEvents peers = new PeerEvents(reader, run + "-me")) {
+                String w = run + "-w";
+                try (PeerEvents.Watch watch = peers.watch(w, System.currentTimeMillis())) {
+                    publish(kafka, event(run + "-m", w, run + "-source", Phase.ACCEPTED));
+                    assertTrue(peers.await(run + "-m", e -> e.getPhase() == Phase.ACCEPTED, Duration.ofSeconds(60)).isPresent());
+
+                    broker.close();
+                    org.awaitility.Awaitility.await("the reader's calls time out").atMost(Duration.ofMinutes(2))
+                            .until(() -> peers.outages() > 0);
+                    broker = io.pmig.broker.EmbeddedBroker.start(port, data);
+
+                    publish(kafka, event(run + "-m", w, run + "-source", Phase.ROLLED_BACK));
+                    assertTrue(peers.await(run + "-m", e -> e.getPhase() == Phase.ROLLED_BACK, Duration.ofSeconds(120))
+                            .isPresent(), "an event published after the broker came back is read");
+                }
+            }
+        } finally {
+            broker.close();
+            io.pmig.executor.workload.NodeWorkloads.deleteTree(data);
+        }
+    }
+
+    private static void publish(java.util.Properties kafka, MigrationEvent event) throws Exception {
+        try (KafkaProducer<String, MigrationEvent> producer = new KafkaProducer<>(kafka,
+                new StringSerializer(), Topic.EVENTS.<MigrationEvent>serde().serializer())) {
+            producer.send(new ProducerRecord<>(Topic.EVENTS.topicName(), event.getWorkloadId(), event)).get();
+        }
+    }
 }

@@ -410,6 +410,24 @@ final class ChaosCluster implements AutoCloseable {
         return broker;
     }
 
+    /**
+     * Why the broker cannot serve the run, or null if its JVM runs and its port takes connections (a broker stopped on
+     * purpose still does: the kernel completes the handshake).
+     */
+    String brokerProblem() {
+        String where = "127.0.0.1:" + brokerPort;
+        if (!broker.alive()) {
+            return "the broker at " + where + " is gone: its JVM (" + broker.status() + ") is not running; see " + broker.log();
+        }
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), brokerPort), 5_000);
+            return null;
+        } catch (IOException e) {
+            return "the broker at " + where + " does not take connections (" + e.getMessage() + ") though its JVM ("
+                    + broker.status() + ") runs; see " + broker.log();
+        }
+    }
+
     static Duration startTimeout() {
         return START_TIMEOUT;
     }
@@ -431,6 +449,9 @@ final class ChaosCluster implements AutoCloseable {
         if (commands != null) {
             commands.close(Duration.ofSeconds(5));
         }
+        // side by side: without a broker each executor may spend its whole grace period on its Kafka clients
+        duplicateJvms.forEach(ChildJvm::terminate);
+        nodes.values().forEach(n -> n.jvm().terminate());
         for (ChildJvm dup : duplicateJvms) {
             dup.stop(Duration.ofSeconds(60));
         }

@@ -27,7 +27,9 @@ import picocli.CommandLine.Spec;
                 "failing restore, broker kill -9 + restart, MIGRATE delivered twice, whole pmig.commands replayed,",
                 "wrong transfer secret on one side, destination whose criu refuses the restore, destination disk full,",
                 "duplicate executor for a node, MIGRATE produced after its CLI gave up, restore failing on every node.",
-                "Exit code 0 only if no workload was lost or duplicated and the events always told the truth."})
+                "Exit code 0 only if no workload was lost or duplicated and the events always told the truth;",
+                "3 if the harness itself broke (cluster did not start, broker gone, LAUNCH failed): one line on stderr,",
+                "the figures of the trials finished so far on stdout."})
 public final class ChaosCommand implements Callable<Integer> {
 
     @Spec
@@ -59,6 +61,9 @@ public final class ChaosCommand implements Callable<Integer> {
     @Option(names = "--keep-files", description = "Keep the work dirs and every process's log (for a post-mortem).")
     boolean keepFiles;
 
+    @Option(names = "--verbose", description = "If the harness itself breaks, print the stack trace after its one line.")
+    boolean verbose;
+
     @Override
     public Integer call() throws Exception {
         if (trials < 1) {
@@ -80,11 +85,28 @@ public final class ChaosCommand implements Callable<Integer> {
         ChaosReport report = ChaosHarness.run(new ChaosHarness.Options(trials, s, distinct, kinds,
                 trialTimeout, keepFiles),
                 CriuLocator.locate(), System.out);
+        if (report == null) {
+            return 130; // interrupted: the JVM is shutting down and its hook cleaned up
+        }
         System.out.println(report.table());
         if (json) {
             System.out.println(report.json());
         }
         System.out.flush();
+        if (report.abort() != null) {
+            ChaosReport.Abort abort = report.abort();
+            java.io.PrintWriter err = spec.commandLine().getErr();
+            err.println("pmig chaos: run aborted " + (abort.trial() == 0 ? "before its first trial"
+                    : "in trial " + abort.trial() + " of " + report.planned() + " (the " + report.trials().size()
+                    + " finished are counted above)") + ": " + abort.reason()
+                    + "; check those logs, then run again (the same --seed repeats the faults)"
+                    + (verbose ? "" : "; --verbose adds the stack trace"));
+            if (verbose && abort.cause() != null) {
+                abort.cause().printStackTrace(err);
+            }
+            err.flush();
+            return 3;
+        }
         return report.lost() == 0 && report.duplicated() == 0 && report.untruthful() == 0 ? 0 : 1;
     }
 }

@@ -92,7 +92,12 @@ public final class ChaosHarness {
         this.progress = progress;
     }
 
-    /** Starts the cluster, runs the trials, stops and deletes everything it started; progress lines go to progress. */
+    /**
+     * Starts the cluster, runs the trials, stops and deletes everything it started; progress lines go to progress.
+     * A failure of the harness itself (the cluster does not start, the broker is gone, a LAUNCH or a restart fails)
+     * ends the run early: the report then holds the trials finished so far and why it stopped
+     * ({@link ChaosReport#abort()}), and the work dir with every log is kept for the post-mortem.
+     */
     public static ChaosReport run(Options options, Criu criu, PrintStream progress) throws Exception {
         // the run id marks every witness's command line, so /proc tells this run's copies from anything else
         String runId = "chaos" + UUID.randomUUID().toString().substring(0, 6);
@@ -101,27 +106,56 @@ public final class ChaosHarness {
                 options.modes(), root);
         ChaosCluster cluster = null;
         Thread hook = null;
+        List<TrialResult> results = new ArrayList<>();
+        int strays = 0;
+        ChaosReport.Abort abort = null;
         try {
-            cluster = ChaosCluster.start(criu, root);
-            // interrupted (SIGTERM, Ctrl-C): no broker, executor or witness of this run may outlive it
-            ChaosCluster started = cluster;
-            hook = new Thread(() -> {
-                started.kill9();
-                WorkloadProbe.killAll(WorkloadProbe.copies(runId));
-                started.unmount();
-            }, "chaos-cleanup");
-            Runtime.getRuntime().addShutdownHook(hook);
-            progress.println("chaos " + runId + ": broker and 4 executors up (each its own JVM); logs in " + root.resolve("logs"));
-            ChaosHarness harness = new ChaosHarness(cluster, options, runId, progress);
-            List<TrialResult> results = new ArrayList<>();
-            int strays = 0;
-            for (int i = 1; i <= options.trials(); i++) {
-                TrialResult r = harness.trial(i, options.fault(i), options.mode(i));
-                results.add(r);
-                progress.println(line(r, options.trials()));
-                strays += harness.killStrays();
+            try {
+                cluster = ChaosCluster.start(criu, root);
+            } catch (InterruptedException e) {
+                throw e;
+            } catch (Exception e) {
+                abort = new ChaosReport.Abort(0, "the cluster did not start: " + ChaosReport.Abort.describe(e), e);
             }
-            return new ChaosReport(runId, options.seed(), options.modes(), results, strays);
+            if (cluster != null) {
+                // interrupted (SIGTERM, Ctrl-C): no broker, executor or witness of this run may outlive it
+                ChaosCluster started = cluster;
+                hook = new Thread(() -> {
+                    started.kill9();
+                    WorkloadProbe.killAll(WorkloadProbe.copies(runId));
+                    started.unmount();
+                }, "chaos-cleanup");
+                Runtime.getRuntime().addShutdownHook(hook);
+                progress.println("chaos " + runId + ": broker and 4 executors up (each its own JVM); logs in " + root.resolve("logs"));
+                ChaosHarness harness = new ChaosHarness(cluster, options, runId, progress);
+                for (int i = 1; i <= options.trials() && abort == null; i++) {
+                    try {
+                        // a broker that is gone fails every later trial: say so before the trial blames something else
+                        String broker = cluster.brokerProblem();
+                        if (broker != null) {
+                            throw new IllegalStateException(broker);
+                        }
+                        TrialResult r = harness.trial(i, options.fault(i), options.mode(i));
+                        results.add(r);
+                        progress.println(line(r, options.trials()));
+                        strays += harness.killStrays();
+                    } catch (InterruptedException e) {
+                        throw e;
+                    } catch (Exception e) {
+                        String broker = cluster.brokerProblem();
+                        String why = ChaosReport.Abort.describe(e);
+                        // the broker first: without it every later step fails, whatever the step says
+                        abort = new ChaosReport.Abort(i, broker == null || why.contains(broker) ? why
+                                : broker + " (" + why + ")", e);
+                    }
+                }
+            }
+            if (abort != null) {
+                progress.println("chaos " + runId + ": ABORTED " + (abort.trial() == 0 ? "before the first trial"
+                        : "in trial " + abort.trial()) + ": " + abort.reason());
+                abort = abort.keptIn(root);
+            }
+            return new ChaosReport(runId, options.seed(), options.modes(), results, strays, options.trials(), abort);
         } finally {
             if (hook != null) {
                 try {
@@ -134,8 +168,12 @@ public final class ChaosHarness {
                 cluster.close();
             }
             WorkloadProbe.killAll(WorkloadProbe.copies(runId)); // anything the executors did not stop
-            if (cluster != null && !options.keepFiles()) {
-                cluster.deleteFiles();
+            if (!options.keepFiles() && abort == null) {
+                if (cluster != null) {
+                    cluster.deleteFiles();
+                } else {
+                    io.pmig.executor.workload.NodeWorkloads.deleteTree(root);
+                }
             }
         }
     }
@@ -234,6 +272,11 @@ public final class ChaosHarness {
         cluster.send(launch);
         MigrationEvent launched = await(e -> e.getCommandId().equals(launch.getCommandId()), Duration.ofSeconds(30));
         String deafBefore = null;
+        if (launched == null && cluster.brokerProblem() != null) {
+            // no executor can answer without a broker, and a restarted one would wait for it in vain
+            throw new IllegalStateException("LAUNCH of " + workload + " on " + src + " got no answer within 30 s: "
+                    + cluster.brokerProblem());
+        }
         if (launched == null) {
             // an executor gone deaf (after an earlier trial's duplicate): say so, restart it, keep the run going
             deafBefore = "executor " + src + " did not answer a LAUNCH within 30 s (before this trial's migration);"

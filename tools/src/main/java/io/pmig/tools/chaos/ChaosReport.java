@@ -10,9 +10,44 @@ import java.util.function.Predicate;
 
 /**
  * The figures of a chaos run: overall, by mode, by fault kind, and per mode the rollback gap (the witness's longest
- * pause in a trial that rolled back: what a failed migration cost the workload it left in place).
+ * pause in a trial that rolled back: what a failed migration cost the workload it left in place). {@code planned} is
+ * the trials asked for; {@code abort}, when not null, why the harness stopped before them all ({@code trials} then
+ * holds those finished).
  */
-public record ChaosReport(String runId, long seed, List<MigrationMode> modes, List<TrialResult> trials, int strays) {
+public record ChaosReport(String runId, long seed, List<MigrationMode> modes, List<TrialResult> trials, int strays,
+                          int planned, Abort abort) {
+
+    /** A finished run. */
+    public ChaosReport(String runId, long seed, List<MigrationMode> modes, List<TrialResult> trials, int strays) {
+        this(runId, seed, modes, trials, strays, trials.size(), null);
+    }
+
+    /**
+     * The harness itself broke in trial {@code trial} (0: before the first), not a migration: the one-line
+     * {@code reason} says what failed; {@code cause} is for --verbose only.
+     */
+    public record Abort(int trial, String reason, Throwable cause) {
+
+        /** The same, saying where the run's work dir and logs were kept. */
+        Abort keptIn(java.nio.file.Path root) {
+            return new Abort(trial, reason + "; work dir and logs kept in " + root, cause);
+        }
+
+        /** One line for a failure: its message (the cause's for a wrapper), never a stack trace. */
+        static String describe(Throwable e) {
+            Throwable t = e;
+            while ((t instanceof java.util.concurrent.ExecutionException
+                    || t instanceof java.lang.reflect.UndeclaredThrowableException) && t.getCause() != null) {
+                t = t.getCause();
+            }
+            String message = t.getMessage() == null || t.getMessage().isBlank() ? t.toString() : t.getMessage();
+            return message.strip().lines().findFirst().orElse(message).strip();
+        }
+    }
+
+    public boolean complete() {
+        return abort == null;
+    }
 
     public int count(Predicate<TrialResult> p) {
         return (int) trials.stream().filter(p).count();
@@ -107,6 +142,12 @@ public record ChaosReport(String runId, long seed, List<MigrationMode> modes, Li
         json.put("other_problems", otherProblems());
         json.put("seed", seed);
         json.put("faults", faults);
+        json.put("planned_trials", planned);
+        json.put("complete", complete());
+        if (abort != null) {
+            json.put("aborted_in_trial", abort.trial());
+            json.put("abort_reason", abort.reason());
+        }
         return json;
     }
 
@@ -159,6 +200,10 @@ public record ChaosReport(String runId, long seed, List<MigrationMode> modes, Li
         }
         sb.append("witness gaps/repeats: ").append(witnessBroken()).append(", other problems: ").append(otherProblems())
                 .append(", stray copies of earlier trials: ").append(strays);
+        if (abort != null) {
+            sb.append(String.format("%nINCOMPLETE: %d of %d trials finished; the harness stopped %s: %s", trials.size(),
+                    planned, abort.trial() == 0 ? "before the first trial" : "in trial " + abort.trial(), abort.reason()));
+        }
         return sb.toString();
     }
 }

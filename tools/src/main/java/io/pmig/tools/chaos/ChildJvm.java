@@ -67,7 +67,14 @@ final class ChildJvm {
         return process != null && process.isAlive();
     }
 
-    /** SIGKILL: no shutdown hook, no cleanup; child processes it started (criu, workloads) live on. */
+    /** What became of the last start: "pid N" while it runs, else how it ended (for a one-line diagnosis). */
+    synchronized String status() {
+        if (process == null) {
+            return "never started";
+        }
+        return process.isAlive() ? "pid " + process.pid() : "pid " + process.pid() + " exited with " + process.exitValue();
+    }
+
     /** Sends a signal by name (STOP, CONT, ...) to the running JVM. */
     synchronized void signal(String name) throws IOException, InterruptedException {
         if (process != null && process.isAlive()) {
@@ -75,10 +82,18 @@ final class ChildJvm {
         }
     }
 
+    /** SIGKILL: no shutdown hook, no cleanup; child processes it started (criu, workloads) live on. */
     synchronized void kill9() throws InterruptedException {
         if (process != null && process.isAlive()) {
             process.destroyForcibly(); // SIGKILL on Linux
             process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** SIGTERM without waiting: several roles shut down side by side, then {@link #stop} waits for each. */
+    synchronized void terminate() {
+        if (process != null && process.isAlive()) {
+            process.destroy();
         }
     }
 

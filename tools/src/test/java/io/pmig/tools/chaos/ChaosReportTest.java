@@ -67,6 +67,34 @@ class ChaosReportTest {
         assertEquals(FaultKind.values().length, json.get("by_fault").size());
     }
 
+    @Test
+    void anAbortedRunSaysSoInItsJsonLineAndTable() throws Exception {
+        List<TrialResult> trials = List.of(
+                trial(1, FaultKind.KILL_SOURCE, MigrationMode.PLAIN, Phase.ROLLED_BACK, List.of("n1"), 1, 300));
+        ChaosReport aborted = new ChaosReport("r", 1, MODES, trials, 0, 90, new ChaosReport.Abort(2,
+                "the broker at 127.0.0.1:1 is gone", null));
+
+        JsonNode json = new ObjectMapper().readTree(aborted.json());
+        assertEquals(1, json.get("trials").asInt());
+        assertEquals(90, json.get("planned_trials").asInt());
+        assertEquals(false, json.get("complete").asBoolean());
+        assertEquals(2, json.get("aborted_in_trial").asInt());
+        assertEquals("the broker at 127.0.0.1:1 is gone", json.get("abort_reason").asText());
+        assertEquals(true, aborted.table().contains("INCOMPLETE: 1 of 90 trials finished"), aborted.table());
+
+        JsonNode finished = new ObjectMapper().readTree(new ChaosReport("r", 1, MODES, trials, 0).json());
+        assertEquals(true, finished.get("complete").asBoolean());
+        assertEquals(false, finished.has("abort_reason"));
+    }
+
+    @Test
+    void anAbortReasonIsOneLineFromTheFailureNotItsWrapper() {
+        Exception wrapped = new java.util.concurrent.ExecutionException(
+                new IllegalStateException("n2 exited with 1 before it was ready; see n2-2.log\nmore detail"));
+        assertEquals("n2 exited with 1 before it was ready; see n2-2.log", ChaosReport.Abort.describe(wrapped));
+        assertEquals("java.lang.NullPointerException", ChaosReport.Abort.describe(new NullPointerException()));
+    }
+
     private static TrialResult trial(int i, FaultKind fault, MigrationMode mode, Phase outcome, List<String> runningOn,
                                      int copies, long gapMs) {
         return new TrialResult(i, fault, mode, "m" + i, "n1", "n2", "-", true, outcome, null, runningOn, copies, 0,

@@ -1,0 +1,115 @@
+package io.pmig.tools.chaos;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pmig.cli.Pmig;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * {@code pmig chaos} when its own harness breaks: the broker it started is killed -9 for good after the first trial,
+ * as if it had died, so the second trial cannot even launch its witness. The run must end with one line on stderr
+ * naming the broker, exit 3, and still print the figures of the trial it finished, the JSON line marked incomplete.
+ */
+class ChaosAbortTest {
+
+    @Test
+    void aBrokerGoneMidRunEndsItInOneLineWithTheFiguresSoFar() throws Exception {
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        StringWriter stderr = new StringWriter();
+        PrintStream console = System.out;
+        System.setOut(new PrintStream(new Tee(stdout, console), true, StandardCharsets.UTF_8));
+        try {
+            CommandLine cmd = Pmig.commandLine();
+            cmd.setErr(new PrintWriter(stderr, true));
+            CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> cmd.execute("chaos", "--trials", "2",
+                    "--modes", "PLAIN", "--faults", "duplicate_command", "--seed", "5", "--json"));
+
+            Awaitility.await("trial 1 finished").atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> text(stdout).contains("trial  1/2") || exit.isDone());
+            assertFalse(exit.isDone(), "the run ended before its second trial:\n" + text(stdout) + stderr);
+            List<ProcessHandle> brokers = ProcessHandle.current().descendants()
+                    .filter(p -> commandLine(p).contains("broker")).toList();
+            assertEquals(1, brokers.size(), "the run's broker JVM");
+            brokers.get(0).destroyForcibly(); // our own child: SIGKILL, as a crash would
+
+            int status = exit.get(10, TimeUnit.MINUTES);
+            String out = text(stdout);
+            String err = stderr.toString();
+            assertEquals(3, status, out + err);
+            assertEquals(1, err.strip().lines().count(), "one line on stderr, no stack trace:\n" + err);
+            assertTrue(err.startsWith("pmig chaos: run aborted in trial 2 of 2 (the 1 finished are counted above): "), err);
+            assertTrue(err.contains("broker") && err.contains("--verbose"), err);
+            JsonNode json = new ObjectMapper().readTree(out.strip().lines().reduce((a, b) -> b).orElseThrow());
+            assertEquals(1, json.get("trials").asInt(), out);
+            assertEquals(2, json.get("planned_trials").asInt(), out);
+            assertFalse(json.get("complete").asBoolean(), out);
+            assertEquals(2, json.get("aborted_in_trial").asInt(), out);
+            assertTrue(json.get("abort_reason").asText().contains("broker"), out);
+            assertTrue(out.contains("INCOMPLETE: 1 of 2 trials finished"), out);
+            String reason = json.get("abort_reason").asText();
+            String kept = reason.substring(reason.lastIndexOf(" kept in ") + " kept in ".length());
+            assertTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of(kept, "logs")), "the logs are kept: " + reason);
+            io.pmig.executor.workload.NodeWorkloads.deleteTree(java.nio.file.Path.of(kept));
+        } finally {
+            System.setOut(console);
+        }
+    }
+
+    /** The process's argv from /proc (ProcessHandle.Info leaves out long command lines). */
+    private static List<String> commandLine(ProcessHandle p) {
+        try {
+            return List.of(java.nio.file.Files.readString(java.nio.file.Path.of("/proc", String.valueOf(p.pid()), "cmdline"))
+                    .split("\0"));
+        } catch (java.io.IOException gone) {
+            return List.of();
+        }
+    }
+
+    private static String text(ByteArrayOutputStream out) {
+        synchronized (out) {
+            return out.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    /** What the command prints, kept for the assertions and shown in the test log as it comes. */
+    private static final class Tee extends java.io.OutputStream {
+        private final ByteArrayOutputStream copy;
+        private final PrintStream console;
+
+        Tee(ByteArrayOutputStream copy, PrintStream console) {
+            this.copy = copy;
+            this.console = console;
+        }
+
+        @Override
+        public void write(int b) {
+            synchronized (copy) {
+                copy.write(b);
+            }
+            console.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            synchronized (copy) {
+                copy.write(b, off, len);
+            }
+            console.write(b, off, len);
+        }
+    }
+}
