@@ -189,11 +189,12 @@ final class TestNodes implements AutoCloseable {
 
     /**
      * A criu whose restores of received images wait until {@code gate} exists, then run as usual: holds a migration
-     * between its dump and its COMMIT for as long as the test needs.
+     * between its dump and its COMMIT for as long as the test needs - or until the test's directory is gone (the
+     * wrapper with it), so that a test that failed before opening the gate leaves no waiting script behind.
      */
     Path gatedCriu(Path gate) throws Exception {
         return criuWrapper("criu-gated-" + gate.getFileName(), """
-                while [ ! -e '%s' ]; do sleep 0.05; done""".formatted(gate));
+                while [ ! -e '%s' ] && [ -e "$0" ]; do sleep 0.05; done""".formatted(gate));
     }
 
     /**
@@ -202,7 +203,7 @@ final class TestNodes implements AutoCloseable {
      */
     Path gatedCriu(Path gate, Path failing) throws Exception {
         return criuWrapper("criu-gated-" + gate.getFileName() + "-" + failing.getFileName(), """
-                while [ ! -e '%s' ]; do sleep 0.05; done
+                while [ ! -e '%s' ] && [ -e "$0" ]; do sleep 0.05; done
                 if [ -e '%s' ]; then for f in "$images"/core-*.img; do truncate -c -s '<12' "$f"; done; fi"""
                 .formatted(gate, failing));
     }
@@ -369,6 +370,14 @@ final class TestNodes implements AutoCloseable {
                         }
                     }
                 }
+            }
+        }
+        for (Path workdir : workdirs.values()) {
+            // a source frozen for a migration that never ended has no pid file any more: its journal names the init
+            for (io.pmig.executor.migration.MigrationJournal journal : io.pmig.executor.migration.MigrationJournal.all(workdir)) {
+                io.pmig.executor.workload.WorkloadIdentity.parse(journal.get("init"))
+                        .filter(io.pmig.executor.workload.WorkloadIdentity::isPresent)
+                        .ifPresent(init -> ProcessTable.killNamespace(init.pid()));
             }
         }
         commands.close();

@@ -23,9 +23,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RecordDeserializationException;
-import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
@@ -68,8 +69,7 @@ public final class PeerEvents implements AutoCloseable {
     private final LinkedHashMap<String, Long> delivered = new LinkedHashMap<>();
     private long standingCheckedAt;
     private long recordsRead;
-    private long outages;
-    private int failuresInARow;
+    private final ReaderOutages readerOutages = new ReaderOutages(log, "events reader");
 
     public PeerEvents(Properties kafka, String node) {
         Properties props = new Properties();
@@ -140,8 +140,8 @@ public final class PeerEvents implements AutoCloseable {
      * Times the reader lost the brokers (a retriable error, e.g. a metadata timeout while the broker restarts) and
      * carried on once they answered again.
      */
-    public synchronized long outages() {
-        return outages;
+    public long outages() {
+        return readerOutages.outages();
     }
 
     /** The partitions read right now. */
@@ -210,9 +210,9 @@ public final class PeerEvents implements AutoCloseable {
                 try {
                     if (reassign || System.currentTimeMillis() - standingCheckedAt >= STANDING_REFRESH_MS) {
                         reconcile();
-                        failuresInARow = 0;
                     }
                     if (readFrom.isEmpty()) {
+                        readerOutages.succeeded(); // reconciled, and nothing to read until a key is watched
                         synchronized (this) {
                             if (!reassign && running) {
                                 wait(STANDING_REFRESH_MS); // nothing to read until a key is watched
@@ -221,16 +221,20 @@ public final class PeerEvents implements AutoCloseable {
                         continue;
                     }
                     records = consumer.poll(Duration.ofMillis(200));
+                    readerOutages.succeeded();
                 } catch (WakeupException e) {
                     reassign = true; // a watch changed (a reconcile it cut short runs again), or closing
                     continue;
-                } catch (RetriableException e) {
-                    // the broker is away (restarting, stalled) for longer than a metadata or offsets call waits: keep
-                    // reading once it is back, else every later migration here waits for events nobody delivers
-                    backOff(e);
-                    continue;
                 } catch (RecordDeserializationException e) {
                     deadLetters.skip(consumer, e); // else every later poll fails on the same record
+                    continue;
+                } catch (InterruptException e) {
+                    return; // closing
+                } catch (KafkaException e) {
+                    // the broker away (restarting, stalled) for longer than a metadata or offsets call waits, or an ACL
+                    // being fixed: keep reading once it can, else every later migration here waits for events nobody
+                    // delivers
+                    backOff(e);
                     continue;
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -271,16 +275,10 @@ public final class PeerEvents implements AutoCloseable {
         }
     }
 
-    /** After a retriable error: 200 ms doubling up to 5 s between tries; the partitions are reconciled again. */
-    private void backOff(RetriableException e) {
+    /** After a failed try: the pause {@link ReaderOutages} says; the partitions are reconciled again. */
+    private void backOff(KafkaException e) {
         reassign = true; // a reconcile cut short (assigned, not yet sought) runs again
-        if (failuresInARow++ == 0) {
-            synchronized (this) {
-                outages++;
-            }
-            log.warn("events reader lost the brokers ({}); retrying until they answer", e.toString());
-        }
-        long pause = Math.min(5_000, 200L << Math.min(failuresInARow - 1, 5));
+        long pause = readerOutages.failed(e);
         synchronized (this) {
             try {
                 if (running) {

@@ -14,6 +14,7 @@ import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
 import io.pmig.executor.events.ExecutorMeters;
 import io.pmig.executor.events.PeerEvents;
+import io.pmig.executor.events.ReaderOutages;
 import io.pmig.executor.events.WorkloadPlacement;
 import io.pmig.executor.migration.CheckpointEngine;
 import io.pmig.executor.migration.CriuEngine;
@@ -63,6 +64,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.RecordDeserializationException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -104,6 +106,8 @@ public final class NodeExecutor implements AutoCloseable {
     private DeadLetterPublisher deadLetters;
     private Thread commandThread;
     private final CheckpointEngine engine;
+    private final ReaderOutages commandReaderOutages = new ReaderOutages(log, "command reader");
+    private final Object commandReaderPause = new Object();
     private volatile boolean running;
     private volatile boolean fenced;
     private NodeClaim claim;
@@ -357,25 +361,24 @@ public final class NodeExecutor implements AutoCloseable {
         MDC.put("node", node);
         try {
             while (running) {
-                if (ownPartitions.isEmpty() || System.nanoTime() - partitionsCheckedAt > PARTITION_CHECK.toNanos()) {
-                    try {
-                        assignOwnPartition();
-                        assigned.countDown();
-                    } catch (WakeupException e) {
-                        throw e;
-                    } catch (org.apache.kafka.common.KafkaException e) {
-                        partitionsCheckedAt = System.nanoTime();
-                        log.warn("cannot read the partitions of {}: {}", Topic.COMMANDS.topicName(), e.toString());
-                        if (ownPartitions.isEmpty()) {
-                            continue; // partitionsFor waited its default.api.timeout.ms already
-                        }
-                    }
-                }
                 ConsumerRecords<String, MigrationCommand> records;
                 try {
+                    if (ownPartitions.isEmpty() || System.nanoTime() - partitionsCheckedAt > PARTITION_CHECK.toNanos()) {
+                        assignOwnPartition();
+                        assigned.countDown();
+                    }
                     records = consumer.poll(Duration.ofMillis(200));
+                    commandReaderOutages.succeeded();
                 } catch (RecordDeserializationException e) {
                     deadLetters.skip(consumer, e); // else every later poll fails on the same record
+                    continue;
+                } catch (WakeupException | InterruptException e) {
+                    return; // closing
+                } catch (org.apache.kafka.common.KafkaException e) {
+                    // any client error (the brokers away, an ACL being fixed) is waited out: a reader that ended here
+                    // would leave the node heartbeating, taking migrations, and deaf to their commands
+                    partitionsCheckedAt = System.nanoTime();
+                    pauseCommandReader(commandReaderOutages.failed(e));
                     continue;
                 }
                 commandRecordsRead.addAndGet(records.count());
@@ -395,12 +398,28 @@ public final class NodeExecutor implements AutoCloseable {
                     }
                 }
             }
-        } catch (WakeupException e) {
-            // closing
         } finally {
             consumer.close();
             deadLetters.close();
         }
+    }
+
+    private void pauseCommandReader(long millis) {
+        synchronized (commandReaderPause) {
+            try {
+                if (running) {
+                    commandReaderPause.wait(millis); // close() ends the wait
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                running = false;
+            }
+        }
+    }
+
+    /** Outages of this node's command reader so far (each a run of failed reads it waited out). */
+    public long commandReaderOutages() {
+        return commandReaderOutages.outages();
     }
 
     /** Acts on a command addressed to this node: as its source, or as the destination of a MIGRATE its source forwarded. */
@@ -778,6 +797,9 @@ public final class NodeExecutor implements AutoCloseable {
         running = false;
         if (consumer != null) {
             consumer.wakeup();
+        }
+        synchronized (commandReaderPause) {
+            commandReaderPause.notifyAll();
         }
         if (checkpoints != null) {
             checkpoints.close(); // waits for a checkpoint in progress: its workload must not stay stopped
