@@ -107,6 +107,7 @@ public final class ChaosCommand implements Callable<Integer> {
             err.flush();
             return 3;
         }
-        return report.lost() == 0 && report.duplicated() == 0 && report.untruthful() == 0 ? 0 : 1;
+        return report.lost() == 0 && report.duplicated() == 0 && report.untruthful() == 0
+                && report.failedProbes().isEmpty() ? 0 : 1;
     }
 }

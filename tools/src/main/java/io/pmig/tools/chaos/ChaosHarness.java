@@ -77,6 +77,8 @@ public final class ChaosHarness {
     private static final Duration EXPIRED_QUIET = Duration.ofSeconds(8);
     /** Time for pmig.commands' consumer group to rebalance after a member left (classic protocol, 3 s heartbeats). */
     private static final Duration REBALANCE = Duration.ofSeconds(8);
+    /** A fault-free probe migration runs after every this many trials, and after the last. */
+    static final int PROBE_EVERY = 10;
 
     private final ChaosCluster cluster;
     private final Options options;
@@ -107,6 +109,7 @@ public final class ChaosHarness {
         ChaosCluster cluster = null;
         Thread hook = null;
         List<TrialResult> results = new ArrayList<>();
+        List<ChaosReport.Probe> probes = new ArrayList<>();
         int strays = 0;
         ChaosReport.Abort abort = null;
         try {
@@ -139,6 +142,13 @@ public final class ChaosHarness {
                         results.add(r);
                         progress.println(line(r, options.trials()));
                         strays += harness.killStrays();
+                        if (i % PROBE_EVERY == 0 || i == options.trials()) {
+                            ChaosReport.Probe probe = harness.probe(i);
+                            probes.add(probe);
+                            if (!probe.passed()) {
+                                results.set(results.size() - 1, r.withProblem("after it, " + probe.problem()));
+                            }
+                        }
                     } catch (InterruptedException e) {
                         throw e;
                     } catch (Exception e) {
@@ -155,7 +165,7 @@ public final class ChaosHarness {
                         : "in trial " + abort.trial()) + ": " + abort.reason());
                 abort = abort.keptIn(root);
             }
-            return new ChaosReport(runId, options.seed(), options.modes(), results, strays, options.trials(), abort);
+            return new ChaosReport(runId, options.seed(), options.modes(), results, strays, options.trials(), abort, probes);
         } finally {
             if (hook != null) {
                 try {
@@ -425,6 +435,52 @@ public final class ChaosHarness {
             }
         }
         return result;
+    }
+
+    /**
+     * Can the two healthy nodes still migrate? A witness launched on one moves to the other with no fault injected and
+     * must complete (in the modes of the run, in turn). If it does not, both executors are restarted so that later
+     * trials test something again, and the problem says so.
+     */
+    ChaosReport.Probe probe(int afterTrial) throws Exception {
+        int round = afterTrial / PROBE_EVERY;
+        String src = round % 2 == 0 ? ChaosCluster.A : ChaosCluster.B;
+        String dst = round % 2 == 0 ? ChaosCluster.B : ChaosCluster.A;
+        MigrationMode mode = options.modes().get(round % options.modes().size());
+        String workload = runId + "-probe-" + afterTrial;
+        String problem = null;
+        MigrationCommand launch = command(CommandKind.LAUNCH, workload, null, src, "launch", mode, WitnessLog.ARGV);
+        cluster.send(launch);
+        MigrationEvent launched = await(e -> e.getCommandId().equals(launch.getCommandId()), Duration.ofSeconds(30));
+        if (launched == null || launched.getPhase() != Phase.LAUNCHED) {
+            problem = "a probe LAUNCH on " + src + " " + (launched == null ? "got no answer within 30 s"
+                    : "failed: " + launched.getError());
+        } else {
+            awaitWitness(WorkloadProbe.stdout(cluster.node(src).workdir(), workload), 5, Duration.ofSeconds(20));
+            MigrationCommand migrate = command(CommandKind.MIGRATE, workload, src, dst, "migrate", mode, null);
+            cluster.send(migrate);
+            MigrationEvent outcome = await(e -> e.getMigrationId().equals(migrate.getCommandId())
+                    && OUTCOMES.contains(e.getPhase()), options.trialTimeout());
+            if (outcome == null || outcome.getPhase() != Phase.COMPLETED) {
+                problem = "a fault-free " + mode + " migration " + src + " -> " + dst + " did not complete ("
+                        + (outcome == null ? "no outcome within " + options.trialTimeout().toSeconds() + " s"
+                        : outcome.getPhase() + ": " + outcome.getError()) + ")";
+            }
+        }
+        List<String> runningOn = cluster.nodes().stream().filter(n -> WorkloadProbe.pidFileLive(n.workdir(), workload))
+                .map(ChaosCluster.Node::id).toList();
+        cleanUp(workload, runningOn);
+        if (problem == null) {
+            progress.printf("  probe after trial %d: %s %s -> %s completed%n", afterTrial, mode, src, dst);
+            return new ChaosReport.Probe(afterTrial, null);
+        }
+        for (String id : List.of(src, dst)) {
+            cluster.node(id).jvm().kill9();
+            cluster.node(id).jvm().start(ChaosCluster.startTimeout());
+        }
+        problem += "; restarted " + src + " and " + dst;
+        progress.printf("  PROBE FAILED after trial %d: %s%n", afterTrial, problem);
+        return new ChaosReport.Probe(afterTrial, problem);
     }
 
     /**

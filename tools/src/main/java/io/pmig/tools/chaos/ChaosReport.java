@@ -15,11 +15,31 @@ import java.util.function.Predicate;
  * holds those finished).
  */
 public record ChaosReport(String runId, long seed, List<MigrationMode> modes, List<TrialResult> trials, int strays,
-                          int planned, Abort abort) {
+                          int planned, Abort abort, List<Probe> probes) {
 
     /** A finished run. */
     public ChaosReport(String runId, long seed, List<MigrationMode> modes, List<TrialResult> trials, int strays) {
-        this(runId, seed, modes, trials, strays, trials.size(), null);
+        this(runId, seed, modes, trials, strays, trials.size(), null, List.of());
+    }
+
+    public ChaosReport(String runId, long seed, List<MigrationMode> modes, List<TrialResult> trials, int strays,
+                       int planned, Abort abort) {
+        this(runId, seed, modes, trials, strays, planned, abort, List.of());
+    }
+
+    /**
+     * A fault-free migration between the two healthy nodes after trial {@code afterTrial}; {@code problem} null if it
+     * completed. A trial refused or rolled back counts as kept by its source, so without these a fault that left the
+     * nodes unable to migrate at all would make every later trial look green while it tested nothing.
+     */
+    public record Probe(int afterTrial, String problem) {
+        public boolean passed() {
+            return problem == null;
+        }
+    }
+
+    public List<Probe> failedProbes() {
+        return probes.stream().filter(p -> !p.passed()).toList();
     }
 
     /**
@@ -83,7 +103,7 @@ public record ChaosReport(String runId, long seed, List<MigrationMode> modes, Li
     }
 
     public boolean allOk() {
-        return strays == 0 && trials.stream().allMatch(TrialResult::ok);
+        return strays == 0 && trials.stream().allMatch(TrialResult::ok) && failedProbes().isEmpty();
     }
 
     /** Max and median of the witness's longest pause over the trials of {@code mode} that rolled back. */
@@ -140,6 +160,11 @@ public record ChaosReport(String runId, long seed, List<MigrationMode> modes, Li
         json.put("untruthful_events", untruthful());
         json.put("witness_broken", witnessBroken());
         json.put("other_problems", otherProblems());
+        Map<String, Object> probing = new LinkedHashMap<>();
+        probing.put("run", probes.size());
+        probing.put("failed", failedProbes().size());
+        probing.put("failed_after_trials", failedProbes().stream().map(Probe::afterTrial).toList());
+        json.put("probes", probing);
         json.put("seed", seed);
         json.put("faults", faults);
         json.put("planned_trials", planned);
@@ -200,6 +225,10 @@ public record ChaosReport(String runId, long seed, List<MigrationMode> modes, Li
         }
         sb.append("witness gaps/repeats: ").append(witnessBroken()).append(", other problems: ").append(otherProblems())
                 .append(", stray copies of earlier trials: ").append(strays);
+        sb.append(String.format("%nfault-free probe migrations: %d, failed: %d", probes.size(), failedProbes().size()));
+        for (Probe failed : failedProbes()) {
+            sb.append(String.format("%n  after trial %d: %s", failed.afterTrial(), failed.problem()));
+        }
         if (abort != null) {
             sb.append(String.format("%nINCOMPLETE: %d of %d trials finished; the harness stopped %s: %s", trials.size(),
                     planned, abort.trial() == 0 ? "before the first trial" : "in trial " + abort.trial(), abort.reason()));

@@ -21,12 +21,16 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 /**
- * {@code pmig chaos} when its own harness breaks: the broker it started is killed -9 for good after the first trial,
- * as if it had died, so the second trial cannot even launch its witness. The run must end with one line on stderr
- * naming the broker, exit 3, and still print the figures of the trial it finished, the JSON line marked incomplete.
+ * {@code pmig chaos} when the cluster it runs breaks for good, not by an injected fault: its broker gone (the run
+ * aborts), or a node that can no longer migrate (the run fails).
  */
 class ChaosAbortTest {
 
+    /**
+     * The broker the run started is killed -9 for good after the first trial, as if it had died, so the second trial
+     * cannot even launch its witness. The run must end with one line on stderr naming the broker, exit 3, and still
+     * print the figures of the trial it finished, the JSON line marked incomplete.
+     */
     @Test
     void aBrokerGoneMidRunEndsItInOneLineWithTheFiguresSoFar() throws Exception {
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();
@@ -65,6 +69,50 @@ class ChaosAbortTest {
             String kept = reason.substring(reason.lastIndexOf(" kept in ") + " kept in ".length());
             assertTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of(kept, "logs")), "the logs are kept: " + reason);
             io.pmig.executor.workload.NodeWorkloads.deleteTree(java.nio.file.Path.of(kept));
+        } finally {
+            System.setOut(console);
+        }
+    }
+
+    /**
+     * A run whose nodes can no longer migrate must not pass: executor n2 is stopped (SIGSTOP) right after the only
+     * trial, so the fault-free probe migration n1 -> n2 that follows it cannot complete. The probe fails, both executors
+     * are restarted, the trial carries the problem and the run exits 1 - before, the run counted only lost and
+     * duplicated workloads, and a node cut off from its peers made every later refused migration look like a pass.
+     */
+    @Test
+    void aProbeMigrationThatCannotCompleteFailsTheRun() throws Exception {
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        PrintStream console = System.out;
+        System.setOut(new PrintStream(new Tee(stdout, console), true, StandardCharsets.UTF_8));
+        try {
+            CommandLine cmd = Pmig.commandLine();
+            cmd.setErr(new PrintWriter(new StringWriter(), true));
+            CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> cmd.execute("chaos", "--trials", "1",
+                    "--modes", "PLAIN", "--faults", "duplicate_command", "--seed", "5", "--json"));
+
+            Awaitility.await("trial 1 finished").atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> text(stdout).contains("trial  1/1") || exit.isDone());
+            assertFalse(exit.isDone(), "the run ended before its probe:\n" + text(stdout));
+            List<ProcessHandle> n2 = ProcessHandle.current().descendants().filter(p -> {
+                List<String> argv = commandLine(p);
+                int node = argv.indexOf("--node");
+                return argv.contains("executor") && node >= 0 && node + 1 < argv.size() && argv.get(node + 1).equals("n2");
+            }).toList();
+            assertEquals(1, n2.size(), "executor n2's JVM");
+            new ProcessBuilder("kill", "-STOP", String.valueOf(n2.get(0).pid())).start().waitFor();
+
+            int status = exit.get(10, TimeUnit.MINUTES);
+            String out = text(stdout);
+            assertEquals(1, status, out);
+            JsonNode json = new ObjectMapper().readTree(out.strip().lines().reduce((a, b) -> b).orElseThrow());
+            assertEquals(1, json.get("probes").get("run").asInt(), out);
+            assertEquals(1, json.get("probes").get("failed").asInt(), out);
+            assertEquals(1, json.get("probes").get("failed_after_trials").get(0).asInt(), out);
+            assertEquals(1, json.get("other_problems").asInt(), "the trial before the probe carries it: " + out);
+            assertEquals(0, json.get("lost").asInt(), out);
+            assertTrue(out.contains("PROBE FAILED after trial 1: a fault-free PLAIN migration n1 -> n2 did not complete"), out);
+            assertFalse(n2.get(0).isAlive(), "the stopped executor was restarted (killed, then started anew)");
         } finally {
             System.setOut(console);
         }
