@@ -27,7 +27,9 @@ import picocli.CommandLine.Spec;
                 "failing restore, broker kill -9 + restart, MIGRATE delivered twice, whole pmig.commands replayed,",
                 "wrong transfer secret on one side, destination whose criu refuses the restore, destination disk full,",
                 "duplicate executor for a node, MIGRATE produced after its CLI gave up, restore failing on every node.",
-                "Exit code 0 only if no workload was lost or duplicated and the events always told the truth;",
+                "Every --probe-every trials and after the last, a fault-free migration between the healthy nodes must complete.",
+                "Exit code 0 only if no workload was lost or duplicated, the events always told the truth and every probe",
+                "completed;",
                 "3 if the harness itself broke (cluster did not start, broker gone, LAUNCH failed): one line on stderr,",
                 "the figures of the trials finished so far on stdout."})
 public final class ChaosCommand implements Callable<Integer> {
@@ -58,6 +60,10 @@ public final class ChaosCommand implements Callable<Integer> {
             description = "Bound of one trial, e.g. 150s; a bare number is seconds (default: ${DEFAULT-VALUE}).")
     Duration trialTimeout;
 
+    @Option(names = "--probe-every", defaultValue = "10", paramLabel = "N",
+            description = "A fault-free probe migration after every N trials and after the last (default: ${DEFAULT-VALUE}).")
+    int probeEvery;
+
     @Option(names = "--keep-files", description = "Keep the work dirs and every process's log (for a post-mortem).")
     boolean keepFiles;
 
@@ -72,6 +78,9 @@ public final class ChaosCommand implements Callable<Integer> {
         if (trialTimeout.toSeconds() < 30) {
             throw new ConfigException(OptionTypes.givenName(spec, "--trial-timeout"), "must be at least 30s (a broker restart alone takes seconds)");
         }
+        if (probeEvery < 1) {
+            throw new ConfigException("--probe-every", "must be at least 1");
+        }
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
         List<MigrationMode> distinct = List.copyOf(new java.util.LinkedHashSet<>(modes));
         List<FaultKind> kinds = faults == null ? List.of(FaultKind.values()) : faults.stream().distinct().map(k -> {
@@ -83,7 +92,7 @@ public final class ChaosCommand implements Callable<Integer> {
             }
         }).toList();
         ChaosReport report = ChaosHarness.run(new ChaosHarness.Options(trials, s, distinct, kinds,
-                trialTimeout, keepFiles),
+                trialTimeout, keepFiles, probeEvery),
                 CriuLocator.locate(), System.out);
         if (report == null) {
             return 130; // interrupted: the JVM is shutting down and its hook cleaned up

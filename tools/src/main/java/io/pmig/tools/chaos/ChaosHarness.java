@@ -39,7 +39,10 @@ public final class ChaosHarness {
      * fastest and shift the mode by one every round, so {@code faults × modes} trials run every pair once.
      */
     public record Options(int trials, long seed, List<MigrationMode> modes, List<FaultKind> faults,
-                          Duration trialTimeout, boolean keepFiles) {
+                          Duration trialTimeout, boolean keepFiles, int probeEvery) {
+        /** A fault-free probe migration after every this many trials (and after the last) unless told otherwise. */
+        public static final int PROBE_EVERY = 10;
+
         public Options {
             modes = List.copyOf(modes);
             faults = List.copyOf(faults);
@@ -49,7 +52,12 @@ public final class ChaosHarness {
         }
 
         public Options(int trials, long seed, List<MigrationMode> modes, Duration trialTimeout, boolean keepFiles) {
-            this(trials, seed, modes, List.of(FaultKind.values()), trialTimeout, keepFiles);
+            this(trials, seed, modes, List.of(FaultKind.values()), trialTimeout, keepFiles, PROBE_EVERY);
+        }
+
+        /** Whether a probe migration follows trial {@code i} (1-based). */
+        public boolean probeAfter(int i) {
+            return i % probeEvery == 0 || i == trials;
         }
 
         /** The fault of trial {@code i} (1-based). */
@@ -77,8 +85,6 @@ public final class ChaosHarness {
     private static final Duration EXPIRED_QUIET = Duration.ofSeconds(8);
     /** Time for pmig.commands' consumer group to rebalance after a member left (classic protocol, 3 s heartbeats). */
     private static final Duration REBALANCE = Duration.ofSeconds(8);
-    /** A fault-free probe migration runs after every this many trials, and after the last. */
-    static final int PROBE_EVERY = 10;
 
     private final ChaosCluster cluster;
     private final Options options;
@@ -142,7 +148,7 @@ public final class ChaosHarness {
                         results.add(r);
                         progress.println(line(r, options.trials()));
                         strays += harness.killStrays();
-                        if (i % PROBE_EVERY == 0 || i == options.trials()) {
+                        if (options.probeAfter(i)) {
                             ChaosReport.Probe probe = harness.probe(i);
                             probes.add(probe);
                             if (!probe.passed()) {
@@ -443,7 +449,7 @@ public final class ChaosHarness {
      * trials test something again, and the problem says so.
      */
     ChaosReport.Probe probe(int afterTrial) throws Exception {
-        int round = afterTrial / PROBE_EVERY;
+        int round = (afterTrial - 1) / options.probeEvery(); // the first probe n1 -> n2, the next back
         String src = round % 2 == 0 ? ChaosCluster.A : ChaosCluster.B;
         String dst = round % 2 == 0 ? ChaosCluster.B : ChaosCluster.A;
         MigrationMode mode = options.modes().get(round % options.modes().size());

@@ -27,12 +27,19 @@ import picocli.CommandLine;
 class ChaosAbortTest {
 
     /**
-     * The broker the run started is killed -9 for good after the first trial, as if it had died, so the second trial
-     * cannot even launch its witness. The run must end with one line on stderr naming the broker, exit 3, and still
-     * print the figures of the trial it finished, the JSON line marked incomplete.
+     * One run of two trials with a probe migration after each, and two breakages in it (one cluster start for both):
+     * <ol>
+     * <li>executor n2 is stopped (SIGSTOP) as soon as trial 1 is counted, so the fault-free probe n1 -> n2 after it
+     * cannot complete: the probe must fail, both executors be restarted and the trial carry the problem - before, a run
+     * counted only lost and duplicated workloads, and a node cut off from its peers made every later refused migration
+     * look like a pass;</li>
+     * <li>then the run's broker is killed -9 for good, as if it had died, so trial 2 cannot even launch its witness: the
+     * run must end with one line on stderr naming the broker, exit 3, and still print the figures of the trial it
+     * finished (with the failed probe), the JSON line marked incomplete.</li>
+     * </ol>
      */
     @Test
-    void aBrokerGoneMidRunEndsItInOneLineWithTheFiguresSoFar() throws Exception {
+    void aNodeThatCannotMigrateFailsItsProbeAndABrokerGoneEndsTheRunInOneLine() throws Exception {
         ByteArrayOutputStream stdout = new ByteArrayOutputStream();
         StringWriter stderr = new StringWriter();
         PrintStream console = System.out;
@@ -41,11 +48,24 @@ class ChaosAbortTest {
             CommandLine cmd = Pmig.commandLine();
             cmd.setErr(new PrintWriter(stderr, true));
             CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> cmd.execute("chaos", "--trials", "2",
-                    "--modes", "PLAIN", "--faults", "duplicate_command", "--seed", "5", "--json"));
+                    "--modes", "PLAIN", "--faults", "duplicate_command", "--seed", "5", "--probe-every", "1", "--json"));
 
-            Awaitility.await("trial 1 finished").atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(100))
+            Awaitility.await("trial 1 finished").atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(50))
                     .until(() -> text(stdout).contains("trial  1/2") || exit.isDone());
+            assertFalse(exit.isDone(), "the run ended before its first probe:\n" + text(stdout) + stderr);
+            List<ProcessHandle> n2 = ProcessHandle.current().descendants().filter(p -> {
+                List<String> argv = commandLine(p);
+                int node = argv.indexOf("--node");
+                return argv.contains("executor") && node >= 0 && node + 1 < argv.size() && argv.get(node + 1).equals("n2");
+            }).toList();
+            assertEquals(1, n2.size(), "executor n2's JVM");
+            new ProcessBuilder("kill", "-STOP", String.valueOf(n2.get(0).pid())).start().waitFor();
+
+            Awaitility.await("the probe after trial 1 failed").atMost(Duration.ofMinutes(10))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> text(stdout).contains("PROBE FAILED after trial 1") || exit.isDone());
             assertFalse(exit.isDone(), "the run ended before its second trial:\n" + text(stdout) + stderr);
+            assertFalse(n2.get(0).isAlive(), "the stopped executor was restarted (killed, then started anew)");
             List<ProcessHandle> brokers = ProcessHandle.current().descendants()
                     .filter(p -> commandLine(p).contains("broker")).toList();
             assertEquals(1, brokers.size(), "the run's broker JVM");
@@ -54,12 +74,18 @@ class ChaosAbortTest {
             int status = exit.get(10, TimeUnit.MINUTES);
             String out = text(stdout);
             String err = stderr.toString();
+            assertTrue(out.contains("PROBE FAILED after trial 1: a fault-free PLAIN migration n1 -> n2 did not complete"), out);
             assertEquals(3, status, out + err);
             assertEquals(1, err.strip().lines().count(), "one line on stderr, no stack trace:\n" + err);
             assertTrue(err.startsWith("pmig chaos: run aborted in trial 2 of 2 (the 1 finished are counted above): "), err);
             assertTrue(err.contains("broker") && err.contains("--verbose"), err);
             JsonNode json = new ObjectMapper().readTree(out.strip().lines().reduce((a, b) -> b).orElseThrow());
             assertEquals(1, json.get("trials").asInt(), out);
+            assertEquals(0, json.get("lost").asInt(), out);
+            assertEquals(1, json.get("probes").get("run").asInt(), out);
+            assertEquals(1, json.get("probes").get("failed").asInt(), out);
+            assertEquals(1, json.get("probes").get("failed_after_trials").get(0).asInt(), out);
+            assertEquals(1, json.get("other_problems").asInt(), "trial 1 carries its failed probe: " + out);
             assertEquals(2, json.get("planned_trials").asInt(), out);
             assertFalse(json.get("complete").asBoolean(), out);
             assertEquals(2, json.get("aborted_in_trial").asInt(), out);
@@ -69,50 +95,6 @@ class ChaosAbortTest {
             String kept = reason.substring(reason.lastIndexOf(" kept in ") + " kept in ".length());
             assertTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of(kept, "logs")), "the logs are kept: " + reason);
             io.pmig.executor.workload.NodeWorkloads.deleteTree(java.nio.file.Path.of(kept));
-        } finally {
-            System.setOut(console);
-        }
-    }
-
-    /**
-     * A run whose nodes can no longer migrate must not pass: executor n2 is stopped (SIGSTOP) right after the only
-     * trial, so the fault-free probe migration n1 -> n2 that follows it cannot complete. The probe fails, both executors
-     * are restarted, the trial carries the problem and the run exits 1 - before, the run counted only lost and
-     * duplicated workloads, and a node cut off from its peers made every later refused migration look like a pass.
-     */
-    @Test
-    void aProbeMigrationThatCannotCompleteFailsTheRun() throws Exception {
-        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-        PrintStream console = System.out;
-        System.setOut(new PrintStream(new Tee(stdout, console), true, StandardCharsets.UTF_8));
-        try {
-            CommandLine cmd = Pmig.commandLine();
-            cmd.setErr(new PrintWriter(new StringWriter(), true));
-            CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> cmd.execute("chaos", "--trials", "1",
-                    "--modes", "PLAIN", "--faults", "duplicate_command", "--seed", "5", "--json"));
-
-            Awaitility.await("trial 1 finished").atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(50))
-                    .until(() -> text(stdout).contains("trial  1/1") || exit.isDone());
-            assertFalse(exit.isDone(), "the run ended before its probe:\n" + text(stdout));
-            List<ProcessHandle> n2 = ProcessHandle.current().descendants().filter(p -> {
-                List<String> argv = commandLine(p);
-                int node = argv.indexOf("--node");
-                return argv.contains("executor") && node >= 0 && node + 1 < argv.size() && argv.get(node + 1).equals("n2");
-            }).toList();
-            assertEquals(1, n2.size(), "executor n2's JVM");
-            new ProcessBuilder("kill", "-STOP", String.valueOf(n2.get(0).pid())).start().waitFor();
-
-            int status = exit.get(10, TimeUnit.MINUTES);
-            String out = text(stdout);
-            assertEquals(1, status, out);
-            JsonNode json = new ObjectMapper().readTree(out.strip().lines().reduce((a, b) -> b).orElseThrow());
-            assertEquals(1, json.get("probes").get("run").asInt(), out);
-            assertEquals(1, json.get("probes").get("failed").asInt(), out);
-            assertEquals(1, json.get("probes").get("failed_after_trials").get(0).asInt(), out);
-            assertEquals(1, json.get("other_problems").asInt(), "the trial before the probe carries it: " + out);
-            assertEquals(0, json.get("lost").asInt(), out);
-            assertTrue(out.contains("PROBE FAILED after trial 1: a fault-free PLAIN migration n1 -> n2 did not complete"), out);
-            assertFalse(n2.get(0).isAlive(), "the stopped executor was restarted (killed, then started anew)");
         } finally {
             System.setOut(console);
         }

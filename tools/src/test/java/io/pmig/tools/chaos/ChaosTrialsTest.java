@@ -45,7 +45,7 @@ class ChaosTrialsTest {
         assertEquals(0, report.otherProblems(), "stopped copies left, commands run twice or no outcome:\n" + story);
         assertEquals(trials, report.completed() + report.rolledBack(), story);
         // refused and rolled-back trials pass only if the nodes can still migrate: every fault-free probe completed
-        assertEquals((trials + ChaosHarness.PROBE_EVERY - 1) / ChaosHarness.PROBE_EVERY, report.probes().size(), story);
+        assertEquals((trials + ChaosHarness.Options.PROBE_EVERY - 1) / ChaosHarness.Options.PROBE_EVERY, report.probes().size(), story);
         assertEquals(java.util.List.of(), report.failedProbes(), story);
         // these faults can only end with the workload kept by its source (rolled back, refused or ignored)
         Set<FaultKind> mustStay = EnumSet.of(FaultKind.CORRUPT_IMAGE, FaultKind.FAIL_RESTORE, FaultKind.WRONG_SECRET,
