@@ -372,7 +372,11 @@ final class ChaosCluster implements AutoCloseable {
         }
     }
 
-    /** Re-produces every record of pmig.commands so far (same key, same value), in order; returns how many. */
+    /**
+     * Re-produces every command of pmig.commands so far (same key, same value), in order, once each: the records of
+     * earlier replays are copies, and replaying them too would double the topic with every replay trial. Returns how
+     * many were re-produced.
+     */
     int replayCommands() throws InterruptedException {
         Properties props = (Properties) kafka.clone();
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -389,13 +393,17 @@ final class ChaosCluster implements AutoCloseable {
                 consumer.poll(Duration.ofMillis(200)).forEach(all::add);
             }
         }
+        Map<String, ConsumerRecord<String, MigrationCommand>> distinct = new java.util.LinkedHashMap<>();
         for (ConsumerRecord<String, MigrationCommand> r : all) {
-            if (r.value() != null) {
-                commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), r.key(), r.value()));
+            if (r.value() != null) { // a source's relay to its destination has the MIGRATE's id under another key
+                distinct.putIfAbsent(r.key() + "\0" + r.value().getCommandId(), r);
             }
         }
+        for (ConsumerRecord<String, MigrationCommand> r : distinct.values()) {
+            commands.send(new ProducerRecord<>(Topic.COMMANDS.topicName(), r.key(), r.value()));
+        }
         commands.flush();
-        return all.size();
+        return distinct.size();
     }
 
     Node node(String id) {
