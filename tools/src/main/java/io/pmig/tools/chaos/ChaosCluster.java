@@ -72,6 +72,7 @@ final class ChaosCluster implements AutoCloseable {
     }
 
     private final Path root;
+    private String classPath;
     private final Map<String, Node> nodes = new LinkedHashMap<>();
     private final List<Path> mounts = new ArrayList<>();
     private Criu criu;
@@ -106,8 +107,9 @@ final class ChaosCluster implements AutoCloseable {
     private void startAll(Criu criu) throws Exception {
         this.criu = criu;
         logs = Files.createDirectories(root.resolve("logs"));
+        classPath = ChildJvm.pinClassPath(root.resolve("classpath"));
         brokerPort = freePort();
-        broker = new ChildJvm("broker", BROKER_JVM, List.of("broker", "--port", String.valueOf(brokerPort),
+        broker = new ChildJvm("broker", classPath, BROKER_JVM, List.of("broker", "--port", String.valueOf(brokerPort),
                 "--data-dir", root.resolve("broker").toString()), logs, "pmig broker ready");
         broker.start(START_TIMEOUT);
         kafka = KafkaClientOptions.of("127.0.0.1:" + brokerPort).clientProperties();
@@ -172,7 +174,7 @@ final class ChaosCluster implements AutoCloseable {
         TransferProxy proxy = new TransferProxy(new InetSocketAddress(InetAddress.getLoopbackAddress(), listenPort));
         List<String> args = executorArgs(id, workdir, secretFile, criuBinary, listenPort, proxy.address().getPort());
         args.addAll(extra);
-        Node node = new Node(id, workdir, new ChildJvm(id, EXECUTOR_JVM, args, logs, "executor " + id + " ready"), proxy);
+        Node node = new Node(id, workdir, new ChildJvm(id, classPath, EXECUTOR_JVM, args, logs, "executor " + id + " ready"), proxy);
         nodes.put(id, node);
         return node;
     }
@@ -308,7 +310,7 @@ final class ChaosCluster implements AutoCloseable {
         Path workdir = Files.createDirectories(root.resolve("nodes").resolve(name));
         int port = freePort();
         List<String> args = executorArgs(id, workdir, secret, criu.binary(), port, port);
-        ChildJvm jvm = new ChildJvm(name, EXECUTOR_JVM, args, logs, "executor " + id + " ready");
+        ChildJvm jvm = new ChildJvm(name, classPath, EXECUTOR_JVM, args, logs, "executor " + id + " ready");
         duplicateJvms.add(jvm);
         java.util.concurrent.CompletableFuture<String> started = new java.util.concurrent.CompletableFuture<>();
         Thread t = new Thread(() -> {

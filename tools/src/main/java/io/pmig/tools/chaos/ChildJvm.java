@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 final class ChildJvm {
 
     private final String name;
+    private final String classPath;
     private final List<String> jvmOptions;
     private final List<String> args;
     private final Path logDir;
@@ -25,8 +26,10 @@ final class ChildJvm {
     private Path log;
     private int starts;
 
-    ChildJvm(String name, List<String> jvmOptions, List<String> args, Path logDir, String readyText) {
+    /** {@code classPath}: the run's copy of this JVM's class path ({@link #pinClassPath}). */
+    ChildJvm(String name, String classPath, List<String> jvmOptions, List<String> args, Path logDir, String readyText) {
         this.name = name;
+        this.classPath = classPath;
         this.jvmOptions = jvmOptions;
         this.args = args;
         this.logDir = logDir;
@@ -37,6 +40,29 @@ final class ChildJvm {
         return name;
     }
 
+    /**
+     * This JVM's class path with every jar a build writes (under a {@code target} directory) copied into {@code dir}:
+     * the run's children, restarted again and again for minutes, must not load classes from a jar that a build
+     * (bin/pmig rebuilds stale jars) rewrites meanwhile. Other jars (the Maven repository's) and directories (a test's
+     * target/classes) stay as they are.
+     */
+    static String pinClassPath(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        List<String> pinned = new ArrayList<>();
+        int i = 0;
+        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            Path path = Path.of(entry);
+            if (Files.isRegularFile(path) && path.toAbsolutePath().toString().contains("/target/")) {
+                Path copy = dir.resolve((i++) + "-" + path.getFileName());
+                Files.copy(path, copy);
+                pinned.add(copy.toString());
+            } else {
+                pinned.add(entry);
+            }
+        }
+        return String.join(java.io.File.pathSeparator, pinned);
+    }
+
     /** Starts the JVM and waits until its stdout says it is ready (an executor prints that after its recovery). */
     synchronized void start(Duration timeout) throws IOException, InterruptedException {
         if (alive()) {
@@ -45,7 +71,7 @@ final class ChildJvm {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Pmig.class.getName()));
+        cmd.addAll(List.of("-cp", classPath, Pmig.class.getName()));
         cmd.addAll(args);
         log = logDir.resolve(name + "-" + (++starts) + ".log");
         process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
