@@ -1,6 +1,7 @@
 package io.pmig.executor;
 
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.broker.EmbeddedBroker;
@@ -78,6 +79,11 @@ class ReaderAuthorizationTest {
                 allowReadAgain(admin, Topic.COMMANDS);
                 nodes.await(TestNodes.phase(during, Phase.FAILED), Duration.ofSeconds(60),
                         "the node's answer to the command written while it could not read");
+                // what an operator's alert sees
+                assertTrue(executor.meters().registry().get("pmig.executor.reader.outages").tag("reader", "commands")
+                        .functionCounter().count() >= 1);
+                assertEquals(0, executor.meters().registry().get("pmig.executor.reader.outages").tag("reader", "events")
+                        .functionCounter().count());
             }
         }
     }

@@ -2,6 +2,8 @@ package io.pmig.executor.events;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.pmig.schemas.MigrationEvent;
@@ -26,6 +28,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code pmig_executor_migration_phase_seconds{mode,phase}}: freeze, dump, transfer, restore, downtime and total
  *       of every COMPLETED migration, as histograms.</li>
  *   <li>{@code pmig_executor_rollbacks_total{mode,reason}}: ROLLED_BACK by how far the migration got (below).</li>
+ *   <li>{@code pmig_executor_reader_outages_total{reader}}, {@code pmig_executor_reader_failing{reader}}: the outages
+ *       of its command and peer-event readers ({@link #reader}).</li>
  *   <li>{@code pmig_executor_recoveries_declined_total}: NODE_DOWN reports of a node whose checkpoints are held here but
  *       whose executor was alive by the node registry, so nothing was restored.</li>
  * </ul>
@@ -52,6 +56,20 @@ public final class ExecutorMeters {
 
     public MeterRegistry registry() {
         return registry;
+    }
+
+    /**
+     * A Kafka reader of this executor ({@code reader}: commands, events): {@code pmig_executor_reader_outages_total}
+     * counts its outages, {@code pmig_executor_reader_failing} is 1 while it cannot read - alert on that: the node
+     * heartbeats meanwhile but does not act on its commands, or its migrations wait for peer events.
+     */
+    public void reader(String reader, ReaderOutages outages) {
+        FunctionCounter.builder("pmig.executor.reader.outages", outages, ReaderOutages::outages)
+                .description("Outages of the executor's Kafka readers: runs of failed reads it waited out")
+                .tag("reader", reader).register(registry);
+        Gauge.builder("pmig.executor.reader.failing", outages, o -> o.failing() ? 1 : 0)
+                .description("1 while the reader cannot read (the node is deaf to its commands or its peers' events)")
+                .tag("reader", reader).register(registry);
     }
 
     /** A NODE_DOWN not acted on: the node's executor was alive by the node registry, so its workloads were not restored here. */

@@ -144,6 +144,11 @@ public final class PeerEvents implements AutoCloseable {
         return readerOutages.outages();
     }
 
+    /** This reader's outages, for the executor's meters. */
+    public ReaderOutages readerOutages() {
+        return readerOutages;
+    }
+
     /** The partitions read right now. */
     public synchronized Set<TopicPartition> partitions() {
         return Set.copyOf(readFrom.keySet());

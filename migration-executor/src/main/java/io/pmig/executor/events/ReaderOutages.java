@@ -49,6 +49,11 @@ public final class ReaderOutages {
         }
     }
 
+    /** True while the reader is in an outage (its last try failed, or one did within the last few seconds). */
+    public synchronized boolean failing() {
+        return failuresInARow > 0;
+    }
+
     /** Outages so far (each a run of failed tries). */
     public synchronized long outages() {
         return outages;

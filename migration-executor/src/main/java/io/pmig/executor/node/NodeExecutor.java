@@ -186,6 +186,8 @@ public final class NodeExecutor implements AutoCloseable {
         EventPublisher events = new EventPublisher(config, meters, exported);
         ExitWatcher exits = new ExitWatcher(node, this::exited);
         PeerEvents peers = new PeerEvents(config.kafka(), node);
+        meters.reader("events", peers.readerOutages());
+        meters.reader("commands", commandReaderOutages);
         services = new NodeServices(config, engine, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
 
         MigrationRecovery.recover(services);

@@ -73,7 +73,7 @@ class DuplicateExecutorTest {
             throws Exception {
         Path workdir = Files.createDirectories(root.resolve(name));
         Path logs = Files.createDirectories(root.resolve("logs"));
-        return new ChildJvm(name, JVM, List.of("executor", "--node", node,
+        return new ChildJvm(name, System.getProperty("java.class.path"), JVM, List.of("executor", "--node", node,
                 "--bootstrap-server", SharedBroker.bootstrapServers(), "--workdir", workdir.toString(),
                 "--listen", "127.0.0.1:" + port, "--secret-file", secret.toString(), "--criu", criu.binary().toString(),
                 "--init-path", root.resolve("bin").resolve("pmig-init").toString()), logs, "executor " + node + " ready");
