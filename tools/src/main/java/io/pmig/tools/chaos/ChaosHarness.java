@@ -85,6 +85,7 @@ public final class ChaosHarness {
     private static final Duration EXPIRED_QUIET = Duration.ofSeconds(8);
     /** Time for pmig.commands' consumer group to rebalance after a member left (classic protocol, 3 s heartbeats). */
     private static final Duration REBALANCE = Duration.ofSeconds(8);
+    private static final Duration PROBE_RETRY_AFTER = Duration.ofSeconds(10);
 
     private final ChaosCluster cluster;
     private final Options options;
@@ -445,15 +446,37 @@ public final class ChaosHarness {
 
     /**
      * Can the two healthy nodes still migrate? A witness launched on one moves to the other with no fault injected and
-     * must complete (in the modes of the run, in turn). If it does not, both executors are restarted so that later
-     * trials test something again, and the problem says so.
+     * must complete (in the modes of the run, in turn). One failure may be the tail of the trial's fault (a broker
+     * still settling): the probe tries once more, the other way, {@link #PROBE_RETRY_AFTER} later. If that fails too,
+     * both executors are restarted so that later trials test something again, and the problem says so.
      */
     ChaosReport.Probe probe(int afterTrial) throws Exception {
         int round = (afterTrial - 1) / options.probeEvery(); // the first probe n1 -> n2, the next back
-        String src = round % 2 == 0 ? ChaosCluster.A : ChaosCluster.B;
-        String dst = round % 2 == 0 ? ChaosCluster.B : ChaosCluster.A;
         MigrationMode mode = options.modes().get(round % options.modes().size());
-        String workload = runId + "-probe-" + afterTrial;
+        String first = probeMigration(afterTrial, "", round % 2 == 0, mode);
+        if (first == null) {
+            return new ChaosReport.Probe(afterTrial, null);
+        }
+        progress.printf("  probe after trial %d failed once (%s); trying again the other way%n", afterTrial, first);
+        Thread.sleep(PROBE_RETRY_AFTER.toMillis());
+        String second = probeMigration(afterTrial, "-again", round % 2 != 0, mode);
+        if (second == null) {
+            return new ChaosReport.Probe(afterTrial, null);
+        }
+        for (String id : List.of(ChaosCluster.A, ChaosCluster.B)) {
+            cluster.node(id).jvm().kill9();
+            cluster.node(id).jvm().start(ChaosCluster.startTimeout());
+        }
+        String problem = first + "; again: " + second + "; restarted " + ChaosCluster.A + " and " + ChaosCluster.B;
+        progress.printf("  PROBE FAILED after trial %d: %s%n", afterTrial, problem);
+        return new ChaosReport.Probe(afterTrial, problem);
+    }
+
+    /** One probe migration, n1 -> n2 if {@code forward}, else back; null if it completed, else what went wrong. */
+    private String probeMigration(int afterTrial, String suffix, boolean forward, MigrationMode mode) throws Exception {
+        String src = forward ? ChaosCluster.A : ChaosCluster.B;
+        String dst = forward ? ChaosCluster.B : ChaosCluster.A;
+        String workload = runId + "-probe-" + afterTrial + suffix;
         String problem = null;
         MigrationCommand launch = command(CommandKind.LAUNCH, workload, null, src, "launch", mode, WitnessLog.ARGV);
         cluster.send(launch);
@@ -478,15 +501,8 @@ public final class ChaosHarness {
         cleanUp(workload, runningOn);
         if (problem == null) {
             progress.printf("  probe after trial %d: %s %s -> %s completed%n", afterTrial, mode, src, dst);
-            return new ChaosReport.Probe(afterTrial, null);
         }
-        for (String id : List.of(src, dst)) {
-            cluster.node(id).jvm().kill9();
-            cluster.node(id).jvm().start(ChaosCluster.startTimeout());
-        }
-        problem += "; restarted " + src + " and " + dst;
-        progress.printf("  PROBE FAILED after trial %d: %s%n", afterTrial, problem);
-        return new ChaosReport.Probe(afterTrial, problem);
+        return problem;
     }
 
     /**
