@@ -269,11 +269,18 @@ public final class PeerEvents implements AutoCloseable {
                     notifyAll();
                 }
                 for (MigrationEvent e : fresh) {
-                    listeners.forEach(l -> l.accept(e));
+                    for (var listener : listeners) {
+                        try {
+                            listener.accept(e);
+                        } catch (RuntimeException failed) { // one listener's bug must not end the reader for all
+                            log.error("events reader: a listener failed on {} {} of {}: {}", e.getPhase(),
+                                    e.getMigrationId(), e.getWorkloadId(), failed.toString(), failed);
+                        }
+                    }
                 }
             }
-        } catch (RuntimeException e) {
-            log.error("events reader stopped: {}", e.toString(), e);
+        } catch (RuntimeException | Error e) {
+            readerOutages.died(e); // logged there, with the stack: the thread ends
         } finally {
             consumer.close();
             deadLetters.close();

@@ -23,6 +23,7 @@ public final class ReaderOutages {
     private final String reader;
     private int failuresInARow;
     private long lastFailureNanos;
+    private boolean dead;
     private long outages;
 
     /** {@code reader} names it in the log lines, e.g. "command reader". */
@@ -49,9 +50,19 @@ public final class ReaderOutages {
         }
     }
 
-    /** True while the reader is in an outage (its last try failed, or one did within the last few seconds). */
+    /** True while the reader is in an outage (its last try failed, or one did within the last few seconds), or dead. */
     public synchronized boolean failing() {
-        return failuresInARow > 0;
+        return failuresInARow > 0 || dead;
+    }
+
+    /**
+     * The reader ended on something no retry can fix (a bug, an Error): said once at ERROR with what to do, and
+     * {@link #failing()} from now on, so the meter an alert watches stays up.
+     */
+    public synchronized void died(Throwable e) {
+        dead = true;
+        log.error("{} stopped on an unexpected error ({}); this node is deaf to it until its executor is restarted"
+                + " - restart it, and report the error", reader, e.toString(), e);
     }
 
     /** Outages so far (each a run of failed tries). */

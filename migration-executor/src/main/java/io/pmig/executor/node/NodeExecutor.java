@@ -400,6 +400,8 @@ public final class NodeExecutor implements AutoCloseable {
                     }
                 }
             }
+        } catch (RuntimeException | Error e) {
+            commandReaderOutages.died(e); // logged there, with the stack: the thread ends
         } finally {
             consumer.close();
             deadLetters.close();

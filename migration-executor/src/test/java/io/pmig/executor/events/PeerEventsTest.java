@@ -65,6 +65,32 @@ class PeerEventsTest {
         }
     }
 
+    /** A listener's bug (here: it throws on every ACCEPTED) must not end the reader that every migration waits on. */
+    @Test
+    void aFailingListenerDoesNotEndTheReader() throws Exception {
+        TopicCreator.ensureTopics(SharedBroker.clientProperties());
+        try (PeerEvents peers = new PeerEvents(SharedBroker.clientProperties(), run + "-me")) {
+            List<Phase> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+            peers.listen(e -> {
+                heard.add(e.getPhase());
+                if (e.getPhase() == Phase.ACCEPTED) {
+                    throw new IllegalStateException("a listener's bug");
+                }
+            });
+            String w = run + "-w";
+            try (PeerEvents.Watch watch = peers.watch(w, System.currentTimeMillis())) {
+                publish(event(run + "-m", w, run + "-source", Phase.ACCEPTED));
+                assertTrue(peers.await(run + "-m", e -> e.getPhase() == Phase.ACCEPTED, Duration.ofSeconds(30)).isPresent());
+                publish(event(run + "-m", w, run + "-source", Phase.ROLLED_BACK));
+                assertTrue(peers.await(run + "-m", e -> e.getPhase() == Phase.ROLLED_BACK, Duration.ofSeconds(30)).isPresent(),
+                        "the event after the one a listener failed on is read");
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+                        .until(() -> heard.equals(List.of(Phase.ACCEPTED, Phase.ROLLED_BACK)));
+                assertTrue(!peers.readerOutages().failing(), "the reader is not counted as failing");
+            }
+        }
+    }
+
     @Test
     void aKeyWatchedAgainAfterItsPartitionWasDroppedIsReadAgain() throws Exception {
         TopicCreator.ensureTopics(SharedBroker.clientProperties());
