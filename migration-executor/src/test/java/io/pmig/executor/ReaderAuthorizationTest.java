@@ -88,6 +88,28 @@ class ReaderAuthorizationTest {
         }
     }
 
+    /**
+     * The claim keeper reads the node registry to see whether another executor took the node over. A registry it cannot
+     * read is no such sign: before, its first error fenced the executor for good (no more commands, no heartbeats).
+     */
+    @Test
+    void anExecutorThatCannotReadTheNodeRegistryKeepsItsClaimAndActsOnCommands() throws Exception {
+        try (TestNodes nodes = new TestNodes(kafka, broker.bootstrapServers()); Admin admin = Admin.create(kafka)) {
+            NodeExecutor executor = nodes.start("r", new FakeEngine());
+            try {
+                denyRead(admin, Topic.NODES);
+                await("the registry reader is refused").atMost(Duration.ofSeconds(60))
+                        .until(() -> executor.registryReaderOutages() > 0);
+                String during = nodes.send(CommandKind.KILL, nodes.prefix + "absent-r", "r", null, null, List.of());
+                nodes.await(TestNodes.phase(during, Phase.FAILED), Duration.ofSeconds(60),
+                        "the node's answer while it cannot read the registry");
+                assertTrue(!executor.fenced(), "not fenced: no other executor took the node");
+            } finally {
+                allowReadAgain(admin, Topic.NODES);
+            }
+        }
+    }
+
     @Test
     void peerEventsWrittenWhileReadWasDeniedAreDeliveredOnceItIsGrantedAgain() throws Exception {
         Properties reader = (Properties) kafka.clone();

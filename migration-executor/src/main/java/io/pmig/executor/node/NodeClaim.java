@@ -1,6 +1,7 @@
 package io.pmig.executor.node;
 
 import io.pmig.executor.ExecutorConfig;
+import io.pmig.executor.events.ReaderOutages;
 import io.pmig.platform.config.ConfigException;
 import io.pmig.platform.nodes.NodeRegistry;
 import io.pmig.platform.topics.Topic;
@@ -25,6 +26,8 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
@@ -60,6 +63,7 @@ final class NodeClaim implements AutoCloseable {
     private final KafkaConsumer<String, ExecutorClaim> consumer;
     private final KafkaProducer<String, ExecutorClaim> producer;
     private final ExecutorClaim.Builder mine;
+    private final ReaderOutages registryOutages = new ReaderOutages(log, "node registry reader");
     private Thread watcher;
     private volatile boolean holding;
     private volatile boolean closing;
@@ -135,10 +139,25 @@ final class NodeClaim implements AutoCloseable {
         long nextBeat = System.nanoTime() + HEARTBEAT.toNanos();
         try {
             while (!closing && holding) {
-                for (ConsumerRecord<String, ExecutorClaim> record : consumer.poll(Duration.ofMillis(200))) {
-                    if (node.equals(record.key())) {
-                        registry.accept(record.key(), record.value());
+                if (System.nanoTime() >= nextBeat) { // first: a registry that cannot be read must not stop the beats
+                    send(mine.setHeartbeatMs(System.currentTimeMillis()).build(), false);
+                    nextBeat = System.nanoTime() + HEARTBEAT.toNanos();
+                }
+                try {
+                    for (ConsumerRecord<String, ExecutorClaim> record : consumer.poll(Duration.ofMillis(200))) {
+                        if (node.equals(record.key())) {
+                            registry.accept(record.key(), record.value());
+                        }
                     }
+                    registryOutages.succeeded();
+                } catch (WakeupException | InterruptException e) {
+                    return; // closing
+                } catch (KafkaException e) {
+                    // the broker away, READ on the registry denied: not a lost claim - ending here would fence this
+                    // executor for good, deaf to its commands while its workloads run on
+                    long pause = Math.min(registryOutages.failed(e), Math.max(0, (nextBeat - System.nanoTime()) / 1_000_000));
+                    Thread.sleep(pause);
+                    continue;
                 }
                 ExecutorClaim holder = registry.holder(node).orElse(null);
                 if (holder == null || !holder.getIncarnation().equals(mine.getIncarnation())) {
@@ -146,19 +165,20 @@ final class NodeClaim implements AutoCloseable {
                     onLost.accept(holder);
                     return;
                 }
-                if (System.nanoTime() >= nextBeat) {
-                    send(mine.setHeartbeatMs(System.currentTimeMillis()).build(), false);
-                    nextBeat = System.nanoTime() + HEARTBEAT.toNanos();
-                }
             }
-        } catch (WakeupException e) {
-            // closing
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             log.error("node {}: the claim on {} cannot be kept ({}); this executor acts on no more commands",
                     node, Topic.NODES.topicName(), e.toString(), e);
             holding = false;
             onLost.accept(null);
         }
+    }
+
+    /** The outages of this executor's reader of the node registry (pmig.nodes), for its meters. */
+    public ReaderOutages registryOutages() {
+        return registryOutages;
     }
 
     private void send(ExecutorClaim claim, boolean wait) {

@@ -188,6 +188,7 @@ public final class NodeExecutor implements AutoCloseable {
         PeerEvents peers = new PeerEvents(config.kafka(), node);
         meters.reader("events", peers.readerOutages());
         meters.reader("commands", commandReaderOutages);
+        meters.reader("nodes", claim.registryOutages());
         services = new NodeServices(config, engine, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
 
         MigrationRecovery.recover(services);
@@ -419,6 +420,11 @@ public final class NodeExecutor implements AutoCloseable {
                 running = false;
             }
         }
+    }
+
+    /** Outages of this node's reader of the node registry so far (the claim keeper's). */
+    public long registryReaderOutages() {
+        return claim.registryOutages().outages();
     }
 
     /** Outages of this node's command reader so far (each a run of failed reads it waited out). */
