@@ -104,9 +104,15 @@ final class EmptyShm {
                         return Optional.of("a mapping of " + (f.length > 5 ? f[5] : "a file in " + MOUNT_POINT) + " by " + pid);
                     }
                 }
-                try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fdinfo"))) {
+                try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
                     for (Path fd : fds) {
-                        for (String line : Files.readAllLines(fd, StandardCharsets.ISO_8859_1)) {
+                        // asked under the freeze: one readlink per descriptor, fdinfo only for what may be there
+                        // (a mount the executor cannot reach reads as its path in the workload's namespace)
+                        if (!readLink(fd).startsWith(MOUNT_POINT + "/")) {
+                            continue;
+                        }
+                        for (String line : Files.readAllLines(proc.resolve("fdinfo").resolve(fd.getFileName()),
+                                StandardCharsets.ISO_8859_1)) {
                             if (line.startsWith("mnt_id:") && line.substring(7).strip().equals(mountId)) {
                                 return Optional.of("a file in " + MOUNT_POINT + " open in " + pid);
                             }
@@ -118,6 +124,14 @@ final class EmptyShm {
             }
         }
         return Optional.empty();
+    }
+
+    private static String readLink(Path fd) {
+        try {
+            return Files.readSymbolicLink(fd).toString();
+        } catch (IOException e) {
+            return ""; // closed meanwhile
+        }
     }
 
     List<String> dumpOptions() {
