@@ -343,7 +343,8 @@ class HostMountMigrationTest {
         }
         String text = Files.readString(path);
         List<String> lines = text.lines().toList();
-        return text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1); // the writer may be mid-line
+        // the writer may be mid-line (or the file just created, still empty)
+        return text.isEmpty() || text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1);
     }
 
     private static void awaitLines(String node, String w, int count) {

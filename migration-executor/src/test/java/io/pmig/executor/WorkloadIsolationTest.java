@@ -185,7 +185,8 @@ class WorkloadIsolationTest {
         }
         String text = Files.readString(file);
         List<String> lines = text.lines().toList();
-        return text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1); // the writer may be mid-line
+        // the writer may be mid-line (or the file just created, still empty)
+        return text.isEmpty() || text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1);
     }
 
     private static void awaitLines(String node, String w, int count) {

@@ -238,7 +238,7 @@ public final class Criu {
      */
     public void dump(int initPid, Path imagesDir, PageServerAddress pageServer) throws CriuException {
         List<String> cmd = dumpCommand(initPid, imagesDir, carriedMounts(initPid, imagesDir),
-                nodeMounts(initPid, imagesDir), false);
+                nodeMounts(initPid, imagesDir), Optional.empty(), false);
         if (pageServer != null) {
             cmd.addAll(List.of("--page-server", "--address", pageServer.host(), "--port", String.valueOf(pageServer.port())));
         }
@@ -279,10 +279,11 @@ public final class Criu {
         WorkloadMounts mounts = carriedMounts(initPid, imagesDir);
         HostMounts nodeMounts = nodeMounts(initPid, imagesDir);
         List<Integer> stoppedBefore = ProcessTree.pids(initPid).stream().filter(p -> ProcessTable.state(p) == 'T').toList();
-        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts, migrating);
+        Optional<EmptyShm> emptyShm = EmptyShm.of(initPid);
+        List<String> cmd = dumpCommand(initPid, imagesDir, mounts, nodeMounts, emptyShm, migrating);
         cmd.add("--leave-stopped");
         Optional<String> hostSide = migrating ? WorkloadNetwork.hostSideOf(initPid) : Optional.empty();
-        return new DumpPlan(initPid, imagesDir, mounts, nodeMounts, List.copyOf(cmd), stoppedBefore, hostSide);
+        return new DumpPlan(initPid, imagesDir, mounts, nodeMounts, emptyShm, List.copyOf(cmd), stoppedBefore, hostSide);
     }
 
     /** A dump's command line and what it was told, from {@link #planDump}. */
@@ -291,13 +292,16 @@ public final class Criu {
         private final Path imagesDir;
         private final WorkloadMounts mounts;
         private final HostMounts nodeMounts;
+        private final Optional<EmptyShm> emptyShm;
         private final List<String> command;
         private final List<Integer> stoppedBefore;
         private final Optional<String> hostSide;
 
-        private DumpPlan(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts, List<String> command,
-                         List<Integer> stoppedBefore, Optional<String> hostSide) {
+        private DumpPlan(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts,
+                         Optional<EmptyShm> emptyShm, List<String> command, List<Integer> stoppedBefore,
+                         Optional<String> hostSide) {
             this.initPid = initPid;
+            this.emptyShm = emptyShm;
             this.imagesDir = imagesDir;
             this.mounts = mounts;
             this.nodeMounts = nodeMounts;
@@ -322,7 +326,7 @@ public final class Criu {
             cmd.addAll(tls);
         }
         runLogged(cmd, plan.imagesDir.resolve("dump.log"), "dump");
-        Optional<String> changed = mountsChanged(plan.initPid, plan.mounts, plan.nodeMounts);
+        Optional<String> changed = mountsChanged(plan);
         if (changed.isPresent()) {
             // as after criu's own failures: the tree runs again, unlocked, and what was stopped stays stopped
             resumeDumped(plan.imagesDir, plan.initPid, ProcessTable.namespaceMembers(plan.initPid).stream()
@@ -367,13 +371,22 @@ public final class Criu {
      * ({@link #withNamespaceBuiltByDestination}).
      */
     private List<String> dumpCommand(int initPid, Path imagesDir, WorkloadMounts mounts, HostMounts nodeMounts,
-                                     boolean migrating) throws CriuException {
+                                     Optional<EmptyShm> emptyShm, boolean migrating) throws CriuException {
         Optional<String> externalNet = migrating && namespaceBuiltByDestination
                 ? networkNamespaceInode(initPid) : Optional.empty();
         try {
             WorkloadNetwork.recordDump(initPid, imagesDir, externalNet.isPresent());
         } catch (IOException e) {
             throw new CriuException("cannot record the network of " + initPid + " in " + imagesDir + ": " + e.getMessage(), e);
+        }
+        try {
+            if (emptyShm.isPresent()) {
+                emptyShm.get().record(imagesDir);
+            } else {
+                EmptyShm.forget(imagesDir);
+            }
+        } catch (IOException e) {
+            throw new CriuException("cannot record the /dev/shm of " + initPid + " in " + imagesDir + ": " + e.getMessage(), e);
         }
         long ghostLimit = GhostFiles.limit(GhostFiles.largest(initPid), ghostLimitCeiling);
         List<String> cmd = new ArrayList<>(List.of(binary.toString(), "dump", "-t", String.valueOf(initPid),
@@ -383,6 +396,7 @@ public final class Criu {
                 "--external", "mnt[" + WORKLOAD_MOUNT + "]:" + EXTERNAL_KEY));
         cmd.addAll(mounts.dumpOptions());
         cmd.addAll(nodeMounts.dumpOptions());
+        emptyShm.ifPresent(shm -> cmd.addAll(shm.dumpOptions()));
         externalNet.ifPresent(inode -> cmd.addAll(List.of("--external", "net[" + inode + "]:" + EXTERNAL_NET_KEY)));
         return cmd;
     }
@@ -436,13 +450,19 @@ public final class Criu {
      * Why the images may not match the mounts the dump was told about: a mount made or removed between reading them
      * and criu's freeze. Asked while the tree is still frozen, so the table read now is the one criu dumped.
      */
-    private static Optional<String> mountsChanged(int initPid, WorkloadMounts told, HostMounts nodeMounts) {
-        WorkloadMounts now = WorkloadMounts.of(initPid);
-        if (!now.sameAs(told)) {
-            return Optional.of("the workload changed its mounts while criu dumped it (before: " + told + ", frozen: "
+    private static Optional<String> mountsChanged(DumpPlan plan) {
+        WorkloadMounts now = WorkloadMounts.of(plan.initPid);
+        if (!now.sameAs(plan.mounts)) {
+            return Optional.of("the workload changed its mounts while criu dumped it (before: " + plan.mounts + ", frozen: "
                     + now + "); it runs again, nothing was moved");
         }
-        return nodeMounts.changedIn(initPid).map(why -> why + "; it runs again, nothing was moved");
+        Optional<String> nodeMountsChanged = plan.nodeMounts.changedIn(plan.initPid);
+        if (nodeMountsChanged.isPresent()) {
+            return nodeMountsChanged.map(why -> why + "; it runs again, nothing was moved");
+        }
+        // the images do not carry /dev/shm: what the workload put there since it was read would be lost
+        return plan.emptyShm.flatMap(shm -> shm.filledIn(plan.initPid)).map(what -> "the workload put " + what
+                + " while criu dumped it, whose images leave its empty /dev/shm out; it runs again, nothing was moved");
     }
 
     /**
@@ -469,7 +489,7 @@ public final class Criu {
         if (!ProcessTable.signal("STOP", ProcessTable.namespaceMembers(initPid))) {
             log.warn("SIGSTOP did not reach every task of {}: an early end of its lazy dump may cost connections", initPid);
         }
-        Optional<String> changed = mountsChanged(initPid, plan.mounts, plan.nodeMounts);
+        Optional<String> changed = mountsChanged(plan);
         if (changed.isPresent()) {
             try {
                 dump.stop(); // the tree stays stopped, its lock table in place, for the caller's rollback
@@ -652,7 +672,13 @@ public final class Criu {
             WorkloadNetwork.delete(host); // left by a copy that died here: criu would fail on it ("File exists")
             cmd.addAll(workloadNetwork.get().restoreOptions(workloadId));
         }
-        runLogged(cmd, imagesDir.resolve(logName), "restore");
+        Optional<EmptyShm.Fresh> freshShm = EmptyShm.mountFor(imagesDir);
+        freshShm.ifPresent(shm -> cmd.addAll(shm.restoreOptions()));
+        try {
+            runLogged(cmd, imagesDir.resolve(logName), "restore");
+        } finally {
+            freshShm.ifPresent(EmptyShm.Fresh::close);
+        }
         if (prepared != null) {
             prepared.handOver(); // the restored tasks keep the namespace from now on
         }
