@@ -219,10 +219,11 @@ public final class AnalyticsConfig {
                 "Address the " + METRICS_PORT + " endpoint listens on (0.0.0.0: every interface, for a Prometheus elsewhere).");
         define(DRY_RUN, false, text -> ConfigValues.bool(DRY_RUN, text),
                 "Log decisions instead of publishing MIGRATE commands (cooldowns still apply, so each decision is logged once).");
-        define(RELIEF_LOOKAHEAD_MS, 0L, text -> Durations.millisAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
+        define(RELIEF_LOOKAHEAD_MS, 5_000L, text -> Durations.millisAtLeast(RELIEF_LOOKAHEAD_MS, text, 0),
                 "A source's excess over the threshold rule is measured on its latest CPU and memory, extrapolated this far by their"
-                        + " rising slopes (CPU capped at 100 %); a move must relieve at least that excess, or nothing moves. 0: today's"
-                        + " excess (a 10 s window's least-squares slope turns one step into a steep trend).");
+                        + " rising slopes (CPU capped at 100 %); a move must relieve at least that excess, or nothing moves. Default 5 s:"
+                        + " a move sized on today's excess, warned before the overload, often did not end it and then blocked the node"
+                        + " for its cooldown (pmig bench outcomes, README Decisions). 0: today's excess.");
         define(RELIEF_MIN_FRACTION, 0.05, text -> ConfigValues.doubleBetween(RELIEF_MIN_FRACTION, text, 0, 1),
                 "A move must also relieve the source's pressing resource (the one nearest its threshold) by at least this fraction"
                         + " of capacity: a node predicted to overload while still under the threshold has no excess yet, and moving a"

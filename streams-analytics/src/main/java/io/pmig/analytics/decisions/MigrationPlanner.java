@@ -27,7 +27,7 @@ import java.util.stream.Collectors;
  *   <li>candidates are migratable, not in flight and not in their cooldown;</li>
  *   <li><b>a move must help</b>: it must relieve the source by at least its excess over the threshold rule's
  *       CPU and memory thresholds, on the source's latest figures extrapolated by their rising slopes over
- *       {@value AnalyticsConfig#RELIEF_LOOKAHEAD_MS} (0 by default: today's excess), and its pressing resource by at least
+ *       {@value AnalyticsConfig#RELIEF_LOOKAHEAD_MS} (5 s by default; 0: today's excess), and its pressing resource by at least
  *       {@value AnalyticsConfig#RELIEF_MIN_FRACTION} of capacity; if no candidate does, nothing moves and the
  *       rejection says what was needed and what the largest candidate offered;</li>
  *   <li><b>cost</b>: of the candidates that help, the cheapest by the cost model (fixed outage + outage per MiB

@@ -122,7 +122,21 @@ class MigrationPlannerTest {
                 "without the memory trend the cheaper move relieves enough");
         NodeView full = source(80, 0, 0.97, 0, cpuOnly, both);
         assertEquals("both", this.planner.plan(full, List.of(full, idle("b")), List.of(), Map.of(), NOW).workload().workloadId(),
-                "by default the excess is today's: memory 7 % over its threshold needs >= 573 MiB");
+                "with no trend the excess is today's: memory 7 % over its threshold needs >= 573 MiB");
+    }
+
+    @Test
+    void byDefaultTheReliefIsSizedFiveSecondsAlongTheRise() {
+        // 88 % CPU rising 2 %/s: 98 % in 5 s, 0.52 cores over the 85 % threshold; today's excess is 0.12 cores (0.2, the minimum share).
+        WorkloadLoad small = new WorkloadLoad("small", 0.3, 100 * MIB, true);
+        WorkloadLoad large = new WorkloadLoad("large", 0.6, 400 * MIB, true);
+        NodeView rising = source(88, 2, 0.3, 0, small, large);
+        MigrationPlan plan = planner.plan(rising, List.of(rising, idle("b")), List.of(), Map.of(), NOW);
+        assertEquals("large", plan.workload().workloadId(), "the cheaper move would not end the coming overload: " + plan.need());
+        assertTrue(plan.need().contains("in 5 s at their trend"), plan.need());
+        MigrationPlanner today = new MigrationPlanner(AnalyticsConfig.of(Map.of(AnalyticsConfig.RELIEF_LOOKAHEAD_MS, "0")));
+        assertEquals("small", today.plan(rising, List.of(rising, idle("b")), List.of(), Map.of(), NOW).workload().workloadId(),
+                "on today's excess the cheaper move is enough");
     }
 
     @Test
