@@ -68,6 +68,7 @@ class EmptyShmMigrationTest {
         int source = launch("a", w, List.of("sh", "-c", COUNTER));
         awaitLines("a", w, 10);
         String sourceShm = shmDevice(source).orElseThrow();
+        java.util.Set<String> shmMountsBefore = freshShmMounts(); // others' (a killed executor's) are not this test's
 
         migrate(w, "a", "b", mode);
         String images = Files.readString(listingB);
@@ -81,7 +82,7 @@ class EmptyShmMigrationTest {
         assertFalse(nodeDevices().contains(copyShm), "the copy's /dev/shm is a mount of the node's");
         assertEquals(List.of(), list(shm));
         assertEquals("rwxrwxrwx", PosixFilePermissions.toString(Files.getPosixFilePermissions(shm)));
-        await().atMost(WAIT).until(() -> !Files.readString(Path.of("/proc/self/mountinfo")).contains(" /tmp/pmig-shm-"));
+        await().atMost(WAIT).until(() -> shmMountsBefore.containsAll(freshShmMounts()));
         int counted = lines("b", w).size();
         awaitLines("b", w, counted + 10);
         assertConsecutive(lines("b", w));
@@ -181,28 +182,22 @@ class EmptyShmMigrationTest {
         }
     }
 
+    /** The node's mount points of fresh /dev/shm tmpfs made for restores ({@code /tmp/pmig-shm-*}). */
+    private static java.util.Set<String> freshShmMounts() throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().map(l -> l.split(" ")[4])
+                .filter(m -> m.startsWith("/tmp/pmig-shm-")).collect(java.util.stream.Collectors.toSet());
+    }
+
     private static int launch(String node, String w, List<String> argv) throws Exception {
-        String id = nodes.send(CommandKind.LAUNCH, w, null, node, null, argv);
-        MigrationEvent launched = nodes.await(e -> e.getCommandId().equals(id)
-                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), WAIT, "LAUNCHED " + w);
-        assertEquals(Phase.LAUNCHED, launched.getPhase(), launched.toString());
-        return launched.getPid();
+        return nodes.launch(node, w, argv, WAIT);
     }
 
     private static void kill(String node, String w) throws Exception {
-        String id = nodes.send(CommandKind.KILL, w, node, null, null, List.of());
-        assertEquals(Phase.KILLED, nodes.await(e -> e.getCommandId().equals(id), WAIT, "KILLED " + w).getPhase());
+        nodes.kill(node, w, WAIT);
     }
 
     private static List<String> lines(String node, String w) throws IOException {
-        Path path = nodes.workloadDir(node, w).resolve("work").resolve("counter.txt");
-        if (!Files.exists(path)) {
-            return List.of();
-        }
-        String text = Files.readString(path);
-        List<String> lines = text.lines().toList();
-        // the writer may be mid-line (or the file just created, still empty)
-        return text.isEmpty() || text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1);
+        return nodes.workLines(node, w, "counter.txt");
     }
 
     private static void awaitLines(String node, String w, int count) {
@@ -210,8 +205,6 @@ class EmptyShmMigrationTest {
     }
 
     private static void assertConsecutive(List<String> lines) {
-        for (int i = 0; i < lines.size(); i++) {
-            assertEquals(String.valueOf(i + 1), lines.get(i).strip(), "line " + (i + 1) + " of " + lines.size());
-        }
+        TestNodes.assertConsecutive(lines);
     }
 }

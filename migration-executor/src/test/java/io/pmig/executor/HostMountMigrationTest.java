@@ -324,27 +324,15 @@ class HostMountMigrationTest {
     }
 
     private static int launch(String node, String w, List<String> argv) throws Exception {
-        String id = nodes.send(CommandKind.LAUNCH, w, null, node, null, argv);
-        MigrationEvent launched = nodes.await(e -> e.getCommandId().equals(id)
-                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), WAIT, "LAUNCHED " + w);
-        assertEquals(Phase.LAUNCHED, launched.getPhase(), launched.toString());
-        return launched.getPid();
+        return nodes.launch(node, w, argv, WAIT);
     }
 
     private static void kill(String node, String w) throws Exception {
-        String id = nodes.send(CommandKind.KILL, w, node, null, null, List.of());
-        assertEquals(Phase.KILLED, nodes.await(e -> e.getCommandId().equals(id), WAIT, "KILLED " + w).getPhase());
+        nodes.kill(node, w, WAIT);
     }
 
     private static List<String> lines(String node, String w) throws IOException {
-        Path path = nodes.workloadDir(node, w).resolve("work").resolve("counter.txt");
-        if (!Files.exists(path)) {
-            return List.of();
-        }
-        String text = Files.readString(path);
-        List<String> lines = text.lines().toList();
-        // the writer may be mid-line (or the file just created, still empty)
-        return text.isEmpty() || text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1);
+        return nodes.workLines(node, w, "counter.txt");
     }
 
     private static void awaitLines(String node, String w, int count) {

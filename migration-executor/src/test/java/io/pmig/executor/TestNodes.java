@@ -1,5 +1,6 @@
 package io.pmig.executor;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.executor.criu.Criu;
@@ -294,6 +295,40 @@ final class TestNodes implements AutoCloseable {
 
     void send(MigrationCommand command) throws Exception {
         commands.send(io.pmig.platform.commands.CommandRouting.record(command)).get();
+    }
+
+    /** LAUNCHes {@code argv} as workload {@code w} on node {@code name}; its pid once LAUNCHED. */
+    int launch(String name, String w, List<String> argv, Duration timeout) throws Exception {
+        String id = send(CommandKind.LAUNCH, w, null, name, null, argv);
+        MigrationEvent launched = await(e -> e.getCommandId().equals(id)
+                && (e.getPhase() == Phase.LAUNCHED || e.getPhase() == Phase.FAILED), timeout, "LAUNCHED " + w);
+        assertEquals(Phase.LAUNCHED, launched.getPhase(), launched.toString());
+        return launched.getPid();
+    }
+
+    /** KILLs workload {@code w} on node {@code name} and checks it was KILLED. */
+    void kill(String name, String w, Duration timeout) throws Exception {
+        String id = send(CommandKind.KILL, w, name, null, null, List.of());
+        assertEquals(Phase.KILLED, await(e -> e.getCommandId().equals(id), timeout, "KILLED " + w).getPhase());
+    }
+
+    /** The complete lines of {@code file} in workload {@code w}'s work dir on node {@code name} (none yet: empty). */
+    List<String> workLines(String name, String w, String file) throws IOException {
+        Path path = workloadDir(name, w).resolve("work").resolve(file);
+        if (!Files.exists(path)) {
+            return List.of();
+        }
+        String text = Files.readString(path);
+        List<String> lines = text.lines().toList();
+        // the writer may be mid-line (or the file just created, still empty)
+        return text.isEmpty() || text.endsWith("\n") ? lines : lines.subList(0, lines.size() - 1);
+    }
+
+    /** Lines "1", "2", ... with none missing or repeated: a counting workload that was never run twice or rewound. */
+    static void assertConsecutive(List<String> lines) {
+        for (int i = 0; i < lines.size(); i++) {
+            assertEquals(String.valueOf(i + 1), lines.get(i).strip(), "line " + (i + 1) + " of " + lines.size());
+        }
     }
 
     /** Waits for an event (from any node) matching; fails the test if none comes within the timeout. */
