@@ -101,6 +101,47 @@ class EmptyShmMigrationTest {
         kill("a", w);
     }
 
+    /**
+     * The destination executor dies inside its restore, after it mounted the fresh tmpfs for the copy: the mount is
+     * left on the node (its detach would have run after the restore). The executor that starts next on the host
+     * detaches it once no criu names it, and the workload is back on its source.
+     */
+    @Test
+    void aFreshDevShmLeftByADestinationKilledInItsRestoreIsDetachedWhenItRestarts() throws Exception {
+        Path gate = nodes.root.resolve("dies-gate");
+        Path failing = nodes.root.resolve("dies-failing");
+        ExecutorProcess dies = nodes.startProcess("dies", java.util.Map.of(), List.of(), "127.0.0.1:0", List.of(),
+                nodes.gatedCriu(gate, failing));
+        String w = nodes.prefix + "shm-dies";
+        launch("a", w, List.of("sh", "-c", COUNTER));
+        awaitLines("a", w, 10);
+        java.util.Set<String> before = freshShmMounts();
+
+        String mid = nodes.send(CommandKind.MIGRATE, w, "a", "dies", MigrationMode.PLAIN, List.of());
+        String left = await().atMost(WAIT).until(() -> freshShmMounts().stream().filter(m -> !before.contains(m))
+                .findFirst(), Optional::isPresent).orElseThrow(); // mounted, and its criu waits at the gate
+        dies.kill9();
+        Files.createFile(failing);
+        Files.createFile(gate); // the orphaned restore fails and ends: nothing names the mount any more
+        await().atMost(WAIT).until(() -> ProcessHandle.allProcesses().noneMatch(p -> p.info().arguments()
+                .map(a -> String.join(" ", a).contains(left)).orElse(false)));
+        assertTrue(freshShmMounts().contains(left), "no mount left to detach: the test no longer reproduces the leak");
+        // as a mount made over a minute ago: younger ones may belong to a restore whose criu has not started yet
+        Files.setLastModifiedTime(Path.of(left), java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(Duration.ofMinutes(2))));
+
+        nodes.start("dies");
+        assertFalse(freshShmMounts().contains(left), "the restarted executor left " + left + " mounted");
+        assertFalse(Files.exists(Path.of(left)), left + " not removed");
+        MigrationEvent done = nodes.await(ended(mid), WAIT, "end of " + mid);
+        assertEquals(Phase.ROLLED_BACK, done.getPhase(), nodes.eventsSummary());
+        int counted = lines("a", w).size();
+        awaitLines("a", w, counted + 10);
+        assertConsecutive(lines("a", w));
+        kill("a", w);
+        nodes.stop("dies");
+    }
+
     /** An empty /dev/shm with a file open on it that was unlinked is not empty: criu carries it, the file crosses. */
     @Test
     void aDevShmWithOnlyAnOpenUnlinkedFileIsCarriedByCriu() throws Exception {

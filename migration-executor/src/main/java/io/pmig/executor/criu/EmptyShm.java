@@ -8,6 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -30,9 +32,13 @@ import org.slf4j.LoggerFactory;
  * <p>Read before the freeze ({@link #of}); asked again under the freeze ({@link #filledIn}): a file made in between
  * fails the dump (the tree runs again, nothing moved), as a mount made in between does.
  */
-final class EmptyShm {
+public final class EmptyShm {
 
     static final String MOUNT_POINT = "/dev/shm";
+    /** Where a restore's fresh tmpfs is mounted on the node: {@code /tmp/pmig-shm-*}. */
+    private static final String FRESH_PREFIX = "pmig-shm-";
+    /** A fresh tmpfs this young may be one whose criu has not started yet. */
+    private static final Duration FRESH_GRACE = Duration.ofSeconds(60);
     static final String KEY = "shm";
     /** In the images directory: the tmpfs options a restore mounts the fresh {@code /dev/shm} with. */
     static final String RECORD = "empty-shm.properties";
@@ -196,13 +202,88 @@ final class EmptyShm {
         // checkpoints would then expect a mount there on every node, HostMounts)
         Path mountPoint;
         try {
-            mountPoint = Files.createTempDirectory(Path.of("/tmp"), "pmig-shm-");
+            mountPoint = Files.createTempDirectory(Path.of("/tmp"), FRESH_PREFIX);
         } catch (IOException e) {
             throw new CriuException("cannot make a mount point for a fresh /dev/shm: " + e.getMessage(), e);
         }
         run(List.of("mount", "-t", "tmpfs", "-o", "nosuid,nodev" + (options.isEmpty() ? "" : "," + options), "tmpfs",
                 mountPoint.toString()));
         return Optional.of(new Fresh(mountPoint, List.of("--external", "mnt[" + KEY + "]:" + mountPoint)));
+    }
+
+    /**
+     * Detaches the fresh tmpfs mounts that no restore uses any more, whichever executor of this host made them: one
+     * that died inside a restore, or before its background detach ran, left its mount on the node for good. In use
+     * means named on a running process's command line (criu, or a wrapper about to exec it), or mounted within the last
+     * minute (its criu may not have started yet). Returns the mount points detached.
+     */
+    public static List<Path> detachLeftovers() {
+        List<Path> candidates = new ArrayList<>();
+        Instant youngest = Instant.now().minus(FRESH_GRACE);
+        for (MountInfo.Mount m : MountInfo.ofThisProcess()) {
+            Path point = Path.of(m.mountPoint());
+            if (m.fsType().equals("tmpfs") && point.getParent() != null && point.getParent().equals(Path.of("/tmp"))
+                    && point.getFileName().toString().startsWith(FRESH_PREFIX) && !candidates.contains(point)) {
+                try {
+                    // the tmpfs's root: modified when mounted, or when the workload's /dev/shm changed since
+                    if (Files.getLastModifiedTime(point).toInstant().isBefore(youngest)) {
+                        candidates.add(point);
+                    }
+                } catch (IOException e) {
+                    // detached meanwhile
+                }
+            }
+        }
+        if (candidates.isEmpty()) {
+            return List.of();
+        }
+        Set<String> named = namedOnCommandLines(candidates);
+        List<Path> detached = new ArrayList<>();
+        for (Path point : candidates) {
+            if (named.contains(point.toString())) {
+                continue;
+            }
+            try {
+                run(List.of("umount", "-l", point.toString()));
+                Files.deleteIfExists(point);
+                detached.add(point);
+            } catch (IOException | CriuException e) {
+                log.warn("cannot detach the leftover fresh /dev/shm at {} ({}); detach it by hand: umount -l {}",
+                        point, e.getMessage(), point);
+            }
+        }
+        return detached;
+    }
+
+    /** Those of {@code points} that a running process names in its arguments. */
+    private static Set<String> namedOnCommandLines(List<Path> points) {
+        Set<String> named = new java.util.HashSet<>();
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
+            for (Path proc : procs) {
+                String argv;
+                try {
+                    argv = new String(Files.readAllBytes(proc.resolve("cmdline")), MountInfo.ARGUMENTS);
+                } catch (IOException e) {
+                    continue; // exited meanwhile
+                }
+                for (Path point : points) {
+                    // as criu's option mnt[shm]:POINT, or as a wrapper's argument: followed by the end of an argument
+                    String p = point.toString();
+                    int at = argv.indexOf(p);
+                    while (at >= 0) {
+                        int end = at + p.length();
+                        if (end == argv.length() || argv.charAt(end) == '\0') {
+                            named.add(p);
+                            break;
+                        }
+                        at = argv.indexOf(p, end);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            points.forEach(p -> named.add(p.toString())); // cannot tell: keep them all
+        }
+        return named;
     }
 
     private static void run(List<String> cmd) throws CriuException {

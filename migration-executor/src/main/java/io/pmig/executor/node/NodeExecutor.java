@@ -9,6 +9,7 @@ import io.pmig.executor.checkpoint.CheckpointStore;
 import io.pmig.executor.checkpoint.NodeDeathRecovery;
 import io.pmig.executor.container.ContainerWorkloads;
 import io.pmig.executor.criu.CriuException;
+import io.pmig.executor.criu.EmptyShm;
 import io.pmig.executor.criu.TlsIdentity;
 import io.pmig.executor.events.EventHistory;
 import io.pmig.executor.events.EventPublisher;
@@ -191,6 +192,11 @@ public final class NodeExecutor implements AutoCloseable {
         meters.reader("nodes", claim.registryOutages());
         services = new NodeServices(config, engine, workloads, exits, events, peers, new EventHistory(config.kafka()), transfer);
 
+        var leftShm = EmptyShm.detachLeftovers();
+        if (!leftShm.isEmpty()) {
+            log.info("detached {} fresh /dev/shm mount(s) that restores cut short by their executor's end left: {}",
+                    leftShm.size(), leftShm);
+        }
         MigrationRecovery.recover(services);
         CheckpointShipper.recoverInterrupted(services);
         // every node may hold its peers' checkpoints; only a node configured with --checkpoint-peer sends its own
