@@ -28,8 +28,8 @@ import picocli.CommandLine.Spec;
                 "wrong transfer secret on one side, destination whose criu refuses the restore, destination disk full,",
                 "duplicate executor for a node, MIGRATE produced after its CLI gave up, restore failing on every node.",
                 "Every --probe-every trials and after the last, a fault-free migration between the healthy nodes must complete.",
-                "Exit code 0 only if no workload was lost or duplicated, the events always told the truth and every probe",
-                "completed;",
+                "Exit code 0 only if no workload was lost or duplicated, the events always told the truth, no witness",
+                "missed or repeated a number, no stopped copy or second execution was left, and every probe completed;",
                 "3 if the harness itself broke (cluster did not start, broker gone, LAUNCH failed): one line on stderr,",
                 "the figures of the trials finished so far on stdout."})
 public final class ChaosCommand implements Callable<Integer> {
@@ -114,9 +114,7 @@ public final class ChaosCommand implements Callable<Integer> {
                 abort.cause().printStackTrace(err);
             }
             err.flush();
-            return 3;
         }
-        return report.lost() == 0 && report.duplicated() == 0 && report.untruthful() == 0
-                && report.failedProbes().isEmpty() ? 0 : 1;
+        return report.exitStatus();
     }
 }

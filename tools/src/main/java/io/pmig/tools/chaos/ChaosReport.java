@@ -106,6 +106,14 @@ public record ChaosReport(String runId, long seed, List<MigrationMode> modes, Li
         return strays == 0 && trials.stream().allMatch(TrialResult::ok) && failedProbes().isEmpty();
     }
 
+    /**
+     * {@code pmig chaos}'s exit status: 3 for a run the harness could not finish, 1 if any trial or probe went wrong
+     * (a gap in the witness is lost work, a stopped copy holds a node's memory), else 0.
+     */
+    public int exitStatus() {
+        return abort != null ? 3 : allOk() ? 0 : 1;
+    }
+
     /** Max and median of the witness's longest pause over the trials of {@code mode} that rolled back. */
     public Map<String, Object> rollbackGap(MigrationMode mode) {
         long[] gaps = trials.stream().filter(t -> t.mode() == mode && t.rolledBack() && t.witnessLines() > 0)

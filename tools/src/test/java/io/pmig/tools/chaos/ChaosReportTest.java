@@ -88,6 +88,25 @@ class ChaosReportTest {
     }
 
     @Test
+    void theRunFailsOnAnyProblemOfATrialNotOnlyOnALostOrDuplicatedWorkload() {
+        TrialResult clean = trial(1, FaultKind.KILL_SOURCE, MigrationMode.PLAIN, Phase.ROLLED_BACK, List.of("n1"), 1, 300);
+        assertEquals(0, new ChaosReport("r", 1, MODES, List.of(clean), 0).exitStatus());
+        TrialResult stoppedCopyLeft = new TrialResult(2, FaultKind.KILL_DESTINATION, MigrationMode.LAZY, "m2", "n1", "n2",
+                "-", true, Phase.ROLLED_BACK, null, List.of("n1"), 1, 1, true, 100, 300, true, 1, 1000, null);
+        TrialResult witnessGap = new TrialResult(3, FaultKind.CUT_TRANSFER, MigrationMode.PLAIN, "m3", "n1", "n2",
+                "-", true, Phase.ROLLED_BACK, null, List.of("n1"), 1, 0, false, 100, 300, true, 1, 1000, null);
+        TrialResult noOutcome = trial(4, FaultKind.RESTART_BROKER, MigrationMode.PLAIN, null, List.of("n1"), 1, 300)
+                .withProblem("no outcome on pmig.events within 60 s");
+        for (TrialResult bad : List.of(stoppedCopyLeft, witnessGap, noOutcome)) {
+            ChaosReport report = new ChaosReport("r", 1, MODES, List.of(clean, bad), 0);
+            assertEquals(0, report.lost() + report.duplicated() + report.untruthful(), "not what this case is about");
+            assertEquals(1, report.exitStatus(), "trial " + bad.index());
+        }
+        assertEquals(3, new ChaosReport("r", 1, MODES, List.of(clean), 0, 90,
+                new ChaosReport.Abort(2, "the broker is gone", null)).exitStatus());
+    }
+
+    @Test
     void anAbortReasonIsOneLineFromTheFailureNotItsWrapper() {
         Exception wrapped = new java.util.concurrent.ExecutionException(
                 new IllegalStateException("n2 exited with 1 before it was ready; see n2-2.log\nmore detail"));
