@@ -155,6 +155,15 @@ class ComposeIT {
         assertTrue(promQuery("sum(pmig_analytics_model_info{job=\"pmig-analytics\"})") >= 2,
                 "each replica reports the scorer it uses");
         assertTrue(promQuery("count({job=\"pmig-analytics\",__name__=~\"kafka_stream_.*\"})") > 0, "Kafka Streams metrics");
+        // the image's alerting rules (compose/alerts.yml) are loaded and evaluate without error
+        HttpResponse<String> rules = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                "http://127.0.0.1:" + prometheusPort + "/api/v1/rules?type=alert")).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        var loaded = new com.fasterxml.jackson.databind.ObjectMapper().readTree(rules.body()).path("data").path("groups");
+        List<String> names = new ArrayList<>();
+        loaded.forEach(g -> g.path("rules").forEach(r -> names.add(r.path("name").asText())));
+        assertTrue(names.contains("PmigExecutorReaderFailing") && names.contains("PmigTargetDown"), rules.body());
+        loaded.forEach(g -> g.path("rules").forEach(r -> assertTrue(!"err".equals(r.path("health").asText()), r.toString())));
     }
 
     /** A PromQL query's single value from the compose Prometheus' HTTP API; NaN when it has none (yet). */

@@ -132,6 +132,19 @@ class PrometheusScrapeTest {
                     }
                 }
                 assertTrue(queries >= 15, queries + " queries");
+
+                // compose/alerts.yml loads and evaluates over these real series, and a healthy cluster raises nothing
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).until(() -> {
+                    JsonNode rules = prometheus.get("/api/v1/rules").path("data").path("groups").path(0).path("rules");
+                    return rules.size() > 0 && java.util.stream.StreamSupport.stream(rules.spliterator(), false)
+                            .allMatch(r -> !r.path("lastEvaluation").asText().startsWith("0001"));
+                });
+                JsonNode rules = prometheus.get("/api/v1/rules").path("data").path("groups").path(0).path("rules");
+                assertEquals(AlertRulesTest.alertNames().size(), rules.size(), rules.toString());
+                for (JsonNode rule : rules) {
+                    assertEquals("ok", rule.path("health").asText(), rule.toString());
+                    assertEquals("inactive", rule.path("state").asText(), rule.toString());
+                }
             }
         }
     }
@@ -142,11 +155,13 @@ class PrometheusScrapeTest {
     }
 
     /** A Prometheus process of this test's, scraping the targets every second, on a free loopback port. */
-    private record Prometheus(Process process, String url, Path log) implements AutoCloseable {
+    record Prometheus(Process process, String url, Path log) implements AutoCloseable {
 
         static Prometheus start(Path dir, Map<String, InetSocketAddress> targets) throws Exception {
             Files.createDirectories(dir);
-            StringBuilder config = new StringBuilder("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+            Files.copy(AlertRulesTest.RULES, dir.resolve("alerts.yml"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            StringBuilder config = new StringBuilder("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    + "  evaluation_interval: 1s\nrule_files: [alerts.yml]\nscrape_configs:\n");
             targets.forEach((job, address) -> config.append("  - job_name: ").append(job).append('\n')
                     .append("    static_configs:\n      - targets: ['127.0.0.1:").append(address.getPort()).append("']\n"));
             Path file = Files.writeString(dir.resolve("prometheus.yml"), config);
@@ -162,7 +177,7 @@ class PrometheusScrapeTest {
         }
 
         /** $PMIG_PROMETHEUS, the private install, or installed now by the project's script (idempotent). */
-        private static Path binary() throws Exception {
+        static Path binary() throws Exception {
             String env = System.getenv("PMIG_PROMETHEUS");
             Path path = env != null ? Path.of(env) : Path.of("/opt/pmig/prometheus/usr/bin/prometheus");
             if (Files.isExecutable(path)) {
