@@ -131,12 +131,13 @@ class AnalyticsTopologyTest {
         long onset = T0 + 15_000;
         try (TopologyHarness harness = new TopologyHarness(Map.of())) {
             // n1 calm, then overloaded from the onset: the window [T0+6 s, T0+16 s) is the first to hold it, and
-            // closes once n1's time passes its end plus the grace, in the step at T0+17 s. w-big's mean over that window
-            // (0.69 cores) covers the relief the planner sizes 5 s along the jump (CPU capped at 100 %: 0.6 cores).
+            // closes once n1's time passes its end plus the grace, in the step at T0+17 s. The planner sizes the relief 5 s
+            // along the jump (CPU capped at 100 %: 0.6 cores) and w-big's the same way, by its latest CPU (1.5 cores):
+            // its mean over the window (nine of its ten seconds from before the jump) fell short of it.
             harness.run(18, t -> {
                 NodeMetrics[] cluster = cluster(t);
                 if (t < onset) {
-                    cluster[0] = sample("n1", t, 30, 0.30, workload("w-big", 60, 512 * MIB, true));
+                    cluster[0] = sample("n1", t, 30, 0.30, workload("w-big", 50, 512 * MIB, true));
                 }
                 return cluster;
             });
@@ -168,6 +169,11 @@ class AnalyticsTopologyTest {
             assertEquals("n1", second.getSourceNode().toString());
             assertEquals(first.getIssuedAtMs() + AnalyticsConfig.defaults().nodeCooldownMs(), second.getIssuedAtMs(),
                     "n1 is a source again exactly when its node cooldown ends");
+            // What the cooldown is for: the next move off n1 is decided on a window (it ends at the command's issue time)
+            // that started after the first move completed, so its figures hold the move, not the load before it.
+            long completedAt = first.getIssuedAtMs() + 2_000;
+            assertTrue(second.getIssuedAtMs() - AnalyticsConfig.defaults().windowSizeMs() >= completedAt,
+                    "decided on the window ending at " + second.getIssuedAtMs() + ", the first move completed at " + completedAt);
         }
     }
 

@@ -32,10 +32,14 @@ import org.apache.kafka.common.serialization.Serdes;
  * <p>Format 2 writes a report's features by position when they are exactly {@link WindowFeatures#NAMES} in order
  * (every report the window stage makes): 8 bytes a feature instead of its name and value, about 400 bytes less per
  * report. Format 1 (names with every value) is still read and still written for any other feature map.
+ *
+ * <p>Format 3 adds each workload's latest CPU and CPU slope ({@link WorkloadLoad#cpuLastCores()}); formats 1 and 2
+ * are read without them.
  */
 public final class DecisionCodec {
 
-    static final byte FORMAT = 2;
+    static final byte FORMAT = 3;
+    private static final byte FORMAT_POSITIONAL_FEATURES = 2;
     private static final byte FORMAT_NAMED_FEATURES = 1;
     private static final byte FEATURES_NULL = 0;
     private static final byte FEATURES_NAMED = 1;
@@ -85,7 +89,7 @@ public final class DecisionCodec {
     private static <T> T decode(byte[] bytes, Reader<T> reader) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
             byte format = in.readByte();
-            if (format != FORMAT && format != FORMAT_NAMED_FEATURES) {
+            if (format != FORMAT && format != FORMAT_POSITIONAL_FEATURES && format != FORMAT_NAMED_FEATURES) {
                 throw new SerializationException("unknown decision record format " + format);
             }
             return reader.read(in, format);
@@ -196,6 +200,8 @@ public final class DecisionCodec {
                 out.writeDouble(workload.cpuCores());
                 out.writeLong(workload.rssBytes());
                 out.writeBoolean(workload.migratable());
+                writeNullable(out, workload.cpuLastCores());
+                writeNullable(out, workload.cpuSlopeCores());
             }
         }
     }
@@ -292,11 +298,24 @@ public final class DecisionCodec {
         if (workloadCount >= 0) {
             workloads = new ArrayList<>(workloadCount);
             for (int i = 0; i < workloadCount; i++) {
-                workloads.add(new WorkloadLoad(readString(in), in.readDouble(), in.readLong(), in.readBoolean()));
+                WorkloadLoad workload = new WorkloadLoad(readString(in), in.readDouble(), in.readLong(), in.readBoolean());
+                workloads.add(format < FORMAT ? workload : new WorkloadLoad(workload.workloadId(), workload.cpuCores(),
+                        workload.rssBytes(), workload.migratable(), readNullable(in), readNullable(in)));
             }
         }
         return new NodeReport(nodeId, windowStartMs, windowEndMs, state == null ? null : NodeState.valueOf(state), score,
                 overloaded, scorer, modelVersion, features, cpuCapacity, memCapacityBytes, cpuUsedCores, memUsedBytes, workloads);
+    }
+
+    private static void writeNullable(DataOutputStream out, Double value) throws IOException {
+        out.writeBoolean(value != null);
+        if (value != null) {
+            out.writeDouble(value);
+        }
+    }
+
+    private static Double readNullable(DataInputStream in) throws IOException {
+        return in.readBoolean() ? in.readDouble() : null;
     }
 
     private static void writeString(DataOutputStream out, String value) throws IOException {

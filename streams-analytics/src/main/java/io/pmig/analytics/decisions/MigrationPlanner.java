@@ -28,7 +28,8 @@ import java.util.stream.Collectors;
  *   <li><b>a move must help</b>: it must relieve the source by at least its excess over the threshold rule's
  *       CPU and memory thresholds, on the source's latest figures extrapolated by their rising slopes over
  *       {@value AnalyticsConfig#RELIEF_LOOKAHEAD_MS} (5 s by default; 0: today's excess), and its pressing resource by at least
- *       {@value AnalyticsConfig#RELIEF_MIN_FRACTION} of capacity; if no candidate does, nothing moves and the
+ *       {@value AnalyticsConfig#RELIEF_MIN_FRACTION} of capacity, a workload's CPU relief measured the same way (its latest
+ *       CPU plus its rising trend over the lookahead, not its window mean); if no candidate does, nothing moves and the
  *       rejection says what was needed and what the largest candidate offered;</li>
  *   <li><b>cost</b>: of the candidates that help, the cheapest by the cost model (fixed outage + outage per MiB
  *       of RSS, {@link AnalyticsConfig#estimatedDowntimeMs}) is tried first, then the next; none above
@@ -56,11 +57,20 @@ public final class MigrationPlanner {
         this.cells = Cells.of(config);
     }
 
-    /** What a move must relieve on a source: cores and bytes, and the words for it. */
-    record Need(double cpuCores, long memBytes, String text) {
+    /**
+     * What a move must relieve on a source: cores and bytes, and the words for it. A workload's relief is measured as
+     * the source's excess is: its latest CPU plus its rising trend over {@code lookaheadS} (null: the source had no
+     * features and was measured on its window mean, so the workload is too). A workload that jumped with its node has
+     * a low window mean and would look too small to relieve the excess its jump made.
+     */
+    record Need(double cpuCores, long memBytes, String text, Double lookaheadS) {
 
         boolean metBy(WorkloadLoad workload) {
-            return workload.cpuCores() >= cpuCores && workload.rssBytes() >= memBytes;
+            return relief(workload) >= cpuCores && workload.rssBytes() >= memBytes;
+        }
+
+        double relief(WorkloadLoad workload) {
+            return lookaheadS == null ? workload.cpuCores() : workload.cpuAheadCores(lookaheadS);
         }
     }
 
@@ -118,15 +128,15 @@ public final class MigrationPlanner {
         List<WorkloadLoad> helping = candidates.stream()
                 .filter(need::metBy)
                 .sorted(Comparator.comparingDouble((WorkloadLoad w) -> config.estimatedDowntimeMs(w.rssBytes()))
-                        .thenComparing(Comparator.comparingDouble(WorkloadLoad::cpuCores).reversed())
+                        .thenComparing(Comparator.comparingDouble(need::relief).reversed())
                         .thenComparing(WorkloadLoad::workloadId))
                 .toList();
         if (helping.isEmpty()) {
-            WorkloadLoad largest = candidates.stream().max(Comparator.comparingDouble(WorkloadLoad::cpuCores)
+            WorkloadLoad largest = candidates.stream().max(Comparator.comparingDouble(need::relief)
                     .thenComparing(WorkloadLoad::rssBytes)).orElseThrow();
             return MigrationPlan.rejected(sourceId, String.format(Locale.ROOT,
                     "no move would help: a move must relieve %s, the largest candidate %s has %.2f cores and %d MiB; not moving",
-                    need.text(), largest.workloadId(), largest.cpuCores(), largest.rssBytes() >> 20));
+                    need.text(), largest.workloadId(), need.relief(largest), largest.rssBytes() >> 20));
         }
         Map<String, Long> incoming = inFlight.stream().collect(Collectors.groupingBy(InFlightMove::destinationNode, Collectors.counting()));
         List<NodeReport> destinations = cluster.stream()
@@ -194,7 +204,8 @@ public final class MigrationPlanner {
     Need need(NodeReport source) {
         Map<String, Double> features = source.features();
         double lookaheadS = config.reliefLookaheadMs() / 1000.0;
-        double cpuLevel = Math.min(1.0, feature(features, "cpu_last") != null
+        boolean latest = feature(features, "cpu_last") != null;
+        double cpuLevel = Math.min(1.0, latest
                 ? (feature(features, "cpu_last") + Math.max(0, orZero(feature(features, "cpu_slope"))) * lookaheadS) / 100
                 : source.cpuFraction());
         double memLevel = feature(features, "mem_fraction_last") != null
@@ -215,7 +226,7 @@ public final class MigrationPlanner {
                 cpuNeed > 0 && memNeed > 0 ? " and " : "",
                 memNeed > 0 ? String.format(Locale.ROOT, ">= %d MiB", (long) memNeed >> 20) : "",
                 cpuLevel * 100, memLevel * 100, lookaheadS > 0 ? String.format(Locale.ROOT, " in %.0f s at their trend", lookaheadS) : "");
-        return new Need(cpuNeed, (long) Math.ceil(memNeed), text);
+        return new Need(cpuNeed, (long) Math.ceil(memNeed), text, latest ? lookaheadS : null);
     }
 
     private MigrationPlan destination(NodeReport source, WorkloadLoad workload, List<NodeReport> destinations,

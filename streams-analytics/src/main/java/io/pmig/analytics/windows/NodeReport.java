@@ -41,14 +41,23 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
         double cpus = WindowFeatures.cpus(latest);
         double meanCpuPercent = samples.stream().mapToDouble(NodeMetrics::getCpuPercent).average().orElse(0);
 
-        // Mean CPU over the samples the workload appears in: one busy second should not decide a move.
+        // Mean CPU over the samples the workload appears in: one busy second should not decide a move. Its latest CPU
+        // and slope too (sums of a least-squares fit over the same samples), for the planner to size a move's relief
+        // by the measure it sizes the source's excess by.
+        long t0 = samples.get(0).getTimestampMs();
         Map<String, double[]> cpuSums = new TreeMap<>();
         for (NodeMetrics sample : samples) {
+            double t = (sample.getTimestampMs() - t0) / 1000.0;
             for (ProcessSample process : sample.getProcesses()) {
                 if (process.getWorkloadId() != null) {
-                    double[] sum = cpuSums.computeIfAbsent(process.getWorkloadId().toString(), id -> new double[2]);
-                    sum[0] += process.getCpuPercent();
+                    double[] sum = cpuSums.computeIfAbsent(process.getWorkloadId().toString(), id -> new double[6]);
+                    double cpu = process.getCpuPercent();
+                    sum[0] += cpu;
                     sum[1]++;
+                    sum[2] += t;
+                    sum[3] += t * t;
+                    sum[4] += t * cpu;
+                    sum[5] = cpu;
                 }
             }
         }
@@ -56,8 +65,11 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
         for (ProcessSample process : latest.getProcesses()) {
             if (process.getWorkloadId() != null) {
                 double[] sum = cpuSums.get(process.getWorkloadId().toString());
-                workloads.add(new WorkloadLoad(process.getWorkloadId().toString(), sum[0] / sum[1] / 100.0,
-                        process.getRssBytes(), process.getMigratable()));
+                double n = sum[1];
+                double varianceT = n * sum[3] - sum[2] * sum[2];
+                double slope = varianceT > 1e-9 ? (n * sum[4] - sum[2] * sum[0]) / varianceT : 0;
+                workloads.add(new WorkloadLoad(process.getWorkloadId().toString(), sum[0] / n / 100.0,
+                        process.getRssBytes(), process.getMigratable(), sum[5] / 100.0, slope / 100.0));
             }
         }
         boolean explained = score.getOverloaded();

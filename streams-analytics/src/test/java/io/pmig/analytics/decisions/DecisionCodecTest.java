@@ -47,6 +47,21 @@ class DecisionCodecTest {
     }
 
     @Test
+    void aWorkloadsLatestCpuAndSlopeTravelWithItAndAreAbsentInOlderRecords() {
+        NodeReport withTrend = new NodeReport("node-7", 1_000, 11_000, NodeState.OVERLOADED, 0.93, true, "model", "rf-1",
+                windowFeatures(), 4, 8L << 30, 3.5, 6L << 30, List.of(new WorkloadLoad("w-1", 1.25, 512L << 20, true, 1.9, 0.08)));
+        assertEquals(DecisionInput.of(withTrend), roundTrip(DecisionInput.of(withTrend)));
+        // format 2 ends a workload at its migratable flag: read without them, the planner falls back to the mean
+        byte[] bytes = SERDE.serializer().serialize("t", DecisionInput.of(report(windowFeatures())));
+        byte[] formatTwo = new byte[bytes.length - 2];
+        int workloadEnd = bytes.length - 4; // then two absent-value flags, then the flags of no outcome and no grant
+        System.arraycopy(bytes, 0, formatTwo, 0, workloadEnd);
+        System.arraycopy(bytes, workloadEnd + 2, formatTwo, workloadEnd, bytes.length - workloadEnd - 2);
+        formatTwo[0] = 2;
+        assertEquals(DecisionInput.of(report(windowFeatures())), SERDE.deserializer().deserialize("t", formatTwo));
+    }
+
+    @Test
     void positionalFeaturesCostEightBytesEach() {
         Map<String, Double> reordered = new LinkedHashMap<>();
         List<Map.Entry<String, Double>> entries = new ArrayList<>(windowFeatures().entrySet());

@@ -140,6 +140,28 @@ class MigrationPlannerTest {
     }
 
     @Test
+    void aWorkloadThatJustJumpedIsSizedByItsLatestCpuAsTheSourceIs() {
+        // The node jumped to 97 % (0.48 cores over the 85 % threshold) because "batch" did in the window's last seconds:
+        // its mean over the window (0.4 cores) looks too small to relieve the excess its own jump made, its latest CPU does.
+        WorkloadLoad batch = new WorkloadLoad("batch", 0.4, 400 * MIB, true, 1.1, 0.1);
+        WorkloadLoad steady = new WorkloadLoad("steady", 0.3, 100 * MIB, true, 0.3, 0.0);
+        NodeView jumped = source(97, 0, 0.3, 0, steady, batch);
+        MigrationPlan plan = planner.plan(jumped, List.of(jumped, idle("b")), List.of(), Map.of(), NOW);
+        assertEquals("batch", plan.workload().workloadId(), "1.1 cores now against a need of " + plan.need());
+
+        // Along a rise both sides are extrapolated: 88 % rising 2 %/s needs 0.52 cores in 5 s; "rising" has 0.4 now and
+        // gains 0.05 cores/s, 0.65 in 5 s, and is the cheapest move that covers it.
+        WorkloadLoad rising = new WorkloadLoad("rising", 0.3, 100 * MIB, true, 0.4, 0.05);
+        WorkloadLoad large = new WorkloadLoad("large", 0.6, 400 * MIB, true, 0.6, 0.0);
+        NodeView climbing = source(88, 2, 0.3, 0, rising, large);
+        assertEquals("rising", planner.plan(climbing, List.of(climbing, idle("b")), List.of(), Map.of(), NOW).workload().workloadId());
+        MigrationPlanner today = new MigrationPlanner(AnalyticsConfig.of(Map.of(AnalyticsConfig.RELIEF_LOOKAHEAD_MS, "0")));
+        NodeView flat = source(96, 0, 0.3, 0, rising, large);
+        assertEquals("large", today.plan(flat, List.of(flat, idle("b")), List.of(), Map.of(), NOW).workload().workloadId(),
+                "without the lookahead neither side is extrapolated: 0.4 cores now do not cover 0.44 over the threshold");
+    }
+
+    @Test
     void ofTheMovesThatHelpTheCheapestByDowntimeIsChosenAndTheNextIfItHasNowhereToGo() {
         WorkloadLoad small = new WorkloadLoad("small", 0.6, 200 * MIB, true);
         WorkloadLoad large = new WorkloadLoad("large", 1.0, 2 * GIB, true);

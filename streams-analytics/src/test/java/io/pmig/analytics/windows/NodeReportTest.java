@@ -47,6 +47,8 @@ class NodeReportTest {
         assertEquals(0.2, report.score(), 0.0);
         assertEquals(NodeState.UP, report.state());
         assertEquals(1.6, report.workloads().get(0).cpuCores(), 1e-9);
+        assertEquals(1.7, report.workloads().get(0).cpuLastCores(), 1e-9, "the latest sample, for the planner's relief");
+        assertEquals(0.2, report.workloads().get(0).cpuSlopeCores(), 1e-9, "150 % to 170 % of a core in one second");
         assertEquals(512 * MIB, report.workloads().get(0).rssBytes());
         assertEquals(0.96 * 4, report.cpuUsedCores(), 1e-9);
 

@@ -24,9 +24,9 @@ import java.util.function.Function;
  *   <li>{@code no_single_move}: no one migratable workload on the node at the onset, taken off, ends the episode;</li>
  *   <li>{@code no_destination}: one would, but no other node had room for it at the onset (CPU &lt;= 75 %, memory
  *       &lt;= 85 % after the move, on true demand: the planner's limits);</li>
- *   <li>{@code blocked}: when the move had to be issued (onset - 1 s - its outage - 1 s), the node was in its 30 s
- *       cooldown, had a move off it in flight, the cluster had 2 moves in flight, or the workload was in its 60 s
- *       cooldown;</li>
+ *   <li>{@code blocked}: when the move had to be issued (onset - 1 s - its outage - 1 s), the node was in its node
+ *       cooldown, had a move off it in flight, the cluster had its cap of moves in flight, or the workload was in its
+ *       cooldown (the cooldowns and cap of the configuration replayed, {@code set=} included);</li>
  *   <li>{@code sharp}: demand rose from below 80 % (and memory below 85 %) to the overload faster than that lead: its
  *       first (lead - run-up) seconds are counted here, the rest under {@code timing};</li>
  *   <li>{@code timing}: the rest - a scorer that warned in time, with the same planner, could have prevented it.</li>
@@ -86,24 +86,24 @@ public final class OutcomeSizing {
                 none.advanceTo(s);
                 none.samples();
             }
-            report("none", none);
+            report("none", none, config);
         }
         for (Map.Entry<String, Function<ClusterModel, OverloadScorer>> s : strategies.entrySet()) {
             if (only != null && !only.contains(s.getKey())) {
                 continue;
             }
-            report(s.getKey(), OutcomeReplay.replay(replay, config, horizonS, c -> new CurrentScorer(s.getValue().apply(c)), null));
+            report(s.getKey(), OutcomeReplay.replay(replay, config, horizonS, c -> new CurrentScorer(s.getValue().apply(c)), null), config);
         }
         if (opts.containsKey("model")) {
             ModelUpdate model = ModelFile.read(Path.of(opts.get("model")));
             report("model " + opts.getOrDefault("policy", "carried"), OutcomeReplay.replay(replay, config, horizonS,
-                    c -> new CurrentScorer(OutcomeReplay.threshold(config).apply(c)), model));
+                    c -> new CurrentScorer(OutcomeReplay.threshold(config).apply(c)), model), config);
         }
     }
 
-    private static void report(String name, ClusterModel cluster) {
+    private static void report(String name, ClusterModel cluster, AnalyticsConfig config) {
         Outcome outcome = Outcome.of(cluster);
-        Map<String, Integer> classes = classify(cluster);
+        Map<String, Integer> classes = classify(cluster, config);
         StringBuilder blocked = new StringBuilder();
         classes.forEach((k, v) -> {
             if (k.startsWith("blocked:")) {
@@ -116,7 +116,7 @@ public final class OutcomeSizing {
     }
 
     /** Overload node-seconds of what happened, by class (see the class comment). */
-    static Map<String, Integer> classify(ClusterModel cluster) {
+    static Map<String, Integer> classify(ClusterModel cluster, AnalyticsConfig config) {
         ClusterTrace trace = cluster.trace();
         boolean[][] overloaded = cluster.overloadSeconds();
         Map<String, Integer> classes = new LinkedHashMap<>();
@@ -178,7 +178,7 @@ public final class OutcomeSizing {
                 }
                 int lead = 1 + (int) Math.ceil(enderOutage) + 1;
                 int decide = Math.max(0, a - lead);
-                String why = blocked(cluster, n, ender, decide);
+                String why = blocked(cluster, config, n, ender, decide);
                 if (why != null) {
                     classes.merge("blocked", length, Integer::sum);
                     classes.merge("blocked:" + why, length, Integer::sum);
@@ -197,8 +197,12 @@ public final class OutcomeSizing {
         return classes;
     }
 
-    /** Why no move could be issued off node n at second s (null: none of these held). */
-    private static String blocked(ClusterModel cluster, int n, int workload, int s) {
+    /** Why no move could be issued off node n at second s (null: none of these held), by the replayed configuration. */
+    private static String blocked(ClusterModel cluster, AnalyticsConfig config, int n, int workload, int s) {
+        double nodeCooldownS = config.nodeCooldownMs() / 1000.0;
+        double workloadCooldownS = config.workloadCooldownMs() / 1000.0;
+        // the planner's budget for one cell of every node (MigrationPlanner.cellBudget)
+        double budget = Math.max(config.maxConcurrentMigrations(), Math.ceil(config.cellBudgetFraction() * cluster.nodes().size()));
         int inFlight = 0;
         String why = null;
         for (ClusterModel.Move move : cluster.moves()) {
@@ -208,15 +212,15 @@ public final class OutcomeSizing {
             }
             if (why == null && move.source == n && flying) {
                 why = "move_off_in_flight";
-            } else if (why == null && move.source == n && move.second <= s && s - move.second < 30) {
+            } else if (why == null && move.source == n && move.second <= s && s - move.second < nodeCooldownS) {
                 why = "cooldown_as_source";
-            } else if (why == null && move.destination == n && move.second <= s && s - move.second < 30) {
+            } else if (why == null && move.destination == n && move.second <= s && s - move.second < nodeCooldownS) {
                 why = "cooldown_as_destination";
-            } else if (why == null && move.workload == workload && move.second <= s && s - move.second < 60) {
+            } else if (why == null && move.workload == workload && move.second <= s && s - move.second < workloadCooldownS) {
                 why = "workload_cooldown";
             }
         }
-        return why != null ? why : inFlight >= 2 ? "cluster_cap" : null;
+        return why != null ? why : inFlight >= budget ? "cluster_cap" : null;
     }
 
     /** The oracle looking further, or moving when a move only shortens the coming overload. */
