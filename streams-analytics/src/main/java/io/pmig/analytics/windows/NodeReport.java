@@ -1,10 +1,10 @@
 package io.pmig.analytics.windows;
 
 import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.analytics.features.WindowSample;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.NodeState;
-import io.pmig.schemas.ProcessSample;
 import io.pmig.schemas.features.FeatureLayout;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -32,49 +32,45 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
                          List<WorkloadLoad> workloads) {
 
     public static NodeReport of(NodeScore score, List<NodeMetrics> window) {
-        List<NodeMetrics> samples = window;
-        if (!inTimeOrder(window)) { // the window stage's windows are; a copy only for other callers
-            samples = new ArrayList<>(window);
-            samples.sort(Comparator.comparingLong(NodeMetrics::getTimestampMs));
+        List<WindowSample> samples = new ArrayList<>(window.size());
+        for (NodeMetrics sample : window) {
+            samples.add(WindowSample.of(sample));
         }
-        NodeMetrics latest = samples.get(samples.size() - 1);
-        double cpus = WindowFeatures.cpus(latest);
-        double meanCpuPercent = samples.stream().mapToDouble(NodeMetrics::getCpuPercent).average().orElse(0);
+        return ofSamples(score, samples);
+    }
+
+    /** The same from the samples' {@link WindowSample} terms, as the window stage holds them. */
+    public static NodeReport ofSamples(NodeScore score, List<WindowSample> window) {
+        List<WindowSample> samples = window;
+        if (!WindowFeatures.inTimeOrder(window)) { // the window stage's windows are; a copy only for other callers
+            samples = new ArrayList<>(window);
+            samples.sort(Comparator.comparingLong(WindowSample::timestampMs));
+        }
+        WindowSample latest = samples.get(samples.size() - 1);
+        double cpus = latest.cpus();
+        double meanCpuPercent = samples.stream().mapToDouble(WindowSample::cpuPercent).average().orElse(0);
 
         // Mean CPU over the samples the workload appears in: one busy second should not decide a move.
         Map<String, double[]> cpuSums = new TreeMap<>();
-        for (NodeMetrics sample : samples) {
-            for (ProcessSample process : sample.getProcesses()) {
-                if (process.getWorkloadId() != null) {
-                    double[] sum = cpuSums.computeIfAbsent(process.getWorkloadId().toString(), id -> new double[2]);
-                    sum[0] += process.getCpuPercent();
-                    sum[1]++;
-                }
+        for (WindowSample sample : samples) {
+            for (int i = 0; i < sample.workloadCount(); i++) {
+                double[] sum = cpuSums.computeIfAbsent(sample.workloadId(i), id -> new double[2]);
+                sum[0] += sample.workloadCpuPercent(i);
+                sum[1]++;
             }
         }
         List<WorkloadLoad> workloads = new ArrayList<>();
-        for (ProcessSample process : latest.getProcesses()) {
-            if (process.getWorkloadId() != null) {
-                double[] sum = cpuSums.get(process.getWorkloadId().toString());
-                workloads.add(new WorkloadLoad(process.getWorkloadId().toString(), sum[0] / sum[1] / 100.0,
-                        process.getRssBytes(), process.getMigratable()));
-            }
+        for (int i = 0; i < latest.workloadCount(); i++) {
+            double[] sum = cpuSums.get(latest.workloadId(i));
+            workloads.add(new WorkloadLoad(latest.workloadId(i), sum[0] / sum[1] / 100.0, latest.workloadRssBytes(i),
+                    latest.workloadMigratable(i)));
         }
         boolean explained = score.getOverloaded();
         return new NodeReport(score.getNodeId(), score.getWindowStartMs(), score.getWindowEndMs(),
                 score.getState(), score.getScore(), score.getOverloaded(), explained ? score.getScorer() : null,
                 explained ? score.getModelVersion() : null, explained ? features(score) : null,
-                cpus, WindowFeatures.memCapacityBytes(latest), meanCpuPercent / 100.0 * cpus,
-                latest.getMemUsedBytes(), workloads);
-    }
-
-    private static boolean inTimeOrder(List<NodeMetrics> window) {
-        for (int i = 1; i < window.size(); i++) {
-            if (window.get(i - 1).getTimestampMs() > window.get(i).getTimestampMs()) {
-                return false;
-            }
-        }
-        return true;
+                cpus, latest.memCapacityBytes(), meanCpuPercent / 100.0 * cpus,
+                latest.memUsedBytes(), workloads);
     }
 
     /** A node that stopped reporting: nothing may be moved to or from it. */
