@@ -13,9 +13,10 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * The decoded samples and clock of each node of one window task, in memory, written through to the
- * changelogged stores of {@link NodeWindowProcessor}: the stores stay the truth for exactly-once and
- * fail-over, this copy only spares the hot path a store scan and an Avro decode per window sample.
+ * The samples (as {@link WindowSample}s: what the features and reports read of them) and clock of each node of one
+ * window task, in memory, written through to the changelogged stores of {@link NodeWindowProcessor}: the stores stay
+ * the truth for exactly-once and fail-over, this copy only spares the hot path a store scan and an Avro decode per
+ * window sample.
  *
  * <p>Built lazily: a node is read from the stores the first time it is touched, so a new instance of the
  * processor (after a restart, a rebalance or a revived task, whose stores were restored from their
