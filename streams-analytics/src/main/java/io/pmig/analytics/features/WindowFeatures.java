@@ -1,7 +1,6 @@
 package io.pmig.analytics.features;
 
 import io.pmig.schemas.NodeMetrics;
-import io.pmig.schemas.ProcessSample;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -33,14 +32,30 @@ public final class WindowFeatures {
      * @param window the samples of one node falling in one window, in any order; not empty
      */
     public static FeatureVector compute(List<NodeMetrics> window) {
+        List<WindowSample> samples = new ArrayList<>(window.size());
+        for (NodeMetrics sample : window) {
+            samples.add(WindowSample.of(sample));
+        }
+        return of(samples);
+    }
+
+    /**
+     * The same features from the samples' {@link WindowSample} terms, as the window stage holds them.
+     *
+     * @param window the samples of one node falling in one window, in any order; not empty
+     */
+    public static FeatureVector of(List<WindowSample> window) {
         if (window.isEmpty()) {
             throw new IllegalArgumentException("a window needs at least one sample");
         }
-        List<NodeMetrics> samples = new ArrayList<>(window);
-        samples.sort(Comparator.comparingLong(NodeMetrics::getTimestampMs));
+        List<WindowSample> samples = window;
+        if (!inTimeOrder(window)) { // the window stage's windows are; a copy only for other callers
+            samples = new ArrayList<>(window);
+            samples.sort(Comparator.comparingLong(WindowSample::timestampMs));
+        }
         int n = samples.size();
-        NodeMetrics first = samples.get(0);
-        NodeMetrics last = samples.get(n - 1);
+        WindowSample first = samples.get(0);
+        WindowSample last = samples.get(n - 1);
 
         double[] seconds = new double[n];
         double[] cpu = new double[n];
@@ -50,40 +65,40 @@ public final class WindowFeatures {
         double netSum = 0;
         double maxGap = 0;
         for (int i = 0; i < n; i++) {
-            NodeMetrics sample = samples.get(i);
-            seconds[i] = (sample.getTimestampMs() - first.getTimestampMs()) / 1000.0;
-            cpu[i] = sample.getCpuPercent();
-            mem[i] = memFraction(sample);
-            load1[i] = sample.getLoadAvg1() / cpus(sample);
-            diskSum += sample.getDiskReadBytesPerSec() + sample.getDiskWriteBytesPerSec();
-            netSum += sample.getNetRxBytesPerSec() + sample.getNetTxBytesPerSec();
+            WindowSample sample = samples.get(i);
+            seconds[i] = (sample.timestampMs() - first.timestampMs()) / 1000.0;
+            cpu[i] = sample.cpuPercent();
+            mem[i] = sample.memFraction();
+            load1[i] = sample.load1PerCpu();
+            diskSum += sample.diskBytesPerSec();
+            netSum += sample.netBytesPerSec();
             if (i > 0) {
                 maxGap = Math.max(maxGap, seconds[i] - seconds[i - 1]);
             }
         }
 
-        double lastCapacityPercent = 100.0 * cpus(last);
-        double topProcess = 0;
-        double workloadCpu = 0;
-        int workloads = 0;
-        for (ProcessSample process : last.getProcesses()) {
-            topProcess = Math.max(topProcess, process.getCpuPercent());
-            if (process.getWorkloadId() != null) {
-                workloadCpu += process.getCpuPercent();
-                workloads++;
-            }
-        }
-
+        double lastCapacityPercent = 100.0 * last.cpus();
         double[] values = {
                 mean(cpu), max(cpu), percentile(cpu, 0.95), cpu[n - 1], stddev(cpu), slope(seconds, cpu),
-                mean(mem), mem[n - 1], slope(seconds, mem), swapFraction(last),
-                load1[n - 1], slope(seconds, load1), last.getLoadAvg5() / cpus(last),
-                last.getProcessCount(), last.getProcessCount() - first.getProcessCount(),
-                topProcess / lastCapacityPercent, workloadCpu / lastCapacityPercent, workloads,
+                mean(mem), mem[n - 1], slope(seconds, mem), last.swapFraction(),
+                load1[n - 1], slope(seconds, load1), last.load5PerCpu(),
+                last.processCount(), last.processCount() - first.processCount(),
+                last.topProcessCpuPercent() / lastCapacityPercent, last.workloadCpuPercent() / lastCapacityPercent,
+                last.workloadCount(),
                 diskSum / n, netSum / n,
                 n, maxGap,
         };
         return new FeatureVector(values);
+    }
+
+    /** Whether the samples are in time order (ties keep their order, as a stable sort would). */
+    public static boolean inTimeOrder(List<WindowSample> window) {
+        for (int i = 1; i < window.size(); i++) {
+            if (window.get(i - 1).timestampMs() > window.get(i).timestampMs()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** CPU cores of the node, never zero (an agent that reports no capacity counts as one core). */
@@ -96,14 +111,6 @@ public final class WindowFeatures {
     public static long memCapacityBytes(NodeMetrics sample) {
         long capacity = sample.getCapacity() == null ? 0 : sample.getCapacity().getMemBytes();
         return capacity > 0 ? capacity : Math.max(sample.getMemTotalBytes(), 1);
-    }
-
-    static double memFraction(NodeMetrics sample) {
-        return (double) sample.getMemUsedBytes() / memCapacityBytes(sample);
-    }
-
-    private static double swapFraction(NodeMetrics sample) {
-        return sample.getSwapTotalBytes() > 0 ? (double) sample.getSwapUsedBytes() / sample.getSwapTotalBytes() : 0;
     }
 
     private static double mean(double[] values) {

@@ -1,10 +1,10 @@
 package io.pmig.analytics.windows;
 
 import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.analytics.features.WindowSample;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.NodeState;
-import io.pmig.schemas.ProcessSample;
 import io.pmig.schemas.features.FeatureLayout;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -32,61 +32,57 @@ public record NodeReport(String nodeId, long windowStartMs, long windowEndMs, No
                          List<WorkloadLoad> workloads) {
 
     public static NodeReport of(NodeScore score, List<NodeMetrics> window) {
-        List<NodeMetrics> samples = window;
-        if (!inTimeOrder(window)) { // the window stage's windows are; a copy only for other callers
-            samples = new ArrayList<>(window);
-            samples.sort(Comparator.comparingLong(NodeMetrics::getTimestampMs));
+        List<WindowSample> samples = new ArrayList<>(window.size());
+        for (NodeMetrics sample : window) {
+            samples.add(WindowSample.of(sample));
         }
-        NodeMetrics latest = samples.get(samples.size() - 1);
-        double cpus = WindowFeatures.cpus(latest);
-        double meanCpuPercent = samples.stream().mapToDouble(NodeMetrics::getCpuPercent).average().orElse(0);
+        return ofSamples(score, samples);
+    }
+
+    /** The same from the samples' {@link WindowSample} terms, as the window stage holds them. */
+    public static NodeReport ofSamples(NodeScore score, List<WindowSample> window) {
+        List<WindowSample> samples = window;
+        if (!WindowFeatures.inTimeOrder(window)) { // the window stage's windows are; a copy only for other callers
+            samples = new ArrayList<>(window);
+            samples.sort(Comparator.comparingLong(WindowSample::timestampMs));
+        }
+        WindowSample latest = samples.get(samples.size() - 1);
+        double cpus = latest.cpus();
+        double meanCpuPercent = samples.stream().mapToDouble(WindowSample::cpuPercent).average().orElse(0);
 
         // Mean CPU over the samples the workload appears in: one busy second should not decide a move. Its latest CPU
         // and slope too (sums of a least-squares fit over the same samples), for the planner to size a move's relief
         // by the measure it sizes the source's excess by.
-        long t0 = samples.get(0).getTimestampMs();
+        long t0 = samples.get(0).timestampMs();
         Map<String, double[]> cpuSums = new TreeMap<>();
-        for (NodeMetrics sample : samples) {
-            double t = (sample.getTimestampMs() - t0) / 1000.0;
-            for (ProcessSample process : sample.getProcesses()) {
-                if (process.getWorkloadId() != null) {
-                    double[] sum = cpuSums.computeIfAbsent(process.getWorkloadId().toString(), id -> new double[6]);
-                    double cpu = process.getCpuPercent();
-                    sum[0] += cpu;
-                    sum[1]++;
-                    sum[2] += t;
-                    sum[3] += t * t;
-                    sum[4] += t * cpu;
-                    sum[5] = cpu;
-                }
+        for (WindowSample sample : samples) {
+            double t = (sample.timestampMs() - t0) / 1000.0;
+            for (int i = 0; i < sample.workloadCount(); i++) {
+                double[] sum = cpuSums.computeIfAbsent(sample.workloadId(i), id -> new double[6]);
+                double cpu = sample.workloadCpuPercent(i);
+                sum[0] += cpu;
+                sum[1]++;
+                sum[2] += t;
+                sum[3] += t * t;
+                sum[4] += t * cpu;
+                sum[5] = cpu;
             }
         }
         List<WorkloadLoad> workloads = new ArrayList<>();
-        for (ProcessSample process : latest.getProcesses()) {
-            if (process.getWorkloadId() != null) {
-                double[] sum = cpuSums.get(process.getWorkloadId().toString());
-                double n = sum[1];
-                double varianceT = n * sum[3] - sum[2] * sum[2];
-                double slope = varianceT > 1e-9 ? (n * sum[4] - sum[2] * sum[0]) / varianceT : 0;
-                workloads.add(new WorkloadLoad(process.getWorkloadId().toString(), sum[0] / n / 100.0,
-                        process.getRssBytes(), process.getMigratable(), sum[5] / 100.0, slope / 100.0));
-            }
+        for (int i = 0; i < latest.workloadCount(); i++) {
+            double[] sum = cpuSums.get(latest.workloadId(i));
+            double n = sum[1];
+            double varianceT = n * sum[3] - sum[2] * sum[2];
+            double slope = varianceT > 1e-9 ? (n * sum[4] - sum[2] * sum[0]) / varianceT : 0;
+            workloads.add(new WorkloadLoad(latest.workloadId(i), sum[0] / n / 100.0, latest.workloadRssBytes(i),
+                    latest.workloadMigratable(i), sum[5] / 100.0, slope / 100.0));
         }
         boolean explained = score.getOverloaded();
         return new NodeReport(score.getNodeId(), score.getWindowStartMs(), score.getWindowEndMs(),
                 score.getState(), score.getScore(), score.getOverloaded(), explained ? score.getScorer() : null,
                 explained ? score.getModelVersion() : null, explained ? features(score) : null,
-                cpus, WindowFeatures.memCapacityBytes(latest), meanCpuPercent / 100.0 * cpus,
-                latest.getMemUsedBytes(), workloads);
-    }
-
-    private static boolean inTimeOrder(List<NodeMetrics> window) {
-        for (int i = 1; i < window.size(); i++) {
-            if (window.get(i - 1).getTimestampMs() > window.get(i).getTimestampMs()) {
-                return false;
-            }
-        }
-        return true;
+                cpus, latest.memCapacityBytes(), meanCpuPercent / 100.0 * cpus,
+                latest.memUsedBytes(), workloads);
     }
 
     /** A node that stopped reporting: nothing may be moved to or from it. */

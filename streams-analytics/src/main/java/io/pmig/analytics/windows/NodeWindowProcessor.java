@@ -4,6 +4,7 @@ import io.pmig.analytics.AnalyticsConfig;
 import io.pmig.analytics.AnalyticsMeters;
 import io.pmig.analytics.features.FeatureVector;
 import io.pmig.analytics.features.WindowFeatures;
+import io.pmig.analytics.features.WindowSample;
 import io.pmig.analytics.ingest.DecodeAttempt;
 import io.pmig.analytics.scoring.OverloadScore;
 import io.pmig.analytics.scoring.OverloadScorer;
@@ -13,7 +14,6 @@ import io.pmig.schemas.NodeScore;
 import io.pmig.schemas.NodeState;
 import io.pmig.schemas.Phase;
 import io.pmig.schemas.PhaseTimings;
-import io.pmig.schemas.SamplingMode;
 import io.pmig.schemas.features.FeatureLayout;
 import io.pmig.schemas.serde.AvroSerde;
 import java.nio.ByteBuffer;
@@ -234,7 +234,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         long size = config.windowSizeMs();
         long end = clock.nextWindowEndMs();
         while (end + config.windowGraceMs() <= nodeTime) {
-            List<NodeMetrics> window = state.samplesBetween(end - size, end);
+            List<WindowSample> window = state.samplesBetween(end - size, end);
             if (window.isEmpty()) {
                 // A gap: resume with the first full window after it instead of scoring empty windows.
                 Long nextSample = state.firstSampleAtOrAfter(end);
@@ -249,9 +249,9 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         return clock.withNextWindowEnd(end);
     }
 
-    private void emitWindow(String node, long startMs, long endMs, List<NodeMetrics> window, boolean down) {
-        FeatureVector features = WindowFeatures.compute(window);
-        boolean sharedHost = window.get(window.size() - 1).getMode() == SamplingMode.SIMULATED;
+    private void emitWindow(String node, long startMs, long endMs, List<WindowSample> window, boolean down) {
+        FeatureVector features = WindowFeatures.of(window);
+        boolean sharedHost = window.get(window.size() - 1).simulated();
         OverloadScore verdict = scorer.score(node, endMs, features, sharedHost);
         NodeState state = down ? NodeState.DOWN : verdict.overloaded() ? NodeState.OVERLOADED : NodeState.UP;
         NodeScore score = FeatureLayout.setFeatures(NodeScore.newBuilder(), WindowFeatures.NAMES, features.toArray())
@@ -268,7 +268,7 @@ public final class NodeWindowProcessor implements Processor<byte[], DecodeAttemp
         byte[] encoded = scoreSerde.encode(score);
         status.put(node, encoded);
         meters.scored(node, verdict.scorer(), verdict.score());
-        NodeReport report = down ? NodeReport.down(score) : NodeReport.of(score, window);
+        NodeReport report = down ? NodeReport.down(score) : NodeReport.ofSamples(score, window);
         if (verdict.overloaded()) {
             log.debug("node {} window [{}, {}) overloaded: {} score {}", node, startMs, endMs, verdict.scorer(), verdict.score());
         }

@@ -1,9 +1,11 @@
 package io.pmig.analytics.windows;
 
+import io.pmig.analytics.features.WindowSample;
 import io.pmig.schemas.NodeMetrics;
 import io.pmig.schemas.serde.AvroSerde;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 import org.apache.kafka.common.utils.Bytes;
@@ -11,9 +13,10 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * The decoded samples and clock of each node of one window task, in memory, written through to the
- * changelogged stores of {@link NodeWindowProcessor}: the stores stay the truth for exactly-once and
- * fail-over, this copy only spares the hot path a store scan and an Avro decode per window sample.
+ * The samples (as {@link WindowSample}s: what the features and reports read of them) and clock of each node of one
+ * window task, in memory, written through to the changelogged stores of {@link NodeWindowProcessor}: the stores stay
+ * the truth for exactly-once and fail-over, this copy only spares the hot path a store scan and an Avro decode per
+ * window sample.
  *
  * <p>Built lazily: a node is read from the stores the first time it is touched, so a new instance of the
  * processor (after a restart, a rebalance or a revived task, whose stores were restored from their
@@ -21,7 +24,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * window start are read: {@link NodeWindowProcessor} deletes every older one in the same transaction that
  * moves the clock, so nothing older is ever in the store, and the scan never walks old tombstones.
  *
- * <p>Memory: one window length (plus grace) of samples per node, about 11 NodeMetrics at 1 Hz.
+ * <p>Memory: one window length (plus grace) of samples per node, about 11 {@link WindowSample}s at 1 Hz.
  */
 final class OpenWindows {
 
@@ -31,7 +34,8 @@ final class OpenWindows {
         private NodeClock clock;
         /** The clock as last written to the store (or read from it); null if none is there. */
         private NodeClock stored;
-        private final TreeMap<Long, NodeMetrics> samples = new TreeMap<>();
+        /** Compact, not the decoded NodeMetrics: they live a window length, long enough to be promoted (WindowSample). */
+        private final TreeMap<Long, WindowSample> samples = new TreeMap<>();
 
         private Node(String id) {
             this.id = id;
@@ -46,7 +50,7 @@ final class OpenWindows {
         }
 
         /** The samples in {@code [fromMs, toMsExclusive)} in time order. */
-        List<NodeMetrics> samplesBetween(long fromMs, long toMsExclusive) {
+        List<WindowSample> samplesBetween(long fromMs, long toMsExclusive) {
             if (toMsExclusive <= 0) {
                 return new ArrayList<>();
             }
@@ -104,7 +108,9 @@ final class OpenWindows {
     /** @param bytes the sample as it arrived, stored as is */
     void add(Node node, long timeMs, NodeMetrics sample, byte[] bytes) {
         samplesStore.put(NodeWindowProcessor.sampleKey(node.id, timeMs), bytes);
-        node.samples.put(timeMs, sample); // same time, same key: the later sample replaces it, as in the store
+        Map.Entry<Long, WindowSample> newest = node.samples.lastEntry();
+        // same time, same key: the later sample replaces it, as in the store
+        node.samples.put(timeMs, WindowSample.of(sample, newest == null ? null : newest.getValue()));
     }
 
     /**
@@ -130,7 +136,7 @@ final class OpenWindows {
         if (beforeMs <= 0) {
             return;
         }
-        NavigableMap<Long, NodeMetrics> expired = node.samples.headMap(beforeMs, false);
+        NavigableMap<Long, WindowSample> expired = node.samples.headMap(beforeMs, false);
         for (Long timeMs : expired.keySet()) {
             samplesStore.put(NodeWindowProcessor.sampleKey(node.id, timeMs), null);
         }
@@ -145,7 +151,8 @@ final class OpenWindows {
                 NodeWindowProcessor.sampleKey(id, Long.MAX_VALUE))) {
             range.forEachRemaining(entry -> {
                 NodeMetrics sample = serde.decode(entry.value);
-                node.samples.put(sample.getTimestampMs(), sample);
+                Map.Entry<Long, WindowSample> newest = node.samples.lastEntry();
+                node.samples.put(sample.getTimestampMs(), WindowSample.of(sample, newest == null ? null : newest.getValue()));
             });
         }
         node.clock = clock == null ? null : clock.restored(node.samples.isEmpty() ? null : node.samples.lastKey());
